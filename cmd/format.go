@@ -1,0 +1,149 @@
+package cmd
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"reflect"
+	"strings"
+	"text/tabwriter"
+	"text/template"
+
+	"github.com/skiff-project/skiff/errdefs"
+)
+
+// templateFuncs are the helpers Docker's --format templates offer.
+var templateFuncs = template.FuncMap{
+	"json": func(v any) string {
+		b, _ := json.Marshal(v)
+		return string(b)
+	},
+	"join":  strings.Join,
+	"split": strings.Split,
+	"upper": strings.ToUpper,
+	"lower": strings.ToLower,
+	"title": strings.Title, //nolint:staticcheck // Docker's templates use it
+	"truncate": func(s string, n int) string {
+		if len(s) > n {
+			return s[:n]
+		}
+		return s
+	},
+	"pad":     func(s string, l, r int) string { return strings.Repeat(" ", l) + s + strings.Repeat(" ", r) },
+	"println": fmt.Sprintln,
+}
+
+// parseTemplate parses a Go template with Docker's helpers; a bad one is
+// an invalid argument.
+func parseTemplate(format string) (*template.Template, error) {
+	t, err := template.New("format").Funcs(templateFuncs).Parse(format)
+	if err != nil {
+		return nil, errdefs.Invalid("invalid --format template %q: %v", format, err)
+	}
+	return t, nil
+}
+
+// listFormat prints rows for list commands (images, ps): the default
+// table, "table TEMPLATE", "json" (one object per line) or a template.
+type listFormat struct {
+	format   string
+	header   map[string]string // field -> column title
+	defTable string            // default table template
+}
+
+func (lf listFormat) write(w io.Writer, rows []any) error {
+	f := lf.format
+	switch {
+	case f == "json":
+		for _, r := range rows {
+			b, err := json.Marshal(r)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintln(w, string(b))
+		}
+		return nil
+	case f == "" || f == "table":
+		f = "table " + lf.defTable
+	}
+	table := strings.HasPrefix(f, "table")
+	if table {
+		f = strings.TrimSpace(strings.TrimPrefix(f, "table"))
+	}
+	t, err := parseTemplate(f)
+	if err != nil {
+		return err
+	}
+	out := w
+	var tw *tabwriter.Writer
+	if table {
+		tw = tabwriter.NewWriter(w, 10, 1, 3, ' ', 0)
+		out = tw
+		var hb bytes.Buffer
+		ht, err := parseTemplate(f)
+		if err != nil {
+			return err
+		}
+		if err := ht.Execute(&hb, lf.header); err != nil {
+			return errdefs.Invalid("invalid --format template %q: %v", lf.format, err)
+		}
+		fmt.Fprintln(out, hb.String())
+	}
+	for _, r := range rows {
+		var b bytes.Buffer
+		if err := t.Execute(&b, r); err != nil {
+			return errdefs.Invalid("invalid --format template %q: %v", lf.format, err)
+		}
+		fmt.Fprintln(out, b.String())
+	}
+	if tw != nil {
+		return tw.Flush()
+	}
+	return nil
+}
+
+// writeInspect prints values as Docker's inspect does: a JSON array, or
+// one template result per value.
+func writeInspect(w io.Writer, values []any, format string) error {
+	if format == "" || format == "json" {
+		b, err := json.MarshalIndent(values, "", "    ")
+		if err != nil {
+			return err
+		}
+		fmt.Fprintln(w, string(b))
+		return nil
+	}
+	t, err := parseTemplate(format)
+	if err != nil {
+		return err
+	}
+	for _, v := range values {
+		// Templates address fields by Docker's names: go through JSON so
+		// maps and nested structs behave as in Docker.
+		var generic any
+		b, _ := json.Marshal(v)
+		_ = json.Unmarshal(b, &generic)
+		var buf bytes.Buffer
+		if err := t.Execute(&buf, generic); err != nil {
+			return errdefs.Invalid("invalid --format template %q: %v", format, err)
+		}
+		fmt.Fprintln(w, buf.String())
+	}
+	return nil
+}
+
+// headerFor builds the column-title map from a row struct's field names.
+func headerFor(row any, titles map[string]string) map[string]string {
+	h := map[string]string{}
+	rt := reflect.TypeOf(row)
+	for i := 0; i < rt.NumField(); i++ {
+		n := rt.Field(i).Name
+		if t, ok := titles[n]; ok {
+			h[n] = t
+		} else {
+			h[n] = strings.ToUpper(n)
+		}
+	}
+	return h
+}

@@ -1,0 +1,35 @@
+// Command skiff is a daemonless, rootless, Docker-compatible container engine.
+//
+// Start-up order matters: libcontainer's init (`skiff init`) is handled in an
+// init function before anything else; then the storage library's re-exec
+// helpers; then, for an unprivileged user, the shared user namespace; only
+// then the command line.
+package main
+
+import (
+	"os"
+
+	"github.com/opencontainers/runc/libcontainer"
+	_ "github.com/opencontainers/runc/libcontainer/nsenter"
+	"go.podman.io/storage/pkg/reexec"
+
+	"github.com/skiff-project/skiff/cmd"
+)
+
+// version is set by the Makefile with -ldflags -X.
+var version = "dev"
+
+func init() {
+	if len(os.Args) > 1 && os.Args[1] == "init" {
+		// libcontainer's container init: runs after nsenter's C constructor
+		// and never returns.
+		libcontainer.Init()
+	}
+}
+
+func main() {
+	if reexec.Init() {
+		return
+	}
+	os.Exit(cmd.Main(os.Args, version))
+}

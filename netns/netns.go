@@ -1,0 +1,191 @@
+// Package netns owns container networking: the network modes, the
+// slirp4netns process that gives a private namespace outbound access, and
+// the /etc/hosts, /etc/resolv.conf and /etc/hostname a container sees. It
+// does not create containers (see runtime/).
+package netns
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+
+	"github.com/skiff-project/skiff/errdefs"
+)
+
+// Network modes.
+const (
+	ModeNone    = "none"
+	ModeHost    = "host"
+	ModePrivate = "private"
+)
+
+// Addresses inside a slirp4netns network.
+const (
+	SlirpGateway = "10.0.2.2" // the host's loopback
+	SlirpDNS     = "10.0.2.3"
+	SlirpGuest   = "10.0.2.100"
+)
+
+// ParseMode checks a --network value; empty, bridge and slirp4netns mean
+// private.
+func ParseMode(s string) (string, error) {
+	switch s {
+	case "", ModePrivate, "bridge", "slirp4netns", "default":
+		return ModePrivate, nil
+	case ModeNone, ModeHost:
+		return s, nil
+	}
+	return "", fmt.Errorf("network %q: only none, host and private exist yet: %w", s, errdefs.ErrNotFound)
+}
+
+// WriteFiles writes hosts, resolv.conf and hostname for a container into
+// dir and returns the bind mounts that put them at /etc.
+func WriteFiles(dir, mode, hostname string) ([]specs.Mount, error) {
+	var hosts, resolv strings.Builder
+	hosts.WriteString("127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n")
+	switch mode {
+	case ModeHost:
+		if data, err := os.ReadFile("/etc/hosts"); err == nil {
+			hosts.Reset()
+			hosts.Write(data)
+		}
+		resolv.WriteString(hostResolvConf())
+	case ModePrivate:
+		fmt.Fprintf(&hosts, "%s\t%s\n", SlirpGuest, hostname)
+		fmt.Fprintf(&hosts, "%s\thost.containers.internal host.docker.internal\n", SlirpGateway)
+		resolv.WriteString(searchLines())
+		fmt.Fprintf(&resolv, "nameserver %s\n", SlirpDNS)
+	default:
+		fmt.Fprintf(&hosts, "127.0.1.1\t%s\n", hostname)
+		resolv.WriteString(hostResolvConf())
+	}
+	files := []struct{ name, data, dest string }{
+		{"hosts", hosts.String(), "/etc/hosts"},
+		{"resolv.conf", resolv.String(), "/etc/resolv.conf"},
+		{"hostname", hostname + "\n", "/etc/hostname"},
+	}
+	var mounts []specs.Mount
+	for _, f := range files {
+		p := filepath.Join(dir, f.name)
+		if err := os.WriteFile(p, []byte(f.data), 0o644); err != nil {
+			return nil, fmt.Errorf("writing %s for the container: %w", f.dest, err)
+		}
+		mounts = append(mounts, specs.Mount{Destination: f.dest, Type: "bind", Source: p, Options: []string{"rbind", "rprivate"}})
+	}
+	return mounts, nil
+}
+
+// hostResolvConf is the host's resolv.conf without loopback name servers,
+// which a container cannot reach.
+func hostResolvConf() string {
+	data, err := os.ReadFile("/etc/resolv.conf")
+	if err != nil {
+		return ""
+	}
+	var b strings.Builder
+	for _, l := range strings.Split(string(data), "\n") {
+		f := strings.Fields(l)
+		if len(f) >= 2 && f[0] == "nameserver" && (strings.HasPrefix(f[1], "127.") || f[1] == "::1") {
+			continue
+		}
+		if strings.TrimSpace(l) != "" {
+			b.WriteString(l + "\n")
+		}
+	}
+	return b.String()
+}
+
+func searchLines() string {
+	data, err := os.ReadFile("/etc/resolv.conf")
+	if err != nil {
+		return ""
+	}
+	var b strings.Builder
+	for _, l := range strings.Split(string(data), "\n") {
+		f := strings.Fields(l)
+		if len(f) >= 2 && (f[0] == "search" || f[0] == "domain" || f[0] == "options") {
+			b.WriteString(l + "\n")
+		}
+	}
+	return b.String()
+}
+
+// Slirp is a slirp4netns process serving one container's namespace.
+type Slirp struct {
+	cmd   *exec.Cmd
+	exitW *os.File
+}
+
+// StartSlirp connects the network namespace of pid to the outside with
+// slirp4netns (tap0, 10.0.2.100/24, MTU 65520, DNS at 10.0.2.3, the host's
+// loopback at 10.0.2.2) and waits until the interface is configured.
+func StartSlirp(pid int) (*Slirp, error) {
+	bin, err := exec.LookPath("slirp4netns")
+	if err != nil {
+		return nil, fmt.Errorf("the private network needs slirp4netns: install Debian's slirp4netns package, or use --network none or host: %w", errdefs.ErrUnavailable)
+	}
+	readyR, readyW, err := os.Pipe()
+	if err != nil {
+		return nil, err
+	}
+	defer readyR.Close()
+	exitR, exitW, err := os.Pipe()
+	if err != nil {
+		readyW.Close()
+		return nil, err
+	}
+	cmd := exec.Command(bin, "--configure", "--mtu=65520", "--enable-sandbox", "--enable-seccomp",
+		"--ready-fd=3", "--exit-fd=4", strconv.Itoa(pid), "tap0")
+	cmd.ExtraFiles = []*os.File{readyW, exitR}
+	cmd.SysProcAttr = &unix.SysProcAttr{Setsid: true}
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		readyW.Close()
+		exitR.Close()
+		exitW.Close()
+		return nil, fmt.Errorf("starting slirp4netns: %w", err)
+	}
+	readyW.Close()
+	exitR.Close()
+	s := &Slirp{cmd: cmd, exitW: exitW}
+	done := make(chan error, 1)
+	go func() {
+		buf := make([]byte, 1)
+		_, err := readyR.Read(buf)
+		done <- err
+	}()
+	select {
+	case err = <-done:
+	case <-time.After(10 * time.Second):
+		err = fmt.Errorf("timed out")
+	}
+	if err != nil {
+		s.Stop()
+		return nil, fmt.Errorf("slirp4netns did not come up for pid %d: %v: %s: %w", pid, err, strings.TrimSpace(stderr.String()), errdefs.ErrUnavailable)
+	}
+	return s, nil
+}
+
+// Stop ends slirp4netns.
+func (s *Slirp) Stop() {
+	if s == nil {
+		return
+	}
+	s.exitW.Close()
+	done := make(chan struct{})
+	go func() { _ = s.cmd.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(2 * time.Second):
+		_ = s.cmd.Process.Kill()
+		<-done
+	}
+}

@@ -1,0 +1,341 @@
+// Package registry moves images between skiff's store and registries:
+// resolving references, pulling (and later pushing), and credentials from
+// ~/.docker/config.json. It parses nothing on its own (see
+// registry/reference) and stores through storage/.
+package registry
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"runtime"
+	"strings"
+	"sync"
+
+	"github.com/google/go-containerregistry/pkg/authn"
+	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
+	"go.podman.io/storage/pkg/archive"
+
+	"github.com/skiff-project/skiff/errdefs"
+	"github.com/skiff-project/skiff/registry/reference"
+	"github.com/skiff-project/skiff/storage"
+)
+
+// PullOptions are the choices of one pull.
+type PullOptions struct {
+	// Platform is os/arch[/variant]; empty means this host's.
+	Platform string
+	// TLSVerify false allows plain HTTP and unverified TLS for this
+	// registry; nil means the default (verify, except loopback and the
+	// insecure registries in the configuration).
+	TLSVerify *bool
+	// Progress receives progress events; nil discards them.
+	Progress Progress
+}
+
+// Progress is told what a pull does; the CLI draws it.
+type Progress interface {
+	Resolved(ref string, layers []v1.Descriptor)
+	LayerBytes(digest string, done int64)
+	LayerDone(digest string, cached bool)
+	Finished(digest string)
+}
+
+type noProgress struct{}
+
+func (noProgress) Resolved(string, []v1.Descriptor) {}
+func (noProgress) LayerBytes(string, int64)         {}
+func (noProgress) LayerDone(string, bool)           {}
+func (noProgress) Finished(string)                  {}
+
+// ParsePlatform parses os/arch[/variant]; empty gives the host's.
+func ParsePlatform(s string) (v1.Platform, error) {
+	if s == "" {
+		p := v1.Platform{OS: "linux", Architecture: runtime.GOARCH}
+		if runtime.GOARCH == "arm" {
+			p.Variant = "v7"
+		}
+		return p, nil
+	}
+	parts := strings.Split(s, "/")
+	if len(parts) < 2 || len(parts) > 3 || parts[0] == "" || parts[1] == "" {
+		return v1.Platform{}, errdefs.Invalid("invalid platform %q: want os/arch[/variant], e.g. linux/amd64", s)
+	}
+	p := v1.Platform{OS: parts[0], Architecture: parts[1]}
+	if len(parts) == 3 {
+		p.Variant = parts[2]
+	}
+	return p, nil
+}
+
+// remoteRef turns a parsed reference into go-containerregistry's, with the
+// registry's transport settings.
+func remoteRef(n reference.Named, tlsVerify *bool) (name.Reference, []remote.Option, error) {
+	insecure := (tlsVerify != nil && !*tlsVerify) || IsInsecure(n.Domain)
+	var nopts []name.Option
+	if insecure {
+		nopts = append(nopts, name.Insecure)
+	}
+	ref, err := name.ParseReference(n.String(), nopts...)
+	if err != nil {
+		return nil, nil, errdefs.Invalid("invalid reference %s: %v", n.String(), err)
+	}
+	ropts := []remote.Option{
+		remote.WithAuthFromKeychain(authn.DefaultKeychain),
+		remote.WithUserAgent("skiff"),
+	}
+	if insecure {
+		tr := http.DefaultTransport.(*http.Transport).Clone()
+		tr.TLSClientConfig = &tls.Config{InsecureSkipVerify: true} //nolint:gosec // asked for by --tls-verify=false or the config
+		ropts = append(ropts, remote.WithTransport(tr))
+	}
+	return ref, ropts, nil
+}
+
+// Pull fetches ref into the store and returns the stored image.
+func Pull(ctx context.Context, st *storage.Store, ref string, o PullOptions) (*storage.Image, error) {
+	n, err := reference.Parse(ref)
+	if err != nil {
+		return nil, err
+	}
+	prog := o.Progress
+	if prog == nil {
+		prog = noProgress{}
+	}
+	platform, err := ParsePlatform(o.Platform)
+	if err != nil {
+		return nil, err
+	}
+	rref, ropts, err := remoteRef(n, o.TLSVerify)
+	if err != nil {
+		return nil, err
+	}
+	ropts = append(ropts, remote.WithContext(ctx), remote.WithPlatform(platform))
+	desc, err := remote.Get(rref, ropts...)
+	if err != nil {
+		return nil, pullError(n, err)
+	}
+	img, err := desc.Image()
+	if err != nil {
+		return nil, pullError(n, err)
+	}
+	rawConfig, err := img.RawConfigFile()
+	if err != nil {
+		return nil, pullError(n, err)
+	}
+	cfg, err := img.ConfigFile()
+	if err != nil {
+		return nil, pullError(n, err)
+	}
+	if desc.MediaType.IsIndex() && (cfg.OS != platform.OS || cfg.Architecture != platform.Architecture) {
+		return nil, errdefs.NotFound("pulling %s: no image for platform %s/%s in its manifest list", n.String(), platform.OS, platform.Architecture)
+	}
+	manifest, err := img.Manifest()
+	if err != nil {
+		return nil, pullError(n, err)
+	}
+	rawManifest, err := img.RawManifest()
+	if err != nil {
+		return nil, pullError(n, err)
+	}
+	imgDigest, err := img.Digest()
+	if err != nil {
+		return nil, pullError(n, err)
+	}
+	if len(manifest.Layers) != len(cfg.RootFS.DiffIDs) {
+		return nil, errdefs.Invalid("pulling %s: manifest has %d layers but config has %d diff IDs", n.String(), len(manifest.Layers), len(cfg.RootFS.DiffIDs))
+	}
+	prog.Resolved(n.String(), manifest.Layers)
+
+	dl := newDownloader(st, img, prog)
+	defer dl.cleanup()
+	diffIDs := make([]string, len(manifest.Layers))
+	for i := range diffIDs {
+		diffIDs[i] = cfg.RootFS.DiffIDs[i].String()
+	}
+	missing := st.MissingLayers(diffIDs)
+	layers := make([]storage.LayerSource, len(manifest.Layers))
+	for i, ld := range manifest.Layers {
+		layers[i] = storage.LayerSource{DiffID: diffIDs[i]}
+		if missing[i] {
+			layers[i].Open = dl.start(ld)
+		} else {
+			prog.LayerDone(ld.Digest.String(), true)
+		}
+	}
+	digests := []string{desc.Digest.String()}
+	if imgDigest != desc.Digest {
+		digests = append(digests, imgDigest.String())
+	}
+	names := []string{n.String()}
+	stored, err := st.PutImage(ctx, storage.NewImage{
+		Layers:   layers,
+		Config:   rawConfig,
+		Manifest: rawManifest,
+		Digests:  digests,
+		Names:    names,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("pulling %s: %w", n.String(), err)
+	}
+	prog.Finished(desc.Digest.String())
+	return stored, nil
+}
+
+// downloader fetches missing layers in parallel to temporary files while
+// the store applies them in order.
+type downloader struct {
+	st    *storage.Store
+	img   v1.Image
+	prog  Progress
+	sem   chan struct{}
+	mu    sync.Mutex
+	files []string
+}
+
+func newDownloader(st *storage.Store, img v1.Image, prog Progress) *downloader {
+	return &downloader{st: st, img: img, prog: prog, sem: make(chan struct{}, 3)}
+}
+
+type result struct {
+	path string
+	err  error
+}
+
+// start begins the download of one layer and returns the opener the
+// store calls when it applies the layer.
+func (d *downloader) start(ld v1.Descriptor) func() (io.ReadCloser, error) {
+	ch := make(chan result, 1)
+	go func() {
+		d.sem <- struct{}{}
+		defer func() { <-d.sem }()
+		p, err := d.fetch(ld)
+		ch <- result{p, err}
+	}()
+	return func() (io.ReadCloser, error) {
+		r := <-ch
+		if r.err != nil {
+			return nil, r.err
+		}
+		f, err := os.Open(r.path)
+		if err != nil {
+			return nil, err
+		}
+		dr, err := archive.DecompressStream(f)
+		if err != nil {
+			f.Close()
+			return nil, fmt.Errorf("decompressing layer %s: %w", ld.Digest, err)
+		}
+		return &closeBoth{ReadCloser: dr, f: f, done: func() { d.prog.LayerDone(ld.Digest.String(), false) }}, nil
+	}
+}
+
+type closeBoth struct {
+	io.ReadCloser
+	f    *os.File
+	done func()
+}
+
+func (c *closeBoth) Close() error {
+	err := c.ReadCloser.Close()
+	c.f.Close()
+	c.done()
+	return err
+}
+
+func (d *downloader) fetch(ld v1.Descriptor) (string, error) {
+	l, err := d.img.LayerByDigest(ld.Digest)
+	if err != nil {
+		return "", err
+	}
+	rc, err := l.Compressed() // verifies the digest at EOF
+	if err != nil {
+		return "", fmt.Errorf("fetching layer %s: %w", ld.Digest, err)
+	}
+	defer rc.Close()
+	f, err := os.CreateTemp(d.st.TempDir(), "layer-")
+	if err != nil {
+		return "", err
+	}
+	d.mu.Lock()
+	d.files = append(d.files, f.Name())
+	d.mu.Unlock()
+	w := &countingWriter{w: f, report: func(n int64) { d.prog.LayerBytes(ld.Digest.String(), n) }}
+	_, err = io.Copy(w, rc)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return "", fmt.Errorf("fetching layer %s: %w", ld.Digest, err)
+	}
+	return f.Name(), nil
+}
+
+func (d *downloader) cleanup() {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	for _, f := range d.files {
+		os.Remove(f)
+	}
+}
+
+type countingWriter struct {
+	w      io.Writer
+	n      int64
+	report func(int64)
+}
+
+func (c *countingWriter) Write(p []byte) (int, error) {
+	n, err := c.w.Write(p)
+	c.n += int64(n)
+	c.report(c.n)
+	return n, err
+}
+
+// pullError turns a registry or network error into one line with its class.
+func pullError(n reference.Named, err error) error {
+	var terr *transport.Error
+	if errors.As(err, &terr) {
+		for _, e := range terr.Errors {
+			switch e.Code {
+			case transport.ManifestUnknownErrorCode, transport.NameUnknownErrorCode:
+				return errdefs.NotFound("pulling %s: manifest unknown: the registry has no such repository or tag", n.String())
+			case transport.UnauthorizedErrorCode, transport.DeniedErrorCode:
+				return fmt.Errorf("pulling %s: access denied: log in with skiff login %s: %w", n.String(), n.Domain, errdefs.ErrUnavailable)
+			}
+		}
+		switch terr.StatusCode {
+		case http.StatusNotFound:
+			return errdefs.NotFound("pulling %s: manifest unknown: the registry has no such repository or tag", n.String())
+		case http.StatusUnauthorized, http.StatusForbidden:
+			return fmt.Errorf("pulling %s: access denied: log in with skiff login %s: %w", n.String(), n.Domain, errdefs.ErrUnavailable)
+		}
+	}
+	var nerr net.Error
+	var oerr *net.OpError
+	if errors.As(err, &oerr) || errors.As(err, &nerr) {
+		return fmt.Errorf("pulling %s: registry %s unreachable: %v: %w", n.String(), n.Domain, rootCause(err), errdefs.ErrUnavailable)
+	}
+	if strings.Contains(err.Error(), "http: server gave HTTP response to HTTPS client") {
+		return fmt.Errorf("pulling %s: registry %s speaks plain HTTP: use --tls-verify=false or list it as insecure in %s: %w", n.String(), n.Domain, insecureConfigPath(), errdefs.ErrUnavailable)
+	}
+	return fmt.Errorf("pulling %s: %v: %w", n.String(), err, errdefs.ErrUnavailable)
+}
+
+func rootCause(err error) error {
+	for {
+		u := errors.Unwrap(err)
+		if u == nil {
+			return err
+		}
+		err = u
+	}
+}

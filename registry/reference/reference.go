@@ -1,0 +1,148 @@
+// Package reference parses image references the way Docker does:
+// `busybox` is docker.io/library/busybox:latest, a first component with a
+// dot, a colon or `localhost` is a registry host. It only parses; it does
+// not resolve names against a store or a registry.
+package reference
+
+import (
+	"fmt"
+	"regexp"
+	"strings"
+
+	"github.com/skiff-project/skiff/errdefs"
+)
+
+// DefaultDomain is the registry of names without a host, as in Docker.
+const DefaultDomain = "docker.io"
+
+var (
+	pathComponent = regexp.MustCompile(`^[a-z0-9]+(?:(?:[._]|__|[-]+)[a-z0-9]+)*$`)
+	domainRe      = regexp.MustCompile(`^(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)(?:\.[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)*(?::[0-9]+)?$|^\[[a-fA-F0-9:]+\](?::[0-9]+)?$`)
+	tagRe         = regexp.MustCompile(`^[\w][\w.-]{0,127}$`)
+	digestRe      = regexp.MustCompile(`^sha256:[a-f0-9]{64}$`)
+	idRe          = regexp.MustCompile(`^[a-f0-9]{64}$`)
+)
+
+// Named is a parsed, normalised reference.
+type Named struct {
+	Domain string // registry host[:port], e.g. docker.io
+	Path   string // repository path, e.g. library/busybox
+	Tag    string // empty when only a digest was given
+	Digest string // sha256:…, or empty
+}
+
+// Parse parses s and fills Docker's defaults: docker.io, library/, and the
+// tag latest when neither tag nor digest is given.
+func Parse(s string) (Named, error) {
+	n, err := ParseNoTag(s)
+	if err == nil && n.Tag == "" && n.Digest == "" {
+		n.Tag = "latest"
+	}
+	return n, err
+}
+
+// ParseNoTag parses s like Parse but leaves Tag empty when none is given.
+func ParseNoTag(s string) (Named, error) {
+	bad := func(why string) (Named, error) {
+		return Named{}, errdefs.Invalid("invalid reference format %q: %s", s, why)
+	}
+	if s == "" {
+		return bad("empty")
+	}
+	if idRe.MatchString(s) {
+		return bad("a 64-character hex string is an image ID, not a repository name")
+	}
+	var n Named
+	rest := s
+	if i := strings.Index(rest, "@"); i >= 0 {
+		n.Digest = rest[i+1:]
+		rest = rest[:i]
+		if !digestRe.MatchString(n.Digest) {
+			return bad("digest must be sha256: followed by 64 lower-case hex digits")
+		}
+	}
+	if i := strings.LastIndex(rest, ":"); i >= 0 && !strings.Contains(rest[i:], "/") {
+		n.Tag = rest[i+1:]
+		rest = rest[:i]
+		if !tagRe.MatchString(n.Tag) {
+			return bad("tag must be letters, digits, _, . or - (at most 128)")
+		}
+	}
+	parts := strings.Split(rest, "/")
+	if len(parts) > 1 && (strings.ContainsAny(parts[0], ".:") || parts[0] == "localhost") {
+		n.Domain = parts[0]
+		parts = parts[1:]
+		if !domainRe.MatchString(n.Domain) {
+			return bad("bad registry host " + n.Domain)
+		}
+	} else {
+		n.Domain = DefaultDomain
+	}
+	for _, p := range parts {
+		if !pathComponent.MatchString(p) {
+			return bad("repository name must be lower-case letters, digits and separators")
+		}
+	}
+	n.Path = strings.Join(parts, "/")
+	if n.Domain == DefaultDomain && len(parts) == 1 {
+		n.Path = "library/" + n.Path
+	}
+	if len(n.Domain)+1+len(n.Path) > 255 {
+		return bad("repository name longer than 255 characters")
+	}
+	return n, nil
+}
+
+// IsID reports whether s looks like a full image or container ID.
+func IsID(s string) bool { return idRe.MatchString(s) }
+
+// Repository returns domain/path.
+func (n Named) Repository() string { return n.Domain + "/" + n.Path }
+
+// String returns the full reference: domain/path[:tag][@digest].
+func (n Named) String() string {
+	s := n.Repository()
+	if n.Tag != "" {
+		s += ":" + n.Tag
+	}
+	if n.Digest != "" {
+		s += "@" + n.Digest
+	}
+	return s
+}
+
+// FamiliarRepository returns the repository as Docker shows it: without
+// docker.io/ and library/.
+func (n Named) FamiliarRepository() string {
+	if n.Domain != DefaultDomain {
+		return n.Repository()
+	}
+	return strings.TrimPrefix(n.Path, "library/")
+}
+
+// Familiar returns the reference as Docker shows it.
+func (n Named) Familiar() string {
+	s := n.FamiliarRepository()
+	if n.Tag != "" {
+		s += ":" + n.Tag
+	}
+	if n.Digest != "" {
+		s += "@" + n.Digest
+	}
+	return s
+}
+
+// WithTag returns a copy with tag t and no digest.
+func (n Named) WithTag(t string) Named { n.Tag, n.Digest = t, ""; return n }
+
+// WithDigest returns a copy with digest d and no tag.
+func (n Named) WithDigest(d string) Named { n.Tag, n.Digest = "", d; return n }
+
+// MustParse is Parse for names known to be valid (stored names).
+func MustParse(s string) Named {
+	n, err := ParseNoTag(s)
+	if err != nil {
+		panic(fmt.Sprintf("reference %q: %v", s, err))
+	}
+	return n
+}

@@ -1,0 +1,46 @@
+package reference
+
+import (
+	"errors"
+	"testing"
+
+	"github.com/skiff-project/skiff/errdefs"
+)
+
+func TestParse(t *testing.T) {
+	tests := []struct {
+		in, full, familiar string
+	}{
+		{"busybox", "docker.io/library/busybox:latest", "busybox:latest"},
+		{"busybox:1.36", "docker.io/library/busybox:1.36", "busybox:1.36"},
+		{"user/app", "docker.io/user/app:latest", "user/app:latest"},
+		{"127.0.0.1:5000/app", "127.0.0.1:5000/app:latest", "127.0.0.1:5000/app:latest"},
+		{"localhost/app:v1", "localhost/app:v1", "localhost/app:v1"},
+		{"quay.io/a/b/c:x", "quay.io/a/b/c:x", "quay.io/a/b/c:x"},
+		{"reg:5000/app@sha256:" + sixtyFour, "reg:5000/app@sha256:" + sixtyFour, "reg:5000/app@sha256:" + sixtyFour},
+		{"docker.io/library/busybox", "docker.io/library/busybox:latest", "busybox:latest"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.in, func(t *testing.T) {
+			n, err := Parse(tt.in)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if n.String() != tt.full || n.Familiar() != tt.familiar {
+				t.Fatalf("got %q / %q, want %q / %q", n.String(), n.Familiar(), tt.full, tt.familiar)
+			}
+		})
+	}
+}
+
+const sixtyFour = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+
+func TestParseInvalid(t *testing.T) {
+	for _, in := range []string{"", "UPPER/case", "a::b", "app:", "app@sha256:short", sixtyFour, "a/b:t@x", "bad host!/x", "-app"} {
+		t.Run(in, func(t *testing.T) {
+			if _, err := Parse(in); !errors.Is(err, errdefs.ErrInvalidArgument) {
+				t.Fatalf("Parse(%q) = %v, want invalid argument", in, err)
+			}
+		})
+	}
+}

@@ -1,0 +1,42 @@
+package runtime
+
+import (
+	"io"
+	"os"
+)
+
+// RunOptions is everything `skiff run` can be asked for. The CLI fills it
+// from flags; the API service will fill it from JSON. Nothing below cmd/
+// sees a flag.
+type RunOptions struct {
+	Image    string
+	Pull     string // missing (default), always, never
+	Platform string
+	Quiet    bool // no pull progress
+
+	Name        string
+	Cmd         []string // after the image; empty uses the image's CMD
+	Entrypoint  *string  // --entrypoint; "" resets the image's
+	Env         []string // KEY=VALUE, resolved by the caller
+	Workdir     string
+	User        string
+	Hostname    string
+	Volumes     []string // -v host:ctr[:opts]
+	Tmpfs       []string // --tmpfs path[:opts]
+	ReadOnly    bool
+	Network     string // none, host, private (default)
+	CapAdd      []string
+	CapDrop     []string
+	Privileged  bool
+	SecurityOpt []string
+	Init        bool
+	Remove      bool
+
+	Interactive bool
+	TTY         bool
+	Stdin       *os.File
+	Stdout      io.Writer
+	Stderr      io.Writer
+	// Warn receives one-line warnings for the user.
+	Warn func(string)
+}

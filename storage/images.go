@@ -1,0 +1,464 @@
+package storage
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+	"time"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	digest "github.com/opencontainers/go-digest"
+	cstorage "go.podman.io/storage"
+
+	"github.com/skiff-project/skiff/errdefs"
+	"github.com/skiff-project/skiff/registry/reference"
+)
+
+// Keys of the data kept with each image.
+const (
+	keyConfig   = "config"
+	keyManifest = "manifest"
+)
+
+// Image is one image in the store.
+type Image struct {
+	ID        string    // hex of the config digest, as Docker shows it
+	Names     []string  // full references, e.g. docker.io/library/busybox:latest
+	Digests   []string  // manifest digests it is known by
+	Created   time.Time // from the image config, else when it was stored
+	TopLayer  string
+	Size      int64
+	Config    v1.ConfigFile
+	RawConfig []byte
+	Manifest  []byte
+}
+
+// RepoTags returns the names that carry a tag.
+func (img *Image) RepoTags() []string {
+	var out []string
+	for _, n := range img.Names {
+		if r, err := reference.ParseNoTag(n); err == nil && r.Tag != "" {
+			out = append(out, r.String())
+		}
+	}
+	return out
+}
+
+// RepoDigests returns repository@digest for each repository it is named in.
+func (img *Image) RepoDigests() []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, n := range img.Names {
+		r, err := reference.ParseNoTag(n)
+		if err != nil {
+			continue
+		}
+		for _, d := range img.Digests {
+			s := r.Repository() + "@" + d
+			if !seen[s] {
+				seen[s] = true
+				out = append(out, s)
+			}
+		}
+	}
+	return out
+}
+
+// Dangling reports whether the image has no names.
+func (img *Image) Dangling() bool { return len(img.Names) == 0 }
+
+func (s *Store) load(si *cstorage.Image) (*Image, error) {
+	img := &Image{ID: si.ID, Names: si.Names, TopLayer: si.TopLayer, Created: si.Created}
+	for _, d := range si.Digests {
+		img.Digests = append(img.Digests, d.String())
+	}
+	var err error
+	if img.RawConfig, err = s.s.ImageBigData(si.ID, keyConfig); err != nil {
+		return nil, fmt.Errorf("reading config of image %s: %w", short(si.ID), err)
+	}
+	if err := json.Unmarshal(img.RawConfig, &img.Config); err != nil {
+		return nil, fmt.Errorf("parsing config of image %s: %w", short(si.ID), err)
+	}
+	img.Manifest, _ = s.s.ImageBigData(si.ID, keyManifest)
+	if !img.Config.Created.IsZero() {
+		img.Created = img.Config.Created.Time
+	}
+	if size, err := s.s.ImageSize(si.ID); err == nil {
+		img.Size = size
+	}
+	return img, nil
+}
+
+// Images lists every image, newest first.
+func (s *Store) Images() ([]*Image, error) {
+	all, err := s.s.Images()
+	if err != nil {
+		return nil, fmt.Errorf("listing images: %w", err)
+	}
+	out := make([]*Image, 0, len(all))
+	for i := range all {
+		img, err := s.load(&all[i])
+		if err != nil {
+			continue // an image being written by another call
+		}
+		out = append(out, img)
+	}
+	sort.SliceStable(out, func(i, j int) bool { return out[i].Created.After(out[j].Created) })
+	return out, nil
+}
+
+// LookupImage finds an image by name (normalised as Docker does), by
+// name@digest, by full ID (with or without sha256:) or by a unique ID prefix.
+func (s *Store) LookupImage(ref string) (*Image, error) {
+	id := strings.TrimPrefix(ref, "sha256:")
+	if reference.IsID(id) {
+		if si, err := s.s.Image(id); err == nil {
+			return s.load(si)
+		}
+	}
+	if n, err := reference.ParseNoTag(ref); err == nil {
+		if n.Tag == "" && n.Digest == "" {
+			n.Tag = "latest"
+		}
+		if img, err := s.byName(n); err == nil || !errors.Is(err, errdefs.ErrNotFound) {
+			return img, err
+		}
+	}
+	if isHexPrefix(id) {
+		all, err := s.s.Images()
+		if err != nil {
+			return nil, err
+		}
+		var match []*cstorage.Image
+		for i := range all {
+			if strings.HasPrefix(all[i].ID, id) {
+				match = append(match, &all[i])
+			}
+		}
+		if len(match) == 1 {
+			return s.load(match[0])
+		}
+		if len(match) > 1 {
+			return nil, fmt.Errorf("image ID prefix %q matches %d images: give more characters: %w", ref, len(match), errdefs.ErrConflict)
+		}
+	}
+	return nil, errdefs.NotFound("image %s not known: pull it first (skiff pull %s)", ref, ref)
+}
+
+func (s *Store) byName(n reference.Named) (*Image, error) {
+	if n.Digest != "" {
+		imgs, err := s.s.ImagesByDigest(digest.Digest(n.Digest))
+		if err == nil {
+			for _, si := range imgs {
+				for _, name := range si.Names {
+					if r, err := reference.ParseNoTag(name); err == nil && r.Repository() == n.Repository() {
+						return s.load(si)
+					}
+				}
+			}
+		}
+		return nil, errdefs.NotFound("image %s not known", n.String())
+	}
+	si, err := s.s.Image(n.String())
+	if err != nil {
+		if isUnknown(err) {
+			return nil, errdefs.NotFound("image %s not known", n.String())
+		}
+		return nil, err
+	}
+	return s.load(si)
+}
+
+func isHexPrefix(s string) bool {
+	if len(s) < 3 || len(s) > 64 {
+		return false
+	}
+	_, err := hex.DecodeString(s + strings.Repeat("0", len(s)%2))
+	return err == nil && strings.ToLower(s) == s
+}
+
+func short(id string) string {
+	if len(id) > 12 {
+		return id[:12]
+	}
+	return id
+}
+
+// Tag adds the name target to the image found by source.
+func (s *Store) Tag(source, target string) error {
+	img, err := s.LookupImage(source)
+	if err != nil {
+		return err
+	}
+	n, err := reference.Parse(target)
+	if err != nil {
+		return err
+	}
+	if n.Digest != "" {
+		return errdefs.Invalid("tagging %s: target %s has a digest; give a tag", source, target)
+	}
+	// AddNames moves the name from any other image to this one.
+	if err := s.s.AddNames(img.ID, []string{n.String()}); err != nil {
+		return fmt.Errorf("tagging %s as %s: %w", source, target, err)
+	}
+	return nil
+}
+
+// RemoveImageResult says what RemoveImage did, in Docker's words.
+type RemoveImageResult struct {
+	Untagged []string
+	Deleted  []string
+}
+
+// RemoveImage removes a name, or the whole image when ref is an ID or its
+// last name. An image with several names is only untagged by name; by ID
+// it needs force. An image used by a container needs force.
+func (s *Store) RemoveImage(ref string, force bool) (*RemoveImageResult, error) {
+	img, err := s.LookupImage(ref)
+	if err != nil {
+		return nil, err
+	}
+	res := &RemoveImageResult{}
+	byName := false
+	if n, err := reference.Parse(ref); err == nil {
+		full := n.String()
+		for _, name := range img.Names {
+			if name == full {
+				byName = true
+				if len(img.Names) > 1 {
+					if err := s.s.RemoveNames(img.ID, []string{name}); err != nil {
+						return nil, err
+					}
+					res.Untagged = append(res.Untagged, reference.MustParse(name).Familiar())
+					return res, nil
+				}
+			}
+		}
+	}
+	if !byName && len(img.Names) > 1 && !force {
+		return nil, fmt.Errorf("unable to delete %s (must be forced): image is referenced in multiple repositories (%s): %w", short(img.ID), strings.Join(familiar(img.Names), ", "), errdefs.ErrConflict)
+	}
+	users, err := s.containersOf(img.ID)
+	if err != nil {
+		return nil, err
+	}
+	if len(users) > 0 {
+		if !force {
+			return nil, fmt.Errorf("unable to delete image %s: container %s uses it: remove the container first or use -f: %w", ref, short(users[0]), errdefs.ErrConflict)
+		}
+		// Like Docker, -f untags an image in use but keeps it for the containers.
+		if err := s.s.SetNames(img.ID, nil); err != nil {
+			return nil, err
+		}
+		res.Untagged = familiar(img.Names)
+		return res, nil
+	}
+	if _, err := s.s.DeleteImage(img.ID, true); err != nil {
+		return nil, fmt.Errorf("deleting image %s: %w", short(img.ID), err)
+	}
+	res.Untagged = familiar(img.Names)
+	res.Deleted = []string{"sha256:" + img.ID}
+	return res, nil
+}
+
+func familiar(names []string) []string {
+	out := make([]string, 0, len(names))
+	for _, n := range names {
+		if r, err := reference.ParseNoTag(n); err == nil {
+			out = append(out, r.Familiar())
+		} else {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+func (s *Store) containersOf(imageID string) ([]string, error) {
+	cs, err := s.s.Containers()
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, c := range cs {
+		if c.ImageID == imageID {
+			out = append(out, c.ID)
+		}
+	}
+	return out, nil
+}
+
+// PruneImages removes dangling images (all unused ones with all) that no
+// container uses, and returns their IDs.
+func (s *Store) PruneImages(all bool) ([]string, error) {
+	imgs, err := s.Images()
+	if err != nil {
+		return nil, err
+	}
+	var removed []string
+	for _, img := range imgs {
+		if !img.Dangling() && !all {
+			continue
+		}
+		if users, err := s.containersOf(img.ID); err != nil || len(users) > 0 {
+			continue
+		}
+		if _, err := s.s.DeleteImage(img.ID, true); err != nil {
+			continue // removed by a concurrent call, or a parent of another
+		}
+		removed = append(removed, "sha256:"+img.ID)
+	}
+	return removed, nil
+}
+
+// LayerSource is one layer of an image to store, in order from the base.
+type LayerSource struct {
+	DiffID string // sha256:… of the uncompressed tar
+	// Open returns the uncompressed tar stream; nil when MissingLayers
+	// said the store has the layer.
+	Open func() (io.ReadCloser, error)
+}
+
+// NewImage is what PutImage stores.
+type NewImage struct {
+	Layers   []LayerSource
+	Config   []byte // the raw config blob; its digest is the image ID
+	Manifest []byte
+	Digests  []string // manifest digests the image is known by
+	Names    []string // full references
+}
+
+// MissingLayers reports, for a stack of diff IDs from the base up, which
+// layers the store does not have yet.
+func (s *Store) MissingLayers(diffIDs []string) []bool {
+	out := make([]bool, len(diffIDs))
+	parent := ""
+	for i, d := range diffIDs {
+		parent = chainID(parent, d)
+		_, err := s.s.Layer(parent)
+		out[i] = err != nil
+	}
+	return out
+}
+
+// PutImage stores the layers that are missing and the image record, and
+// moves the names to it. Layers already present (by chain ID) are reused;
+// on failure the layers this call created are removed again.
+func (s *Store) PutImage(ctx context.Context, ni NewImage) (_ *Image, retErr error) {
+	parent := ""
+	var created []string
+	defer func() {
+		if retErr != nil {
+			for i := len(created) - 1; i >= 0; i-- {
+				_ = s.s.DeleteLayer(created[i])
+			}
+		}
+	}()
+	for i, l := range ni.Layers {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		id := chainID(parent, l.DiffID)
+		if _, err := s.s.Layer(id); err == nil {
+			parent = id
+			continue
+		}
+		if l.Open == nil {
+			return nil, fmt.Errorf("layer %d (%s) vanished from the store while pulling: try again", i+1, l.DiffID)
+		}
+		if err := s.putLayer(id, parent, l); err != nil {
+			return nil, fmt.Errorf("layer %d (%s): %w", i+1, l.DiffID, err)
+		}
+		created = append(created, id)
+		parent = id
+	}
+	sum := sha256.Sum256(ni.Config)
+	id := hex.EncodeToString(sum[:])
+	var cfg v1.ConfigFile
+	if err := json.Unmarshal(ni.Config, &cfg); err != nil {
+		return nil, errdefs.Invalid("image config: %v", err)
+	}
+	opts := &cstorage.ImageOptions{
+		BigData: []cstorage.ImageBigDataOption{
+			{Key: keyConfig, Data: ni.Config, Digest: digest.FromBytes(ni.Config)},
+		},
+	}
+	if len(ni.Manifest) > 0 {
+		opts.BigData = append(opts.BigData, cstorage.ImageBigDataOption{Key: keyManifest, Data: ni.Manifest, Digest: digest.FromBytes(ni.Manifest)})
+	}
+	for _, d := range ni.Digests {
+		opts.Digests = append(opts.Digests, digest.Digest(d))
+	}
+	if len(opts.Digests) > 0 {
+		opts.Digest = opts.Digests[0]
+	}
+	if !cfg.Created.IsZero() {
+		opts.CreationDate = cfg.Created.Time
+	}
+	_, err := s.s.CreateImage(id, nil, parent, "", opts)
+	if errors.Is(err, cstorage.ErrDuplicateID) {
+		// Same content stored before: keep it, record the new digests.
+		err = nil
+		if si, gerr := s.s.Image(id); gerr == nil && len(ni.Digests) > 0 {
+			known := map[string]bool{}
+			for _, d := range si.Digests {
+				known[d.String()] = true
+			}
+			for _, d := range ni.Digests {
+				if !known[d] {
+					_ = s.s.SetImageBigData(id, "manifest-"+d, ni.Manifest, func([]byte) (digest.Digest, error) { return digest.Digest(d), nil })
+				}
+			}
+		}
+	}
+	if err != nil {
+		return nil, fmt.Errorf("storing image %s: %w", short(id), err)
+	}
+	if len(ni.Names) > 0 {
+		if err := s.s.AddNames(id, ni.Names); err != nil {
+			return nil, fmt.Errorf("naming image %s: %w", short(id), err)
+		}
+	}
+	si, err := s.s.Image(id)
+	if err != nil {
+		return nil, err
+	}
+	return s.load(si)
+}
+
+func (s *Store) putLayer(id, parent string, l LayerSource) error {
+	rc, err := l.Open()
+	if err != nil {
+		return err
+	}
+	defer rc.Close()
+	checked, wait := CheckedTar(rc, l.DiffID)
+	_, _, err = s.s.PutLayer(id, parent, nil, "", false, &cstorage.LayerOptions{
+		UncompressedDigest: digest.Digest(l.DiffID),
+	}, checked)
+	if cerr := wait(); cerr != nil {
+		// The layer is rejected: make sure no half-written layer remains.
+		_ = s.s.DeleteLayer(id)
+		return cerr
+	}
+	if err != nil {
+		_ = s.s.DeleteLayer(id)
+		return err
+	}
+	return nil
+}
+
+// chainID is the OCI chain ID of a layer over parent (a chain ID or "").
+func chainID(parent, diffID string) string {
+	d := strings.TrimPrefix(diffID, "sha256:")
+	if parent == "" {
+		return d
+	}
+	sum := sha256.Sum256([]byte("sha256:" + parent + " sha256:" + d))
+	return hex.EncodeToString(sum[:])
+}

@@ -1,0 +1,153 @@
+package storage
+
+import (
+	"archive/tar"
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+
+	"hash"
+	"io"
+	"path"
+	"strings"
+
+	"github.com/skiff-project/skiff/errdefs"
+)
+
+// CheckedTar passes an uncompressed layer tar through unchanged, byte for
+// byte, but holds back each entry's header until the entry is checked:
+// nothing that would land outside the root (a `../` name, a hard link to
+// outside, a write through a symlink this layer made to outside) ever
+// reaches the reader. wantDiffID, when set, must match the stream's digest.
+// wait returns the first problem once the reader is done with the stream.
+func CheckedTar(src io.Reader, wantDiffID string) (r io.Reader, wait func() error) {
+	pr, pw := io.Pipe()
+	done := make(chan error, 1)
+	go func() {
+		err := checkTar(src, pw, wantDiffID)
+		pw.CloseWithError(err)
+		done <- err
+	}()
+	var result error
+	var waited bool
+	return pr, func() error {
+		if !waited {
+			// Unblock the checker if the reader stopped early.
+			pr.CloseWithError(errors.New("layer reader closed"))
+			result = <-done
+			waited = true
+		}
+		return result
+	}
+}
+
+type heldBytes struct {
+	buf bytes.Buffer
+	out io.Writer
+	sum hash.Hash
+}
+
+func (h *heldBytes) Write(p []byte) (int, error) { return h.buf.Write(p) }
+
+func (h *heldBytes) release() error {
+	h.sum.Write(h.buf.Bytes())
+	_, err := h.buf.WriteTo(h.out)
+	return err
+}
+
+func checkTar(src io.Reader, out io.Writer, wantDiffID string) error {
+	held := &heldBytes{out: out, sum: sha256.New()}
+	tr := tar.NewReader(io.TeeReader(src, held))
+	links := map[string]string{} // symlinks made by this layer: name -> target
+	chunk := make([]byte, 128<<10)
+	for {
+		h, err := tr.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return errdefs.Invalid("reading layer tar: %v", err)
+		}
+		if err := checkEntry(h, links); err != nil {
+			return err
+		}
+		if err := held.release(); err != nil {
+			return err
+		}
+		for {
+			_, rerr := tr.Read(chunk)
+			if err := held.release(); err != nil {
+				return err
+			}
+			if rerr == io.EOF {
+				break
+			}
+			if rerr != nil {
+				return errdefs.Invalid("reading layer tar: %v", rerr)
+			}
+		}
+	}
+	// Keep whatever follows the end-of-archive blocks: it is part of the digest.
+	if _, err := io.Copy(io.Discard, io.TeeReader(src, held)); err != nil {
+		return err
+	}
+	if err := held.release(); err != nil {
+		return err
+	}
+	if wantDiffID != "" {
+		got := "sha256:" + hex.EncodeToString(held.sum.Sum(nil))
+		if got != wantDiffID {
+			return errdefs.Invalid("layer content digest %s does not match the image config's %s", got, wantDiffID)
+		}
+	}
+	return nil
+}
+
+// inside cleans a tar name relative to the root; ok is false when it
+// climbs out of it.
+func inside(name string) (clean string, ok bool) {
+	c := path.Clean("/" + name)
+	// path.Clean of an absolute path never keeps "..", so compare the
+	// relative form too.
+	rel := path.Clean(strings.TrimPrefix(name, "/"))
+	if rel == ".." || strings.HasPrefix(rel, "../") {
+		return c, false
+	}
+	return c, true
+}
+
+func checkEntry(h *tar.Header, links map[string]string) error {
+	name, ok := inside(h.Name)
+	if !ok {
+		return errdefs.Invalid("layer entry %q points outside the root filesystem", h.Name)
+	}
+	// A write below a symlink this layer created, when that symlink leads
+	// out of the root, would land on the host if extracted naively.
+	for dir := path.Dir(name); dir != "/"; dir = path.Dir(dir) {
+		if target, isLink := links[dir]; isLink && escapes(dir, target) {
+			return errdefs.Invalid("layer entry %q is written through symlink %q -> %q", h.Name, dir, target)
+		}
+	}
+	switch h.Typeflag {
+	case tar.TypeLink:
+		if _, ok := inside(h.Linkname); !ok {
+			return errdefs.Invalid("layer hard link %q -> %q points outside the root filesystem", h.Name, h.Linkname)
+		}
+	case tar.TypeSymlink:
+		links[name] = h.Linkname
+	default:
+		delete(links, name)
+	}
+	return nil
+}
+
+// escapes reports whether a symlink at link with target leads out of the
+// root when followed on the host (an absolute target always does).
+func escapes(link, target string) bool {
+	if path.IsAbs(target) {
+		return true
+	}
+	j := path.Join(path.Dir(strings.TrimPrefix(link, "/")), target)
+	return j == ".." || strings.HasPrefix(j, "../")
+}
