@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"regexp"
 	"strings"
 
 	"github.com/sirupsen/logrus"
@@ -72,8 +73,24 @@ func setUsageHandler(c *cli.Command) {
 	}
 }
 
+var undefinedFlag = regexp.MustCompile(`flag provided but not defined: -+(\S+)`)
+
 func usageError(c *cli.Context, err error, _ bool) error {
-	return errdefs.Invalid("%s: %v: see skiff %s --help", c.Command.FullName(), err, c.Command.FullName())
+	msg := err.Error()
+	if m := undefinedFlag.FindStringSubmatch(msg); m != nil {
+		dash := "--"
+		if len(m[1]) == 1 {
+			dash = "-"
+		}
+		msg = "unknown flag: " + dash + m[1]
+	}
+	name := c.Command.FullName()
+	if name == "" {
+		name = "skiff"
+	} else {
+		name = "skiff " + name
+	}
+	return errdefs.Invalid("%s: %s: see %s --help", name, msg, name)
 }
 
 // oneLine strips the class suffixes that only matter for exit codes.

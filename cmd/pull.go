@@ -44,7 +44,8 @@ func pullCommand() *cli.Command {
 				if err != nil {
 					return err
 				}
-				if _, err := pull(ctx, c, st, ref, c.Bool("quiet")); err != nil {
+				// Like Docker, pull's own progress goes to stdout.
+				if _, err := pull(ctx, c, st, ref, c.Bool("quiet"), os.Stdout); err != nil {
 					return err
 				}
 				fmt.Fprintln(c.App.Writer, n.String())
@@ -54,15 +55,15 @@ func pullCommand() *cli.Command {
 	}
 }
 
-// pull runs a pull with the shared pull flags and progress on stderr.
-func pull(ctx context.Context, c *cli.Context, st *storage.Store, ref string, quiet bool) (*storage.Image, error) {
+// pull runs a pull with the shared pull flags and progress on out.
+func pull(ctx context.Context, c *cli.Context, st *storage.Store, ref string, quiet bool, out *os.File) (*storage.Image, error) {
 	o := registry.PullOptions{Platform: c.String("platform")}
 	if c.IsSet("tls-verify") {
 		v := c.Bool("tls-verify")
 		o.TLSVerify = &v
 	}
 	if !quiet {
-		o.Progress = newProgress(os.Stderr)
+		o.Progress = newProgress(out)
 	}
 	return registry.Pull(ctx, st, ref, o)
 }
@@ -92,7 +93,7 @@ func ensureImage(ctx context.Context, c *cli.Context, st *storage.Store, ref, po
 	if !quiet {
 		fmt.Fprintf(os.Stderr, "Unable to find image '%s' locally\n", ref)
 	}
-	return pull(ctx, c, st, ref, quiet)
+	return pull(ctx, c, st, ref, quiet, os.Stderr)
 }
 
 // progress prints Docker-like pull lines: one per layer on a plain

@@ -319,9 +319,12 @@ func pullError(n reference.Named, err error) error {
 			return fmt.Errorf("pulling %s: access denied: log in with skiff login %s: %w", n.String(), n.Domain, errdefs.ErrUnavailable)
 		}
 	}
-	var nerr net.Error
 	var oerr *net.OpError
-	if errors.As(err, &oerr) || errors.As(err, &nerr) {
+	if errors.As(err, &oerr) {
+		return fmt.Errorf("pulling %s: registry %s unreachable: %v: %w", n.String(), n.Domain, oerr, errdefs.ErrUnavailable)
+	}
+	var nerr net.Error
+	if errors.As(err, &nerr) {
 		return fmt.Errorf("pulling %s: registry %s unreachable: %v: %w", n.String(), n.Domain, rootCause(err), errdefs.ErrUnavailable)
 	}
 	if strings.Contains(err.Error(), "http: server gave HTTP response to HTTPS client") {

@@ -99,3 +99,85 @@ func ParseTmpfs(t string) (specs.Mount, error) {
 	}
 	return specs.Mount{Destination: filepath.Clean(dst), Type: "tmpfs", Source: "tmpfs", Options: opts}, nil
 }
+
+// ParseMount parses Docker's `--mount type=bind|tmpfs,source=…,target=…`.
+// Volumes are not there yet and say so.
+func ParseMount(spec string) (specs.Mount, error) {
+	kv := map[string]string{}
+	for _, f := range strings.Split(spec, ",") {
+		k, v, hasV := strings.Cut(strings.TrimSpace(f), "=")
+		k = strings.ToLower(k)
+		if !hasV {
+			if k == "readonly" || k == "ro" {
+				v = "true"
+			} else {
+				return specs.Mount{}, errdefs.Invalid("invalid --mount %q: field %q needs a value", spec, f)
+			}
+		}
+		switch k {
+		case "src":
+			k = "source"
+		case "dst", "destination":
+			k = "target"
+		case "ro":
+			k = "readonly"
+		}
+		kv[k] = v
+	}
+	typ := kv["type"]
+	if typ == "" {
+		typ = "volume"
+	}
+	target := kv["target"]
+	if target == "" || !filepath.IsAbs(target) {
+		return specs.Mount{}, errdefs.Invalid("invalid --mount %q: target=/absolute/path is required", spec)
+	}
+	ro := false
+	if v, ok := kv["readonly"]; ok {
+		switch v {
+		case "true", "1":
+			ro = true
+		case "false", "0":
+		default:
+			return specs.Mount{}, errdefs.Invalid("invalid --mount %q: readonly must be true or false", spec)
+		}
+	}
+	switch typ {
+	case "bind":
+		src := kv["source"]
+		if src == "" {
+			return specs.Mount{}, errdefs.Invalid("invalid --mount %q: type=bind needs source=/host/path", spec)
+		}
+		abs, err := filepath.Abs(src)
+		if err != nil {
+			return specs.Mount{}, errdefs.Invalid("invalid --mount %q: %v", spec, err)
+		}
+		if _, err := os.Stat(abs); err != nil {
+			// Unlike -v, Docker's --mount does not create the source.
+			return specs.Mount{}, errdefs.Invalid("invalid --mount %q: bind source path %s does not exist", spec, abs)
+		}
+		opts := []string{"rbind"}
+		if p := kv["bind-propagation"]; p != "" {
+			opts = append(opts, p)
+		}
+		if ro {
+			opts = append(opts, "ro")
+		}
+		return specs.Mount{Destination: filepath.Clean(target), Type: "bind", Source: abs, Options: opts}, nil
+	case "tmpfs":
+		opts := []string{"nosuid", "nodev"}
+		if v := kv["tmpfs-size"]; v != "" {
+			opts = append(opts, "size="+v)
+		}
+		if v := kv["tmpfs-mode"]; v != "" {
+			opts = append(opts, "mode="+v)
+		}
+		if ro {
+			opts = append(opts, "ro")
+		}
+		return specs.Mount{Destination: filepath.Clean(target), Type: "tmpfs", Source: "tmpfs", Options: opts}, nil
+	case "volume":
+		return specs.Mount{}, fmt.Errorf("--mount %s: volumes are not supported yet: use type=bind or type=tmpfs: %w", spec, errdefs.ErrNotImplemented)
+	}
+	return specs.Mount{}, errdefs.Invalid("invalid --mount %q: unknown type %q (want bind or tmpfs)", spec, typ)
+}

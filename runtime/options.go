@@ -22,6 +22,7 @@ type RunOptions struct {
 	User        string
 	Hostname    string
 	Volumes     []string // -v host:ctr[:opts]
+	Mounts      []string // --mount type=bind|tmpfs,…
 	Tmpfs       []string // --tmpfs path[:opts]
 	ReadOnly    bool
 	Network     string // none, host, private (default)

@@ -46,6 +46,13 @@ func validate(o *RunOptions) (*plan, error) {
 		}
 		p.mounts = append(p.mounts, m)
 	}
+	for _, ms := range o.Mounts {
+		m, err := ParseMount(ms)
+		if err != nil {
+			return nil, err
+		}
+		p.mounts = append(p.mounts, m)
+	}
 	for _, t := range o.Tmpfs {
 		m, err := ParseTmpfs(t)
 		if err != nil {
@@ -161,7 +168,7 @@ func Run(ctx context.Context, st *storage.Store, img *storage.Image, o RunOption
 		return err
 	}
 	for _, m := range p.mounts {
-		if m.Type == "bind" {
+		if m.Type == "bind" && strings.Contains(strings.Join(m.Options, ","), "rbind") {
 			if err := prepareVolumeSource(m); err != nil {
 				return err
 			}
@@ -181,7 +188,6 @@ func Run(ctx context.Context, st *storage.Store, img *storage.Image, o RunOption
 	}
 	if p.network == netns.ModeHost {
 		opts = append(opts, WithHostNetwork())
-		opts = append(opts, func(s *specs.Spec) error { removeNamespace(s, specs.UTSNamespace); return nil })
 	}
 	if o.Privileged {
 		opts = append(opts, WithPrivileged())

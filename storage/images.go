@@ -371,10 +371,13 @@ func (s *Store) PutImage(ctx context.Context, ni NewImage) (_ *Image, retErr err
 		if l.Open == nil {
 			return nil, fmt.Errorf("layer %d (%s) vanished from the store while pulling: try again", i+1, l.DiffID)
 		}
-		if err := s.putLayer(id, parent, l); err != nil {
+		switch err := s.putLayer(id, parent, l); {
+		case errors.Is(err, errLayerExists):
+		case err != nil:
 			return nil, fmt.Errorf("layer %d (%s): %w", i+1, l.DiffID, err)
+		default:
+			created = append(created, id)
 		}
-		created = append(created, id)
 		parent = id
 	}
 	sum := sha256.Sum256(ni.Config)
@@ -438,20 +441,21 @@ func (s *Store) putLayer(id, parent string, l LayerSource) error {
 	}
 	defer rc.Close()
 	checked, wait := CheckedTar(rc, l.DiffID)
+	// On failure the storage library removes the incomplete layer itself.
 	_, _, err = s.s.PutLayer(id, parent, nil, "", false, &cstorage.LayerOptions{
 		UncompressedDigest: digest.Digest(l.DiffID),
 	}, checked)
-	if cerr := wait(); cerr != nil {
-		// The layer is rejected: make sure no half-written layer remains.
-		_ = s.s.DeleteLayer(id)
+	cerr := wait()
+	switch {
+	case errors.Is(err, cstorage.ErrDuplicateID):
+		return errLayerExists // another call stored the same layer meanwhile
+	case cerr != nil && !errors.Is(cerr, errReaderClosed):
 		return cerr
 	}
-	if err != nil {
-		_ = s.s.DeleteLayer(id)
-		return err
-	}
-	return nil
+	return err
 }
+
+var errLayerExists = errors.New("layer exists")
 
 // chainID is the OCI chain ID of a layer over parent (a chain ID or "").
 func chainID(parent, diffID string) string {

@@ -34,13 +34,17 @@ func CheckedTar(src io.Reader, wantDiffID string) (r io.Reader, wait func() erro
 	return pr, func() error {
 		if !waited {
 			// Unblock the checker if the reader stopped early.
-			pr.CloseWithError(errors.New("layer reader closed"))
+			pr.CloseWithError(errReaderClosed)
 			result = <-done
 			waited = true
 		}
 		return result
 	}
 }
+
+// errReaderClosed is what the checker sees when its reader stopped early
+// (the reader's own error is the one that matters then).
+var errReaderClosed = errors.New("layer reader closed")
 
 type heldBytes struct {
 	buf bytes.Buffer

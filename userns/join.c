@@ -25,6 +25,10 @@
 // skiff_userns_joined is read by Go: 1 when this process joined the
 // namespace in the constructor.
 int skiff_userns_joined = 0;
+// skiff_userns_uid and skiff_userns_gid are the user's ids from before
+// the join (inside, the process is uid 0).
+int skiff_userns_uid = -1;
+int skiff_userns_gid = -1;
 
 #define PAUSE_ARG "__skiff_pause"
 
@@ -119,6 +123,8 @@ static void join(void) {
 	mntfd = open(path, O_RDONLY | O_CLOEXEC);
 	if (userfd < 0 || mntfd < 0)
 		goto out;
+	skiff_userns_uid = (int)getuid();
+	skiff_userns_gid = (int)getgid();
 	if (getcwd(cwd, sizeof cwd) == NULL)
 		cwd[0] = 0;
 	if (setns(userfd, CLONE_NEWUSER) < 0)

@@ -2,6 +2,7 @@ package userns
 
 /*
 extern int skiff_userns_joined;
+extern int skiff_userns_uid;
 */
 import "C"
 
@@ -37,8 +38,12 @@ var Warn = func(string) {}
 // Rootless reports whether this process serves an unprivileged user,
 // whether or not it has entered the namespace yet.
 func Rootless() bool {
-	return os.Geteuid() != 0 || os.Getenv(envRootlessUID) != ""
+	return os.Geteuid() != 0 || os.Getenv(envRootlessUID) != "" || joined()
 }
+
+// joined reports whether the C constructor moved this process into the
+// user's namespace.
+func joined() bool { return C.skiff_userns_joined == 1 }
 
 // UID returns the uid of the user skiff works for: the real uid outside
 // the namespace, the recorded one inside it.
@@ -47,6 +52,9 @@ func UID() int {
 		if n, err := strconv.Atoi(v); err == nil {
 			return n
 		}
+	}
+	if joined() {
+		return int(C.skiff_userns_uid)
 	}
 	return os.Getuid()
 }
@@ -74,11 +82,11 @@ func Enter() error {
 	if os.Geteuid() == 0 && os.Getenv(envRootlessUID) != "" {
 		return markInside(UID()) // a child started inside the namespace
 	}
-	if C.skiff_userns_joined == 1 {
+	if joined() {
 		if singleMapped() {
 			Warn(fmt.Sprintf("no subordinate uid/gid range for %s in /etc/subuid and /etc/subgid: running with a single uid; files of other owners in images will belong to root. Fix: sudo usermod --add-subuids 100000-165535 --add-subgids 100000-165535 %s, then skiff system migrate", userName(), userName()))
 		}
-		return markInside(os.Getuid())
+		return markInside(UID())
 	}
 	if os.Geteuid() == 0 {
 		return nil // real root: no user namespace
@@ -330,13 +338,13 @@ func parseSubIDs(r io.Reader, name string, uid int) [][2]int {
 }
 
 func userName() string {
-	if u, err := user.LookupId(strconv.Itoa(os.Getuid())); err == nil {
+	if u, err := user.LookupId(strconv.Itoa(UID())); err == nil {
 		return u.Username
 	}
 	if n := os.Getenv("USER"); n != "" {
 		return n
 	}
-	return strconv.Itoa(os.Getuid())
+	return strconv.Itoa(UID())
 }
 
 // preflight names the host setting that stops unprivileged user
