@@ -1,0 +1,257 @@
+#!/usr/bin/env bash
+# install.sh — install skiff and what it needs on a Debian host. Safe to run again.
+set -euo pipefail
+
+usage() {
+	cat <<'EOF'
+Usage: ./install.sh [--user | --deps-only | --check] [--help]
+
+Installs skiff on a Debian 12 host. Run it as root (or with sudo) for a system-wide install.
+
+  (no option)   install missing Debian packages, make /dev/net/tun usable (mode 0666 and a udev
+                rule), build with `make build`, install bin/skiff to /usr/local/bin, and check
+                that rootless use is possible (subuid/subgid, user namespaces)
+  --user        no root needed: build and install to ~/.local/bin; packages and host settings
+                are only checked, and the commands to fix them are printed
+  --deps-only   (root) install packages and apply the host fixes, but do not build or install
+  --check       change nothing: report missing packages and host problems; exit 1 when a
+                package needed to build or run is missing (used by `make deps` as non-root)
+  --help        show this text
+
+What was installed is recorded in /var/lib/skiff-install/manifest (root) or
+~/.local/share/skiff-install/manifest (--user); ./uninstall.sh undoes exactly that.
+Go 1.26 must already be installed at /usr/local/go (it is never downloaded).
+EOF
+}
+
+# Needed to build and to run skiff.
+REQUIRED_PKGS=(uidmap slirp4netns passt libseccomp-dev pkg-config gcc libc6-dev fuse-overlayfs iproute2 tini)
+# Needed only by the test suite (local registry, busybox image, process tools).
+FIXTURE_PKGS=(docker-registry busybox-static procps psmisc)
+UDEV_RULE=/etc/udev/rules.d/60-skiff-tun.rules
+GO_MIN_MINOR=26
+
+mode=system
+for arg in "$@"; do
+	case "$arg" in
+	--user) mode=user ;;
+	--deps-only) mode=deps ;;
+	--check) mode=check ;;
+	-h | --help) usage; exit 0 ;;
+	*) echo "install.sh: unknown option $arg (see --help)" >&2; exit 2 ;;
+	esac
+done
+
+cd "$(dirname "$0")"
+export DEBIAN_FRONTEND=noninteractive
+
+say() { printf '==> %s\n' "$*"; }
+warn() { printf 'WARNING: %s\n' "$*" >&2; problems=$((problems + 1)); }
+problems=0
+
+if [[ $EUID -ne 0 && ($mode == system || $mode == deps) ]]; then
+	echo "install.sh: this needs root: run 'sudo ./install.sh${1:+ $*}', or './install.sh --user' to install for yourself only" >&2
+	exit 1
+fi
+if [[ $mode == user && $EUID -eq 0 && -n ${SUDO_USER:-} && $SUDO_USER != root ]]; then
+	echo "install.sh: --user installs for the user running it: run it without sudo" >&2
+	exit 1
+fi
+
+# The user who will run skiff rootless: the one who called sudo, else ourselves.
+target_user=${SUDO_USER:-${USER:-$(id -un)}}
+
+if [[ $mode == user ]]; then
+	manifest=${XDG_DATA_HOME:-$HOME/.local/share}/skiff-install/manifest
+	bindir=$HOME/.local/bin
+else
+	manifest=/var/lib/skiff-install/manifest
+	bindir=/usr/local/bin
+fi
+
+# record KIND VALUE: add a line to the manifest once.
+record() {
+	mkdir -p "$(dirname "$manifest")"
+	[[ -f $manifest ]] || printf '# written by skiff install.sh; read by uninstall.sh\n' >"$manifest"
+	grep -qxF "$1 $2" "$manifest" || printf '%s %s\n' "$1" "$2" >>"$manifest"
+}
+recorded() { [[ -f $manifest ]] && grep -q "^$1 " "$manifest"; }
+
+installed() { [[ $(dpkg-query -W -f='${Status}' "$1" 2>/dev/null) == "install ok installed" ]]; }
+
+missing_of() {
+	local p
+	for p in "$@"; do installed "$p" || printf '%s ' "$p"; done
+}
+
+# --- packages ---------------------------------------------------------------------------------
+# packages installs what is missing (root) or reports it; sets missing_required when it only
+# reports and a package needed to build or run is absent.
+missing_required=0
+packages() {
+	local missing_req missing_fix
+	missing_req=$(missing_of "${REQUIRED_PKGS[@]}")
+	missing_fix=$(missing_of "${FIXTURE_PKGS[@]}")
+	local missing="$missing_req$missing_fix"
+	if [[ -z $missing ]]; then
+		say "Debian packages: all present"
+		return 0
+	fi
+	if [[ $mode == user || $mode == check ]]; then
+		[[ -n $missing_req ]] && warn "missing packages needed to build and run skiff: ${missing_req% }"
+		[[ -n $missing_fix ]] && warn "missing packages needed by the test suite: ${missing_fix% }"
+		echo "    fix: sudo apt-get install --no-install-recommends ${missing% }" >&2
+		[[ -z $missing_req ]] || missing_required=1
+		return 0
+	fi
+	say "installing Debian packages: ${missing% }"
+	apt-get -q update
+	# shellcheck disable=SC2086 # word splitting of the package list is wanted
+	apt-get -q install -y --no-install-recommends $missing
+	local p
+	for p in $missing; do record package "$p"; done
+}
+
+# --- Go ---------------------------------------------------------------------------------------
+find_go() {
+	GO=
+	if [[ -x /usr/local/go/bin/go ]]; then
+		GO=/usr/local/go/bin/go
+	elif command -v go >/dev/null 2>&1; then
+		GO=$(command -v go)
+	fi
+	if [[ -z $GO ]]; then
+		warn "Go not found (looked in /usr/local/go/bin and PATH): skiff needs Go 1.$GO_MIN_MINOR or newer; install it at /usr/local/go"
+		return 1
+	fi
+	local v
+	v=$("$GO" env GOVERSION 2>/dev/null || true) # e.g. go1.26.8
+	if [[ $v =~ ^go1\.([0-9]+) ]] && ((BASH_REMATCH[1] >= GO_MIN_MINOR)); then
+		say "Go: $GO ($v)"
+		return 0
+	fi
+	warn "$GO is ${v:-of unknown version}: skiff needs Go 1.$GO_MIN_MINOR or newer at /usr/local/go"
+	return 1
+}
+
+# --- /dev/net/tun (slirp4netns and pasta open it as the user) ----------------------------------
+tun() {
+	if [[ ! -c /dev/net/tun ]]; then
+		warn "/dev/net/tun does not exist: container networking needs it (load the module: modprobe tun)"
+		return 0
+	fi
+	local m
+	m=$(stat -c %a /dev/net/tun)
+	if [[ $m != 666 ]]; then
+		if [[ $mode == user || $mode == check ]]; then
+			warn "/dev/net/tun has mode $m, so rootless networking cannot open it; fix: sudo chmod 0666 /dev/net/tun (or run sudo ./install.sh --deps-only)"
+		else
+			say "/dev/net/tun had mode $m: chmod 0666 /dev/net/tun"
+			recorded tun-mode || record tun-mode "$m"
+			chmod 0666 /dev/net/tun
+		fi
+	fi
+	if [[ $mode == system || $mode == deps ]]; then
+		local rule='KERNEL=="tun", MODE="0666"'
+		if [[ ! -f $UDEV_RULE || $(cat "$UDEV_RULE") != "$rule" ]]; then
+			say "writing $UDEV_RULE so /dev/net/tun stays 0666 after a reboot"
+			mkdir -p "$(dirname "$UDEV_RULE")"
+			printf '%s\n' "$rule" >"$UDEV_RULE"
+			if command -v udevadm >/dev/null 2>&1; then udevadm control --reload-rules 2>/dev/null || true; fi
+		fi
+		record file "$UDEV_RULE"
+		command -v udevadm >/dev/null 2>&1 ||
+			say "note: udev is not running on this host, so after a reboot run this script again (or chmod 0666 /dev/net/tun)"
+	fi
+}
+
+# --- rootless prerequisites ---------------------------------------------------------------------
+# free_range: first start >= 100000 where 65536 ids overlap no range in /etc/subuid or /etc/subgid.
+free_range() {
+	cat /etc/subuid /etc/subgid 2>/dev/null | awk -F: '
+		BEGIN { n = 0 }
+		NF >= 3 && $2 ~ /^[0-9]+$/ && $3 ~ /^[0-9]+$/ { s[n] = $2; e[n] = $2 + $3; n++ }
+		END {
+			start = 100000; moved = 1
+			while (moved) {
+				moved = 0
+				for (i = 0; i < n; i++) if (start < e[i] && start + 65536 > s[i]) { start = e[i]; moved = 1 }
+			}
+			printf "%d-%d\n", start, start + 65535
+		}'
+}
+
+rootless() {
+	if [[ $target_user == root ]]; then
+		say "rootless checks skipped: running for root (run skiff as an ordinary user to use rootless mode)"
+	elif ! id -u "$target_user" >/dev/null 2>&1; then
+		say "rootless checks skipped: no such user $target_user"
+	else
+		local uid f where="" cmd=""
+		uid=$(id -u "$target_user")
+		for f in subuid subgid; do
+			grep -qE "^($target_user|$uid):[0-9]+:[0-9]+" "/etc/$f" 2>/dev/null && continue
+			where+="${where:+ and }/etc/$f"
+			cmd+=" --add-${f}s RANGE"
+		done
+		if [[ -n $cmd ]]; then
+			cmd=${cmd//RANGE/$(free_range)}
+			warn "$target_user has no entry in $where: skiff falls back to a single-uid user namespace (image files owned by other users cannot be created)"
+			echo "    fix: sudo usermod$cmd $target_user" >&2
+		else
+			say "subordinate ids: $target_user has /etc/subuid and /etc/subgid entries"
+		fi
+	fi
+	local max
+	max=$(cat /proc/sys/user/max_user_namespaces 2>/dev/null || echo 0)
+	if ((max == 0)); then
+		warn "user namespaces are disabled (user.max_user_namespaces = 0)"
+		echo "    fix: echo user.max_user_namespaces=15000 | sudo tee /etc/sysctl.d/60-skiff-userns.conf && sudo sysctl --system" >&2
+	fi
+	if [[ -r /proc/sys/kernel/unprivileged_userns_clone && $(cat /proc/sys/kernel/unprivileged_userns_clone) == 0 ]]; then
+		warn "unprivileged user namespaces are disabled (kernel.unprivileged_userns_clone = 0)"
+		echo "    fix: echo kernel.unprivileged_userns_clone=1 | sudo tee /etc/sysctl.d/60-skiff-userns.conf && sudo sysctl --system" >&2
+	fi
+	if [[ -r /proc/sys/kernel/apparmor_restrict_unprivileged_userns && $(cat /proc/sys/kernel/apparmor_restrict_unprivileged_userns) != 0 ]]; then
+		warn "AppArmor blocks unprivileged user namespaces (kernel.apparmor_restrict_unprivileged_userns = 1)"
+		echo "    fix: echo kernel.apparmor_restrict_unprivileged_userns=0 | sudo tee /etc/sysctl.d/60-skiff-userns.conf && sudo sysctl --system" >&2
+	fi
+}
+
+# --- build and install ------------------------------------------------------------------------
+build_and_install() {
+	find_go || { echo "install.sh: cannot build without Go 1.$GO_MIN_MINOR" >&2; exit 1; }
+	say "building: make build"
+	# Under sudo, build as the calling user when they own the checkout, so bin/ and the Go caches
+	# stay theirs.
+	if [[ $EUID -eq 0 && -n ${SUDO_USER:-} && $SUDO_USER != root && $(stat -c %U .) == "$SUDO_USER" ]]; then
+		runuser -u "$SUDO_USER" -- env HOME="$(getent passwd "$SUDO_USER" | cut -d: -f6)" make build GO="$GO"
+	else
+		make build GO="$GO"
+	fi
+	mkdir -p "$bindir"
+	install -m 0755 bin/skiff "$bindir/skiff"
+	record binary "$bindir/skiff"
+	say "installed $bindir/skiff ($("$bindir/skiff" version 2>/dev/null | head -1 || true))"
+	if [[ $mode == user && :$PATH: != *:$bindir:* ]]; then
+		say "note: $bindir is not in your PATH; add it: export PATH=\"$bindir:\$PATH\""
+	fi
+}
+
+packages
+if [[ $mode == deps || $mode == check ]]; then
+	find_go || true
+fi
+tun
+rootless
+if [[ $mode == system || $mode == user ]]; then
+	((missing_required == 0)) || { echo "install.sh: install the missing packages first (see above)" >&2; exit 1; }
+	build_and_install
+fi
+[[ $mode == check ]] || [[ ! -f $manifest ]] || say "install record: $manifest"
+if ((problems)); then
+	say "done, with $problems warning(s) above"
+else
+	say "done"
+fi
+exit "$missing_required"

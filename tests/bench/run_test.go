@@ -1,0 +1,280 @@
+package bench
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/skiff-project/skiff/tests/harness"
+)
+
+const (
+	// defaultRuns is how many timed runs each engine gets per scenario.
+	defaultRuns = 20
+	// warmups are untimed runs of each engine before a scenario's loop.
+	warmups = 2
+	// runTimeout bounds one timed invocation.
+	runTimeout = time.Minute
+	// target is the issue's goal for skiff's median over Podman's.
+	target = 0.30
+)
+
+// engine is one container engine under measurement.
+type engine struct {
+	name    string
+	command func(ctx context.Context, args ...string) *exec.Cmd
+}
+
+// fixture is what every benchmark shares: the image, pulled into both
+// engines, and Podman when it is usable.
+type fixture struct {
+	image   string
+	skiff   *engine
+	podman  *engine // nil when Podman is unavailable
+	missing string  // why podman is nil
+}
+
+var (
+	fixOnce sync.Once
+	fix     *fixture
+	fixErr  error
+)
+
+// setup prepares the shared fixture once: Podman installed and configured
+// for the test user, and the harness's busybox image pulled by both engines.
+func setup(b *testing.B) *fixture {
+	b.Helper()
+	harness.Need(b)
+	fixOnce.Do(func() { fix, fixErr = prepare() })
+	if fixErr != nil {
+		b.Fatal(fixErr)
+	}
+	return fix
+}
+
+func prepare() (*fixture, error) {
+	u := harness.E2E
+	img, ok := harness.Images["busybox"]
+	if !ok {
+		return nil, fmt.Errorf("the harness pushed no busybox image")
+	}
+	f := &fixture{
+		image: img.Ref,
+		skiff: &engine{name: "skiff", command: func(ctx context.Context, args ...string) *exec.Cmd {
+			return userCommand(ctx, u, harness.Binary, args...)
+		}},
+	}
+	if out, err := runOnce(f.skiff, "pull", "-q", f.image); err != nil {
+		return nil, fmt.Errorf("skiff pull %s: %v\n%s", f.image, err, out)
+	}
+
+	podmanDesc := ""
+	if f.missing = ensurePodman(); f.missing == "" {
+		if err := cleanPodman(u); err != nil {
+			return nil, err
+		}
+		if err := configurePodman(u); err != nil {
+			return nil, fmt.Errorf("configuring podman for %s: %w", u.Name, err)
+		}
+		f.podman = &engine{name: "podman", command: func(ctx context.Context, args ...string) *exec.Cmd {
+			return podmanCommand(ctx, u, args...)
+		}}
+		if out, err := runOnce(f.podman, "pull", "-q", f.image); err != nil {
+			return nil, fmt.Errorf("podman pull %s: %v\n%s", f.image, err, out)
+		}
+		podmanDesc = podmanDescription(u)
+	}
+
+	fmt.Printf("bench: image %s, engines run as %s (uid %d), %d timed runs each after %d warm-ups, order alternating\n",
+		f.image, u.Name, u.UID, runs(), warmups)
+	if f.podman != nil {
+		fmt.Printf("bench: reference %s\n", podmanDesc)
+	} else {
+		fmt.Printf("bench: PODMAN UNAVAILABLE, reporting skiff only: %s\n", f.missing)
+	}
+	return f, nil
+}
+
+// runs is the number of timed runs per engine and scenario.
+func runs() int {
+	if s := os.Getenv("SKIFF_BENCH_RUNS"); s != "" {
+		if n, err := strconv.Atoi(s); err == nil && n > 0 {
+			return n
+		}
+	}
+	return defaultRuns
+}
+
+// runOnce runs e with args and returns its combined output on failure.
+func runOnce(e *engine, args ...string) (string, error) {
+	_, out, err := timed(e, args...)
+	return out, err
+}
+
+// timed runs e with args once and returns its wall time, from start to exit.
+// Output goes to files, not pipes, so a helper that keeps a copy of them open
+// cannot stretch the measurement. A non-zero exit is an error carrying the
+// output.
+func timed(e *engine, args ...string) (time.Duration, string, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), runTimeout)
+	defer cancel()
+	stdout, err := os.CreateTemp("", "skiff-bench-out-")
+	if err != nil {
+		return 0, "", err
+	}
+	defer os.Remove(stdout.Name())
+	defer stdout.Close()
+	stderr, err := os.CreateTemp("", "skiff-bench-err-")
+	if err != nil {
+		return 0, "", err
+	}
+	defer os.Remove(stderr.Name())
+	defer stderr.Close()
+
+	cmd := e.command(ctx, args...)
+	cmd.Stdout, cmd.Stderr = stdout, stderr
+	start := time.Now()
+	err = cmd.Start()
+	if err == nil {
+		err = cmd.Wait()
+	}
+	d := time.Since(start)
+	if err != nil {
+		outB, _ := os.ReadFile(stdout.Name())
+		errB, _ := os.ReadFile(stderr.Name())
+		if ctx.Err() != nil {
+			err = fmt.Errorf("timed out after %s: %w", runTimeout, err)
+		}
+		return d, fmt.Sprintf("$ %s %s\nstdout:\n%s\nstderr:\n%s", e.name, strings.Join(args, " "), outB, errB), err
+	}
+	return d, "", nil
+}
+
+// stats are the timings of one engine in one scenario.
+type stats struct {
+	samples []time.Duration
+}
+
+func (s *stats) median() time.Duration {
+	v := s.sorted()
+	n := len(v)
+	if n == 0 {
+		return 0
+	}
+	if n%2 == 1 {
+		return v[n/2]
+	}
+	return (v[n/2-1] + v[n/2]) / 2
+}
+
+// p90 is the 90th percentile by nearest rank.
+func (s *stats) p90() time.Duration {
+	v := s.sorted()
+	if len(v) == 0 {
+		return 0
+	}
+	i := (len(v)*9+9)/10 - 1
+	return v[i]
+}
+
+func (s *stats) sorted() []time.Duration {
+	v := append([]time.Duration(nil), s.samples...)
+	sort.Slice(v, func(i, j int) bool { return v[i] < v[j] })
+	return v
+}
+
+func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+
+// measure runs `ENGINE run --rm [extra...] IMAGE true` for every engine in
+// one interleaved loop: warm-ups first, then runs() timed iterations whose
+// order of engines alternates. Any failed run fails the benchmark.
+func measure(b *testing.B, f *fixture, extra ...string) map[string]*stats {
+	b.Helper()
+	engines := []*engine{f.skiff}
+	if f.podman != nil {
+		engines = append(engines, f.podman)
+	}
+	args := append(append([]string{"run", "--rm"}, extra...), f.image, "true")
+	res := map[string]*stats{}
+	for _, e := range engines {
+		res[e.name] = &stats{}
+	}
+	n := runs()
+	for i := -warmups; i < n; i++ {
+		order := engines
+		if i%2 != 0 && len(engines) > 1 {
+			order = []*engine{engines[1], engines[0]}
+		}
+		for _, e := range order {
+			d, out, err := timed(e, args...)
+			if err != nil {
+				b.Fatalf("%s run %d: %v\n%s", e.name, i, err, out)
+			}
+			if i >= 0 {
+				res[e.name].samples = append(res[e.name].samples, d)
+			}
+		}
+	}
+	return res
+}
+
+// report prints one line for a scenario and reports its metrics.
+func report(b *testing.B, label string, res map[string]*stats) {
+	b.Helper()
+	s := res["skiff"]
+	line := fmt.Sprintf("%-40s (%d runs, median / p90):  skiff %4.0f ms / %4.0f ms", label, len(s.samples), ms(s.median()), ms(s.p90()))
+	b.ReportMetric(0, "ns/op") // the whole loop's time per op means nothing here
+	b.ReportMetric(ms(s.median()), "skiff_ms")
+	b.ReportMetric(ms(s.p90()), "skiff_p90_ms")
+	if p, ok := res["podman"]; ok {
+		ratio := float64(s.median()) / float64(p.median())
+		line += fmt.Sprintf("   podman %4.0f ms / %4.0f ms   ratio %.2f (target <= %.2f)", ms(p.median()), ms(p.p90()), ratio, target)
+		b.ReportMetric(ms(p.median()), "podman_ms")
+		b.ReportMetric(ms(p.p90()), "podman_p90_ms")
+		b.ReportMetric(ratio, "ratio")
+	} else {
+		line += "   podman n/a"
+	}
+	fmt.Println(line)
+}
+
+// BenchmarkRunRm times `run --rm busybox true` end to end (CLI start to exit:
+// user namespace entry, container creation, start, wait, removal) for skiff
+// and Podman, with the default network (both slirp4netns) and with
+// --network none, which takes the network setup out.
+func BenchmarkRunRm(b *testing.B) {
+	f := setup(b)
+	results := map[string]map[string]*stats{}
+	for _, sc := range []struct {
+		name, label string
+		extra       []string
+	}{
+		{"default", "run --rm busybox true", nil},
+		{"network-none", "run --rm --network none busybox true", []string{"--network", "none"}},
+	} {
+		b.Run(sc.name, func(b *testing.B) {
+			// The loop is the measurement; -benchtime 1x runs it once.
+			res := measure(b, f, sc.extra...)
+			report(b, sc.label, res)
+			results[sc.name] = res
+		})
+	}
+	def, none := results["default"], results["network-none"]
+	if def == nil || none == nil {
+		return
+	}
+	line := "network setup cost (median default - median none):"
+	for _, name := range []string{"skiff", "podman"} {
+		if def[name] != nil && none[name] != nil {
+			line += fmt.Sprintf("  %s %+.0f ms", name, ms(def[name].median()-none[name].median()))
+		}
+	}
+	fmt.Println(line)
+}
