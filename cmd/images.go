@@ -14,6 +14,7 @@ import (
 
 	"github.com/skiff-project/skiff/errdefs"
 	"github.com/skiff-project/skiff/registry/reference"
+	"github.com/skiff-project/skiff/runtime"
 	"github.com/skiff-project/skiff/storage"
 )
 
@@ -406,18 +407,150 @@ func pruneImages(c *cli.Context) error {
 func inspectCommand() *cli.Command {
 	return &cli.Command{
 		Name:      "inspect",
-		Usage:     "Return low-level information on images",
+		Usage:     "Return low-level information on containers and images",
 		ArgsUsage: "NAME|ID [NAME|ID...]",
-		UsageText: "skiff inspect [OPTIONS] NAME|ID [NAME|ID...]\n\nExample: skiff inspect --format '{{.Config.Cmd}}' busybox",
+		UsageText: "skiff inspect [OPTIONS] NAME|ID [NAME|ID...]\n\nExample: skiff inspect --format '{{.State.Status}}' web",
 		Flags: []cli.Flag{
 			formatFlag(),
-			&cli.StringFlag{Name: "type", Usage: "only inspect objects of this type (image)"},
+			&cli.StringFlag{Name: "type", Usage: "only inspect objects of this type: container or image"},
 		},
 		Action: func(c *cli.Context) error {
-			if t := c.String("type"); t != "" && t != "image" {
-				return errdefs.Invalid("invalid --type %q: only image exists yet", t)
+			t := c.String("type")
+			if t != "" && t != "image" && t != "container" {
+				return errdefs.Invalid("invalid --type %q: want container or image", t)
 			}
-			return inspectImages(c)
+			return inspectObjects(c, t)
 		},
 	}
+}
+
+// inspectObjects prints containers and images by name or ID; containers
+// win when a name could be both, as in Docker.
+func inspectObjects(c *cli.Context, kind string) error {
+	if err := exactArgs(c, 1, -1, "inspect [OPTIONS] NAME|ID [NAME|ID...]"); err != nil {
+		return err
+	}
+	if f := c.String("format"); f != "" && f != "json" {
+		if _, err := parseTemplate(f); err != nil {
+			return err
+		}
+	}
+	return withStore(c, func(ctx context.Context, st *storage.Store) error {
+		var out []any
+		var firstErr error
+		for _, ref := range c.Args().Slice() {
+			if kind != "image" {
+				if ctr, err := runtime.Lookup(ref); err == nil {
+					out = append(out, containerInspect(ctr))
+					continue
+				} else if kind == "container" || !isNotFound(err) {
+					if firstErr == nil {
+						firstErr = err
+					}
+					continue
+				}
+			}
+			img, err := st.LookupImage(ref)
+			if err != nil {
+				if firstErr == nil {
+					firstErr = errdefs.NotFound("no such object: %s", ref)
+				}
+				continue
+			}
+			out = append(out, imageInspect(img))
+		}
+		if len(out) > 0 {
+			if err := writeInspect(c.App.Writer, out, c.String("format")); err != nil {
+				return err
+			}
+		} else if c.String("format") == "" {
+			fmt.Fprintln(c.App.Writer, "[]")
+		}
+		return firstErr
+	})
+}
+
+// containerInspect is Docker's container inspect shape.
+func containerInspect(ctr *runtime.Container) map[string]any {
+	state := map[string]any{
+		"Status": ctr.State.Status, "Running": ctr.State.Running, "Paused": ctr.State.Paused,
+		"Restarting": ctr.State.Restarting, "OOMKilled": ctr.State.OOMKilled, "Dead": ctr.State.Dead,
+		"Pid": ctr.State.Pid, "ExitCode": ctr.State.ExitCode, "Error": ctr.State.Error,
+		"StartedAt": zeroTime(ctr.State.StartedAt), "FinishedAt": zeroTime(ctr.State.FinishedAt),
+	}
+	if ctr.State.Health != nil {
+		state["Health"] = ctr.State.Health
+	}
+	cfg := map[string]any{
+		"Hostname": firstNonEmpty(ctr.Config.Hostname, ctr.ID[:12]), "User": ctr.Config.User,
+		"Env": ctr.Config.Env, "Cmd": ctr.Config.Cmd, "Entrypoint": ctr.Config.Entrypoint,
+		"WorkingDir": ctr.Config.WorkingDir, "Labels": ctr.Config.Labels, "Image": ctr.Image,
+		"Tty": ctr.Config.Tty, "OpenStdin": ctr.Config.OpenStdin, "AttachStdin": ctr.Config.OpenStdin,
+		"StopSignal": ctr.Config.StopSignal, "ExposedPorts": ctr.Config.ExposedPorts,
+	}
+	if ctr.Config.StopTimeout != nil {
+		cfg["StopTimeout"] = *ctr.Config.StopTimeout
+	}
+	if ctr.Config.Healthcheck != nil {
+		cfg["Healthcheck"] = ctr.Config.Healthcheck
+	}
+	hc := ctr.HostConfig
+	var mounts []map[string]any
+	for _, b := range hc.Binds {
+		parts := strings.Split(b, ":")
+		if len(parts) >= 2 {
+			mounts = append(mounts, map[string]any{"Type": "bind", "Source": parts[0], "Destination": parts[1], "Mode": strings.Join(parts[2:], ","), "RW": !strings.Contains(strings.Join(parts[2:], ","), "ro"), "Propagation": "rprivate"})
+		}
+	}
+	if mounts == nil {
+		mounts = []map[string]any{}
+	}
+	return map[string]any{
+		"Id": ctr.ID, "Name": "/" + ctr.Name, "Created": ctr.Created.Format(time.RFC3339Nano),
+		"Path": ctr.Path, "Args": nonNil(ctr.Args), "State": state, "Image": "sha256:" + ctr.ImageID,
+		"RestartCount": ctr.RestartCount, "LogPath": ctr.LogPath, "Driver": "overlay", "Platform": "linux",
+		"Config": cfg,
+		"HostConfig": map[string]any{
+			"Binds": hc.Binds, "NetworkMode": hc.NetworkMode, "RestartPolicy": hc.RestartPolicy,
+			"AutoRemove": hc.AutoRemove, "CapAdd": hc.CapAdd, "CapDrop": hc.CapDrop,
+			"Privileged": hc.Privileged, "SecurityOpt": hc.SecurityOpt, "ReadonlyRootfs": hc.ReadonlyRootfs,
+			"Init": hc.Init, "LogConfig": hc.LogConfig, "Tmpfs": tmpfsMap(hc.Tmpfs),
+		},
+		"Mounts": mounts,
+		"NetworkSettings": map[string]any{
+			"Ports": map[string]any{}, "Networks": map[string]any{hc.NetworkMode: map[string]any{}},
+		},
+	}
+}
+
+func tmpfsMap(specs []string) map[string]string {
+	m := map[string]string{}
+	for _, t := range specs {
+		k, v, _ := strings.Cut(t, ":")
+		m[k] = v
+	}
+	return m
+}
+
+func nonNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}
+
+func zeroTime(t time.Time) string {
+	if t.IsZero() {
+		return "0001-01-01T00:00:00Z"
+	}
+	return t.Format(time.RFC3339Nano)
+}
+
+func firstNonEmpty(s ...string) string {
+	for _, x := range s {
+		if x != "" {
+			return x
+		}
+	}
+	return ""
 }

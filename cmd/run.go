@@ -14,52 +14,106 @@ import (
 	"github.com/skiff-project/skiff/storage"
 )
 
+func runFlags() []cli.Flag {
+	return append(pullFlags(),
+		&cli.BoolFlag{Name: "rm", Usage: "remove the container when it exits"},
+		&cli.BoolFlag{Name: "interactive", Aliases: []string{"i"}, Usage: "keep STDIN open"},
+		&cli.BoolFlag{Name: "tty", Aliases: []string{"t"}, Usage: "allocate a pseudo-TTY"},
+		&cli.StringFlag{Name: "name", Usage: "assign a name to the container"},
+		&cli.StringSliceFlag{Name: "env", Aliases: []string{"e"}, Usage: "set environment variables (KEY=VALUE, or KEY to copy it from here)"},
+		&cli.StringSliceFlag{Name: "env-file", Usage: "read environment variables from a file"},
+		&cli.StringFlag{Name: "workdir", Aliases: []string{"w"}, Usage: "working directory inside the container"},
+		&cli.StringFlag{Name: "user", Aliases: []string{"u"}, Usage: "user[:group], names or numbers"},
+		&cli.StringFlag{Name: "entrypoint", Usage: "override the image's ENTRYPOINT"},
+		&cli.StringFlag{Name: "hostname", Aliases: []string{"h"}, Usage: "container host name"},
+		&cli.StringSliceFlag{Name: "volume", Aliases: []string{"v"}, Usage: "bind mount /host/path:/container/path[:ro]"},
+		&cli.StringSliceFlag{Name: "mount", Usage: "attach a mount: type=bind,source=/host,target=/ctr[,readonly] or type=tmpfs,target=/ctr"},
+		&cli.StringSliceFlag{Name: "tmpfs", Usage: "mount a tmpfs at /path[:options]"},
+		&cli.BoolFlag{Name: "read-only", Usage: "mount the root file system read-only"},
+		&cli.StringFlag{Name: "network", Aliases: []string{"net"}, Usage: "none, host or private (default: private, via slirp4netns)"},
+		&cli.StringSliceFlag{Name: "cap-add", Usage: "add Linux capabilities"},
+		&cli.StringSliceFlag{Name: "cap-drop", Usage: "drop Linux capabilities"},
+		&cli.BoolFlag{Name: "privileged", Usage: "give extended privileges to this container"},
+		&cli.StringSliceFlag{Name: "security-opt", Usage: "no-new-privileges, seccomp=unconfined or seccomp=FILE"},
+		&cli.BoolFlag{Name: "init", Usage: "run an init inside the container that forwards signals and reaps processes"},
+		&cli.StringFlag{Name: "pull", Value: "missing", Usage: "pull the image: missing, always or never"},
+		&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "suppress the pull output"},
+		&cli.StringSliceFlag{Name: "label", Aliases: []string{"l"}, Usage: "set metadata KEY=VALUE on the container"},
+		&cli.StringFlag{Name: "cidfile", Usage: "write the container ID to this file"},
+		&cli.StringFlag{Name: "stop-signal", Usage: "signal to stop the container (default: the image's STOPSIGNAL or SIGTERM)"},
+		&cli.IntFlag{Name: "stop-timeout", Usage: "seconds to wait for the stop signal before SIGKILL (default 10)"},
+		&cli.StringFlag{Name: "restart", Value: "no", Usage: "restart policy: no, on-failure[:N], always, unless-stopped"},
+		&cli.StringSliceFlag{Name: "log-opt", Usage: "json-file log options: max-size=10m, max-file=3"},
+		&cli.StringFlag{Name: "log-driver", Value: "json-file", Usage: "only json-file exists"},
+		&cli.StringFlag{Name: "health-cmd", Usage: "command to run to check health"},
+		&cli.DurationFlag{Name: "health-interval", Usage: "time between health checks (default 30s)"},
+		&cli.DurationFlag{Name: "health-timeout", Usage: "longest a health check may run (default 30s)"},
+		&cli.IntFlag{Name: "health-retries", Usage: "failures in a row that make it unhealthy (default 3)"},
+		&cli.DurationFlag{Name: "health-start-period", Usage: "time to start before failures count"},
+		&cli.BoolFlag{Name: "no-healthcheck", Usage: "disable the image's HEALTHCHECK"},
+	)
+}
+
 func runCommand() *cli.Command {
 	return &cli.Command{
 		Name:                   "run",
 		Usage:                  "Create and run a new container from an image",
 		ArgsUsage:              "IMAGE [COMMAND] [ARG...]",
-		UsageText:              "skiff run [OPTIONS] IMAGE [COMMAND] [ARG...]\n\nExample: skiff run --rm -it 127.0.0.1:5000/busybox sh",
+		UsageText:              "skiff run [OPTIONS] IMAGE [COMMAND] [ARG...]\n\nExample: skiff run -d --name web 127.0.0.1:5000/busybox httpd -f",
 		UseShortOptionHandling: true,
-		Flags: append(pullFlags(),
-			&cli.BoolFlag{Name: "rm", Usage: "remove the container when it exits"},
-			&cli.BoolFlag{Name: "interactive", Aliases: []string{"i"}, Usage: "keep STDIN open"},
-			&cli.BoolFlag{Name: "tty", Aliases: []string{"t"}, Usage: "allocate a pseudo-TTY"},
-			&cli.BoolFlag{Name: "detach", Aliases: []string{"d"}, Usage: "run in the background (not available yet)"},
-			&cli.StringFlag{Name: "name", Usage: "assign a name to the container"},
-			&cli.StringSliceFlag{Name: "env", Aliases: []string{"e"}, Usage: "set environment variables (KEY=VALUE, or KEY to copy it from here)"},
-			&cli.StringSliceFlag{Name: "env-file", Usage: "read environment variables from a file"},
-			&cli.StringFlag{Name: "workdir", Aliases: []string{"w"}, Usage: "working directory inside the container"},
-			&cli.StringFlag{Name: "user", Aliases: []string{"u"}, Usage: "user[:group], names or numbers"},
-			&cli.StringFlag{Name: "entrypoint", Usage: "override the image's ENTRYPOINT"},
-			&cli.StringFlag{Name: "hostname", Aliases: []string{"h"}, Usage: "container host name"},
-			&cli.StringSliceFlag{Name: "volume", Aliases: []string{"v"}, Usage: "bind mount /host/path:/container/path[:ro]"},
-			&cli.StringSliceFlag{Name: "mount", Usage: "attach a mount: type=bind,source=/host,target=/ctr[,readonly] or type=tmpfs,target=/ctr"},
-			&cli.StringSliceFlag{Name: "tmpfs", Usage: "mount a tmpfs at /path[:options]"},
-			&cli.BoolFlag{Name: "read-only", Usage: "mount the root file system read-only"},
-			&cli.StringFlag{Name: "network", Aliases: []string{"net"}, Usage: "none, host or private (default: private, via slirp4netns)"},
-			&cli.StringSliceFlag{Name: "cap-add", Usage: "add Linux capabilities"},
-			&cli.StringSliceFlag{Name: "cap-drop", Usage: "drop Linux capabilities"},
-			&cli.BoolFlag{Name: "privileged", Usage: "give extended privileges to this container"},
-			&cli.StringSliceFlag{Name: "security-opt", Usage: "no-new-privileges, seccomp=unconfined or seccomp=FILE"},
-			&cli.BoolFlag{Name: "init", Usage: "run an init inside the container that forwards signals and reaps processes"},
-			&cli.StringFlag{Name: "pull", Value: "missing", Usage: "pull the image: missing, always or never"},
-			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "suppress the pull output"},
+		Flags: append(runFlags(),
+			&cli.BoolFlag{Name: "detach", Aliases: []string{"d"}, Usage: "run in the background and print the container ID"},
+			&cli.StringFlag{Name: "detach-keys", Value: "ctrl-p,ctrl-q", Usage: "key sequence that detaches from a -it container"},
+			&cli.BoolFlag{Name: "sig-proxy", Value: true, Usage: "pass received signals to the container"},
 		),
 		Action: runAction,
 	}
 }
 
-func runAction(c *cli.Context) error {
-	if c.NArg() < 1 {
-		return errdefs.Invalid("\"run\" needs at least 1 argument: usage: skiff run [OPTIONS] IMAGE [COMMAND] [ARG...]")
+func createCommand() *cli.Command {
+	return &cli.Command{
+		Name:                   "create",
+		Usage:                  "Create a new container without starting it",
+		ArgsUsage:              "IMAGE [COMMAND] [ARG...]",
+		UsageText:              "skiff create [OPTIONS] IMAGE [COMMAND] [ARG...]\n\nExample: skiff create --name job 127.0.0.1:5000/busybox echo hi",
+		UseShortOptionHandling: true,
+		Flags:                  runFlags(),
+		Action: func(c *cli.Context) error {
+			o, err := runOptions(c)
+			if err != nil {
+				return err
+			}
+			return withStore(c, func(ctx context.Context, st *storage.Store) error {
+				ctr, err := createContainer(ctx, c, st, o)
+				if err != nil {
+					return err
+				}
+				fmt.Fprintln(c.App.Writer, ctr.ID)
+				return nil
+			})
+		},
 	}
-	if c.Bool("detach") {
-		return fmt.Errorf("run -d: detached containers are not available yet: run in the foreground: %w", errdefs.ErrNotImplemented)
+}
+
+// runOptions turns run/create flags into the engine's options.
+func runOptions(c *cli.Context) (runtime.RunOptions, error) {
+	if c.NArg() < 1 {
+		return runtime.RunOptions{}, errdefs.Invalid("%q needs at least 1 argument: usage: skiff %s [OPTIONS] IMAGE [COMMAND] [ARG...]", c.Command.Name, c.Command.Name)
 	}
 	env, err := collectEnv(c.StringSlice("env-file"), c.StringSlice("env"))
 	if err != nil {
-		return err
+		return runtime.RunOptions{}, err
+	}
+	if d := c.String("log-driver"); d != "json-file" {
+		return runtime.RunOptions{}, errdefs.Invalid("invalid --log-driver %q: only json-file exists", d)
+	}
+	labels := map[string]string{}
+	for _, l := range c.StringSlice("label") {
+		k, v, _ := strings.Cut(l, "=")
+		if k == "" {
+			return runtime.RunOptions{}, errdefs.Invalid("invalid --label %q: want KEY=VALUE", l)
+		}
+		labels[k] = v
 	}
 	o := runtime.RunOptions{
 		Image:       c.Args().First(),
@@ -85,21 +139,78 @@ func runAction(c *cli.Context) error {
 		Remove:      c.Bool("rm"),
 		Interactive: c.Bool("interactive"),
 		TTY:         c.Bool("tty"),
-		Stdin:       os.Stdin,
-		Stdout:      os.Stdout,
-		Stderr:      os.Stderr,
-		Warn:        warn,
+		Detach:      c.Bool("detach"),
+		Labels:      labels,
+		StopSignal:  c.String("stop-signal"),
+		Restart:     c.String("restart"),
+		LogOpts:     c.StringSlice("log-opt"),
+		Health: runtime.HealthOptions{
+			Cmd: c.String("health-cmd"), None: c.Bool("no-healthcheck"),
+			Interval: c.Duration("health-interval"), Timeout: c.Duration("health-timeout"),
+			StartPeriod: c.Duration("health-start-period"), Retries: c.Int("health-retries"),
+		},
+		Warn: warn,
+	}
+	if c.IsSet("stop-timeout") {
+		t := c.Int("stop-timeout")
+		o.StopTimeout = &t
 	}
 	if c.IsSet("entrypoint") {
 		ep := c.String("entrypoint")
 		o.Entrypoint = &ep
 	}
+	if f := c.String("cidfile"); f != "" {
+		if _, err := os.Stat(f); err == nil {
+			return o, errdefs.Invalid("--cidfile %s already exists: remove it first", f)
+		}
+	}
+	return o, nil
+}
+
+// createContainer makes sure the image is there, creates the container
+// and writes --cidfile.
+func createContainer(ctx context.Context, c *cli.Context, st *storage.Store, o runtime.RunOptions) (*runtime.Container, error) {
+	img, err := ensureImage(ctx, c, st, o.Image, o.Pull, o.Quiet)
+	if err != nil {
+		return nil, err
+	}
+	ctr, err := runtime.Create(st, img, o)
+	if err != nil {
+		return nil, err
+	}
+	if f := c.String("cidfile"); f != "" {
+		if err := os.WriteFile(f, []byte(ctr.ID), 0o644); err != nil {
+			return nil, fmt.Errorf("writing --cidfile %s: %w", f, err)
+		}
+	}
+	return ctr, nil
+}
+
+func runAction(c *cli.Context) error {
+	o, err := runOptions(c)
+	if err != nil {
+		return err
+	}
+	if o.Detach && o.Remove && o.Restart != "" && o.Restart != "no" {
+		return errdefs.Invalid("conflicting options: --restart and --rm")
+	}
+	detachKeys, err := parseDetachKeys(c.String("detach-keys"))
+	if err != nil {
+		return err
+	}
 	return withStore(c, func(ctx context.Context, st *storage.Store) error {
-		img, err := ensureImage(ctx, c, st, o.Image, o.Pull, o.Quiet)
+		ctr, err := createContainer(ctx, c, st, o)
 		if err != nil {
 			return err
 		}
-		return runtime.Run(ctx, st, img, o)
+		if o.Detach {
+			if _, err := runtime.Start(ctr.ID); err != nil {
+				return err
+			}
+			fmt.Fprintln(c.App.Writer, ctr.ID)
+			return nil
+		}
+		return attachAndStart(ctr, o.Interactive, o.TTY, c.Bool("sig-proxy"), detachKeys)
 	})
 }
 

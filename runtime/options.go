@@ -3,6 +3,7 @@ package runtime
 import (
 	"io"
 	"os"
+	"time"
 )
 
 // RunOptions is everything `skiff run` can be asked for. The CLI fills it
@@ -33,6 +34,14 @@ type RunOptions struct {
 	Init        bool
 	Remove      bool
 
+	Detach      bool
+	Labels      map[string]string
+	StopSignal  string
+	StopTimeout *int
+	Restart     string   // no, on-failure[:N], always, unless-stopped
+	LogOpts     []string // max-size=…, max-file=…
+	Health      HealthOptions
+
 	Interactive bool
 	TTY         bool
 	Stdin       *os.File
@@ -40,4 +49,14 @@ type RunOptions struct {
 	Stderr      io.Writer
 	// Warn receives one-line warnings for the user.
 	Warn func(string)
+}
+
+// HealthOptions are the --health-* flags; zero values keep the image's.
+type HealthOptions struct {
+	Cmd         string
+	None        bool // --no-healthcheck
+	Interval    time.Duration
+	Timeout     time.Duration
+	StartPeriod time.Duration
+	Retries     int
 }

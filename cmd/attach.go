@@ -1,0 +1,196 @@
+package cmd
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/signal"
+	"strings"
+
+	"github.com/containerd/console"
+	"github.com/urfave/cli/v2"
+	"golang.org/x/sys/unix"
+
+	"github.com/skiff-project/skiff/errdefs"
+	"github.com/skiff-project/skiff/runtime"
+	"github.com/skiff-project/skiff/storage"
+)
+
+// terminal puts the caller's terminal in raw mode and reports its size
+// changes; restore undoes it.
+type terminal struct {
+	con    console.Console
+	resize chan [2]uint16
+	sigs   chan os.Signal
+}
+
+func newTerminal() *terminal {
+	t := &terminal{resize: make(chan [2]uint16, 4)}
+	con, err := console.ConsoleFromFile(os.Stdin)
+	if err != nil {
+		close(t.resize)
+		return t
+	}
+	t.con = con
+	_ = con.SetRaw()
+	send := func() {
+		if ws, err := con.Size(); err == nil {
+			select {
+			case t.resize <- [2]uint16{ws.Width, ws.Height}:
+			default:
+			}
+		}
+	}
+	send()
+	t.sigs = make(chan os.Signal, 4)
+	signal.Notify(t.sigs, unix.SIGWINCH)
+	go func() {
+		for range t.sigs {
+			send()
+		}
+	}()
+	return t
+}
+
+func (t *terminal) restore() {
+	if t.con != nil {
+		signal.Stop(t.sigs)
+		_ = t.con.Reset()
+	}
+}
+
+// parseDetachKeys parses Docker's key sequence, e.g. ctrl-p,ctrl-q.
+func parseDetachKeys(s string) ([]byte, error) {
+	if s == "" {
+		return nil, nil
+	}
+	var out []byte
+	for _, k := range strings.Split(s, ",") {
+		k = strings.TrimSpace(k)
+		switch {
+		case len(k) == 1:
+			out = append(out, k[0])
+		case strings.HasPrefix(k, "ctrl-") && len(k) == 6:
+			ch := k[5]
+			switch {
+			case ch >= 'a' && ch <= 'z':
+				out = append(out, ch-'a'+1)
+			case ch == '@':
+				out = append(out, 0)
+			case ch >= '[' && ch <= '_':
+				out = append(out, ch-'['+27)
+			default:
+				return nil, errdefs.Invalid("invalid --detach-keys %q: unknown key %q", s, k)
+			}
+		default:
+			return nil, errdefs.Invalid("invalid --detach-keys %q: use keys like a or ctrl-p, separated by commas", s)
+		}
+	}
+	return out, nil
+}
+
+// attachAndStart starts a created container with this terminal attached,
+// forwards signals and returns its exit status.
+func attachAndStart(ctr *runtime.Container, interactive, tty, sigProxy bool, detachKeys []byte) error {
+	streams := runtime.AttachStreams{Stdout: os.Stdout, Stderr: os.Stderr}
+	if interactive {
+		streams.Stdin = os.Stdin
+	}
+	var term *terminal
+	if tty && interactive {
+		term = newTerminal()
+		defer term.restore()
+		streams.Resize = term.resize
+		streams.DetachKeys = detachKeys
+	}
+	// Signals that reach skiff are for the container (Docker's sig-proxy).
+	sigs := make(chan os.Signal, 16)
+	if sigProxy && !tty {
+		signal.Notify(sigs, unix.SIGINT, unix.SIGTERM, unix.SIGHUP, unix.SIGQUIT, unix.SIGUSR1, unix.SIGUSR2)
+		defer signal.Stop(sigs)
+	}
+	a, err := runtime.StartAttached(ctr, streams)
+	if err != nil {
+		return err
+	}
+	go func() {
+		for s := range sigs {
+			_ = unix.Kill(a.Pid, s.(unix.Signal))
+		}
+	}()
+	code, err := a.Stream(streams)
+	if errors.Is(err, runtime.ErrDetached) {
+		if term != nil {
+			term.restore()
+		}
+		fmt.Fprintf(os.Stderr, "\nDetached from %s; it keeps running.\n", ctr.Name)
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if code != 0 {
+		return &errdefs.ExitStatus{Code: code}
+	}
+	return nil
+}
+
+func attachCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "attach",
+		Usage:     "Attach local standard input, output, and error streams to a running container",
+		ArgsUsage: "CONTAINER",
+		UsageText: "skiff attach [OPTIONS] CONTAINER\n\nExample: skiff attach --detach-keys ctrl-x web",
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "detach-keys", Value: "ctrl-p,ctrl-q", Usage: "key sequence that detaches"},
+			&cli.BoolFlag{Name: "no-stdin", Usage: "do not attach STDIN"},
+			&cli.BoolFlag{Name: "sig-proxy", Value: true, Usage: "proxy received signals to the container"},
+		},
+		Action: func(c *cli.Context) error {
+			if err := exactArgs(c, 1, 1, "attach [OPTIONS] CONTAINER"); err != nil {
+				return err
+			}
+			keys, err := parseDetachKeys(c.String("detach-keys"))
+			if err != nil {
+				return err
+			}
+			return withStore(c, func(ctx context.Context, st *storage.Store) error {
+				ctr, err := runtime.Lookup(c.Args().First())
+				if err != nil {
+					return err
+				}
+				streams := runtime.AttachStreams{Stdout: os.Stdout, Stderr: os.Stderr, DetachKeys: keys}
+				if !c.Bool("no-stdin") && ctr.Config.OpenStdin {
+					streams.Stdin = os.Stdin
+				}
+				if ctr.Config.Tty && streams.Stdin != nil {
+					term := newTerminal()
+					defer term.restore()
+					streams.Resize = term.resize
+				}
+				if c.Bool("sig-proxy") && !ctr.Config.Tty {
+					sigs := make(chan os.Signal, 16)
+					signal.Notify(sigs, unix.SIGINT, unix.SIGTERM, unix.SIGHUP, unix.SIGQUIT, unix.SIGUSR1, unix.SIGUSR2)
+					defer signal.Stop(sigs)
+					go func() {
+						for s := range sigs {
+							_ = unix.Kill(ctr.State.Pid, s.(unix.Signal))
+						}
+					}()
+				}
+				code, err := runtime.Attach(ctr.ID, streams)
+				if errors.Is(err, runtime.ErrDetached) {
+					return nil
+				}
+				if err != nil {
+					return err
+				}
+				if code != 0 {
+					return &errdefs.ExitStatus{Code: code}
+				}
+				return nil
+			})
+		},
+	}
+}

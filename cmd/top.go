@@ -1,0 +1,132 @@
+package cmd
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/skiff-project/skiff/errdefs"
+	"github.com/skiff-project/skiff/runtime"
+	"github.com/skiff-project/skiff/storage"
+)
+
+func topCommand() *cli.Command {
+	return &cli.Command{
+		Name:            "top",
+		Usage:           "Display the running processes of a container",
+		ArgsUsage:       "CONTAINER [ps OPTIONS]",
+		UsageText:       "skiff top CONTAINER [ps OPTIONS]\n\nExample: skiff top web -o pid,comm",
+		SkipFlagParsing: true,
+		Action: func(c *cli.Context) error {
+			if c.NArg() < 1 || c.Args().First() == "--help" {
+				return errdefs.Invalid("\"top\" needs a container: usage: skiff top CONTAINER [ps OPTIONS]")
+			}
+			return withStore(c, func(ctx context.Context, st *storage.Store) error {
+				ctr, err := runtime.Lookup(c.Args().First())
+				if err != nil {
+					return err
+				}
+				pids, err := runtime.ContainerPids(ctr)
+				if err != nil {
+					return err
+				}
+				psArgs := c.Args().Tail()
+				if len(psArgs) == 0 {
+					psArgs = []string{"-f"}
+				}
+				var list []string
+				for _, p := range pids {
+					list = append(list, strconv.Itoa(p))
+				}
+				args := append(append([]string{}, psArgs...), "-p", strings.Join(list, ","))
+				out, err := exec.Command("ps", args...).CombinedOutput()
+				if err != nil && len(out) == 0 {
+					return errdefs.Invalid("top: ps %s: %v", strings.Join(psArgs, " "), err)
+				}
+				if err != nil {
+					return errdefs.Invalid("top: ps %s: %s", strings.Join(psArgs, " "), strings.TrimSpace(string(out)))
+				}
+				_, _ = os.Stdout.Write(out)
+				return nil
+			})
+		},
+	}
+}
+
+func portCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "port",
+		Usage:     "List port mappings for the container",
+		ArgsUsage: "CONTAINER [PRIVATE_PORT[/PROTO]]",
+		UsageText: "skiff port CONTAINER [PRIVATE_PORT[/PROTO]]\n\nPublished ports (-p) arrive with the networking work; until then there are none.",
+		Action: func(c *cli.Context) error {
+			if err := exactArgs(c, 1, 2, "port CONTAINER [PRIVATE_PORT[/PROTO]]"); err != nil {
+				return err
+			}
+			return withStore(c, func(ctx context.Context, st *storage.Store) error {
+				ctr, err := runtime.Lookup(c.Args().First())
+				if err != nil {
+					return err
+				}
+				if c.NArg() == 2 {
+					return errdefs.NotFound("no public port '%s' published for %s", c.Args().Get(1), ctr.Name)
+				}
+				return nil
+			})
+		},
+	}
+}
+
+func statsCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "stats",
+		Usage:     "Display a snapshot of containers' resource usage",
+		ArgsUsage: "[CONTAINER...]",
+		UsageText: "skiff stats --no-stream [CONTAINER...]\n\nNeeds readable cgroups: as root on this host; rootless only with cgroup v2 delegation.",
+		Flags: []cli.Flag{
+			&cli.BoolFlag{Name: "no-stream", Usage: "print one snapshot (the only mode for now)"},
+			&cli.BoolFlag{Name: "all", Aliases: []string{"a"}, Usage: "show all containers (default shows just running)"},
+		},
+		Action: func(c *cli.Context) error {
+			return withStore(c, func(ctx context.Context, st *storage.Store) error {
+				var ctrs []*runtime.Container
+				if c.NArg() == 0 {
+					all, err := runtime.List()
+					if err != nil {
+						return err
+					}
+					for _, ctr := range all {
+						if ctr.State.Running || c.Bool("all") {
+							ctrs = append(ctrs, ctr)
+						}
+					}
+				}
+				for _, ref := range c.Args().Slice() {
+					ctr, err := runtime.Lookup(ref)
+					if err != nil {
+						return err
+					}
+					ctrs = append(ctrs, ctr)
+				}
+				w := tabwriter.NewWriter(c.App.Writer, 10, 1, 3, ' ', 0)
+				fmt.Fprintln(w, "CONTAINER ID\tNAME\tCPU %\tMEM USAGE / LIMIT\tMEM %\tPIDS")
+				for _, ctr := range ctrs {
+					s, err := runtime.Stats(ctr, 200*time.Millisecond)
+					if err != nil {
+						return err
+					}
+					fmt.Fprintf(w, "%s\t%s\t%.2f%%\t%s / %s\t%.2f%%\t%d\n", ctr.ID[:12], ctr.Name, s.CPUPercent,
+						humanBytes(int64(s.MemUsage)), humanBytes(int64(s.MemLimit)), s.MemPercent, s.Pids)
+				}
+				return w.Flush()
+			})
+		},
+	}
+}

@@ -1,0 +1,310 @@
+package runtime
+
+import (
+	"bufio"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"io"
+	"net"
+	"sync"
+	"time"
+)
+
+// The attach protocol between a CLI and a container's supervisor, over
+// the container's unix socket. The client first sends one JSON line
+// (attachRequest); then both sides send frames: a type byte, a 4-byte
+// big-endian length and the payload.
+const (
+	frameStdin  byte = 0 // client → supervisor
+	frameStdout byte = 1 // supervisor → client
+	frameStderr byte = 2 // supervisor → client
+	frameEOF    byte = 3 // client → supervisor: stdin ended
+	frameResize byte = 4 // client → supervisor: width, height (uint16 each)
+	frameExit   byte = 5 // supervisor → client: exit status (int32); last frame
+)
+
+type attachRequest struct {
+	Stdin, Stdout, Stderr bool
+}
+
+func writeFrame(w io.Writer, t byte, p []byte) error {
+	hdr := make([]byte, 5, 5+len(p))
+	hdr[0] = t
+	binary.BigEndian.PutUint32(hdr[1:], uint32(len(p)))
+	_, err := w.Write(append(hdr, p...))
+	return err
+}
+
+func readFrame(r io.Reader) (byte, []byte, error) {
+	var hdr [5]byte
+	if _, err := io.ReadFull(r, hdr[:]); err != nil {
+		return 0, nil, err
+	}
+	n := binary.BigEndian.Uint32(hdr[1:])
+	if n > 1<<20 {
+		return 0, nil, errors.New("attach frame too large")
+	}
+	p := make([]byte, n)
+	_, err := io.ReadFull(r, p)
+	return hdr[0], p, err
+}
+
+// attachClient is one attached CLI as the supervisor sees it.
+type attachClient struct {
+	conn net.Conn
+	req  attachRequest
+	mu   sync.Mutex
+	dead bool
+}
+
+func (a *attachClient) send(t byte, p []byte) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.dead {
+		return
+	}
+	// A client that stops reading for this long is dropped rather than
+	// stalling the container's output for everyone.
+	_ = a.conn.SetWriteDeadline(time.Now().Add(30 * time.Second))
+	if err := writeFrame(a.conn, t, p); err != nil {
+		a.dead = true
+		a.conn.Close()
+	}
+}
+
+// attachHub fans container output out to attached clients and their
+// input into the container.
+type attachHub struct {
+	mu      sync.Mutex
+	clients []*attachClient
+	stdin   io.WriteCloser // nil without -i
+	resize  func(w, h uint16)
+	first   chan struct{} // closed when the first client has attached
+	once    sync.Once
+}
+
+func newAttachHub() *attachHub { return &attachHub{first: make(chan struct{})} }
+
+func (h *attachHub) serve(l net.Listener) {
+	for {
+		conn, err := l.Accept()
+		if err != nil {
+			return
+		}
+		go h.handle(conn)
+	}
+}
+
+func (h *attachHub) handle(conn net.Conn) {
+	br := bufio.NewReader(conn)
+	line, err := br.ReadBytes('\n')
+	if err != nil {
+		conn.Close()
+		return
+	}
+	c := &attachClient{conn: conn}
+	if err := json.Unmarshal(line, &c.req); err != nil {
+		conn.Close()
+		return
+	}
+	h.mu.Lock()
+	h.clients = append(h.clients, c)
+	h.mu.Unlock()
+	h.once.Do(func() { close(h.first) })
+	for {
+		t, p, err := readFrame(br)
+		if err != nil {
+			return
+		}
+		switch t {
+		case frameStdin:
+			if c.req.Stdin && h.stdinWriter() != nil {
+				_, _ = h.stdinWriter().Write(p)
+			}
+		case frameEOF:
+			if c.req.Stdin {
+				h.closeStdin()
+			}
+		case frameResize:
+			if len(p) == 4 && h.resize != nil {
+				h.resize(binary.BigEndian.Uint16(p), binary.BigEndian.Uint16(p[2:]))
+			}
+		}
+	}
+}
+
+func (h *attachHub) stdinWriter() io.WriteCloser {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.stdin
+}
+
+func (h *attachHub) setStdin(w io.WriteCloser) {
+	h.mu.Lock()
+	h.stdin = w
+	h.mu.Unlock()
+}
+
+func (h *attachHub) closeStdin() {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.stdin != nil {
+		h.stdin.Close()
+		h.stdin = nil
+	}
+}
+
+// broadcast sends container output to every client that asked for it.
+func (h *attachHub) broadcast(t byte, p []byte) {
+	h.mu.Lock()
+	cs := append([]*attachClient(nil), h.clients...)
+	h.mu.Unlock()
+	for _, c := range cs {
+		if (t == frameStdout && c.req.Stdout) || (t == frameStderr && c.req.Stderr) {
+			c.send(t, p)
+		}
+	}
+}
+
+// exit tells every client the exit status and lets them go.
+func (h *attachHub) exit(code int) {
+	h.mu.Lock()
+	cs := h.clients
+	h.clients = nil
+	h.mu.Unlock()
+	var b [4]byte
+	binary.BigEndian.PutUint32(b[:], uint32(int32(code)))
+	for _, c := range cs {
+		c.send(frameExit, b[:])
+		c.conn.Close()
+	}
+}
+
+// hubWriter is an io.Writer that broadcasts one stream.
+type hubWriter struct {
+	h *attachHub
+	t byte
+}
+
+func (w hubWriter) Write(p []byte) (int, error) {
+	w.h.broadcast(w.t, append([]byte(nil), p...))
+	return len(p), nil
+}
+
+// AttachStreams are the caller's side of an attach.
+type AttachStreams struct {
+	Stdin          io.Reader // nil: no input
+	Stdout, Stderr io.Writer
+	// Resize, when set, delivers terminal sizes to send.
+	Resize <-chan [2]uint16
+	// DetachKeys, when it matches the input, ends the attach without
+	// stopping the container.
+	DetachKeys []byte
+}
+
+// ErrDetached is returned by an attach that ended on the detach keys.
+var ErrDetached = errors.New("detached")
+
+// attachConn is a connected attach session.
+type attachConn struct {
+	conn net.Conn
+}
+
+func dialAttach(c *Container, req attachRequest) (*attachConn, error) {
+	conn, err := net.Dial("unix", c.attachSocket())
+	if err != nil {
+		return nil, err
+	}
+	b, _ := json.Marshal(req)
+	if _, err := conn.Write(append(b, '\n')); err != nil {
+		conn.Close()
+		return nil, err
+	}
+	return &attachConn{conn: conn}, nil
+}
+
+// stream copies until the supervisor sends the exit status (returned) or
+// the detach keys are typed (ErrDetached).
+func (a *attachConn) stream(s AttachStreams) (int, error) {
+	defer a.conn.Close()
+	var wmu sync.Mutex
+	send := func(t byte, p []byte) error {
+		wmu.Lock()
+		defer wmu.Unlock()
+		return writeFrame(a.conn, t, p)
+	}
+	detached := make(chan struct{})
+	if s.Stdin != nil {
+		go func() {
+			buf := make([]byte, 32<<10)
+			matched := 0
+			for {
+				n, err := s.Stdin.Read(buf)
+				if n > 0 {
+					p := buf[:n]
+					if len(s.DetachKeys) > 0 {
+						for _, b := range p {
+							if b == s.DetachKeys[matched] {
+								matched++
+								if matched == len(s.DetachKeys) {
+									close(detached)
+									a.conn.Close()
+									return
+								}
+							} else {
+								matched = 0
+							}
+						}
+					}
+					if send(frameStdin, append([]byte(nil), p...)) != nil {
+						return
+					}
+				}
+				if err != nil {
+					_ = send(frameEOF, nil)
+					return
+				}
+			}
+		}()
+	}
+	if s.Resize != nil {
+		go func() {
+			for sz := range s.Resize {
+				var b [4]byte
+				binary.BigEndian.PutUint16(b[:], sz[0])
+				binary.BigEndian.PutUint16(b[2:], sz[1])
+				if send(frameResize, b[:]) != nil {
+					return
+				}
+			}
+		}()
+	}
+	br := bufio.NewReaderSize(a.conn, 64<<10)
+	for {
+		t, p, err := readFrame(br)
+		if err != nil {
+			select {
+			case <-detached:
+				return 0, ErrDetached
+			default:
+			}
+			return 0, errors.New("lost the connection to the container's supervisor")
+		}
+		switch t {
+		case frameStdout:
+			if s.Stdout != nil {
+				_, _ = s.Stdout.Write(p)
+			}
+		case frameStderr:
+			if s.Stderr != nil {
+				_, _ = s.Stderr.Write(p)
+			}
+		case frameExit:
+			if len(p) == 4 {
+				return int(int32(binary.BigEndian.Uint32(p))), nil
+			}
+			return 0, nil
+		}
+	}
+}

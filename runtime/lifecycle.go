@@ -1,0 +1,479 @@
+package runtime
+
+import (
+	"bufio"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/opencontainers/runc/libcontainer"
+	"golang.org/x/sys/unix"
+
+	"github.com/skiff-project/skiff/errdefs"
+	"github.com/skiff-project/skiff/storage"
+)
+
+// session is a supervisor being started by this process.
+type session struct {
+	c      *Container
+	report *bufio.Reader
+	file   *os.File
+	proc   *os.Process
+}
+
+// spawn starts the container's supervisor, detached in its own session.
+// With waitAttach it waits for the first attach before starting the
+// container, so that no output is missed.
+func spawn(c *Container, waitAttach bool) (*session, error) {
+	self, err := os.Executable()
+	if err != nil {
+		return nil, err
+	}
+	r, w, err := os.Pipe()
+	if err != nil {
+		return nil, err
+	}
+	args := []string{supervisorArg, c.ID}
+	if waitAttach {
+		args = append(args, "attach")
+	}
+	cmd := exec.Command(self, args...)
+	cmd.ExtraFiles = []*os.File{w}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	cmd.Dir = "/"
+	if err := cmd.Start(); err != nil {
+		r.Close()
+		w.Close()
+		return nil, fmt.Errorf("starting the supervisor of %s: %w", c.Name, err)
+	}
+	w.Close()
+	return &session{c: c, report: bufio.NewReader(r), file: r, proc: cmd.Process}, nil
+}
+
+// next reads the supervisor's next report line.
+func (s *session) next() (string, error) {
+	line, err := s.report.ReadString('\n')
+	if err != nil {
+		_, _ = s.proc.Wait()
+		return "", fmt.Errorf("the supervisor of %s exited before it started the container: %w", s.c.Name, errdefs.ErrUnavailable)
+	}
+	line = strings.TrimSpace(line)
+	if rest, ok := strings.CutPrefix(line, "error "); ok {
+		codeStr, msg, _ := strings.Cut(rest, " ")
+		code, _ := strconv.Atoi(codeStr)
+		_, _ = s.proc.Wait()
+		return "", reportError(code, msg)
+	}
+	return line, nil
+}
+
+// started waits for "started PID" and lets the supervisor go on alone.
+func (s *session) started() (int, error) {
+	for {
+		line, err := s.next()
+		if err != nil {
+			return 0, err
+		}
+		if rest, ok := strings.CutPrefix(line, "started "); ok {
+			s.file.Close()
+			_ = s.proc.Release()
+			pid, _ := strconv.Atoi(rest)
+			return pid, nil
+		}
+	}
+}
+
+func reportError(code int, msg string) error {
+	switch code {
+	case errdefs.ExitNotFound:
+		return fmt.Errorf("%s: %w", strings.TrimSuffix(msg, ": "+errdefs.ErrCommandNotFound.Error()), errdefs.ErrCommandNotFound)
+	case errdefs.ExitCannotInvoke:
+		return fmt.Errorf("%s: %w", strings.TrimSuffix(msg, ": "+errdefs.ErrCannotInvoke.Error()), errdefs.ErrCannotInvoke)
+	}
+	return fmt.Errorf("%s", msg)
+}
+
+// Start starts a created or stopped container in the background.
+func Start(id string) (*Container, error) {
+	c, err := Lookup(id)
+	if err != nil {
+		return nil, err
+	}
+	switch c.State.Status {
+	case StatusRunning, StatusRestarting, StatusPaused:
+		return c, nil // Docker: starting a running container is a no-op
+	case StatusDead:
+		return nil, fmt.Errorf("container %s is dead (its supervisor was killed): remove it with rm -f: %w", c.Name, errdefs.ErrConflict)
+	}
+	s, err := spawn(c, false)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := s.started(); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// Attached is a started container whose output this process streams.
+type Attached struct {
+	C   *Container
+	Pid int
+	ac  *attachConn
+}
+
+// StartAttached starts c with this process attached from the first byte.
+func StartAttached(c *Container, streams AttachStreams) (*Attached, error) {
+	s, err := spawn(c, true)
+	if err != nil {
+		return nil, err
+	}
+	if line, err := s.next(); err != nil {
+		return nil, err
+	} else if line != "listening" {
+		return nil, fmt.Errorf("unexpected supervisor report %q", line)
+	}
+	ac, err := dialAttach(c, attachRequest{Stdin: streams.Stdin != nil, Stdout: true, Stderr: true})
+	if err != nil {
+		_ = s.proc.Kill()
+		return nil, fmt.Errorf("attaching to %s: %w", c.Name, err)
+	}
+	pid, err := s.started()
+	if err != nil {
+		ac.conn.Close()
+		return nil, err
+	}
+	return &Attached{C: c, Pid: pid, ac: ac}, nil
+}
+
+// Stream copies until the container exits and returns its status.
+func (a *Attached) Stream(streams AttachStreams) (int, error) { return a.ac.stream(streams) }
+
+// Attach joins a running container's streams.
+func Attach(ref string, streams AttachStreams) (int, error) {
+	c, err := Lookup(ref)
+	if err != nil {
+		return 0, err
+	}
+	if !c.State.Running {
+		return 0, fmt.Errorf("cannot attach to container %s: it is not running (start it first): %w", c.Name, errdefs.ErrConflict)
+	}
+	ac, err := dialAttach(c, attachRequest{Stdin: streams.Stdin != nil, Stdout: streams.Stdout != nil, Stderr: streams.Stderr != nil})
+	if err != nil {
+		return 0, fmt.Errorf("attaching to %s: %w", c.Name, err)
+	}
+	return ac.stream(streams)
+}
+
+// ParseSignal accepts TERM, SIGTERM, sigterm or a number.
+func ParseSignal(s string) (unix.Signal, error) {
+	if n, err := strconv.Atoi(s); err == nil {
+		if n <= 0 || n > 64 {
+			return 0, errdefs.Invalid("invalid signal %q", s)
+		}
+		return unix.Signal(n), nil
+	}
+	name := strings.ToUpper(s)
+	if !strings.HasPrefix(name, "SIG") {
+		name = "SIG" + name
+	}
+	if sig := unix.SignalNum(name); sig != 0 {
+		return sig, nil
+	}
+	return 0, errdefs.Invalid("invalid signal %q: use a name like TERM or KILL, or a number", s)
+}
+
+// Kill sends sig to a running container's main process.
+func Kill(ref string, sig unix.Signal) (*Container, error) {
+	c, err := Lookup(ref)
+	if err != nil {
+		return nil, err
+	}
+	if !c.State.Running {
+		return nil, fmt.Errorf("cannot kill container %s: it is not running: %w", c.Name, errdefs.ErrConflict)
+	}
+	if sig == unix.SIGKILL || sig == unix.SIGTERM || sig == unix.SIGINT {
+		_, _ = Update(c.ID, func(c *Container) error { c.State.StoppedByUser = true; return nil })
+	}
+	if err := unix.Kill(c.State.Pid, sig); err != nil && err != unix.ESRCH {
+		return nil, fmt.Errorf("signalling container %s: %w", c.Name, err)
+	}
+	return c, nil
+}
+
+// Stop sends the stop signal, waits up to timeout, then kills.
+func Stop(ref string, timeout *int, signal string) (*Container, error) {
+	c, err := Lookup(ref)
+	if err != nil {
+		return nil, err
+	}
+	if c.State.Status == StatusRestarting {
+		_, _ = Update(c.ID, func(c *Container) error { c.State.StoppedByUser = true; return nil })
+		waitNotRunning(c.ID, 5*time.Second)
+		return c, nil
+	}
+	if !c.State.Running {
+		return c, nil // Docker: stopping a stopped container succeeds
+	}
+	sigName := firstNonEmpty(signal, c.Config.StopSignal, "SIGTERM")
+	sig, err := ParseSignal(sigName)
+	if err != nil {
+		return nil, err
+	}
+	t := 10
+	if c.Config.StopTimeout != nil {
+		t = *c.Config.StopTimeout
+	}
+	if timeout != nil {
+		t = *timeout
+	}
+	_, _ = Update(c.ID, func(c *Container) error { c.State.StoppedByUser = true; return nil })
+	if c.State.Paused {
+		_ = Unpause(c.ID)
+	}
+	_ = unix.Kill(c.State.Pid, sig)
+	if t < 0 || !waitPidExit(c.State.Pid, time.Duration(t)*time.Second) {
+		_ = unix.Kill(c.State.Pid, unix.SIGKILL)
+	}
+	waitNotRunning(c.ID, 10*time.Second)
+	return c, nil
+}
+
+// waitPidExit polls until pid is gone (or a zombie).
+func waitPidExit(pid int, d time.Duration) bool {
+	deadline := time.Now().Add(d)
+	for {
+		if !pidAlive(pid) {
+			return true
+		}
+		if time.Now().After(deadline) {
+			return false
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func pidAlive(pid int) bool {
+	data, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return false
+	}
+	// state is the field after the command name in parentheses
+	s := string(data)
+	if i := strings.LastIndexByte(s, ')'); i >= 0 && i+2 < len(s) {
+		return s[i+2] != 'Z' && s[i+2] != 'X'
+	}
+	return true
+}
+
+// waitNotRunning polls the record until the supervisor has recorded the
+// exit (or is gone).
+func waitNotRunning(id string, d time.Duration) *Container {
+	deadline := time.Now().Add(d)
+	for {
+		c, err := readRecord(id)
+		if err != nil {
+			return nil
+		}
+		if !c.State.Running && !c.State.Restarting {
+			return c
+		}
+		if time.Now().After(deadline) {
+			return c
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// Wait blocks until the container stops and returns its exit code.
+func Wait(ref string) (int, error) {
+	c, err := Lookup(ref)
+	if err != nil {
+		return 0, err
+	}
+	for {
+		cur, err := readRecord(c.ID)
+		if err != nil {
+			// Removed (--rm) while we waited: the last status we saw.
+			return c.State.ExitCode, nil
+		}
+		c = cur
+		if c.State.Status == StatusExited || c.State.Status == StatusDead || c.State.Status == StatusCreated && c.State.SupervisorPid == 0 && !c.State.StartedAt.IsZero() {
+			return c.State.ExitCode, nil
+		}
+		if c.State.Status == StatusCreated && c.State.StartedAt.IsZero() && c.State.SupervisorPid == 0 {
+			// Docker's wait on a created container waits for it to run and stop.
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// Remove deletes a container; a running one only with force (killed
+// first). A dead one (supervisor gone) is cleaned up by hand.
+func Remove(st *storage.Store, ref string, force bool) (*Container, error) {
+	c, err := Lookup(ref)
+	if err != nil {
+		return nil, err
+	}
+	switch c.State.Status {
+	case StatusRunning, StatusRestarting, StatusPaused:
+		if !force {
+			return nil, fmt.Errorf("cannot remove container %s: it is %s: stop it first or use rm -f: %w", c.Name, c.State.Status, errdefs.ErrConflict)
+		}
+		_, _ = Update(c.ID, func(c *Container) error { c.State.StoppedByUser = true; return nil })
+		if c.State.Paused {
+			_ = Unpause(c.ID)
+		}
+		if c.State.Pid > 0 {
+			_ = unix.Kill(c.State.Pid, unix.SIGKILL)
+		}
+		waitSupervisorGone(c, 10*time.Second)
+	case StatusDead:
+		if !force {
+			return nil, fmt.Errorf("cannot remove container %s: it is dead and may still hold processes: use rm -f: %w", c.Name, errdefs.ErrConflict)
+		}
+	}
+	// Whatever is left (a killed supervisor leaves all of it).
+	if lc, err := libcontainer.Load(stateRoot(), c.ID); err == nil {
+		_ = lc.Signal(unix.SIGKILL)
+		_ = lc.Destroy()
+	}
+	if c.State.Pid > 0 && pidAlive(c.State.Pid) && c.State.Status == StatusDead {
+		_ = unix.Kill(c.State.Pid, unix.SIGKILL)
+		waitPidExit(c.State.Pid, 5*time.Second)
+	}
+	unlock, err := lock(c.ID)
+	if err != nil {
+		return c, nil // removed meanwhile (--rm)
+	}
+	defer unlock()
+	raw := st.Raw()
+	_, _ = raw.Unmount(c.ID, true)
+	if err := raw.DeleteContainer(c.ID); err != nil && !isUnknownContainer(err) {
+		return nil, fmt.Errorf("removing container %s: %w", c.Name, err)
+	}
+	_ = os.RemoveAll(c.runDir())
+	if err := os.RemoveAll(c.Dir()); err != nil {
+		return nil, fmt.Errorf("removing container %s: %w", c.Name, err)
+	}
+	return c, nil
+}
+
+func waitSupervisorGone(c *Container, d time.Duration) {
+	deadline := time.Now().Add(d)
+	for c.State.SupervisorPid > 0 && supervisorAlive(c.State.SupervisorPid, c.ID) && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func isUnknownContainer(err error) bool {
+	return err != nil && strings.Contains(err.Error(), "container not known")
+}
+
+// Rename gives a container a new name.
+func Rename(st *storage.Store, ref, name string) error {
+	if err := validName(name); err != nil {
+		return err
+	}
+	c, err := Lookup(ref)
+	if err != nil {
+		return err
+	}
+	if other, err := Lookup(name); err == nil && other.ID != c.ID && other.Name == name {
+		return fmt.Errorf("cannot rename %s to %s: the name is already in use: %w", c.Name, name, errdefs.ErrConflict)
+	}
+	if err := st.Raw().SetNames(c.ID, []string{name}); err != nil {
+		return fmt.Errorf("renaming %s: %w", c.Name, err)
+	}
+	_, err = Update(c.ID, func(c *Container) error { c.Name = name; return nil })
+	return err
+}
+
+// freezerError explains why pause is impossible rootless on cgroup v1.
+func freezerError(c *Container, err error) error {
+	return fmt.Errorf("cannot pause container %s: the freezer cgroup is not available to a rootless user on this host (cgroup v1 without delegation): %v: %w", c.Name, err, errdefs.ErrUnavailable)
+}
+
+// Pause freezes a running container (needs a usable freezer cgroup).
+func Pause(ref string) error {
+	c, err := Lookup(ref)
+	if err != nil {
+		return err
+	}
+	if !c.State.Running || c.State.Paused {
+		return fmt.Errorf("container %s is not running: %w", c.Name, errdefs.ErrConflict)
+	}
+	if rootlessCgroupV1() {
+		return freezerError(c, fmt.Errorf("no cgroup"))
+	}
+	lc, err := libcontainer.Load(stateRoot(), c.ID)
+	if err != nil {
+		return err
+	}
+	if err := lc.Pause(); err != nil {
+		return freezerError(c, err)
+	}
+	_, err = Update(c.ID, func(c *Container) error { c.State.Paused, c.State.Status = true, StatusPaused; return nil })
+	return err
+}
+
+// Unpause thaws a paused container.
+func Unpause(ref string) error {
+	c, err := Lookup(ref)
+	if err != nil {
+		return err
+	}
+	if !c.State.Paused {
+		return fmt.Errorf("container %s is not paused: %w", c.Name, errdefs.ErrConflict)
+	}
+	lc, err := libcontainer.Load(stateRoot(), c.ID)
+	if err != nil {
+		return err
+	}
+	if err := lc.Resume(); err != nil {
+		return err
+	}
+	_, err = Update(c.ID, func(c *Container) error { c.State.Paused, c.State.Status = false, StatusRunning; return nil })
+	return err
+}
+
+// rootlessCgroupV1 reports whether this is a rootless process on a host
+// whose cgroups it cannot write (v1 or hybrid, no delegation).
+func rootlessCgroupV1() bool {
+	if !isRootlessNow() {
+		return false
+	}
+	var st unix.Statfs_t
+	if err := unix.Statfs("/sys/fs/cgroup", &st); err == nil && st.Type == unix.CGROUP2_SUPER_MAGIC {
+		return false
+	}
+	return true
+}
+
+// ContainerPids lists the host pids of the processes in c's pid namespace.
+func ContainerPids(c *Container) ([]int, error) {
+	if !c.State.Running {
+		return nil, fmt.Errorf("container %s is not running: %w", c.Name, errdefs.ErrConflict)
+	}
+	want, err := os.Readlink(fmt.Sprintf("/proc/%d/ns/pid", c.State.Pid))
+	if err != nil {
+		return nil, fmt.Errorf("reading the pid namespace of %s: %w", c.Name, err)
+	}
+	entries, _ := os.ReadDir("/proc")
+	var pids []int
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		if ns, err := os.Readlink(filepath.Join("/proc", e.Name(), "ns/pid")); err == nil && ns == want {
+			pids = append(pids, pid)
+		}
+	}
+	return pids, nil
+}

@@ -1,0 +1,237 @@
+package runtime
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+	"sync"
+	"time"
+
+	units "github.com/docker/go-units"
+)
+
+// logEntry is one line of Docker's json-file log format.
+type logEntry struct {
+	Log    string    `json:"log"`
+	Stream string    `json:"stream"`
+	Time   time.Time `json:"time"`
+}
+
+// jsonLog appends entries to a container's log, rotating it at max-size
+// into path.1 … path.(max-file-1), as Docker's json-file driver does.
+type jsonLog struct {
+	mu      sync.Mutex
+	path    string
+	f       *os.File
+	size    int64
+	maxSize int64
+	maxFile int
+}
+
+func openLog(path string, cfg LogConfig) (*jsonLog, error) {
+	l := &jsonLog{path: path, maxFile: 1}
+	if v := cfg.Config["max-size"]; v != "" {
+		l.maxSize, _ = units.RAMInBytes(v)
+	}
+	if v := cfg.Config["max-file"]; v != "" {
+		l.maxFile, _ = strconv.Atoi(v)
+	}
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("opening container log: %w", err)
+	}
+	st, _ := f.Stat()
+	l.f, l.size = f, st.Size()
+	return l, nil
+}
+
+func (l *jsonLog) write(stream string, line []byte) {
+	b, _ := json.Marshal(logEntry{Log: string(line), Stream: stream, Time: time.Now().UTC()})
+	b = append(b, '\n')
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.maxSize > 0 && l.size+int64(len(b)) > l.maxSize && l.size > 0 {
+		l.rotate()
+	}
+	n, _ := l.f.Write(b)
+	l.size += int64(n)
+}
+
+func (l *jsonLog) rotate() {
+	l.f.Close()
+	if l.maxFile <= 1 {
+		_ = os.Truncate(l.path, 0)
+	} else {
+		for i := l.maxFile - 1; i > 1; i-- {
+			_ = os.Rename(fmt.Sprintf("%s.%d", l.path, i-1), fmt.Sprintf("%s.%d", l.path, i))
+		}
+		_ = os.Rename(l.path, l.path+".1")
+	}
+	f, err := os.OpenFile(l.path, os.O_WRONLY|os.O_APPEND|os.O_CREATE|os.O_TRUNC, 0o600)
+	if err == nil {
+		l.f = f
+	}
+	l.size = 0
+}
+
+func (l *jsonLog) close() { l.f.Close() }
+
+// lineSplitter turns a byte stream into log lines (at most 16 KiB each,
+// as Docker splits long lines).
+type lineSplitter struct {
+	buf    []byte
+	stream string
+	log    *jsonLog
+}
+
+const maxLogLine = 16 << 10
+
+func (s *lineSplitter) Write(p []byte) (int, error) {
+	s.buf = append(s.buf, p...)
+	for {
+		i := indexByte(s.buf, '\n')
+		if i < 0 {
+			break
+		}
+		s.log.write(s.stream, s.buf[:i+1])
+		s.buf = s.buf[i+1:]
+	}
+	for len(s.buf) >= maxLogLine {
+		s.log.write(s.stream, s.buf[:maxLogLine])
+		s.buf = s.buf[maxLogLine:]
+	}
+	return len(p), nil
+}
+
+func (s *lineSplitter) flush() {
+	if len(s.buf) > 0 {
+		s.log.write(s.stream, s.buf)
+		s.buf = nil
+	}
+}
+
+func indexByte(b []byte, c byte) int {
+	for i, x := range b {
+		if x == c {
+			return i
+		}
+	}
+	return -1
+}
+
+// LogOptions select what `logs` prints.
+type LogOptions struct {
+	Follow     bool
+	Tail       int // -1 for all
+	Since      time.Time
+	Until      time.Time
+	Timestamps bool
+}
+
+// ReadLogs writes a container's log to stdout and stderr; with Follow it
+// keeps going until the container stops (or ctx-like stop is closed).
+func ReadLogs(c *Container, o LogOptions, stdout, stderr io.Writer, stop <-chan struct{}) error {
+	var entries []logEntry
+	files := []string{}
+	max := 1
+	if v := c.HostConfig.LogConfig.Config["max-file"]; v != "" {
+		max, _ = strconv.Atoi(v)
+	}
+	for i := max - 1; i >= 1; i-- {
+		files = append(files, fmt.Sprintf("%s.%d", c.LogPath, i))
+	}
+	files = append(files, c.LogPath)
+	var offset int64
+	for _, p := range files {
+		f, err := os.Open(p)
+		if err != nil {
+			continue
+		}
+		es, n := readEntries(f)
+		f.Close()
+		entries = append(entries, es...)
+		if p == c.LogPath {
+			offset = n
+		}
+	}
+	if o.Tail >= 0 && len(entries) > o.Tail {
+		entries = entries[len(entries)-o.Tail:]
+	}
+	emit := func(e logEntry) {
+		if !o.Since.IsZero() && e.Time.Before(o.Since) {
+			return
+		}
+		if !o.Until.IsZero() && e.Time.After(o.Until) {
+			return
+		}
+		w := stdout
+		if e.Stream == "stderr" {
+			w = stderr
+		}
+		if o.Timestamps {
+			fmt.Fprintf(w, "%s %s", e.Time.Format(time.RFC3339Nano), e.Log)
+		} else {
+			io.WriteString(w, e.Log)
+		}
+	}
+	for _, e := range entries {
+		emit(e)
+	}
+	if !o.Follow {
+		return nil
+	}
+	// Follow: poll the file for new entries until the container is not
+	// running any more and everything written has been read.
+	for {
+		select {
+		case <-stop:
+			return nil
+		default:
+		}
+		running := false
+		if cur, err := readRecord(c.ID); err == nil {
+			running = cur.State.Running || cur.State.Restarting
+		}
+		f, err := os.Open(c.LogPath)
+		if err == nil {
+			st, _ := f.Stat()
+			if st.Size() < offset {
+				offset = 0 // rotated
+			}
+			_, _ = f.Seek(offset, io.SeekStart)
+			es, n := readEntries(f)
+			f.Close()
+			offset += n
+			for _, e := range es {
+				emit(e)
+			}
+		}
+		if !running {
+			return nil
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// readEntries reads whole lines; it returns how many bytes they took, so
+// a half-written last line is read again next time.
+func readEntries(r io.Reader) ([]logEntry, int64) {
+	br := bufio.NewReaderSize(r, 64<<10)
+	var out []logEntry
+	var n int64
+	for {
+		line, err := br.ReadBytes('\n')
+		if err != nil {
+			break
+		}
+		n += int64(len(line))
+		var e logEntry
+		if json.Unmarshal(line, &e) == nil {
+			out = append(out, e)
+		}
+	}
+	return out, n
+}
