@@ -17,23 +17,31 @@ import (
 	"github.com/skiff-project/skiff/storage"
 )
 
-// terminal puts the caller's terminal in raw mode and reports its size
-// changes; restore undoes it.
+// terminal puts the caller's terminal in raw mode (when it gives input)
+// and reports its size changes; restore undoes it.
 type terminal struct {
-	con    console.Console
-	resize chan [2]uint16
-	sigs   chan os.Signal
+	con           console.Console
+	resize        chan [2]uint16
+	sigs          chan os.Signal
+	width, height uint16
 }
 
-func newTerminal() *terminal {
+func newTerminal(raw bool) *terminal {
 	t := &terminal{resize: make(chan [2]uint16, 4)}
 	con, err := console.ConsoleFromFile(os.Stdin)
 	if err != nil {
-		close(t.resize)
-		return t
+		if con, err = console.ConsoleFromFile(os.Stdout); err != nil {
+			close(t.resize)
+			return t
+		}
 	}
 	t.con = con
-	_ = con.SetRaw()
+	if ws, err := con.Size(); err == nil {
+		t.width, t.height = ws.Width, ws.Height
+	}
+	if raw {
+		_ = con.SetRaw()
+	}
 	send := func() {
 		if ws, err := con.Size(); err == nil {
 			select {
@@ -98,11 +106,14 @@ func attachAndStart(ctr *runtime.Container, interactive, tty, sigProxy bool, det
 		streams.Stdin = os.Stdin
 	}
 	var term *terminal
-	if tty && interactive {
-		term = newTerminal()
+	if tty {
+		term = newTerminal(interactive)
 		defer term.restore()
 		streams.Resize = term.resize
-		streams.DetachKeys = detachKeys
+		streams.Width, streams.Height = term.width, term.height
+		if interactive {
+			streams.DetachKeys = detachKeys
+		}
 	}
 	// Signals that reach skiff are for the container (Docker's sig-proxy).
 	sigs := make(chan os.Signal, 16)
@@ -164,10 +175,11 @@ func attachCommand() *cli.Command {
 				if !c.Bool("no-stdin") && ctr.Config.OpenStdin {
 					streams.Stdin = os.Stdin
 				}
-				if ctr.Config.Tty && streams.Stdin != nil {
-					term := newTerminal()
+				if ctr.Config.Tty {
+					term := newTerminal(streams.Stdin != nil)
 					defer term.restore()
 					streams.Resize = term.resize
+					streams.Width, streams.Height = term.width, term.height
 				}
 				if c.Bool("sig-proxy") && !ctr.Config.Tty {
 					sigs := make(chan os.Signal, 16)

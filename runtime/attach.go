@@ -26,6 +26,8 @@ const (
 
 type attachRequest struct {
 	Stdin, Stdout, Stderr bool
+	// Width and Height are the client's terminal size, if it has one.
+	Width, Height uint16
 }
 
 func writeFrame(w io.Writer, t byte, p []byte) error {
@@ -80,6 +82,7 @@ type attachHub struct {
 	clients []*attachClient
 	stdin   io.WriteCloser // nil without -i
 	resize  func(w, h uint16)
+	size    [2]uint16     // the last size a client asked for
 	first   chan struct{} // closed when the first client has attached
 	once    sync.Once
 }
@@ -111,6 +114,9 @@ func (h *attachHub) handle(conn net.Conn) {
 	h.mu.Lock()
 	h.clients = append(h.clients, c)
 	h.mu.Unlock()
+	if c.req.Width > 0 && c.req.Height > 0 {
+		h.setSize(c.req.Width, c.req.Height)
+	}
 	h.once.Do(func() { close(h.first) })
 	for {
 		t, p, err := readFrame(br)
@@ -127,10 +133,39 @@ func (h *attachHub) handle(conn net.Conn) {
 				h.closeStdin()
 			}
 		case frameResize:
-			if len(p) == 4 && h.resize != nil {
-				h.resize(binary.BigEndian.Uint16(p), binary.BigEndian.Uint16(p[2:]))
+			if len(p) == 4 {
+				h.setSize(binary.BigEndian.Uint16(p), binary.BigEndian.Uint16(p[2:]))
 			}
 		}
+	}
+}
+
+// setSize records a terminal size and applies it to the pty, if any.
+func (h *attachHub) setSize(w, ht uint16) {
+	h.mu.Lock()
+	h.size = [2]uint16{w, ht}
+	resize := h.resize
+	h.mu.Unlock()
+	if resize != nil {
+		resize(w, ht)
+	}
+}
+
+// lastSize is the size to give a new pty (0, 0 when nobody said).
+func (h *attachHub) lastSize() (uint16, uint16) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.size[0], h.size[1]
+}
+
+// setResize installs the pty's resize function and applies the last size.
+func (h *attachHub) setResize(fn func(w, h uint16)) {
+	h.mu.Lock()
+	h.resize = fn
+	sz := h.size
+	h.mu.Unlock()
+	if sz[0] > 0 && sz[1] > 0 {
+		fn(sz[0], sz[1])
 	}
 }
 
@@ -201,6 +236,8 @@ type AttachStreams struct {
 	// DetachKeys, when it matches the input, ends the attach without
 	// stopping the container.
 	DetachKeys []byte
+	// Width and Height are the terminal's size when there is one.
+	Width, Height uint16
 }
 
 // ErrDetached is returned by an attach that ended on the detach keys.

@@ -138,7 +138,7 @@ func StartAttached(c *Container, streams AttachStreams) (*Attached, error) {
 	} else if line != "listening" {
 		return nil, fmt.Errorf("unexpected supervisor report %q", line)
 	}
-	ac, err := dialAttach(c, attachRequest{Stdin: streams.Stdin != nil, Stdout: true, Stderr: true})
+	ac, err := dialAttach(c, attachRequest{Stdin: streams.Stdin != nil, Stdout: true, Stderr: true, Width: streams.Width, Height: streams.Height})
 	if err != nil {
 		_ = s.proc.Kill()
 		return nil, fmt.Errorf("attaching to %s: %w", c.Name, err)
@@ -163,7 +163,7 @@ func Attach(ref string, streams AttachStreams) (int, error) {
 	if !c.State.Running {
 		return 0, fmt.Errorf("cannot attach to container %s: it is not running (start it first): %w", c.Name, errdefs.ErrConflict)
 	}
-	ac, err := dialAttach(c, attachRequest{Stdin: streams.Stdin != nil, Stdout: streams.Stdout != nil, Stderr: streams.Stderr != nil})
+	ac, err := dialAttach(c, attachRequest{Stdin: streams.Stdin != nil, Stdout: streams.Stdout != nil, Stderr: streams.Stderr != nil, Width: streams.Width, Height: streams.Height})
 	if err != nil {
 		return 0, fmt.Errorf("attaching to %s: %w", c.Name, err)
 	}

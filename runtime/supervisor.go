@@ -45,7 +45,10 @@ type supervisor struct {
 // Supervise is the supervisor's body. It reports on fd 3, one line:
 // "listening" (when waitAttach), then "started PID" or "error CODE MSG".
 func Supervise(id string, waitAttach bool) error {
-	signal.Ignore(unix.SIGHUP, unix.SIGINT, unix.SIGPIPE, unix.SIGTTIN, unix.SIGTTOU)
+	// Catch (not ignore: ignored signals stay ignored across exec, and a
+	// shell in the container could not trap them) what a terminal or a
+	// session could send.
+	signal.Notify(make(chan os.Signal, 1), unix.SIGHUP, unix.SIGINT, unix.SIGPIPE, unix.SIGTTIN, unix.SIGTTOU)
 	s := &supervisor{id: id, report: os.NewFile(3, "report"), hub: newAttachHub()}
 	err := s.setUp(waitAttach)
 	if err != nil {
@@ -312,6 +315,9 @@ func (s *supervisor) wireStdio(proc *libcontainer.Process, c *Container) ([]stre
 		}
 		proc.ConsoleSocket = ch
 		proc.ConsoleWidth, proc.ConsoleHeight = 80, 24
+		if w, h := s.hub.lastSize(); w > 0 && h > 0 {
+			proc.ConsoleWidth, proc.ConsoleHeight = w, h
+		}
 		s.consoleSock = parent
 		child = append(child, ch)
 		return nil, closeChild, nil
@@ -352,7 +358,7 @@ func (s *supervisor) receivePty(proc *libcontainer.Process) (*os.File, error) {
 	}
 	_ = console.ClearONLCR(cons.Fd())
 	s.hub.setStdin(nopCloser{f})
-	s.hub.resize = func(w, h uint16) { _ = cons.Resize(console.WinSize{Width: w, Height: h}) }
+	s.hub.setResize(func(w, h uint16) { _ = cons.Resize(console.WinSize{Width: w, Height: h}) })
 	return f, nil
 }
 

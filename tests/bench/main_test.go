@@ -11,7 +11,9 @@
 //
 // Environment, besides the harness's (see tests/harness):
 //
-//	SKIFF_BENCH_RUNS  timed runs per command and scenario (default 20)
+//	SKIFF_BENCH_RUNS           timed runs per command and scenario (default 20)
+//	SKIFF_BENCH_PODMAN_DRIVER  the reference's storage driver (default overlay, as skiff)
+//	SKIFF_E2E_KEEP=1           also keeps Podman's store and configuration
 package bench
 
 import (
@@ -33,13 +35,21 @@ func TestMain(m *testing.M) {
 
 func run(m *testing.M) int {
 	flag.Parse()
+	if f := flag.Lookup("test.bench"); f == nil || f.Value.String() == "" {
+		// Plain `go test ./tests/...`: there are no tests here, so skip the
+		// fixtures (and the host lock) altogether.
+		return m.Run()
+	}
+	if os.Geteuid() != 0 {
+		fmt.Fprintln(os.Stderr, "bench: not running as root: every benchmark is skipped (the harness needs root to create its test users)")
+	}
 	if err := harness.Setup(); err != nil {
 		fmt.Fprintf(os.Stderr, "bench setup failed: %v\n", err)
 		harness.Teardown()
 		return 1
 	}
 	code := m.Run()
-	if harness.E2E != nil && os.Geteuid() == 0 {
+	if harness.E2E != nil && os.Geteuid() == 0 && os.Getenv("SKIFF_E2E_KEEP") != "1" {
 		if err := cleanPodman(harness.E2E); err != nil {
 			fmt.Fprintf(os.Stderr, "bench teardown: %v\n", err)
 		}

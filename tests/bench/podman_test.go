@@ -25,6 +25,23 @@ cgroup_manager = "cgroupfs"
 events_logger = "file"
 `
 
+// podmanStorageConf picks Podman's storage driver. Without a storage.conf
+// (Debian ships none) rootless Podman falls back to vfs, which copies the
+// image's files for every container; skiff uses native overlay, so the
+// reference does too unless SKIFF_BENCH_PODMAN_DRIVER says otherwise.
+const podmanStorageConf = `# Written by skiff's benchmarks (tests/bench); removed when they end.
+[storage]
+driver = %q
+`
+
+// podmanDriver is the storage driver the reference runs with.
+func podmanDriver() string {
+	if d := os.Getenv("SKIFF_BENCH_PODMAN_DRIVER"); d != "" {
+		return d
+	}
+	return "overlay"
+}
+
 // podmanRegistriesConf marks the harness's plain-HTTP loopback registry insecure.
 const podmanRegistriesConf = `# Written by skiff's benchmarks (tests/bench); removed when they end.
 [[registry]]
@@ -89,9 +106,11 @@ func podmanDirs(u *harness.User) []string {
 	return []string{
 		filepath.Join(u.Home, ".local", "share", "containers"),
 		filepath.Join(u.Home, ".config", "containers"),
+		filepath.Join(u.Home, ".config", "cni"),
 		filepath.Join(u.Home, ".cache", "containers"),
 		fmt.Sprintf("/tmp/podman-run-%d", u.UID),
 		fmt.Sprintf("/tmp/containers-user-%d", u.UID),
+		fmt.Sprintf("/tmp/storage-run-%d", u.UID),
 		fmt.Sprintf("/tmp/run-%d", u.UID),
 		fmt.Sprintf("/run/user/%d/containers", u.UID),
 		fmt.Sprintf("/run/user/%d/libpod", u.UID),
@@ -124,11 +143,13 @@ func cleanPodman(u *harness.User) error {
 	return errors.Join(errs...)
 }
 
-// configurePodman writes u's Podman configuration for the benchmarks.
-func configurePodman(u *harness.User) error {
+// configurePodman writes u's Podman configuration for the benchmarks, with
+// the given storage driver.
+func configurePodman(u *harness.User, driver string) error {
 	files := map[string]string{
 		"containers.conf": podmanContainersConf,
 		"registries.conf": fmt.Sprintf(podmanRegistriesConf, harness.Registry),
+		"storage.conf":    fmt.Sprintf(podmanStorageConf, driver),
 	}
 	dirs := []string{filepath.Join(u.Home, ".config"), filepath.Join(u.Home, ".config", "containers")}
 	for _, d := range dirs {

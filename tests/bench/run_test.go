@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
@@ -71,35 +72,65 @@ func prepare() (*fixture, error) {
 			return userCommand(ctx, u, harness.Binary, args...)
 		}},
 	}
-	if out, err := runOnce(f.skiff, "pull", "-q", f.image); err != nil {
-		return nil, fmt.Errorf("skiff pull %s: %v\n%s", f.image, err, out)
-	}
-
-	podmanDesc := ""
+	// Podman first: cleaning its state ends every process of the user and
+	// removes skiff's store too.
 	if f.missing = ensurePodman(); f.missing == "" {
 		if err := cleanPodman(u); err != nil {
 			return nil, err
 		}
-		if err := configurePodman(u); err != nil {
+		driver := podmanDriver()
+		if err := configurePodman(u, driver); err != nil {
 			return nil, fmt.Errorf("configuring podman for %s: %w", u.Name, err)
+		}
+		if _, err := podmanOutput(u, "info"); err != nil && driver != "vfs" {
+			// This kernel may not allow overlay mounts in a user namespace.
+			fmt.Printf("bench: podman cannot use the %s storage driver here, falling back to vfs: %s\n", driver, lastLines(err.Error(), 2))
+			if err := cleanPodman(u); err != nil {
+				return nil, err
+			}
+			if err := configurePodman(u, "vfs"); err != nil {
+				return nil, err
+			}
 		}
 		f.podman = &engine{name: "podman", command: func(ctx context.Context, args ...string) *exec.Cmd {
 			return podmanCommand(ctx, u, args...)
 		}}
-		if out, err := runOnce(f.podman, "pull", "-q", f.image); err != nil {
-			return nil, fmt.Errorf("podman pull %s: %v\n%s", f.image, err, out)
+	}
+	for _, e := range []*engine{f.skiff, f.podman} {
+		if e == nil {
+			continue
 		}
-		podmanDesc = podmanDescription(u)
+		if out, err := runOnce(e, "pull", "-q", f.image); err != nil {
+			return nil, fmt.Errorf("%s pull %s: %v\n%s", e.name, f.image, err, out)
+		}
 	}
 
 	fmt.Printf("bench: image %s, engines run as %s (uid %d), %d timed runs each after %d warm-ups, order alternating\n",
 		f.image, u.Name, u.UID, runs(), warmups)
+	version := "(skiff version failed)"
+	if out, err := harness.Command(u, "version").Output(); err == nil {
+		// "Version:    abc123" on the first line.
+		if f := strings.Fields(strings.SplitN(string(out), "\n", 2)[0]); len(f) > 0 {
+			version = f[len(f)-1]
+		}
+	}
+	fmt.Printf("bench: skiff %s (storage %s)\n", version, storageDriver(u.DataDir()))
 	if f.podman != nil {
-		fmt.Printf("bench: reference %s\n", podmanDesc)
+		fmt.Printf("bench: reference %s\n", podmanDescription(u))
 	} else {
 		fmt.Printf("bench: PODMAN UNAVAILABLE, reporting skiff only: %s\n", f.missing)
 	}
 	return f, nil
+}
+
+// storageDriver names the graph driver of the containers/storage store
+// under dataDir from its DRIVER-images directory, for the header only.
+func storageDriver(dataDir string) string {
+	matches, _ := filepath.Glob(filepath.Join(dataDir, "storage", "*-images"))
+	if len(matches) != 1 {
+		return "unknown"
+	}
+	return strings.TrimSuffix(filepath.Base(matches[0]), "-images")
 }
 
 // runs is the number of timed runs per engine and scenario.
@@ -114,26 +145,26 @@ func runs() int {
 
 // runOnce runs e with args and returns its combined output on failure.
 func runOnce(e *engine, args ...string) (string, error) {
-	_, out, err := timed(e, args...)
+	_, out, _, err := timed(e, args...)
 	return out, err
 }
 
 // timed runs e with args once and returns its wall time, from start to exit.
 // Output goes to files, not pipes, so a helper that keeps a copy of them open
 // cannot stretch the measurement. A non-zero exit is an error carrying the
-// output.
-func timed(e *engine, args ...string) (time.Duration, string, error) {
+// output; on success it returns what the engine wrote to stderr.
+func timed(e *engine, args ...string) (d time.Duration, out, stderrText string, err error) {
 	ctx, cancel := context.WithTimeout(context.Background(), runTimeout)
 	defer cancel()
 	stdout, err := os.CreateTemp("", "skiff-bench-out-")
 	if err != nil {
-		return 0, "", err
+		return 0, "", "", err
 	}
 	defer os.Remove(stdout.Name())
 	defer stdout.Close()
 	stderr, err := os.CreateTemp("", "skiff-bench-err-")
 	if err != nil {
-		return 0, "", err
+		return 0, "", "", err
 	}
 	defer os.Remove(stderr.Name())
 	defer stderr.Close()
@@ -145,21 +176,37 @@ func timed(e *engine, args ...string) (time.Duration, string, error) {
 	if err == nil {
 		err = cmd.Wait()
 	}
-	d := time.Since(start)
+	d = time.Since(start)
+	errB, _ := os.ReadFile(stderr.Name())
 	if err != nil {
 		outB, _ := os.ReadFile(stdout.Name())
-		errB, _ := os.ReadFile(stderr.Name())
 		if ctx.Err() != nil {
 			err = fmt.Errorf("timed out after %s: %w", runTimeout, err)
 		}
-		return d, fmt.Sprintf("$ %s %s\nstdout:\n%s\nstderr:\n%s", e.name, strings.Join(args, " "), outB, errB), err
+		return d, fmt.Sprintf("$ %s %s\nstdout:\n%s\nstderr:\n%s", e.name, strings.Join(args, " "), outB, errB), "", err
 	}
-	return d, "", nil
+	return d, "", string(errB), nil
 }
 
-// stats are the timings of one engine in one scenario.
+// stats are the timings of one engine in one scenario, and the distinct
+// stderr lines of its successful runs (warnings).
 type stats struct {
-	samples []time.Duration
+	samples  []time.Duration
+	stderr   []string
+	stderrOf map[string]bool
+}
+
+func (s *stats) noteStderr(text string) {
+	for _, l := range strings.Split(strings.TrimSpace(text), "\n") {
+		if l = strings.TrimSpace(l); l == "" || s.stderrOf[l] {
+			continue
+		}
+		if s.stderrOf == nil {
+			s.stderrOf = map[string]bool{}
+		}
+		s.stderrOf[l] = true
+		s.stderr = append(s.stderr, l)
+	}
 }
 
 func (s *stats) median() time.Duration {
@@ -213,10 +260,11 @@ func measure(b *testing.B, f *fixture, extra ...string) map[string]*stats {
 			order = []*engine{engines[1], engines[0]}
 		}
 		for _, e := range order {
-			d, out, err := timed(e, args...)
+			d, out, warn, err := timed(e, args...)
 			if err != nil {
 				b.Fatalf("%s run %d: %v\n%s", e.name, i, err, out)
 			}
+			res[e.name].noteStderr(warn)
 			if i >= 0 {
 				res[e.name].samples = append(res[e.name].samples, d)
 			}
@@ -243,6 +291,13 @@ func report(b *testing.B, label string, res map[string]*stats) {
 		line += "   podman n/a"
 	}
 	fmt.Println(line)
+	for _, name := range []string{"skiff", "podman"} {
+		if st, ok := res[name]; ok {
+			for _, l := range st.stderr {
+				fmt.Printf("    %s stderr (successful runs): %s\n", name, l)
+			}
+		}
+	}
 }
 
 // BenchmarkRunRm times `run --rm busybox true` end to end (CLI start to exit:
