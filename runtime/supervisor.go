@@ -151,10 +151,10 @@ func (s *supervisor) loop() int {
 			}
 			return nil
 		})
-		s.hub.exit(code) // attached clients end at each exit, as in Docker
 		if rerr != nil || !c.State.Restarting {
-			return code
+			return code // clients hear the exit after the clean-up (--rm)
 		}
+		s.hub.exit(code) // attached clients end at the first exit, as in Docker
 		// Docker's back-off: 100 ms doubling up to a minute, reset after
 		// a run of 10 s; a stop during the wait wins.
 		if time.Since(started) > 10*time.Second {
