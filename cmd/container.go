@@ -37,6 +37,7 @@ func containerCommand() *cli.Command {
 							return err
 						}
 						fmt.Fprintln(c.App.Writer, "Deleted Containers:")
+						var reclaimed int64
 						for _, ctr := range all {
 							switch ctr.State.Status {
 							case runtime.StatusExited, runtime.StatusCreated, runtime.StatusDead:
@@ -46,10 +47,13 @@ func containerCommand() *cli.Command {
 							if ctr.State.Status == runtime.StatusCreated && ctr.State.SupervisorPid != 0 {
 								continue // being started right now
 							}
+							size, _ := st.Raw().ContainerSize(ctr.ID)
 							if _, err := runtime.Remove(st, ctr.ID, ctr.State.Status == runtime.StatusDead); err == nil {
 								fmt.Fprintln(c.App.Writer, ctr.ID)
+								reclaimed += size
 							}
 						}
+						fmt.Fprintf(c.App.Writer, "\nTotal reclaimed space: %s\n", humanBytes(reclaimed))
 						return nil
 					})
 				},

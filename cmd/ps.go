@@ -32,7 +32,12 @@ type psRow struct {
 	Size         string
 	State        string
 	Status       string
+
+	labels map[string]string
 }
+
+// Label returns one label's value, for '{{.Label "key"}}' templates.
+func (r psRow) Label(key string) string { return r.labels[key] }
 
 func psFlags() []cli.Flag {
 	return []cli.Flag{
@@ -87,6 +92,32 @@ func parsePsFilters(fs []string) ([]psFilter, error) {
 		out = append(out, psFilter{k, v})
 	}
 	return out, nil
+}
+
+// matchFilters applies Docker's rule: filters with the same key are
+// alternatives, different keys must all match; every label must match.
+func matchFilters(fs []psFilter, st *storage.Store, c *runtime.Container) bool {
+	byKey := map[string]bool{}
+	for _, f := range fs {
+		if f.key == "label" {
+			if !f.match(st, c) {
+				return false
+			}
+			continue
+		}
+		if _, seen := byKey[f.key]; !seen {
+			byKey[f.key] = false
+		}
+		if f.match(st, c) {
+			byKey[f.key] = true
+		}
+	}
+	for _, ok := range byKey {
+		if !ok {
+			return false
+		}
+	}
+	return true
 }
 
 func (f psFilter) match(st *storage.Store, c *runtime.Container) bool {
@@ -149,10 +180,8 @@ func psAction(c *cli.Context) error {
 					show = true
 				}
 			}
-			for _, f := range filters {
-				if !f.match(st, ctr) {
-					show = false
-				}
+			if !matchFilters(filters, st, ctr) {
+				show = false
 			}
 			if !show {
 				continue
@@ -211,12 +240,17 @@ func psRowFor(st *storage.Store, c *runtime.Container, noTrunc, size bool) psRow
 		RunningFor: units.HumanDuration(time.Since(c.Created)) + " ago",
 		State:      c.State.Status,
 		Status:     statusText(c),
+		labels:     c.Config.Labels,
 	}
 	if size {
-		row.Size = "0B"
+		var rw, virtual int64
 		if ds, err := st.Raw().ContainerSize(c.ID); err == nil {
-			row.Size = humanBytes(ds)
+			rw = ds
 		}
+		if img, err := st.LookupImage(c.ImageID); err == nil {
+			virtual = img.Size
+		}
+		row.Size = fmt.Sprintf("%s (virtual %s)", humanBytes(rw), humanBytes(rw+virtual))
 	}
 	return row
 }

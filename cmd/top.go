@@ -39,25 +39,51 @@ func topCommand() *cli.Command {
 				}
 				psArgs := c.Args().Tail()
 				if len(psArgs) == 0 {
-					psArgs = []string{"-f"}
+					psArgs = []string{"-ef"}
 				}
-				var list []string
-				for _, p := range pids {
-					list = append(list, strconv.Itoa(p))
-				}
-				args := append(append([]string{}, psArgs...), "-p", strings.Join(list, ","))
-				out, err := exec.Command("ps", args...).CombinedOutput()
-				if err != nil && len(out) == 0 {
-					return errdefs.Invalid("top: ps %s: %v", strings.Join(psArgs, " "), err)
-				}
+				out, err := exec.Command("ps", psArgs...).CombinedOutput()
 				if err != nil {
 					return errdefs.Invalid("top: ps %s: %s", strings.Join(psArgs, " "), strings.TrimSpace(string(out)))
 				}
-				_, _ = os.Stdout.Write(out)
+				filtered, err := filterPs(string(out), pids)
+				if err != nil {
+					return err
+				}
+				_, _ = os.Stdout.WriteString(filtered)
 				return nil
 			})
 		},
 	}
+}
+
+// filterPs keeps ps's header and the rows of the given pids, as Docker's
+// top does (ps runs on the host; the PID column says whose row it is).
+func filterPs(out string, pids []int) (string, error) {
+	lines := strings.Split(strings.TrimRight(out, "\n"), "\n")
+	if len(lines) == 0 {
+		return "", errdefs.Invalid("top: ps printed nothing")
+	}
+	col := -1
+	for i, h := range strings.Fields(lines[0]) {
+		if h == "PID" {
+			col = i
+		}
+	}
+	if col < 0 {
+		return "", errdefs.Invalid("top: ps output has no PID column: include pid in the ps options")
+	}
+	want := map[string]bool{}
+	for _, p := range pids {
+		want[strconv.Itoa(p)] = true
+	}
+	var b strings.Builder
+	b.WriteString(lines[0] + "\n")
+	for _, l := range lines[1:] {
+		if f := strings.Fields(l); len(f) > col && want[f[col]] {
+			b.WriteString(l + "\n")
+		}
+	}
+	return b.String(), nil
 }
 
 func portCommand() *cli.Command {

@@ -275,26 +275,38 @@ func (a *attachConn) stream(s AttachStreams) (int, error) {
 	if s.Stdin != nil {
 		go func() {
 			buf := make([]byte, 32<<10)
-			matched := 0
+			keys := s.DetachKeys
+			var held []byte // a partial detach sequence, not sent yet
 			for {
 				n, err := s.Stdin.Read(buf)
 				if n > 0 {
-					p := buf[:n]
-					if len(s.DetachKeys) > 0 {
-						for _, b := range p {
-							if b == s.DetachKeys[matched] {
-								matched++
-								if matched == len(s.DetachKeys) {
-									close(detached)
-									a.conn.Close()
-									return
+					var out []byte
+					for _, b := range buf[:n] {
+						if len(keys) == 0 {
+							out = append(out, b)
+							continue
+						}
+						if b == keys[len(held)] {
+							held = append(held, b)
+							if len(held) == len(keys) {
+								if len(out) > 0 {
+									_ = send(frameStdin, out)
 								}
-							} else {
-								matched = 0
+								close(detached)
+								a.conn.Close()
+								return
 							}
+							continue
+						}
+						out = append(out, held...)
+						held = held[:0]
+						if b == keys[0] {
+							held = append(held, b)
+						} else {
+							out = append(out, b)
 						}
 					}
-					if send(frameStdin, append([]byte(nil), p...)) != nil {
+					if len(out) > 0 && send(frameStdin, out) != nil {
 						return
 					}
 				}

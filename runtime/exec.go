@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/signal"
 
 	"github.com/opencontainers/runc/libcontainer"
 	"github.com/opencontainers/runc/libcontainer/configs"
@@ -71,14 +72,18 @@ func Exec(ref string, o ExecOptions) error {
 	switch {
 	case o.Detach:
 	case o.TTY:
-		var in *os.File
-		if o.Interactive {
-			in = o.Stdin
-		}
-		if term, err = newTTY(p, in); err != nil {
+		if term, err = newTTY(p, o.Stdin, o.Interactive); err != nil {
 			return err
 		}
 		defer term.close()
+		winch := make(chan os.Signal, 4)
+		signal.Notify(winch, unix.SIGWINCH)
+		defer signal.Stop(winch)
+		go func() {
+			for range winch {
+				term.resize()
+			}
+		}()
 	default:
 		if o.Interactive {
 			p.Stdin = o.Stdin

@@ -217,6 +217,17 @@ func Stop(ref string, timeout *int, signal string) (*Container, error) {
 		waitNotRunning(c.ID, 5*time.Second)
 		return c, nil
 	}
+	if c.State.Status == StatusDead && c.State.Pid > 0 && pidAlive(c.State.Pid) {
+		// The supervisor is gone but the process is not: stop it all the same.
+		if sig, err := ParseSignal(firstNonEmpty(signal, c.Config.StopSignal, "SIGTERM")); err == nil {
+			_ = unix.Kill(c.State.Pid, sig)
+		}
+		if !waitPidExit(c.State.Pid, 10*time.Second) {
+			_ = unix.Kill(c.State.Pid, unix.SIGKILL)
+			waitPidExit(c.State.Pid, 5*time.Second)
+		}
+		return c, nil
+	}
 	if !c.State.Running {
 		return c, nil // Docker: stopping a stopped container succeeds
 	}
@@ -384,6 +395,9 @@ func Rename(st *storage.Store, ref, name string) error {
 	if err != nil {
 		return err
 	}
+	if c.Name == name {
+		return fmt.Errorf("cannot rename %s: the new name is the same as the current one: %w", c.Name, errdefs.ErrConflict)
+	}
 	if other, err := Lookup(name); err == nil && other.ID != c.ID && other.Name == name {
 		return fmt.Errorf("cannot rename %s to %s: the name is already in use: %w", c.Name, name, errdefs.ErrConflict)
 	}
@@ -405,7 +419,10 @@ func Pause(ref string) error {
 	if err != nil {
 		return err
 	}
-	if !c.State.Running || c.State.Paused {
+	if c.State.Paused {
+		return fmt.Errorf("container %s is already paused: %w", c.Name, errdefs.ErrConflict)
+	}
+	if !c.State.Running {
 		return fmt.Errorf("container %s is not running: %w", c.Name, errdefs.ErrConflict)
 	}
 	if rootlessCgroupV1() {

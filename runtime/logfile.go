@@ -172,7 +172,7 @@ func ReadLogs(c *Container, o LogOptions, stdout, stderr io.Writer, stop <-chan 
 			w = stderr
 		}
 		if o.Timestamps {
-			fmt.Fprintf(w, "%s %s", e.Time.Format(time.RFC3339Nano), e.Log)
+			fmt.Fprintf(w, "%s %s", e.Time.Format("2006-01-02T15:04:05.000000000Z07:00"), e.Log)
 		} else {
 			io.WriteString(w, e.Log)
 		}

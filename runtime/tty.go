@@ -15,25 +15,35 @@ import (
 // terminal: raw mode, resize, copy both ways.
 type ttyIO struct {
 	parent, child *os.File
-	stdin         *os.File
+	stdin         *os.File // nil: no input
 	host          console.Console
+	raw           bool
 	pty           console.Console
 	wg            sync.WaitGroup
 }
 
-func newTTY(p *libcontainer.Process, stdin *os.File) (*ttyIO, error) {
+// newTTY gives p a pty sized like the caller's terminal (stdin, else
+// stdout); input, when set, is copied into it with the terminal raw.
+func newTTY(p *libcontainer.Process, stdin *os.File, input bool) (*ttyIO, error) {
 	parent, child, err := utils.NewSockPair("console")
 	if err != nil {
 		return nil, fmt.Errorf("creating console socket: %w", err)
 	}
-	t := &ttyIO{parent: parent, child: child, stdin: stdin}
+	t := &ttyIO{parent: parent, child: child, raw: input}
+	if input {
+		t.stdin = stdin
+	}
 	p.ConsoleSocket = child
-	if stdin != nil {
-		if c, err := console.ConsoleFromFile(stdin); err == nil {
+	for _, f := range []*os.File{stdin, os.Stdout} {
+		if f == nil {
+			continue
+		}
+		if c, err := console.ConsoleFromFile(f); err == nil {
 			t.host = c
 			if ws, err := c.Size(); err == nil {
 				p.ConsoleWidth, p.ConsoleHeight = ws.Width, ws.Height
 			}
+			break
 		}
 	}
 	return t, nil
@@ -52,7 +62,7 @@ func (t *ttyIO) attach(stdout io.Writer) error {
 	}
 	_ = console.ClearONLCR(pty.Fd())
 	t.pty = pty
-	if t.host != nil {
+	if t.host != nil && t.raw {
 		_ = t.host.SetRaw()
 	}
 	if t.stdin != nil {
@@ -76,7 +86,7 @@ func (t *ttyIO) resize() {
 func (t *ttyIO) wait() { t.wg.Wait() }
 
 func (t *ttyIO) close() {
-	if t.host != nil {
+	if t.host != nil && t.raw {
 		_ = t.host.Reset()
 	}
 	if t.pty != nil {
