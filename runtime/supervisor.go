@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime/debug"
 	"strings"
 	"sync"
 	"syscall"
@@ -281,6 +282,8 @@ func (s *supervisor) runOnce(first bool) (int, error) {
 	if first {
 		s.say("started %d", pid)
 	}
+	// What starting took (libcontainer, the store) is not needed to wait.
+	debug.FreeOSMemory()
 	stopHealth := s.startHealth(c, lc, pr)
 	code := waitStatus(proc)
 	stopHealth()
