@@ -115,22 +115,35 @@ func attachAndStart(ctr *runtime.Container, interactive, tty, sigProxy bool, det
 			streams.DetachKeys = detachKeys
 		}
 	}
-	// Signals that reach skiff are for the container (Docker's sig-proxy).
-	sigs := make(chan os.Signal, 16)
+	pid := make(chan int, 1)
 	if sigProxy && !tty {
-		signal.Notify(sigs, unix.SIGINT, unix.SIGTERM, unix.SIGHUP, unix.SIGQUIT, unix.SIGUSR1, unix.SIGUSR2)
-		defer signal.Stop(sigs)
+		defer proxySignals(pid)()
 	}
 	a, err := runtime.StartAttached(ctr, streams)
 	if err != nil {
 		return err
 	}
+	pid <- a.Pid
+	code, err := a.Stream(streams)
+	return attachResult(ctr, term, code, err)
+}
+
+// proxySignals forwards the signals that reach skiff to the container's
+// process once its pid arrives (Docker's sig-proxy); the func stops it.
+func proxySignals(pid <-chan int) func() {
+	sigs := make(chan os.Signal, 16)
+	signal.Notify(sigs, unix.SIGINT, unix.SIGTERM, unix.SIGHUP, unix.SIGQUIT, unix.SIGUSR1, unix.SIGUSR2)
 	go func() {
+		p := <-pid
 		for s := range sigs {
-			_ = unix.Kill(a.Pid, s.(unix.Signal))
+			_ = unix.Kill(p, s.(unix.Signal))
 		}
 	}()
-	code, err := a.Stream(streams)
+	return func() { signal.Stop(sigs) }
+}
+
+// attachResult turns the end of an attach into skiff's exit.
+func attachResult(ctr *runtime.Container, term *terminal, code int, err error) error {
 	if errors.Is(err, runtime.ErrDetached) {
 		if term != nil {
 			term.restore()
@@ -175,33 +188,20 @@ func attachCommand() *cli.Command {
 				if !c.Bool("no-stdin") && ctr.Config.OpenStdin {
 					streams.Stdin = os.Stdin
 				}
+				var term *terminal
 				if ctr.Config.Tty {
-					term := newTerminal(streams.Stdin != nil)
+					term = newTerminal(streams.Stdin != nil)
 					defer term.restore()
 					streams.Resize = term.resize
 					streams.Width, streams.Height = term.width, term.height
 				}
 				if c.Bool("sig-proxy") && !ctr.Config.Tty {
-					sigs := make(chan os.Signal, 16)
-					signal.Notify(sigs, unix.SIGINT, unix.SIGTERM, unix.SIGHUP, unix.SIGQUIT, unix.SIGUSR1, unix.SIGUSR2)
-					defer signal.Stop(sigs)
-					go func() {
-						for s := range sigs {
-							_ = unix.Kill(ctr.State.Pid, s.(unix.Signal))
-						}
-					}()
+					pid := make(chan int, 1)
+					pid <- ctr.State.Pid
+					defer proxySignals(pid)()
 				}
 				code, err := runtime.Attach(ctr.ID, streams)
-				if errors.Is(err, runtime.ErrDetached) {
-					return nil
-				}
-				if err != nil {
-					return err
-				}
-				if code != 0 {
-					return &errdefs.ExitStatus{Code: code}
-				}
-				return nil
+				return attachResult(ctr, term, code, err)
 			})
 		},
 	}

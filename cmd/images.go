@@ -64,7 +64,7 @@ func imageCommand() *cli.Command {
 		Usage: "Manage images",
 		Subcommands: []*cli.Command{
 			{Name: "ls", Aliases: []string{"list"}, Usage: "List images", Flags: imagesFlags(), Action: listImages},
-			{Name: "inspect", Usage: "Show details of images", ArgsUsage: "IMAGE [IMAGE...]", Flags: []cli.Flag{formatFlag()}, Action: inspectImages},
+			{Name: "inspect", Usage: "Show details of images", ArgsUsage: "IMAGE [IMAGE...]", Flags: []cli.Flag{formatFlag()}, Action: func(c *cli.Context) error { return inspectObjects(c, "image") }},
 			pullCommand(),
 			tagCommand(),
 			{Name: "rm", Aliases: []string{"remove"}, Usage: "Remove images", ArgsUsage: "IMAGE [IMAGE...]", Flags: rmiFlags(), Action: removeImages},
@@ -206,34 +206,6 @@ func imageRows(img *storage.Image, noTrunc bool) []imageRow {
 		rows = append(rows, r)
 	}
 	return rows
-}
-
-func inspectImages(c *cli.Context) error {
-	if err := exactArgs(c, 1, -1, "image inspect [OPTIONS] IMAGE [IMAGE...]"); err != nil {
-		return err
-	}
-	return withStore(c, func(ctx context.Context, st *storage.Store) error {
-		var out []any
-		var firstErr error
-		for _, ref := range c.Args().Slice() {
-			img, err := st.LookupImage(ref)
-			if err != nil {
-				if firstErr == nil {
-					firstErr = err
-				}
-				continue
-			}
-			out = append(out, imageInspect(img))
-		}
-		if len(out) > 0 {
-			if err := writeInspect(c.App.Writer, out, c.String("format")); err != nil {
-				return err
-			}
-		} else if c.String("format") == "" {
-			fmt.Fprintln(c.App.Writer, "[]")
-		}
-		return firstErr
-	})
 }
 
 // imageInspectJSON is Docker's image inspect shape.
@@ -453,7 +425,10 @@ func inspectObjects(c *cli.Context, kind string) error {
 			img, err := st.LookupImage(ref)
 			if err != nil {
 				if firstErr == nil {
-					firstErr = errdefs.NotFound("no such object: %s", ref)
+					firstErr = err
+					if kind == "" && isNotFound(err) {
+						firstErr = errdefs.NotFound("no such object: %s", ref)
+					}
 				}
 				continue
 			}
