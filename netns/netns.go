@@ -9,8 +9,9 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
+	"runtime"
 	"strings"
+	"sync"
 	"time"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -117,16 +118,55 @@ func searchLines() string {
 	return b.String()
 }
 
+// NewPinned creates a network namespace and pins it at path (a bind
+// mount of its nsfs file), so that slirp4netns can be set up on it while
+// the container is still being created. Remove undoes it.
+func NewPinned(path string) error {
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDONLY, 0o600)
+	if err != nil {
+		return fmt.Errorf("creating network namespace file %s: %w", path, err)
+	}
+	f.Close()
+	errc := make(chan error, 1)
+	go func() {
+		// The thread changes namespaces: it stays locked and ends with
+		// this goroutine, so no other goroutine ever runs on it.
+		runtime.LockOSThread()
+		errc <- func() error {
+			if err := unix.Unshare(unix.CLONE_NEWNET); err != nil {
+				return fmt.Errorf("creating a network namespace: %w", err)
+			}
+			if err := unix.Mount("/proc/thread-self/ns/net", path, "", unix.MS_BIND, ""); err != nil {
+				return fmt.Errorf("pinning the network namespace at %s: %w", path, err)
+			}
+			return nil
+		}()
+	}()
+	if err := <-errc; err != nil {
+		_ = os.Remove(path)
+		return err
+	}
+	return nil
+}
+
+// RemovePinned unpins and deletes a namespace made by NewPinned.
+func RemovePinned(path string) {
+	_ = unix.Unmount(path, unix.MNT_DETACH)
+	_ = os.Remove(path)
+}
+
 // Slirp is a slirp4netns process serving one container's namespace.
 type Slirp struct {
 	cmd   *exec.Cmd
 	exitW *os.File
+	ready chan error
 }
 
-// StartSlirp connects the network namespace of pid to the outside with
-// slirp4netns (tap0, 10.0.2.100/24, MTU 65520, DNS at 10.0.2.3, the host's
-// loopback at 10.0.2.2) and waits until the interface is configured.
-func StartSlirp(pid int) (*Slirp, error) {
+// StartSlirp connects the pinned network namespace at nsPath to the
+// outside with slirp4netns (tap0, 10.0.2.100/24, MTU 65520, DNS at
+// 10.0.2.3, the host's loopback at 10.0.2.2). It returns at once; Wait
+// tells when the interface is configured.
+func StartSlirp(nsPath string) (*Slirp, error) {
 	bin, err := exec.LookPath("slirp4netns")
 	if err != nil {
 		return nil, fmt.Errorf("the private network needs slirp4netns: install Debian's slirp4netns package, or use --network none or host: %w", errdefs.ErrUnavailable)
@@ -135,19 +175,20 @@ func StartSlirp(pid int) (*Slirp, error) {
 	if err != nil {
 		return nil, err
 	}
-	defer readyR.Close()
 	exitR, exitW, err := os.Pipe()
 	if err != nil {
+		readyR.Close()
 		readyW.Close()
 		return nil, err
 	}
 	cmd := exec.Command(bin, "--configure", "--mtu=65520", "--enable-sandbox", "--enable-seccomp",
-		"--ready-fd=3", "--exit-fd=4", strconv.Itoa(pid), "tap0")
+		"--ready-fd=3", "--exit-fd=4", "--netns-type=path", nsPath, "tap0")
 	cmd.ExtraFiles = []*os.File{readyW, exitR}
 	cmd.SysProcAttr = &unix.SysProcAttr{Setsid: true}
-	var stderr strings.Builder
-	cmd.Stderr = &stderr
+	stderr := &lockedBuilder{}
+	cmd.Stderr = stderr
 	if err := cmd.Start(); err != nil {
+		readyR.Close()
 		readyW.Close()
 		exitR.Close()
 		exitW.Close()
@@ -155,23 +196,44 @@ func StartSlirp(pid int) (*Slirp, error) {
 	}
 	readyW.Close()
 	exitR.Close()
-	s := &Slirp{cmd: cmd, exitW: exitW}
-	done := make(chan error, 1)
+	s := &Slirp{cmd: cmd, exitW: exitW, ready: make(chan error, 1)}
 	go func() {
+		defer readyR.Close()
 		buf := make([]byte, 1)
-		_, err := readyR.Read(buf)
-		done <- err
+		if _, err := readyR.Read(buf); err != nil {
+			s.ready <- fmt.Errorf("slirp4netns did not come up: %s: %w", strings.TrimSpace(stderr.String()), errdefs.ErrUnavailable)
+			return
+		}
+		s.ready <- nil
 	}()
-	select {
-	case err = <-done:
-	case <-time.After(10 * time.Second):
-		err = fmt.Errorf("timed out")
-	}
-	if err != nil {
-		s.Stop()
-		return nil, fmt.Errorf("slirp4netns did not come up for pid %d: %v: %s: %w", pid, err, strings.TrimSpace(stderr.String()), errdefs.ErrUnavailable)
-	}
 	return s, nil
+}
+
+// Wait blocks until slirp4netns has configured the interface.
+func (s *Slirp) Wait() error {
+	select {
+	case err := <-s.ready:
+		return err
+	case <-time.After(10 * time.Second):
+		return fmt.Errorf("slirp4netns did not come up within 10s: %w", errdefs.ErrUnavailable)
+	}
+}
+
+type lockedBuilder struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (l *lockedBuilder) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuilder) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }
 
 // Stop ends slirp4netns.

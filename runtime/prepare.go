@@ -104,7 +104,7 @@ type prepared struct {
 
 // prepare builds the libcontainer configuration of c over its mounted
 // rootfs: the spec from small options, then specconv.
-func prepare(c *Container, rootfs string) (*prepared, error) {
+func prepare(c *Container, rootfs, netnsPath string) (*prepared, error) {
 	p, err := planFor(c)
 	if err != nil {
 		return nil, err
@@ -147,6 +147,9 @@ func prepare(c *Container, rootfs string) (*prepared, error) {
 	}
 	if p.network == netns.ModeHost {
 		opts = append(opts, WithHostNetwork())
+	}
+	if netnsPath != "" {
+		opts = append(opts, WithNetNSPath(netnsPath))
 	}
 	if c.HostConfig.Privileged {
 		opts = append(opts, WithPrivileged())

@@ -147,6 +147,18 @@ func WithHostNetwork() SpecOpt {
 	}
 }
 
+// WithNetNSPath joins the network namespace pinned at path.
+func WithNetNSPath(path string) SpecOpt {
+	return func(s *specs.Spec) error {
+		for i := range s.Linux.Namespaces {
+			if s.Linux.Namespaces[i].Type == specs.NetworkNamespace {
+				s.Linux.Namespaces[i].Path = path
+			}
+		}
+		return nil
+	}
+}
+
 func removeNamespace(s *specs.Spec, t specs.LinuxNamespaceType) {
 	out := s.Linux.Namespaces[:0]
 	for _, ns := range s.Linux.Namespaces {

@@ -204,7 +204,22 @@ func (s *supervisor) runOnce(first bool) (int, error) {
 		return 0, err
 	}
 	s.c = c
-	pr, err := prepare(c, s.rootfs)
+	// The private network's namespace is made first so that slirp4netns
+	// comes up while the container is being created.
+	var nsPath string
+	var slirp *netns.Slirp
+	if mode, _ := netns.ParseMode(c.HostConfig.NetworkMode); mode == netns.ModePrivate {
+		nsPath = filepath.Join(c.runDir(), "netns")
+		if err := netns.NewPinned(nsPath); err != nil {
+			return 0, err
+		}
+		defer netns.RemovePinned(nsPath)
+		if slirp, err = netns.StartSlirp(nsPath); err != nil {
+			return 0, err
+		}
+		defer slirp.Stop()
+	}
+	pr, err := prepare(c, s.rootfs, nsPath)
 	if err != nil {
 		return 0, err
 	}
@@ -241,15 +256,12 @@ func (s *supervisor) runOnce(first bool) (int, error) {
 		defer master.Close()
 		outs = []streamOut{{r: master, t: frameStdout, stream: "stdout"}}
 	}
-	if pr.network == netns.ModePrivate {
-		pid, _ := proc.Pid()
-		slirp, err := netns.StartSlirp(pid)
-		if err != nil {
+	if slirp != nil {
+		if err := slirp.Wait(); err != nil {
 			_ = proc.Signal(unix.SIGKILL)
 			_, _ = proc.Wait()
 			return 0, err
 		}
-		defer slirp.Stop()
 	}
 	for _, o := range outs {
 		copiers.Add(1)
