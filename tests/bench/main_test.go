@@ -1,6 +1,7 @@
-// Package bench holds skiff's benchmarks: wall-clock measurements of the
-// built binary run as the unprivileged test user, side by side with Podman
-// (Debian's podman with runc) as the reference when it can be installed.
+// Package bench holds skiff's benchmarks: wall-clock times (and the idle
+// memory of the per-container monitor) of the built binary run as the
+// unprivileged test user, side by side with Podman (Debian's podman with
+// runc) as the reference when it can be installed.
 //
 // Run as root (the harness creates the test users and the local registry):
 //
