@@ -13,6 +13,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/skiff-project/skiff/errdefs"
+	"github.com/skiff-project/skiff/netns"
 	"github.com/skiff-project/skiff/registry/reference"
 	"github.com/skiff-project/skiff/runtime"
 	"github.com/skiff-project/skiff/storage"
@@ -490,10 +491,13 @@ func containerInspect(ctr *runtime.Container) map[string]any {
 			"AutoRemove": hc.AutoRemove, "CapAdd": hc.CapAdd, "CapDrop": hc.CapDrop,
 			"Privileged": hc.Privileged, "SecurityOpt": hc.SecurityOpt, "ReadonlyRootfs": hc.ReadonlyRootfs,
 			"Init": hc.Init, "LogConfig": hc.LogConfig, "Tmpfs": tmpfsMap(hc.Tmpfs),
+			"PortBindings": nonNilPorts(hc.PortBindings), "PublishAllPorts": hc.PublishAllPorts,
+			"Dns": nonNil(hc.DNS), "DnsSearch": nonNil(hc.DNSSearch), "DnsOptions": nonNil(hc.DNSOptions),
+			"ExtraHosts": hc.ExtraHosts,
 		},
 		"Mounts": mounts,
 		"NetworkSettings": map[string]any{
-			"Ports": map[string]any{}, "Networks": map[string]any{hc.NetworkMode: map[string]any{}},
+			"Ports": nonNilPorts(ctr.NetworkSettings.Ports), "Networks": map[string]any{hc.NetworkMode: map[string]any{}},
 		},
 	}
 }
@@ -528,4 +532,11 @@ func firstNonEmpty(s ...string) string {
 		}
 	}
 	return ""
+}
+
+func nonNilPorts(pm netns.PortMap) netns.PortMap {
+	if pm == nil {
+		return netns.PortMap{}
+	}
+	return pm
 }

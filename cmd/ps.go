@@ -11,6 +11,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/skiff-project/skiff/errdefs"
+	"github.com/skiff-project/skiff/netns"
 	"github.com/skiff-project/skiff/registry/reference"
 	"github.com/skiff-project/skiff/runtime"
 	"github.com/skiff-project/skiff/storage"
@@ -240,6 +241,7 @@ func psRowFor(st *storage.Store, c *runtime.Container, noTrunc, size bool) psRow
 		RunningFor: units.HumanDuration(time.Since(c.Created)) + " ago",
 		State:      c.State.Status,
 		Status:     statusText(c),
+		Ports:      portsText(c.NetworkSettings.Ports),
 		labels:     c.Config.Labels,
 	}
 	if size {
@@ -281,4 +283,15 @@ func statusText(c *runtime.Container) string {
 		return "Dead"
 	}
 	return "Created"
+}
+
+// portsText is Docker's PORTS column: 0.0.0.0:8080->80/tcp, ...
+func portsText(pm netns.PortMap) string {
+	var out []string
+	for _, k := range pm.Keys() {
+		for _, b := range pm[k] {
+			out = append(out, fmt.Sprintf("%s:%s->%s", b.HostIP, b.HostPort, k))
+		}
+	}
+	return strings.Join(out, ", ")
 }

@@ -91,7 +91,7 @@ func portCommand() *cli.Command {
 		Name:      "port",
 		Usage:     "List port mappings for the container",
 		ArgsUsage: "CONTAINER [PRIVATE_PORT[/PROTO]]",
-		UsageText: "skiff port CONTAINER [PRIVATE_PORT[/PROTO]]\n\nPublished ports (-p) arrive with the networking work; until then there are none.",
+		UsageText: "skiff port CONTAINER [PRIVATE_PORT[/PROTO]]\n\nExample: skiff port web 80",
 		Action: func(c *cli.Context) error {
 			if err := exactArgs(c, 1, 2, "port CONTAINER [PRIVATE_PORT[/PROTO]]"); err != nil {
 				return err
@@ -101,8 +101,25 @@ func portCommand() *cli.Command {
 				if err != nil {
 					return err
 				}
+				pm := ctr.NetworkSettings.Ports
 				if c.NArg() == 2 {
-					return errdefs.NotFound("no public port '%s' published for %s", c.Args().Get(1), ctr.Name)
+					key := c.Args().Get(1)
+					if !strings.Contains(key, "/") {
+						key += "/tcp"
+					}
+					bs, ok := pm[key]
+					if !ok {
+						return errdefs.NotFound("no public port '%s' published for %s", c.Args().Get(1), ctr.Name)
+					}
+					for _, b := range bs {
+						fmt.Fprintf(c.App.Writer, "%s:%s\n", b.HostIP, b.HostPort)
+					}
+					return nil
+				}
+				for _, k := range pm.Keys() {
+					for _, b := range pm[k] {
+						fmt.Fprintf(c.App.Writer, "%s -> %s:%s\n", k, b.HostIP, b.HostPort)
+					}
 				}
 				return nil
 			})

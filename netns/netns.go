@@ -6,6 +6,7 @@ package netns
 
 import (
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -22,9 +23,10 @@ import (
 
 // Network modes.
 const (
-	ModeNone    = "none"
-	ModeHost    = "host"
-	ModePrivate = "private"
+	ModeNone      = "none"
+	ModeHost      = "host"
+	ModePrivate   = "private"
+	ModeContainer = "container" // container:NAME shares another container's namespace
 )
 
 // Addresses inside a slirp4netns network.
@@ -43,12 +45,59 @@ func ParseMode(s string) (string, error) {
 	case ModeNone, ModeHost:
 		return s, nil
 	}
-	return "", fmt.Errorf("network %q: only none, host and private exist yet: %w", s, errdefs.ErrNotFound)
+	if name, ok := strings.CutPrefix(s, "container:"); ok {
+		if name == "" {
+			return "", errdefs.Invalid("invalid --network %q: container: needs a container name or ID", s)
+		}
+		return ModeContainer, nil
+	}
+	return "", fmt.Errorf("network %q: only none, host, private and container:NAME exist yet: %w", s, errdefs.ErrNotFound)
+}
+
+// Files are the choices behind a container's /etc/hosts and resolv.conf.
+type Files struct {
+	Mode       string
+	Hostname   string
+	DNS        []string // --dns
+	DNSSearch  []string // --dns-search
+	DNSOptions []string // --dns-option
+	ExtraHosts []string // --add-host name:ip (ip may be host-gateway)
+}
+
+// HostGateway is the address host-gateway stands for in --add-host.
+func HostGateway(mode string) string {
+	if mode == ModePrivate {
+		return SlirpGateway
+	}
+	return "127.0.0.1"
+}
+
+// ParseExtraHost checks one --add-host value (name:ip or name=ip).
+func ParseExtraHost(s string) (name, ip string, err error) {
+	name, ip, ok := strings.Cut(s, ":")
+	if !ok || strings.Count(s, ":") > 1 && !strings.Contains(s, "=") {
+		if n, i, ok2 := strings.Cut(s, "="); ok2 {
+			name, ip, ok = n, i, true
+		}
+	}
+	if !ok || name == "" || ip == "" {
+		return "", "", errdefs.Invalid("invalid --add-host %q: want name:ip or name:host-gateway", s)
+	}
+	if ip != "host-gateway" && net.ParseIP(strings.Trim(ip, "[]")) == nil {
+		return "", "", errdefs.Invalid("invalid --add-host %q: %q is not an IP address", s, ip)
+	}
+	return name, strings.Trim(ip, "[]"), nil
 }
 
 // WriteFiles writes hosts, resolv.conf and hostname for a container into
 // dir and returns the bind mounts that put them at /etc.
 func WriteFiles(dir, mode, hostname string) ([]specs.Mount, error) {
+	return WriteFilesWith(dir, Files{Mode: mode, Hostname: hostname})
+}
+
+// WriteFilesWith is WriteFiles with DNS settings and extra hosts.
+func WriteFilesWith(dir string, o Files) ([]specs.Mount, error) {
+	mode, hostname := o.Mode, o.Hostname
 	var hosts, resolv strings.Builder
 	hosts.WriteString("127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n")
 	switch mode {
@@ -66,6 +115,40 @@ func WriteFiles(dir, mode, hostname string) ([]specs.Mount, error) {
 	default:
 		fmt.Fprintf(&hosts, "127.0.1.1\t%s\n", hostname)
 		resolv.WriteString(hostResolvConf())
+	}
+	for _, h := range o.ExtraHosts {
+		name, ip, err := ParseExtraHost(h)
+		if err != nil {
+			return nil, err
+		}
+		if ip == "host-gateway" {
+			ip = HostGateway(mode)
+		}
+		fmt.Fprintf(&hosts, "%s\t%s\n", ip, name)
+	}
+	if len(o.DNS) > 0 || len(o.DNSSearch) > 0 || len(o.DNSOptions) > 0 {
+		resolv.Reset()
+		if len(o.DNSSearch) > 0 {
+			fmt.Fprintf(&resolv, "search %s\n", strings.Join(o.DNSSearch, " "))
+		}
+		servers := o.DNS
+		if len(servers) == 0 {
+			if mode == ModePrivate {
+				servers = []string{SlirpDNS}
+			} else {
+				for _, l := range strings.Split(hostResolvConf(), "\n") {
+					if f := strings.Fields(l); len(f) >= 2 && f[0] == "nameserver" {
+						servers = append(servers, f[1])
+					}
+				}
+			}
+		}
+		for _, ns := range servers {
+			fmt.Fprintf(&resolv, "nameserver %s\n", ns)
+		}
+		if len(o.DNSOptions) > 0 {
+			fmt.Fprintf(&resolv, "options %s\n", strings.Join(o.DNSOptions, " "))
+		}
 	}
 	files := []struct{ name, data, dest string }{
 		{"hosts", hosts.String(), "/etc/hosts"},

@@ -16,6 +16,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/skiff-project/skiff/errdefs"
+	"github.com/skiff-project/skiff/netns"
 	"github.com/skiff-project/skiff/storage"
 	"github.com/skiff-project/skiff/userns"
 )
@@ -24,18 +25,21 @@ import (
 // directory. Its shape follows Docker's inspect output so that inspect is
 // little more than this record.
 type Container struct {
-	ID           string     `json:"Id"`
-	Name         string     `json:"Name"` // without Docker's leading slash
-	Created      time.Time  `json:"Created"`
-	Path         string     `json:"Path"`
-	Args         []string   `json:"Args"`
-	Image        string     `json:"Image"` // as the user named it
-	ImageID      string     `json:"ImageID"`
-	Config       Config     `json:"Config"`
-	HostConfig   HostConfig `json:"HostConfig"`
-	State        State      `json:"State"`
-	RestartCount int        `json:"RestartCount"`
-	LogPath      string     `json:"LogPath"`
+	ID         string     `json:"Id"`
+	Name       string     `json:"Name"` // without Docker's leading slash
+	Created    time.Time  `json:"Created"`
+	Path       string     `json:"Path"`
+	Args       []string   `json:"Args"`
+	Image      string     `json:"Image"` // as the user named it
+	ImageID    string     `json:"ImageID"`
+	Config     Config     `json:"Config"`
+	HostConfig HostConfig `json:"HostConfig"`
+	// NetworkSettings holds what the running container got: its
+	// published ports as bound on the host.
+	NetworkSettings NetworkSettings `json:"NetworkSettings"`
+	State           State           `json:"State"`
+	RestartCount    int             `json:"RestartCount"`
+	LogPath         string          `json:"LogPath"`
 }
 
 // Config is what the container runs: the image's config merged with the
@@ -67,19 +71,30 @@ type Healthcheck struct {
 
 // HostConfig is how the container is set up on this host.
 type HostConfig struct {
-	Binds          []string      `json:"Binds"`
-	Mounts         []string      `json:"MountSpecs,omitempty"`
-	Tmpfs          []string      `json:"TmpfsSpecs,omitempty"`
-	ReadonlyRootfs bool          `json:"ReadonlyRootfs"`
-	NetworkMode    string        `json:"NetworkMode"`
-	CapAdd         []string      `json:"CapAdd"`
-	CapDrop        []string      `json:"CapDrop"`
-	Privileged     bool          `json:"Privileged"`
-	SecurityOpt    []string      `json:"SecurityOpt"`
-	Init           bool          `json:"Init"`
-	AutoRemove     bool          `json:"AutoRemove"`
-	RestartPolicy  RestartPolicy `json:"RestartPolicy"`
-	LogConfig      LogConfig     `json:"LogConfig"`
+	Binds           []string      `json:"Binds"`
+	Mounts          []string      `json:"MountSpecs,omitempty"`
+	Tmpfs           []string      `json:"TmpfsSpecs,omitempty"`
+	ReadonlyRootfs  bool          `json:"ReadonlyRootfs"`
+	NetworkMode     string        `json:"NetworkMode"`
+	PortBindings    netns.PortMap `json:"PortBindings"`
+	PublishAllPorts bool          `json:"PublishAllPorts"`
+	DNS             []string      `json:"Dns"`
+	DNSSearch       []string      `json:"DnsSearch"`
+	DNSOptions      []string      `json:"DnsOptions"`
+	ExtraHosts      []string      `json:"ExtraHosts"`
+	CapAdd          []string      `json:"CapAdd"`
+	CapDrop         []string      `json:"CapDrop"`
+	Privileged      bool          `json:"Privileged"`
+	SecurityOpt     []string      `json:"SecurityOpt"`
+	Init            bool          `json:"Init"`
+	AutoRemove      bool          `json:"AutoRemove"`
+	RestartPolicy   RestartPolicy `json:"RestartPolicy"`
+	LogConfig       LogConfig     `json:"LogConfig"`
+}
+
+// NetworkSettings is the running container's network, as Docker shows it.
+type NetworkSettings struct {
+	Ports netns.PortMap `json:"Ports"`
 }
 
 // RestartPolicy is Docker's: no, on-failure[:N], always, unless-stopped.

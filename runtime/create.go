@@ -3,6 +3,7 @@ package runtime
 import (
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -14,6 +15,7 @@ import (
 	cstorage "go.podman.io/storage"
 
 	"github.com/skiff-project/skiff/errdefs"
+	"github.com/skiff-project/skiff/netns"
 	"github.com/skiff-project/skiff/storage"
 )
 
@@ -39,6 +41,47 @@ func Create(st *storage.Store, img *storage.Image, o RunOptions) (*Container, er
 			return nil, err
 		}
 	}
+	ports, err := netns.ParsePublish(o.Publish)
+	if err != nil {
+		return nil, err
+	}
+	if o.PublishAll {
+		for p := range img.Config.Config.ExposedPorts {
+			if !strings.Contains(p, "/") {
+				p += "/tcp"
+			}
+			if _, ok := ports[p]; !ok {
+				ports[p] = []netns.PortBinding{{}}
+			}
+		}
+	}
+	mode, _ := netns.ParseMode(o.Network)
+	if len(ports) > 0 && mode != netns.ModePrivate {
+		if o.Warn != nil {
+			o.Warn(fmt.Sprintf("published ports are discarded with --network %s", o.Network))
+		}
+		ports = netns.PortMap{}
+	}
+	if mode == netns.ModeContainer {
+		target, err := Lookup(strings.TrimPrefix(o.Network, "container:"))
+		if err != nil {
+			return nil, fmt.Errorf("--network %s: %w", o.Network, err)
+		}
+		o.Network = "container:" + target.ID
+		if o.Hostname != "" {
+			return nil, errdefs.Invalid("conflicting options: --hostname and --network container:…, which shares the other container's")
+		}
+	}
+	for _, d := range o.DNS {
+		if net.ParseIP(d) == nil {
+			return nil, errdefs.Invalid("invalid --dns %q: an IP address", d)
+		}
+	}
+	for _, h := range o.AddHost {
+		if _, _, err := netns.ParseExtraHost(h); err != nil {
+			return nil, err
+		}
+	}
 	ic := img.Config.Config
 	c := &Container{
 		ID: newID(), Name: o.Name, Image: o.Image, ImageID: img.ID,
@@ -52,7 +95,9 @@ func Create(st *storage.Store, img *storage.Image, o RunOptions) (*Container, er
 		},
 		HostConfig: HostConfig{
 			Binds: o.Volumes, Mounts: o.Mounts, Tmpfs: o.Tmpfs, ReadonlyRootfs: o.ReadOnly,
-			NetworkMode: o.Network, CapAdd: o.CapAdd, CapDrop: o.CapDrop, Privileged: o.Privileged,
+			NetworkMode: o.Network, PortBindings: ports, PublishAllPorts: o.PublishAll,
+			DNS: o.DNS, DNSSearch: o.DNSSearch, DNSOptions: o.DNSOptions, ExtraHosts: o.AddHost,
+			CapAdd: o.CapAdd, CapDrop: o.CapDrop, Privileged: o.Privileged,
 			SecurityOpt: o.SecurityOpt, Init: o.Init, AutoRemove: o.Remove,
 			RestartPolicy: restart, LogConfig: logCfg,
 		},

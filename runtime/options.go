@@ -26,7 +26,13 @@ type RunOptions struct {
 	Mounts      []string // --mount type=bind|tmpfs,…
 	Tmpfs       []string // --tmpfs path[:opts]
 	ReadOnly    bool
-	Network     string // none, host, private (default)
+	Network     string   // none, host, private (default), container:NAME
+	Publish     []string // -p [ip:][hostPort:]containerPort[/proto]
+	PublishAll  bool     // -P: the image's EXPOSE on free host ports
+	DNS         []string
+	DNSSearch   []string
+	DNSOptions  []string
+	AddHost     []string // name:ip
 	CapAdd      []string
 	CapDrop     []string
 	Privileged  bool

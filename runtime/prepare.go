@@ -3,6 +3,7 @@ package runtime
 import (
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 
 	securejoin "github.com/cyphar/filepath-securejoin"
@@ -121,11 +122,33 @@ func prepare(c *Container, rootfs, netnsPath string) (*prepared, error) {
 	if p.network == netns.ModeHost && c.Config.Hostname == "" {
 		hostname, _ = os.Hostname()
 	}
-	env := buildEnv(c.Config.Env, hostname, user.Home, c.Config.Tty)
-	etc, err := netns.WriteFiles(c.Dir(), p.network, hostname)
-	if err != nil {
-		return nil, err
+	var etc []specs.Mount
+	if p.network == netns.ModeContainer {
+		// Share the other container's namespace and its /etc files.
+		target, err := Lookup(strings.TrimPrefix(c.HostConfig.NetworkMode, "container:"))
+		if err != nil {
+			return nil, fmt.Errorf("--network %s: %w", c.HostConfig.NetworkMode, err)
+		}
+		if !target.State.Running {
+			return nil, fmt.Errorf("--network container:%s: that container is not running: start it first: %w", target.Name, errdefs.ErrConflict)
+		}
+		netnsPath = fmt.Sprintf("/proc/%d/ns/net", target.State.Pid)
+		if h, err := os.ReadFile(filepath.Join(target.Dir(), "hostname")); err == nil {
+			hostname = strings.TrimSpace(string(h))
+		}
+		for _, f := range []string{"hosts", "resolv.conf", "hostname"} {
+			etc = append(etc, specs.Mount{Destination: "/etc/" + f, Type: "bind", Source: filepath.Join(target.Dir(), f), Options: []string{"rbind", "rprivate"}})
+		}
+	} else {
+		etc, err = netns.WriteFilesWith(c.Dir(), netns.Files{
+			Mode: p.network, Hostname: hostname, DNS: c.HostConfig.DNS, DNSSearch: c.HostConfig.DNSSearch,
+			DNSOptions: c.HostConfig.DNSOptions, ExtraHosts: c.HostConfig.ExtraHosts,
+		})
+		if err != nil {
+			return nil, err
+		}
 	}
+	env := buildEnv(c.Config.Env, hostname, user.Home, c.Config.Tty)
 	for _, m := range p.mounts {
 		if m.Type == "bind" && strings.Contains(strings.Join(m.Options, ","), "rbind") {
 			if err := prepareVolumeSource(m); err != nil {

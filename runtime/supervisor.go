@@ -218,6 +218,17 @@ func (s *supervisor) runOnce(first bool) (int, error) {
 			return 0, err
 		}
 		defer slirp.Stop()
+		if len(c.HostConfig.PortBindings) > 0 {
+			fw, bound, err := netns.Publish(nsPath, c.HostConfig.PortBindings, isRootlessNow())
+			if err != nil {
+				return 0, err
+			}
+			defer fw.Close()
+			defer clearPorts(s.id)
+			if _, err := Update(s.id, func(c *Container) error { c.NetworkSettings.Ports = bound; return nil }); err != nil {
+				return 0, err
+			}
+		}
 	}
 	pr, err := prepare(c, s.rootfs, nsPath)
 	if err != nil {
@@ -424,4 +435,9 @@ func waitStatus(p *libcontainer.Process) int {
 		return ws.ExitStatus()
 	}
 	return ps.ExitCode()
+}
+
+// clearPorts forgets the published ports of a stopped container.
+func clearPorts(id string) {
+	_, _ = Update(id, func(c *Container) error { c.NetworkSettings.Ports = nil; return nil })
 }
