@@ -21,9 +21,13 @@ endif
 # deps installs what build needs: never run targets side by side.
 .NOTPARALLEL:
 
+# Two binaries: skiff, and the small per-container supervisor it starts
+# (static, no cgo, kept small: it stays resident once per container).
 build:
 	CGO_ENABLED=1 $(GO) build -trimpath -buildvcs=$(BUILDVCS) -tags '$(BUILDTAGS)' \
 		-ldflags '-X main.version=$(VERSION)' -o bin/skiff .
+	CGO_ENABLED=0 $(GO) build -trimpath -buildvcs=$(BUILDVCS) -ldflags '-s -w' \
+		-o bin/skiff-supervisor ./supervisor/skiff-supervisor
 
 # As root: install missing packages and apply the host fixes. Otherwise: report what is missing.
 deps:

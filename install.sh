@@ -232,6 +232,9 @@ build_and_install() {
 	mkdir -p "$bindir"
 	install -m 0755 bin/skiff "$bindir/skiff"
 	record binary "$bindir/skiff"
+	# The per-container supervisor; skiff looks for it next to itself.
+	install -m 0755 bin/skiff-supervisor "$bindir/skiff-supervisor"
+	record binary "$bindir/skiff-supervisor"
 	say "installed $bindir/skiff ($("$bindir/skiff" version 2>/dev/null | head -1 || true))"
 	if [[ $mode == user && :$PATH: != *:$bindir:* ]]; then
 		say "note: $bindir is not in your PATH; add it: export PATH=\"$bindir:\$PATH\""

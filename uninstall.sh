@@ -197,7 +197,7 @@ purge_data() {
 
 # The binary, if still installed, is used by --purge (system migrate), so purge comes first.
 skiff=
-for b in $(entries binary); do [[ -x $b ]] && skiff=$b; done
+for b in $(entries binary); do [[ -x $b && $(basename "$b") == skiff ]] && skiff=$b; done
 if [[ -z $skiff && $mode == user ]]; then
 	skiff=$(command -v skiff 2>/dev/null || true)
 	[[ -n $skiff || ! -x $home/.local/bin/skiff ]] || skiff=$home/.local/bin/skiff

@@ -79,17 +79,27 @@ func confirm(warning string) bool {
 	return true
 }
 
-// superviseCommand is the hidden supervisor role started by run and start.
-func superviseCommand() *cli.Command {
-	return &cli.Command{
-		Name:            runtime.SupervisorArg,
-		Hidden:          true,
-		SkipFlagParsing: true,
-		Action: func(c *cli.Context) error {
-			if err := userns.Enter(); err != nil {
-				return err
-			}
-			return runtime.Supervise(c.Args().First(), c.Args().Get(1) == "attach")
-		},
+// stepCommands are the hidden steps the supervisor (skiff-supervisor)
+// runs with this binary: starting, cleaning up and probing a container.
+func stepCommands() []*cli.Command {
+	step := func(name string, fn func(c *cli.Context) error) *cli.Command {
+		return &cli.Command{
+			Name:            name,
+			Hidden:          true,
+			SkipFlagParsing: true,
+			Action: func(c *cli.Context) error {
+				if err := userns.Enter(); err != nil {
+					return err
+				}
+				return fn(c)
+			},
+		}
+	}
+	return []*cli.Command{
+		step("__start", func(c *cli.Context) error { return runtime.StartStep(c.Args().First()) }),
+		step("__cleanup", func(c *cli.Context) error {
+			return runtime.CleanupStep(c.Args().First(), c.Args().Get(1) == "remove")
+		}),
+		step("__health", func(c *cli.Context) error { return runtime.HealthStep(c.Args().First()) }),
 	}
 }

@@ -54,7 +54,6 @@ func Main(args []string, version string) int {
 			portCommand(),
 			statsCommand(),
 			containerCommand(),
-			superviseCommand(),
 			pullCommand(),
 			imagesCommand(),
 			imageCommand(),
@@ -71,6 +70,7 @@ func Main(args []string, version string) int {
 		},
 		ExitErrHandler: func(*cli.Context, error) {},
 	}
+	app.Commands = append(app.Commands, stepCommands()...)
 	for _, c := range app.Commands {
 		setUsageHandler(c)
 	}

@@ -292,6 +292,9 @@ func StartSlirp(nsPath string) (*Slirp, error) {
 	return s, nil
 }
 
+// Pid is slirp4netns's process ID.
+func (s *Slirp) Pid() int { return s.cmd.Process.Pid }
+
 // Wait blocks until slirp4netns has configured the interface.
 func (s *Slirp) Wait() error {
 	select {

@@ -16,6 +16,7 @@ import (
 
 	"github.com/skiff-project/skiff/errdefs"
 	"github.com/skiff-project/skiff/storage"
+	"github.com/skiff-project/skiff/supervisor"
 )
 
 // session is a supervisor being started by this process.
@@ -34,15 +35,20 @@ func spawn(c *Container, waitAttach bool) (*session, error) {
 	if err != nil {
 		return nil, err
 	}
+	bin, err := supervisorBinary(self)
+	if err != nil {
+		return nil, err
+	}
 	r, w, err := os.Pipe()
 	if err != nil {
 		return nil, err
 	}
-	args := []string{supervisorArg, c.ID}
+	args := []string{supervisor.Arg, c.ID}
 	if waitAttach {
 		args = append(args, "attach")
 	}
-	cmd := exec.Command(self, args...)
+	cmd := exec.Command(bin, args...)
+	cmd.Env = append(os.Environ(), supervisor.EnvSkiff+"="+self)
 	cmd.ExtraFiles = []*os.File{w}
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
 	cmd.Dir = "/"
@@ -53,6 +59,26 @@ func spawn(c *Container, waitAttach bool) (*session, error) {
 	}
 	w.Close()
 	return &session{c: c, report: bufio.NewReader(r), file: r, proc: cmd.Process}, nil
+}
+
+// supervisorBinary finds skiff-supervisor: $SKIFF_SUPERVISOR, next to
+// skiff, or in libexec.
+func supervisorBinary(self string) (string, error) {
+	candidates := []string{
+		os.Getenv("SKIFF_SUPERVISOR"),
+		filepath.Join(filepath.Dir(self), "skiff-supervisor"),
+		"/usr/local/libexec/skiff/skiff-supervisor",
+		"/usr/libexec/skiff/skiff-supervisor",
+	}
+	for _, p := range candidates {
+		if p == "" {
+			continue
+		}
+		if st, err := os.Stat(p); err == nil && st.Mode().IsRegular() && st.Mode()&0o111 != 0 {
+			return p, nil
+		}
+	}
+	return "", fmt.Errorf("skiff-supervisor not found next to %s or in /usr/local/libexec/skiff: build it with make build and install both binaries (./install.sh): %w", self, errdefs.ErrUnavailable)
 }
 
 // next reads the supervisor's next report line.
@@ -67,7 +93,7 @@ func (s *session) next() (string, error) {
 		codeStr, msg, _ := strings.Cut(rest, " ")
 		code, _ := strconv.Atoi(codeStr)
 		_, _ = s.proc.Wait()
-		return "", reportError(code, msg)
+		return "", supervisor.ReportError(code, msg)
 	}
 	return line, nil
 }
@@ -86,16 +112,6 @@ func (s *session) started() (int, error) {
 			return pid, nil
 		}
 	}
-}
-
-func reportError(code int, msg string) error {
-	switch code {
-	case errdefs.ExitNotFound:
-		return fmt.Errorf("%s: %w", strings.TrimSuffix(msg, ": "+errdefs.ErrCommandNotFound.Error()), errdefs.ErrCommandNotFound)
-	case errdefs.ExitCannotInvoke:
-		return fmt.Errorf("%s: %w", strings.TrimSuffix(msg, ": "+errdefs.ErrCannotInvoke.Error()), errdefs.ErrCannotInvoke)
-	}
-	return fmt.Errorf("%s", msg)
 }
 
 // Start starts a created or stopped container in the background.
@@ -124,7 +140,7 @@ func Start(id string) (*Container, error) {
 type Attached struct {
 	C   *Container
 	Pid int
-	ac  *attachConn
+	ac  *supervisor.Conn
 }
 
 // StartAttached starts c with this process attached from the first byte.
@@ -138,21 +154,21 @@ func StartAttached(c *Container, streams AttachStreams) (*Attached, error) {
 	} else if line != "listening" {
 		return nil, fmt.Errorf("unexpected supervisor report %q", line)
 	}
-	ac, err := dialAttach(c, attachRequest{Stdin: streams.Stdin != nil, Stdout: true, Stderr: true, Width: streams.Width, Height: streams.Height})
+	ac, err := supervisor.Dial(c, streams)
 	if err != nil {
 		_ = s.proc.Kill()
 		return nil, fmt.Errorf("attaching to %s: %w", c.Name, err)
 	}
 	pid, err := s.started()
 	if err != nil {
-		ac.conn.Close()
+		ac.Close()
 		return nil, err
 	}
 	return &Attached{C: c, Pid: pid, ac: ac}, nil
 }
 
 // Stream copies until the container exits and returns its status.
-func (a *Attached) Stream(streams AttachStreams) (int, error) { return a.ac.stream(streams) }
+func (a *Attached) Stream(streams AttachStreams) (int, error) { return a.ac.Stream(streams) }
 
 // Attach joins a running container's streams.
 func Attach(ref string, streams AttachStreams) (int, error) {
@@ -163,11 +179,11 @@ func Attach(ref string, streams AttachStreams) (int, error) {
 	if !c.State.Running {
 		return 0, fmt.Errorf("cannot attach to container %s: it is not running (start it first): %w", c.Name, errdefs.ErrConflict)
 	}
-	ac, err := dialAttach(c, attachRequest{Stdin: streams.Stdin != nil, Stdout: streams.Stdout != nil, Stderr: streams.Stderr != nil, Width: streams.Width, Height: streams.Height})
+	ac, err := supervisor.Dial(c, streams)
 	if err != nil {
 		return 0, fmt.Errorf("attaching to %s: %w", c.Name, err)
 	}
-	return ac.stream(streams)
+	return ac.Stream(streams)
 }
 
 // ParseSignal accepts TERM, SIGTERM, sigterm or a number.
@@ -368,7 +384,7 @@ func Remove(st *storage.Store, ref string, force bool) (*Container, error) {
 	if err := raw.DeleteContainer(c.ID); err != nil && !isUnknownContainer(err) {
 		return nil, fmt.Errorf("removing container %s: %w", c.Name, err)
 	}
-	_ = os.RemoveAll(c.runDir())
+	_ = os.RemoveAll(c.RunDir())
 	if err := os.RemoveAll(c.Dir()); err != nil {
 		return nil, fmt.Errorf("removing container %s: %w", c.Name, err)
 	}
@@ -377,7 +393,7 @@ func Remove(st *storage.Store, ref string, force bool) (*Container, error) {
 
 func waitSupervisorGone(c *Container, d time.Duration) {
 	deadline := time.Now().Add(d)
-	for c.State.SupervisorPid > 0 && supervisorAlive(c.State.SupervisorPid, c.ID) && time.Now().Before(deadline) {
+	for c.State.SupervisorPid > 0 && supervisor.Alive(c.State.SupervisorPid, c.ID) && time.Now().Before(deadline) {
 		time.Sleep(20 * time.Millisecond)
 	}
 }

@@ -9,41 +9,19 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strings"
 
 	cstorage "go.podman.io/storage"
 	"go.podman.io/storage/types"
 
+	"github.com/skiff-project/skiff/paths"
 	"github.com/skiff-project/skiff/userns"
 )
 
-// DataDir is where images, containers and volumes live:
-// ${XDG_DATA_HOME:-~/.local/share}/skiff rootless, /var/lib/skiff as root.
-func DataDir() string {
-	if !userns.Rootless() {
-		return "/var/lib/skiff"
-	}
-	if x := os.Getenv("XDG_DATA_HOME"); strings.HasPrefix(x, "/") {
-		return filepath.Join(x, "skiff")
-	}
-	home, err := os.UserHomeDir()
-	if err != nil || home == "" {
-		home = fmt.Sprintf("/tmp/skiff-home-%d", userns.UID())
-	}
-	return filepath.Join(home, ".local", "share", "skiff")
-}
+// DataDir is where images, containers and volumes live (see paths).
+func DataDir() string { return paths.DataDir() }
 
-// ConfigDir is ${XDG_CONFIG_HOME:-~/.config}/skiff rootless, /etc/skiff as root.
-func ConfigDir() string {
-	if !userns.Rootless() {
-		return "/etc/skiff"
-	}
-	if x := os.Getenv("XDG_CONFIG_HOME"); strings.HasPrefix(x, "/") {
-		return filepath.Join(x, "skiff")
-	}
-	home, _ := os.UserHomeDir()
-	return filepath.Join(home, ".config", "skiff")
-}
+// ConfigDir is where the user's skiff configuration lives (see paths).
+func ConfigDir() string { return paths.ConfigDir() }
 
 // Store is the image and container-layer store of one user.
 type Store struct {

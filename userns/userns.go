@@ -21,14 +21,13 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/skiff-project/skiff/paths"
 )
 
 const (
-	pauseArg = "__skiff_pause"
-	// envRootlessUID carries the user's real uid to every process skiff
-	// starts inside the namespace (supervisors, the storage library's
-	// helpers), which all see themselves as uid 0.
-	envRootlessUID = "_SKIFF_ROOTLESS_UID"
+	pauseArg       = "__skiff_pause"
+	envRootlessUID = paths.EnvRootlessUID
 	envReexec      = "_SKIFF_USERNS_REEXEC"
 )
 
@@ -61,15 +60,7 @@ func UID() int {
 
 // RuntimeDir is the per-user directory for pid files, locks and other
 // state that must not survive a reboot. join.c computes the same path.
-func RuntimeDir() string {
-	if !Rootless() {
-		return "/run/skiff"
-	}
-	if x := os.Getenv("XDG_RUNTIME_DIR"); strings.HasPrefix(x, "/") {
-		return filepath.Join(x, "skiff")
-	}
-	return fmt.Sprintf("/tmp/skiff-%d", UID())
-}
+func RuntimeDir() string { return paths.RuntimeDirFor(Rootless(), UID()) }
 
 func pidFile() string { return filepath.Join(RuntimeDir(), "pause.pid") }
 

@@ -268,6 +268,14 @@ func installBinary(dir string) (string, error) {
 	if err := os.WriteFile(dst, data, 0o755); err != nil {
 		return "", err
 	}
+	// skiff starts its per-container supervisor from the same directory.
+	sup, err := os.ReadFile(filepath.Join(filepath.Dir(src), "skiff-supervisor"))
+	if err != nil {
+		return "", fmt.Errorf("skiff-supervisor next to %s: %w (make build writes both)", src, err)
+	}
+	if err := os.WriteFile(filepath.Join(binDir, "skiff-supervisor"), sup, 0o755); err != nil {
+		return "", err
+	}
 	return dst, os.Chmod(dst, 0o755)
 }
 

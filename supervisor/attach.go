@@ -1,4 +1,4 @@
-package runtime
+package supervisor
 
 import (
 	"bufio"
@@ -243,13 +243,26 @@ type AttachStreams struct {
 // ErrDetached is returned by an attach that ended on the detach keys.
 var ErrDetached = errors.New("detached")
 
-// attachConn is a connected attach session.
-type attachConn struct {
+// Conn is a connected attach session, from the CLI's side.
+type Conn struct {
 	conn net.Conn
 }
 
-func dialAttach(c *Container, req attachRequest) (*attachConn, error) {
-	conn, err := net.Dial("unix", c.attachSocket())
+// Dial attaches to c's supervisor, asking for the streams s has, and
+// telling it the terminal size.
+func Dial(c *Container, s AttachStreams) (*Conn, error) {
+	return dialAttach(c, attachRequest{Stdin: s.Stdin != nil, Stdout: s.Stdout != nil, Stderr: s.Stderr != nil, Width: s.Width, Height: s.Height})
+}
+
+// Close drops the session.
+func (a *Conn) Close() error { return a.conn.Close() }
+
+// Stream copies until the supervisor sends the exit status (returned) or
+// the detach keys are typed (ErrDetached).
+func (a *Conn) Stream(s AttachStreams) (int, error) { return a.stream(s) }
+
+func dialAttach(c *Container, req attachRequest) (*Conn, error) {
+	conn, err := net.Dial("unix", c.AttachSocket())
 	if err != nil {
 		return nil, err
 	}
@@ -258,12 +271,12 @@ func dialAttach(c *Container, req attachRequest) (*attachConn, error) {
 		conn.Close()
 		return nil, err
 	}
-	return &attachConn{conn: conn}, nil
+	return &Conn{conn: conn}, nil
 }
 
 // stream copies until the supervisor sends the exit status (returned) or
 // the detach keys are typed (ErrDetached).
-func (a *attachConn) stream(s AttachStreams) (int, error) {
+func (a *Conn) stream(s AttachStreams) (int, error) {
 	defer a.conn.Close()
 	var wmu sync.Mutex
 	send := func(t byte, p []byte) error {

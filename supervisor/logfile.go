@@ -1,4 +1,4 @@
-package runtime
+package supervisor
 
 import (
 	"bufio"
@@ -192,7 +192,7 @@ func ReadLogs(c *Container, o LogOptions, stdout, stderr io.Writer, stop <-chan 
 		default:
 		}
 		running := false
-		if cur, err := readRecord(c.ID); err == nil {
+		if cur, err := ReadRecord(c.ID); err == nil {
 			running = cur.State.Running || cur.State.Restarting
 		}
 		f, err := os.Open(c.LogPath)

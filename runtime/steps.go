@@ -1,0 +1,235 @@
+package runtime
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/opencontainers/runc/libcontainer"
+	"golang.org/x/sys/unix"
+
+	"github.com/skiff-project/skiff/errdefs"
+	"github.com/skiff-project/skiff/netns"
+	"github.com/skiff-project/skiff/storage"
+	"github.com/skiff-project/skiff/supervisor"
+)
+
+// The heavy steps of a container's life, each run by the supervisor as
+// `skiff __start|__cleanup|__health ID`: they need libcontainer and the
+// image store, which the small supervisor does not carry.
+
+// StartStep mounts the container's root file system, creates it with
+// libcontainer on the descriptors the supervisor passed (see
+// supervisor.StartFd*), waits for the supervisor's go (the network is
+// up), starts the command and exits: the container then belongs to the
+// supervisor, our parent and subreaper.
+func StartStep(id string) error {
+	report := os.NewFile(supervisor.StartFdReport, "report")
+	err := startStep(id, report)
+	if err != nil {
+		fmt.Fprintf(report, "error %d %s\n", errdefs.ExitCode(err), strings.ReplaceAll(err.Error(), "\n", " "))
+	}
+	return err
+}
+
+func startStep(id string, report *os.File) error {
+	c, err := readRecord(id)
+	if err != nil {
+		return err
+	}
+	st, err := storage.Open()
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	rootfs, err := st.Raw().Mount(c.ID, "")
+	if err != nil {
+		return fmt.Errorf("mounting the container's root file system: %w", err)
+	}
+	nsPath := ""
+	if mode, _ := netns.ParseMode(c.HostConfig.NetworkMode); mode == netns.ModePrivate {
+		nsPath = c.NetNSPath()
+	}
+	pr, err := prepare(c, rootfs, nsPath)
+	if err != nil {
+		return err
+	}
+	if old, err := libcontainer.Load(stateRoot(), c.ID); err == nil {
+		_ = old.Destroy() // left over from a killed supervisor
+	}
+	lc, err := libcontainer.Create(stateRoot(), c.ID, pr.config)
+	if err != nil {
+		return fmt.Errorf("creating container %s: %w", shortID(c.ID), err)
+	}
+	proc := &libcontainer.Process{
+		Args: pr.args, Env: pr.env, Cwd: pr.cwd,
+		UID: pr.user.UID, GID: pr.user.GID, AdditionalGroups: pr.user.Groups,
+		Init: true,
+	}
+	if c.Config.Tty {
+		proc.ConsoleSocket = os.NewFile(supervisor.StartFdConsole, "console")
+		proc.ConsoleWidth, proc.ConsoleHeight = 80, 24
+		if w, h := terminalSize(c); w > 0 {
+			proc.ConsoleWidth, proc.ConsoleHeight = w, h
+		}
+	} else {
+		proc.Stdin = os.NewFile(supervisor.StartFdStdin, "stdin")
+		proc.Stdout = os.NewFile(supervisor.StartFdStdout, "stdout")
+		proc.Stderr = os.NewFile(supervisor.StartFdStderr, "stderr")
+	}
+	if err := lc.Start(proc); err != nil {
+		_ = lc.Destroy()
+		return startError(pr.args[0], err)
+	}
+	pid, _ := proc.Pid()
+	fmt.Fprintf(report, "created %d\n", pid)
+	goAhead := os.NewFile(supervisor.StartFdGo, "go")
+	if _, err := goAhead.Read(make([]byte, 1)); err != nil {
+		_ = proc.Signal(unix.SIGKILL)
+		_ = lc.Destroy()
+		return fmt.Errorf("the supervisor went away before the container started: %w", errdefs.ErrUnavailable)
+	}
+	if err := lc.Exec(); err != nil {
+		_ = proc.Signal(unix.SIGKILL)
+		_ = lc.Destroy()
+		return startError(pr.args[0], err)
+	}
+	fmt.Fprintf(report, "started %d\n", pid)
+	return nil
+}
+
+// terminalSize is the size the first attached client asked for, passed
+// by the supervisor in the environment.
+func terminalSize(c *Container) (uint16, uint16) {
+	var w, h uint16
+	if _, err := fmt.Sscanf(os.Getenv(supervisor.EnvTermSize), "%dx%d", &w, &h); err != nil {
+		return 0, 0
+	}
+	return w, h
+}
+
+// CleanupStep undoes a start after the container exited: libcontainer's
+// state and cgroup, the rootfs mount; with remove, the container itself.
+func CleanupStep(id string, remove bool) error {
+	if lc, err := libcontainer.Load(stateRoot(), id); err == nil {
+		_ = lc.Signal(unix.SIGKILL)
+		_ = lc.Destroy()
+	}
+	st, err := storage.Open()
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	_, _ = st.Raw().Unmount(id, true)
+	if remove {
+		_ = st.Raw().DeleteContainer(id)
+		_ = os.RemoveAll(supervisor.ContainersDir() + "/" + id)
+	}
+	return nil
+}
+
+// HealthStep runs the container's health check once in its namespaces and
+// prints the result as JSON (a supervisor.HealthLog).
+func HealthStep(id string) error {
+	c, err := readRecord(id)
+	if err != nil {
+		return err
+	}
+	h := c.Config.Healthcheck
+	if h == nil || len(h.Test) == 0 {
+		return errdefs.Invalid("container %s has no health check", c.Name)
+	}
+	var args []string
+	switch h.Test[0] {
+	case "CMD":
+		args = h.Test[1:]
+	case "CMD-SHELL":
+		args = []string{"/bin/sh", "-c", h.Test[1]}
+	default:
+		args = h.Test
+	}
+	timeout := h.Timeout
+	if timeout == 0 {
+		timeout = 30 * time.Second
+	}
+	res := probe(c, args, timeout)
+	return json.NewEncoder(os.Stdout).Encode(res)
+}
+
+func probe(c *Container, args []string, timeout time.Duration) HealthLog {
+	res := HealthLog{Start: time.Now().UTC(), ExitCode: -1}
+	lc, err := libcontainer.Load(stateRoot(), c.ID)
+	if err != nil {
+		res.End, res.Output = time.Now().UTC(), err.Error()
+		return res
+	}
+	root := fmt.Sprintf("/proc/%d/root", c.State.Pid)
+	user, err := resolveUser(root, c.Config.User)
+	if err != nil {
+		res.End, res.Output = time.Now().UTC(), err.Error()
+		return res
+	}
+	var out limitedBuffer
+	out.max = 4096
+	p := &libcontainer.Process{
+		Args: args, Env: buildEnv(c.Config.Env, firstNonEmpty(c.Config.Hostname, c.ID[:12]), user.Home, false),
+		Cwd: firstNonEmpty(c.Config.WorkingDir, "/"), UID: user.UID, GID: user.GID, AdditionalGroups: user.Groups,
+		Stdout: &out, Stderr: &out,
+	}
+	if err := lc.Run(p); err != nil {
+		res.End, res.Output = time.Now().UTC(), err.Error()
+		return res
+	}
+	codeCh := make(chan int, 1)
+	go func() { codeCh <- waitStatus(p) }()
+	select {
+	case code := <-codeCh:
+		res.ExitCode = code
+	case <-time.After(timeout):
+		_ = p.Signal(unix.SIGKILL)
+		<-codeCh
+		out.WriteString("health check timed out")
+	}
+	res.End, res.Output = time.Now().UTC(), out.String()
+	return res
+}
+
+// limitedBuffer keeps the first max bytes of a probe's output.
+type limitedBuffer struct {
+	b   strings.Builder
+	max int
+}
+
+func (l *limitedBuffer) Write(p []byte) (int, error) {
+	n := len(p)
+	if room := l.max - l.b.Len(); room > 0 {
+		if len(p) > room {
+			p = p[:room]
+		}
+		l.b.Write(p)
+	}
+	return n, nil
+}
+
+func (l *limitedBuffer) WriteString(s string) { _, _ = l.Write([]byte(s)) }
+func (l *limitedBuffer) String() string       { return l.b.String() }
+
+func waitStatus(p *libcontainer.Process) int {
+	ps, err := p.Wait()
+	if ps == nil {
+		if err != nil {
+			return 255
+		}
+		return 0
+	}
+	if ws, ok := ps.Sys().(syscall.WaitStatus); ok {
+		if ws.Signaled() {
+			return 128 + int(ws.Signal())
+		}
+		return ws.ExitStatus()
+	}
+	return ps.ExitCode()
+}

@@ -1,0 +1,670 @@
+package supervisor
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/skiff-project/skiff/errdefs"
+	"github.com/skiff-project/skiff/netns"
+	"github.com/skiff-project/skiff/paths"
+)
+
+// EnvSkiff names the skiff binary the supervisor runs for the heavy
+// steps: `skiff __start ID`, `skiff __cleanup ID`, `skiff __health ID`.
+const EnvSkiff = "_SKIFF_BINARY"
+
+// EnvTermSize passes the attached terminal's size (WxH) to `skiff __start`.
+const EnvTermSize = "_SKIFF_TERM_SIZE"
+
+// monitor holds one container for its whole life.
+type monitor struct {
+	id     string
+	skiff  string
+	c      *Container
+	hub    *attachHub
+	log    *jsonLog
+	report *os.File // to the CLI that started us, until "started"
+
+	mu      sync.Mutex
+	managed map[int]bool // children reaped by their own Wait
+}
+
+// Main is the supervisor binary's body: skiff-supervisor __supervise ID
+// [attach]. It reports on fd 3, one line at a time: "listening" (with
+// attach), then "started PID" or "error CODE MSG".
+func Main(args []string) int {
+	if len(args) < 3 || args[1] != Arg {
+		fmt.Fprintln(os.Stderr, "skiff-supervisor is started by skiff run and skiff start; it is not a command")
+		return 2
+	}
+	// Catch, not ignore: ignored signals would stay ignored in the
+	// container's processes.
+	signal.Notify(make(chan os.Signal, 1), unix.SIGHUP, unix.SIGINT, unix.SIGPIPE, unix.SIGTTIN, unix.SIGTTOU, unix.SIGTERM)
+	// Orphans of the container (and the container itself, once the skiff
+	// process that started it exits) become our children.
+	_ = unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
+	m := &monitor{id: args[2], skiff: os.Getenv(EnvSkiff), report: os.NewFile(3, "report"), hub: newAttachHub(), managed: map[int]bool{}}
+	if m.skiff == "" {
+		m.fail(fmt.Errorf("the supervisor needs %s", EnvSkiff))
+		return 1
+	}
+	if err := m.setUp(len(args) > 3 && args[3] == "attach"); err != nil {
+		m.fail(err)
+		return 1
+	}
+	go m.reapOrphans()
+	code := m.loop()
+	m.finish(code)
+	return 0
+}
+
+func (m *monitor) say(format string, a ...any) {
+	if m.report != nil {
+		fmt.Fprintf(m.report, format+"\n", a...)
+	}
+}
+
+func (m *monitor) setUp(waitAttach bool) error {
+	var err error
+	if m.c, err = ReadRecord(m.id); err != nil {
+		return err
+	}
+	if err := os.MkdirAll(m.c.RunDir(), 0o700); err != nil {
+		return err
+	}
+	_ = os.Remove(m.c.AttachSocket())
+	l, err := net.Listen("unix", m.c.AttachSocket())
+	if err != nil {
+		return fmt.Errorf("listening for attach: %w", err)
+	}
+	go m.hub.serve(l)
+	if m.log, err = openLog(m.c.LogPath, m.c.HostConfig.LogConfig); err != nil {
+		return err
+	}
+	if waitAttach {
+		m.say("listening")
+		select {
+		case <-m.hub.first:
+		case <-time.After(30 * time.Second):
+		}
+	}
+	return nil
+}
+
+// fail reports a start error to the CLI, records it and cleans up.
+func (m *monitor) fail(err error) {
+	code := errdefs.ExitCode(err)
+	m.say("error %d %s", code, strings.ReplaceAll(err.Error(), "\n", " "))
+	if m.c != nil {
+		_, _ = Update(m.id, func(c *Container) error {
+			c.State.Error = err.Error()
+			c.State.ExitCode = code
+			c.State.SupervisorPid = 0
+			if c.State.Status != StatusCreated {
+				c.State.Status = StatusExited
+				c.State.Running = false
+				c.State.FinishedAt = time.Now().UTC()
+			}
+			return nil
+		})
+	}
+	m.cleanUp(code)
+}
+
+// loop runs the container, again and again as its restart policy asks.
+func (m *monitor) loop() int {
+	backoff := 100 * time.Millisecond
+	first := true
+	for {
+		started := time.Now()
+		code, err := m.runOnce(first)
+		if err != nil {
+			if first {
+				m.fail(err)
+				os.Exit(0)
+			}
+			code = errdefs.ExitCode(err)
+		}
+		first = false
+		c, rerr := Update(m.id, func(c *Container) error {
+			c.State.Running, c.State.Paused, c.State.Pid = false, false, 0
+			c.State.ExitCode = code
+			c.State.FinishedAt = time.Now().UTC()
+			c.State.Status = StatusExited
+			c.NetworkSettings.Ports = nil
+			if c.State.Health != nil {
+				c.State.Health.Status = "unhealthy"
+			}
+			if err != nil {
+				c.State.Error = err.Error()
+			}
+			if shouldRestart(c, code) {
+				c.State.Status, c.State.Restarting = StatusRestarting, true
+				c.RestartCount++
+			}
+			return nil
+		})
+		if rerr != nil || !c.State.Restarting {
+			return code // clients hear the exit after the clean-up (--rm)
+		}
+		m.hub.exit(code) // attached clients end at the first exit, as in Docker
+		// Docker's back-off: 100 ms doubling up to a minute, reset after
+		// a run of 10 s; a stop during the wait wins.
+		if time.Since(started) > 10*time.Second {
+			backoff = 100 * time.Millisecond
+		}
+		if !m.sleepUnlessStopped(backoff) {
+			_, _ = Update(m.id, func(c *Container) error {
+				c.State.Status, c.State.Restarting = StatusExited, false
+				return nil
+			})
+			return code
+		}
+		if backoff < time.Minute {
+			backoff *= 2
+		}
+	}
+}
+
+func shouldRestart(c *Container, code int) bool {
+	p := c.HostConfig.RestartPolicy
+	switch p.Name {
+	case "always", "unless-stopped":
+		return !c.State.StoppedByUser
+	case "on-failure":
+		return code != 0 && !c.State.StoppedByUser && (p.MaximumRetryCount == 0 || c.RestartCount < p.MaximumRetryCount)
+	}
+	return false
+}
+
+func (m *monitor) sleepUnlessStopped(d time.Duration) bool {
+	deadline := time.Now().Add(d)
+	for time.Now().Before(deadline) {
+		time.Sleep(min(50*time.Millisecond, time.Until(deadline)))
+		if c, err := ReadRecord(m.id); err != nil || c.State.StoppedByUser {
+			return false
+		}
+	}
+	return true
+}
+
+// Descriptors the starter (`skiff __start ID`) finds open.
+const (
+	StartFdReport  = 3 // starter → supervisor: "created PID", "started PID", "error CODE MSG"
+	StartFdGo      = 4 // supervisor → starter: one byte when the network is up
+	StartFdStdin   = 5
+	StartFdStdout  = 6
+	StartFdStderr  = 7
+	StartFdConsole = 8 // with a tty: the console socket for the pty master
+)
+
+// runOnce starts the container through `skiff __start`, streams its output
+// until it exits and returns its exit status.
+func (m *monitor) runOnce(first bool) (int, error) {
+	c, err := ReadRecord(m.id)
+	if err != nil {
+		return 0, err
+	}
+	m.c = c
+	defer m.cleanStep()
+
+	// The private network first, so slirp4netns comes up while the
+	// container is being created.
+	var slirp *netns.Slirp
+	if mode, _ := netns.ParseMode(c.HostConfig.NetworkMode); mode == netns.ModePrivate {
+		if err := netns.NewPinned(c.NetNSPath()); err != nil {
+			return 0, err
+		}
+		defer netns.RemovePinned(c.NetNSPath())
+		m.mu.Lock() // slirp4netns's Stop waits for it itself
+		slirp, err = netns.StartSlirp(c.NetNSPath())
+		if err == nil {
+			m.managed[slirp.Pid()] = true
+		}
+		m.mu.Unlock()
+		if err != nil {
+			return 0, err
+		}
+		defer slirp.Stop()
+		if len(c.HostConfig.PortBindings) > 0 {
+			fw, bound, err := netns.Publish(c.NetNSPath(), c.HostConfig.PortBindings, paths.Rootless())
+			if err != nil {
+				return 0, err
+			}
+			defer fw.Close()
+			if _, err := Update(m.id, func(c *Container) error { c.NetworkSettings.Ports = bound; return nil }); err != nil {
+				return 0, err
+			}
+		}
+	}
+
+	st, err := m.spawnStarter(c)
+	if err != nil {
+		return 0, err
+	}
+	defer st.close()
+	var outs []streamOut
+	if !c.Config.Tty {
+		outs = []streamOut{{st.stdout, frameStdout, "stdout"}, {st.stderr, frameStderr, "stderr"}}
+	}
+	if _, err := st.expect("created"); err != nil {
+		return 0, err
+	}
+	if slirp != nil {
+		if err := slirp.Wait(); err != nil {
+			_ = st.cmd.Process.Kill()
+			return 0, err
+		}
+	}
+	st.goAhead()
+	pidStr, err := st.expect("started")
+	if err != nil {
+		return 0, err
+	}
+	pid, _ := strconv.Atoi(pidStr)
+	m.mu.Lock() // waitPid below reaps the container, not the orphan reaper
+	m.managed[pid] = true
+	m.mu.Unlock()
+	m.wait(st.cmd) // the starter exits; the container is now our child
+	if c.Config.Tty {
+		master, err := m.receivePty(st.console)
+		if err != nil {
+			_ = unix.Kill(pid, unix.SIGKILL)
+			return 0, err
+		}
+		defer master.Close()
+		outs = []streamOut{{master, frameStdout, "stdout"}}
+	}
+	var copiers sync.WaitGroup
+	for _, o := range outs {
+		copiers.Add(1)
+		go func(o streamOut) {
+			defer copiers.Done()
+			sp := &lineSplitter{stream: o.stream, log: m.log}
+			_, _ = io.Copy(io.MultiWriter(sp, hubWriter{m.hub, o.t}), o.r)
+			sp.flush()
+		}(o)
+	}
+	now := time.Now().UTC()
+	if _, err := Update(m.id, func(c *Container) error {
+		ports := c.NetworkSettings.Ports
+		c.State = State{
+			Status: StatusRunning, Running: true, Pid: pid, StartedAt: now,
+			SupervisorPid: os.Getpid(),
+		}
+		c.NetworkSettings.Ports = ports
+		if c.Config.Healthcheck != nil {
+			c.State.Health = &HealthState{Status: "starting", Log: []HealthLog{}}
+		}
+		return nil
+	}); err != nil {
+		_ = unix.Kill(pid, unix.SIGKILL)
+	}
+	if first {
+		m.say("started %d", pid)
+		m.report.Close()
+		m.report = nil
+	}
+	stopHealth := m.startHealth(c)
+	code := waitPid(pid)
+	stopHealth()
+	done := make(chan struct{})
+	go func() { copiers.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second): // a leaked descriptor holds a pipe open
+	}
+	return code, nil
+}
+
+type streamOut struct {
+	r      io.Reader
+	t      byte
+	stream string
+}
+
+// starter is one `skiff __start ID` child and the descriptors shared with it.
+type starter struct {
+	cmd            *exec.Cmd
+	report         *bufio.Reader
+	reportR, goW   *os.File
+	stdout, stderr *os.File
+	console        *os.File
+	child          []*os.File
+}
+
+func (m *monitor) spawnStarter(c *Container) (*starter, error) {
+	st := &starter{}
+	var err error
+	pipe := func() (*os.File, *os.File) {
+		if err != nil {
+			return nil, nil
+		}
+		var r, w *os.File
+		r, w, err = os.Pipe()
+		return r, w
+	}
+	reportR, reportW := pipe()
+	goR, goW := pipe()
+	var inR, outW, errW, consoleChild *os.File
+	if c.Config.Tty {
+		var fds [2]int
+		if fds, err = unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0); err == nil {
+			st.console = os.NewFile(uintptr(fds[0]), "console")
+			consoleChild = os.NewFile(uintptr(fds[1]), "console-child")
+		}
+	} else {
+		st.stdout, outW = pipe()
+		st.stderr, errW = pipe()
+		if c.Config.OpenStdin {
+			var inW *os.File
+			inR, inW = pipe()
+			if inW != nil {
+				m.hub.setStdin(inW)
+			}
+		}
+	}
+	if err != nil {
+		return nil, err
+	}
+	null, _ := os.Open(os.DevNull)
+	orNull := func(f *os.File) *os.File {
+		if f == nil {
+			return null
+		}
+		return f
+	}
+	st.reportR, st.goW = reportR, goW
+	st.child = []*os.File{reportW, goR, orNull(inR), orNull(outW), orNull(errW), orNull(consoleChild), null}
+	st.cmd = exec.Command(m.skiff, "__start", c.ID)
+	st.cmd.ExtraFiles = st.child[:6]
+	st.cmd.Env = os.Environ()
+	if w, h := m.hub.lastSize(); w > 0 && h > 0 {
+		st.cmd.Env = append(st.cmd.Env, fmt.Sprintf("%s=%dx%d", EnvTermSize, w, h))
+	}
+	st.cmd.Dir = "/"
+	st.cmd.Stderr = os.Stderr
+	if err := m.start(st.cmd); err != nil {
+		st.close()
+		return nil, fmt.Errorf("starting the container: %w", err)
+	}
+	for _, f := range st.child {
+		f.Close()
+	}
+	st.child = nil
+	st.report = bufio.NewReader(reportR)
+	return st, nil
+}
+
+// expect reads the starter's next line; an error line becomes the error.
+func (st *starter) expect(word string) (string, error) {
+	line, err := st.report.ReadString('\n')
+	if err != nil {
+		_ = st.cmd.Wait()
+		return "", fmt.Errorf("starting the container: skiff __start ended without a word: %w", errdefs.ErrUnavailable)
+	}
+	line = strings.TrimSpace(line)
+	if rest, ok := strings.CutPrefix(line, "error "); ok {
+		_ = st.cmd.Wait()
+		codeStr, msg, _ := strings.Cut(rest, " ")
+		code, _ := strconv.Atoi(codeStr)
+		return "", ReportError(code, msg)
+	}
+	rest, ok := strings.CutPrefix(line, word+" ")
+	if !ok {
+		return "", fmt.Errorf("starting the container: unexpected %q", line)
+	}
+	return rest, nil
+}
+
+func (st *starter) goAhead() { _, _ = st.goW.Write([]byte{1}) }
+
+func (st *starter) close() {
+	for _, f := range append(st.child, st.reportR, st.goW, st.stdout, st.stderr, st.console) {
+		if f != nil {
+			f.Close()
+		}
+	}
+}
+
+// ReportError rebuilds an error with its class from a report line.
+func ReportError(code int, msg string) error {
+	switch code {
+	case errdefs.ExitNotFound:
+		return fmt.Errorf("%s: %w", strings.TrimSuffix(msg, ": "+errdefs.ErrCommandNotFound.Error()), errdefs.ErrCommandNotFound)
+	case errdefs.ExitCannotInvoke:
+		return fmt.Errorf("%s: %w", strings.TrimSuffix(msg, ": "+errdefs.ErrCannotInvoke.Error()), errdefs.ErrCannotInvoke)
+	}
+	for _, class := range []error{errdefs.ErrNotFound, errdefs.ErrInvalidArgument, errdefs.ErrConflict, errdefs.ErrUnavailable, errdefs.ErrNotImplemented} {
+		if trimmed, ok := strings.CutSuffix(msg, ": "+class.Error()); ok {
+			return fmt.Errorf("%s: %w", trimmed, class)
+		}
+	}
+	return fmt.Errorf("%s", msg)
+}
+
+// receivePty takes the pty master that the container's init sends over
+// the console socket, and wires it to attach (input, resize).
+func (m *monitor) receivePty(sock *os.File) (*os.File, error) {
+	buf := make([]byte, 4096)
+	oob := make([]byte, unix.CmsgSpace(4))
+	_, oobn, _, _, err := unix.Recvmsg(int(sock.Fd()), buf, oob, 0)
+	if err != nil {
+		return nil, fmt.Errorf("receiving the container's pty: %w", err)
+	}
+	msgs, err := unix.ParseSocketControlMessage(oob[:oobn])
+	if err != nil || len(msgs) == 0 {
+		return nil, fmt.Errorf("receiving the container's pty: no descriptor")
+	}
+	fds, err := unix.ParseUnixRights(&msgs[0])
+	if err != nil || len(fds) == 0 {
+		return nil, fmt.Errorf("receiving the container's pty: no descriptor")
+	}
+	master := os.NewFile(uintptr(fds[0]), "pty")
+	if t, err := unix.IoctlGetTermios(fds[0], unix.TCGETS); err == nil {
+		t.Oflag &^= unix.ONLCR
+		_ = unix.IoctlSetTermios(fds[0], unix.TCSETS, t)
+	}
+	m.hub.setStdin(nopCloser{master})
+	m.hub.setResize(func(w, h uint16) {
+		_ = unix.IoctlSetWinsize(fds[0], unix.TIOCSWINSZ, &unix.Winsize{Col: w, Row: h})
+	})
+	return master, nil
+}
+
+type nopCloser struct{ io.Writer }
+
+func (nopCloser) Close() error { return nil }
+
+// waitPid waits for the container's process and returns Docker's status.
+func waitPid(pid int) int {
+	var ws unix.WaitStatus
+	for {
+		_, err := unix.Wait4(pid, &ws, 0, nil)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return 255
+		}
+		break
+	}
+	if ws.Signaled() {
+		return 128 + int(ws.Signal())
+	}
+	return ws.ExitStatus()
+}
+
+// reapOrphans collects processes that ended up our children (orphans of
+// the container) but are not waited for by anybody else.
+func (m *monitor) reapOrphans() {
+	for {
+		time.Sleep(5 * time.Second)
+		m.reapOnce()
+	}
+}
+
+func (m *monitor) reapOnce() {
+	tasks, _ := os.ReadDir("/proc/self/task")
+	for _, t := range tasks {
+		data, err := os.ReadFile(filepath.Join("/proc/self/task", t.Name(), "children"))
+		if err != nil {
+			continue
+		}
+		for _, f := range strings.Fields(string(data)) {
+			pid, _ := strconv.Atoi(f)
+			m.mu.Lock()
+			managed := m.managed[pid]
+			m.mu.Unlock()
+			if managed || !zombie(pid) {
+				continue
+			}
+			var ws unix.WaitStatus
+			_, _ = unix.Wait4(pid, &ws, unix.WNOHANG, nil)
+		}
+	}
+}
+
+func zombie(pid int) bool {
+	data, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return false
+	}
+	s := string(data)
+	i := strings.LastIndexByte(s, ')')
+	return i >= 0 && i+2 < len(s) && s[i+2] == 'Z'
+}
+
+// run runs a skiff step to completion (cleanup, health) and returns its
+// output.
+func (m *monitor) run(args ...string) ([]byte, error) {
+	cmd := exec.Command(m.skiff, args...)
+	cmd.Dir = "/"
+	cmd.Stderr = os.Stderr
+	var out strings.Builder
+	cmd.Stdout = &out
+	if err := m.start(cmd); err != nil {
+		return nil, err
+	}
+	err := m.wait(cmd)
+	return []byte(out.String()), err
+}
+
+// start and wait run a child that its own Wait reaps, keeping the orphan
+// reaper's hands off it.
+func (m *monitor) start(cmd *exec.Cmd) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if err := cmd.Start(); err != nil {
+		return err
+	}
+	m.managed[cmd.Process.Pid] = true
+	return nil
+}
+
+func (m *monitor) wait(cmd *exec.Cmd) error {
+	err := cmd.Wait()
+	m.mu.Lock()
+	delete(m.managed, cmd.Process.Pid)
+	m.mu.Unlock()
+	return err
+}
+
+// cleanStep undoes what a start did once the container has exited:
+// unmount, libcontainer's state, the cgroup (skiff __cleanup).
+func (m *monitor) cleanStep() { _, _ = m.run("__cleanup", m.id) }
+
+// finish records the end, removes what --rm asks for and releases the
+// attached clients.
+func (m *monitor) finish(code int) {
+	_, _ = Update(m.id, func(c *Container) error {
+		c.State.SupervisorPid = 0
+		return nil
+	})
+	m.cleanUp(code)
+}
+
+func (m *monitor) cleanUp(code int) {
+	if m.log != nil {
+		m.log.close()
+	}
+	if m.c != nil && m.c.HostConfig.AutoRemove {
+		_, _ = m.run("__cleanup", m.id, "remove")
+	} else if m.c != nil {
+		m.cleanStep()
+	}
+	m.hub.exit(code)
+	if m.c != nil {
+		_ = os.RemoveAll(m.c.RunDir())
+	}
+}
+
+// startHealth runs `skiff __health ID` every interval and records the
+// results; the returned func stops it.
+func (m *monitor) startHealth(c *Container) func() {
+	h := c.Config.Healthcheck
+	if h == nil || len(h.Test) == 0 || h.Test[0] == "NONE" {
+		return func() {}
+	}
+	interval, retries := h.Interval, h.Retries
+	if interval == 0 {
+		interval = 30 * time.Second
+	}
+	if retries == 0 {
+		retries = 3
+	}
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	started := time.Now()
+	go func() {
+		defer close(done)
+		t := time.NewTicker(interval)
+		defer t.Stop()
+		for {
+			select {
+			case <-stop:
+				return
+			case <-t.C:
+			}
+			var res HealthLog
+			out, err := m.run("__health", m.id)
+			if err != nil || json.Unmarshal(out, &res) != nil {
+				res = HealthLog{Start: time.Now().UTC(), End: time.Now().UTC(), ExitCode: -1, Output: fmt.Sprintf("running the health check: %v", err)}
+			}
+			inStart := time.Since(started) < h.StartPeriod
+			_, _ = Update(m.id, func(c *Container) error {
+				if !c.State.Running || c.State.Health == nil {
+					return nil
+				}
+				hs := c.State.Health
+				hs.Log = append(hs.Log, res)
+				if len(hs.Log) > 5 {
+					hs.Log = hs.Log[len(hs.Log)-5:]
+				}
+				if res.ExitCode == 0 {
+					hs.Status, hs.FailingStreak = "healthy", 0
+				} else if !inStart {
+					hs.FailingStreak++
+					if hs.FailingStreak >= retries {
+						hs.Status = "unhealthy"
+					}
+				}
+				return nil
+			})
+		}
+	}()
+	return func() { close(stop); <-done }
+}
