@@ -497,7 +497,7 @@ func containerInspect(ctr *runtime.Container) map[string]any {
 		},
 		"Mounts": mounts,
 		"NetworkSettings": map[string]any{
-			"Ports": nonNilPorts(ctr.NetworkSettings.Ports), "Networks": map[string]any{hc.NetworkMode: map[string]any{}},
+			"Ports": inspectPorts(ctr), "Networks": inspectNetworks(ctr),
 		},
 	}
 }
@@ -539,4 +539,36 @@ func nonNilPorts(pm netns.PortMap) netns.PortMap {
 		return netns.PortMap{}
 	}
 	return pm
+}
+
+// inspectNetworks is NetworkSettings.Networks: the user-defined networks
+// with their addresses, or the mode.
+func inspectNetworks(ctr *runtime.Container) map[string]any {
+	out := map[string]any{}
+	for name, e := range ctr.NetworkSettings.Networks {
+		out[name] = e
+	}
+	if len(out) == 0 {
+		out[ctr.HostConfig.NetworkMode] = map[string]any{}
+	}
+	return out
+}
+
+// inspectPorts is NetworkSettings.Ports: while running, the published
+// ports with their host bindings and the exposed ones with null.
+func inspectPorts(ctr *runtime.Container) map[string][]netns.PortBinding {
+	out := map[string][]netns.PortBinding{}
+	if !ctr.State.Running {
+		return out
+	}
+	for k := range ctr.Config.ExposedPorts {
+		if !strings.Contains(k, "/") {
+			k += "/tcp"
+		}
+		out[k] = nil
+	}
+	for k, v := range ctr.NetworkSettings.Ports {
+		out[k] = v
+	}
+	return out
 }

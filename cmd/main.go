@@ -54,6 +54,7 @@ func Main(args []string, version string) int {
 			portCommand(),
 			statsCommand(),
 			containerCommand(),
+			networkCommand(),
 			pullCommand(),
 			imagesCommand(),
 			imageCommand(),

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -285,12 +286,54 @@ func statusText(c *runtime.Container) string {
 	return "Created"
 }
 
-// portsText is Docker's PORTS column: 0.0.0.0:8080->80/tcp, ...
+// portsText is Docker's PORTS column: 0.0.0.0:8080->80/tcp, with runs
+// of consecutive ports folded (0.0.0.0:8000-8002->80-82/tcp).
 func portsText(pm netns.PortMap) string {
+	type entry struct {
+		ip, proto  string
+		host, ctr  int
+		hEnd, cEnd int
+	}
+	var es []entry
+	for k, bs := range pm {
+		p, proto, _ := strings.Cut(k, "/")
+		ctr, _ := strconv.Atoi(p)
+		for _, b := range bs {
+			h, _ := strconv.Atoi(b.HostPort)
+			es = append(es, entry{b.HostIP, proto, h, ctr, h, ctr})
+		}
+	}
+	sort.Slice(es, func(i, j int) bool {
+		a, b := es[i], es[j]
+		if a.proto != b.proto {
+			return a.proto < b.proto
+		}
+		if a.ip != b.ip {
+			return a.ip < b.ip
+		}
+		return a.ctr < b.ctr
+	})
+	var folded []entry
+	for _, e := range es {
+		if n := len(folded); n > 0 {
+			last := &folded[n-1]
+			if last.ip == e.ip && last.proto == e.proto && e.ctr == last.cEnd+1 && e.host == last.hEnd+1 {
+				last.cEnd, last.hEnd = e.ctr, e.host
+				continue
+			}
+		}
+		folded = append(folded, e)
+	}
 	var out []string
-	for _, k := range pm.Keys() {
-		for _, b := range pm[k] {
-			out = append(out, fmt.Sprintf("%s:%s->%s", b.HostIP, b.HostPort, k))
+	for _, e := range folded {
+		ip := e.ip
+		if strings.Contains(ip, ":") {
+			ip = "[" + ip + "]"
+		}
+		if e.cEnd == e.ctr {
+			out = append(out, fmt.Sprintf("%s:%d->%d/%s", ip, e.host, e.ctr, e.proto))
+		} else {
+			out = append(out, fmt.Sprintf("%s:%d-%d->%d-%d/%s", ip, e.host, e.hEnd, e.ctr, e.cEnd, e.proto))
 		}
 	}
 	return strings.Join(out, ", ")

@@ -3,6 +3,7 @@ package cmd
 import (
 	"context"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"strconv"
@@ -112,13 +113,13 @@ func portCommand() *cli.Command {
 						return errdefs.NotFound("no public port '%s' published for %s", c.Args().Get(1), ctr.Name)
 					}
 					for _, b := range bs {
-						fmt.Fprintf(c.App.Writer, "%s:%s\n", b.HostIP, b.HostPort)
+						fmt.Fprintln(c.App.Writer, net.JoinHostPort(b.HostIP, b.HostPort))
 					}
 					return nil
 				}
 				for _, k := range pm.Keys() {
 					for _, b := range pm[k] {
-						fmt.Fprintf(c.App.Writer, "%s -> %s:%s\n", k, b.HostIP, b.HostPort)
+						fmt.Fprintf(c.App.Writer, "%s -> %s\n", k, net.JoinHostPort(b.HostIP, b.HostPort))
 					}
 				}
 				return nil

@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"runtime"
 	"strings"
 	"sync"
@@ -27,6 +28,7 @@ const (
 	ModeHost      = "host"
 	ModePrivate   = "private"
 	ModeContainer = "container" // container:NAME shares another container's namespace
+	ModeUser      = "network"   // a user-defined network by name (see netns/network)
 )
 
 // Addresses inside a slirp4netns network.
@@ -51,8 +53,23 @@ func ParseMode(s string) (string, error) {
 		}
 		return ModeContainer, nil
 	}
-	return "", fmt.Errorf("network %q: only none, host, private and container:NAME exist yet: %w", s, errdefs.ErrNotFound)
+	if userNetName.MatchString(s) {
+		return ModeUser, nil
+	}
+	return "", errdefs.Invalid("invalid --network %q: none, host, private, container:NAME or a network's name", s)
 }
+
+var userNetName = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_.-]*$`)
+
+// Outbound reports whether a container in this mode gets its own
+// slirp4netns: private always, a user network unless it is internal.
+func Outbound(mode string, internal bool) bool {
+	return mode == ModePrivate || mode == ModeUser && !internal
+}
+
+// OwnNamespace reports whether the mode gives the container a network
+// namespace of its own, pinned by the supervisor.
+func OwnNamespace(mode string) bool { return mode == ModePrivate || mode == ModeUser }
 
 // Files are the choices behind a container's /etc/hosts and resolv.conf.
 type Files struct {
@@ -66,7 +83,7 @@ type Files struct {
 
 // HostGateway is the address host-gateway stands for in --add-host.
 func HostGateway(mode string) string {
-	if mode == ModePrivate {
+	if mode == ModePrivate || mode == ModeUser {
 		return SlirpGateway
 	}
 	return "127.0.0.1"
@@ -107,7 +124,7 @@ func WriteFilesWith(dir string, o Files) ([]specs.Mount, error) {
 			hosts.Write(data)
 		}
 		resolv.WriteString(hostResolvConf())
-	case ModePrivate:
+	case ModePrivate, ModeUser:
 		fmt.Fprintf(&hosts, "%s\t%s\n", SlirpGuest, hostname)
 		fmt.Fprintf(&hosts, "%s\thost.containers.internal host.docker.internal\n", SlirpGateway)
 		resolv.WriteString(searchLines())
@@ -133,7 +150,7 @@ func WriteFilesWith(dir string, o Files) ([]specs.Mount, error) {
 		}
 		servers := o.DNS
 		if len(servers) == 0 {
-			if mode == ModePrivate {
+			if mode == ModePrivate || mode == ModeUser {
 				servers = []string{SlirpDNS}
 			} else {
 				for _, l := range strings.Split(hostResolvConf(), "\n") {

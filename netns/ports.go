@@ -129,8 +129,8 @@ func (pm PortMap) Keys() []string {
 
 // Forwarder publishes container ports on the host: it listens in the
 // host's network namespace and connects each client to the port inside
-// the container's namespace (127.0.0.1 there), splicing the bytes in the
-// kernel. The container sees connections from 127.0.0.1.
+// the container's namespace, splicing the bytes in the kernel. The
+// container sees connections from its own address.
 type Forwarder struct {
 	nsPath  string
 	mu      sync.Mutex
@@ -152,7 +152,10 @@ type dialRes struct {
 // Publish binds every port in pm on the host and returns the bindings
 // actually made (a free port where none was asked for). Nothing stays
 // bound when it fails.
-func Publish(nsPath string, pm PortMap, rootless bool) (*Forwarder, PortMap, error) {
+// Ports are forwarded to target, the container's address inside its
+// namespace (Docker forwards to the container's IP, so a server bound to
+// that address or to all of them is reached).
+func Publish(nsPath, target string, pm PortMap, rootless bool) (*Forwarder, PortMap, error) {
 	f := &Forwarder{nsPath: nsPath, dialer: make(chan dialReq), done: make(chan struct{})}
 	if err := f.startDialer(); err != nil {
 		return nil, nil, err
@@ -174,13 +177,13 @@ func Publish(nsPath string, pm PortMap, rootless bool) (*Forwarder, PortMap, err
 			if b.HostIP == "" {
 				shown = net.JoinHostPort("0.0.0.0", hp)
 			}
-			target := net.JoinHostPort("127.0.0.1", portStr)
+			dest := net.JoinHostPort(target, portStr)
 			var bound string
 			var err error
 			if proto == "udp" {
-				bound, err = f.listenUDP(addr, target)
+				bound, err = f.listenUDP(addr, dest)
 			} else {
-				bound, err = f.listenTCP(addr, target)
+				bound, err = f.listenTCP(addr, dest)
 			}
 			if err != nil {
 				f.Close()

@@ -13,18 +13,19 @@ import (
 // The container record lives in the supervisor package, which the small
 // supervisor binary shares; these names keep runtime's callers short.
 type (
-	Container       = supervisor.Container
-	Config          = supervisor.Config
-	Healthcheck     = supervisor.Healthcheck
-	HostConfig      = supervisor.HostConfig
-	NetworkSettings = supervisor.NetworkSettings
-	RestartPolicy   = supervisor.RestartPolicy
-	LogConfig       = supervisor.LogConfig
-	State           = supervisor.State
-	HealthState     = supervisor.HealthState
-	HealthLog       = supervisor.HealthLog
-	AttachStreams   = supervisor.AttachStreams
-	LogOptions      = supervisor.LogOptions
+	Container        = supervisor.Container
+	Config           = supervisor.Config
+	Healthcheck      = supervisor.Healthcheck
+	HostConfig       = supervisor.HostConfig
+	NetworkSettings  = supervisor.NetworkSettings
+	EndpointSettings = supervisor.EndpointSettings
+	RestartPolicy    = supervisor.RestartPolicy
+	LogConfig        = supervisor.LogConfig
+	State            = supervisor.State
+	HealthState      = supervisor.HealthState
+	HealthLog        = supervisor.HealthLog
+	AttachStreams    = supervisor.AttachStreams
+	LogOptions       = supervisor.LogOptions
 )
 
 // Container states, as Docker names them.

@@ -16,6 +16,7 @@ import (
 
 	"github.com/skiff-project/skiff/errdefs"
 	"github.com/skiff-project/skiff/netns"
+	"github.com/skiff-project/skiff/netns/network"
 	"github.com/skiff-project/skiff/storage"
 )
 
@@ -45,22 +46,32 @@ func Create(st *storage.Store, img *storage.Image, o RunOptions) (*Container, er
 	if err != nil {
 		return nil, err
 	}
-	if o.PublishAll {
-		for p := range img.Config.Config.ExposedPorts {
-			if !strings.Contains(p, "/") {
-				p += "/tcp"
-			}
-			if _, ok := ports[p]; !ok {
-				ports[p] = []netns.PortBinding{{}}
-			}
+	mode, _ := netns.ParseMode(o.Network)
+	if mode == netns.ModeContainer {
+		// Docker's rule: the other container owns the network settings.
+		switch {
+		case len(ports) > 0 || o.PublishAll:
+			return nil, errdefs.Invalid("conflicting options: port publishing and --network %s", o.Network)
+		case len(o.DNS) > 0 || len(o.DNSSearch) > 0 || len(o.DNSOptions) > 0:
+			return nil, errdefs.Invalid("conflicting options: DNS settings and --network %s", o.Network)
+		case len(o.AddHost) > 0:
+			return nil, errdefs.Invalid("conflicting options: --add-host and --network %s", o.Network)
 		}
 	}
-	mode, _ := netns.ParseMode(o.Network)
-	if len(ports) > 0 && mode != netns.ModePrivate {
+	var userNet *network.Network
+	if mode == netns.ModeUser {
+		if userNet, err = network.Lookup(o.Network); err != nil {
+			return nil, err
+		}
+		o.Network = userNet.Name
+	} else if len(o.Aliases) > 0 {
+		return nil, errdefs.Invalid("--network-alias needs a user-defined network (--network NAME)")
+	}
+	if (len(ports) > 0 || o.PublishAll) && !netns.OwnNamespace(mode) {
 		if o.Warn != nil {
 			o.Warn(fmt.Sprintf("published ports are discarded with --network %s", o.Network))
 		}
-		ports = netns.PortMap{}
+		ports, o.PublishAll = netns.PortMap{}, false
 	}
 	if mode == netns.ModeContainer {
 		target, err := Lookup(strings.TrimPrefix(o.Network, "container:"))
@@ -106,6 +117,17 @@ func Create(st *storage.Store, img *storage.Image, o RunOptions) (*Container, er
 	if c.HostConfig.NetworkMode == "" {
 		c.HostConfig.NetworkMode = "private"
 	}
+	if len(ports) > 0 {
+		// Docker lists published ports among the exposed ones.
+		exposed := map[string]struct{}{}
+		for k := range c.Config.ExposedPorts {
+			exposed[k] = struct{}{}
+		}
+		for k := range ports {
+			exposed[k] = struct{}{}
+		}
+		c.Config.ExposedPorts = exposed
+	}
 	for k, v := range ic.Labels {
 		c.Config.Labels[k] = v
 	}
@@ -128,6 +150,11 @@ func Create(st *storage.Store, img *storage.Image, o RunOptions) (*Container, er
 	c.Path, c.Args = args[0], args[1:]
 	if c.Config.Healthcheck, err = healthConfig(ic.Healthcheck, o.Health); err != nil {
 		return nil, err
+	}
+	if userNet != nil {
+		c.NetworkSettings.Networks = map[string]*EndpointSettings{userNet.Name: {
+			NetworkID: userNet.ID, Aliases: o.Aliases, Gateway: userNet.Gateway, Internal: userNet.Internal,
+		}}
 	}
 	if c.Name == "" {
 		c.Name = randomName() + "_" + c.ID[:4]

@@ -2,6 +2,7 @@ package runtime
 
 import (
 	"bufio"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -15,6 +16,8 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/skiff-project/skiff/errdefs"
+	"github.com/skiff-project/skiff/netns"
+	"github.com/skiff-project/skiff/netns/network"
 	"github.com/skiff-project/skiff/storage"
 	"github.com/skiff-project/skiff/supervisor"
 )
@@ -374,6 +377,7 @@ func Remove(st *storage.Store, ref string, force bool) (*Container, error) {
 		_ = unix.Kill(c.State.Pid, unix.SIGKILL)
 		waitPidExit(c.State.Pid, 5*time.Second)
 	}
+	network.DetachAll(c.ID)
 	unlock, err := lock(c.ID)
 	if err != nil {
 		return c, nil // removed meanwhile (--rm)
@@ -510,3 +514,64 @@ func ContainerPids(c *Container) ([]int, error) {
 	}
 	return pids, nil
 }
+
+// Connect puts a container on a user-defined network: at once when it is
+// running, at its next start otherwise.
+func Connect(ref, name string, aliases []string) error {
+	c, err := Lookup(ref)
+	if err != nil {
+		return err
+	}
+	n, err := network.Lookup(name)
+	if err != nil {
+		return err
+	}
+	mode, _ := netns.ParseMode(c.HostConfig.NetworkMode)
+	if !netns.OwnNamespace(mode) {
+		return fmt.Errorf("container %s uses --network %s, which cannot join other networks: %w", c.Name, c.HostConfig.NetworkMode, errdefs.ErrConflict)
+	}
+	if _, ok := c.NetworkSettings.Networks[n.Name]; ok {
+		return fmt.Errorf("container %s is already connected to network %s: %w", c.Name, n.Name, errdefs.ErrConflict)
+	}
+	if c, err = Update(c.ID, func(c *Container) error {
+		if c.NetworkSettings.Networks == nil {
+			c.NetworkSettings.Networks = map[string]*EndpointSettings{}
+		}
+		c.NetworkSettings.Networks[n.Name] = &EndpointSettings{NetworkID: n.ID, Aliases: aliases, Gateway: n.Gateway, Internal: n.Internal}
+		return nil
+	}); err != nil {
+		return err
+	}
+	if !c.State.Running {
+		return nil
+	}
+	if err := connect(c, n.Name); err != nil {
+		_, _ = Update(c.ID, func(c *Container) error { delete(c.NetworkSettings.Networks, n.Name); return nil })
+		return err
+	}
+	return nil
+}
+
+// Disconnect takes a container off a user-defined network.
+func Disconnect(ref, name string) error {
+	c, err := Lookup(ref)
+	if err != nil {
+		return err
+	}
+	n, err := network.Lookup(name)
+	if err != nil {
+		return err
+	}
+	if _, ok := c.NetworkSettings.Networks[n.Name]; !ok {
+		return fmt.Errorf("container %s is not connected to network %s: %w", c.Name, n.Name, errdefs.ErrNotFound)
+	}
+	if c.State.Running {
+		if err := network.Detach(n.Name, c.ID); err != nil && !isNotFoundErr(err) {
+			return err
+		}
+	}
+	_, err = Update(c.ID, func(c *Container) error { delete(c.NetworkSettings.Networks, n.Name); return nil })
+	return err
+}
+
+func isNotFoundErr(err error) bool { return errors.Is(err, errdefs.ErrNotFound) }

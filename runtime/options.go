@@ -33,6 +33,7 @@ type RunOptions struct {
 	DNSSearch   []string
 	DNSOptions  []string
 	AddHost     []string // name:ip
+	Aliases     []string // --network-alias, on a user-defined network
 	CapAdd      []string
 	CapDrop     []string
 	Privileged  bool

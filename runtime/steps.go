@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"time"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/skiff-project/skiff/errdefs"
 	"github.com/skiff-project/skiff/netns"
+	"github.com/skiff-project/skiff/netns/network"
 	"github.com/skiff-project/skiff/storage"
 	"github.com/skiff-project/skiff/supervisor"
 )
@@ -50,11 +52,15 @@ func startStep(id string, report *os.File) error {
 		return fmt.Errorf("mounting the container's root file system: %w", err)
 	}
 	nsPath := ""
-	if mode, _ := netns.ParseMode(c.HostConfig.NetworkMode); mode == netns.ModePrivate {
+	if mode, _ := netns.ParseMode(c.HostConfig.NetworkMode); netns.OwnNamespace(mode) {
 		nsPath = c.NetNSPath()
 	}
 	pr, err := prepare(c, rootfs, nsPath)
 	if err != nil {
+		return err
+	}
+	if err := joinNetworks(c); err != nil {
+		network.DetachAll(c.ID)
 		return err
 	}
 	if old, err := libcontainer.Load(stateRoot(), c.ID); err == nil {
@@ -111,9 +117,54 @@ func terminalSize(c *Container) (uint16, uint16) {
 	return w, h
 }
 
+// joinNetworks connects c's pinned namespace to its user-defined networks
+// and records the addresses.
+func joinNetworks(c *Container) error {
+	for _, name := range c.NetworkNames() {
+		if err := connect(c, name); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func connect(c *Container, name string) error {
+	ep := c.NetworkSettings.Networks[name]
+	ip, err := network.Attach(name, network.Member{
+		ID: c.ID, Name: c.Name, NetNS: c.NetNSPath(), Hosts: filepath.Join(c.Dir(), "hosts"),
+	}, ep.Aliases)
+	if err != nil {
+		return fmt.Errorf("connecting %s to network %s: %w", c.Name, name, err)
+	}
+	n, _ := network.Lookup(name)
+	_, err = Update(c.ID, func(c *Container) error {
+		if e := c.NetworkSettings.Networks[name]; e != nil {
+			e.IPAddress = ip
+			if n != nil {
+				e.PrefixLen, e.Gateway, e.NetworkID = n.PrefixLen(), n.Gateway, n.ID
+			}
+		}
+		return nil
+	})
+	return err
+}
+
+// leaveNetworks takes c off its networks and forgets its addresses.
+func leaveNetworks(id string) {
+	network.DetachAll(id)
+	_, _ = Update(id, func(c *Container) error {
+		for _, e := range c.NetworkSettings.Networks {
+			e.IPAddress = ""
+		}
+		return nil
+	})
+}
+
 // CleanupStep undoes a start after the container exited: libcontainer's
-// state and cgroup, the rootfs mount; with remove, the container itself.
+// state and cgroup, the rootfs mount, its places on networks; with
+// remove, the container itself.
 func CleanupStep(id string, remove bool) error {
+	leaveNetworks(id)
 	if lc, err := libcontainer.Load(stateRoot(), id); err == nil {
 		_ = lc.Signal(unix.SIGKILL)
 		_ = lc.Destroy()

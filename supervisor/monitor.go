@@ -224,23 +224,29 @@ func (m *monitor) runOnce(first bool) (int, error) {
 	// The private network first, so slirp4netns comes up while the
 	// container is being created.
 	var slirp *netns.Slirp
-	if mode, _ := netns.ParseMode(c.HostConfig.NetworkMode); mode == netns.ModePrivate {
+	if mode, _ := netns.ParseMode(c.HostConfig.NetworkMode); netns.OwnNamespace(mode) {
 		if err := netns.NewPinned(c.NetNSPath()); err != nil {
 			return 0, err
 		}
 		defer netns.RemovePinned(c.NetNSPath())
-		m.mu.Lock() // slirp4netns's Stop waits for it itself
-		slirp, err = netns.StartSlirp(c.NetNSPath())
-		if err == nil {
-			m.managed[slirp.Pid()] = true
+		if c.Outbound() {
+			m.mu.Lock() // slirp4netns's Stop waits for it itself
+			slirp, err = netns.StartSlirp(c.NetNSPath())
+			if err == nil {
+				m.managed[slirp.Pid()] = true
+			}
+			m.mu.Unlock()
+			if err != nil {
+				return 0, err
+			}
+			defer slirp.Stop()
 		}
-		m.mu.Unlock()
-		if err != nil {
-			return 0, err
-		}
-		defer slirp.Stop()
-		if len(c.HostConfig.PortBindings) > 0 {
-			fw, bound, err := netns.Publish(c.NetNSPath(), c.HostConfig.PortBindings, paths.Rootless())
+		if pm := c.PublishedPorts(); len(pm) > 0 {
+			target := "127.0.0.1"
+			if c.Outbound() {
+				target = netns.SlirpGuest
+			}
+			fw, bound, err := netns.Publish(c.NetNSPath(), target, pm, paths.Rootless())
 			if err != nil {
 				return 0, err
 			}

@@ -105,6 +105,58 @@ type HostConfig struct {
 // NetworkSettings is the running container's network, as Docker shows it.
 type NetworkSettings struct {
 	Ports netns.PortMap `json:"Ports"`
+	// Networks are the user-defined networks it is connected to.
+	Networks map[string]*EndpointSettings `json:"Networks,omitempty"`
+}
+
+// EndpointSettings is a container's place on one user-defined network.
+type EndpointSettings struct {
+	NetworkID string   `json:"NetworkID"`
+	Aliases   []string `json:"Aliases"`
+	IPAddress string   `json:"IPAddress"`
+	Gateway   string   `json:"Gateway"`
+	PrefixLen int      `json:"IPPrefixLen"`
+	Internal  bool     `json:"Internal"`
+}
+
+// PublishedPorts is what to publish at start: -p's bindings, and with -P
+// every exposed port without one on a free host port.
+func (c *Container) PublishedPorts() netns.PortMap {
+	pm := netns.PortMap{}
+	for k, v := range c.HostConfig.PortBindings {
+		pm[k] = v
+	}
+	if c.HostConfig.PublishAllPorts {
+		for p := range c.Config.ExposedPorts {
+			if !strings.Contains(p, "/") {
+				p += "/tcp"
+			}
+			if _, ok := pm[p]; !ok {
+				pm[p] = []netns.PortBinding{{}}
+			}
+		}
+	}
+	return pm
+}
+
+// NetworkNames lists the user-defined networks of c, sorted.
+func (c *Container) NetworkNames() []string {
+	var out []string
+	for n := range c.NetworkSettings.Networks {
+		out = append(out, n)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// Outbound reports whether c gets its own slirp4netns.
+func (c *Container) Outbound() bool {
+	mode, _ := netns.ParseMode(c.HostConfig.NetworkMode)
+	internal := len(c.NetworkSettings.Networks) > 0
+	for _, e := range c.NetworkSettings.Networks {
+		internal = internal && e.Internal
+	}
+	return netns.Outbound(mode, internal)
 }
 
 // RestartPolicy is Docker's: no, on-failure[:N], always, unless-stopped.

@@ -1,0 +1,340 @@
+package network
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"github.com/vishvananda/netlink"
+	vnetns "github.com/vishvananda/netns"
+
+	"github.com/skiff-project/skiff/errdefs"
+	skiffnetns "github.com/skiff-project/skiff/netns"
+	"github.com/skiff-project/skiff/paths"
+)
+
+// infraPath is where the namespace holding the bridges is pinned.
+func infraPath() string { return filepath.Join(paths.RuntimeDir(), "netns-infra") }
+
+// infra returns the bridges' namespace, creating it on first use.
+func infra() (vnetns.NsHandle, error) {
+	p := infraPath()
+	if h, err := vnetns.GetFromPath(p); err == nil {
+		if isNetNS(h) {
+			return h, nil
+		}
+		h.Close()
+		skiffnetns.RemovePinned(p)
+	}
+	if err := os.MkdirAll(filepath.Dir(p), 0o700); err != nil {
+		return 0, err
+	}
+	if err := skiffnetns.NewPinned(p); err != nil {
+		return 0, err
+	}
+	h, err := vnetns.GetFromPath(p)
+	if err != nil {
+		return 0, fmt.Errorf("opening the networks' namespace: %w", err)
+	}
+	if hi, err := netlink.NewHandleAt(h); err == nil {
+		if lo, err := hi.LinkByName("lo"); err == nil {
+			_ = hi.LinkSetUp(lo)
+		}
+		hi.Close()
+	}
+	return h, nil
+}
+
+// isNetNS tells a live pinned namespace from a stale file left by a
+// namespace that ended (after skiff system migrate).
+func isNetNS(h vnetns.NsHandle) bool {
+	var st, self unixStat
+	return fstat(int(h), &st) == nil && stat("/proc/self/ns/net", &self) == nil && st.Dev == self.Dev
+}
+
+func bridgeName(n *Network) string { return "skb-" + n.ID[:10] }
+
+func randomName(prefix string) string {
+	b := make([]byte, 5)
+	_, _ = rand.Read(b)
+	return prefix + hex.EncodeToString(b)
+}
+
+// ensureBridge creates n's bridge with the gateway address, once.
+func ensureBridge(h *netlink.Handle, n *Network) (netlink.Link, error) {
+	if l, err := h.LinkByName(bridgeName(n)); err == nil {
+		return l, nil
+	}
+	br := &netlink.Bridge{LinkAttrs: netlink.LinkAttrs{Name: bridgeName(n)}}
+	if err := h.LinkAdd(br); err != nil {
+		return nil, fmt.Errorf("creating the bridge of network %s: %w", n.Name, err)
+	}
+	l, err := h.LinkByName(bridgeName(n))
+	if err != nil {
+		return nil, err
+	}
+	addr, err := netlink.ParseAddr(fmt.Sprintf("%s/%d", n.Gateway, n.prefix()))
+	if err != nil {
+		return nil, err
+	}
+	if err := h.AddrAdd(l, addr); err != nil {
+		return nil, fmt.Errorf("addressing the bridge of network %s: %w", n.Name, err)
+	}
+	return l, h.LinkSetUp(l)
+}
+
+func removeBridge(n *Network) {
+	h, err := vnetns.GetFromPath(infraPath())
+	if err != nil {
+		return
+	}
+	defer h.Close()
+	hi, err := netlink.NewHandleAt(h)
+	if err != nil {
+		return
+	}
+	defer hi.Close()
+	if l, err := hi.LinkByName(bridgeName(n)); err == nil {
+		_ = hi.LinkDel(l)
+	}
+}
+
+// Member describes a container joining networks.
+type Member struct {
+	ID       string
+	Name     string
+	NetNS    string // the container's pinned network namespace
+	Hosts    string // its /etc/hosts file on the host, rewritten in place
+	Hostname string
+}
+
+// Attach joins a running container's namespace to network ref: a veth
+// pair to the bridge, an address, and every member's hosts file updated.
+// It returns the address.
+func Attach(ref string, m Member, aliases []string) (string, error) {
+	unlock, err := lockAll()
+	if err != nil {
+		return "", err
+	}
+	defer unlock()
+	n, err := Lookup(ref)
+	if err != nil {
+		return "", err
+	}
+	if _, ok := n.Containers[m.ID]; ok {
+		return "", fmt.Errorf("container %s is already connected to network %s: %w", m.Name, n.Name, errdefs.ErrConflict)
+	}
+	ip, err := n.allocate()
+	if err != nil {
+		return "", err
+	}
+	hostVeth, err := plug(n, m, ip)
+	if err != nil {
+		return "", err
+	}
+	n.Containers[m.ID] = &Endpoint{Name: m.Name, IP: ip, Aliases: aliases, HostVeth: hostVeth, Hosts: m.Hosts}
+	if err := n.save(); err != nil {
+		return "", err
+	}
+	return ip, writeHosts()
+}
+
+// plug makes the veth pair and configures the container's end.
+func plug(n *Network, m Member, ip string) (string, error) {
+	inf, err := infra()
+	if err != nil {
+		return "", err
+	}
+	defer inf.Close()
+	hi, err := netlink.NewHandleAt(inf)
+	if err != nil {
+		return "", err
+	}
+	defer hi.Close()
+	br, err := ensureBridge(hi, n)
+	if err != nil {
+		return "", err
+	}
+	ctr, err := vnetns.GetFromPath(m.NetNS)
+	if err != nil {
+		return "", fmt.Errorf("opening the network namespace of %s: %w", m.Name, err)
+	}
+	defer ctr.Close()
+	hc, err := netlink.NewHandleAt(ctr)
+	if err != nil {
+		return "", err
+	}
+	defer hc.Close()
+	hostName, peerName := randomName("skv"), randomName("skp")
+	veth := &netlink.Veth{LinkAttrs: netlink.LinkAttrs{Name: hostName, MasterIndex: br.Attrs().Index}, PeerName: peerName}
+	if err := hi.LinkAdd(veth); err != nil {
+		return "", fmt.Errorf("creating a veth pair for %s: %w", m.Name, err)
+	}
+	fail := func(err error) (string, error) {
+		if l, lerr := hi.LinkByName(hostName); lerr == nil {
+			_ = hi.LinkDel(l)
+		}
+		return "", err
+	}
+	peer, err := hi.LinkByName(peerName)
+	if err != nil {
+		return fail(err)
+	}
+	if err := hi.LinkSetNsFd(peer, int(ctr)); err != nil {
+		return fail(fmt.Errorf("moving the veth into %s: %w", m.Name, err))
+	}
+	if host, err := hi.LinkByName(hostName); err == nil {
+		if err := hi.LinkSetUp(host); err != nil {
+			return fail(err)
+		}
+	}
+	p, err := hc.LinkByName(peerName)
+	if err != nil {
+		return fail(err)
+	}
+	ifName := nextEth(hc)
+	if err := hc.LinkSetName(p, ifName); err != nil {
+		return fail(err)
+	}
+	addr, err := netlink.ParseAddr(fmt.Sprintf("%s/%d", ip, n.prefix()))
+	if err != nil {
+		return fail(err)
+	}
+	if err := hc.AddrAdd(p, addr); err != nil {
+		return fail(fmt.Errorf("addressing %s in %s: %w", ifName, m.Name, err))
+	}
+	if err := hc.LinkSetUp(p); err != nil {
+		return fail(err)
+	}
+	if lo, err := hc.LinkByName("lo"); err == nil {
+		_ = hc.LinkSetUp(lo)
+	}
+	return hostName, nil
+}
+
+func nextEth(h *netlink.Handle) string {
+	for i := 0; ; i++ {
+		name := fmt.Sprintf("eth%d", i)
+		if _, err := h.LinkByName(name); err != nil {
+			return name
+		}
+	}
+}
+
+// Detach removes a container from network ref (its veth, its address,
+// its name in the others' hosts files).
+func Detach(ref, id string) error {
+	unlock, err := lockAll()
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	n, err := Lookup(ref)
+	if err != nil {
+		return err
+	}
+	e, ok := n.Containers[id]
+	if !ok {
+		return fmt.Errorf("container is not connected to network %s: %w", n.Name, errdefs.ErrNotFound)
+	}
+	if inf, err := vnetns.GetFromPath(infraPath()); err == nil {
+		if hi, err := netlink.NewHandleAt(inf); err == nil {
+			if l, err := hi.LinkByName(e.HostVeth); err == nil {
+				_ = hi.LinkDel(l) // also removes the container's end
+			}
+			hi.Close()
+		}
+		inf.Close()
+	}
+	delete(n.Containers, id)
+	if err := n.save(); err != nil {
+		return err
+	}
+	return writeHosts()
+}
+
+// DetachAll removes a container from every network it is on.
+func DetachAll(id string) {
+	all, _ := List()
+	for _, n := range all {
+		if _, ok := n.Containers[id]; ok {
+			_ = Detach(n.Name, id)
+		}
+	}
+}
+
+const hostsMark = "# skiff networks: names of the containers on this container's networks\n"
+
+// writeHosts rewrites every member's /etc/hosts in place (the file is
+// bind-mounted, so its inode must stay): the lines before the mark are
+// the container's own, the ones after list its network peers.
+func writeHosts() error {
+	all, err := List()
+	if err != nil {
+		return err
+	}
+	type entry struct{ ip, names string }
+	peers := map[string][]entry{} // hosts file -> entries
+	for _, n := range all {
+		var es []entry
+		ids := make([]string, 0, len(n.Containers))
+		for id := range n.Containers {
+			ids = append(ids, id)
+		}
+		sort.Strings(ids)
+		for _, id := range ids {
+			e := n.Containers[id]
+			names := append([]string{e.Name}, e.Aliases...)
+			names = append(names, id[:12])
+			es = append(es, entry{e.IP, strings.Join(names, " ")})
+		}
+		for _, e := range n.Containers {
+			peers[e.Hosts] = append(peers[e.Hosts], es...)
+		}
+	}
+	var firstErr error
+	for file, es := range peers {
+		data, err := os.ReadFile(file)
+		if err != nil {
+			continue // the container was removed meanwhile
+		}
+		own, _, _ := strings.Cut(string(data), hostsMark)
+		var b strings.Builder
+		b.WriteString(own)
+		b.WriteString(hostsMark)
+		for _, e := range es {
+			fmt.Fprintf(&b, "%s\t%s\n", e.ip, e.names)
+		}
+		f, err := os.OpenFile(file, os.O_WRONLY|os.O_TRUNC, 0)
+		if err != nil {
+			if firstErr == nil && !errors.Is(err, os.ErrNotExist) {
+				firstErr = err
+			}
+			continue
+		}
+		_, _ = f.WriteString(b.String())
+		f.Close()
+	}
+	return firstErr
+}
+
+// Internal reports whether every network in refs is --internal, so the
+// container gets no outbound path.
+func Internal(refs []string) bool {
+	if len(refs) == 0 {
+		return false
+	}
+	for _, r := range refs {
+		n, err := Lookup(r)
+		if err != nil || !n.Internal {
+			return false
+		}
+	}
+	return true
+}

@@ -1,0 +1,303 @@
+// Package network owns user-defined networks: their records, address
+// management, the bridges that join their containers, and the hosts files
+// that let containers find each other by name.
+//
+// Rootless, every bridge lives in one per-user "infra" network namespace
+// (pinned in the runtime directory, kept alive by the user namespace's
+// pause process); each container on a network gets a veth pair from its
+// own namespace to that network's bridge, with an address from the
+// network's subnet. Outbound traffic still leaves through the
+// container's own slirp4netns (none for --internal networks), so the
+// bridges need no NAT and are not routed to each other: containers on
+// different networks cannot reach each other. Names resolve through
+// /etc/hosts files rewritten in place whenever a container joins or
+// leaves, so no resident DNS server is needed.
+package network
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strings"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/skiff-project/skiff/errdefs"
+	"github.com/skiff-project/skiff/paths"
+)
+
+// Network is one user-defined network's record.
+type Network struct {
+	Name       string               `json:"Name"`
+	ID         string               `json:"Id"`
+	Created    time.Time            `json:"Created"`
+	Driver     string               `json:"Driver"`
+	Subnet     string               `json:"Subnet"`
+	Gateway    string               `json:"Gateway"`
+	Internal   bool                 `json:"Internal"`
+	Labels     map[string]string    `json:"Labels"`
+	Containers map[string]*Endpoint `json:"Containers"` // by container ID
+}
+
+// Endpoint is one container's attachment to a network.
+type Endpoint struct {
+	Name     string   `json:"Name"`
+	IP       string   `json:"IPv4Address"` // without the prefix
+	Aliases  []string `json:"Aliases"`
+	HostVeth string   `json:"HostVeth"`
+	Hosts    string   `json:"HostsFile"` // the container's /etc/hosts on the host
+}
+
+// CreateOptions are `network create`'s flags.
+type CreateOptions struct {
+	Subnet   string
+	Gateway  string
+	Internal bool
+	Labels   map[string]string
+}
+
+var nameRe = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_.-]*$`)
+
+// Reserved names are the built-in modes.
+var Reserved = map[string]bool{"none": true, "host": true, "private": true, "bridge": true, "default": true, "slirp4netns": true}
+
+func dir() string { return filepath.Join(paths.DataDir(), "networks") }
+
+func recordPath(name string) string { return filepath.Join(dir(), name+".json") }
+
+// lockAll serialises changes to networks (address allocation, hosts files).
+func lockAll() (func(), error) {
+	if err := os.MkdirAll(dir(), 0o700); err != nil {
+		return nil, err
+	}
+	f, err := os.OpenFile(filepath.Join(dir(), ".lock"), os.O_RDWR|os.O_CREATE|unix.O_CLOEXEC, 0o600)
+	if err != nil {
+		return nil, err
+	}
+	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return func() { f.Close() }, nil
+}
+
+func read(name string) (*Network, error) {
+	data, err := os.ReadFile(recordPath(name))
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, errdefs.NotFound("network %s not found: create it with skiff network create %s", name, name)
+	}
+	if err != nil {
+		return nil, err
+	}
+	n := &Network{}
+	if err := json.Unmarshal(data, n); err != nil {
+		return nil, fmt.Errorf("reading network %s: %w", name, err)
+	}
+	if n.Containers == nil {
+		n.Containers = map[string]*Endpoint{}
+	}
+	return n, nil
+}
+
+func (n *Network) save() error {
+	data, err := json.MarshalIndent(n, "", "  ")
+	if err != nil {
+		return err
+	}
+	tmp := recordPath(n.Name) + ".tmp"
+	if err := os.WriteFile(tmp, data, 0o600); err != nil {
+		return err
+	}
+	return os.Rename(tmp, recordPath(n.Name))
+}
+
+// List returns every network, by name.
+func List() ([]*Network, error) {
+	entries, err := os.ReadDir(dir())
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var out []*Network
+	for _, e := range entries {
+		name, ok := strings.CutSuffix(e.Name(), ".json")
+		if !ok {
+			continue
+		}
+		if n, err := read(name); err == nil {
+			out = append(out, n)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out, nil
+}
+
+// Lookup finds a network by name, full ID or unique ID prefix.
+func Lookup(ref string) (*Network, error) {
+	if n, err := read(ref); err == nil {
+		return n, nil
+	}
+	all, err := List()
+	if err != nil {
+		return nil, err
+	}
+	var match []*Network
+	for _, n := range all {
+		if strings.HasPrefix(n.ID, ref) && len(ref) >= 3 {
+			match = append(match, n)
+		}
+	}
+	switch len(match) {
+	case 1:
+		return match[0], nil
+	case 0:
+		return nil, errdefs.NotFound("network %s not found: create it with skiff network create %s", ref, ref)
+	}
+	return nil, fmt.Errorf("network ID prefix %q matches %d networks: %w", ref, len(match), errdefs.ErrConflict)
+}
+
+// Create makes a network record; its bridge appears with its first container.
+func Create(name string, o CreateOptions) (*Network, error) {
+	if !nameRe.MatchString(name) || len(name) > 64 {
+		return nil, errdefs.Invalid("invalid network name %q: letters, digits, _, . and -, starting with a letter or digit", name)
+	}
+	if Reserved[name] {
+		return nil, errdefs.Invalid("network name %q is reserved for a built-in network mode", name)
+	}
+	unlock, err := lockAll()
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
+	if _, err := read(name); err == nil {
+		return nil, fmt.Errorf("network with name %s already exists: %w", name, errdefs.ErrConflict)
+	}
+	all, err := List()
+	if err != nil {
+		return nil, err
+	}
+	subnet, gateway, err := pickSubnet(o.Subnet, o.Gateway, all)
+	if err != nil {
+		return nil, err
+	}
+	b := make([]byte, 32)
+	_, _ = rand.Read(b)
+	n := &Network{
+		Name: name, ID: hex.EncodeToString(b), Created: time.Now().UTC(), Driver: "bridge",
+		Subnet: subnet, Gateway: gateway, Internal: o.Internal, Labels: o.Labels,
+		Containers: map[string]*Endpoint{},
+	}
+	if n.Labels == nil {
+		n.Labels = map[string]string{}
+	}
+	return n, n.save()
+}
+
+// pickSubnet checks a given subnet (and gateway) or picks the first free
+// 10.89.N.0/24, as Podman does.
+func pickSubnet(subnet, gateway string, others []*Network) (string, string, error) {
+	overlaps := func(a *net.IPNet) bool {
+		for _, o := range others {
+			_, b, err := net.ParseCIDR(o.Subnet)
+			if err == nil && (a.Contains(b.IP) || b.Contains(a.IP)) {
+				return true
+			}
+		}
+		return false
+	}
+	if subnet == "" {
+		if gateway != "" {
+			return "", "", errdefs.Invalid("--gateway needs --subnet")
+		}
+		for i := 0; i < 256; i++ {
+			_, c, _ := net.ParseCIDR(fmt.Sprintf("10.89.%d.0/24", i))
+			if !overlaps(c) {
+				return c.String(), fmt.Sprintf("10.89.%d.1", i), nil
+			}
+		}
+		return "", "", fmt.Errorf("no free subnet left in 10.89.0.0/16: give --subnet: %w", errdefs.ErrUnavailable)
+	}
+	ip, c, err := net.ParseCIDR(subnet)
+	if err != nil || ip.To4() == nil {
+		return "", "", errdefs.Invalid("invalid --subnet %q: an IPv4 CIDR like 10.90.0.0/24", subnet)
+	}
+	if ones, _ := c.Mask.Size(); ones > 30 {
+		return "", "", errdefs.Invalid("invalid --subnet %q: too small for a gateway and containers", subnet)
+	}
+	if overlaps(c) {
+		return "", "", fmt.Errorf("--subnet %s overlaps another network's: %w", subnet, errdefs.ErrConflict)
+	}
+	if gateway == "" {
+		g := c.IP.To4()
+		gateway = net.IPv4(g[0], g[1], g[2], g[3]+1).String()
+	} else if gip := net.ParseIP(gateway); gip == nil || !c.Contains(gip) {
+		return "", "", errdefs.Invalid("invalid --gateway %q: an address inside %s", gateway, c)
+	}
+	return c.String(), gateway, nil
+}
+
+// Remove deletes a network that no container uses.
+func Remove(ref string) (*Network, error) {
+	unlock, err := lockAll()
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
+	n, err := Lookup(ref)
+	if err != nil {
+		return nil, err
+	}
+	if len(n.Containers) > 0 {
+		var names []string
+		for _, e := range n.Containers {
+			names = append(names, e.Name)
+		}
+		sort.Strings(names)
+		return nil, fmt.Errorf("network %s has active endpoints (%s): disconnect or remove them first: %w", n.Name, strings.Join(names, ", "), errdefs.ErrConflict)
+	}
+	removeBridge(n)
+	return n, os.Remove(recordPath(n.Name))
+}
+
+// allocate picks the next free address of n's subnet.
+func (n *Network) allocate() (string, error) {
+	_, c, err := net.ParseCIDR(n.Subnet)
+	if err != nil {
+		return "", err
+	}
+	used := map[string]bool{n.Gateway: true}
+	for _, e := range n.Containers {
+		used[e.IP] = true
+	}
+	base := c.IP.To4()
+	ones, bits := c.Mask.Size()
+	size := 1 << (bits - ones)
+	for i := 2; i < size-1; i++ {
+		v := uint32(base[0])<<24 | uint32(base[1])<<16 | uint32(base[2])<<8 | uint32(base[3])
+		v += uint32(i)
+		ip := net.IPv4(byte(v>>24), byte(v>>16), byte(v>>8), byte(v)).String()
+		if !used[ip] {
+			return ip, nil
+		}
+	}
+	return "", fmt.Errorf("network %s has no free address left: %w", n.Name, errdefs.ErrUnavailable)
+}
+
+// PrefixLen is the subnet's prefix length.
+func (n *Network) PrefixLen() int { return n.prefix() }
+
+func (n *Network) prefix() int {
+	_, c, _ := net.ParseCIDR(n.Subnet)
+	ones, _ := c.Mask.Size()
+	return ones
+}
