@@ -32,12 +32,37 @@ var templateFuncs = template.FuncMap{
 	},
 	"pad":     func(s string, l, r int) string { return strings.Repeat(" ", l) + s + strings.Repeat(" ", r) },
 	"println": fmt.Sprintln,
+	// index like text/template's, but an absent map (null in JSON) gives
+	// an empty value instead of an error, as Docker's templates do.
+	"index": func(m any, keys ...any) any {
+		for _, k := range keys {
+			switch mm := m.(type) {
+			case map[string]any:
+				m = mm[fmt.Sprint(k)]
+			case map[string]string:
+				m = mm[fmt.Sprint(k)]
+			case []any:
+				i, ok := k.(int)
+				if !ok || i < 0 || i >= len(mm) {
+					return nil
+				}
+				m = mm[i]
+			default:
+				return nil
+			}
+		}
+		return m
+	},
 }
+
+// unescapeFormat turns a typed \t or \n into a tab or newline, as docker/cli
+// does for --format 'table {{.A}}\t{{.B}}'.
+var unescapeFormat = strings.NewReplacer(`\t`, "\t", `\n`, "\n")
 
 // parseTemplate parses a Go template with Docker's helpers; a bad one is
 // an invalid argument.
 func parseTemplate(format string) (*template.Template, error) {
-	t, err := template.New("format").Funcs(templateFuncs).Parse(format)
+	t, err := template.New("format").Funcs(templateFuncs).Parse(unescapeFormat.Replace(format))
 	if err != nil {
 		return nil, errdefs.Invalid("invalid --format template %q: %v", format, err)
 	}
@@ -85,10 +110,11 @@ func (lf listFormat) write(w io.Writer, rows []any) error {
 		if err != nil {
 			return err
 		}
-		if err := ht.Execute(&hb, lf.header); err != nil {
-			return errdefs.Invalid("invalid --format template %q: %v", lf.format, err)
+		// A header the template cannot make (a method call such as
+		// {{.Label "k"}}) is left out; the rows still print, as in docker/cli.
+		if err := ht.Execute(&hb, lf.header); err == nil {
+			fmt.Fprintln(out, hb.String())
 		}
-		fmt.Fprintln(out, hb.String())
 	}
 	for _, r := range rows {
 		var b bytes.Buffer

@@ -161,7 +161,10 @@ func imageFilters(fs []string) (dangling *bool, refs []string, err error) {
 
 func matchesRef(r imageRow, pats []string) bool {
 	for _, p := range pats {
-		repo, tag, hasTag := strings.Cut(p, ":")
+		repo, tag, hasTag := p, "", false
+		if i := strings.LastIndex(p, ":"); i > strings.LastIndex(p, "/") {
+			repo, tag, hasTag = p[:i], p[i+1:], true
+		}
 		if ok, _ := pathMatch(repo, r.Repository); ok && (!hasTag || tag == r.Tag) {
 			return true
 		}

@@ -63,16 +63,21 @@ func parseTimeArg(s, flag string) (time.Time, error) {
 	if s == "" {
 		return time.Time{}, nil
 	}
+	if f, err := strconv.ParseFloat(s, 64); err == nil {
+		return time.Unix(0, int64(f*1e9)), nil // Unix seconds, as Docker
+	}
 	if d, err := time.ParseDuration(s); err == nil {
 		return time.Now().Add(-d), nil
 	}
-	for _, layout := range []string{time.RFC3339Nano, time.RFC3339, "2006-01-02T15:04:05", "2006-01-02"} {
+	for _, layout := range []string{time.RFC3339Nano, time.RFC3339} {
 		if t, err := time.Parse(layout, s); err == nil {
 			return t, nil
 		}
 	}
-	if f, err := strconv.ParseFloat(s, 64); err == nil {
-		return time.Unix(0, int64(f*1e9)), nil
+	for _, layout := range []string{"2006-01-02T15:04:05.999999999", "2006-01-02T15:04:05", "2006-01-02T15:04", "2006-01-02"} {
+		if t, err := time.ParseInLocation(layout, s, time.Local); err == nil {
+			return t, nil // no zone: local time, as Docker
+		}
 	}
 	return time.Time{}, errdefs.Invalid("invalid %s %q: a time like 2024-01-02T13:23:37Z, Unix seconds or a duration like 10m", flag, s)
 }

@@ -104,12 +104,7 @@ func usageError(c *cli.Context, err error, _ bool) error {
 		}
 		msg = "unknown flag: " + dash + m[1]
 	}
-	name := c.Command.FullName()
-	if name == "" {
-		name = "skiff"
-	} else {
-		name = "skiff " + name
-	}
+	name := commandPath(c)
 	return errdefs.Invalid("%s: %s: see %s --help", name, msg, name)
 }
 
@@ -156,4 +151,15 @@ func withStore(c *cli.Context, fn func(ctx context.Context, st *storage.Store) e
 	}
 	defer st.Close()
 	return fn(c.Context, st)
+}
+
+// commandPath is the command as typed: "skiff image ls".
+func commandPath(c *cli.Context) string {
+	var names []string
+	for _, ctx := range c.Lineage() {
+		if ctx.Command != nil && ctx.Command.Name != "" && ctx.Command.Name != c.App.Name {
+			names = append([]string{ctx.Command.Name}, names...)
+		}
+	}
+	return strings.Join(append([]string{"skiff"}, names...), " ")
 }

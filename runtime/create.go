@@ -267,6 +267,9 @@ func healthConfig(ih *v1.HealthConfig, o HealthOptions) (*Healthcheck, error) {
 		h = &Healthcheck{Test: ih.Test, Interval: ih.Interval, Timeout: ih.Timeout, StartPeriod: ih.StartPeriod, Retries: ih.Retries}
 	}
 	if o.None {
+		if o.Cmd != "" || o.Interval != 0 || o.Timeout != 0 || o.Retries != 0 || o.StartPeriod != 0 {
+			return nil, errdefs.Invalid("--no-healthcheck conflicts with --health-* options")
+		}
 		return nil, nil
 	}
 	if o.Cmd != "" {

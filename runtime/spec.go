@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/moby/profiles/seccomp"
@@ -222,20 +223,26 @@ func WithCapabilities(add, drop []string) SpecOpt {
 			}
 			drops = append(drops, n)
 		}
-		for _, c := range drops {
-			if c == "ALL" {
-				set = map[string]bool{}
+		// Docker's rules (TweakCapabilities): ALL among the adds starts
+		// from every capability, ALL among the drops from none; then the
+		// drops go and the adds come, an add winning over a drop.
+		switch {
+		case slices.Contains(adds, "ALL"):
+			for _, a := range allCaps() {
+				set[a] = true
 			}
-			delete(set, c)
+		case slices.Contains(drops, "ALL"):
+			set = map[string]bool{}
+		}
+		for _, c := range drops {
+			if !slices.Contains(adds, c) {
+				delete(set, c)
+			}
 		}
 		for _, c := range adds {
-			if c == "ALL" {
-				for _, a := range allCaps() {
-					set[a] = true
-				}
-				continue
+			if c != "ALL" {
+				set[c] = true
 			}
-			set[c] = true
 		}
 		var caps []string
 		for _, c := range allCaps() {

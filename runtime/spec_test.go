@@ -240,7 +240,7 @@ func TestWithCapabilities(t *testing.T) {
 func TestWithCapabilitiesAddAllDropOne(t *testing.T) {
 	s := newSpec(t, WithCapabilities([]string{"ALL"}, []string{"SYS_ADMIN"}))
 	if slices.Contains(s.Process.Capabilities.Bounding, "CAP_SYS_ADMIN") {
-		t.Skip("BUG: --cap-add ALL --cap-drop SYS_ADMIN keeps CAP_SYS_ADMIN; Docker drops it (WithCapabilities drops before adding ALL)")
+		t.Fatal("--cap-add ALL --cap-drop SYS_ADMIN keeps CAP_SYS_ADMIN; Docker drops it (WithCapabilities drops before adding ALL)")
 	}
 	if !slices.Contains(s.Process.Capabilities.Bounding, "CAP_NET_ADMIN") {
 		t.Errorf("--cap-add ALL lost CAP_NET_ADMIN: %v", s.Process.Capabilities.Bounding)
@@ -512,5 +512,36 @@ func TestWithProcess(t *testing.T) {
 	}
 	if p.User.UID != 1000 || p.User.GID != 100 || !slices.Equal(p.User.AdditionalGids, []uint32{10, 20}) {
 		t.Errorf("user = %+v, want 1000:100 with groups 10, 20", p.User)
+	}
+}
+
+func TestWithNetNSPath(t *testing.T) {
+	tests := []struct {
+		name     string
+		opts     []SpecOpt
+		wantNet  bool
+		wantPath string
+	}{
+		{name: "joins the pinned namespace", opts: []SpecOpt{WithNetNSPath("/run/skiff/netns/abc")}, wantNet: true, wantPath: "/run/skiff/netns/abc"},
+		{name: "host network has none to join", opts: []SpecOpt{WithHostNetwork(), WithNetNSPath("/run/skiff/netns/abc")}, wantNet: false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := newSpec(t, tt.opts...)
+			found := false
+			for _, ns := range s.Linux.Namespaces {
+				if ns.Type == specs.NetworkNamespace {
+					found = true
+					if ns.Path != tt.wantPath {
+						t.Errorf("network namespace path = %q, want %q", ns.Path, tt.wantPath)
+					}
+				} else if ns.Path != "" {
+					t.Errorf("%s namespace got path %q", ns.Type, ns.Path)
+				}
+			}
+			if found != tt.wantNet {
+				t.Errorf("network namespace present = %v, want %v", found, tt.wantNet)
+			}
+		})
 	}
 }

@@ -324,6 +324,9 @@ func (a *Conn) stream(s AttachStreams) (int, error) {
 					}
 				}
 				if err != nil {
+					if len(held) > 0 { // a partial detach sequence is input after all
+						_ = send(frameStdin, held)
+					}
 					_ = send(frameEOF, nil)
 					return
 				}

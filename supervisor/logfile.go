@@ -93,17 +93,17 @@ func (s *lineSplitter) Write(p []byte) (int, error) {
 	s.buf = append(s.buf, p...)
 	for {
 		i := indexByte(s.buf, '\n')
-		if i < 0 {
-			break
+		switch {
+		case i >= maxLogLine || i < 0 && len(s.buf) >= maxLogLine:
+			s.log.write(s.stream, s.buf[:maxLogLine]) // Docker splits long lines
+			s.buf = s.buf[maxLogLine:]
+		case i >= 0:
+			s.log.write(s.stream, s.buf[:i+1])
+			s.buf = s.buf[i+1:]
+		default:
+			return len(p), nil
 		}
-		s.log.write(s.stream, s.buf[:i+1])
-		s.buf = s.buf[i+1:]
 	}
-	for len(s.buf) >= maxLogLine {
-		s.log.write(s.stream, s.buf[:maxLogLine])
-		s.buf = s.buf[maxLogLine:]
-	}
-	return len(p), nil
 }
 
 func (s *lineSplitter) flush() {

@@ -1,0 +1,125 @@
+package cmd
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"testing"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/skiff-project/skiff/errdefs"
+)
+
+func TestOneLine(t *testing.T) {
+	tests := []struct {
+		name string
+		err  error
+		want string
+	}{
+		{"plain", errors.New("boom"), "boom"},
+		{"invalid argument", errdefs.Invalid("invalid --restart %q: want no", "x"), `invalid --restart "x": want no`},
+		{"not found", errdefs.NotFound("no such container: %s", "web"), "no such container: web"},
+		{"wrapped class", fmt.Errorf("pulling a: %w", errdefs.ErrUnavailable), "pulling a"},
+		{"each class", fmt.Errorf("x: %w", errdefs.ErrNotImplemented), "x"},
+		{"conflict", fmt.Errorf("name in use: %w", errdefs.ErrConflict), "name in use"},
+		{"class in the middle stays", errors.New("a: not found: b"), "a: not found: b"},
+		{"newlines joined", errors.New("line one\nline two"), "line one line two"},
+		{"exit codes classes", fmt.Errorf("exec: %w", errdefs.ErrCommandNotFound), "exec"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := oneLine(tt.err); got != tt.want {
+				t.Errorf("oneLine = %q, want %q", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestArgCount(t *testing.T) {
+	tests := []struct {
+		min, max int
+		want     string
+	}{
+		{1, 1, "exactly 1 argument"},
+		{2, 2, "exactly 2 arguments"},
+		{0, 0, "exactly 0 arguments"},
+		{1, -1, "at least 1 argument(s)"},
+		{1, 2, "1 to 2 arguments"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.want, func(t *testing.T) {
+			if got := argCount(tt.min, tt.max); got != tt.want {
+				t.Errorf("argCount(%d, %d) = %q, want %q", tt.min, tt.max, got, tt.want)
+			}
+		})
+	}
+}
+
+// runUsage runs a small app wired like Main (usageError on the app and on
+// every command) and returns its error.
+func runUsage(args ...string) error {
+	app := &cli.App{
+		Name: "skiff", OnUsageError: usageError, UseShortOptionHandling: true,
+		Writer: io.Discard, ErrWriter: io.Discard, ExitErrHandler: func(*cli.Context, error) {},
+		Commands: []*cli.Command{
+			{Name: "ps", Flags: psFlags(), UseShortOptionHandling: true, Action: func(*cli.Context) error { return nil }},
+			{Name: "image", Subcommands: []*cli.Command{{Name: "ls", Flags: imagesFlags(), Action: func(*cli.Context) error { return nil }}}},
+		},
+	}
+	for _, c := range app.Commands {
+		setUsageHandler(c)
+	}
+	return app.Run(append([]string{"skiff"}, args...))
+}
+
+func TestUsageError(t *testing.T) {
+	tests := []struct {
+		args []string
+		want string
+	}{
+		{[]string{"ps", "--bogus"}, "skiff ps: unknown flag: --bogus: see skiff ps --help"},
+		{[]string{"ps", "-z"}, "skiff ps: unknown flag: -z: see skiff ps --help"},
+		{[]string{"ps", "-a", "--no-such-flag"}, "skiff ps: unknown flag: --no-such-flag: see skiff ps --help"},
+	}
+	for _, tt := range tests {
+		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
+			err := runUsage(tt.args...)
+			if !errors.Is(err, errdefs.ErrInvalidArgument) {
+				t.Fatalf("err = %v, want an invalid argument", err)
+			}
+			if got := oneLine(err); got != tt.want {
+				t.Errorf("message %q, want %q", got, tt.want)
+			}
+			if errdefs.ExitCode(err) != errdefs.ExitEngine {
+				t.Errorf("exit code %d, want %d", errdefs.ExitCode(err), errdefs.ExitEngine)
+			}
+		})
+	}
+	if err := runUsage("ps", "-a", "-q"); err != nil {
+		t.Errorf("valid flags: %v", err)
+	}
+}
+
+// The message names the command the user typed.
+func TestUsageErrorCommandName(t *testing.T) {
+	tests := []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--bogus"}, "skiff: unknown flag: --bogus: see skiff --help"},
+		{[]string{"image", "ls", "--bogus"}, "skiff image ls: unknown flag: --bogus: see skiff image ls --help"},
+	}
+	for _, tt := range tests {
+		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
+			err := runUsage(tt.args...)
+			if !errors.Is(err, errdefs.ErrInvalidArgument) {
+				t.Fatalf("err = %v, want an invalid argument", err)
+			}
+			if got := oneLine(err); got != tt.want {
+				t.Fatalf("usage error reads %q, want %q", got, tt.want)
+			}
+		})
+	}
+}
