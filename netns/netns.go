@@ -266,7 +266,7 @@ type Slirp struct {
 // outside with slirp4netns (tap0, 10.0.2.100/24, MTU 65520, DNS at
 // 10.0.2.3, the host's loopback at 10.0.2.2). It returns at once; Wait
 // tells when the interface is configured.
-func StartSlirp(nsPath string) (*Slirp, error) {
+func StartSlirp(nsPath, mac string) (*Slirp, error) {
 	bin, err := exec.LookPath("slirp4netns")
 	if err != nil {
 		return nil, fmt.Errorf("the private network needs slirp4netns: install Debian's slirp4netns package, or use --network none or host: %w", errdefs.ErrUnavailable)
@@ -281,8 +281,11 @@ func StartSlirp(nsPath string) (*Slirp, error) {
 		readyW.Close()
 		return nil, err
 	}
-	cmd := exec.Command(bin, "--configure", "--mtu=65520", "--enable-sandbox", "--enable-seccomp",
-		"--ready-fd=3", "--exit-fd=4", "--netns-type=path", nsPath, "tap0")
+	args := []string{"--configure", "--mtu=65520", "--enable-sandbox", "--enable-seccomp", "--ready-fd=3", "--exit-fd=4"}
+	if mac != "" {
+		args = append(args, "--macaddress="+mac)
+	}
+	cmd := exec.Command(bin, append(args, "--netns-type=path", nsPath, "tap0")...)
 	cmd.ExtraFiles = []*os.File{readyW, exitR}
 	cmd.SysProcAttr = &unix.SysProcAttr{Setsid: true}
 	stderr := &lockedBuilder{}

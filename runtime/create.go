@@ -83,6 +83,15 @@ func Create(st *storage.Store, img *storage.Image, o RunOptions) (*Container, er
 			return nil, errdefs.Invalid("conflicting options: --hostname and --network container:…, which shares the other container's")
 		}
 	}
+	if o.MacAddress != "" {
+		hw, err := net.ParseMAC(o.MacAddress)
+		if err != nil || len(hw) != 6 || hw[0]&1 == 1 {
+			return nil, errdefs.Invalid("invalid --mac-address %q: a unicast Ethernet address like 02:42:ac:11:00:02", o.MacAddress)
+		}
+		if !netns.OwnNamespace(mode) {
+			return nil, errdefs.Invalid("--mac-address needs the container's own network (not --network %s)", o.Network)
+		}
+	}
 	for _, d := range o.DNS {
 		if net.ParseIP(d) == nil {
 			return nil, errdefs.Invalid("invalid --dns %q: an IP address", d)
@@ -102,7 +111,7 @@ func Create(st *storage.Store, img *storage.Image, o RunOptions) (*Container, er
 			Env: mergeEnv(ic.Env, o.Env), Entrypoint: ic.Entrypoint, Cmd: ic.Cmd,
 			WorkingDir: firstNonEmpty(o.Workdir, ic.WorkingDir), Labels: map[string]string{},
 			StopSignal: firstNonEmpty(o.StopSignal, ic.StopSignal), StopTimeout: o.StopTimeout,
-			Tty: o.TTY, OpenStdin: o.Interactive, ExposedPorts: ic.ExposedPorts,
+			Tty: o.TTY, OpenStdin: o.Interactive, ExposedPorts: ic.ExposedPorts, MacAddress: o.MacAddress,
 		},
 		HostConfig: HostConfig{
 			Binds: o.Volumes, Mounts: o.Mounts, Tmpfs: o.Tmpfs, ReadonlyRootfs: o.ReadOnly,

@@ -34,6 +34,7 @@ type RunOptions struct {
 	DNSOptions  []string
 	AddHost     []string // name:ip
 	Aliases     []string // --network-alias, on a user-defined network
+	MacAddress  string   // of the container's outbound interface
 	CapAdd      []string
 	CapDrop     []string
 	Privileged  bool

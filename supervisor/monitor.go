@@ -231,7 +231,7 @@ func (m *monitor) runOnce(first bool) (int, error) {
 		defer netns.RemovePinned(c.NetNSPath())
 		if c.Outbound() {
 			m.mu.Lock() // slirp4netns's Stop waits for it itself
-			slirp, err = netns.StartSlirp(c.NetNSPath())
+			slirp, err = netns.StartSlirp(c.NetNSPath(), c.Config.MacAddress)
 			if err == nil {
 				m.managed[slirp.Pid()] = true
 			}

@@ -68,6 +68,7 @@ type Config struct {
 	OpenStdin    bool                `json:"OpenStdin"`
 	Healthcheck  *Healthcheck        `json:"Healthcheck,omitempty"`
 	ExposedPorts map[string]struct{} `json:"ExposedPorts,omitempty"`
+	MacAddress   string              `json:"MacAddress,omitempty"`
 }
 
 // Healthcheck is Docker's health check configuration (durations in ns).
