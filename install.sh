@@ -25,7 +25,7 @@ EOF
 }
 
 # Needed to build and to run skiff.
-REQUIRED_PKGS=(uidmap slirp4netns passt libseccomp-dev pkg-config gcc libc6-dev fuse-overlayfs iproute2 tini)
+REQUIRED_PKGS=(uidmap slirp4netns passt libseccomp-dev pkg-config gcc libc6-dev fuse-overlayfs iproute2 tini iptables)
 # Needed only by the test suite (local registry, busybox image, process tools).
 FIXTURE_PKGS=(docker-registry busybox-static procps psmisc)
 UDEV_RULE=/etc/udev/rules.d/60-skiff-tun.rules

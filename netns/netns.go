@@ -79,6 +79,10 @@ type Files struct {
 	DNSSearch  []string // --dns-search
 	DNSOptions []string // --dns-option
 	ExtraHosts []string // --add-host name:ip (ip may be host-gateway)
+	// Gateway, as root on a bridge, is the host's address for the
+	// container (instead of slirp4netns's 10.0.2.2); the host's name
+	// servers are used then.
+	Gateway string
 }
 
 // HostGateway is the address host-gateway stands for in --add-host.
@@ -117,21 +121,26 @@ func WriteFilesWith(dir string, o Files) ([]specs.Mount, error) {
 	mode, hostname := o.Mode, o.Hostname
 	var hosts, resolv strings.Builder
 	hosts.WriteString("127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n")
-	switch mode {
-	case ModeHost:
-		if data, err := os.ReadFile("/etc/hosts"); err == nil {
-			hosts.Reset()
-			hosts.Write(data)
+	if o.Gateway != "" {
+		fmt.Fprintf(&hosts, "%s\thost.containers.internal host.docker.internal\n", o.Gateway)
+		resolv.WriteString(hostResolvConf())
+	} else {
+		switch mode {
+		case ModeHost:
+			if data, err := os.ReadFile("/etc/hosts"); err == nil {
+				hosts.Reset()
+				hosts.Write(data)
+			}
+			resolv.WriteString(hostResolvConf())
+		case ModePrivate, ModeUser:
+			fmt.Fprintf(&hosts, "%s\t%s\n", SlirpGuest, hostname)
+			fmt.Fprintf(&hosts, "%s\thost.containers.internal host.docker.internal\n", SlirpGateway)
+			resolv.WriteString(searchLines())
+			fmt.Fprintf(&resolv, "nameserver %s\n", SlirpDNS)
+		default:
+			fmt.Fprintf(&hosts, "127.0.1.1\t%s\n", hostname)
+			resolv.WriteString(hostResolvConf())
 		}
-		resolv.WriteString(hostResolvConf())
-	case ModePrivate, ModeUser:
-		fmt.Fprintf(&hosts, "%s\t%s\n", SlirpGuest, hostname)
-		fmt.Fprintf(&hosts, "%s\thost.containers.internal host.docker.internal\n", SlirpGateway)
-		resolv.WriteString(searchLines())
-		fmt.Fprintf(&resolv, "nameserver %s\n", SlirpDNS)
-	default:
-		fmt.Fprintf(&hosts, "127.0.1.1\t%s\n", hostname)
-		resolv.WriteString(hostResolvConf())
 	}
 	for _, h := range o.ExtraHosts {
 		name, ip, err := ParseExtraHost(h)
@@ -140,6 +149,9 @@ func WriteFilesWith(dir string, o Files) ([]specs.Mount, error) {
 		}
 		if ip == "host-gateway" {
 			ip = HostGateway(mode)
+			if o.Gateway != "" {
+				ip = o.Gateway
+			}
 		}
 		fmt.Fprintf(&hosts, "%s\t%s\n", ip, name)
 	}
@@ -150,7 +162,7 @@ func WriteFilesWith(dir string, o Files) ([]specs.Mount, error) {
 		}
 		servers := o.DNS
 		if len(servers) == 0 {
-			if mode == ModePrivate || mode == ModeUser {
+			if (mode == ModePrivate || mode == ModeUser) && o.Gateway == "" {
 				servers = []string{SlirpDNS}
 			} else {
 				for _, l := range strings.Split(hostResolvConf(), "\n") {

@@ -18,6 +18,7 @@ import (
 	"github.com/skiff-project/skiff/netns"
 	"github.com/skiff-project/skiff/netns/network"
 	"github.com/skiff-project/skiff/storage"
+	"github.com/skiff-project/skiff/userns"
 )
 
 // Create checks the options, makes the container's writable layer and
@@ -66,6 +67,13 @@ func Create(st *storage.Store, img *storage.Image, o RunOptions) (*Container, er
 		o.Network = userNet.Name
 	} else if len(o.Aliases) > 0 {
 		return nil, errdefs.Invalid("--network-alias needs a user-defined network (--network NAME)")
+	}
+	if mode == netns.ModePrivate && !userns.Rootless() {
+		// Root: Docker's default bridge with NAT instead of slirp4netns.
+		if userNet, err = network.EnsureDefault(); err != nil {
+			return nil, err
+		}
+		o.Network = network.DefaultName
 	}
 	if (len(ports) > 0 || o.PublishAll) && !netns.OwnNamespace(mode) {
 		if o.Warn != nil {

@@ -140,10 +140,14 @@ func prepare(c *Container, rootfs, netnsPath string) (*prepared, error) {
 			etc = append(etc, specs.Mount{Destination: "/etc/" + f, Type: "bind", Source: filepath.Join(target.Dir(), f), Options: []string{"rbind", "rprivate"}})
 		}
 	} else {
-		etc, err = netns.WriteFilesWith(c.Dir(), netns.Files{
+		files := netns.Files{
 			Mode: p.network, Hostname: hostname, DNS: c.HostConfig.DNS, DNSSearch: c.HostConfig.DNSSearch,
 			DNSOptions: c.HostConfig.DNSOptions, ExtraHosts: c.HostConfig.ExtraHosts,
-		})
+		}
+		if names := c.NetworkNames(); len(names) > 0 && !userns.Rootless() {
+			files.Gateway = c.NetworkSettings.Networks[names[0]].Gateway // root: the bridge
+		}
+		etc, err = netns.WriteFilesWith(c.Dir(), files)
 		if err != nil {
 			return nil, err
 		}

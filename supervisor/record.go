@@ -150,8 +150,12 @@ func (c *Container) NetworkNames() []string {
 	return out
 }
 
-// Outbound reports whether c gets its own slirp4netns.
+// Outbound reports whether c gets its own slirp4netns (rootless only:
+// as root, containers leave through their bridge with NAT).
 func (c *Container) Outbound() bool {
+	if !paths.Rootless() {
+		return false
+	}
 	mode, _ := netns.ParseMode(c.HostConfig.NetworkMode)
 	internal := len(c.NetworkSettings.Networks) > 0
 	for _, e := range c.NetworkSettings.Networks {

@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"net"
 
 	"os"
 	"path/filepath"
@@ -24,6 +25,9 @@ func infraPath() string { return filepath.Join(paths.RuntimeDir(), "netns-infra"
 
 // infra returns the bridges' namespace, creating it on first use.
 func infra() (vnetns.NsHandle, error) {
+	if hostMode() {
+		return vnetns.GetFromPath("/proc/self/ns/net") // root: the host's own
+	}
 	p := infraPath()
 	if h, err := vnetns.GetFromPath(p); err == nil {
 		if isNetNS(h) {
@@ -86,11 +90,20 @@ func ensureBridge(h *netlink.Handle, n *Network) (netlink.Link, error) {
 	if err := h.AddrAdd(l, addr); err != nil {
 		return nil, fmt.Errorf("addressing the bridge of network %s: %w", n.Name, err)
 	}
+	if hostMode() {
+		if err := addNAT(n); err != nil {
+			_ = h.LinkDel(l)
+			return nil, err
+		}
+	}
 	return l, h.LinkSetUp(l)
 }
 
 func removeBridge(n *Network) {
-	h, err := vnetns.GetFromPath(infraPath())
+	if hostMode() {
+		removeNAT(n)
+	}
+	h, err := infra()
 	if err != nil {
 		return
 	}
@@ -215,7 +228,25 @@ func plug(n *Network, m Member, ip string) (string, error) {
 	if lo, err := hc.LinkByName("lo"); err == nil {
 		_ = hc.LinkSetUp(lo)
 	}
+	if hostMode() && !n.Internal {
+		// Root: out through the bridge's gateway (NAT), once per container.
+		gw := net.ParseIP(n.Gateway)
+		if routes, _ := hc.RouteList(nil, netlink.FAMILY_V4); !hasDefault(routes) {
+			if err := hc.RouteAdd(&netlink.Route{LinkIndex: p.Attrs().Index, Gw: gw}); err != nil {
+				return fail(fmt.Errorf("routing %s through %s: %w", m.Name, n.Gateway, err))
+			}
+		}
+	}
 	return hostName, nil
+}
+
+func hasDefault(routes []netlink.Route) bool {
+	for _, r := range routes {
+		if r.Dst == nil || r.Dst.IP.IsUnspecified() {
+			return true
+		}
+	}
+	return false
 }
 
 func nextEth(h *netlink.Handle) string {
@@ -243,7 +274,7 @@ func Detach(ref, id string) error {
 	if !ok {
 		return fmt.Errorf("container is not connected to network %s: %w", n.Name, errdefs.ErrNotFound)
 	}
-	if inf, err := vnetns.GetFromPath(infraPath()); err == nil {
+	if inf, err := infra(); err == nil {
 		if hi, err := netlink.NewHandleAt(inf); err == nil {
 			if l, err := hi.LinkByName(e.HostVeth); err == nil {
 				_ = hi.LinkDel(l) // also removes the container's end

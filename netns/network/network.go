@@ -190,6 +190,11 @@ func Create(name string, o CreateOptions) (*Network, error) {
 	if err != nil {
 		return nil, err
 	}
+	n := newNetwork(name, subnet, gateway, o)
+	return n, n.save()
+}
+
+func newNetwork(name, subnet, gateway string, o CreateOptions) *Network {
 	b := make([]byte, 32)
 	_, _ = rand.Read(b)
 	n := &Network{
@@ -200,7 +205,7 @@ func Create(name string, o CreateOptions) (*Network, error) {
 	if n.Labels == nil {
 		n.Labels = map[string]string{}
 	}
-	return n, n.save()
+	return n
 }
 
 // pickSubnet checks a given subnet (and gateway) or picks the first free
@@ -264,6 +269,9 @@ func Remove(ref string) (*Network, error) {
 		}
 		sort.Strings(names)
 		return nil, fmt.Errorf("network %s has active endpoints (%s): disconnect or remove them first: %w", n.Name, strings.Join(names, ", "), errdefs.ErrConflict)
+	}
+	if n.Name == DefaultName {
+		return nil, errdefs.Invalid("the default network %s cannot be removed", n.Name)
 	}
 	removeBridge(n)
 	return n, os.Remove(recordPath(n.Name))
