@@ -74,8 +74,10 @@ func ParsePublish(specs []string) (PortMap, error) {
 			if hLo, hHi, err = portRange(host); err != nil {
 				return nil, bad(err.Error())
 			}
-			if hHi-hLo != cHi-cLo && hLo != hHi {
-				return nil, bad("host and container port ranges differ in size")
+			// Docker: equal ranges map one to one; a host range for one
+			// container port means any free port of it.
+			if hHi-hLo != cHi-cLo && cLo != cHi {
+				return nil, bad("invalid ranges specified for container and host ports")
 			}
 		}
 		for i := 0; i <= cHi-cLo; i++ {
@@ -83,8 +85,8 @@ func ParsePublish(specs []string) (PortMap, error) {
 			hp := ""
 			switch {
 			case host == "":
-			case hLo == hHi:
-				hp = strconv.Itoa(hLo)
+			case cLo == cHi && hLo != hHi:
+				hp = fmt.Sprintf("%d-%d", hLo, hHi)
 			default:
 				hp = strconv.Itoa(hLo + i)
 			}
@@ -168,22 +170,35 @@ func Publish(nsPath, target string, pm PortMap, rootless bool) (*Forwarder, Port
 			if hp == "" {
 				hp = "0"
 			}
+			candidates := []string{hp}
+			if lo, hi, err := portRange(hp); err == nil && hi > lo {
+				candidates = nil // a host range: the first free port of it
+				for p := lo; p <= hi; p++ {
+					candidates = append(candidates, strconv.Itoa(p))
+				}
+				hp = candidates[0]
+			}
 			if n, _ := strconv.Atoi(hp); rootless && n > 0 && n < unprivilegedPortStart() {
 				f.Close()
 				return nil, nil, fmt.Errorf("publishing %s: host port %d is below net.ipv4.ip_unprivileged_port_start (%d), which a rootless user cannot bind: pick a port ≥ %d or run sudo sysctl -w net.ipv4.ip_unprivileged_port_start=%d: %w", key, n, unprivilegedPortStart(), unprivilegedPortStart(), n, errdefs.ErrInvalidArgument)
 			}
-			addr := net.JoinHostPort(b.HostIP, hp)
-			shown := addr
-			if b.HostIP == "" {
-				shown = net.JoinHostPort("0.0.0.0", hp)
-			}
 			dest := net.JoinHostPort(target, portStr)
-			var bound string
+			var bound, addr, shown string
 			var err error
-			if proto == "udp" {
-				bound, err = f.listenUDP(addr, dest)
-			} else {
-				bound, err = f.listenTCP(addr, dest)
+			for _, cand := range candidates {
+				addr = net.JoinHostPort(b.HostIP, cand)
+				shown = addr
+				if b.HostIP == "" {
+					shown = net.JoinHostPort("0.0.0.0", cand)
+				}
+				if proto == "udp" {
+					bound, err = f.listenUDP(addr, dest)
+				} else {
+					bound, err = f.listenTCP(addr, dest)
+				}
+				if !errors.Is(err, unix.EADDRINUSE) {
+					break
+				}
 			}
 			if err != nil {
 				f.Close()
