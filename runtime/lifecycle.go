@@ -424,8 +424,10 @@ func Rename(st *storage.Store, ref, name string) error {
 	if err := st.Raw().SetNames(c.ID, []string{name}); err != nil {
 		return fmt.Errorf("renaming %s: %w", c.Name, err)
 	}
-	_, err = Update(c.ID, func(c *Container) error { c.Name = name; return nil })
-	return err
+	if _, err = Update(c.ID, func(c *Container) error { c.Name = name; return nil }); err != nil {
+		return err
+	}
+	return network.Rename(c.ID, name)
 }
 
 // freezerError explains why pause is impossible rootless on cgroup v1.
@@ -533,6 +535,7 @@ func Connect(ref, name string, aliases []string) error {
 	if _, ok := c.NetworkSettings.Networks[n.Name]; ok {
 		return fmt.Errorf("container %s is already connected to network %s: %w", c.Name, n.Name, errdefs.ErrConflict)
 	}
+	hadOutbound := c.Outbound()
 	if c, err = Update(c.ID, func(c *Container) error {
 		if c.NetworkSettings.Networks == nil {
 			c.NetworkSettings.Networks = map[string]*EndpointSettings{}
@@ -548,6 +551,11 @@ func Connect(ref, name string, aliases []string) error {
 	if err := connect(c, n.Name); err != nil {
 		_, _ = Update(c.ID, func(c *Container) error { delete(c.NetworkSettings.Networks, n.Name); return nil })
 		return err
+	}
+	if !hadOutbound && c.Outbound() {
+		// The supervisor starts slirp4netns for it; return when it is up,
+		// as Docker's connect returns with the route in place.
+		network.WaitForLink(c.NetNSPath(), "tap0", 5*time.Second)
 	}
 	return nil
 }

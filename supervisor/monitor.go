@@ -40,6 +40,7 @@ type monitor struct {
 
 	mu      sync.Mutex
 	managed map[int]bool // children reaped by their own Wait
+	cleaned bool         // the last run's clean-up is done
 }
 
 // Main is the supervisor binary's body: skiff-supervisor __supervise ID
@@ -139,6 +140,12 @@ func (m *monitor) loop() int {
 			code = errdefs.ExitCode(err)
 		}
 		first = false
+		// Clean up before the record says the container stopped: a start
+		// that follows a stop must not find this run's mount going away.
+		// With --rm, finish removes everything in one go instead.
+		if cur, err := ReadRecord(m.id); err == nil && (shouldRestart(cur, code) || !cur.HostConfig.AutoRemove) {
+			m.cleanStep()
+		}
 		c, rerr := Update(m.id, func(c *Container) error {
 			c.State.Running, c.State.Paused, c.State.Pid = false, false, 0
 			c.State.ExitCode = code
@@ -219,8 +226,7 @@ func (m *monitor) runOnce(first bool) (int, error) {
 		return 0, err
 	}
 	m.c = c
-	defer m.cleanStep()
-
+	m.cleaned = false
 	// The private network first, so slirp4netns comes up while the
 	// container is being created.
 	var slirp *netns.Slirp
@@ -325,8 +331,15 @@ func (m *monitor) runOnce(first bool) (int, error) {
 		m.report = nil
 	}
 	stopHealth := m.startHealth(c)
+	var stopLate func()
+	if slirp == nil {
+		stopLate = m.watchOutbound(c)
+	}
 	code := waitPid(pid)
 	stopHealth()
+	if stopLate != nil {
+		stopLate()
+	}
 	done := make(chan struct{})
 	go func() { copiers.Wait(); close(done) }()
 	select {
@@ -591,7 +604,10 @@ func (m *monitor) wait(cmd *exec.Cmd) error {
 
 // cleanStep undoes what a start did once the container has exited:
 // unmount, libcontainer's state, the cgroup (skiff __cleanup).
-func (m *monitor) cleanStep() { _, _ = m.run("__cleanup", m.id) }
+func (m *monitor) cleanStep() {
+	_, _ = m.run("__cleanup", m.id)
+	m.cleaned = true
+}
 
 // finish records the end, removes what --rm asks for and releases the
 // attached clients.
@@ -609,7 +625,7 @@ func (m *monitor) cleanUp(code int) {
 	}
 	if m.c != nil && m.c.HostConfig.AutoRemove {
 		_, _ = m.run("__cleanup", m.id, "remove")
-	} else if m.c != nil {
+	} else if m.c != nil && !m.cleaned {
 		m.cleanStep()
 	}
 	m.hub.exit(code)
@@ -673,4 +689,56 @@ func (m *monitor) startHealth(c *Container) func() {
 		}
 	}()
 	return func() { close(stop); <-done }
+}
+
+// watchOutbound starts slirp4netns once a running container without
+// outbound access is connected to a network that has it (network
+// connect); the returned func stops the watch and that slirp4netns.
+func (m *monitor) watchOutbound(c *Container) func() {
+	mode, _ := netns.ParseMode(c.HostConfig.NetworkMode)
+	if !netns.OwnNamespace(mode) || !paths.Rootless() {
+		return nil
+	}
+	var mu sync.Mutex
+	var late *netns.Slirp
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		t := time.NewTicker(500 * time.Millisecond)
+		defer t.Stop()
+		for {
+			select {
+			case <-stop:
+				return
+			case <-t.C:
+			}
+			cur, err := ReadRecord(m.id)
+			if err != nil || !cur.Outbound() {
+				continue
+			}
+			m.mu.Lock()
+			s, err := netns.StartSlirp(cur.NetNSPath(), cur.Config.MacAddress)
+			if err == nil {
+				m.managed[s.Pid()] = true
+			}
+			m.mu.Unlock()
+			if err == nil {
+				_ = s.Wait()
+				mu.Lock()
+				late = s
+				mu.Unlock()
+			}
+			return
+		}
+	}()
+	return func() {
+		close(stop)
+		<-done
+		mu.Lock()
+		defer mu.Unlock()
+		if late != nil {
+			late.Stop()
+		}
+	}
 }

@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/vishvananda/netlink"
 	vnetns "github.com/vishvananda/netns"
@@ -215,6 +216,11 @@ func plug(n *Network, m Member, ip string) (string, error) {
 	if err := hc.LinkSetName(p, ifName); err != nil {
 		return fail(err)
 	}
+	// The MAC follows from the address, as Docker's does, so peers'
+	// neighbour caches stay right when an address is used again.
+	if ip4 := net.ParseIP(ip).To4(); ip4 != nil {
+		_ = hc.LinkSetHardwareAddr(p, net.HardwareAddr{0x02, 0x42, ip4[0], ip4[1], ip4[2], ip4[3]})
+	}
 	addr, err := netlink.ParseAddr(fmt.Sprintf("%s/%d", ip, n.prefix()))
 	if err != nil {
 		return fail(err)
@@ -368,4 +374,56 @@ func Internal(refs []string) bool {
 		}
 	}
 	return true
+}
+
+// Rename changes a container's name on every network it is on.
+func Rename(id, name string) error {
+	unlock, err := lockAll()
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	all, err := List()
+	if err != nil {
+		return err
+	}
+	changed := false
+	for _, n := range all {
+		if e, ok := n.Containers[id]; ok {
+			e.Name = name
+			if err := n.save(); err != nil {
+				return err
+			}
+			changed = true
+		}
+	}
+	if !changed {
+		return nil
+	}
+	return writeHosts()
+}
+
+// WaitForLink waits until a link of that name is up in the namespace at
+// nsPath, or the time is over.
+func WaitForLink(nsPath, name string, d time.Duration) bool {
+	h, err := vnetns.GetFromPath(nsPath)
+	if err != nil {
+		return false
+	}
+	defer h.Close()
+	hc, err := netlink.NewHandleAt(h)
+	if err != nil {
+		return false
+	}
+	defer hc.Close()
+	deadline := time.Now().Add(d)
+	for time.Now().Before(deadline) {
+		if l, err := hc.LinkByName(name); err == nil && l.Attrs().Flags&net.FlagUp != 0 {
+			if addrs, _ := hc.AddrList(l, netlink.FAMILY_V4); len(addrs) > 0 {
+				return true
+			}
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	return false
 }

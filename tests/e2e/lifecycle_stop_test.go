@@ -38,7 +38,8 @@ var exitedStatus = regexp.MustCompile(`^Exited \((\d+)\) (Less than a second|\d+
 func TestLifecycleStop(t *testing.T) {
 	parallel(t)
 	name := lcName("stop")
-	runDetached(t, name, nil, "sh", "-c", "echo ready; "+idleScript)
+	// "ready" only once the TERM trap is set, or a fast stop races it.
+	runDetached(t, name, nil, "sh", "-c", "trap 'exit 0' TERM; echo ready; sleep 300 & wait")
 	waitLogs(t, name, "ready", 10*time.Second)
 	r := skiff(t, "stop", name).OK(t).StdoutIs(t, name+"\n")
 	if r.Duration > 5*time.Second {
