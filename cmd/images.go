@@ -67,6 +67,7 @@ func imageCommand() *cli.Command {
 			{Name: "ls", Aliases: []string{"list"}, Usage: "List images", Flags: imagesFlags(), Action: listImages},
 			{Name: "inspect", Usage: "Show details of images", ArgsUsage: "IMAGE [IMAGE...]", Flags: []cli.Flag{formatFlag()}, Action: func(c *cli.Context) error { return inspectObjects(c, "image") }},
 			pullCommand(),
+			pushCommand(),
 			tagCommand(),
 			{Name: "rm", Aliases: []string{"remove"}, Usage: "Remove images", ArgsUsage: "IMAGE [IMAGE...]", Flags: rmiFlags(), Action: removeImages},
 			{

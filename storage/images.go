@@ -15,6 +15,7 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	digest "github.com/opencontainers/go-digest"
 	cstorage "go.podman.io/storage"
+	"go.podman.io/storage/pkg/archive"
 
 	"github.com/skiff-project/skiff/errdefs"
 	"github.com/skiff-project/skiff/registry/reference"
@@ -465,4 +466,29 @@ func chainID(parent, diffID string) string {
 	}
 	sum := sha256.Sum256([]byte("sha256:" + parent + " sha256:" + d))
 	return hex.EncodeToString(sum[:])
+}
+
+// LayerStack returns the storage IDs of an image's layers, base first.
+func (s *Store) LayerStack(img *Image) ([]string, error) {
+	var ids []string
+	for id := img.TopLayer; id != ""; {
+		l, err := s.s.Layer(id)
+		if err != nil {
+			return nil, fmt.Errorf("layer %s of image %s: %w", short(id), short(img.ID), err)
+		}
+		ids = append([]string{id}, ids...)
+		id = l.Parent
+	}
+	return ids, nil
+}
+
+// LayerDiff returns a layer's uncompressed tar, byte for byte as it was
+// stored (so its digest is the layer's diff ID).
+func (s *Store) LayerDiff(id string) (io.ReadCloser, error) {
+	plain := archive.Uncompressed
+	rc, err := s.s.Diff("", id, &cstorage.DiffOptions{Compression: &plain})
+	if err != nil {
+		return nil, fmt.Errorf("reading layer %s: %w", short(id), err)
+	}
+	return rc, nil
 }

@@ -1,0 +1,114 @@
+package cmd
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/skiff-project/skiff/errdefs"
+	"github.com/skiff-project/skiff/registry"
+	"github.com/skiff-project/skiff/storage"
+)
+
+func tlsVerify(c *cli.Context) *bool {
+	if !c.IsSet("tls-verify") {
+		return nil
+	}
+	v := c.Bool("tls-verify")
+	return &v
+}
+
+func pushCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "push",
+		Usage:     "Upload an image to a registry",
+		ArgsUsage: "NAME[:TAG] [DESTINATION]",
+		UsageText: "skiff push [OPTIONS] NAME[:TAG] [DESTINATION]\n\nExample: skiff push 127.0.0.1:5000/app:1",
+		Flags: []cli.Flag{
+			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "print nothing but errors"},
+			&cli.BoolFlag{Name: "tls-verify", Value: true, Usage: "require HTTPS with a verified certificate (loopback registries always speak plain HTTP)"},
+		},
+		Action: func(c *cli.Context) error {
+			if err := exactArgs(c, 1, 2, "push [OPTIONS] NAME[:TAG] [DESTINATION]"); err != nil {
+				return err
+			}
+			return withStore(c, func(ctx context.Context, st *storage.Store) error {
+				o := registry.PushOptions{TLSVerify: tlsVerify(c)}
+				if !c.Bool("quiet") {
+					o.Progress = func(s string) { fmt.Fprintln(c.App.Writer, s) }
+				}
+				_, err := registry.Push(ctx, st, c.Args().Get(0), c.Args().Get(1), o)
+				return err
+			})
+		},
+	}
+}
+
+func loginCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "login",
+		Usage:     "Log in to a registry",
+		ArgsUsage: "[SERVER]",
+		UsageText: "skiff login [OPTIONS] [SERVER]\n\nExample: echo \"$TOKEN\" | skiff login -u ci --password-stdin 127.0.0.1:5000\n\nCredentials go to ~/.docker/config.json (mode 0600), or to its credential helper.",
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "username", Aliases: []string{"u"}, Usage: "username"},
+			&cli.StringFlag{Name: "password", Aliases: []string{"p"}, Usage: "password (prefer --password-stdin)"},
+			&cli.BoolFlag{Name: "password-stdin", Usage: "read the password from stdin"},
+			&cli.BoolFlag{Name: "tls-verify", Value: true, Usage: "require HTTPS with a verified certificate"},
+		},
+		Action: func(c *cli.Context) error {
+			if err := exactArgs(c, 0, 1, "login [OPTIONS] [SERVER]"); err != nil {
+				return err
+			}
+			user, pass := c.String("username"), c.String("password")
+			if c.Bool("password-stdin") {
+				if pass != "" {
+					return errdefs.Invalid("--password and --password-stdin are mutually exclusive")
+				}
+				if user == "" {
+					return errdefs.Invalid("--password-stdin needs --username")
+				}
+				data, err := io.ReadAll(bufio.NewReader(os.Stdin))
+				if err != nil {
+					return err
+				}
+				pass = strings.TrimRight(string(data), "\r\n")
+			} else if pass != "" {
+				fmt.Fprintln(os.Stderr, "WARNING! Using --password via the CLI is insecure. Use --password-stdin.")
+			}
+			// Credentials are the user's own file: no namespace or store needed.
+			if err := registry.Login(c.Context, c.Args().First(), user, pass, tlsVerify(c)); err != nil {
+				return err
+			}
+			fmt.Fprintln(c.App.Writer, "Login Succeeded")
+			return nil
+		},
+	}
+}
+
+func logoutCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "logout",
+		Usage:     "Log out from a registry",
+		ArgsUsage: "[SERVER]",
+		Action: func(c *cli.Context) error {
+			if err := exactArgs(c, 0, 1, "logout [SERVER]"); err != nil {
+				return err
+			}
+			host := c.Args().First()
+			if err := registry.Logout(host); err != nil {
+				return err
+			}
+			if host == "" {
+				host = "docker.io"
+			}
+			fmt.Fprintf(c.App.Writer, "Removing login credentials for %s\n", host)
+			return nil
+		},
+	}
+}
