@@ -66,6 +66,7 @@ func Main(args []string, version string) int {
 			rmiCommand(),
 			importCommand(),
 			systemCommand(),
+			infoCommand(),
 			versionCommand(version),
 		},
 		CommandNotFound: func(c *cli.Context, name string) {
