@@ -48,7 +48,7 @@ func containerCommand() *cli.Command {
 								continue // being started right now
 							}
 							size, _ := st.Raw().ContainerSize(ctr.ID)
-							if _, err := runtime.Remove(st, ctr.ID, ctr.State.Status == runtime.StatusDead); err == nil {
+							if _, err := runtime.Remove(st, ctr.ID, ctr.State.Status == runtime.StatusDead, false); err == nil {
 								fmt.Fprintln(c.App.Writer, ctr.ID)
 								reclaimed += size
 							}

@@ -6,10 +6,12 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/docker/go-units"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"github.com/urfave/cli/v2"
 
 	"github.com/skiff-project/skiff/errdefs"
@@ -476,10 +478,28 @@ func containerInspect(ctr *runtime.Container) map[string]any {
 	}
 	hc := ctr.HostConfig
 	var mounts []map[string]any
+	addMount := func(m specs.Mount) {
+		ro := slices.Contains(m.Options, "ro")
+		e := map[string]any{"Type": m.Type, "Source": m.Source, "Destination": m.Destination, "Mode": "", "RW": !ro, "Propagation": "rprivate"}
+		if m.Type == "volume" {
+			e["Name"], e["Driver"] = m.Source, "local"
+			if v, err := storage.GetVolume(m.Source); err == nil {
+				e["Source"] = v.Mountpoint
+			}
+		}
+		if ro {
+			e["Mode"] = "ro"
+		}
+		mounts = append(mounts, e)
+	}
 	for _, b := range hc.Binds {
-		parts := strings.Split(b, ":")
-		if len(parts) >= 2 {
-			mounts = append(mounts, map[string]any{"Type": "bind", "Source": parts[0], "Destination": parts[1], "Mode": strings.Join(parts[2:], ","), "RW": !strings.Contains(strings.Join(parts[2:], ","), "ro"), "Propagation": "rprivate"})
+		if m, err := runtime.ParseVolume(b); err == nil {
+			addMount(m)
+		}
+	}
+	for _, spec := range hc.Mounts {
+		if m, err := runtime.ParseMount(spec); err == nil && m.Type != "tmpfs" {
+			addMount(m)
 		}
 	}
 	if mounts == nil {

@@ -156,13 +156,13 @@ func killCommand() *cli.Command {
 func rmFlags() []cli.Flag {
 	return []cli.Flag{
 		&cli.BoolFlag{Name: "force", Aliases: []string{"f"}, Usage: "kill and remove a running container"},
-		&cli.BoolFlag{Name: "volumes", Aliases: []string{"v"}, Usage: "remove anonymous volumes too (none exist yet)"},
+		&cli.BoolFlag{Name: "volumes", Aliases: []string{"v"}, Usage: "remove the container's anonymous volumes too"},
 	}
 }
 
 func rmAction(c *cli.Context) error {
 	return eachContainer(c, "rm [OPTIONS] CONTAINER [CONTAINER...]", func(ctx context.Context, st *storage.Store, ref string) error {
-		_, err := runtime.Remove(st, ref, c.Bool("force"))
+		_, err := runtime.Remove(st, ref, c.Bool("force"), c.Bool("volumes"))
 		return err
 	})
 }

@@ -55,6 +55,7 @@ func Main(args []string, version string) int {
 			statsCommand(),
 			containerCommand(),
 			networkCommand(),
+			volumeCommand(),
 			pullCommand(),
 			pushCommand(),
 			loginCommand(),

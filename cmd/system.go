@@ -55,7 +55,7 @@ func systemCommand() *cli.Command {
 				Flags: []cli.Flag{
 					&cli.BoolFlag{Name: "all", Aliases: []string{"a"}, Usage: "remove every image no container uses"},
 					&cli.BoolFlag{Name: "force", Aliases: []string{"f"}, Usage: "do not ask for confirmation"},
-					&cli.BoolFlag{Name: "volumes", Usage: "prune volumes too (there are none yet)"},
+					&cli.BoolFlag{Name: "volumes", Usage: "prune anonymous volumes no container uses too"},
 				},
 				Action: systemPrune,
 			},
@@ -232,7 +232,19 @@ func systemDF(c *cli.Context, st *storage.Store) error {
 	fmt.Fprintln(w, "TYPE\tTOTAL\tACTIVE\tSIZE\tRECLAIMABLE")
 	fmt.Fprintf(w, "Images\t%d\t%d\t%s\t%s\n", len(imgs), activeImg, humanBytes(imgSize), pct(imgReclaim, imgSize))
 	fmt.Fprintf(w, "Containers\t%d\t%d\t%s\t%s\n", len(ctrs), activeCtr, humanBytes(ctrSize), pct(ctrReclaim, ctrSize))
-	fmt.Fprintf(w, "Local Volumes\t0\t0\t0B\t0B\n")
+	vols, _ := storage.Volumes()
+	var volSize, volReclaim int64
+	activeVol := 0
+	for _, v := range vols {
+		n := storage.VolumeSize(v)
+		volSize += n
+		if len(volumeUsers(v.Name)) > 0 {
+			activeVol++
+		} else {
+			volReclaim += n
+		}
+	}
+	fmt.Fprintf(w, "Local Volumes\t%d\t%d\t%s\t%s\n", len(vols), activeVol, humanBytes(volSize), pct(volReclaim, volSize))
 	fmt.Fprintf(w, "Build Cache\t0\t0\t0B\t0B\n")
 	if err := w.Flush(); err != nil {
 		return err
@@ -285,7 +297,7 @@ func systemPrune(c *cli.Context) error {
 			if ctr.State.Status == runtime.StatusCreated && ctr.State.SupervisorPid != 0 {
 				continue
 			}
-			if _, err := runtime.Remove(st, ctr.ID, ctr.State.Status == runtime.StatusDead); err == nil {
+			if _, err := runtime.Remove(st, ctr.ID, ctr.State.Status == runtime.StatusDead, false); err == nil {
 				removedCtrs = append(removedCtrs, ctr.ID)
 			}
 		}
@@ -323,7 +335,18 @@ func systemPrune(c *cli.Context) error {
 			}
 			fmt.Fprintln(c.App.Writer)
 		}
-		fmt.Fprintf(c.App.Writer, "Total reclaimed space: %d containers, %d networks, %d images\n", len(removedCtrs), len(removedNets), len(removed))
+		var removedVols []string
+		if c.Bool("volumes") {
+			removedVols, _, _ = pruneVolumes(false)
+			if len(removedVols) > 0 {
+				fmt.Fprintln(c.App.Writer, "Deleted Volumes:")
+				for _, n := range removedVols {
+					fmt.Fprintln(c.App.Writer, n)
+				}
+				fmt.Fprintln(c.App.Writer)
+			}
+		}
+		fmt.Fprintf(c.App.Writer, "Total reclaimed space: %d containers, %d networks, %d images, %d volumes\n", len(removedCtrs), len(removedNets), len(removed), len(removedVols))
 		return nil
 	})
 }

@@ -51,11 +51,30 @@ func Login(ctx context.Context, host, user, password string, tlsVerify *bool) er
 	tr := http.DefaultTransport
 	// Asking for pull access to the registry proves the credentials; a
 	// registry that needs none also accepts them.
-	if _, err := transport.NewWithContext(ctx, reg, auth, tr, []string{reg.Scope(transport.PullScope)}); err != nil {
+	unauthorized := fmt.Errorf("login to %s: unauthorized: wrong username or password: %w", host, errdefs.ErrInvalidArgument)
+	rt, err := transport.NewWithContext(ctx, reg, auth, tr, []string{reg.Scope(transport.PullScope)})
+	if err != nil {
 		if terr, ok := err.(*transport.Error); ok && (terr.StatusCode == http.StatusUnauthorized || terr.StatusCode == http.StatusForbidden) {
-			return fmt.Errorf("login to %s: unauthorized: wrong username or password: %w", host, errdefs.ErrInvalidArgument)
+			return unauthorized
 		}
 		return fmt.Errorf("login to %s: %v: %w", host, err, errdefs.ErrUnavailable)
+	}
+	// A token registry has checked the credentials already; one with
+	// basic auth only does so on a real request.
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, fmt.Sprintf("%s://%s/v2/", reg.Scheme(), reg.RegistryStr()), nil)
+	if err != nil {
+		return err
+	}
+	resp, err := (&http.Client{Transport: rt}).Do(req)
+	if err != nil {
+		return fmt.Errorf("login to %s: %v: %w", host, err, errdefs.ErrUnavailable)
+	}
+	resp.Body.Close()
+	switch {
+	case resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden:
+		return unauthorized
+	case resp.StatusCode >= 300:
+		return fmt.Errorf("login to %s: the registry answered %s: %w", host, resp.Status, errdefs.ErrUnavailable)
 	}
 	cf, err := config.Load(config.Dir())
 	if err != nil {

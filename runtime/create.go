@@ -6,6 +6,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -23,7 +24,7 @@ import (
 
 // Create checks the options, makes the container's writable layer and
 // writes its record in state created. Nothing runs yet.
-func Create(st *storage.Store, img *storage.Image, o RunOptions) (*Container, error) {
+func Create(st *storage.Store, img *storage.Image, o RunOptions) (_ *Container, retErr error) {
 	if _, err := validate(&o); err != nil {
 		return nil, err
 	}
@@ -110,6 +111,15 @@ func Create(st *storage.Store, img *storage.Image, o RunOptions) (*Container, er
 			return nil, err
 		}
 	}
+	anon, err := resolveVolumes(&o, img)
+	defer func() {
+		if retErr != nil {
+			removeVolumes(anon) // nothing of a failed create stays behind
+		}
+	}()
+	if err != nil {
+		return nil, err
+	}
 	ic := img.Config.Config
 	c := &Container{
 		ID: newID(), Name: o.Name, Image: o.Image, ImageID: img.ID,
@@ -122,7 +132,7 @@ func Create(st *storage.Store, img *storage.Image, o RunOptions) (*Container, er
 			Tty: o.TTY, OpenStdin: o.Interactive, ExposedPorts: ic.ExposedPorts, MacAddress: o.MacAddress,
 		},
 		HostConfig: HostConfig{
-			Binds: o.Volumes, Mounts: o.Mounts, Tmpfs: o.Tmpfs, ReadonlyRootfs: o.ReadOnly,
+			Binds: o.Volumes, Mounts: o.Mounts, VolumesFrom: o.VolumesFrom, AnonymousVolumes: anon, Tmpfs: o.Tmpfs, ReadonlyRootfs: o.ReadOnly,
 			NetworkMode: o.Network, PortBindings: ports, PublishAllPorts: o.PublishAll,
 			DNS: o.DNS, DNSSearch: o.DNSSearch, DNSOptions: o.DNSOptions, ExtraHosts: o.AddHost,
 			CapAdd: o.CapAdd, CapDrop: o.CapDrop, Privileged: o.Privileged,
@@ -317,4 +327,108 @@ func healthConfig(ih *v1.HealthConfig, o HealthOptions) (*Healthcheck, error) {
 		h.Retries = o.Retries
 	}
 	return h, nil
+}
+
+// resolveVolumes makes the volumes a new container names: named ones
+// that do not exist yet, a fresh anonymous volume for every -v /path,
+// --mount without a source and image VOLUME not covered by another
+// mount, and takes over --volumes-from. Anonymous volumes are written
+// back into the options by name, so every start mounts the same ones.
+func resolveVolumes(o *RunOptions, img *storage.Image) (anon []string, err error) {
+	covered := map[string]bool{}
+	newAnon := func() (string, error) {
+		v, err := storage.CreateVolume("", storage.VolumeOptions{Anonymous: true}, false)
+		if err != nil {
+			return "", err
+		}
+		anon = append(anon, v.Name)
+		return v.Name, nil
+	}
+	for _, ref := range o.VolumesFrom {
+		name, mode, _ := strings.Cut(ref, ":")
+		if mode != "" && mode != "ro" && mode != "rw" {
+			return nil, errdefs.Invalid("invalid --volumes-from %q: want CONTAINER[:ro|rw]", ref)
+		}
+		src, err := Lookup(name)
+		if err != nil {
+			return nil, fmt.Errorf("--volumes-from %s: %w", name, err)
+		}
+		for _, b := range src.HostConfig.Binds {
+			if mode != "" {
+				parts := strings.SplitN(b, ":", 3)
+				b = parts[0] + ":" + parts[1] + ":" + mode
+			}
+			o.Volumes = append(o.Volumes, b)
+		}
+		o.Mounts = append(o.Mounts, src.HostConfig.Mounts...)
+	}
+	for i, v := range o.Volumes {
+		m, err := ParseVolume(v)
+		if err != nil {
+			return nil, err
+		}
+		covered[m.Destination] = true
+		if m.Type != "volume" {
+			continue
+		}
+		if m.Source == "" {
+			name, err := newAnon()
+			if err != nil {
+				return nil, err
+			}
+			o.Volumes[i] = name + ":" + v
+			continue
+		}
+		if _, err := storage.CreateVolume(m.Source, storage.VolumeOptions{}, true); err != nil {
+			return nil, err
+		}
+	}
+	for i, spec := range o.Mounts {
+		m, err := ParseMount(spec)
+		if err != nil {
+			return nil, err
+		}
+		covered[m.Destination] = true
+		if m.Type != "volume" {
+			continue
+		}
+		if m.Source == "" {
+			name, err := newAnon()
+			if err != nil {
+				return nil, err
+			}
+			o.Mounts[i] = spec + ",source=" + name
+			continue
+		}
+		if _, err := storage.CreateVolume(m.Source, storage.VolumeOptions{}, true); err != nil {
+			return nil, err
+		}
+	}
+	for _, t := range o.Tmpfs {
+		dst, _, _ := strings.Cut(t, ":")
+		covered[filepath.Clean(dst)] = true
+	}
+	var imageVols []string
+	for p := range img.Config.Config.Volumes {
+		imageVols = append(imageVols, filepath.Clean(p))
+	}
+	sort.Strings(imageVols)
+	for _, p := range imageVols {
+		if covered[p] {
+			continue
+		}
+		name, err := newAnon()
+		if err != nil {
+			return nil, err
+		}
+		o.Volumes = append(o.Volumes, name+":"+p)
+	}
+	return anon, nil
+}
+
+// removeVolumes deletes a container's anonymous volumes.
+func removeVolumes(names []string) {
+	for _, n := range names {
+		_ = storage.RemoveVolume(n)
+	}
 }

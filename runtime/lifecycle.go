@@ -345,7 +345,7 @@ func Wait(ref string) (int, error) {
 
 // Remove deletes a container; a running one only with force (killed
 // first). A dead one (supervisor gone) is cleaned up by hand.
-func Remove(st *storage.Store, ref string, force bool) (*Container, error) {
+func Remove(st *storage.Store, ref string, force, volumes bool) (*Container, error) {
 	c, err := Lookup(ref)
 	if err != nil {
 		return nil, err
@@ -391,6 +391,9 @@ func Remove(st *storage.Store, ref string, force bool) (*Container, error) {
 	_ = os.RemoveAll(c.RunDir())
 	if err := os.RemoveAll(c.Dir()); err != nil {
 		return nil, fmt.Errorf("removing container %s: %w", c.Name, err)
+	}
+	if volumes {
+		removeVolumes(c.HostConfig.AnonymousVolumes)
 	}
 	return c, nil
 }

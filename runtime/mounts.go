@@ -4,41 +4,58 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
 	"github.com/skiff-project/skiff/errdefs"
+	"github.com/skiff-project/skiff/storage"
 )
 
-// ParseVolume parses `-v host:container[:opts]` into a bind mount. Named
-// and anonymous volumes are not there yet and say so.
+// ParseVolume parses `-v SRC:DST[:OPTS]` or `-v DST`. A SRC that is a
+// path makes a bind mount; a name makes a named volume and no SRC an
+// anonymous one (Type "volume", Source the name or ""), bound from the
+// volume's directory when the container starts. Options: ro, rw, z, Z,
+// nocopy, U (chown to the container's user) and propagation modes.
 func ParseVolume(v string) (specs.Mount, error) {
 	parts := strings.Split(v, ":")
-	if len(parts) < 2 || len(parts) > 3 {
-		if len(parts) == 1 && strings.HasPrefix(v, "/") {
-			return specs.Mount{}, fmt.Errorf("-v %s: anonymous volumes are not supported yet: give a host directory (-v /host/dir:%s): %w", v, v, errdefs.ErrNotImplemented)
+	var src, dst, optStr string
+	switch len(parts) {
+	case 1:
+		dst = parts[0]
+		if !strings.HasPrefix(dst, "/") {
+			return specs.Mount{}, errdefs.Invalid("invalid volume %q: want /host/path:/container/path[:opts], NAME:/path[:opts] or /path", v)
 		}
+	case 2, 3:
+		src, dst = parts[0], parts[1]
+		if len(parts) == 3 {
+			optStr = parts[2]
+		}
+		if src == "" || dst == "" {
+			return specs.Mount{}, errdefs.Invalid("invalid volume %q: empty source or destination", v)
+		}
+	default:
 		return specs.Mount{}, errdefs.Invalid("invalid volume %q: want /host/path:/container/path[:ro]", v)
-	}
-	src, dst := parts[0], parts[1]
-	if src == "" || dst == "" {
-		return specs.Mount{}, errdefs.Invalid("invalid volume %q: empty source or destination", v)
-	}
-	if !strings.HasPrefix(src, "/") && !strings.HasPrefix(src, ".") {
-		return specs.Mount{}, fmt.Errorf("-v %s: named volumes are not supported yet: give an absolute host path: %w", v, errdefs.ErrNotImplemented)
 	}
 	if !filepath.IsAbs(dst) {
 		return specs.Mount{}, errdefs.Invalid("invalid volume %q: container path %q must be absolute", v, dst)
 	}
-	abs, err := filepath.Abs(src)
-	if err != nil {
-		return specs.Mount{}, errdefs.Invalid("invalid volume %q: %v", v, err)
+	m := specs.Mount{Destination: filepath.Clean(dst), Type: "volume", Source: src}
+	switch {
+	case src == "":
+	case strings.HasPrefix(src, "/") || strings.HasPrefix(src, "."):
+		abs, err := filepath.Abs(src)
+		if err != nil {
+			return specs.Mount{}, errdefs.Invalid("invalid volume %q: %v", v, err)
+		}
+		m.Type, m.Source, m.Options = "bind", abs, []string{"rbind"}
+	case !storage.IsVolumeName(src):
+		return specs.Mount{}, errdefs.Invalid("invalid volume %q: %q is neither an absolute path nor a volume name", v, src)
 	}
-	opts := []string{"rbind"}
 	ro := false
-	if len(parts) == 3 {
-		for _, o := range strings.Split(parts[2], ",") {
+	if optStr != "" {
+		for _, o := range strings.Split(optStr, ",") {
 			switch o {
 			case "ro":
 				ro = true
@@ -47,17 +64,34 @@ func ParseVolume(v string) (specs.Mount, error) {
 			case "z", "Z":
 				// SELinux relabelling: nothing to do on this host.
 			case "shared", "rshared", "slave", "rslave", "private", "rprivate":
-				opts = append(opts, o)
-			case "nocopy":
+				m.Options = append(m.Options, o)
+			case "nocopy", "U":
+				if m.Type == "volume" || o == "U" {
+					m.Options = append(m.Options, o)
+				}
 			default:
-				return specs.Mount{}, errdefs.Invalid("invalid volume %q: unknown option %q (want ro, rw, z, Z or a propagation mode)", v, o)
+				return specs.Mount{}, errdefs.Invalid("invalid volume %q: unknown option %q (want ro, rw, z, Z, U, nocopy or a propagation mode)", v, o)
 			}
 		}
 	}
 	if ro {
-		opts = append(opts, "ro")
+		m.Options = append(m.Options, "ro")
 	}
-	return specs.Mount{Destination: filepath.Clean(dst), Type: "bind", Source: abs, Options: opts}, nil
+	return m, nil
+}
+
+// hasOpt reports whether a mount carries one of skiff's own markers.
+func hasOpt(m specs.Mount, o string) bool { return slices.Contains(m.Options, o) }
+
+// withoutMarkers drops skiff's markers (U, nocopy) before the spec.
+func withoutMarkers(opts []string) []string {
+	var out []string
+	for _, o := range opts {
+		if o != "U" && o != "nocopy" {
+			out = append(out, o)
+		}
+	}
+	return out
 }
 
 // prepareVolumeSource creates a missing host directory, as Docker does.
@@ -100,15 +134,14 @@ func ParseTmpfs(t string) (specs.Mount, error) {
 	return specs.Mount{Destination: filepath.Clean(dst), Type: "tmpfs", Source: "tmpfs", Options: opts}, nil
 }
 
-// ParseMount parses Docker's `--mount type=bind|tmpfs,source=…,target=…`.
-// Volumes are not there yet and say so.
+// ParseMount parses Docker's `--mount type=bind|volume|tmpfs,source=…,target=…`.
 func ParseMount(spec string) (specs.Mount, error) {
 	kv := map[string]string{}
 	for _, f := range strings.Split(spec, ",") {
 		k, v, hasV := strings.Cut(strings.TrimSpace(f), "=")
 		k = strings.ToLower(k)
 		if !hasV {
-			if k == "readonly" || k == "ro" {
+			if k == "readonly" || k == "ro" || k == "volume-nocopy" {
 				v = "true"
 			} else {
 				return specs.Mount{}, errdefs.Invalid("invalid --mount %q: field %q needs a value", spec, f)
@@ -177,7 +210,18 @@ func ParseMount(spec string) (specs.Mount, error) {
 		}
 		return specs.Mount{Destination: filepath.Clean(target), Type: "tmpfs", Source: "tmpfs", Options: opts}, nil
 	case "volume":
-		return specs.Mount{}, fmt.Errorf("--mount %s: volumes are not supported yet: use type=bind or type=tmpfs: %w", spec, errdefs.ErrNotImplemented)
+		src := kv["source"]
+		if src != "" && !storage.IsVolumeName(src) {
+			return specs.Mount{}, errdefs.Invalid("invalid --mount %q: source=%s is not a volume name", spec, src)
+		}
+		var opts []string
+		if v := kv["volume-nocopy"]; v == "true" || v == "1" {
+			opts = append(opts, "nocopy")
+		}
+		if ro {
+			opts = append(opts, "ro")
+		}
+		return specs.Mount{Destination: filepath.Clean(target), Type: "volume", Source: src, Options: opts}, nil
 	}
 	return specs.Mount{}, errdefs.Invalid("invalid --mount %q: unknown type %q (want bind or tmpfs)", spec, typ)
 }

@@ -41,9 +41,12 @@ func TestParseVolume(t *testing.T) {
 		{in: ":/ctr", wantErr: errdefs.ErrInvalidArgument},
 		{in: "/a:/b:ro:x", wantErr: errdefs.ErrInvalidArgument},
 		{in: "relative", wantErr: errdefs.ErrInvalidArgument},
-		{in: "myvol:/data", wantErr: errdefs.ErrNotImplemented},
-		{in: "myvol:/data:ro", wantErr: errdefs.ErrNotImplemented},
-		{in: "/data", wantErr: errdefs.ErrNotImplemented},
+		{in: "myvol:/data", want: specs.Mount{Destination: "/data", Type: "volume", Source: "myvol"}},
+		{in: "myvol:/data:ro", want: specs.Mount{Destination: "/data", Type: "volume", Source: "myvol", Options: []string{"ro"}}},
+		{in: "myvol:/data:U,nocopy", want: specs.Mount{Destination: "/data", Type: "volume", Source: "myvol", Options: []string{"U", "nocopy"}}},
+		{in: "/data", want: specs.Mount{Destination: "/data", Type: "volume"}},
+		{in: "/host:/ctr:U", want: specs.Mount{Destination: "/ctr", Type: "bind", Source: "/host", Options: []string{"rbind", "U"}}},
+		{in: "bad name!:/data", wantErr: errdefs.ErrInvalidArgument},
 	}
 	for _, tt := range tests {
 		t.Run(tt.in, func(t *testing.T) {
@@ -144,8 +147,10 @@ func TestParseMount(t *testing.T) {
 		{name: "no target", in: "type=tmpfs", wantErr: errdefs.ErrInvalidArgument},
 		{name: "relative target", in: "type=tmpfs,target=cache", wantErr: errdefs.ErrInvalidArgument},
 		{name: "field without value", in: "type=tmpfs,target=/cache,bogus", wantErr: errdefs.ErrInvalidArgument},
-		{name: "volume", in: "type=volume,source=vol,target=/data", wantErr: errdefs.ErrNotImplemented},
-		{name: "volume by default", in: "source=vol,target=/data", wantErr: errdefs.ErrNotImplemented},
+		{name: "volume", in: "type=volume,source=vol,target=/data", want: specs.Mount{Destination: "/data", Type: "volume", Source: "vol"}},
+		{name: "volume by default", in: "source=vol,target=/data", want: specs.Mount{Destination: "/data", Type: "volume", Source: "vol"}},
+		{name: "anonymous volume, read-only, no copy", in: "type=volume,target=/data,readonly,volume-nocopy", want: specs.Mount{Destination: "/data", Type: "volume", Options: []string{"nocopy", "ro"}}},
+		{name: "volume with a path as source", in: "type=volume,source=/x,target=/data", wantErr: errdefs.ErrInvalidArgument},
 		{name: "unknown type", in: "type=npipe,target=/data", wantErr: errdefs.ErrInvalidArgument},
 	}
 	for _, tt := range tests {

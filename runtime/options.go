@@ -23,7 +23,8 @@ type RunOptions struct {
 	User        string
 	Hostname    string
 	Volumes     []string // -v host:ctr[:opts]
-	Mounts      []string // --mount type=bind|tmpfs,…
+	Mounts      []string // --mount type=bind|volume|tmpfs,…
+	VolumesFrom []string // --volumes-from CONTAINER[:ro|rw]
 	Tmpfs       []string // --tmpfs path[:opts]
 	ReadOnly    bool
 	Network     string   // none, host, private (default), container:NAME

@@ -14,6 +14,7 @@ import (
 
 	"github.com/skiff-project/skiff/errdefs"
 	"github.com/skiff-project/skiff/netns"
+	"github.com/skiff-project/skiff/storage"
 	"github.com/skiff-project/skiff/userns"
 )
 
@@ -153,12 +154,9 @@ func prepare(c *Container, rootfs, netnsPath string) (*prepared, error) {
 		}
 	}
 	env := buildEnv(c.Config.Env, hostname, user.Home, c.Config.Tty)
-	for _, m := range p.mounts {
-		if m.Type == "bind" && strings.Contains(strings.Join(m.Options, ","), "rbind") {
-			if err := prepareVolumeSource(m); err != nil {
-				return nil, err
-			}
-		}
+	mounts, err := resolveMounts(p.mounts, rootfs, user)
+	if err != nil {
+		return nil, err
 	}
 	args := append([]string{c.Path}, c.Args...)
 	rootless := userns.Rootless()
@@ -169,7 +167,7 @@ func prepare(c *Container, rootfs, netnsPath string) (*prepared, error) {
 		WithHostname(hostname),
 		WithReadOnlyRoot(c.HostConfig.ReadonlyRootfs),
 		WithMounts(etc),
-		WithMounts(p.mounts),
+		WithMounts(mounts),
 		WithCapabilities(c.HostConfig.CapAdd, c.HostConfig.CapDrop),
 	}
 	if p.network == netns.ModeHost {
@@ -280,4 +278,52 @@ func lastPart(msg string) string {
 		return msg[i+2:]
 	}
 	return msg
+}
+
+// resolveMounts turns volume mounts into binds of the volumes' directories
+// (filling a new volume from the image first, unless nocopy), creates
+// missing bind sources as Docker does, applies :U and drops skiff's
+// markers.
+func resolveMounts(ms []specs.Mount, rootfs string, user ExecUser) ([]specs.Mount, error) {
+	out := make([]specs.Mount, 0, len(ms))
+	for _, m := range ms {
+		switch m.Type {
+		case "volume":
+			v, err := storage.GetVolume(m.Source)
+			if err != nil {
+				return nil, fmt.Errorf("volume %s for %s: %w", m.Source, m.Destination, err)
+			}
+			if !hasOpt(m, "nocopy") && !v.Populated {
+				imgPath, err := securejoin.SecureJoin(rootfs, m.Destination)
+				if err != nil {
+					return nil, err
+				}
+				if err := storage.Populate(v, imgPath); err != nil {
+					return nil, err
+				}
+			}
+			if hasOpt(m, "U") {
+				if err := storage.ChownVolume(v.Mountpoint, user.UID, user.GID); err != nil {
+					return nil, fmt.Errorf("chowning volume %s to %d:%d: %w", v.Name, user.UID, user.GID, err)
+				}
+			}
+			opts := append([]string{"rbind"}, withoutMarkers(m.Options)...)
+			out = append(out, specs.Mount{Destination: m.Destination, Type: "bind", Source: v.Mountpoint, Options: opts})
+			continue
+		case "bind":
+			if strings.Contains(strings.Join(m.Options, ","), "rbind") {
+				if err := prepareVolumeSource(m); err != nil {
+					return nil, err
+				}
+			}
+			if hasOpt(m, "U") {
+				if err := storage.ChownVolume(m.Source, user.UID, user.GID); err != nil {
+					return nil, fmt.Errorf("chowning %s to %d:%d: %w", m.Source, user.UID, user.GID, err)
+				}
+			}
+		}
+		m.Options = withoutMarkers(m.Options)
+		out = append(out, m)
+	}
+	return out, nil
 }

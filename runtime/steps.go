@@ -176,6 +176,9 @@ func CleanupStep(id string, remove bool) error {
 	defer st.Close()
 	_, _ = st.Raw().Unmount(id, true)
 	if remove {
+		if c, err := readRecord(id); err == nil {
+			removeVolumes(c.HostConfig.AnonymousVolumes) // --rm takes them, as Docker
+		}
 		_ = st.Raw().DeleteContainer(id)
 		_ = os.RemoveAll(supervisor.ContainersDir() + "/" + id)
 	}

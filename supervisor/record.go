@@ -82,25 +82,29 @@ type Healthcheck struct {
 
 // HostConfig is how the container is set up on this host.
 type HostConfig struct {
-	Binds           []string      `json:"Binds"`
-	Mounts          []string      `json:"MountSpecs,omitempty"`
-	Tmpfs           []string      `json:"TmpfsSpecs,omitempty"`
-	ReadonlyRootfs  bool          `json:"ReadonlyRootfs"`
-	NetworkMode     string        `json:"NetworkMode"`
-	PortBindings    netns.PortMap `json:"PortBindings"`
-	PublishAllPorts bool          `json:"PublishAllPorts"`
-	DNS             []string      `json:"Dns"`
-	DNSSearch       []string      `json:"DnsSearch"`
-	DNSOptions      []string      `json:"DnsOptions"`
-	ExtraHosts      []string      `json:"ExtraHosts"`
-	CapAdd          []string      `json:"CapAdd"`
-	CapDrop         []string      `json:"CapDrop"`
-	Privileged      bool          `json:"Privileged"`
-	SecurityOpt     []string      `json:"SecurityOpt"`
-	Init            bool          `json:"Init"`
-	AutoRemove      bool          `json:"AutoRemove"`
-	RestartPolicy   RestartPolicy `json:"RestartPolicy"`
-	LogConfig       LogConfig     `json:"LogConfig"`
+	Binds       []string `json:"Binds"`
+	VolumesFrom []string `json:"VolumesFrom,omitempty"`
+	// AnonymousVolumes were made for this container (-v /path, the
+	// image's VOLUME) and go with it (rm -v, --rm).
+	AnonymousVolumes []string      `json:"AnonymousVolumes,omitempty"`
+	Mounts           []string      `json:"MountSpecs,omitempty"`
+	Tmpfs            []string      `json:"TmpfsSpecs,omitempty"`
+	ReadonlyRootfs   bool          `json:"ReadonlyRootfs"`
+	NetworkMode      string        `json:"NetworkMode"`
+	PortBindings     netns.PortMap `json:"PortBindings"`
+	PublishAllPorts  bool          `json:"PublishAllPorts"`
+	DNS              []string      `json:"Dns"`
+	DNSSearch        []string      `json:"DnsSearch"`
+	DNSOptions       []string      `json:"DnsOptions"`
+	ExtraHosts       []string      `json:"ExtraHosts"`
+	CapAdd           []string      `json:"CapAdd"`
+	CapDrop          []string      `json:"CapDrop"`
+	Privileged       bool          `json:"Privileged"`
+	SecurityOpt      []string      `json:"SecurityOpt"`
+	Init             bool          `json:"Init"`
+	AutoRemove       bool          `json:"AutoRemove"`
+	RestartPolicy    RestartPolicy `json:"RestartPolicy"`
+	LogConfig        LogConfig     `json:"LogConfig"`
 }
 
 // NetworkSettings is the running container's network, as Docker shows it.
