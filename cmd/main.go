@@ -56,6 +56,7 @@ func Main(args []string, version string) int {
 			containerCommand(),
 			networkCommand(),
 			volumeCommand(),
+			cpCommand(),
 			pullCommand(),
 			pushCommand(),
 			loginCommand(),

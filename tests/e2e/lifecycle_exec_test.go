@@ -286,7 +286,14 @@ func TestLifecycleTop(t *testing.T) {
 	name := lcName("top")
 	marker := markerSleep()
 	runDetached(t, name, nil, "sleep", marker)
-	hostPIDs := sleepPIDs(marker)
+	// run -d returns once the container's init is told to exec; the
+	// command's own process appears a moment later.
+	var hostPIDs []int
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		if hostPIDs = sleepPIDs(marker); len(hostPIDs) == 1 {
+			break
+		}
+	}
 	if len(hostPIDs) != 1 {
 		t.Fatalf("want one host process sleep %s, found %v", marker, hostPIDs)
 	}
