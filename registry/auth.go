@@ -2,6 +2,7 @@ package registry
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
 	"net/http"
 	"os"
@@ -48,7 +49,12 @@ func Login(ctx context.Context, host, user, password string, tlsVerify *bool) er
 		return errdefs.Invalid("login: invalid registry %q: %v", host, err)
 	}
 	auth := authn.FromConfig(authn.AuthConfig{Username: user, Password: password})
-	tr := http.DefaultTransport
+	var tr http.RoundTripper = http.DefaultTransport
+	if insecure {
+		t := http.DefaultTransport.(*http.Transport).Clone()
+		t.TLSClientConfig = &tls.Config{InsecureSkipVerify: true} //nolint:gosec // --tls-verify=false or the config asked for it
+		tr = t
+	}
 	// Asking for pull access to the registry proves the credentials; a
 	// registry that needs none also accepts them.
 	unauthorized := fmt.Errorf("login to %s: unauthorized: wrong username or password: %w", host, errdefs.ErrInvalidArgument)

@@ -169,6 +169,7 @@ func Teardown() {
 		reg.stop()
 		reg = nil
 	}
+	stopAuthRegistry()
 	if os.Getenv("SKIFF_E2E_KEEP") == "1" {
 		if workDir != "" {
 			fmt.Fprintf(os.Stderr, "e2e: SKIFF_E2E_KEEP=1: kept %s and the users' stores\n", workDir)

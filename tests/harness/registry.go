@@ -23,6 +23,13 @@ type registryProcess struct {
 // startRegistry starts docker-registry on a free 127.0.0.1 port with its
 // storage in dir and waits until GET /v2/ answers.
 func startRegistry(dir string) (*registryProcess, error) {
+	return startRegistryWith(dir, "", http.StatusOK)
+}
+
+// startRegistryWith starts docker-registry like startRegistry with extra
+// top-level configuration (YAML, e.g. an auth section) and waits until
+// GET /v2/ answers with ready (401 for a registry that wants credentials).
+func startRegistryWith(dir, extraConfig string, ready int) (*registryProcess, error) {
 	if err := os.MkdirAll(filepath.Join(dir, "data"), 0o755); err != nil {
 		return nil, err
 	}
@@ -43,7 +50,7 @@ storage:
     enabled: true
 http:
   addr: %s
-`, filepath.Join(dir, "data"), addr)
+%s`, filepath.Join(dir, "data"), addr, extraConfig)
 	configPath := filepath.Join(dir, "config.yml")
 	if err := os.WriteFile(configPath, []byte(config), 0o644); err != nil {
 		return nil, err
@@ -69,7 +76,7 @@ http:
 		resp, err := client.Get("http://" + addr + "/v2/")
 		if err == nil {
 			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
+			if resp.StatusCode == ready {
 				return r, nil
 			}
 		}
