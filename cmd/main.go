@@ -78,6 +78,8 @@ func Main(args []string, version string) int {
 		ExitErrHandler: func(*cli.Context, error) {},
 	}
 	app.Commands = append(app.Commands, stepCommands()...)
+	app.Commands = append(app.Commands, archiveCommands()...)
+	addArchiveSubcommands(app.Commands) // image save|load|history, container export|diff|commit
 	for _, c := range app.Commands {
 		setUsageHandler(c)
 	}

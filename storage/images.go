@@ -323,6 +323,8 @@ type LayerSource struct {
 	// Open returns the uncompressed tar stream; nil when MissingLayers
 	// said the store has the layer.
 	Open func() (io.ReadCloser, error)
+	// Checks are extra checks of the tar (see LayerChecks).
+	Checks LayerChecks
 }
 
 // NewImage is what PutImage stores.
@@ -441,7 +443,7 @@ func (s *Store) putLayer(id, parent string, l LayerSource) error {
 		return err
 	}
 	defer rc.Close()
-	checked, wait := CheckedTar(rc, l.DiffID)
+	checked, wait := CheckedTarWith(rc, l.DiffID, l.Checks)
 	// On failure the storage library removes the incomplete layer itself.
 	_, _, err = s.s.PutLayer(id, parent, nil, "", false, &cstorage.LayerOptions{
 		UncompressedDigest: digest.Digest(l.DiffID),

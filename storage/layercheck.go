@@ -22,10 +22,25 @@ import (
 // reaches the reader. wantDiffID, when set, must match the stream's digest.
 // wait returns the first problem once the reader is done with the stream.
 func CheckedTar(src io.Reader, wantDiffID string) (r io.Reader, wait func() error) {
+	return CheckedTarWith(src, wantDiffID, LayerChecks{})
+}
+
+// LayerChecks are checks beyond CheckedTar's own, for layers that come
+// from files (`skiff load`) rather than from a registry.
+type LayerChecks struct {
+	// NoDevices refuses block and character devices (a rootless store
+	// cannot create them and would drop them silently).
+	NoDevices bool
+	// NoDuplicates refuses a second entry for the same non-directory path.
+	NoDuplicates bool
+}
+
+// CheckedTarWith is CheckedTar with extra checks.
+func CheckedTarWith(src io.Reader, wantDiffID string, checks LayerChecks) (r io.Reader, wait func() error) {
 	pr, pw := io.Pipe()
 	done := make(chan error, 1)
 	go func() {
-		err := checkTar(src, pw, wantDiffID)
+		err := checkTar(src, pw, wantDiffID, checks)
 		pw.CloseWithError(err)
 		done <- err
 	}()
@@ -60,10 +75,11 @@ func (h *heldBytes) release() error {
 	return err
 }
 
-func checkTar(src io.Reader, out io.Writer, wantDiffID string) error {
+func checkTar(src io.Reader, out io.Writer, wantDiffID string, checks LayerChecks) error {
 	held := &heldBytes{out: out, sum: sha256.New()}
 	tr := tar.NewReader(io.TeeReader(src, held))
 	links := map[string]string{} // symlinks made by this layer: name -> target
+	seen := map[string]bool{}    // non-directory entries, with NoDuplicates
 	chunk := make([]byte, 128<<10)
 	for {
 		h, err := tr.Next()
@@ -74,6 +90,9 @@ func checkTar(src io.Reader, out io.Writer, wantDiffID string) error {
 			return errdefs.Invalid("reading layer tar: %v", err)
 		}
 		if err := checkEntry(h, links); err != nil {
+			return err
+		}
+		if err := checks.check(h, seen); err != nil {
 			return err
 		}
 		if err := held.release(); err != nil {
@@ -154,4 +173,18 @@ func escapes(link, target string) bool {
 	}
 	j := path.Join(path.Dir(strings.TrimPrefix(link, "/")), target)
 	return j == ".." || strings.HasPrefix(j, "../")
+}
+
+func (c LayerChecks) check(h *tar.Header, seen map[string]bool) error {
+	if c.NoDevices && (h.Typeflag == tar.TypeChar || h.Typeflag == tar.TypeBlock) {
+		return errdefs.Invalid("layer entry %q is a device node, which a rootless store cannot create: load the image as root or remove the device from the layer", h.Name)
+	}
+	if c.NoDuplicates && h.Typeflag != tar.TypeDir {
+		name, _ := inside(h.Name)
+		if seen[name] {
+			return errdefs.Invalid("layer entry %q appears twice", h.Name)
+		}
+		seen[name] = true
+	}
+	return nil
 }

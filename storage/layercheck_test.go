@@ -12,7 +12,7 @@ import (
 	"github.com/skiff-project/skiff/errdefs"
 )
 
-func mkTar(t *testing.T, hdrs ...*tar.Header) []byte {
+func mkTar(t testing.TB, hdrs ...*tar.Header) []byte {
 	t.Helper()
 	var b bytes.Buffer
 	tw := tar.NewWriter(&b)

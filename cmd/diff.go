@@ -1,0 +1,39 @@
+package cmd
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/skiff-project/skiff/runtime"
+	"github.com/skiff-project/skiff/storage"
+)
+
+func diffCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "diff",
+		Usage:     "Inspect changes to files or directories on a container's filesystem",
+		ArgsUsage: "CONTAINER",
+		UsageText: "skiff diff CONTAINER\n\nExample: skiff diff web   (A added, C changed, D deleted)",
+		Action: func(c *cli.Context) error {
+			if err := exactArgs(c, 1, 1, "diff CONTAINER"); err != nil {
+				return err
+			}
+			return withStore(c, func(ctx context.Context, st *storage.Store) error {
+				ctr, err := runtime.Lookup(c.Args().First())
+				if err != nil {
+					return err
+				}
+				changes, err := st.Changes(ctr.ID, mountDestinations(ctr))
+				if err != nil {
+					return err
+				}
+				for _, ch := range changes {
+					fmt.Fprintf(c.App.Writer, "%s %s\n", ch.Kind, ch.Path)
+				}
+				return nil
+			})
+		},
+	}
+}

@@ -1,0 +1,44 @@
+package cmd
+
+import (
+	"context"
+	"os"
+
+	"github.com/urfave/cli/v2"
+	"golang.org/x/term"
+
+	"github.com/skiff-project/skiff/errdefs"
+	"github.com/skiff-project/skiff/runtime"
+	"github.com/skiff-project/skiff/storage"
+)
+
+func exportCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "export",
+		Usage:     "Export a container's filesystem as a tar archive",
+		ArgsUsage: "CONTAINER",
+		UsageText: "skiff export [OPTIONS] CONTAINER\n\nExample: skiff export -o rootfs.tar web",
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "write to a file instead of STDOUT"},
+		},
+		Action: func(c *cli.Context) error {
+			if err := exactArgs(c, 1, 1, "export [OPTIONS] CONTAINER"); err != nil {
+				return err
+			}
+			out := c.String("output")
+			if out == "" && term.IsTerminal(int(os.Stdout.Fd())) {
+				return errdefs.Invalid("cowardly refusing to save to a terminal. Use the -o flag or redirect")
+			}
+			return withStore(c, func(ctx context.Context, st *storage.Store) error {
+				ctr, err := runtime.Lookup(c.Args().First())
+				if err != nil {
+					return err
+				}
+				if out == "" {
+					return st.Export(ctx, ctr.ID, c.App.Writer)
+				}
+				return writeFileAtomic(out, func(f *os.File) error { return st.Export(ctx, ctr.ID, f) })
+			})
+		},
+	}
+}

@@ -1,0 +1,80 @@
+package cmd
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/urfave/cli/v2"
+	"golang.org/x/term"
+
+	"github.com/skiff-project/skiff/errdefs"
+	"github.com/skiff-project/skiff/registry/reference"
+	"github.com/skiff-project/skiff/storage"
+)
+
+func loadCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "load",
+		Usage:     "Load an image from a tar archive or STDIN",
+		UsageText: "skiff load [OPTIONS]\n\nExample: skiff load -i busybox.tar\n         skiff load -i ./oci-layout-dir\n         gunzip -c busybox.tar.gz | skiff load",
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "input", Aliases: []string{"i"}, Usage: "read from a tar archive file (docker-archive or oci-archive, plain or compressed) or an OCI layout directory, instead of STDIN"},
+			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "suppress the load output"},
+		},
+		Action: func(c *cli.Context) error {
+			if err := exactArgs(c, 0, 0, "load [OPTIONS]"); err != nil {
+				return err
+			}
+			var o storage.LoadOptions
+			in := c.String("input")
+			switch fi, err := os.Stat(in); {
+			case in == "":
+				if term.IsTerminal(int(os.Stdin.Fd())) {
+					return errdefs.Invalid("requested load from stdin, but stdin is a terminal: use -i FILE or redirect")
+				}
+				o.Reader = os.Stdin
+			case err != nil:
+				return errdefs.NotFound("load: %s: %v", in, errUnwrapped(err))
+			case fi.IsDir():
+				o.Dir = in
+			default:
+				f, err := os.Open(in)
+				if err != nil {
+					return fmt.Errorf("load: opening %s: %w", in, err)
+				}
+				defer f.Close()
+				o.Reader = f
+			}
+			return withStore(c, func(ctx context.Context, st *storage.Store) error {
+				imgs, err := st.Load(ctx, o)
+				if err != nil {
+					return err
+				}
+				printLoaded(c.App.Writer, imgs)
+				return nil
+			})
+		},
+	}
+}
+
+// printLoaded prints Docker's lines: one per name, or the ID of an
+// untagged image. -q suppresses progress only, as in Docker.
+func printLoaded(w io.Writer, imgs []storage.LoadedImage) {
+	for _, img := range imgs {
+		if len(img.Names) == 0 {
+			fmt.Fprintf(w, "Loaded image ID: sha256:%s\n", img.ID)
+		}
+		for _, n := range img.Names {
+			fmt.Fprintf(w, "Loaded image: %s\n", reference.MustParse(n).Familiar())
+		}
+	}
+}
+
+func errUnwrapped(err error) error {
+	if pe, ok := err.(*os.PathError); ok {
+		return pe.Err
+	}
+	return err
+}
