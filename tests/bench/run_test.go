@@ -108,11 +108,8 @@ func prepare() (*fixture, error) {
 	fmt.Printf("bench: image %s, engines run as %s (uid %d), %d timed runs each after %d warm-ups, order alternating\n",
 		f.image, u.Name, u.UID, runs(), warmups)
 	version := "(skiff version failed)"
-	if out, err := harness.Command(u, "version").Output(); err == nil {
-		// "Version:    abc123" on the first line.
-		if f := strings.Fields(strings.SplitN(string(out), "\n", 2)[0]); len(f) > 0 {
-			version = f[len(f)-1]
-		}
+	if out, err := harness.Command(u, "version", "--format", "{{.Client.Version}}").Output(); err == nil {
+		version = strings.TrimSpace(string(out))
 	}
 	fmt.Printf("bench: skiff %s (storage %s)\n", version, storageDriver(u.DataDir()))
 	if f.podman != nil {
