@@ -163,11 +163,18 @@ func Pull(ctx context.Context, st *storage.Store, ref string, o PullOptions) (*s
 	}
 	missing := st.MissingLayers(diffIDs)
 	layers := make([]storage.LayerSource, len(manifest.Layers))
+	streamed := false
 	for i, ld := range manifest.Layers {
 		layers[i] = storage.LayerSource{DiffID: diffIDs[i]}
-		if missing[i] {
+		switch {
+		case missing[i] && !streamed:
+			// The first layer to apply is unpacked straight from the
+			// network; the others download meanwhile.
+			layers[i].Open = dl.stream(ld)
+			streamed = true
+		case missing[i]:
 			layers[i].Open = dl.start(ld)
-		} else {
+		default:
 			prog.LayerDone(ld.Digest.String(), true)
 		}
 	}
@@ -210,6 +217,28 @@ type result struct {
 	err  error
 }
 
+// stream returns an opener that reads the layer from the registry as the
+// store applies it (go-containerregistry checks its digest at the end).
+func (d *downloader) stream(ld v1.Descriptor) func() (io.ReadCloser, error) {
+	return func() (io.ReadCloser, error) {
+		l, err := d.img.LayerByDigest(ld.Digest)
+		if err != nil {
+			return nil, err
+		}
+		rc, err := l.Compressed()
+		if err != nil {
+			return nil, fmt.Errorf("fetching layer %s: %w", ld.Digest, err)
+		}
+		counted := io.NopCloser(io.TeeReader(rc, &countingWriter{w: io.Discard, report: func(n int64) { d.prog.LayerBytes(ld.Digest.String(), n) }}))
+		dr, err := archive.DecompressStream(counted)
+		if err != nil {
+			rc.Close()
+			return nil, fmt.Errorf("decompressing layer %s: %w", ld.Digest, err)
+		}
+		return &closeBoth{ReadCloser: dr, c: rc, done: func() { d.prog.LayerDone(ld.Digest.String(), false) }}, nil
+	}
+}
+
 // start begins the download of one layer and returns the opener the
 // store calls when it applies the layer.
 func (d *downloader) start(ld v1.Descriptor) func() (io.ReadCloser, error) {
@@ -234,19 +263,19 @@ func (d *downloader) start(ld v1.Descriptor) func() (io.ReadCloser, error) {
 			f.Close()
 			return nil, fmt.Errorf("decompressing layer %s: %w", ld.Digest, err)
 		}
-		return &closeBoth{ReadCloser: dr, f: f, done: func() { d.prog.LayerDone(ld.Digest.String(), false) }}, nil
+		return &closeBoth{ReadCloser: dr, c: f, done: func() { d.prog.LayerDone(ld.Digest.String(), false) }}, nil
 	}
 }
 
 type closeBoth struct {
 	io.ReadCloser
-	f    *os.File
+	c    io.Closer // the file or network stream under the decompressor
 	done func()
 }
 
 func (c *closeBoth) Close() error {
 	err := c.ReadCloser.Close()
-	c.f.Close()
+	c.c.Close()
 	c.done()
 	return err
 }
