@@ -9,9 +9,11 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	securejoin "github.com/cyphar/filepath-securejoin"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"go.podman.io/storage/pkg/archive"
 	"go.podman.io/storage/pkg/chrootarchive"
 	"go.podman.io/storage/pkg/idtools"
@@ -56,7 +58,8 @@ func CopyFrom(st *storage.Store, ref, ctrPath, hostDest string, w io.Writer, o C
 		return err
 	}
 	defer done()
-	src, err := resolveIn(root, ctrPath, o.FollowLink)
+	root, inner, _ := locate(c, root, ctrPath)
+	src, err := resolveIn(root, inner, o.FollowLink)
 	if err != nil {
 		return err
 	}
@@ -90,8 +93,12 @@ func CopyTo(st *storage.Store, ref, hostSrc string, r io.Reader, ctrPath string,
 		return err
 	}
 	defer done()
+	root, inner, ro := locate(c, root, ctrPath)
+	if ro {
+		return errdefs.Invalid("cannot copy into %s of container %s: it is on a read-only mount", ctrPath, c.Name)
+	}
 	if hostSrc == "-" {
-		dest, err := securejoin.SecureJoin(root, ctrPath)
+		dest, err := securejoin.SecureJoin(root, inner)
 		if err != nil {
 			return err
 		}
@@ -109,7 +116,7 @@ func CopyTo(st *storage.Store, ref, hostSrc string, r io.Reader, ctrPath string,
 	if err != nil {
 		return errdefs.NotFound("could not find %s on the host: %v", hostSrc, err)
 	}
-	dest, err := securejoin.SecureJoin(root, ctrPath)
+	dest, err := securejoin.SecureJoin(root, inner)
 	if err != nil {
 		return err
 	}
@@ -235,4 +242,57 @@ func tarOf(from string, opts *archive.TarOptions, fi os.FileInfo, src string) (i
 		return nil, err
 	}
 	return io.NopCloser(&buf), nil
+}
+
+// locate finds where a container path lives: for a stopped container,
+// paths under its volumes and bind mounts are in those directories, not
+// in its root file system (a running one shows them through
+// /proc/PID/root already). It returns the root to resolve in, the path
+// inside it and whether that mount is read-only.
+func locate(c *Container, root, ctrPath string) (string, string, bool) {
+	clean := path.Clean("/" + ctrPath)
+	if c.State.Running {
+		return root, ctrPath, false
+	}
+	var ms []specs.Mount
+	for _, b := range c.HostConfig.Binds {
+		if m, err := ParseVolume(b); err == nil {
+			ms = append(ms, m)
+		}
+	}
+	for _, spec := range c.HostConfig.Mounts {
+		if m, err := ParseMount(spec); err == nil && m.Type != "tmpfs" {
+			ms = append(ms, m)
+		}
+	}
+	best, bestRoot, ro := "", "", false
+	for _, m := range ms {
+		d := m.Destination
+		if clean != d && !strings.HasPrefix(clean, strings.TrimSuffix(d, "/")+"/") || len(d) <= len(best) {
+			continue
+		}
+		src := m.Source
+		if m.Type == "volume" {
+			v, err := storage.GetVolume(m.Source)
+			if err != nil {
+				continue
+			}
+			src = v.Mountpoint
+		}
+		best, bestRoot, ro = d, src, slices.Contains(m.Options, "ro")
+	}
+	if best == "" {
+		return root, ctrPath, false
+	}
+	rest := strings.TrimPrefix(clean, best)
+	if rest == "" {
+		rest = "/"
+	}
+	if strings.HasSuffix(ctrPath, "/") && !strings.HasSuffix(rest, "/") {
+		rest += "/"
+	}
+	if strings.HasSuffix(ctrPath, "/.") {
+		rest = strings.TrimSuffix(rest, "/") + "/."
+	}
+	return bestRoot, rest, ro
 }
