@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/urfave/cli/v2"
+	"golang.org/x/term"
 
 	"github.com/skiff-project/skiff/errdefs"
 	"github.com/skiff-project/skiff/registry"
@@ -40,7 +41,22 @@ func pushCommand() *cli.Command {
 			return withStore(c, func(ctx context.Context, st *storage.Store) error {
 				o := registry.PushOptions{TLSVerify: tlsVerify(c)}
 				if !c.Bool("quiet") {
-					o.Progress = func(s string) { fmt.Fprintln(c.App.Writer, s) }
+					tty := term.IsTerminal(int(os.Stdout.Fd()))
+					drawn := false
+					o.Progress = func(s string) {
+						if drawn {
+							fmt.Fprint(c.App.Writer, "\r\x1b[2K")
+							drawn = false
+						}
+						fmt.Fprintln(c.App.Writer, s)
+					}
+					if tty {
+						// One redrawn progress line on a terminal.
+						o.Bytes = func(done, total int64) {
+							fmt.Fprintf(c.App.Writer, "\r\x1b[2KPushing %s / %s", humanBytes(done), humanBytes(total))
+							drawn = true
+						}
+					}
 				}
 				_, err := registry.Push(ctx, st, c.Args().Get(0), c.Args().Get(1), o)
 				return err

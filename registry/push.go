@@ -19,8 +19,10 @@ import (
 // PushOptions are the choices of one push.
 type PushOptions struct {
 	TLSVerify *bool
-	// Progress receives one line per layer and the result; nil is quiet.
+	// Progress receives the lines Docker prints; nil is quiet.
 	Progress func(string)
+	// Bytes, when set, is told how much of the upload is done.
+	Bytes func(done, total int64)
 }
 
 // Push uploads the image named ref to its registry (or to dest when
@@ -73,7 +75,10 @@ func Push(ctx context.Context, st *storage.Store, ref, dest string, o PushOption
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		for range updates {
+		for u := range updates {
+			if o.Bytes != nil && u.Error == nil {
+				o.Bytes(u.Complete, u.Total)
+			}
 		}
 	}()
 	say(fmt.Sprintf("The push refers to repository [%s]", n.Repository()))
