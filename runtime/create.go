@@ -13,6 +13,7 @@ import (
 
 	units "github.com/docker/go-units"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
 	cstorage "go.podman.io/storage"
 
 	"github.com/skiff-project/skiff/errdefs"
@@ -362,45 +363,35 @@ func resolveVolumes(o *RunOptions, img *storage.Image) (anon []string, err error
 		}
 		o.Mounts = append(o.Mounts, src.HostConfig.Mounts...)
 	}
+	// ensure makes the volume a mount names (a new anonymous one when it
+	// names none) and returns the spec to keep.
+	ensure := func(m specs.Mount, spec string, named func(string) string) (string, error) {
+		covered[m.Destination] = true
+		switch {
+		case m.Type != "volume":
+			return spec, nil
+		case m.Source == "":
+			name, err := newAnon()
+			return named(name), err
+		}
+		_, err := storage.CreateVolume(m.Source, storage.VolumeOptions{}, true)
+		return spec, err
+	}
 	for i, v := range o.Volumes {
 		m, err := ParseVolume(v)
+		if err == nil {
+			o.Volumes[i], err = ensure(m, v, func(n string) string { return n + ":" + v })
+		}
 		if err != nil {
-			return nil, err
-		}
-		covered[m.Destination] = true
-		if m.Type != "volume" {
-			continue
-		}
-		if m.Source == "" {
-			name, err := newAnon()
-			if err != nil {
-				return nil, err
-			}
-			o.Volumes[i] = name + ":" + v
-			continue
-		}
-		if _, err := storage.CreateVolume(m.Source, storage.VolumeOptions{}, true); err != nil {
 			return nil, err
 		}
 	}
 	for i, spec := range o.Mounts {
 		m, err := ParseMount(spec)
+		if err == nil {
+			o.Mounts[i], err = ensure(m, spec, func(n string) string { return spec + ",source=" + n })
+		}
 		if err != nil {
-			return nil, err
-		}
-		covered[m.Destination] = true
-		if m.Type != "volume" {
-			continue
-		}
-		if m.Source == "" {
-			name, err := newAnon()
-			if err != nil {
-				return nil, err
-			}
-			o.Mounts[i] = spec + ",source=" + name
-			continue
-		}
-		if _, err := storage.CreateVolume(m.Source, storage.VolumeOptions{}, true); err != nil {
 			return nil, err
 		}
 	}

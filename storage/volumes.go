@@ -17,6 +17,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/skiff-project/skiff/errdefs"
+	"github.com/skiff-project/skiff/internal/lockfile"
 	"github.com/skiff-project/skiff/paths"
 )
 
@@ -47,20 +48,7 @@ func volumeDir(name string) string { return filepath.Join(volumesDir(), name) }
 // IsVolumeName reports whether s names a volume rather than a host path.
 func IsVolumeName(s string) bool { return volumeName.MatchString(s) }
 
-func lockVolumes() (func(), error) {
-	if err := os.MkdirAll(volumesDir(), 0o700); err != nil {
-		return nil, err
-	}
-	f, err := os.OpenFile(filepath.Join(volumesDir(), ".lock"), os.O_RDWR|os.O_CREATE|unix.O_CLOEXEC, 0o600)
-	if err != nil {
-		return nil, err
-	}
-	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX); err != nil {
-		f.Close()
-		return nil, err
-	}
-	return func() { f.Close() }, nil
-}
+func lockVolumes() (func(), error) { return lockfile.Lock(filepath.Join(volumesDir(), ".lock")) }
 
 // GetVolume reads a volume's record.
 func GetVolume(name string) (*Volume, error) {

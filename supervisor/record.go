@@ -20,9 +20,8 @@ import (
 	"strings"
 	"time"
 
-	"golang.org/x/sys/unix"
-
 	"github.com/skiff-project/skiff/errdefs"
+	"github.com/skiff-project/skiff/internal/lockfile"
 	"github.com/skiff-project/skiff/netns"
 	"github.com/skiff-project/skiff/paths"
 )
@@ -276,18 +275,11 @@ func Update(id string, fn func(*Container) error) (*Container, error) {
 
 // Lock takes the container's own lock (flock on a file in its directory).
 func Lock(id string) (func(), error) {
-	f, err := os.OpenFile(filepath.Join(ContainersDir(), id, "lock"), os.O_RDWR|os.O_CREATE|unix.O_CLOEXEC, 0o600)
-	if err != nil {
-		if errors.Is(err, os.ErrNotExist) {
-			return nil, errdefs.NotFound("no such container: %s", id)
-		}
-		return nil, err
+	dir := filepath.Join(ContainersDir(), id)
+	if _, err := os.Stat(dir); errors.Is(err, os.ErrNotExist) {
+		return nil, errdefs.NotFound("no such container: %s", id)
 	}
-	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX); err != nil {
-		f.Close()
-		return nil, err
-	}
-	return func() { f.Close() }, nil
+	return lockfile.Lock(filepath.Join(dir, "lock"))
 }
 
 // ReadRecord reads a container's record by full ID, with its state

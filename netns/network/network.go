@@ -28,9 +28,8 @@ import (
 	"strings"
 	"time"
 
-	"golang.org/x/sys/unix"
-
 	"github.com/skiff-project/skiff/errdefs"
+	"github.com/skiff-project/skiff/internal/lockfile"
 	"github.com/skiff-project/skiff/paths"
 )
 
@@ -74,20 +73,7 @@ func dir() string { return filepath.Join(paths.DataDir(), "networks") }
 func recordPath(name string) string { return filepath.Join(dir(), name+".json") }
 
 // lockAll serialises changes to networks (address allocation, hosts files).
-func lockAll() (func(), error) {
-	if err := os.MkdirAll(dir(), 0o700); err != nil {
-		return nil, err
-	}
-	f, err := os.OpenFile(filepath.Join(dir(), ".lock"), os.O_RDWR|os.O_CREATE|unix.O_CLOEXEC, 0o600)
-	if err != nil {
-		return nil, err
-	}
-	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX); err != nil {
-		f.Close()
-		return nil, err
-	}
-	return func() { f.Close() }, nil
-}
+func lockAll() (func(), error) { return lockfile.Lock(filepath.Join(dir(), ".lock")) }
 
 func read(name string) (*Network, error) {
 	data, err := os.ReadFile(recordPath(name))
