@@ -2,6 +2,7 @@ package cmd
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -10,7 +11,10 @@ import (
 	"text/tabwriter"
 	"text/template"
 
+	"github.com/urfave/cli/v2"
+
 	"github.com/skiff-project/skiff/errdefs"
+	"github.com/skiff-project/skiff/storage"
 )
 
 // templateFuncs are the helpers Docker's --format templates offer.
@@ -172,4 +176,32 @@ func headerFor(row any, titles map[string]string) map[string]string {
 		}
 	}
 	return h
+}
+
+// inspectEach is `X inspect` for objects found by name: one JSON array
+// (or template per object) of what it finds, then the first lookup error.
+func inspectEach(c *cli.Context, usage string, find func(ref string) (any, error)) error {
+	if err := exactArgs(c, 1, -1, usage); err != nil {
+		return err
+	}
+	return withStore(c, func(ctx context.Context, st *storage.Store) error {
+		var out []any
+		var first error
+		for _, ref := range c.Args().Slice() {
+			v, err := find(ref)
+			if err != nil {
+				if first == nil {
+					first = err
+				}
+				continue
+			}
+			out = append(out, v)
+		}
+		if len(out) > 0 {
+			if err := writeInspect(c.App.Writer, out, c.String("format")); err != nil {
+				return err
+			}
+		}
+		return first
+	})
 }

@@ -12,10 +12,10 @@ import (
 	"github.com/skiff-project/skiff/storage"
 )
 
-// eachContainer runs fn for every argument, printing the argument on
+// eachArg runs fn for every argument (containers, networks, volumes), printing the argument on
 // success and the error otherwise, as Docker does; the exit status is
 // 125 (or the first error's class) when any failed.
-func eachContainer(c *cli.Context, usage string, fn func(ctx context.Context, st *storage.Store, ref string) error) error {
+func eachArg(c *cli.Context, usage string, fn func(ctx context.Context, st *storage.Store, ref string) error) error {
 	if err := exactArgs(c, 1, -1, usage); err != nil {
 		return err
 	}
@@ -70,7 +70,7 @@ func startCommand() *cli.Command {
 					return attachAndStart(ctr, c.Bool("interactive") && ctr.Config.OpenStdin, ctr.Config.Tty, true, keys)
 				})
 			}
-			return eachContainer(c, "start CONTAINER [CONTAINER...]", func(ctx context.Context, st *storage.Store, ref string) error {
+			return eachArg(c, "start CONTAINER [CONTAINER...]", func(ctx context.Context, st *storage.Store, ref string) error {
 				_, err := runtime.Start(ref)
 				return err
 			})
@@ -106,7 +106,7 @@ func stopCommand() *cli.Command {
 					return err
 				}
 			}
-			return eachContainer(c, "stop [OPTIONS] CONTAINER [CONTAINER...]", func(ctx context.Context, st *storage.Store, ref string) error {
+			return eachArg(c, "stop [OPTIONS] CONTAINER [CONTAINER...]", func(ctx context.Context, st *storage.Store, ref string) error {
 				_, err := runtime.Stop(ref, stopTimeout(c), c.String("signal"))
 				return err
 			})
@@ -122,7 +122,7 @@ func restartCommand() *cli.Command {
 		UsageText: "skiff restart [OPTIONS] CONTAINER [CONTAINER...]\n\nExample: skiff restart web",
 		Flags:     stopFlags(),
 		Action: func(c *cli.Context) error {
-			return eachContainer(c, "restart [OPTIONS] CONTAINER [CONTAINER...]", func(ctx context.Context, st *storage.Store, ref string) error {
+			return eachArg(c, "restart [OPTIONS] CONTAINER [CONTAINER...]", func(ctx context.Context, st *storage.Store, ref string) error {
 				if _, err := runtime.Stop(ref, stopTimeout(c), c.String("signal")); err != nil {
 					return err
 				}
@@ -145,7 +145,7 @@ func killCommand() *cli.Command {
 			if err != nil {
 				return err
 			}
-			return eachContainer(c, "kill [OPTIONS] CONTAINER [CONTAINER...]", func(ctx context.Context, st *storage.Store, ref string) error {
+			return eachArg(c, "kill [OPTIONS] CONTAINER [CONTAINER...]", func(ctx context.Context, st *storage.Store, ref string) error {
 				_, err := runtime.Kill(ref, sig)
 				return err
 			})
@@ -161,7 +161,7 @@ func rmFlags() []cli.Flag {
 }
 
 func rmAction(c *cli.Context) error {
-	return eachContainer(c, "rm [OPTIONS] CONTAINER [CONTAINER...]", func(ctx context.Context, st *storage.Store, ref string) error {
+	return eachArg(c, "rm [OPTIONS] CONTAINER [CONTAINER...]", func(ctx context.Context, st *storage.Store, ref string) error {
 		_, err := runtime.Remove(st, ref, c.Bool("force"), c.Bool("volumes"))
 		return err
 	})
@@ -221,7 +221,7 @@ func pauseCommand(pause bool) *cli.Command {
 		ArgsUsage: "CONTAINER [CONTAINER...]",
 		UsageText: "skiff " + name + " CONTAINER [CONTAINER...]\n\nNeeds the freezer cgroup: as root on this host, not rootless on cgroup v1.",
 		Action: func(c *cli.Context) error {
-			return eachContainer(c, name+" CONTAINER [CONTAINER...]", func(ctx context.Context, st *storage.Store, ref string) error {
+			return eachArg(c, name+" CONTAINER [CONTAINER...]", func(ctx context.Context, st *storage.Store, ref string) error {
 				if pause {
 					return runtime.Pause(ref)
 				}

@@ -93,28 +93,12 @@ func networkCommand() *cli.Command {
 				ArgsUsage: "NETWORK [NETWORK...]",
 				Flags:     []cli.Flag{formatFlag()},
 				Action: func(c *cli.Context) error {
-					if err := exactArgs(c, 1, -1, "network inspect [OPTIONS] NETWORK [NETWORK...]"); err != nil {
-						return err
-					}
-					return withStore(c, func(ctx context.Context, st *storage.Store) error {
-						var out []any
-						var first error
-						for _, ref := range c.Args().Slice() {
-							n, err := network.Lookup(ref)
-							if err != nil {
-								if first == nil {
-									first = err
-								}
-								continue
-							}
-							out = append(out, networkInspect(n))
+					return inspectEach(c, "network inspect [OPTIONS] NETWORK [NETWORK...]", func(ref string) (any, error) {
+						n, err := network.Lookup(ref)
+						if err != nil {
+							return nil, err
 						}
-						if len(out) > 0 {
-							if err := writeInspect(c.App.Writer, out, c.String("format")); err != nil {
-								return err
-							}
-						}
-						return first
+						return networkInspect(n), nil
 					})
 				},
 			},
@@ -124,7 +108,7 @@ func networkCommand() *cli.Command {
 				Usage:     "Remove one or more networks",
 				ArgsUsage: "NETWORK [NETWORK...]",
 				Action: func(c *cli.Context) error {
-					return eachContainer(c, "network rm NETWORK [NETWORK...]", func(ctx context.Context, st *storage.Store, ref string) error {
+					return eachArg(c, "network rm NETWORK [NETWORK...]", func(ctx context.Context, st *storage.Store, ref string) error {
 						_, err := network.Remove(ref)
 						return err
 					})

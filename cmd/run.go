@@ -209,9 +209,6 @@ func runAction(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	if o.Detach && o.Remove && o.Restart != "" && o.Restart != "no" {
-		return errdefs.Invalid("conflicting options: --restart and --rm")
-	}
 	detachKeys, err := parseDetachKeys(c.String("detach-keys"))
 	if err != nil {
 		return err

@@ -83,28 +83,12 @@ func volumeCommand() *cli.Command {
 				ArgsUsage: "VOLUME [VOLUME...]",
 				Flags:     []cli.Flag{formatFlag()},
 				Action: func(c *cli.Context) error {
-					if err := exactArgs(c, 1, -1, "volume inspect [OPTIONS] VOLUME [VOLUME...]"); err != nil {
-						return err
-					}
-					return withStore(c, func(ctx context.Context, st *storage.Store) error {
-						var out []any
-						var first error
-						for _, name := range c.Args().Slice() {
-							v, err := storage.GetVolume(name)
-							if err != nil {
-								if first == nil {
-									first = err
-								}
-								continue
-							}
-							out = append(out, volumeInspect(v))
+					return inspectEach(c, "volume inspect [OPTIONS] VOLUME [VOLUME...]", func(name string) (any, error) {
+						v, err := storage.GetVolume(name)
+						if err != nil {
+							return nil, err
 						}
-						if len(out) > 0 {
-							if err := writeInspect(c.App.Writer, out, c.String("format")); err != nil {
-								return err
-							}
-						}
-						return first
+						return volumeInspect(v), nil
 					})
 				},
 			},
@@ -115,7 +99,7 @@ func volumeCommand() *cli.Command {
 				ArgsUsage: "VOLUME [VOLUME...]",
 				Flags:     []cli.Flag{&cli.BoolFlag{Name: "force", Aliases: []string{"f"}, Usage: "no error for a missing volume"}},
 				Action: func(c *cli.Context) error {
-					return eachContainer(c, "volume rm [OPTIONS] VOLUME [VOLUME...]", func(ctx context.Context, st *storage.Store, name string) error {
+					return eachArg(c, "volume rm [OPTIONS] VOLUME [VOLUME...]", func(ctx context.Context, st *storage.Store, name string) error {
 						if _, err := storage.GetVolume(name); err != nil {
 							if c.Bool("force") && isNotFound(err) {
 								return nil
