@@ -70,6 +70,7 @@ func imageCommand() *cli.Command {
 			{Name: "inspect", Usage: "Show details of images", ArgsUsage: "IMAGE [IMAGE...]", Flags: []cli.Flag{formatFlag()}, Action: func(c *cli.Context) error { return inspectObjects(c, "image") }},
 			pullCommand(),
 			pushCommand(),
+			buildCommand(),
 			tagCommand(),
 			{Name: "rm", Aliases: []string{"remove"}, Usage: "Remove images", ArgsUsage: "IMAGE [IMAGE...]", Flags: rmiFlags(), Action: removeImages},
 			{

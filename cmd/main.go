@@ -57,6 +57,7 @@ func Main(args []string, version string) int {
 			networkCommand(),
 			volumeCommand(),
 			cpCommand(),
+			buildCommand(),
 			pullCommand(),
 			pushCommand(),
 			loginCommand(),

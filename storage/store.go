@@ -75,3 +75,21 @@ func (s *Store) Raw() cstorage.Store { return s.s }
 func isUnknown(err error) bool {
 	return errors.Is(err, cstorage.ErrImageUnknown) || errors.Is(err, cstorage.ErrLayerUnknown) || errors.Is(err, cstorage.ErrContainerUnknown) || errors.Is(err, cstorage.ErrNotAnImage)
 }
+
+// MountImage makes an image's files readable at a path (through a
+// throwaway container layer); done unmounts and removes it.
+func (s *Store) MountImage(imageID string) (string, func(), error) {
+	c, err := s.s.CreateContainer("", nil, imageID, "", "", nil)
+	if err != nil {
+		return "", nil, fmt.Errorf("mounting image %s: %w", short(imageID), err)
+	}
+	root, err := s.s.Mount(c.ID, "")
+	if err != nil {
+		_ = s.s.DeleteContainer(c.ID)
+		return "", nil, fmt.Errorf("mounting image %s: %w", short(imageID), err)
+	}
+	return root, func() {
+		_, _ = s.s.Unmount(c.ID, true)
+		_ = s.s.DeleteContainer(c.ID)
+	}, nil
+}

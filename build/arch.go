@@ -1,0 +1,5 @@
+package build
+
+import goruntime "runtime"
+
+func goarch() string { return goruntime.GOARCH }

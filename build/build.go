@@ -1,0 +1,653 @@
+// Package build turns a Dockerfile and its context into an image, with
+// no daemon: RUN steps run as ordinary skiff containers (see runtime/)
+// whose changes are committed; COPY and ADD add a layer made straight
+// from the context; the other instructions change the image config.
+// Parsing is buildkit's, so escapes, continuations and directives behave
+// as in Docker. It does not yet cache steps.
+package build
+
+import (
+	"archive/tar"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"path"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/moby/buildkit/frontend/dockerfile/parser"
+	"github.com/moby/patternmatcher"
+	"github.com/moby/patternmatcher/ignorefile"
+
+	"github.com/skiff-project/skiff/errdefs"
+	"github.com/skiff-project/skiff/registry/reference"
+	"github.com/skiff-project/skiff/runtime"
+	"github.com/skiff-project/skiff/storage"
+)
+
+// Options are `skiff build`'s.
+type Options struct {
+	ContextDir string
+	Dockerfile io.Reader // the Dockerfile's text
+	Tags       []string  // full references
+	BuildArgs  map[string]string
+	Target     string
+	Labels     map[string]string
+	Network    string
+	Quiet      bool
+	Out        io.Writer // step lines and RUN output
+	// Pull makes FROM images available (pulling when missing).
+	Pull func(ctx context.Context, ref string) (*storage.Image, error)
+}
+
+// stage is one FROM section being built.
+type stage struct {
+	name string
+	img  *storage.Image // nil for scratch until its first layer
+	cfg  v1.ConfigFile
+	args map[string]string
+}
+
+type builder struct {
+	ctx    context.Context
+	st     *storage.Store
+	o      Options
+	stages []*stage
+	ignore *patternmatcher.PatternMatcher
+	step   int
+	steps  int
+}
+
+// Build runs the Dockerfile and returns the final image.
+func Build(ctx context.Context, st *storage.Store, o Options) (*storage.Image, error) {
+	res, err := parser.Parse(o.Dockerfile)
+	if err != nil {
+		return nil, errdefs.Invalid("parsing the Dockerfile: %v", err)
+	}
+	if o.Out == nil {
+		o.Out = io.Discard
+	}
+	b := &builder{ctx: ctx, st: st, o: o}
+	if err := b.loadIgnore(); err != nil {
+		return nil, err
+	}
+	nodes := res.AST.Children
+	b.steps = len(nodes)
+	if o.Target != "" {
+		found := false
+		for _, n := range nodes {
+			if strings.EqualFold(n.Value, "from") && stageName(n) == o.Target {
+				found = true
+			}
+		}
+		if !found {
+			return nil, errdefs.NotFound("target stage %q not found in the Dockerfile", o.Target)
+		}
+	}
+	globalArgs := map[string]string{}
+	var cur *stage
+	for _, n := range nodes {
+		b.step++
+		instr := strings.ToUpper(n.Value)
+		if !o.Quiet {
+			fmt.Fprintf(o.Out, "STEP %d/%d: %s\n", b.step, b.steps, strings.TrimSpace(n.Original))
+		}
+		if instr == "FROM" {
+			if cur != nil && o.Target != "" && cur.name == o.Target {
+				break
+			}
+			s, err := b.from(n, globalArgs)
+			if err != nil {
+				return nil, b.fail(n, err)
+			}
+			cur = s
+			b.stages = append(b.stages, s)
+			continue
+		}
+		if cur == nil {
+			if instr == "ARG" {
+				for _, a := range words(n) {
+					k, v, _ := strings.Cut(a, "=")
+					if bv, ok := o.BuildArgs[k]; ok {
+						v = bv
+					}
+					globalArgs[k] = v
+				}
+				continue
+			}
+			return nil, b.fail(n, errdefs.Invalid("the first instruction must be FROM (or ARG)"))
+		}
+		if err := b.exec(cur, n); err != nil {
+			return nil, b.fail(n, err)
+		}
+	}
+	if cur == nil {
+		return nil, errdefs.Invalid("the Dockerfile has no FROM instruction")
+	}
+	final := cur
+	if o.Target != "" {
+		for _, s := range b.stages {
+			if s.name == o.Target {
+				final = s
+			}
+		}
+	}
+	for k, v := range o.Labels {
+		if final.cfg.Config.Labels == nil {
+			final.cfg.Config.Labels = map[string]string{}
+		}
+		final.cfg.Config.Labels[k] = v
+	}
+	img, err := b.store(final, nil, "")
+	if err != nil {
+		return nil, err
+	}
+	for _, t := range o.Tags {
+		if err := st.Tag(img.ID, t); err != nil {
+			return nil, err
+		}
+	}
+	if !o.Quiet {
+		for _, t := range o.Tags {
+			fmt.Fprintf(o.Out, "COMMIT %s\n", reference.MustParse(t).Familiar())
+		}
+		fmt.Fprintf(o.Out, "--> %s\n", img.ID[:12])
+	}
+	return img, nil
+}
+
+func (b *builder) fail(n *parser.Node, err error) error {
+	return fmt.Errorf("STEP %d/%d (line %d): %s: %w", b.step, b.steps, n.StartLine, strings.TrimSpace(n.Original), err)
+}
+
+func (b *builder) loadIgnore() error {
+	f, err := os.Open(filepath.Join(b.o.ContextDir, ".dockerignore"))
+	if err != nil {
+		return nil
+	}
+	defer f.Close()
+	patterns, err := ignorefile.ReadAll(f)
+	if err != nil {
+		return errdefs.Invalid(".dockerignore: %v", err)
+	}
+	b.ignore, err = patternmatcher.New(patterns)
+	if err != nil {
+		return errdefs.Invalid(".dockerignore: %v", err)
+	}
+	return nil
+}
+
+func stageName(n *parser.Node) string {
+	ws := words(n)
+	if len(ws) == 3 && strings.EqualFold(ws[1], "as") {
+		return strings.ToLower(ws[2])
+	}
+	return ""
+}
+
+// words are an instruction's arguments.
+func words(n *parser.Node) []string {
+	var out []string
+	for w := n.Next; w != nil; w = w.Next {
+		out = append(out, w.Value)
+	}
+	return out
+}
+
+// expand substitutes $VAR and ${VAR} from env and the stage's args.
+func (s *stage) expand(w string) string {
+	vars := map[string]string{}
+	for k, v := range s.args {
+		vars[k] = v
+	}
+	for _, e := range s.cfg.Config.Env {
+		k, v, _ := strings.Cut(e, "=")
+		vars[k] = v
+	}
+	return os.Expand(w, func(k string) string { return vars[k] })
+}
+
+func (b *builder) from(n *parser.Node, globalArgs map[string]string) (*stage, error) {
+	ws := words(n)
+	if len(ws) != 1 && !(len(ws) == 3 && strings.EqualFold(ws[1], "as")) {
+		return nil, errdefs.Invalid("FROM wants IMAGE [AS NAME]")
+	}
+	for _, f := range n.Flags {
+		if p, ok := strings.CutPrefix(f, "--platform="); ok && p != "linux/"+goarch() && p != "$BUILDPLATFORM" && p != "$TARGETPLATFORM" {
+			return nil, errdefs.Invalid("--platform %s: only this host's platform (linux/%s) can be built", p, goarch())
+		}
+	}
+	s := &stage{name: stageName(n), args: map[string]string{}}
+	base := os.Expand(ws[0], func(k string) string { return globalArgs[k] })
+	if base == "scratch" {
+		s.cfg = v1.ConfigFile{OS: "linux", Architecture: goarch(), RootFS: v1.RootFS{Type: "layers"}}
+		s.cfg.Config.Env = []string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"}
+		return s, nil
+	}
+	for _, prev := range b.stages {
+		if prev.name != "" && prev.name == strings.ToLower(base) {
+			s.img, s.cfg = prev.img, *prev.cfg.DeepCopy()
+			return s, nil
+		}
+	}
+	img, err := b.o.Pull(b.ctx, base)
+	if err != nil {
+		return nil, err
+	}
+	s.img, s.cfg = img, *img.Config.DeepCopy()
+	return s, nil
+}
+
+func (b *builder) exec(s *stage, n *parser.Node) error {
+	ws := words(n)
+	c := &s.cfg.Config
+	switch strings.ToUpper(n.Value) {
+	case "RUN":
+		return b.run(s, n)
+	case "COPY", "ADD":
+		return b.copy(s, n)
+	case "ENV":
+		for i := 0; i+1 < len(ws); i += 2 {
+			c.Env = setEnv(c.Env, ws[i]+"="+s.expand(ws[i+1]))
+		}
+	case "ARG":
+		for _, a := range ws {
+			k, v, _ := strings.Cut(a, "=")
+			if bv, ok := b.o.BuildArgs[k]; ok {
+				v = bv
+			}
+			s.args[k] = s.expand(v)
+		}
+	case "WORKDIR":
+		if len(ws) != 1 {
+			return errdefs.Invalid("WORKDIR wants one path")
+		}
+		p := s.expand(ws[0])
+		if !path.IsAbs(p) {
+			p = path.Join(firstNonEmpty(c.WorkingDir, "/"), p)
+		}
+		c.WorkingDir = p
+	case "USER":
+		if len(ws) != 1 {
+			return errdefs.Invalid("USER wants user[:group]")
+		}
+		c.User = s.expand(ws[0])
+	case "CMD":
+		c.Cmd = command(n)
+	case "ENTRYPOINT":
+		c.Entrypoint = command(n)
+		c.Cmd = nil // Docker resets CMD with a new ENTRYPOINT
+	case "EXPOSE":
+		if c.ExposedPorts == nil {
+			c.ExposedPorts = map[string]struct{}{}
+		}
+		for _, p := range ws {
+			p = s.expand(p)
+			if !strings.Contains(p, "/") {
+				p += "/tcp"
+			}
+			c.ExposedPorts[p] = struct{}{}
+		}
+	case "LABEL":
+		if c.Labels == nil {
+			c.Labels = map[string]string{}
+		}
+		for i := 0; i+1 < len(ws); i += 2 {
+			c.Labels[s.expand(ws[i])] = s.expand(ws[i+1])
+		}
+	case "VOLUME":
+		if c.Volumes == nil {
+			c.Volumes = map[string]struct{}{}
+		}
+		for _, v := range ws {
+			c.Volumes[s.expand(v)] = struct{}{}
+		}
+	case "STOPSIGNAL":
+		c.StopSignal = s.expand(ws[0])
+	case "SHELL":
+		if !n.Attributes["json"] {
+			return errdefs.Invalid("SHELL wants the JSON form, e.g. SHELL [\"/bin/bash\", \"-c\"]")
+		}
+		c.Shell = ws
+	case "MAINTAINER":
+		s.cfg.Author = strings.Join(ws, " ")
+	case "HEALTHCHECK", "ONBUILD":
+		return fmt.Errorf("%s is not supported by skiff build yet: %w", strings.ToUpper(n.Value), errdefs.ErrNotImplemented)
+	default:
+		return errdefs.Invalid("unknown instruction %s", strings.ToUpper(n.Value))
+	}
+	s.cfg.History = append(s.cfg.History, v1.History{Created: v1.Time{Time: time.Now().UTC()}, CreatedBy: "/bin/sh -c #(nop) " + strings.TrimSpace(n.Original), EmptyLayer: true})
+	return nil
+}
+
+// command is an instruction's exec form, or its shell form run by the
+// stage's SHELL.
+func command(n *parser.Node) []string {
+	ws := words(n)
+	if n.Attributes["json"] {
+		return ws
+	}
+	return []string{"/bin/sh", "-c", strings.Join(ws, " ")}
+}
+
+func (b *builder) run(s *stage, n *parser.Node) error {
+	if s.img == nil {
+		return errdefs.Invalid("RUN needs a base image with a shell (this stage is FROM scratch with nothing in it)")
+	}
+	args := command(n)
+	if !n.Attributes["json"] && len(s.cfg.Config.Shell) > 0 {
+		args = append(append([]string(nil), s.cfg.Config.Shell...), strings.Join(words(n), " "))
+	}
+	// The image so far, with the config built so far, is what RUN runs in.
+	img, err := b.store(s, nil, "")
+	if err != nil {
+		return err
+	}
+	env := append([]string(nil), s.cfg.Config.Env...)
+	keys := make([]string, 0, len(s.args))
+	for k := range s.args {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		env = append(env, k+"="+s.args[k])
+	}
+	empty := ""
+	o := runtime.RunOptions{
+		Image: img.ID, Cmd: args, Entrypoint: &empty, Env: env,
+		Workdir: s.cfg.Config.WorkingDir, User: s.cfg.Config.User, Network: b.o.Network,
+		Name: "skiff-build-" + img.ID[:8] + "-" + strconv.FormatInt(time.Now().UnixNano(), 36),
+	}
+	c, err := runtime.Create(b.st, img, o)
+	if err != nil {
+		return err
+	}
+	defer func() { _, _ = runtime.Remove(b.st, c.ID, true, true) }()
+	out := b.o.Out
+	if b.o.Quiet {
+		out = io.Discard
+	}
+	streams := runtime.AttachStreams{Stdout: out, Stderr: out}
+	a, err := runtime.StartAttached(c, streams)
+	if err != nil {
+		return err
+	}
+	code, err := a.Stream(streams)
+	if err != nil {
+		return err
+	}
+	if code != 0 {
+		return &RunError{Cmd: strings.Join(args, " "), Code: code}
+	}
+	committed, err := b.st.Commit(b.ctx, c.ID, storage.CommitOptions{
+		Config: s.cfg.Config, CreatedBy: strings.Join(args, " "),
+	})
+	if err != nil {
+		return err
+	}
+	s.img = committed
+	s.cfg = *committed.Config.DeepCopy()
+	return nil
+}
+
+// RunError is a RUN step that exited with a status.
+type RunError struct {
+	Cmd  string
+	Code int
+}
+
+func (e *RunError) Error() string {
+	return fmt.Sprintf("the command %q exited with status %d", e.Cmd, e.Code)
+}
+
+// copy makes a layer of the sources (from the context, or another stage
+// with --from) at the destination.
+func (b *builder) copy(s *stage, n *parser.Node) error {
+	ws := words(n)
+	if len(ws) < 2 {
+		return errdefs.Invalid("%s wants at least one source and a destination", strings.ToUpper(n.Value))
+	}
+	uid, gid := 0, 0
+	var mode *os.FileMode
+	from := ""
+	for _, f := range n.Flags {
+		k, v, _ := strings.Cut(strings.TrimPrefix(f, "--"), "=")
+		switch k {
+		case "chown":
+			u, g, hasG := strings.Cut(s.expand(v), ":")
+			var err error
+			if uid, err = strconv.Atoi(u); err != nil {
+				return fmt.Errorf("--chown=%s: only numeric owners yet: %w", v, errdefs.ErrNotImplemented)
+			}
+			gid = uid
+			if hasG {
+				if gid, err = strconv.Atoi(g); err != nil {
+					return fmt.Errorf("--chown=%s: only numeric owners yet: %w", v, errdefs.ErrNotImplemented)
+				}
+			}
+		case "chmod":
+			m, err := strconv.ParseUint(v, 8, 32)
+			if err != nil {
+				return errdefs.Invalid("--chmod=%s: want an octal mode", v)
+			}
+			fm := os.FileMode(m)
+			mode = &fm
+		case "from":
+			from = v
+		case "link":
+		default:
+			return errdefs.Invalid("unknown flag --%s", k)
+		}
+	}
+	srcRoot := b.o.ContextDir
+	var release func()
+	if from != "" {
+		root, done, err := b.fromRoot(from)
+		if err != nil {
+			return err
+		}
+		srcRoot, release = root, done
+		defer release()
+	}
+	dest := s.expand(ws[len(ws)-1])
+	if !path.IsAbs(dest) {
+		dest = path.Join(firstNonEmpty(s.cfg.Config.WorkingDir, "/"), dest) + map[bool]string{true: "/", false: ""}[strings.HasSuffix(ws[len(ws)-1], "/")]
+	}
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	var matches []string
+	for _, src := range ws[:len(ws)-1] {
+		src = s.expand(src)
+		found, err := filepath.Glob(filepath.Join(srcRoot, filepath.Clean("/"+src)))
+		if err != nil || len(found) == 0 {
+			return errdefs.NotFound("%s %s: no such file or directory in the build context", strings.ToUpper(n.Value), src)
+		}
+		matches = append(matches, found...)
+	}
+	destIsDir := strings.HasSuffix(dest, "/") || len(matches) > 1
+	for _, m := range matches {
+		fi, err := os.Stat(m)
+		if err != nil {
+			return err
+		}
+		target := dest
+		if fi.IsDir() || destIsDir {
+			if !fi.IsDir() {
+				target = path.Join(dest, filepath.Base(m))
+			}
+		}
+		if err := b.addTree(tw, srcRoot, m, strings.TrimPrefix(path.Clean(target), "/"), fi.IsDir(), uid, gid, mode, from == ""); err != nil {
+			return err
+		}
+		if strings.EqualFold(n.Value, "add") && !fi.IsDir() && isArchive(m) {
+			// ADD unpacks local tar archives: done by adding it as is
+			// would be wrong; refuse clearly for now.
+			return fmt.Errorf("ADD of an archive (%s) is not supported yet: unpack it in the context or use RUN tar: %w", filepath.Base(m), errdefs.ErrNotImplemented)
+		}
+	}
+	if err := tw.Close(); err != nil {
+		return err
+	}
+	img, err := b.store(s, buf.Bytes(), fmt.Sprintf("/bin/sh -c #(nop) %s", strings.TrimSpace(n.Original)))
+	if err != nil {
+		return err
+	}
+	s.img = img
+	s.cfg = *img.Config.DeepCopy()
+	return nil
+}
+
+func isArchive(p string) bool {
+	for _, ext := range []string{".tar", ".tar.gz", ".tgz", ".tar.xz", ".tar.bz2", ".tar.zst"} {
+		if strings.HasSuffix(p, ext) {
+			return true
+		}
+	}
+	return false
+}
+
+// addTree writes src (a file or a directory's contents) to tw as name,
+// leaving out what .dockerignore excludes.
+func (b *builder) addTree(tw *tar.Writer, root, src, name string, dir bool, uid, gid int, mode *os.FileMode, fromContext bool) error {
+	return filepath.Walk(src, func(p string, fi os.FileInfo, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(root, p)
+		if fromContext && b.ignore != nil {
+			if ok, _ := b.ignore.MatchesOrParentMatches(filepath.ToSlash(rel)); ok {
+				if fi.IsDir() {
+					return filepath.SkipDir
+				}
+				return nil
+			}
+		}
+		sub, _ := filepath.Rel(src, p)
+		entry := name
+		if dir && sub != "." {
+			entry = path.Join(name, filepath.ToSlash(sub))
+		} else if dir {
+			entry = name
+		}
+		link := ""
+		if fi.Mode()&os.ModeSymlink != 0 {
+			link, _ = os.Readlink(p)
+		}
+		h, err := tar.FileInfoHeader(fi, link)
+		if err != nil {
+			return err
+		}
+		h.Name, h.Uid, h.Gid, h.Uname, h.Gname = entry, uid, gid, "", ""
+		if fi.IsDir() {
+			h.Name += "/"
+		}
+		if mode != nil && !fi.IsDir() {
+			h.Mode = int64(*mode)
+		}
+		if err := tw.WriteHeader(h); err != nil {
+			return err
+		}
+		if fi.Mode().IsRegular() {
+			f, err := os.Open(p)
+			if err != nil {
+				return err
+			}
+			_, err = io.Copy(tw, f)
+			f.Close()
+			return err
+		}
+		return nil
+	})
+}
+
+// fromRoot mounts a previous stage's (or an image's) files for COPY --from.
+func (b *builder) fromRoot(from string) (string, func(), error) {
+	var img *storage.Image
+	for _, s := range b.stages {
+		if s.name == strings.ToLower(from) || strconv.Itoa(indexOf(b.stages, s)) == from {
+			var err error
+			if img, err = b.store(s, nil, ""); err != nil {
+				return "", nil, err
+			}
+		}
+	}
+	if img == nil {
+		var err error
+		if img, err = b.o.Pull(b.ctx, from); err != nil {
+			return "", nil, fmt.Errorf("COPY --from=%s: no such stage or image: %w", from, err)
+		}
+	}
+	return b.st.MountImage(img.ID)
+}
+
+func indexOf(ss []*stage, s *stage) int {
+	for i, x := range ss {
+		if x == s {
+			return i
+		}
+	}
+	return -1
+}
+
+// store writes the stage's image: its layers, plus layer when given (a
+// tar), with the stage's config.
+func (b *builder) store(s *stage, layer []byte, createdBy string) (*storage.Image, error) {
+	cfg := *s.cfg.DeepCopy()
+	cfg.Created = v1.Time{Time: time.Now().UTC()}
+	var ni storage.NewImage
+	if s.img != nil {
+		for _, d := range s.img.Config.RootFS.DiffIDs {
+			ni.Layers = append(ni.Layers, storage.LayerSource{DiffID: d.String()})
+		}
+	}
+	cfg.RootFS.Type = "layers"
+	cfg.RootFS.DiffIDs = nil
+	for _, l := range ni.Layers {
+		h, _ := v1.NewHash(l.DiffID)
+		cfg.RootFS.DiffIDs = append(cfg.RootFS.DiffIDs, h)
+	}
+	if layer != nil {
+		d, _, err := v1.SHA256(bytes.NewReader(layer))
+		if err != nil {
+			return nil, err
+		}
+		ni.Layers = append(ni.Layers, storage.LayerSource{DiffID: d.String(), Open: func() (io.ReadCloser, error) {
+			return io.NopCloser(bytes.NewReader(layer)), nil
+		}})
+		cfg.RootFS.DiffIDs = append(cfg.RootFS.DiffIDs, d)
+		cfg.History = append(cfg.History, v1.History{Created: cfg.Created, CreatedBy: createdBy})
+	}
+	raw, err := json.Marshal(cfg)
+	if err != nil {
+		return nil, err
+	}
+	ni.Config = raw
+	return b.st.PutImage(b.ctx, ni)
+}
+
+func setEnv(env []string, kv string) []string {
+	k, _, _ := strings.Cut(kv, "=")
+	for i, e := range env {
+		if ek, _, _ := strings.Cut(e, "="); ek == k {
+			env[i] = kv
+			return env
+		}
+	}
+	return append(env, kv)
+}
+
+func firstNonEmpty(s ...string) string {
+	for _, x := range s {
+		if x != "" {
+			return x
+		}
+	}
+	return ""
+}

@@ -1,0 +1,109 @@
+package cmd
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/skiff-project/skiff/build"
+	"github.com/skiff-project/skiff/errdefs"
+	"github.com/skiff-project/skiff/registry/reference"
+	"github.com/skiff-project/skiff/storage"
+)
+
+func buildCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "build",
+		Usage:     "Build an image from a Dockerfile",
+		ArgsUsage: "PATH",
+		UsageText: "skiff build [OPTIONS] PATH\n\nExample: skiff build -t app:1 .",
+		Flags: []cli.Flag{
+			&cli.StringSliceFlag{Name: "tag", Aliases: []string{"t"}, Usage: "name the image (several allowed)"},
+			&cli.StringFlag{Name: "file", Aliases: []string{"f"}, Usage: "the Dockerfile (default PATH/Dockerfile; - for stdin)"},
+			&cli.StringSliceFlag{Name: "build-arg", Usage: "set a build-time variable KEY=VALUE"},
+			&cli.StringFlag{Name: "target", Usage: "build up to this stage"},
+			&cli.StringSliceFlag{Name: "label", Usage: "set metadata KEY=VALUE on the image"},
+			&cli.StringFlag{Name: "iidfile", Usage: "write the image ID to this file"},
+			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "print only the image ID"},
+			&cli.StringFlag{Name: "network", Usage: "network for RUN steps (private, none, host)"},
+			&cli.BoolFlag{Name: "no-cache", Usage: "accepted: there is no build cache yet"},
+			&cli.BoolFlag{Name: "pull", Usage: "always pull the FROM images"},
+			&cli.StringFlag{Name: "platform", Usage: "only this host's platform"},
+		},
+		Action: func(c *cli.Context) error {
+			if err := exactArgs(c, 1, 1, "build [OPTIONS] PATH"); err != nil {
+				return err
+			}
+			dir := c.Args().First()
+			if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
+				return errdefs.Invalid("build context %s is not a directory", dir)
+			}
+			var tags []string
+			for _, t := range c.StringSlice("tag") {
+				n, err := reference.Parse(t)
+				if err != nil {
+					return err
+				}
+				tags = append(tags, n.String())
+			}
+			args, err := storage.ParseKV(c.StringSlice("build-arg"), "--build-arg")
+			if err != nil {
+				return err
+			}
+			labels, err := storage.ParseKV(c.StringSlice("label"), "--label")
+			if err != nil {
+				return err
+			}
+			var df io.Reader
+			switch f := c.String("file"); f {
+			case "-":
+				df = os.Stdin
+			default:
+				if f == "" {
+					f = filepath.Join(dir, "Dockerfile")
+				}
+				fh, err := os.Open(f)
+				if err != nil {
+					return errdefs.NotFound("Dockerfile %s: %v", f, err)
+				}
+				defer fh.Close()
+				df = fh
+			}
+			return withStore(c, func(ctx context.Context, st *storage.Store) error {
+				policy := "missing"
+				if c.Bool("pull") {
+					policy = "always"
+				}
+				img, err := build.Build(ctx, st, build.Options{
+					ContextDir: dir, Dockerfile: df, Tags: tags, BuildArgs: args, Target: c.String("target"),
+					Labels: labels, Network: c.String("network"), Quiet: c.Bool("quiet"), Out: os.Stdout,
+					Pull: func(ctx context.Context, ref string) (*storage.Image, error) {
+						return ensureImage(ctx, c, st, ref, policy, c.Bool("quiet"))
+					},
+				})
+				var re *build.RunError
+				if errors.As(err, &re) {
+					fmt.Fprintf(os.Stderr, "Error: %s\n", oneLine(err))
+					return &errdefs.ExitStatus{Code: 1} // Docker: a failed RUN fails the build with 1
+				}
+				if err != nil {
+					return err
+				}
+				if f := c.String("iidfile"); f != "" {
+					if err := os.WriteFile(f, []byte("sha256:"+img.ID), 0o644); err != nil {
+						return err
+					}
+				}
+				if c.Bool("quiet") {
+					fmt.Fprintf(c.App.Writer, "sha256:%s\n", img.ID)
+				}
+				return nil
+			})
+		},
+	}
+}

@@ -1,0 +1,117 @@
+package e2e
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/skiff-project/skiff/tests/harness"
+)
+
+// buildContext writes files (path -> content) into a fresh directory the
+// test user owns and returns it.
+func buildContext(t *testing.T, files map[string]string) string {
+	t.Helper()
+	dir := harness.UserDir(t, harness.E2E)
+	for p, content := range files {
+		full := filepath.Join(dir, p)
+		must(t, os.MkdirAll(filepath.Dir(full), 0o755))
+		harness.WriteUserFile(t, harness.E2E, full, []byte(content))
+	}
+	// UserDir gives the directory to the user; the new subdirectories too.
+	must(t, filepath.Walk(dir, func(p string, _ os.FileInfo, err error) error {
+		if err != nil {
+			return err
+		}
+		return os.Chown(p, harness.E2E.UID, harness.E2E.GID)
+	}))
+	return dir
+}
+
+func TestBuildMultiStage(t *testing.T) {
+	parallel(t)
+	bb := busybox(t)
+	tag := "build-multi:" + harness.UniqueSuffix()
+	dir := buildContext(t, map[string]string{
+		"Dockerfile": `ARG BASE=` + bb + `
+FROM $BASE AS builder
+RUN echo built > /built.txt
+FROM ` + bb + `
+ARG GREETING=hi
+ENV APP=/app
+WORKDIR $APP
+COPY src/ ./src/
+COPY --from=builder /built.txt /app/
+RUN echo "$GREETING from $(pwd)" > greeting
+LABEL org.skiff.test=yes
+EXPOSE 8080
+CMD ["cat", "/app/greeting"]
+`,
+		"src/a.txt":     "hello\n",
+		"secret/key":    "do not copy\n",
+		".dockerignore": "secret\n",
+	})
+	out := skiff(t, "build", "-t", tag, "--build-arg", "GREETING=hey", "--iidfile", filepath.Join(dir, "iid"), dir).OK(t).Stdout
+	for _, want := range []string{"STEP 1/13: ARG", "STEP 13/13: CMD", "COMMIT " + tag} {
+		if !strings.Contains(out, want) {
+			t.Errorf("build output lacks %q:\n%s", want, out)
+		}
+	}
+	t.Cleanup(func() { harness.RunAs(t, harness.E2E, "rmi", "-f", tag) })
+	skiff(t, "run", "--rm", tag).OK(t).StdoutIs(t, "hey from /app\n")
+	if got := skiff(t, "run", "--rm", tag, "cat", "/app/src/a.txt", "/app/built.txt").OK(t).Stdout; got != "hello\nbuilt\n" {
+		t.Errorf("files in the image: %q", got)
+	}
+	inspect := skiff(t, "inspect", "--format", "{{.Config.WorkingDir}} {{index .Config.Labels \"org.skiff.test\"}} {{json .Config.ExposedPorts}} {{json .Config.Cmd}}", tag).OK(t).Stdout
+	if strings.TrimSpace(inspect) != `/app yes {"8080/tcp":{}} ["cat","/app/greeting"]` {
+		t.Errorf("image config: %s", inspect)
+	}
+	iid, err := os.ReadFile(filepath.Join(dir, "iid"))
+	must(t, err)
+	id := strings.TrimSpace(skiff(t, "images", "-q", "--no-trunc", tag).OK(t).Stdout)
+	if string(iid) != id {
+		t.Errorf("--iidfile %q, images -q %q", iid, id)
+	}
+	// .dockerignore: a COPY of everything leaves out the ignored directory.
+	dir2 := buildContext(t, map[string]string{
+		"Dockerfile":    "FROM " + bb + "\nCOPY . /ctx/\n",
+		"keep.txt":      "keep\n",
+		"secret/key":    "no\n",
+		".dockerignore": "secret\n",
+	})
+	tag2 := "build-ignore:" + harness.UniqueSuffix()
+	skiff(t, "build", "-q", "-t", tag2, dir2).OK(t)
+	t.Cleanup(func() { harness.RunAs(t, harness.E2E, "rmi", "-f", tag2) })
+	ls := skiff(t, "run", "--rm", tag2, "ls", "/ctx").OK(t).Stdout
+	if strings.Contains(ls, "secret") || !strings.Contains(ls, "keep.txt") {
+		t.Errorf(".dockerignore not honoured: ls /ctx = %q", ls)
+	}
+}
+
+// TestBuildErrors is not parallel: it checks that no build container is
+// left behind, which a build running beside it would make untrue.
+func TestBuildErrors(t *testing.T) {
+	harness.Need(t)
+	bb := busybox(t)
+	for _, tc := range []struct {
+		name, dockerfile string
+		code             int
+		words            []string
+	}{
+		{"failing RUN", "FROM " + bb + "\nRUN exit 3\n", 1, []string{"STEP 2/2", "exit 3", "status 3"}},
+		{"missing COPY source", "FROM " + bb + "\nCOPY nosuch /x\n", 125, []string{"nosuch"}},
+		{"unknown instruction", "FROM " + bb + "\nFROBNICATE x\n", 125, []string{"FROBNICATE"}},
+		{"no FROM", "RUN true\n", 125, []string{"FROM"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := buildContext(t, map[string]string{"Dockerfile": tc.dockerfile})
+			skiff(t, "build", "-q", dir).ErrorLine(t, tc.code, tc.words...)
+		})
+	}
+	dir := buildContext(t, map[string]string{"Dockerfile": "FROM " + bb + "\n"})
+	skiff(t, "build", "--target", "nostage", dir).ErrorLine(t, 125, "nostage")
+	if left := skiff(t, "ps", "-a", "-q", "--filter", "name=skiff-build-").OK(t).Lines(); len(left) > 0 {
+		t.Errorf("builds left containers behind: %v", left)
+	}
+}
