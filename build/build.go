@@ -10,8 +10,11 @@ import (
 	"archive/tar"
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"hash"
 	"io"
 	"os"
 	"path"
@@ -43,6 +46,8 @@ type Options struct {
 	Network    string
 	Quiet      bool
 	Out        io.Writer // step lines and RUN output
+	// NoCache rebuilds every step (the results are still remembered).
+	NoCache bool
 	// Pull makes FROM images available (pulling when missing).
 	Pull func(ctx context.Context, ref string) (*storage.Image, error)
 }
@@ -53,6 +58,9 @@ type stage struct {
 	img  *storage.Image // nil for scratch until its first layer
 	cfg  v1.ConfigFile
 	args map[string]string
+	// chain identifies everything the stage's steps so far depend on: the
+	// base image and each instruction with its inputs.
+	chain string
 }
 
 type builder struct {
@@ -63,6 +71,7 @@ type builder struct {
 	ignore *patternmatcher.PatternMatcher
 	step   int
 	steps  int
+	sum    hash.Hash // the content key of the COPY being made
 }
 
 // Build runs the Dockerfile and returns the final image.
@@ -145,9 +154,19 @@ func Build(ctx context.Context, st *storage.Store, o Options) (*storage.Image, e
 		}
 		final.cfg.Config.Labels[k] = v
 	}
-	img, err := b.store(final, nil, "")
-	if err != nil {
-		return nil, err
+	// The final image is cached too, so an unchanged rebuild gives the
+	// same image ID.
+	final.chain += "\nFINAL\x00" + argsKey(o.Labels)
+	img, ok := (*storage.Image)(nil), false
+	if !o.NoCache {
+		img, ok = st.CachedStep(final.chain)
+	}
+	if !ok {
+		var err error
+		if img, err = b.store(final, nil, ""); err != nil {
+			return nil, err
+		}
+		st.RememberStep(final.chain, img.ID)
 	}
 	for _, t := range o.Tags {
 		if err := st.Tag(img.ID, t); err != nil {
@@ -226,6 +245,13 @@ func (b *builder) from(n *parser.Node, globalArgs map[string]string) (*stage, er
 	}
 	s := &stage{name: stageName(n), args: map[string]string{}}
 	base := os.Expand(ws[0], func(k string) string { return globalArgs[k] })
+	defer func() {
+		if s.img != nil {
+			s.chain = "FROM " + s.img.ID
+		} else {
+			s.chain = "FROM scratch"
+		}
+	}()
 	if base == "scratch" {
 		s.cfg = v1.ConfigFile{OS: "linux", Architecture: goarch(), RootFS: v1.RootFS{Type: "layers"}}
 		s.cfg.Config.Env = []string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"}
@@ -250,7 +276,16 @@ func (b *builder) exec(s *stage, n *parser.Node) error {
 	c := &s.cfg.Config
 	switch strings.ToUpper(n.Value) {
 	case "RUN":
-		return b.run(s, n)
+		// A RUN depends on everything before it and the build args' values.
+		s.chain += "\n" + strings.TrimSpace(n.Original) + "\x00" + argsKey(s.args)
+		if b.cached(s) {
+			return nil
+		}
+		if err := b.run(s, n); err != nil {
+			return err
+		}
+		b.st.RememberStep(s.chain, s.img.ID)
+		return nil
 	case "COPY", "ADD":
 		return b.copy(s, n)
 	case "ENV":
@@ -324,7 +359,38 @@ func (b *builder) exec(s *stage, n *parser.Node) error {
 		return errdefs.Invalid("unknown instruction %s", strings.ToUpper(n.Value))
 	}
 	s.cfg.History = append(s.cfg.History, v1.History{Created: v1.Time{Time: time.Now().UTC()}, CreatedBy: "/bin/sh -c #(nop) " + strings.TrimSpace(n.Original), EmptyLayer: true})
+	s.chain += "\n" + strings.TrimSpace(n.Original) + "\x00" + argsKey(s.args)
 	return nil
+}
+
+// cached takes the image a step with the stage's chain made before, unless
+// --no-cache; it says whether it did.
+func (b *builder) cached(s *stage) bool {
+	if b.o.NoCache {
+		return false
+	}
+	img, ok := b.st.CachedStep(s.chain)
+	if !ok {
+		return false
+	}
+	s.img, s.cfg = img, *img.Config.DeepCopy()
+	if !b.o.Quiet {
+		fmt.Fprintf(b.o.Out, "--> Using cache %s\n", img.ID[:12])
+	}
+	return true
+}
+
+func argsKey(args map[string]string) string {
+	keys := make([]string, 0, len(args))
+	for k := range args {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	var b strings.Builder
+	for _, k := range keys {
+		fmt.Fprintf(&b, "%s=%s;", k, args[k])
+	}
+	return b.String()
 }
 
 // command is an instruction's exec form, or its shell form run by the
@@ -345,10 +411,16 @@ func (b *builder) run(s *stage, n *parser.Node) error {
 	if !n.Attributes["json"] && len(s.cfg.Config.Shell) > 0 {
 		args = append(append([]string(nil), s.cfg.Config.Shell...), strings.Join(words(n), " "))
 	}
-	// The image so far, with the config built so far, is what RUN runs in.
-	img, err := b.store(s, nil, "")
-	if err != nil {
-		return err
+	// The image so far, with the config built so far, is what RUN runs
+	// in; it is remembered too, which also hides it from `images`.
+	baseKey := s.chain + "\x00base"
+	img, ok := b.st.CachedStep(baseKey)
+	if !ok {
+		var err error
+		if img, err = b.store(s, nil, ""); err != nil {
+			return err
+		}
+		b.st.RememberStep(baseKey, img.ID)
 	}
 	env := append([]string(nil), s.cfg.Config.Env...)
 	keys := make([]string, 0, len(s.args))
@@ -462,6 +534,7 @@ func (b *builder) copy(s *stage, n *parser.Node) error {
 	}
 	var buf bytes.Buffer
 	tw := tar.NewWriter(&buf)
+	b.sum = sha256.New()
 	var matches []string
 	for _, src := range ws[:len(ws)-1] {
 		src = s.expand(src)
@@ -495,12 +568,18 @@ func (b *builder) copy(s *stage, n *parser.Node) error {
 	if err := tw.Close(); err != nil {
 		return err
 	}
+	// The sources' names, owners, modes and contents, not their times.
+	s.chain += "\n" + strings.TrimSpace(n.Original) + "\x00" + hex.EncodeToString(b.sum.Sum(nil))
+	if b.cached(s) {
+		return nil
+	}
 	img, err := b.store(s, buf.Bytes(), fmt.Sprintf("/bin/sh -c #(nop) %s", strings.TrimSpace(n.Original)))
 	if err != nil {
 		return err
 	}
 	s.img = img
 	s.cfg = *img.Config.DeepCopy()
+	b.st.RememberStep(s.chain, img.ID)
 	return nil
 }
 
@@ -551,6 +630,7 @@ func (b *builder) addTree(tw *tar.Writer, root, src, name string, dir bool, uid,
 		if mode != nil && !fi.IsDir() {
 			h.Mode = int64(*mode)
 		}
+		fmt.Fprintf(b.sum, "%s %o %d %d %d %s\n", h.Name, h.Mode, h.Uid, h.Gid, h.Size, h.Linkname)
 		if err := tw.WriteHeader(h); err != nil {
 			return err
 		}
@@ -559,7 +639,7 @@ func (b *builder) addTree(tw *tar.Writer, root, src, name string, dir bool, uid,
 			if err != nil {
 				return err
 			}
-			_, err = io.Copy(tw, f)
+			_, err = io.Copy(io.MultiWriter(tw, b.sum), f)
 			f.Close()
 			return err
 		}

@@ -31,7 +31,7 @@ func buildCommand() *cli.Command {
 			&cli.StringFlag{Name: "iidfile", Usage: "write the image ID to this file"},
 			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "print only the image ID"},
 			&cli.StringFlag{Name: "network", Usage: "network for RUN steps (private, none, host)"},
-			&cli.BoolFlag{Name: "no-cache", Usage: "accepted: there is no build cache yet"},
+			&cli.BoolFlag{Name: "no-cache", Usage: "run every step again instead of reusing cached ones"},
 			&cli.BoolFlag{Name: "pull", Usage: "always pull the FROM images"},
 			&cli.StringFlag{Name: "platform", Usage: "only this host's platform"},
 		},
@@ -81,7 +81,7 @@ func buildCommand() *cli.Command {
 				}
 				img, err := build.Build(ctx, st, build.Options{
 					ContextDir: dir, Dockerfile: df, Tags: tags, BuildArgs: args, Target: c.String("target"),
-					Labels: labels, Network: c.String("network"), Quiet: c.Bool("quiet"), Out: os.Stdout,
+					Labels: labels, Network: c.String("network"), Quiet: c.Bool("quiet"), Out: os.Stdout, NoCache: c.Bool("no-cache"),
 					Pull: func(ctx context.Context, ref string) (*storage.Image, error) {
 						return ensureImage(ctx, c, st, ref, policy, c.Bool("quiet"))
 					},

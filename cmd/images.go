@@ -42,7 +42,7 @@ type imageRow struct {
 
 func imagesFlags() []cli.Flag {
 	return []cli.Flag{
-		&cli.BoolFlag{Name: "all", Aliases: []string{"a"}, Usage: "show all images (the default hides none: skiff keeps no intermediate images yet)"},
+		&cli.BoolFlag{Name: "all", Aliases: []string{"a"}, Usage: "show all images (the default hides a build's intermediate images)"},
 		&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "only show image IDs"},
 		&cli.BoolFlag{Name: "digests", Usage: "show digests"},
 		&cli.BoolFlag{Name: "no-trunc", Usage: "don't truncate output"},
@@ -114,7 +114,14 @@ func listImages(c *cli.Context) error {
 		}
 		var rows []any
 		seen := map[string]bool{}
+		hidden := map[string]bool{}
+		if !c.Bool("all") {
+			hidden = storage.BuildIntermediates() // Docker shows them with -a only
+		}
 		for _, img := range imgs {
+			if hidden[img.ID] && img.Dangling() {
+				continue
+			}
 			if dangling != nil && *dangling != img.Dangling() {
 				continue
 			}

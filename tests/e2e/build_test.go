@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/skiff-project/skiff/tests/harness"
 )
@@ -113,5 +114,52 @@ func TestBuildErrors(t *testing.T) {
 	skiff(t, "build", "--target", "nostage", dir).ErrorLine(t, 125, "nostage")
 	if left := skiff(t, "ps", "-a", "-q", "--filter", "name=skiff-build-").OK(t).Lines(); len(left) > 0 {
 		t.Errorf("builds left containers behind: %v", left)
+	}
+}
+
+func TestBuildCache(t *testing.T) {
+	parallel(t)
+	bb := busybox(t)
+	tag := "build-cache:" + harness.UniqueSuffix()
+	dir := buildContext(t, map[string]string{
+		"Dockerfile": "FROM " + bb + "\nARG V=1\nRUN echo run $V > /run.txt\nCOPY src/ /src/\nRUN cat /src/a.txt > /copied.txt\nCMD [\"cat\", \"/copied.txt\"]\n",
+		"src/a.txt":  "one\n",
+	})
+	t.Cleanup(func() { harness.RunAs(t, harness.E2E, "rmi", "-f", tag) })
+	first := skiff(t, "build", "-q", "-t", tag, dir).OK(t).Stdout
+	hits := func(out string) int { return strings.Count(out, "--> Using cache") }
+
+	// Nothing changed: every step comes from the cache and the image is the same.
+	out := skiff(t, "build", "-t", tag, dir).OK(t).Stdout
+	if hits(out) != 3 {
+		t.Errorf("unchanged rebuild: %d cache hits, want 3 (2 RUN, 1 COPY)\n%s", hits(out), out)
+	}
+	if again := skiff(t, "build", "-q", "-t", tag, dir).OK(t).Stdout; again != first {
+		t.Errorf("unchanged rebuild gave %s, the first build %s", again, first)
+	}
+	// A source's time alone does not count; its content does, and only
+	// from that step on.
+	now := time.Now().Add(time.Hour)
+	must(t, os.Chtimes(filepath.Join(dir, "src/a.txt"), now, now))
+	if out := skiff(t, "build", "-t", tag, dir).OK(t).Stdout; hits(out) != 3 {
+		t.Errorf("after touching a source: %d cache hits, want 3\n%s", hits(out), out)
+	}
+	harness.WriteUserFile(t, harness.E2E, filepath.Join(dir, "src/a.txt"), []byte("two\n"))
+	if out := skiff(t, "build", "-t", tag, dir).OK(t).Stdout; hits(out) != 1 {
+		t.Errorf("after changing a source: %d cache hits, want 1 (the RUN before the COPY)\n%s", hits(out), out)
+	}
+	skiff(t, "run", "--rm", tag).OK(t).StdoutIs(t, "two\n")
+	// A build arg's value invalidates the RUN that sees it and what follows.
+	if out := skiff(t, "build", "-t", tag, "--build-arg", "V=2", dir).OK(t).Stdout; hits(out) != 0 {
+		t.Errorf("after changing a build arg: %d cache hits, want 0\n%s", hits(out), out)
+	}
+	if out := skiff(t, "build", "--no-cache", "-t", tag, dir).OK(t).Stdout; hits(out) != 0 {
+		t.Errorf("--no-cache: %d cache hits, want 0\n%s", hits(out), out)
+	}
+	// The build's intermediate images are hidden from images, shown by -a.
+	plain := len(skiff(t, "images", "-q").OK(t).Lines())
+	all := len(skiff(t, "images", "-a", "-q").OK(t).Lines())
+	if all <= plain {
+		t.Errorf("images -a lists %d images, images %d: the intermediates should only show with -a", all, plain)
 	}
 }

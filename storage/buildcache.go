@@ -1,0 +1,62 @@
+package storage
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"os"
+	"path/filepath"
+	"strings"
+)
+
+// The build cache maps a step's key (its parent and everything that goes
+// into it) to the image the step made. Entries whose image is gone are
+// misses; image prune and system prune remove the images, and so empty
+// the cache. The images it points to are a build's intermediates, which
+// `images` hides unless -a.
+
+func buildCacheDir() string { return filepath.Join(DataDir(), "build-cache") }
+
+func cacheFile(key string) string {
+	sum := sha256.Sum256([]byte(key))
+	return filepath.Join(buildCacheDir(), hex.EncodeToString(sum[:]))
+}
+
+// CachedStep returns the image a step with this key made before, if it
+// still exists.
+func (s *Store) CachedStep(key string) (*Image, bool) {
+	data, err := os.ReadFile(cacheFile(key))
+	if err != nil {
+		return nil, false
+	}
+	img, err := s.LookupImage(strings.TrimSpace(string(data)))
+	if err != nil {
+		return nil, false
+	}
+	return img, true
+}
+
+// RememberStep records the image a step made.
+func (s *Store) RememberStep(key, imageID string) {
+	if err := os.MkdirAll(buildCacheDir(), 0o700); err != nil {
+		return
+	}
+	p := cacheFile(key)
+	if os.WriteFile(p+".tmp", []byte(imageID), 0o600) == nil {
+		_ = os.Rename(p+".tmp", p)
+	}
+}
+
+// BuildIntermediates are the images the build cache points to.
+func BuildIntermediates() map[string]bool {
+	out := map[string]bool{}
+	entries, _ := os.ReadDir(buildCacheDir())
+	for _, e := range entries {
+		if data, err := os.ReadFile(filepath.Join(buildCacheDir(), e.Name())); err == nil {
+			out[strings.TrimSpace(string(data))] = true
+		}
+	}
+	return out
+}
+
+// PruneBuildCache forgets every cached step.
+func PruneBuildCache() error { return os.RemoveAll(buildCacheDir()) }
