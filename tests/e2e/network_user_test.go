@@ -231,6 +231,11 @@ func hostsOf(t testing.TB, u *harness.User, ctr string) string {
 func wantPing(t testing.TB, u *harness.User, ctr, target, wantIP string) {
 	t.Helper()
 	p := pingAs(t, u, ctr, target, 3)
+	if !p.answered {
+		// Once more: on a loaded 2-core host a neighbour entry left FAILED
+		// by an earlier, expected-to-fail ping can take a second probe.
+		p = pingAs(t, u, ctr, target, 3)
+	}
 	if !p.answered || (wantIP != "" && target != wantIP && p.resolved != wantIP) {
 		neigh := unExecAs(t, u, ctr, "ip neigh show").Stdout
 		t.Errorf("from %s: ping %s: want a reply (from %s)\n%s\n/etc/hosts of %s:\n%s\nip neigh of %s:\n%s", ctr, target, wantIP, p.out, ctr, hostsOf(t, u, ctr), ctr, neigh)
