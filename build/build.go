@@ -289,8 +289,8 @@ func (b *builder) exec(s *stage, n *parser.Node) error {
 	case "COPY", "ADD":
 		return b.copy(s, n)
 	case "ENV":
-		for i := 0; i+1 < len(ws); i += 2 {
-			c.Env = setEnv(c.Env, ws[i]+"="+s.expand(ws[i+1]))
+		for _, kv := range pairs(ws) {
+			c.Env = setEnv(c.Env, kv[0]+"="+s.expand(kv[1]))
 		}
 	case "ARG":
 		for _, a := range ws {
@@ -334,8 +334,8 @@ func (b *builder) exec(s *stage, n *parser.Node) error {
 		if c.Labels == nil {
 			c.Labels = map[string]string{}
 		}
-		for i := 0; i+1 < len(ws); i += 2 {
-			c.Labels[s.expand(ws[i])] = s.expand(ws[i+1])
+		for _, kv := range pairs(ws) {
+			c.Labels[s.expand(kv[0])] = s.expand(kv[1])
 		}
 	case "VOLUME":
 		if c.Volumes == nil {
@@ -730,4 +730,32 @@ func firstNonEmpty(s ...string) string {
 		}
 	}
 	return ""
+}
+
+// pairs reads the parser's KEY VALUE SEPARATOR triplets of ENV and LABEL,
+// with the quotes of a value taken off as the shell would.
+func pairs(ws []string) [][2]string {
+	var out [][2]string
+	for i := 0; i+1 < len(ws); i += 3 {
+		out = append(out, [2]string{unquote(ws[i]), unquote(ws[i+1])})
+	}
+	return out
+}
+
+func unquote(v string) string {
+	if len(v) >= 2 && (v[0] == '"' && v[len(v)-1] == '"') {
+		inner := v[1 : len(v)-1]
+		var b strings.Builder
+		for i := 0; i < len(inner); i++ {
+			if inner[i] == '\\' && i+1 < len(inner) && strings.ContainsRune("\"\\$`", rune(inner[i+1])) {
+				i++
+			}
+			b.WriteByte(inner[i])
+		}
+		return b.String()
+	}
+	if len(v) >= 2 && v[0] == '\'' && v[len(v)-1] == '\'' {
+		return v[1 : len(v)-1]
+	}
+	return v
 }
