@@ -34,11 +34,7 @@ const (
 	buildTag = "localhost/bench-build:latest"
 )
 
-// buildDockerfile is the benchmark's Dockerfile; %s is the base image. Its
-// ENV and LABEL set one pair each: skiff build reads `ENV A=1 B=2` wrongly
-// (it takes the parser's words in pairs, but the parser gives three per
-// KEY=VALUE: key, value and separator), so that build fails with `invalid
-// environment variable "==B"`; LABEL takes its words the same way.
+// buildDockerfile is the benchmark's Dockerfile; %s is the base image.
 const buildDockerfile = `FROM %s
 ARG GREETING=hello
 ENV MODE=bench
