@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	goruntime "runtime"
 
 	"github.com/urfave/cli/v2"
 
@@ -38,6 +39,9 @@ func buildCommand() *cli.Command {
 		Action: func(c *cli.Context) error {
 			if err := exactArgs(c, 1, 1, "build [OPTIONS] PATH"); err != nil {
 				return err
+			}
+			if p := c.String("platform"); p != "" && p != "linux/"+goruntime.GOARCH {
+				return errdefs.Invalid("--platform %s: skiff builds for this host's platform only (linux/%s)", p, goruntime.GOARCH)
 			}
 			dir := c.Args().First()
 			if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
