@@ -28,6 +28,7 @@ import (
 	"github.com/moby/buildkit/frontend/dockerfile/parser"
 	"github.com/moby/patternmatcher"
 	"github.com/moby/patternmatcher/ignorefile"
+	"go.podman.io/storage/pkg/archive"
 
 	"github.com/skiff-project/skiff/errdefs"
 	"github.com/skiff-project/skiff/registry/reference"
@@ -48,6 +49,9 @@ type Options struct {
 	Out        io.Writer // step lines and RUN output
 	// NoCache rebuilds every step (the results are still remembered).
 	NoCache bool
+	// Running, when set, is told the ID of the RUN container in flight
+	// ("" once it is gone), so an interrupted build can remove it.
+	Running func(id string)
 	// Pull makes FROM images available (pulling when missing).
 	Pull func(ctx context.Context, ref string) (*storage.Image, error)
 }
@@ -353,8 +357,14 @@ func (b *builder) exec(s *stage, n *parser.Node) error {
 		c.Shell = ws
 	case "MAINTAINER":
 		s.cfg.Author = strings.Join(ws, " ")
-	case "HEALTHCHECK", "ONBUILD":
-		return fmt.Errorf("%s is not supported by skiff build yet: %w", strings.ToUpper(n.Value), errdefs.ErrNotImplemented)
+	case "HEALTHCHECK":
+		h, err := healthcheck(n, ws)
+		if err != nil {
+			return err
+		}
+		c.Healthcheck = h
+	case "ONBUILD":
+		return fmt.Errorf("ONBUILD is not supported by skiff build yet: %w", errdefs.ErrNotImplemented)
 	default:
 		return errdefs.Invalid("unknown instruction %s", strings.ToUpper(n.Value))
 	}
@@ -440,6 +450,10 @@ func (b *builder) run(s *stage, n *parser.Node) error {
 	c, err := runtime.Create(b.st, img, o)
 	if err != nil {
 		return err
+	}
+	if b.o.Running != nil {
+		b.o.Running(c.ID)
+		defer b.o.Running("")
 	}
 	defer func() { _, _ = runtime.Remove(b.st, c.ID, true, true) }()
 	out := b.o.Out
@@ -556,13 +570,15 @@ func (b *builder) copy(s *stage, n *parser.Node) error {
 				target = path.Join(dest, filepath.Base(m))
 			}
 		}
+		if strings.EqualFold(n.Value, "add") && !fi.IsDir() && isArchive(m) {
+			// ADD unpacks a local tar archive into the destination directory.
+			if err := b.addArchive(tw, m, strings.TrimPrefix(path.Clean(dest), "/")); err != nil {
+				return fmt.Errorf("ADD %s: %w", filepath.Base(m), err)
+			}
+			continue
+		}
 		if err := b.addTree(tw, srcRoot, m, strings.TrimPrefix(path.Clean(target), "/"), fi.IsDir(), uid, gid, mode, from == ""); err != nil {
 			return err
-		}
-		if strings.EqualFold(n.Value, "add") && !fi.IsDir() && isArchive(m) {
-			// ADD unpacks local tar archives: done by adding it as is
-			// would be wrong; refuse clearly for now.
-			return fmt.Errorf("ADD of an archive (%s) is not supported yet: unpack it in the context or use RUN tar: %w", filepath.Base(m), errdefs.ErrNotImplemented)
 		}
 	}
 	if err := tw.Close(); err != nil {
@@ -758,4 +774,89 @@ func unquote(v string) string {
 		return v[1 : len(v)-1]
 	}
 	return v
+}
+
+// healthcheck reads HEALTHCHECK [OPTIONS] CMD command | NONE, as Docker
+// stores it in the image config.
+func healthcheck(n *parser.Node, ws []string) (*v1.HealthConfig, error) {
+	if len(ws) == 0 {
+		return nil, errdefs.Invalid("HEALTHCHECK wants CMD command or NONE")
+	}
+	switch strings.ToUpper(ws[0]) {
+	case "NONE":
+		if len(ws) != 1 || len(n.Flags) > 0 {
+			return nil, errdefs.Invalid("HEALTHCHECK NONE takes no options or arguments")
+		}
+		return &v1.HealthConfig{Test: []string{"NONE"}}, nil
+	case "CMD":
+	default:
+		return nil, errdefs.Invalid("HEALTHCHECK wants CMD command or NONE, not %s", ws[0])
+	}
+	if len(ws) < 2 {
+		return nil, errdefs.Invalid("HEALTHCHECK CMD needs a command")
+	}
+	h := &v1.HealthConfig{Test: append([]string{"CMD"}, ws[1:]...)}
+	if !n.Attributes["json"] {
+		h.Test = []string{"CMD-SHELL", strings.Join(ws[1:], " ")}
+	}
+	for _, f := range n.Flags {
+		k, v, _ := strings.Cut(strings.TrimPrefix(f, "--"), "=")
+		var err error
+		switch k {
+		case "interval":
+			h.Interval, err = time.ParseDuration(v)
+		case "timeout":
+			h.Timeout, err = time.ParseDuration(v)
+		case "start-period":
+			h.StartPeriod, err = time.ParseDuration(v)
+		case "retries":
+			h.Retries, err = strconv.Atoi(v)
+		default:
+			return nil, errdefs.Invalid("HEALTHCHECK: unknown flag --%s", k)
+		}
+		if err != nil {
+			return nil, errdefs.Invalid("HEALTHCHECK --%s=%s: %v", k, v, err)
+		}
+	}
+	return h, nil
+}
+
+// addArchive copies the entries of a (possibly compressed) tar archive
+// into tw under dir. Names are cleaned, so nothing climbs out of dir.
+func (b *builder) addArchive(tw *tar.Writer, file, dir string) error {
+	f, err := os.Open(file)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	dr, err := archive.DecompressStream(f)
+	if err != nil {
+		return errdefs.Invalid("reading the archive: %v", err)
+	}
+	defer dr.Close()
+	tr := tar.NewReader(dr)
+	under := func(name string) string { return strings.TrimPrefix(path.Join(dir, path.Clean("/"+name)), "/") }
+	for {
+		h, err := tr.Next()
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return errdefs.Invalid("reading the archive: %v", err)
+		}
+		h.Name = under(h.Name)
+		if h.Typeflag == tar.TypeDir {
+			h.Name += "/"
+		}
+		if h.Typeflag == tar.TypeLink {
+			h.Linkname = under(h.Linkname)
+		}
+		fmt.Fprintf(b.sum, "%s %o %d %d %d %s\n", h.Name, h.Mode, h.Uid, h.Gid, h.Size, h.Linkname)
+		if err := tw.WriteHeader(h); err != nil {
+			return err
+		}
+		if _, err := io.Copy(io.MultiWriter(tw, b.sum), tr); err != nil {
+			return err
+		}
+	}
 }

@@ -6,14 +6,18 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/signal"
 	"path/filepath"
 	goruntime "runtime"
+	"sync"
 
 	"github.com/urfave/cli/v2"
+	"golang.org/x/sys/unix"
 
 	"github.com/skiff-project/skiff/build"
 	"github.com/skiff-project/skiff/errdefs"
 	"github.com/skiff-project/skiff/registry/reference"
+	"github.com/skiff-project/skiff/runtime"
 	"github.com/skiff-project/skiff/storage"
 )
 
@@ -79,6 +83,25 @@ func buildCommand() *cli.Command {
 				df = fh
 			}
 			return withStore(c, func(ctx context.Context, st *storage.Store) error {
+				// Ctrl-C removes the RUN container in flight before leaving.
+				var mu sync.Mutex
+				running := ""
+				sigs := make(chan os.Signal, 1)
+				signal.Notify(sigs, unix.SIGINT, unix.SIGTERM)
+				defer signal.Stop(sigs)
+				go func() {
+					s, ok := <-sigs
+					if !ok {
+						return
+					}
+					mu.Lock()
+					if running != "" {
+						_, _ = runtime.Remove(st, running, true, true)
+					}
+					mu.Unlock()
+					fmt.Fprintf(os.Stderr, "Error: build interrupted (%s)\n", s)
+					os.Exit(130)
+				}()
 				policy := "missing"
 				if c.Bool("pull") {
 					policy = "always"
@@ -86,6 +109,7 @@ func buildCommand() *cli.Command {
 				img, err := build.Build(ctx, st, build.Options{
 					ContextDir: dir, Dockerfile: df, Tags: tags, BuildArgs: args, Target: c.String("target"),
 					Labels: labels, Network: c.String("network"), Quiet: c.Bool("quiet"), Out: os.Stdout, NoCache: c.Bool("no-cache"),
+					Running: func(id string) { mu.Lock(); running = id; mu.Unlock() },
 					Pull: func(ctx context.Context, ref string) (*storage.Image, error) {
 						return ensureImage(ctx, c, st, ref, policy, c.Bool("quiet"))
 					},

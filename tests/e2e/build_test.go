@@ -163,3 +163,29 @@ func TestBuildCache(t *testing.T) {
 		t.Errorf("images -a lists %d images, images %d: the intermediates should only show with -a", all, plain)
 	}
 }
+
+func TestBuildAddArchiveAndHealthcheck(t *testing.T) {
+	parallel(t)
+	bb := busybox(t)
+	dir := buildContext(t, map[string]string{
+		"Dockerfile": "FROM " + bb + "\nADD files.tar /x/\nHEALTHCHECK --interval=1s --retries=2 CMD test -f /x/sub/f\n",
+	})
+	// files.tar holds sub/f and an entry that tries to climb out.
+	var buf strings.Builder
+	tw := newTarWriter(&buf)
+	tw.file("sub/f", "inner\n")
+	tw.file("../../escape", "no\n")
+	harness.WriteUserFile(t, harness.E2E, filepath.Join(dir, "files.tar"), []byte(tw.close(t)))
+	tag := "build-add:" + harness.UniqueSuffix()
+	skiff(t, "build", "-q", "-t", tag, dir).OK(t)
+	t.Cleanup(func() { harness.RunAs(t, harness.E2E, "rmi", "-f", tag) })
+	skiff(t, "run", "--rm", tag, "cat", "/x/sub/f").OK(t).StdoutIs(t, "inner\n")
+	// The climbing entry lands inside /x, never above it.
+	if out := skiff(t, "run", "--rm", tag, "sh", "-c", "test -e /escape && echo above; test -e /x/escape && echo inside").OK(t).Stdout; out != "inside\n" {
+		t.Errorf("ADD placed ../../escape: %q, want it inside /x only", out)
+	}
+	hc := skiff(t, "inspect", "--format", "{{json .Config.Healthcheck}}", tag).OK(t).Stdout
+	if !strings.Contains(hc, `"CMD-SHELL","test -f /x/sub/f"`) || !strings.Contains(hc, `"Interval":1000000000`) {
+		t.Errorf("image Healthcheck = %s", hc)
+	}
+}
