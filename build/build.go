@@ -507,16 +507,9 @@ func (b *builder) copy(s *stage, n *parser.Node) error {
 		k, v, _ := strings.Cut(strings.TrimPrefix(f, "--"), "=")
 		switch k {
 		case "chown":
-			u, g, hasG := strings.Cut(s.expand(v), ":")
 			var err error
-			if uid, err = strconv.Atoi(u); err != nil {
-				return fmt.Errorf("--chown=%s: only numeric owners yet: %w", v, errdefs.ErrNotImplemented)
-			}
-			gid = uid
-			if hasG {
-				if gid, err = strconv.Atoi(g); err != nil {
-					return fmt.Errorf("--chown=%s: only numeric owners yet: %w", v, errdefs.ErrNotImplemented)
-				}
+			if uid, gid, err = b.owner(s, s.expand(v)); err != nil {
+				return err
 			}
 		case "chmod":
 			m, err := strconv.ParseUint(v, 8, 32)
@@ -859,4 +852,35 @@ func (b *builder) addArchive(tw *tar.Writer, file, dir string) error {
 			return err
 		}
 	}
+}
+
+// owner resolves --chown's user[:group] (names from the stage's
+// /etc/passwd and /etc/group, as Docker does); a user alone also gives
+// its group as the group, numbers stay numbers.
+func (b *builder) owner(s *stage, spec string) (int, int, error) {
+	u, g, hasG := strings.Cut(spec, ":")
+	uid, errU := strconv.Atoi(u)
+	gid, errG := strconv.Atoi(g)
+	if errU == nil && (!hasG || errG == nil) {
+		if !hasG {
+			gid = uid
+		}
+		return uid, gid, nil
+	}
+	if s.img == nil {
+		return 0, 0, errdefs.Invalid("--chown=%s: names need a base image with /etc/passwd", spec)
+	}
+	root, done, err := b.st.MountImage(s.img.ID)
+	if err != nil {
+		return 0, 0, err
+	}
+	defer done()
+	eu, err := runtime.ResolveUser(root, spec)
+	if err != nil {
+		return 0, 0, fmt.Errorf("--chown=%s: %w", spec, err)
+	}
+	if !hasG {
+		return eu.UID, eu.UID, nil
+	}
+	return eu.UID, eu.GID, nil
 }

@@ -12,6 +12,7 @@ import (
 	"sync"
 
 	"github.com/urfave/cli/v2"
+	"go.podman.io/storage/pkg/archive"
 	"golang.org/x/sys/unix"
 
 	"github.com/skiff-project/skiff/build"
@@ -48,8 +49,8 @@ func buildCommand() *cli.Command {
 				return errdefs.Invalid("--platform %s: skiff builds for this host's platform only (linux/%s)", p, goruntime.GOARCH)
 			}
 			dir := c.Args().First()
-			if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
-				return errdefs.Invalid("build context %s is not a directory", dir)
+			if dir == "-" && c.String("file") == "-" {
+				return errdefs.Invalid("the context and the Dockerfile cannot both come from stdin")
 			}
 			var tags []string
 			for _, t := range c.StringSlice("tag") {
@@ -67,22 +68,39 @@ func buildCommand() *cli.Command {
 			if err != nil {
 				return err
 			}
-			var df io.Reader
-			switch f := c.String("file"); f {
-			case "-":
-				df = os.Stdin
-			default:
-				if f == "" {
-					f = filepath.Join(dir, "Dockerfile")
-				}
-				fh, err := os.Open(f)
-				if err != nil {
-					return errdefs.NotFound("Dockerfile %s: %v", f, err)
-				}
-				defer fh.Close()
-				df = fh
-			}
 			return withStore(c, func(ctx context.Context, st *storage.Store) error {
+				// Read stdin only here, inside the user namespace: entering it
+				// may re-execute skiff, and the new process must find stdin unread.
+				if dir == "-" {
+					// The context is a tar stream on stdin, as Docker's `build -`.
+					tmp, err := os.MkdirTemp("", "skiff-build-context-")
+					if err != nil {
+						return err
+					}
+					defer os.RemoveAll(tmp)
+					if err := archive.Untar(os.Stdin, tmp, &archive.TarOptions{NoLchown: true}); err != nil {
+						return errdefs.Invalid("reading the build context from stdin: %v", err)
+					}
+					dir = tmp
+				}
+				if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
+					return errdefs.Invalid("build context %s is not a directory", dir)
+				}
+				var df io.Reader
+				switch f := c.String("file"); f {
+				case "-":
+					df = os.Stdin
+				default:
+					if f == "" {
+						f = filepath.Join(dir, "Dockerfile")
+					}
+					fh, err := os.Open(f)
+					if err != nil {
+						return errdefs.NotFound("Dockerfile %s: %v", f, err)
+					}
+					defer fh.Close()
+					df = fh
+				}
 				// Ctrl-C removes the RUN container in flight before leaving.
 				var mu sync.Mutex
 				running := ""

@@ -125,3 +125,6 @@ func readColonFile(rootfs, file string) [][]string {
 }
 
 func (u ExecUser) String() string { return fmt.Sprintf("%d:%d", u.UID, u.GID) }
+
+// ResolveUser is resolveUser for other packages (the builder's --chown).
+func ResolveUser(rootfs, spec string) (ExecUser, error) { return resolveUser(rootfs, spec) }

@@ -189,3 +189,32 @@ func TestBuildAddArchiveAndHealthcheck(t *testing.T) {
 		t.Errorf("image Healthcheck = %s", hc)
 	}
 }
+
+// TestBuildStdinContextAndNamedChown sends the context as a tar on stdin
+// (`build -`) and resolves --chown names from the image's own passwd/group.
+func TestBuildStdinContextAndNamedChown(t *testing.T) {
+	parallel(t)
+	bb := busybox(t)
+	var buf strings.Builder
+	tw := newTarWriter(&buf)
+	tw.file("Dockerfile", "FROM "+bb+`
+RUN echo "app:x:1000:1001::/home/app:/bin/sh" >> /etc/passwd && echo "grp:x:1002:" >> /etc/group
+COPY --chown=app hello.txt /a.txt
+COPY --chown=app:grp hello.txt /b.txt
+COPY --chown=7:8 hello.txt /c.txt
+`)
+	tw.file("hello.txt", "from-stdin\n")
+	tag := "build-stdin:" + harness.UniqueSuffix()
+	skiffWith(t, harness.RunOptions{Stdin: strings.NewReader(tw.close(t))}, "build", "-q", "-t", tag, "-").OK(t)
+	t.Cleanup(func() { harness.RunAs(t, harness.E2E, "rmi", "-f", tag) })
+	// A name without a group takes the user's uid as gid, as Docker does.
+	skiff(t, "run", "--rm", tag, "sh", "-c", "stat -c '%u:%g' /a.txt /b.txt /c.txt; cat /a.txt").OK(t).
+		StdoutIs(t, "1000:1000\n1000:1002\n7:8\nfrom-stdin\n")
+
+	dir := buildContext(t, map[string]string{
+		"Dockerfile": "FROM " + bb + "\nCOPY --chown=nosuchuser Dockerfile /\n",
+	})
+	skiff(t, "build", "-t", "build-badchown:"+harness.UniqueSuffix(), dir).ErrorLine(t, 125, "nosuchuser", "passwd")
+	skiffWith(t, harness.RunOptions{Stdin: strings.NewReader("")}, "build", "-f", "-", "-").
+		ErrorLine(t, 125, "stdin")
+}
