@@ -71,6 +71,7 @@ func buildCommand() *cli.Command {
 			return withStore(c, func(ctx context.Context, st *storage.Store) error {
 				// Read stdin only here, inside the user namespace: entering it
 				// may re-execute skiff, and the new process must find stdin unread.
+				tmpContext := ""
 				if dir == "-" {
 					// The context is a tar stream on stdin, as Docker's `build -`.
 					tmp, err := os.MkdirTemp("", "skiff-build-context-")
@@ -78,6 +79,7 @@ func buildCommand() *cli.Command {
 						return err
 					}
 					defer os.RemoveAll(tmp)
+					tmpContext = tmp
 					if err := archive.Untar(os.Stdin, tmp, &archive.TarOptions{NoLchown: true}); err != nil {
 						return errdefs.Invalid("reading the build context from stdin: %v", err)
 					}
@@ -103,7 +105,7 @@ func buildCommand() *cli.Command {
 				}
 				// Ctrl-C removes the RUN container in flight before leaving.
 				var mu sync.Mutex
-				running := ""
+				running, interrupted := "", false
 				sigs := make(chan os.Signal, 1)
 				signal.Notify(sigs, unix.SIGINT, unix.SIGTERM)
 				defer signal.Stop(sigs)
@@ -113,10 +115,14 @@ func buildCommand() *cli.Command {
 						return
 					}
 					mu.Lock()
+					interrupted = true
 					if running != "" {
 						_, _ = runtime.Remove(st, running, true, true)
 					}
 					mu.Unlock()
+					if tmpContext != "" {
+						_ = os.RemoveAll(tmpContext)
+					}
 					fmt.Fprintf(os.Stderr, "Error: build interrupted (%s)\n", s)
 					os.Exit(130)
 				}()
@@ -134,6 +140,12 @@ func buildCommand() *cli.Command {
 				})
 				var re *build.RunError
 				if errors.As(err, &re) {
+					mu.Lock()
+					stopped := interrupted
+					mu.Unlock()
+					if stopped {
+						select {} // the signal handler reports and exits 130
+					}
 					fmt.Fprintf(os.Stderr, "Error: %s\n", oneLine(err))
 					return &errdefs.ExitStatus{Code: 1} // Docker: a failed RUN fails the build with 1
 				}
