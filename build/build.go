@@ -122,6 +122,9 @@ func Build(ctx context.Context, st *storage.Store, o Options) (*storage.Image, e
 			}
 			cur = s
 			b.stages = append(b.stages, s)
+			if err := b.runTriggers(s); err != nil {
+				return nil, b.fail(n, err)
+			}
 			continue
 		}
 		if cur == nil {
@@ -281,7 +284,7 @@ func (b *builder) exec(s *stage, n *parser.Node) error {
 	switch strings.ToUpper(n.Value) {
 	case "RUN":
 		// A RUN depends on everything before it and the build args' values.
-		s.chain += "\n" + strings.TrimSpace(n.Original) + "\x00" + argsKey(s.args)
+		s.chain += "\n" + strings.TrimSpace(n.Original) + heredocKey(n) + "\x00" + argsKey(s.args)
 		if b.cached(s) {
 			return nil
 		}
@@ -364,7 +367,11 @@ func (b *builder) exec(s *stage, n *parser.Node) error {
 		}
 		c.Healthcheck = h
 	case "ONBUILD":
-		return fmt.Errorf("ONBUILD is not supported by skiff build yet: %w", errdefs.ErrNotImplemented)
+		trigger, err := onbuildTrigger(n)
+		if err != nil {
+			return err
+		}
+		c.OnBuild = append(c.OnBuild, trigger)
 	default:
 		return errdefs.Invalid("unknown instruction %s", strings.ToUpper(n.Value))
 	}
@@ -418,8 +425,12 @@ func (b *builder) run(s *stage, n *parser.Node) error {
 		return errdefs.Invalid("RUN needs a base image with a shell (this stage is FROM scratch with nothing in it)")
 	}
 	args := command(n)
-	if !n.Attributes["json"] && len(s.cfg.Config.Shell) > 0 {
-		args = append(append([]string(nil), s.cfg.Config.Shell...), strings.Join(words(n), " "))
+	if !n.Attributes["json"] {
+		shell := []string{"/bin/sh", "-c"}
+		if len(s.cfg.Config.Shell) > 0 {
+			shell = s.cfg.Config.Shell
+		}
+		args = append(append([]string(nil), shell...), runScript(n))
 	}
 	// The image so far, with the config built so far, is what RUN runs
 	// in; it is remembered too, which also hides it from `images`.
@@ -543,7 +554,35 @@ func (b *builder) copy(s *stage, n *parser.Node) error {
 	tw := tar.NewWriter(&buf)
 	b.sum = sha256.New()
 	var matches []string
+	destIsDir := strings.HasSuffix(dest, "/") || len(ws) > 2
 	for _, src := range ws[:len(ws)-1] {
+		if h := heredocSource(n, src); h != nil {
+			// COPY <<EOF /dest: the body is the file, named after its marker.
+			body := h.Content
+			if h.Chomp {
+				body = parser.ChompHeredocContent(body)
+			}
+			if h.Expand {
+				body = s.expand(body)
+			}
+			target := dest
+			if destIsDir {
+				target = path.Join(dest, h.Name)
+			}
+			fm := os.FileMode(0o644)
+			if mode != nil {
+				fm = *mode
+			}
+			hdr := &tar.Header{Name: strings.TrimPrefix(path.Clean(target), "/"), Mode: int64(fm), Size: int64(len(body)), Uid: uid, Gid: gid, Typeflag: tar.TypeReg, ModTime: time.Unix(0, 0)}
+			if err := tw.WriteHeader(hdr); err != nil {
+				return err
+			}
+			if _, err := io.WriteString(tw, body); err != nil {
+				return err
+			}
+			fmt.Fprintf(b.sum, "heredoc\x00%s\x00%o\x00%d:%d\x00%s\x00", hdr.Name, fm, uid, gid, body)
+			continue
+		}
 		src = s.expand(src)
 		found, err := filepath.Glob(filepath.Join(srcRoot, filepath.Clean("/"+src)))
 		if err != nil || len(found) == 0 {
@@ -551,7 +590,7 @@ func (b *builder) copy(s *stage, n *parser.Node) error {
 		}
 		matches = append(matches, found...)
 	}
-	destIsDir := strings.HasSuffix(dest, "/") || len(matches) > 1
+	destIsDir = destIsDir || len(matches) > 1
 	for _, m := range matches {
 		fi, err := os.Stat(m)
 		if err != nil {
@@ -883,4 +922,97 @@ func (b *builder) owner(s *stage, spec string) (int, int, error) {
 		return eu.UID, eu.UID, nil
 	}
 	return eu.UID, eu.GID, nil
+}
+
+// onbuildTrigger checks an ONBUILD line and gives the instruction it
+// stores in the image ("RUN make"), as Docker does.
+func onbuildTrigger(n *parser.Node) (string, error) {
+	if n.Next == nil || len(n.Next.Children) == 0 {
+		return "", errdefs.Invalid("ONBUILD wants an instruction, as in ONBUILD RUN make")
+	}
+	switch sub := strings.ToUpper(n.Next.Children[0].Value); sub {
+	case "ONBUILD", "FROM", "MAINTAINER":
+		return "", errdefs.Invalid("ONBUILD cannot trigger %s", sub)
+	}
+	orig := strings.TrimSpace(n.Original)
+	return strings.TrimSpace(orig[len("ONBUILD"):]), nil
+}
+
+// runTriggers runs the ONBUILD instructions the base image of s carries,
+// right after its FROM, in the order they were declared; the new image
+// does not inherit them.
+func (b *builder) runTriggers(s *stage) error {
+	triggers := s.cfg.Config.OnBuild
+	if len(triggers) == 0 {
+		return nil
+	}
+	s.cfg.Config.OnBuild = nil
+	for _, t := range triggers {
+		res, err := parser.Parse(strings.NewReader(t))
+		if err != nil {
+			return errdefs.Invalid("the base image's ONBUILD trigger %q: %v", t, err)
+		}
+		for _, tn := range res.AST.Children {
+			if !b.o.Quiet {
+				fmt.Fprintf(b.o.Out, "ONBUILD trigger: %s\n", t)
+			}
+			if err := b.exec(s, tn); err != nil {
+				return fmt.Errorf("the base image's ONBUILD trigger %q: %w", t, err)
+			}
+		}
+	}
+	return nil
+}
+
+// heredocSource is the heredoc a COPY/ADD source word opens, if it is one.
+func heredocSource(n *parser.Node, word string) *parser.Heredoc {
+	h, err := parser.ParseHeredoc(word)
+	if err != nil || h == nil {
+		return nil
+	}
+	for i := range n.Heredocs {
+		if n.Heredocs[i].Name == h.Name {
+			return &n.Heredocs[i]
+		}
+	}
+	return nil
+}
+
+// heredocKey is the heredoc bodies of an instruction, for its cache key.
+func heredocKey(n *parser.Node) string {
+	var b strings.Builder
+	for _, h := range n.Heredocs {
+		b.WriteString("\x00" + h.Name + "\x00" + h.Content)
+	}
+	return b.String()
+}
+
+// runScript is a shell-form RUN's script. A RUN that is just one heredoc
+// runs its body (through its #! interpreter if it names one); a command
+// that feeds heredocs (RUN cat <<EOF > f) gets them back in place for the
+// shell to read, as buildkit does.
+func runScript(n *parser.Node) string {
+	line := strings.Join(words(n), " ")
+	if len(n.Heredocs) == 0 {
+		return line
+	}
+	if h := heredocSource(n, line); h != nil && len(n.Heredocs) == 1 {
+		body := h.Content
+		if h.Chomp {
+			body = parser.ChompHeredocContent(body)
+		}
+		if !strings.HasPrefix(body, "#!") {
+			return body
+		}
+		// Write the script out and run it, so its interpreter reads it.
+		const eof = "SKIFF_HEREDOC_EOF"
+		return "f=$(mktemp) && cat > \"$f\" <<'" + eof + "'\n" + body + eof +
+			"\nchmod +x \"$f\" && \"$f\"; rc=$?; rm -f \"$f\"; exit $rc"
+	}
+	var b strings.Builder
+	b.WriteString(line + "\n")
+	for _, h := range n.Heredocs {
+		b.WriteString(h.Content + h.Name + "\n")
+	}
+	return b.String()
 }

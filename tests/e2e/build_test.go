@@ -218,3 +218,72 @@ COPY --chown=7:8 hello.txt /c.txt
 	skiffWith(t, harness.RunOptions{Stdin: strings.NewReader("")}, "build", "-f", "-", "-").
 		ErrorLine(t, 125, "stdin")
 }
+
+// TestBuildOnbuild stores ONBUILD triggers in one image and runs them, with
+// the child's own context, when another build starts FROM it.
+func TestBuildOnbuild(t *testing.T) {
+	parallel(t)
+	bb := busybox(t)
+	base := "build-onbuild-base:" + harness.UniqueSuffix()
+	dir := buildContext(t, map[string]string{
+		"Dockerfile": "FROM " + bb + "\nONBUILD COPY app.txt /app/\nONBUILD RUN echo built-$(cat /app/app.txt) > /app/out\n",
+	})
+	skiff(t, "build", "-q", "-t", base, dir).OK(t)
+	t.Cleanup(func() { harness.RunAs(t, harness.E2E, "rmi", "-f", base) })
+	skiff(t, "inspect", "--format", "{{json .Config.OnBuild}}", base).OK(t).
+		StdoutIs(t, `["COPY app.txt /app/","RUN echo built-$(cat /app/app.txt) \u003e /app/out"]`+"\n")
+
+	child := "build-onbuild-child:" + harness.UniqueSuffix()
+	cdir := buildContext(t, map[string]string{"Dockerfile": "FROM " + base + "\n", "app.txt": "child"})
+	out := skiff(t, "build", "-t", child, cdir).OK(t).Stdout
+	t.Cleanup(func() { harness.RunAs(t, harness.E2E, "rmi", "-f", child) })
+	if !strings.Contains(out, "ONBUILD trigger: COPY app.txt /app/") {
+		t.Errorf("build output does not show the trigger:\n%s", out)
+	}
+	skiff(t, "run", "--rm", child, "cat", "/app/out").OK(t).StdoutIs(t, "built-child\n")
+	// The child does not pass the triggers on.
+	skiff(t, "inspect", "--format", "{{json .Config.OnBuild}}", child).OK(t).StdoutIs(t, "null\n")
+
+	bad := buildContext(t, map[string]string{"Dockerfile": "FROM " + bb + "\nONBUILD FROM " + bb + "\n"})
+	skiff(t, "build", bad).ErrorLine(t, 125, "ONBUILD", "FROM")
+}
+
+// TestBuildHeredocs runs RUN heredoc scripts (plain, fed to a command, with
+// a #! line) and writes COPY heredocs as files; a changed body is a cache miss.
+func TestBuildHeredocs(t *testing.T) {
+	parallel(t)
+	bb := busybox(t)
+	df := func(body string) string {
+		return "FROM " + bb + `
+ARG WHO=world
+RUN <<EOF
+echo "script $WHO" > /h.txt
+EOF
+COPY <<EOT /greet.txt
+` + body + `
+EOT
+COPY <<A <<B /multi/
+a-body
+A
+b-body
+B
+RUN cat > /lit.txt <<'X'
+literal $WHO
+X
+RUN <<EOF
+#!/bin/sh -e
+echo shebang-ran > /sb.txt
+EOF
+`
+	}
+	dir := buildContext(t, map[string]string{"Dockerfile": df("hello heredoc")})
+	tag := "build-heredoc:" + harness.UniqueSuffix()
+	skiff(t, "build", "-q", "-t", tag, dir).OK(t)
+	t.Cleanup(func() { harness.RunAs(t, harness.E2E, "rmi", "-f", tag) })
+	skiff(t, "run", "--rm", tag, "cat", "/h.txt", "/greet.txt", "/multi/A", "/multi/B", "/lit.txt", "/sb.txt").OK(t).
+		StdoutIs(t, "script world\nhello heredoc\na-body\nb-body\nliteral $WHO\nshebang-ran\n")
+
+	harness.WriteUserFile(t, harness.E2E, filepath.Join(dir, "Dockerfile"), []byte(df("changed body")))
+	skiff(t, "build", "-q", "-t", tag, dir).OK(t)
+	skiff(t, "run", "--rm", tag, "cat", "/greet.txt").OK(t).StdoutIs(t, "changed body\n")
+}
