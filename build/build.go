@@ -16,6 +16,8 @@ import (
 	"fmt"
 	"hash"
 	"io"
+	"net/http"
+	"net/url"
 	"os"
 	"path"
 	"path/filepath"
@@ -513,7 +515,7 @@ func (b *builder) copy(s *stage, n *parser.Node) error {
 	}
 	uid, gid := 0, 0
 	var mode *os.FileMode
-	from := ""
+	from, checksum := "", ""
 	for _, f := range n.Flags {
 		k, v, _ := strings.Cut(strings.TrimPrefix(f, "--"), "=")
 		switch k {
@@ -531,6 +533,8 @@ func (b *builder) copy(s *stage, n *parser.Node) error {
 			mode = &fm
 		case "from":
 			from = v
+		case "checksum":
+			checksum = v
 		case "link":
 		default:
 			return errdefs.Invalid("unknown flag --%s", k)
@@ -584,6 +588,15 @@ func (b *builder) copy(s *stage, n *parser.Node) error {
 			continue
 		}
 		src = s.expand(src)
+		if isURL(src) {
+			if !strings.EqualFold(n.Value, "add") {
+				return errdefs.Invalid("COPY takes no URLs (%s); use ADD to download", src)
+			}
+			if err := b.addURL(tw, src, dest, destIsDir, uid, gid, mode, checksum); err != nil {
+				return err
+			}
+			continue
+		}
 		found, err := filepath.Glob(filepath.Join(srcRoot, filepath.Clean("/"+src)))
 		if err != nil || len(found) == 0 {
 			return errdefs.NotFound("%s %s: no such file or directory in the build context", strings.ToUpper(n.Value), src)
@@ -1015,4 +1028,75 @@ func runScript(n *parser.Node) string {
 		b.WriteString(h.Content + h.Name + "\n")
 	}
 	return b.String()
+}
+
+func isURL(s string) bool {
+	return strings.HasPrefix(s, "http://") || strings.HasPrefix(s, "https://")
+}
+
+// maxADDDownload bounds what ADD URL holds in memory for one file.
+const maxADDDownload = 1 << 30
+
+// addURL downloads src into the layer as Docker's ADD does: not unpacked,
+// mode 0600 unless --chmod, named after the URL's last path element when
+// the destination is a directory, checked against --checksum if given.
+func (b *builder) addURL(tw *tar.Writer, src, dest string, destIsDir bool, uid, gid int, mode *os.FileMode, checksum string) error {
+	u, err := url.Parse(src)
+	if err != nil {
+		return errdefs.Invalid("ADD %s: %v", src, err)
+	}
+	req, err := http.NewRequestWithContext(b.ctx, http.MethodGet, src, nil)
+	if err != nil {
+		return errdefs.Invalid("ADD %s: %v", src, err)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return fmt.Errorf("ADD %s: %w", src, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("ADD %s: the server answered %s", src, resp.Status)
+	}
+	body, err := io.ReadAll(io.LimitReader(resp.Body, maxADDDownload+1))
+	if err != nil {
+		return fmt.Errorf("ADD %s: %w", src, err)
+	}
+	if len(body) > maxADDDownload {
+		return errdefs.Invalid("ADD %s: larger than %d bytes; download it in a RUN step instead", src, maxADDDownload)
+	}
+	if checksum != "" {
+		want, ok := strings.CutPrefix(checksum, "sha256:")
+		got := sha256.Sum256(body)
+		if !ok {
+			return errdefs.Invalid("ADD --checksum=%s: want sha256:HEX", checksum)
+		}
+		if hex.EncodeToString(got[:]) != want {
+			return errdefs.Invalid("ADD %s: checksum mismatch: got sha256:%x, want %s", src, got, checksum)
+		}
+	}
+	target := dest
+	if destIsDir || strings.HasSuffix(dest, "/") {
+		name := path.Base(u.Path)
+		if name == "/" || name == "." || name == "" {
+			return errdefs.Invalid("ADD %s: the URL names no file; give a destination file name, not a directory", src)
+		}
+		target = path.Join(dest, name)
+	}
+	fm := os.FileMode(0o600)
+	if mode != nil {
+		fm = *mode
+	}
+	mtime := time.Unix(0, 0)
+	if lm, err := http.ParseTime(resp.Header.Get("Last-Modified")); err == nil {
+		mtime = lm
+	}
+	hdr := &tar.Header{Name: strings.TrimPrefix(path.Clean(target), "/"), Mode: int64(fm), Size: int64(len(body)), Uid: uid, Gid: gid, Typeflag: tar.TypeReg, ModTime: mtime}
+	if err := tw.WriteHeader(hdr); err != nil {
+		return err
+	}
+	if _, err := tw.Write(body); err != nil {
+		return err
+	}
+	fmt.Fprintf(b.sum, "url\x00%s\x00%o\x00%d:%d\x00%x\x00", hdr.Name, fm, uid, gid, sha256.Sum256(body))
+	return nil
 }

@@ -1,6 +1,11 @@
 package e2e
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -286,4 +291,40 @@ EOF
 	harness.WriteUserFile(t, harness.E2E, filepath.Join(dir, "Dockerfile"), []byte(df("changed body")))
 	skiff(t, "build", "-q", "-t", tag, dir).OK(t)
 	skiff(t, "run", "--rm", tag, "cat", "/greet.txt").OK(t).StdoutIs(t, "changed body\n")
+}
+
+// TestBuildAddURL downloads ADD sources from a real HTTP server on
+// 127.0.0.1: kept as files (mode 0600), named after the URL, checked
+// against --checksum; COPY refuses URLs.
+func TestBuildAddURL(t *testing.T) {
+	parallel(t)
+	bb := busybox(t)
+	body := "downloaded " + harness.UniqueSuffix() + "\n"
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/files/f.txt" {
+			http.NotFound(w, r)
+			return
+		}
+		_, _ = io.WriteString(w, body)
+	}))
+	t.Cleanup(srv.Close)
+	sum := sha256.Sum256([]byte(body))
+	url := srv.URL + "/files/f.txt"
+	dir := buildContext(t, map[string]string{
+		"Dockerfile": "FROM " + bb + "\nADD " + url + " /d/\nADD --checksum=sha256:" + hex.EncodeToString(sum[:]) + " --chmod=644 " + url + " /named.txt\n",
+	})
+	tag := "build-addurl:" + harness.UniqueSuffix()
+	skiff(t, "build", "-q", "-t", tag, dir).OK(t)
+	t.Cleanup(func() { harness.RunAs(t, harness.E2E, "rmi", "-f", tag) })
+	skiff(t, "run", "--rm", tag, "sh", "-c", "stat -c %a /d/f.txt /named.txt; cat /d/f.txt").OK(t).
+		StdoutIs(t, "600\n644\n"+body)
+
+	for _, c := range []struct{ df, words string }{
+		{"ADD " + srv.URL + "/missing /m", "404"},
+		{"ADD --checksum=sha256:00 " + url + " /m", "checksum"},
+		{"COPY " + url + " /m", "ADD"},
+	} {
+		d := buildContext(t, map[string]string{"Dockerfile": "FROM " + bb + "\n" + c.df + "\n"})
+		skiff(t, "build", "-q", d).ErrorLine(t, 125, c.words)
+	}
 }
