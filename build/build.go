@@ -64,6 +64,9 @@ type stage struct {
 	img  *storage.Image // nil for scratch until its first layer
 	cfg  v1.ConfigFile
 	args map[string]string
+	// global is the ARGs declared before the first FROM (and the platform
+	// ones); a bare `ARG NAME` in the stage takes its value from there.
+	global map[string]string
 	// chain identifies everything the stage's steps so far depend on: the
 	// base image and each instruction with its inputs.
 	chain string
@@ -106,7 +109,7 @@ func Build(ctx context.Context, st *storage.Store, o Options) (*storage.Image, e
 			return nil, errdefs.NotFound("target stage %q not found in the Dockerfile", o.Target)
 		}
 	}
-	globalArgs := map[string]string{}
+	globalArgs := platformArgs()
 	var cur *stage
 	for _, n := range nodes {
 		b.step++
@@ -133,6 +136,9 @@ func Build(ctx context.Context, st *storage.Store, o Options) (*storage.Image, e
 			if instr == "ARG" {
 				for _, a := range words(n) {
 					k, v, _ := strings.Cut(a, "=")
+					if !validArgName(k) {
+						return nil, b.fail(n, errdefs.Invalid("ARG %q: a name is letters, digits and _, not starting with a digit", k))
+					}
 					if bv, ok := o.BuildArgs[k]; ok {
 						v = bv
 					}
@@ -252,7 +258,7 @@ func (b *builder) from(n *parser.Node, globalArgs map[string]string) (*stage, er
 			return nil, errdefs.Invalid("--platform %s: only this host's platform (linux/%s) can be built", p, goarch())
 		}
 	}
-	s := &stage{name: stageName(n), args: map[string]string{}}
+	s := &stage{name: stageName(n), args: map[string]string{}, global: globalArgs}
 	base := os.Expand(ws[0], func(k string) string { return globalArgs[k] })
 	defer func() {
 		if s.img != nil {
@@ -303,11 +309,18 @@ func (b *builder) exec(s *stage, n *parser.Node) error {
 		}
 	case "ARG":
 		for _, a := range ws {
-			k, v, _ := strings.Cut(a, "=")
+			k, v, hasDefault := strings.Cut(a, "=")
+			if !validArgName(k) {
+				return errdefs.Invalid("ARG %q: a name is letters, digits and _, not starting with a digit", k)
+			}
 			if bv, ok := b.o.BuildArgs[k]; ok {
 				v = bv
+			} else if gv, ok := s.global[k]; ok && !hasDefault {
+				v = gv
+			} else {
+				v = s.expand(v)
 			}
-			s.args[k] = s.expand(v)
+			s.args[k] = v
 		}
 	case "WORKDIR":
 		if len(ws) != 1 {
@@ -453,6 +466,15 @@ func (b *builder) run(s *stage, n *parser.Node) error {
 	sort.Strings(keys)
 	for _, k := range keys {
 		env = append(env, k+"="+s.args[k])
+	}
+	// Docker's predefined proxy args reach RUN without an ARG line, and,
+	// like Docker, stay out of the cache key and the image.
+	for _, k := range proxyArgs {
+		if v, ok := b.o.BuildArgs[k]; ok {
+			if _, declared := s.args[k]; !declared {
+				env = append(env, k+"="+v)
+			}
+		}
 	}
 	empty := ""
 	o := runtime.RunOptions{
@@ -1099,4 +1121,32 @@ func (b *builder) addURL(tw *tar.Writer, src, dest string, destIsDir bool, uid, 
 	}
 	fmt.Fprintf(b.sum, "url\x00%s\x00%o\x00%d:%d\x00%x\x00", hdr.Name, fm, uid, gid, sha256.Sum256(body))
 	return nil
+}
+
+// proxyArgs are Docker's predefined build args.
+var proxyArgs = []string{"HTTP_PROXY", "http_proxy", "HTTPS_PROXY", "https_proxy", "FTP_PROXY", "ftp_proxy", "NO_PROXY", "no_proxy", "ALL_PROXY", "all_proxy"}
+
+// platformArgs are buildkit's automatic platform args, usable in FROM and,
+// after a bare `ARG TARGETARCH`, in a stage; skiff builds for the host.
+func platformArgs() map[string]string {
+	m := map[string]string{}
+	for _, p := range []string{"TARGET", "BUILD"} {
+		m[p+"PLATFORM"] = "linux/" + goarch()
+		m[p+"OS"] = "linux"
+		m[p+"ARCH"] = goarch()
+		m[p+"VARIANT"] = ""
+	}
+	return m
+}
+
+func validArgName(k string) bool {
+	if k == "" || (k[0] >= '0' && k[0] <= '9') {
+		return false
+	}
+	for _, r := range k {
+		if !(r == '_' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9') {
+			return false
+		}
+	}
+	return true
 }

@@ -328,3 +328,27 @@ func TestBuildAddURL(t *testing.T) {
 		skiff(t, "build", "-q", d).ErrorLine(t, 125, c.words)
 	}
 }
+
+// TestBuildPredefinedArgs checks Docker's predefined args: a bare ARG in a
+// stage takes the global default, buildkit's platform args are there, and
+// the proxy args reach RUN without an ARG line but stay out of the image.
+func TestBuildPredefinedArgs(t *testing.T) {
+	parallel(t)
+	bb := busybox(t)
+	dir := buildContext(t, map[string]string{
+		"Dockerfile": "ARG VERSION=1.2\nFROM " + bb + "\nARG VERSION\nARG TARGETARCH\nARG TARGETPLATFORM\n" +
+			"RUN echo \"$VERSION $TARGETARCH $TARGETPLATFORM proxy=$HTTP_PROXY\" > /args.txt\n",
+	})
+	tag := "build-args:" + harness.UniqueSuffix()
+	skiff(t, "build", "-q", "-t", tag, "--build-arg", "HTTP_PROXY=http://proxy.invalid:3128", dir).OK(t)
+	t.Cleanup(func() { harness.RunAs(t, harness.E2E, "rmi", "-f", tag) })
+	arch := strings.TrimSpace(skiff(t, "version", "--format", "{{.Client.Arch}}").OK(t).Stdout)
+	skiff(t, "run", "--rm", tag, "cat", "/args.txt").OK(t).
+		StdoutIs(t, "1.2 "+arch+" linux/"+arch+" proxy=http://proxy.invalid:3128\n")
+	if env := skiff(t, "inspect", "--format", "{{json .Config.Env}}", tag).OK(t).Stdout; strings.Contains(env, "proxy.invalid") {
+		t.Errorf("the proxy arg leaked into the image's Env: %s", env)
+	}
+
+	bad := buildContext(t, map[string]string{"Dockerfile": "FROM " + bb + "\nARG 1BAD=x\n"})
+	skiff(t, "build", bad).ErrorLine(t, 125, "ARG", "1BAD")
+}
