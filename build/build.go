@@ -54,6 +54,8 @@ type Options struct {
 	// Running, when set, is told the ID of the RUN container in flight
 	// ("" once it is gone), so an interrupted build can remove it.
 	Running func(id string)
+	// Secrets are the --secret files by id, for RUN --mount=type=secret.
+	Secrets map[string]string
 	// Pull makes FROM images available (pulling when missing).
 	Pull func(ctx context.Context, ref string) (*storage.Image, error)
 }
@@ -91,6 +93,9 @@ func Build(ctx context.Context, st *storage.Store, o Options) (*storage.Image, e
 	}
 	if o.Out == nil {
 		o.Out = io.Discard
+	}
+	if abs, err := filepath.Abs(o.ContextDir); err == nil {
+		o.ContextDir = abs // RUN --mount=type=bind hands it to the runtime
 	}
 	b := &builder{ctx: ctx, st: st, o: o}
 	if err := b.loadIgnore(); err != nil {
@@ -292,11 +297,16 @@ func (b *builder) exec(s *stage, n *parser.Node) error {
 	switch strings.ToUpper(n.Value) {
 	case "RUN":
 		// A RUN depends on everything before it and the build args' values.
-		s.chain += "\n" + strings.TrimSpace(n.Original) + heredocKey(n) + "\x00" + argsKey(s.args)
+		m, err := b.mounts(s, n)
+		if err != nil {
+			return err
+		}
+		defer m.done()
+		s.chain += "\n" + strings.TrimSpace(n.Original) + heredocKey(n) + m.key + "\x00" + argsKey(s.args)
 		if b.cached(s) {
 			return nil
 		}
-		if err := b.run(s, n); err != nil {
+		if err := b.run(s, n, m); err != nil {
 			return err
 		}
 		b.st.RememberStep(s.chain, s.img.ID)
@@ -435,7 +445,7 @@ func command(n *parser.Node) []string {
 	return []string{"/bin/sh", "-c", strings.Join(ws, " ")}
 }
 
-func (b *builder) run(s *stage, n *parser.Node) error {
+func (b *builder) run(s *stage, n *parser.Node, m *runMounts) error {
 	if s.img == nil {
 		return errdefs.Invalid("RUN needs a base image with a shell (this stage is FROM scratch with nothing in it)")
 	}
@@ -449,8 +459,13 @@ func (b *builder) run(s *stage, n *parser.Node) error {
 	}
 	// The image so far, with the config built so far, is what RUN runs
 	// in; it is remembered too, which also hides it from `images`.
+	// With --no-cache the steps before may have made something new under
+	// the same chain, so the base is always stored afresh.
 	baseKey := s.chain + "\x00base"
-	img, ok := b.st.CachedStep(baseKey)
+	img, ok := (*storage.Image)(nil), false
+	if !b.o.NoCache {
+		img, ok = b.st.CachedStep(baseKey)
+	}
 	if !ok {
 		var err error
 		if img, err = b.store(s, nil, ""); err != nil {
@@ -476,10 +491,11 @@ func (b *builder) run(s *stage, n *parser.Node) error {
 			}
 		}
 	}
+	env = append(env, m.env...) // secrets as env=VAR: in the RUN only, never the image
 	empty := ""
 	o := runtime.RunOptions{
 		Image: img.ID, Cmd: args, Entrypoint: &empty, Env: env,
-		Workdir: s.cfg.Config.WorkingDir, User: s.cfg.Config.User, Network: b.o.Network,
+		Workdir: s.cfg.Config.WorkingDir, User: s.cfg.Config.User, Network: b.o.Network, Mounts: m.mounts,
 		Name: "skiff-build-" + img.ID[:8] + "-" + strconv.FormatInt(time.Now().UnixNano(), 36),
 	}
 	c, err := runtime.Create(b.st, img, o)
@@ -508,7 +524,7 @@ func (b *builder) run(s *stage, n *parser.Node) error {
 		return &RunError{Cmd: strings.Join(args, " "), Code: code}
 	}
 	committed, err := b.st.Commit(b.ctx, c.ID, storage.CommitOptions{
-		Config: s.cfg.Config, CreatedBy: strings.Join(args, " "),
+		Config: s.cfg.Config, CreatedBy: strings.Join(args, " "), Stubs: m.targets,
 	})
 	if err != nil {
 		return err

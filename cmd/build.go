@@ -9,6 +9,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	goruntime "runtime"
+	"strings"
 	"sync"
 
 	"github.com/urfave/cli/v2"
@@ -40,6 +41,7 @@ func buildCommand() *cli.Command {
 			&cli.BoolFlag{Name: "no-cache", Usage: "run every step again instead of reusing cached ones"},
 			&cli.BoolFlag{Name: "pull", Usage: "always pull the FROM images"},
 			&cli.StringFlag{Name: "platform", Usage: "only this host's platform"},
+			&cli.StringSliceFlag{Name: "secret", Usage: "a secret for RUN --mount=type=secret: id=NAME,src=FILE or id=NAME,env=VAR"},
 		},
 		Action: func(c *cli.Context) error {
 			if err := exactArgs(c, 1, 1, "build [OPTIONS] PATH"); err != nil {
@@ -69,6 +71,13 @@ func buildCommand() *cli.Command {
 				return err
 			}
 			return withStore(c, func(ctx context.Context, st *storage.Store) error {
+				// Secrets from the environment go to temporary files, made
+				// here because entering the user namespace may re-execute.
+				secrets, cleanupSecrets, err := parseSecrets(c.StringSlice("secret"))
+				if err != nil {
+					return err
+				}
+				defer cleanupSecrets()
 				// Read stdin only here, inside the user namespace: entering it
 				// may re-execute skiff, and the new process must find stdin unread.
 				tmpContext := ""
@@ -123,6 +132,7 @@ func buildCommand() *cli.Command {
 					if tmpContext != "" {
 						_ = os.RemoveAll(tmpContext)
 					}
+					cleanupSecrets()
 					fmt.Fprintf(os.Stderr, "Error: build interrupted (%s)\n", s)
 					os.Exit(130)
 				}()
@@ -133,7 +143,7 @@ func buildCommand() *cli.Command {
 				img, err := build.Build(ctx, st, build.Options{
 					ContextDir: dir, Dockerfile: df, Tags: tags, BuildArgs: args, Target: c.String("target"),
 					Labels: labels, Network: c.String("network"), Quiet: c.Bool("quiet"), Out: os.Stdout, NoCache: c.Bool("no-cache"),
-					Running: func(id string) { mu.Lock(); running = id; mu.Unlock() },
+					Running: func(id string) { mu.Lock(); running = id; mu.Unlock() }, Secrets: secrets,
 					Pull: func(ctx context.Context, ref string) (*storage.Image, error) {
 						return ensureImage(ctx, c, st, ref, policy, c.Bool("quiet"))
 					},
@@ -164,4 +174,69 @@ func buildCommand() *cli.Command {
 			})
 		},
 	}
+}
+
+// parseSecrets reads --secret id=NAME,src=FILE (or env=VAR, whose value is
+// put in a private temporary file) into files by id.
+func parseSecrets(specs []string) (map[string]string, func(), error) {
+	out := map[string]string{}
+	var temps []string
+	cleanup := func() {
+		for _, t := range temps {
+			_ = os.Remove(t)
+		}
+	}
+	for _, spec := range specs {
+		kv := map[string]string{}
+		for _, f := range strings.Split(spec, ",") {
+			k, v, _ := strings.Cut(f, "=")
+			kv[k] = v
+		}
+		id := kv["id"]
+		src := firstNonEmpty(kv["src"], kv["source"])
+		env := kv["env"]
+		if id == "" {
+			cleanup()
+			return nil, nil, errdefs.Invalid("--secret %q: want id=NAME,src=FILE or id=NAME,env=VAR", spec)
+		}
+		if typ := kv["type"]; typ != "" && typ != "file" && typ != "env" {
+			cleanup()
+			return nil, nil, errdefs.Invalid("--secret %q: unknown type %q (want file or env)", spec, typ)
+		}
+		switch {
+		case src != "":
+			abs, err := filepath.Abs(src)
+			if err == nil {
+				_, err = os.Stat(abs)
+			}
+			if err != nil {
+				cleanup()
+				return nil, nil, errdefs.NotFound("--secret id=%s: source file %s: %v", id, src, err)
+			}
+			out[id] = abs
+		default:
+			if env == "" {
+				env = id
+			}
+			v, ok := os.LookupEnv(env)
+			if !ok {
+				cleanup()
+				return nil, nil, errdefs.NotFound("--secret id=%s: environment variable %s is not set; give src=FILE or env=VAR", id, env)
+			}
+			f, err := os.CreateTemp("", "skiff-secret-")
+			if err != nil {
+				cleanup()
+				return nil, nil, err
+			}
+			temps = append(temps, f.Name())
+			_, err = f.WriteString(v)
+			f.Close()
+			if err != nil {
+				cleanup()
+				return nil, nil, err
+			}
+			out[id] = f.Name()
+		}
+	}
+	return out, cleanup, nil
 }

@@ -60,3 +60,19 @@ func BuildIntermediates() map[string]bool {
 
 // PruneBuildCache forgets every cached step.
 func PruneBuildCache() error { return os.RemoveAll(buildCacheDir()) }
+
+func buildMountsDir() string { return filepath.Join(DataDir(), "build-mounts") }
+
+// BuildMountDir is the directory kept between builds for RUN
+// --mount=type=cache with this id.
+func BuildMountDir(id string) (string, error) {
+	sum := sha256.Sum256([]byte(id))
+	dir := filepath.Join(buildMountsDir(), hex.EncodeToString(sum[:16]))
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return "", err
+	}
+	return dir, nil
+}
+
+// PruneBuildMounts removes the RUN --mount=type=cache directories.
+func PruneBuildMounts() error { return os.RemoveAll(buildMountsDir()) }

@@ -11,6 +11,7 @@ import (
 	"io"
 	"os"
 	"path"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -123,6 +124,9 @@ type CommitOptions struct {
 	CreatedBy string   // the container's command, for the history
 	Name      string   // full reference, or empty
 	Mounts    []string // the container's mount destinations, left out
+	// Stubs are mount destinations the runtime made only to mount on (a
+	// build's RUN --mount targets): left out themselves too.
+	Stubs []string
 }
 
 // Commit makes a new image from a container: its image's layers plus the
@@ -151,7 +155,7 @@ func (s *Store) Commit(ctx context.Context, id string, o CommitOptions) (*Image,
 	cfg.Created = v1.Time{Time: now}
 	cfg.Author = o.Author
 	cfg.Container = id
-	f, diffID, err := s.layerTar(layer, o.Mounts)
+	f, diffID, err := s.layerTar(layer, append(o.Mounts, o.Stubs...), o.Stubs)
 	if err != nil {
 		return nil, fmt.Errorf("committing container %s: %w", short(id), err)
 	}
@@ -183,7 +187,7 @@ func (s *Store) Commit(ctx context.Context, id string, o CommitOptions) (*Image,
 
 // layerTar writes the tar of a container layer, without the runtime's
 // mount points, to a temporary file and returns it with its digest.
-func (s *Store) layerTar(layer string, mounts []string) (string, string, error) {
+func (s *Store) layerTar(layer string, mounts, stubs []string) (string, string, error) {
 	unc := archive.Uncompressed
 	rc, err := s.s.Diff("", layer, &cstorage.DiffOptions{Compression: &unc})
 	if err != nil {
@@ -210,7 +214,7 @@ func (s *Store) layerTar(layer string, mounts []string) (string, string, error) 
 		if err != nil {
 			return fail(fmt.Errorf("reading the container's changes: %w", err))
 		}
-		if skipInCommit(path.Clean("/"+hdr.Name), mounts) {
+		if p := path.Clean("/" + hdr.Name); skipInCommit(p, mounts) || slices.Contains(stubs, p) {
 			continue
 		}
 		if err := tw.WriteHeader(hdr); err != nil {

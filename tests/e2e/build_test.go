@@ -352,3 +352,54 @@ func TestBuildPredefinedArgs(t *testing.T) {
 	bad := buildContext(t, map[string]string{"Dockerfile": "FROM " + bb + "\nARG 1BAD=x\n"})
 	skiff(t, "build", bad).ErrorLine(t, 125, "ARG", "1BAD")
 }
+
+// TestBuildRunMounts covers RUN --mount: bind (context and another stage),
+// cache (kept between builds), secret (file and env=, never in the image),
+// tmpfs; and the errors of a missing secret, an unknown type and a bad
+// --secret.
+func TestBuildRunMounts(t *testing.T) {
+	parallel(t)
+	bb := busybox(t)
+	dir := buildContext(t, map[string]string{
+		"src/b.txt":  "from-bind\n",
+		"secret.txt": "s3cret",
+		"Dockerfile": "FROM " + bb + " AS base\nRUN echo in-stage > /stage.txt\nFROM " + bb + `
+RUN --mount=type=bind,source=src,target=/mnt/src cat /mnt/src/b.txt > /copied.txt
+RUN --mount=type=bind,from=base,source=/stage.txt,target=/st.txt cat /st.txt > /fromstage.txt
+RUN --mount=type=cache,id=e2e-` + harness.UniqueSuffix() + `,target=/var/cache/x sh -c 'echo run >> /var/cache/x/count; wc -l < /var/cache/x/count > /count.txt'
+RUN --mount=type=secret,id=tok sh -c 'cat /run/secrets/tok > /seen.txt'
+RUN --mount=type=secret,id=tok2,env=X sh -c 'echo "$X" > /env.txt'
+RUN --mount=type=tmpfs,target=/scratch sh -c 'mount | grep -c " /scratch " > /tmpfs.txt'
+`,
+	})
+	tag := "build-mounts:" + harness.UniqueSuffix()
+	build := func() {
+		skiffWith(t, harness.RunOptions{Env: []string{"MYTOK=envsecret"}}, "build", "-q", "--no-cache", "-t", tag,
+			"--secret", "id=tok,src="+filepath.Join(dir, "secret.txt"), "--secret", "id=tok2,env=MYTOK", dir).OK(t)
+	}
+	build()
+	t.Cleanup(func() { harness.RunAs(t, harness.E2E, "rmi", "-f", tag) })
+	skiff(t, "run", "--rm", tag, "cat", "/copied.txt", "/fromstage.txt", "/count.txt", "/seen.txt", "/env.txt", "/tmpfs.txt").OK(t).
+		StdoutIs(t, "from-bind\nin-stage\n1\ns3cretenvsecret\n1\n")
+	// The secret's mount point is not left in the image, nor the secret in its config.
+	skiff(t, "run", "--rm", tag, "sh", "-c", "test -e /run/secrets/tok && echo left; true").OK(t).StdoutIs(t, "")
+	if cfg := skiff(t, "inspect", tag).OK(t).Stdout; strings.Contains(cfg, "envsecret") || strings.Contains(cfg, "s3cret") {
+		t.Errorf("a secret is in the image's inspect output")
+	}
+	// The cache directory outlives the build.
+	build()
+	skiff(t, "run", "--rm", tag, "cat", "/count.txt").OK(t).StdoutIs(t, "2\n")
+
+	for _, c := range []struct {
+		df    string
+		args  []string
+		words []string
+	}{
+		{"RUN --mount=type=secret,id=nope,required cat /run/secrets/nope", nil, []string{"secret nope", "--secret"}},
+		{"RUN --mount=type=bogus,target=/x true", nil, []string{"bogus"}},
+		{"RUN true", []string{"--secret", "id=x,src=/nonexistent/file"}, []string{"--secret", "/nonexistent/file"}},
+	} {
+		d := buildContext(t, map[string]string{"Dockerfile": "FROM " + bb + "\n" + c.df + "\n"})
+		skiff(t, append(append([]string{"build", "-q"}, c.args...), d)...).ErrorLine(t, 125, c.words...)
+	}
+}

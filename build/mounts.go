@@ -1,0 +1,188 @@
+package build
+
+import (
+	"archive/tar"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"os"
+	"path"
+	"path/filepath"
+	"strings"
+
+	"github.com/moby/buildkit/frontend/dockerfile/parser"
+
+	"github.com/skiff-project/skiff/errdefs"
+	"github.com/skiff-project/skiff/storage"
+)
+
+// runMounts are the mounts of one RUN step (RUN --mount=...), in the
+// runtime's --mount syntax, with what to release once the step is done.
+type runMounts struct {
+	mounts  []string
+	targets []string // left out of the committed layer
+	env     []string // secrets given as env=VAR
+	key     string   // what the mounts add to the step's cache key
+	release []func()
+}
+
+func (m *runMounts) add(spec, target string) {
+	m.mounts = append(m.mounts, spec)
+	m.targets = append(m.targets, path.Clean(target))
+}
+
+func (m *runMounts) done() {
+	for _, r := range m.release {
+		r()
+	}
+}
+
+// mounts reads a RUN's --mount flags as buildkit does:
+//
+//	type=bind   (default) source= from the context, or from=stage|image; read-only
+//	type=cache  target=, id= (default the target): a directory kept between builds
+//	type=secret id=, target= (default /run/secrets/ID), env=VAR, required: a --secret
+//	type=tmpfs  target=, size=
+//
+// A bind's contents go into the step's cache key; a cache's and a
+// secret's do not, as in Docker.
+func (b *builder) mounts(s *stage, n *parser.Node) (*runMounts, error) {
+	out := &runMounts{}
+	for _, f := range n.Flags {
+		k, v, _ := strings.Cut(strings.TrimPrefix(f, "--"), "=")
+		switch k {
+		case "mount":
+		case "network":
+			if v != "default" && v != b.o.Network && !(v == "none" && b.o.Network == "") {
+				out.done()
+				return nil, errdefs.Invalid("RUN --network=%s: only the build's --network is available", v)
+			}
+			continue
+		default:
+			out.done()
+			return nil, errdefs.Invalid("RUN: unknown flag --%s (want --mount=type=bind|cache|secret|tmpfs,...)", k)
+		}
+		if err := b.mount(s, s.expand(v), out); err != nil {
+			out.done()
+			return nil, fmt.Errorf("RUN --mount=%s: %w", v, err)
+		}
+	}
+	return out, nil
+}
+
+func (b *builder) mount(s *stage, spec string, out *runMounts) error {
+	kv := map[string]string{}
+	for _, f := range strings.Split(spec, ",") {
+		k, v, hasV := strings.Cut(f, "=")
+		if !hasV {
+			v = "true" // ro, rw, required
+		}
+		switch k {
+		case "src":
+			k = "source"
+		case "dst", "destination":
+			k = "target"
+		}
+		kv[k] = v
+	}
+	target := kv["target"]
+	if target != "" && !path.IsAbs(target) {
+		target = path.Join(firstNonEmpty(s.cfg.Config.WorkingDir, "/"), target)
+	}
+	switch typ := firstNonEmpty(kv["type"], "bind"); typ {
+	case "bind":
+		if target == "" {
+			return errdefs.Invalid("type=bind needs target=/path")
+		}
+		if kv["rw"] == "true" || kv["readwrite"] == "true" {
+			return errdefs.Invalid("rw bind mounts are not supported by skiff build; copy the files with COPY instead")
+		}
+		root := b.o.ContextDir
+		if from := kv["from"]; from != "" {
+			r, release, err := b.fromRoot(from)
+			if err != nil {
+				return err
+			}
+			root = r
+			out.release = append(out.release, release)
+		}
+		src := filepath.Join(root, filepath.Clean("/"+kv["source"]))
+		fi, err := os.Stat(src)
+		if err != nil {
+			return errdefs.NotFound("source %s: no such file or directory", firstNonEmpty(kv["source"], "."))
+		}
+		sum, err := b.treeSum(root, src, fi.IsDir(), kv["from"] == "")
+		if err != nil {
+			return err
+		}
+		out.key += "\x00bind " + target + " " + sum
+		out.add("type=bind,source="+src+",target="+target+",readonly", target)
+	case "cache":
+		if target == "" {
+			return errdefs.Invalid("type=cache needs target=/path")
+		}
+		dir, err := storage.BuildMountDir(firstNonEmpty(kv["id"], target))
+		if err != nil {
+			return err
+		}
+		ro := ""
+		if kv["ro"] == "true" || kv["readonly"] == "true" {
+			ro = ",readonly"
+		}
+		out.add("type=bind,source="+dir+",target="+target+ro, target)
+	case "secret":
+		id := firstNonEmpty(kv["id"], path.Base(target))
+		if id == "" || id == "." || id == "/" {
+			return errdefs.Invalid("type=secret needs id=NAME (given to skiff build with --secret id=NAME,src=FILE)")
+		}
+		file, ok := b.o.Secrets[id]
+		if !ok {
+			if kv["required"] == "true" {
+				return errdefs.NotFound("secret %s is required: pass it with --secret id=%s,src=FILE", id, id)
+			}
+			return nil // Docker skips a missing optional secret
+		}
+		if env := kv["env"]; env != "" {
+			// env=VAR: the secret is that variable in the RUN, and a file
+			// only when target= asks for one too.
+			data, err := os.ReadFile(file)
+			if err != nil {
+				return err
+			}
+			out.env = append(out.env, env+"="+string(data))
+			if target == "" {
+				return nil
+			}
+		}
+		if target == "" {
+			target = "/run/secrets/" + id
+		}
+		out.add("type=bind,source="+file+",target="+target+",readonly", target)
+	case "tmpfs":
+		if target == "" {
+			return errdefs.Invalid("type=tmpfs needs target=/path")
+		}
+		m := "type=tmpfs,target=" + target
+		if sz := kv["size"]; sz != "" {
+			m += ",tmpfs-size=" + sz
+		}
+		out.add(m, target)
+	default:
+		return errdefs.Invalid("unknown mount type %q (want bind, cache, secret or tmpfs)", typ)
+	}
+	return nil
+}
+
+// treeSum is the names, modes, owners and contents under src, as a COPY
+// of it would key them.
+func (b *builder) treeSum(root, src string, dir, fromContext bool) (string, error) {
+	saved := b.sum
+	defer func() { b.sum = saved }()
+	b.sum = sha256.New()
+	tw := tar.NewWriter(io.Discard)
+	if err := b.addTree(tw, root, src, "m", dir, 0, 0, nil, fromContext); err != nil {
+		return "", err
+	}
+	return hex.EncodeToString(b.sum.Sum(nil)), nil
+}
