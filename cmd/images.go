@@ -1,7 +1,6 @@
 package cmd
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -368,10 +367,7 @@ func pruneImages(c *cli.Context) error {
 		if c.Bool("all") {
 			what = "all images without at least one container associated to them"
 		}
-		fmt.Fprintf(os.Stderr, "WARNING! This will remove %s.\nAre you sure you want to continue? [y/N] ", what)
-		line, _ := bufio.NewReader(os.Stdin).ReadString('\n')
-		if a := strings.ToLower(strings.TrimSpace(line)); a != "y" && a != "yes" {
-			fmt.Fprintln(os.Stderr)
+		if !confirm("WARNING! This will remove " + what + ".") {
 			return nil
 		}
 	}

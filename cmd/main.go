@@ -58,6 +58,7 @@ func Main(args []string, version string) int {
 			volumeCommand(),
 			cpCommand(),
 			buildCommand(),
+			builderCommand(),
 			pullCommand(),
 			pushCommand(),
 			loginCommand(),

@@ -328,6 +328,12 @@ func systemPrune(c *cli.Context) error {
 		if err != nil {
 			return err
 		}
+		// Docker's system prune takes the build cache too.
+		cache, err := st.PruneBuild()
+		if err != nil {
+			return err
+		}
+		removed = append(removed, cache...)
 		if len(removed) > 0 {
 			fmt.Fprintln(c.App.Writer, "Deleted Images:")
 			for _, r := range removed {

@@ -76,3 +76,27 @@ func BuildMountDir(id string) (string, error) {
 
 // PruneBuildMounts removes the RUN --mount=type=cache directories.
 func PruneBuildMounts() error { return os.RemoveAll(buildMountsDir()) }
+
+// PruneBuild empties the build cache: the intermediate images no tag and
+// no container holds, every cached step, and the RUN --mount=type=cache
+// directories. It returns the images it removed.
+func (s *Store) PruneBuild() ([]string, error) {
+	var removed []string
+	for id := range BuildIntermediates() {
+		img, err := s.LookupImage(id)
+		if err != nil || len(img.Names) > 0 {
+			continue
+		}
+		if users, err := s.containersOf(img.ID); err != nil || len(users) > 0 {
+			continue
+		}
+		if _, err := s.s.DeleteImage(img.ID, true); err != nil {
+			continue // removed by a concurrent call
+		}
+		removed = append(removed, "sha256:"+img.ID)
+	}
+	if err := PruneBuildCache(); err != nil {
+		return removed, err
+	}
+	return removed, PruneBuildMounts()
+}

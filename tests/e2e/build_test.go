@@ -403,3 +403,32 @@ RUN --mount=type=tmpfs,target=/scratch sh -c 'mount | grep -c " /scratch " > /tm
 		skiff(t, append(append([]string{"build", "-q"}, c.args...), d)...).ErrorLine(t, 125, c.words...)
 	}
 }
+
+// TestBuilderPrune empties the build cache: intermediates go, a tagged
+// result stays, the next build runs every step again, and cache mounts
+// start empty. Not parallel: it takes every build's cache.
+func TestBuilderPrune(t *testing.T) {
+	bb := busybox(t)
+	dir := buildContext(t, map[string]string{
+		"Dockerfile": "FROM " + bb + "\nRUN --mount=type=cache,target=/c sh -c 'echo x >> /c/n; wc -l < /c/n > /n.txt'\nRUN echo two > /two.txt\n",
+	})
+	tag := "build-prune:" + harness.UniqueSuffix()
+	skiff(t, "build", "-q", "-t", tag, dir).OK(t)
+	t.Cleanup(func() { harness.RunAs(t, harness.E2E, "rmi", "-f", tag) })
+	before := len(skiff(t, "images", "-a", "-q").OK(t).Lines())
+	out := skiff(t, "builder", "prune", "-f").OK(t).Stdout
+	if !strings.Contains(out, "Deleted build cache objects:") || !strings.Contains(out, "Total reclaimed space:") {
+		t.Errorf("builder prune -f output:\n%s", out)
+	}
+	after := len(skiff(t, "images", "-a", "-q").OK(t).Lines())
+	if after >= before {
+		t.Errorf("builder prune left the intermediates: images -a %d before, %d after", before, after)
+	}
+	skiff(t, "run", "--rm", tag, "cat", "/two.txt").OK(t).StdoutIs(t, "two\n")
+	out = skiff(t, "build", "-t", tag, dir).OK(t).Stdout
+	if strings.Contains(out, "Using cache") {
+		t.Errorf("the build after builder prune used the cache:\n%s", out)
+	}
+	skiff(t, "run", "--rm", tag, "cat", "/n.txt").OK(t).StdoutIs(t, "1\n")
+	skiff(t, "builder", "prune", "-f", "extra").ErrorLine(t, 125, "builder prune")
+}
