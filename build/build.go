@@ -13,6 +13,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"hash"
 	"io"
@@ -89,6 +90,10 @@ type builder struct {
 func Build(ctx context.Context, st *storage.Store, o Options) (*storage.Image, error) {
 	res, err := parser.Parse(o.Dockerfile)
 	if err != nil {
+		var le *parser.LocationError
+		if errors.As(err, &le) && len(le.Locations) > 0 && len(le.Locations[0]) > 0 {
+			return nil, errdefs.Invalid("Dockerfile line %d: %v", le.Locations[0][0].Start.Line, le.Unwrap())
+		}
 		return nil, errdefs.Invalid("parsing the Dockerfile: %v", err)
 	}
 	if o.Out == nil {
@@ -524,7 +529,7 @@ func (b *builder) run(s *stage, n *parser.Node, m *runMounts) error {
 		return &RunError{Cmd: strings.Join(args, " "), Code: code}
 	}
 	committed, err := b.st.Commit(b.ctx, c.ID, storage.CommitOptions{
-		Config: s.cfg.Config, CreatedBy: strings.Join(args, " "), Stubs: m.targets,
+		Config: s.cfg.Config, CreatedBy: strings.Join(args, " "), Stubs: m.targets, Author: s.cfg.Author,
 	})
 	if err != nil {
 		return err

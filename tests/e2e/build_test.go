@@ -432,3 +432,61 @@ func TestBuilderPrune(t *testing.T) {
 	skiff(t, "run", "--rm", tag, "cat", "/n.txt").OK(t).StdoutIs(t, "1\n")
 	skiff(t, "builder", "prune", "-f", "extra").ErrorLine(t, 125, "builder prune")
 }
+
+// TestBuildOptionsAndConfig goes through `image build` with the options the
+// other build tests do not use, and checks the image config each
+// config instruction writes, as `docker inspect` shows it.
+func TestBuildOptionsAndConfig(t *testing.T) {
+	parallel(t)
+	bb := busybox(t)
+	dir := buildContext(t, map[string]string{
+		"other.Dockerfile": "# syntax=docker/dockerfile:1\nFROM " + bb + `
+MAINTAINER someone@example.org
+COPY --link x.txt /x.txt
+RUN cat /proc/net/dev | grep -c : > /ifaces.txt
+USER 1000:1000
+ENTRYPOINT ["/bin/sh", "-c"]
+STOPSIGNAL SIGUSR1
+VOLUME /data
+EXPOSE 53/udp
+`,
+		"x.txt": "x\n",
+	})
+	tag := "build-opts:" + harness.UniqueSuffix()
+	skiff(t, "image", "build", "-q", "--pull", "--network", "none", "--platform", "linux/"+
+		strings.TrimSpace(skiff(t, "version", "--format", "{{.Client.Arch}}").OK(t).Stdout),
+		"--label", "org.example.a=b", "-f", filepath.Join(dir, "other.Dockerfile"), "-t", tag, dir).OK(t)
+	t.Cleanup(func() { harness.RunAs(t, harness.E2E, "rmi", "-f", tag) })
+	// --network none: the RUN saw the loopback interface only.
+	skiff(t, "run", "--rm", "--user", "0", tag, "cat /ifaces.txt /x.txt").OK(t).StdoutIs(t, "1\nx\n")
+	for format, want := range map[string]string{
+		"{{.Author}}":                              "someone@example.org",
+		"{{.Config.User}}":                         "1000:1000",
+		"{{json .Config.Entrypoint}}":              `["/bin/sh","-c"]`,
+		"{{.Config.StopSignal}}":                   "SIGUSR1",
+		"{{json .Config.Volumes}}":                 `{"/data":{}}`,
+		"{{json .Config.ExposedPorts}}":            `{"53/udp":{}}`,
+		`{{index .Config.Labels "org.example.a"}}`: "b",
+	} {
+		skiff(t, "inspect", "--format", format, tag).OK(t).StdoutIs(t, want+"\n")
+	}
+
+	for _, c := range []struct {
+		df    string
+		args  []string
+		words []string
+	}{
+		{"FROM " + bb + "\nRUN true\nRUN <<EOF\nx\n", nil, []string{"line 3", "heredoc"}},
+		{"FROM " + bb + "\nCOPY --from=nosuchstage /x /x\n", nil, []string{"nosuchstage"}},
+		{"FROM " + bb + "\n", []string{"--platform", "linux/s390x"}, []string{"--platform", "linux/s390x"}},
+		{"FROM " + bb + "\n", []string{"--target", "nope"}, []string{"target", "nope"}},
+	} {
+		d := buildContext(t, map[string]string{"Dockerfile": c.df})
+		r := skiff(t, append(append([]string{"build", "-q"}, c.args...), d)...)
+		if len(c.words) > 0 && c.words[0] == "nosuchstage" {
+			r.LastErrorLine(t, 125, c.words...) // after the attempt to pull it
+			continue
+		}
+		r.ErrorLine(t, 125, c.words...)
+	}
+}
