@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"sort"
 	"strings"
 	"time"
@@ -438,6 +439,25 @@ func (s *Store) PutImage(ctx context.Context, ni NewImage) (_ *Image, retErr err
 }
 
 func (s *Store) putLayer(id, parent string, l LayerSource) error {
+	err := s.putLayerOnce(id, parent, l)
+	if isStagingRace(err) {
+		// Another skiff process's stale-directory recovery in the storage
+		// library can remove this one's staging directory while it is in
+		// use (seen with parallel builds); the layer was not stored, so
+		// store it again once.
+		err = s.putLayerOnce(id, parent, l)
+	}
+	return err
+}
+
+// isStagingRace is the storage library failing to move a layer's staged
+// tar-split out of its (removed) temporary directory.
+func isStagingRace(err error) bool {
+	return err != nil && (errors.Is(err, fs.ErrNotExist) || strings.Contains(err.Error(), "no such file or directory")) &&
+		strings.Contains(err.Error(), "/tmp/temp-dir-")
+}
+
+func (s *Store) putLayerOnce(id, parent string, l LayerSource) error {
 	rc, err := l.Open()
 	if err != nil {
 		return err

@@ -490,3 +490,22 @@ EXPOSE 53/udp
 		r.ErrorLine(t, 125, c.words...)
 	}
 }
+
+// TestBuildShellIgnoreExceptionStdinDockerfile: SHELL changes how shell
+// forms run, a `!` line in .dockerignore brings a file back, and -f -
+// reads the Dockerfile from stdin.
+func TestBuildShellIgnoreExceptionStdinDockerfile(t *testing.T) {
+	parallel(t)
+	bb := busybox(t)
+	dir := buildContext(t, map[string]string{
+		"logs/a.log":    "a\n",
+		"logs/keep.log": "keep\n",
+		".dockerignore": "logs/*.log\n!logs/keep.log\n",
+	})
+	df := "FROM " + bb + "\nCOPY . /ctx/\nSHELL [\"/bin/sh\", \"-c\", \"echo via-shell: \\\"$0\\\" > /shell.txt\"]\nRUN ignored-by-the-shell\n"
+	tag := "build-shell:" + harness.UniqueSuffix()
+	skiffWith(t, harness.RunOptions{Stdin: strings.NewReader(df)}, "build", "-q", "-f", "-", "-t", tag, dir).OK(t)
+	t.Cleanup(func() { harness.RunAs(t, harness.E2E, "rmi", "-f", tag) })
+	skiff(t, "run", "--rm", tag, "sh", "-c", "ls /ctx/logs; cat /shell.txt").OK(t).
+		StdoutIs(t, "keep.log\nvia-shell: ignored-by-the-shell\n")
+}
