@@ -17,8 +17,6 @@ import (
 	"fmt"
 	"hash"
 	"io"
-	"net/http"
-	"net/url"
 	"os"
 	"path"
 	"path/filepath"
@@ -31,7 +29,6 @@ import (
 	"github.com/moby/buildkit/frontend/dockerfile/parser"
 	"github.com/moby/patternmatcher"
 	"github.com/moby/patternmatcher/ignorefile"
-	"go.podman.io/storage/pkg/archive"
 
 	"github.com/skiff-project/skiff/errdefs"
 	"github.com/skiff-project/skiff/registry/reference"
@@ -427,19 +424,6 @@ func (b *builder) cached(s *stage) bool {
 	return true
 }
 
-func argsKey(args map[string]string) string {
-	keys := make([]string, 0, len(args))
-	for k := range args {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	var b strings.Builder
-	for _, k := range keys {
-		fmt.Fprintf(&b, "%s=%s;", k, args[k])
-	}
-	return b.String()
-}
-
 // command is an instruction's exec form, or its shell form run by the
 // stage's SHELL.
 func command(n *parser.Node) []string {
@@ -687,15 +671,6 @@ func (b *builder) copy(s *stage, n *parser.Node) error {
 	return nil
 }
 
-func isArchive(p string) bool {
-	for _, ext := range []string{".tar", ".tar.gz", ".tgz", ".tar.xz", ".tar.bz2", ".tar.zst"} {
-		if strings.HasSuffix(p, ext) {
-			return true
-		}
-	}
-	return false
-}
-
 // addTree writes src (a file or a directory's contents) to tw as name,
 // leaving out what .dockerignore excludes.
 func (b *builder) addTree(tw *tar.Writer, root, src, name string, dir bool, uid, gid int, mode *os.FileMode, fromContext bool) error {
@@ -909,46 +884,6 @@ func healthcheck(n *parser.Node, ws []string) (*v1.HealthConfig, error) {
 	return h, nil
 }
 
-// addArchive copies the entries of a (possibly compressed) tar archive
-// into tw under dir. Names are cleaned, so nothing climbs out of dir.
-func (b *builder) addArchive(tw *tar.Writer, file, dir string) error {
-	f, err := os.Open(file)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	dr, err := archive.DecompressStream(f)
-	if err != nil {
-		return errdefs.Invalid("reading the archive: %v", err)
-	}
-	defer dr.Close()
-	tr := tar.NewReader(dr)
-	under := func(name string) string { return strings.TrimPrefix(path.Join(dir, path.Clean("/"+name)), "/") }
-	for {
-		h, err := tr.Next()
-		if err == io.EOF {
-			return nil
-		}
-		if err != nil {
-			return errdefs.Invalid("reading the archive: %v", err)
-		}
-		h.Name = under(h.Name)
-		if h.Typeflag == tar.TypeDir {
-			h.Name += "/"
-		}
-		if h.Typeflag == tar.TypeLink {
-			h.Linkname = under(h.Linkname)
-		}
-		fmt.Fprintf(b.sum, "%s %o %d %d %d %s\n", h.Name, h.Mode, h.Uid, h.Gid, h.Size, h.Linkname)
-		if err := tw.WriteHeader(h); err != nil {
-			return err
-		}
-		if _, err := io.Copy(io.MultiWriter(tw, b.sum), tr); err != nil {
-			return err
-		}
-	}
-}
-
 // owner resolves --chown's user[:group] (names from the stage's
 // /etc/passwd and /etc/group, as Docker does); a user alone also gives
 // its group as the group, numbers stay numbers.
@@ -978,196 +913,4 @@ func (b *builder) owner(s *stage, spec string) (int, int, error) {
 		return eu.UID, eu.UID, nil
 	}
 	return eu.UID, eu.GID, nil
-}
-
-// onbuildTrigger checks an ONBUILD line and gives the instruction it
-// stores in the image ("RUN make"), as Docker does.
-func onbuildTrigger(n *parser.Node) (string, error) {
-	if n.Next == nil || len(n.Next.Children) == 0 {
-		return "", errdefs.Invalid("ONBUILD wants an instruction, as in ONBUILD RUN make")
-	}
-	switch sub := strings.ToUpper(n.Next.Children[0].Value); sub {
-	case "ONBUILD", "FROM", "MAINTAINER":
-		return "", errdefs.Invalid("ONBUILD cannot trigger %s", sub)
-	}
-	orig := strings.TrimSpace(n.Original)
-	return strings.TrimSpace(orig[len("ONBUILD"):]), nil
-}
-
-// runTriggers runs the ONBUILD instructions the base image of s carries,
-// right after its FROM, in the order they were declared; the new image
-// does not inherit them.
-func (b *builder) runTriggers(s *stage) error {
-	triggers := s.cfg.Config.OnBuild
-	if len(triggers) == 0 {
-		return nil
-	}
-	s.cfg.Config.OnBuild = nil
-	for _, t := range triggers {
-		res, err := parser.Parse(strings.NewReader(t))
-		if err != nil {
-			return errdefs.Invalid("the base image's ONBUILD trigger %q: %v", t, err)
-		}
-		for _, tn := range res.AST.Children {
-			if !b.o.Quiet {
-				fmt.Fprintf(b.o.Out, "ONBUILD trigger: %s\n", t)
-			}
-			if err := b.exec(s, tn); err != nil {
-				return fmt.Errorf("the base image's ONBUILD trigger %q: %w", t, err)
-			}
-		}
-	}
-	return nil
-}
-
-// heredocSource is the heredoc a COPY/ADD source word opens, if it is one.
-func heredocSource(n *parser.Node, word string) *parser.Heredoc {
-	h, err := parser.ParseHeredoc(word)
-	if err != nil || h == nil {
-		return nil
-	}
-	for i := range n.Heredocs {
-		if n.Heredocs[i].Name == h.Name {
-			return &n.Heredocs[i]
-		}
-	}
-	return nil
-}
-
-// heredocKey is the heredoc bodies of an instruction, for its cache key.
-func heredocKey(n *parser.Node) string {
-	var b strings.Builder
-	for _, h := range n.Heredocs {
-		b.WriteString("\x00" + h.Name + "\x00" + h.Content)
-	}
-	return b.String()
-}
-
-// runScript is a shell-form RUN's script. A RUN that is just one heredoc
-// runs its body (through its #! interpreter if it names one); a command
-// that feeds heredocs (RUN cat <<EOF > f) gets them back in place for the
-// shell to read, as buildkit does.
-func runScript(n *parser.Node) string {
-	line := strings.Join(words(n), " ")
-	if len(n.Heredocs) == 0 {
-		return line
-	}
-	if h := heredocSource(n, line); h != nil && len(n.Heredocs) == 1 {
-		body := h.Content
-		if h.Chomp {
-			body = parser.ChompHeredocContent(body)
-		}
-		if !strings.HasPrefix(body, "#!") {
-			return body
-		}
-		// Write the script out and run it, so its interpreter reads it.
-		const eof = "SKIFF_HEREDOC_EOF"
-		return "f=$(mktemp) && cat > \"$f\" <<'" + eof + "'\n" + body + eof +
-			"\nchmod +x \"$f\" && \"$f\"; rc=$?; rm -f \"$f\"; exit $rc"
-	}
-	var b strings.Builder
-	b.WriteString(line + "\n")
-	for _, h := range n.Heredocs {
-		b.WriteString(h.Content + h.Name + "\n")
-	}
-	return b.String()
-}
-
-func isURL(s string) bool {
-	return strings.HasPrefix(s, "http://") || strings.HasPrefix(s, "https://")
-}
-
-// maxADDDownload bounds what ADD URL holds in memory for one file.
-const maxADDDownload = 1 << 30
-
-// addURL downloads src into the layer as Docker's ADD does: not unpacked,
-// mode 0600 unless --chmod, named after the URL's last path element when
-// the destination is a directory, checked against --checksum if given.
-func (b *builder) addURL(tw *tar.Writer, src, dest string, destIsDir bool, uid, gid int, mode *os.FileMode, checksum string) error {
-	u, err := url.Parse(src)
-	if err != nil {
-		return errdefs.Invalid("ADD %s: %v", src, err)
-	}
-	req, err := http.NewRequestWithContext(b.ctx, http.MethodGet, src, nil)
-	if err != nil {
-		return errdefs.Invalid("ADD %s: %v", src, err)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return fmt.Errorf("ADD %s: %w", src, err)
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("ADD %s: the server answered %s", src, resp.Status)
-	}
-	body, err := io.ReadAll(io.LimitReader(resp.Body, maxADDDownload+1))
-	if err != nil {
-		return fmt.Errorf("ADD %s: %w", src, err)
-	}
-	if len(body) > maxADDDownload {
-		return errdefs.Invalid("ADD %s: larger than %d bytes; download it in a RUN step instead", src, maxADDDownload)
-	}
-	if checksum != "" {
-		want, ok := strings.CutPrefix(checksum, "sha256:")
-		got := sha256.Sum256(body)
-		if !ok {
-			return errdefs.Invalid("ADD --checksum=%s: want sha256:HEX", checksum)
-		}
-		if hex.EncodeToString(got[:]) != want {
-			return errdefs.Invalid("ADD %s: checksum mismatch: got sha256:%x, want %s", src, got, checksum)
-		}
-	}
-	target := dest
-	if destIsDir || strings.HasSuffix(dest, "/") {
-		name := path.Base(u.Path)
-		if name == "/" || name == "." || name == "" {
-			return errdefs.Invalid("ADD %s: the URL names no file; give a destination file name, not a directory", src)
-		}
-		target = path.Join(dest, name)
-	}
-	fm := os.FileMode(0o600)
-	if mode != nil {
-		fm = *mode
-	}
-	mtime := time.Unix(0, 0)
-	if lm, err := http.ParseTime(resp.Header.Get("Last-Modified")); err == nil {
-		mtime = lm
-	}
-	hdr := &tar.Header{Name: strings.TrimPrefix(path.Clean(target), "/"), Mode: int64(fm), Size: int64(len(body)), Uid: uid, Gid: gid, Typeflag: tar.TypeReg, ModTime: mtime}
-	if err := tw.WriteHeader(hdr); err != nil {
-		return err
-	}
-	if _, err := tw.Write(body); err != nil {
-		return err
-	}
-	fmt.Fprintf(b.sum, "url\x00%s\x00%o\x00%d:%d\x00%x\x00", hdr.Name, fm, uid, gid, sha256.Sum256(body))
-	return nil
-}
-
-// proxyArgs are Docker's predefined build args.
-var proxyArgs = []string{"HTTP_PROXY", "http_proxy", "HTTPS_PROXY", "https_proxy", "FTP_PROXY", "ftp_proxy", "NO_PROXY", "no_proxy", "ALL_PROXY", "all_proxy"}
-
-// platformArgs are buildkit's automatic platform args, usable in FROM and,
-// after a bare `ARG TARGETARCH`, in a stage; skiff builds for the host.
-func platformArgs() map[string]string {
-	m := map[string]string{}
-	for _, p := range []string{"TARGET", "BUILD"} {
-		m[p+"PLATFORM"] = "linux/" + goarch()
-		m[p+"OS"] = "linux"
-		m[p+"ARCH"] = goarch()
-		m[p+"VARIANT"] = ""
-	}
-	return m
-}
-
-func validArgName(k string) bool {
-	if k == "" || (k[0] >= '0' && k[0] <= '9') {
-		return false
-	}
-	for _, r := range k {
-		if !(r == '_' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9') {
-			return false
-		}
-	}
-	return true
 }

@@ -1,0 +1,52 @@
+package build
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/moby/buildkit/frontend/dockerfile/parser"
+
+	"github.com/skiff-project/skiff/errdefs"
+)
+
+// ONBUILD: triggers stored in an image and run by the builds FROM it.
+
+// onbuildTrigger checks an ONBUILD line and gives the instruction it
+// stores in the image ("RUN make"), as Docker does.
+func onbuildTrigger(n *parser.Node) (string, error) {
+	if n.Next == nil || len(n.Next.Children) == 0 {
+		return "", errdefs.Invalid("ONBUILD wants an instruction, as in ONBUILD RUN make")
+	}
+	switch sub := strings.ToUpper(n.Next.Children[0].Value); sub {
+	case "ONBUILD", "FROM", "MAINTAINER":
+		return "", errdefs.Invalid("ONBUILD cannot trigger %s", sub)
+	}
+	orig := strings.TrimSpace(n.Original)
+	return strings.TrimSpace(orig[len("ONBUILD"):]), nil
+}
+
+// runTriggers runs the ONBUILD instructions the base image of s carries,
+// right after its FROM, in the order they were declared; the new image
+// does not inherit them.
+func (b *builder) runTriggers(s *stage) error {
+	triggers := s.cfg.Config.OnBuild
+	if len(triggers) == 0 {
+		return nil
+	}
+	s.cfg.Config.OnBuild = nil
+	for _, t := range triggers {
+		res, err := parser.Parse(strings.NewReader(t))
+		if err != nil {
+			return errdefs.Invalid("the base image's ONBUILD trigger %q: %v", t, err)
+		}
+		for _, tn := range res.AST.Children {
+			if !b.o.Quiet {
+				fmt.Fprintf(b.o.Out, "ONBUILD trigger: %s\n", t)
+			}
+			if err := b.exec(s, tn); err != nil {
+				return fmt.Errorf("the base image's ONBUILD trigger %q: %w", t, err)
+			}
+		}
+	}
+	return nil
+}
