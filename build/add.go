@@ -2,6 +2,7 @@ package build
 
 import (
 	"archive/tar"
+	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
@@ -31,7 +32,7 @@ func isArchive(p string) bool {
 
 // addArchive copies the entries of a (possibly compressed) tar archive
 // into tw under dir. Names are cleaned, so nothing climbs out of dir.
-func (b *builder) addArchive(tw *tar.Writer, file, dir string) error {
+func (b *builder) addArchive(lw *layerWriter, file, dir string) error {
 	f, err := os.Open(file)
 	if err != nil {
 		return err
@@ -59,11 +60,7 @@ func (b *builder) addArchive(tw *tar.Writer, file, dir string) error {
 		if h.Typeflag == tar.TypeLink {
 			h.Linkname = under(h.Linkname)
 		}
-		fmt.Fprintf(b.sum, "%s %o %d %d %d %s\n", h.Name, h.Mode, h.Uid, h.Gid, h.Size, h.Linkname)
-		if err := tw.WriteHeader(h); err != nil {
-			return err
-		}
-		if _, err := io.Copy(io.MultiWriter(tw, b.sum), tr); err != nil {
+		if err := lw.add(h, tr); err != nil {
 			return err
 		}
 	}
@@ -79,7 +76,7 @@ const maxADDDownload = 1 << 30
 // addURL downloads src into the layer as Docker's ADD does: not unpacked,
 // mode 0600 unless --chmod, named after the URL's last path element when
 // the destination is a directory, checked against --checksum if given.
-func (b *builder) addURL(tw *tar.Writer, src, dest string, destIsDir bool, uid, gid int, mode *os.FileMode, checksum string) error {
+func (b *builder) addURL(lw *layerWriter, src, dest string, destIsDir bool, uid, gid int, mode *os.FileMode, checksum string) error {
 	u, err := url.Parse(src)
 	if err != nil {
 		return errdefs.Invalid("ADD %s: %v", src, err)
@@ -130,12 +127,5 @@ func (b *builder) addURL(tw *tar.Writer, src, dest string, destIsDir bool, uid, 
 		mtime = lm
 	}
 	hdr := &tar.Header{Name: strings.TrimPrefix(path.Clean(target), "/"), Mode: int64(fm), Size: int64(len(body)), Uid: uid, Gid: gid, Typeflag: tar.TypeReg, ModTime: mtime}
-	if err := tw.WriteHeader(hdr); err != nil {
-		return err
-	}
-	if _, err := tw.Write(body); err != nil {
-		return err
-	}
-	fmt.Fprintf(b.sum, "url\x00%s\x00%o\x00%d:%d\x00%x\x00", hdr.Name, fm, uid, gid, sha256.Sum256(body))
-	return nil
+	return lw.add(hdr, bytes.NewReader(body))
 }

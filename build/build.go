@@ -10,12 +10,9 @@ import (
 	"archive/tar"
 	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"hash"
 	"io"
 	"os"
 	"path"
@@ -80,7 +77,6 @@ type builder struct {
 	ignore *patternmatcher.PatternMatcher
 	step   int
 	steps  int
-	sum    hash.Hash // the content key of the COPY being made
 }
 
 // Build runs the Dockerfile and returns the final image.
@@ -582,8 +578,7 @@ func (b *builder) copy(s *stage, n *parser.Node) error {
 		dest = path.Join(firstNonEmpty(s.cfg.Config.WorkingDir, "/"), dest) + map[bool]string{true: "/", false: ""}[strings.HasSuffix(ws[len(ws)-1], "/")]
 	}
 	var buf bytes.Buffer
-	tw := tar.NewWriter(&buf)
-	b.sum = sha256.New()
+	lw := newLayerWriter(&buf)
 	var matches []string
 	destIsDir := strings.HasSuffix(dest, "/") || len(ws) > 2
 	for _, src := range ws[:len(ws)-1] {
@@ -605,13 +600,9 @@ func (b *builder) copy(s *stage, n *parser.Node) error {
 				fm = *mode
 			}
 			hdr := &tar.Header{Name: strings.TrimPrefix(path.Clean(target), "/"), Mode: int64(fm), Size: int64(len(body)), Uid: uid, Gid: gid, Typeflag: tar.TypeReg, ModTime: time.Unix(0, 0)}
-			if err := tw.WriteHeader(hdr); err != nil {
+			if err := lw.add(hdr, strings.NewReader(body)); err != nil {
 				return err
 			}
-			if _, err := io.WriteString(tw, body); err != nil {
-				return err
-			}
-			fmt.Fprintf(b.sum, "heredoc\x00%s\x00%o\x00%d:%d\x00%s\x00", hdr.Name, fm, uid, gid, body)
 			continue
 		}
 		src = s.expand(src)
@@ -619,7 +610,7 @@ func (b *builder) copy(s *stage, n *parser.Node) error {
 			if !strings.EqualFold(n.Value, "add") {
 				return errdefs.Invalid("COPY takes no URLs (%s); use ADD to download", src)
 			}
-			if err := b.addURL(tw, src, dest, destIsDir, uid, gid, mode, checksum); err != nil {
+			if err := b.addURL(lw, src, dest, destIsDir, uid, gid, mode, checksum); err != nil {
 				return err
 			}
 			continue
@@ -644,20 +635,21 @@ func (b *builder) copy(s *stage, n *parser.Node) error {
 		}
 		if strings.EqualFold(n.Value, "add") && !fi.IsDir() && isArchive(m) {
 			// ADD unpacks a local tar archive into the destination directory.
-			if err := b.addArchive(tw, m, strings.TrimPrefix(path.Clean(dest), "/")); err != nil {
+			if err := b.addArchive(lw, m, strings.TrimPrefix(path.Clean(dest), "/")); err != nil {
 				return fmt.Errorf("ADD %s: %w", filepath.Base(m), err)
 			}
 			continue
 		}
-		if err := b.addTree(tw, srcRoot, m, strings.TrimPrefix(path.Clean(target), "/"), fi.IsDir(), uid, gid, mode, from == ""); err != nil {
+		if err := b.addTree(lw, srcRoot, m, strings.TrimPrefix(path.Clean(target), "/"), fi.IsDir(), uid, gid, mode, from == ""); err != nil {
 			return err
 		}
 	}
-	if err := tw.Close(); err != nil {
+	key, err := lw.close()
+	if err != nil {
 		return err
 	}
 	// The sources' names, owners, modes and contents, not their times.
-	s.chain += "\n" + strings.TrimSpace(n.Original) + "\x00" + hex.EncodeToString(b.sum.Sum(nil))
+	s.chain += "\n" + strings.TrimSpace(n.Original) + "\x00" + key
 	if b.cached(s) {
 		return nil
 	}
@@ -671,9 +663,9 @@ func (b *builder) copy(s *stage, n *parser.Node) error {
 	return nil
 }
 
-// addTree writes src (a file or a directory's contents) to tw as name,
+// addTree writes src (a file or a directory's contents) to lw as name,
 // leaving out what .dockerignore excludes.
-func (b *builder) addTree(tw *tar.Writer, root, src, name string, dir bool, uid, gid int, mode *os.FileMode, fromContext bool) error {
+func (b *builder) addTree(lw *layerWriter, root, src, name string, dir bool, uid, gid int, mode *os.FileMode, fromContext bool) error {
 	return filepath.Walk(src, func(p string, fi os.FileInfo, err error) error {
 		if err != nil {
 			return err
@@ -709,20 +701,15 @@ func (b *builder) addTree(tw *tar.Writer, root, src, name string, dir bool, uid,
 		if mode != nil && !fi.IsDir() {
 			h.Mode = int64(*mode)
 		}
-		fmt.Fprintf(b.sum, "%s %o %d %d %d %s\n", h.Name, h.Mode, h.Uid, h.Gid, h.Size, h.Linkname)
-		if err := tw.WriteHeader(h); err != nil {
+		if !fi.Mode().IsRegular() {
+			return lw.add(h, nil)
+		}
+		f, err := os.Open(p)
+		if err != nil {
 			return err
 		}
-		if fi.Mode().IsRegular() {
-			f, err := os.Open(p)
-			if err != nil {
-				return err
-			}
-			_, err = io.Copy(io.MultiWriter(tw, b.sum), f)
-			f.Close()
-			return err
-		}
-		return nil
+		defer f.Close()
+		return lw.add(h, f)
 	})
 }
 

@@ -1,9 +1,6 @@
 package build
 
 import (
-	"archive/tar"
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
 	"io"
 	"os"
@@ -177,12 +174,9 @@ func (b *builder) mount(s *stage, spec string, out *runMounts) error {
 // treeSum is the names, modes, owners and contents under src, as a COPY
 // of it would key them.
 func (b *builder) treeSum(root, src string, dir, fromContext bool) (string, error) {
-	saved := b.sum
-	defer func() { b.sum = saved }()
-	b.sum = sha256.New()
-	tw := tar.NewWriter(io.Discard)
-	if err := b.addTree(tw, root, src, "m", dir, 0, 0, nil, fromContext); err != nil {
+	lw := newLayerWriter(io.Discard)
+	if err := b.addTree(lw, root, src, "m", dir, 0, 0, nil, fromContext); err != nil {
 		return "", err
 	}
-	return hex.EncodeToString(b.sum.Sum(nil)), nil
+	return lw.close()
 }
