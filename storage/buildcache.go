@@ -83,17 +83,9 @@ func PruneBuildMounts() error { return os.RemoveAll(buildMountsDir()) }
 func (s *Store) PruneBuild() ([]string, error) {
 	var removed []string
 	for id := range BuildIntermediates() {
-		img, err := s.LookupImage(id)
-		if err != nil || len(img.Names) > 0 {
-			continue
+		if img, err := s.LookupImage(id); err == nil && len(img.Names) == 0 && s.removeUnused(img.ID) {
+			removed = append(removed, "sha256:"+img.ID)
 		}
-		if users, err := s.containersOf(img.ID); err != nil || len(users) > 0 {
-			continue
-		}
-		if _, err := s.s.DeleteImage(img.ID, true); err != nil {
-			continue // removed by a concurrent call
-		}
-		removed = append(removed, "sha256:"+img.ID)
 	}
 	if err := PruneBuildCache(); err != nil {
 		return removed, err

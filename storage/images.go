@@ -304,18 +304,21 @@ func (s *Store) PruneImages(all bool) ([]string, error) {
 	}
 	var removed []string
 	for _, img := range imgs {
-		if !img.Dangling() && !all {
-			continue
+		if (img.Dangling() || all) && s.removeUnused(img.ID) {
+			removed = append(removed, "sha256:"+img.ID)
 		}
-		if users, err := s.containersOf(img.ID); err != nil || len(users) > 0 {
-			continue
-		}
-		if _, err := s.s.DeleteImage(img.ID, true); err != nil {
-			continue // removed by a concurrent call, or a parent of another
-		}
-		removed = append(removed, "sha256:"+img.ID)
 	}
 	return removed, nil
+}
+
+// removeUnused deletes an image no container uses; it says whether it did
+// (not when a container uses it or a concurrent call removed it first).
+func (s *Store) removeUnused(id string) bool {
+	if users, err := s.containersOf(id); err != nil || len(users) > 0 {
+		return false
+	}
+	_, err := s.s.DeleteImage(id, true)
+	return err == nil
 }
 
 // LayerSource is one layer of an image to store, in order from the base.
