@@ -178,7 +178,7 @@ func buildCommand() *cli.Command {
 
 // parseSecrets reads --secret id=NAME,src=FILE (or env=VAR, whose value is
 // put in a private temporary file) into files by id.
-func parseSecrets(specs []string) (map[string]string, func(), error) {
+func parseSecrets(specs []string) (_ map[string]string, _ func(), err error) {
 	out := map[string]string{}
 	var temps []string
 	cleanup := func() {
@@ -186,6 +186,11 @@ func parseSecrets(specs []string) (map[string]string, func(), error) {
 			_ = os.Remove(t)
 		}
 	}
+	defer func() {
+		if err != nil {
+			cleanup() // nothing half-made is left on an error
+		}
+	}()
 	for _, spec := range specs {
 		kv := map[string]string{}
 		for _, f := range strings.Split(spec, ",") {
@@ -196,11 +201,9 @@ func parseSecrets(specs []string) (map[string]string, func(), error) {
 		src := firstNonEmpty(kv["src"], kv["source"])
 		env := kv["env"]
 		if id == "" {
-			cleanup()
 			return nil, nil, errdefs.Invalid("--secret %q: want id=NAME,src=FILE or id=NAME,env=VAR", spec)
 		}
 		if typ := kv["type"]; typ != "" && typ != "file" && typ != "env" {
-			cleanup()
 			return nil, nil, errdefs.Invalid("--secret %q: unknown type %q (want file or env)", spec, typ)
 		}
 		switch {
@@ -210,7 +213,6 @@ func parseSecrets(specs []string) (map[string]string, func(), error) {
 				_, err = os.Stat(abs)
 			}
 			if err != nil {
-				cleanup()
 				return nil, nil, errdefs.NotFound("--secret id=%s: source file %s: %v", id, src, err)
 			}
 			out[id] = abs
@@ -220,19 +222,16 @@ func parseSecrets(specs []string) (map[string]string, func(), error) {
 			}
 			v, ok := os.LookupEnv(env)
 			if !ok {
-				cleanup()
 				return nil, nil, errdefs.NotFound("--secret id=%s: environment variable %s is not set; give src=FILE or env=VAR", id, env)
 			}
 			f, err := os.CreateTemp("", "skiff-secret-")
 			if err != nil {
-				cleanup()
 				return nil, nil, err
 			}
 			temps = append(temps, f.Name())
 			_, err = f.WriteString(v)
 			f.Close()
 			if err != nil {
-				cleanup()
 				return nil, nil, err
 			}
 			out[id] = f.Name()
