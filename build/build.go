@@ -584,10 +584,7 @@ func (b *builder) copy(s *stage, n *parser.Node) error {
 	for _, src := range ws[:len(ws)-1] {
 		if h := heredocSource(n, src); h != nil {
 			// COPY <<EOF /dest: the body is the file, named after its marker.
-			body := h.Content
-			if h.Chomp {
-				body = parser.ChompHeredocContent(body)
-			}
+			body := heredocBody(h)
 			if h.Expand {
 				body = s.expand(body)
 			}

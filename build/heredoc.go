@@ -41,10 +41,7 @@ func runScript(n *parser.Node) string {
 		return line
 	}
 	if h := heredocSource(n, line); h != nil && len(n.Heredocs) == 1 {
-		body := h.Content
-		if h.Chomp {
-			body = parser.ChompHeredocContent(body)
-		}
+		body := heredocBody(h)
 		if !strings.HasPrefix(body, "#!") {
 			return body
 		}
@@ -59,4 +56,12 @@ func runScript(n *parser.Node) string {
 		b.WriteString(h.Content + h.Name + "\n")
 	}
 	return b.String()
+}
+
+// heredocBody is a heredoc's text, with the leading tabs of <<- taken off.
+func heredocBody(h *parser.Heredoc) string {
+	if h.Chomp {
+		return parser.ChompHeredocContent(h.Content)
+	}
+	return h.Content
 }
