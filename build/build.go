@@ -41,9 +41,12 @@ type Options struct {
 	BuildArgs  map[string]string
 	Target     string
 	Labels     map[string]string
-	Network    string
-	Quiet      bool
-	Out        io.Writer // step lines and RUN output
+	// Network is the network of RUN steps and NetworkKind its kind
+	// (netns.Mode*), parsed by the caller.
+	Network     string
+	NetworkKind string
+	Quiet       bool
+	Out         io.Writer // step lines and RUN output
 	// NoCache rebuilds every step (the results are still remembered).
 	NoCache bool
 	// Running, when set, is told the ID of the RUN container in flight
@@ -477,13 +480,12 @@ func (b *builder) run(s *stage, n *parser.Node, m *runMounts) error {
 		}
 	}
 	env = append(env, m.env...) // secrets as env=VAR: in the RUN only, never the image
-	empty := ""
-	o := runtime.RunOptions{
-		Image: img.ID, Cmd: args, Entrypoint: &empty, Env: env,
-		Workdir: s.cfg.Config.WorkingDir, User: s.cfg.Config.User, Network: b.o.Network, Mounts: m.mounts,
+	spec := runtime.Spec{
+		Image: img.ID, Cmd: args, EntrypointSet: true, Env: env,
+		Workdir: s.cfg.Config.WorkingDir, User: s.cfg.Config.User, Network: b.o.Network, NetworkKind: b.o.NetworkKind, Mounts: m.mounts,
 		Name: "skiff-build-" + img.ID[:8] + "-" + strconv.FormatInt(time.Now().UnixNano(), 36),
 	}
-	c, err := runtime.Create(b.st, img, o)
+	c, err := runtime.Create(b.st, img, spec)
 	if err != nil {
 		return err
 	}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/moby/buildkit/frontend/dockerfile/parser"
 
+	"github.com/skiff-project/skiff/container"
 	"github.com/skiff-project/skiff/errdefs"
 	"github.com/skiff-project/skiff/storage"
 )
@@ -17,16 +18,17 @@ import (
 // runMounts are the mounts of one RUN step (RUN --mount=...), in the
 // runtime's --mount syntax, with what to release once the step is done.
 type runMounts struct {
-	mounts  []string
+	mounts  []container.Mount
 	targets []string // left out of the committed layer
 	env     []string // secrets given as env=VAR
 	key     string   // what the mounts add to the step's cache key
 	release []func()
 }
 
-func (m *runMounts) add(spec, target string) {
-	m.mounts = append(m.mounts, spec)
-	m.targets = append(m.targets, path.Clean(target))
+func (m *runMounts) add(mt container.Mount) {
+	mt.Destination = path.Clean(mt.Destination)
+	m.mounts = append(m.mounts, mt)
+	m.targets = append(m.targets, mt.Destination)
 }
 
 func (m *runMounts) done() {
@@ -114,7 +116,7 @@ func (b *builder) mount(s *stage, spec string, out *runMounts) error {
 			return err
 		}
 		out.key += "\x00bind " + target + " " + sum
-		out.add("type=bind,source="+src+",target="+target+",readonly", target)
+		out.add(container.Mount{Type: container.MountBind, Source: src, Destination: target, ReadOnly: true})
 	case "cache":
 		if target == "" {
 			return errdefs.Invalid("type=cache needs target=/path")
@@ -123,11 +125,8 @@ func (b *builder) mount(s *stage, spec string, out *runMounts) error {
 		if err != nil {
 			return err
 		}
-		ro := ""
-		if kv["ro"] == "true" || kv["readonly"] == "true" {
-			ro = ",readonly"
-		}
-		out.add("type=bind,source="+dir+",target="+target+ro, target)
+		ro := kv["ro"] == "true" || kv["readonly"] == "true"
+		out.add(container.Mount{Type: container.MountBind, Source: dir, Destination: target, ReadOnly: ro})
 	case "secret":
 		id := firstNonEmpty(kv["id"], path.Base(target))
 		if id == "" || id == "." || id == "/" {
@@ -155,16 +154,16 @@ func (b *builder) mount(s *stage, spec string, out *runMounts) error {
 		if target == "" {
 			target = "/run/secrets/" + id
 		}
-		out.add("type=bind,source="+file+",target="+target+",readonly", target)
+		out.add(container.Mount{Type: container.MountBind, Source: file, Destination: target, ReadOnly: true})
 	case "tmpfs":
 		if target == "" {
 			return errdefs.Invalid("type=tmpfs needs target=/path")
 		}
-		m := "type=tmpfs,target=" + target
+		m := container.Mount{Type: container.MountTmpfs, Destination: target, Options: []string{"nosuid", "nodev"}}
 		if sz := kv["size"]; sz != "" {
-			m += ",tmpfs-size=" + sz
+			m.Options = append(m.Options, "size="+sz)
 		}
-		out.add(m, target)
+		out.add(m)
 	default:
 		return errdefs.Invalid("unknown mount type %q (want bind, cache, secret or tmpfs)", typ)
 	}

@@ -12,9 +12,8 @@ import (
 	"github.com/urfave/cli/v2"
 	"golang.org/x/sys/unix"
 
+	"github.com/skiff-project/skiff/engine"
 	"github.com/skiff-project/skiff/errdefs"
-	"github.com/skiff-project/skiff/runtime"
-	"github.com/skiff-project/skiff/storage"
 )
 
 // terminal puts the caller's terminal in raw mode (when it gives input)
@@ -100,8 +99,8 @@ func parseDetachKeys(s string) ([]byte, error) {
 
 // attachAndStart starts a created container with this terminal attached,
 // forwards signals and returns its exit status.
-func attachAndStart(ctr *runtime.Container, interactive, tty, sigProxy bool, detachKeys []byte) error {
-	streams := runtime.AttachStreams{Stdout: os.Stdout, Stderr: os.Stderr}
+func attachAndStart(ctx context.Context, e *engine.Engine, id, name string, interactive, tty, sigProxy bool, detachKeys []byte) error {
+	streams := engine.AttachStreams{Stdout: os.Stdout, Stderr: os.Stderr}
 	if interactive {
 		streams.Stdin = os.Stdin
 	}
@@ -119,13 +118,8 @@ func attachAndStart(ctr *runtime.Container, interactive, tty, sigProxy bool, det
 	if sigProxy && !tty {
 		defer proxySignals(pid)()
 	}
-	a, err := runtime.StartAttached(ctr, streams)
-	if err != nil {
-		return err
-	}
-	pid <- a.Pid
-	code, err := a.Stream(streams)
-	return attachResult(ctr, term, code, err)
+	code, err := e.ContainerStartAttached(ctx, id, streams, func(p int) { pid <- p })
+	return attachResult(name, term, code, err)
 }
 
 // proxySignals forwards the signals that reach skiff to the container's
@@ -143,12 +137,12 @@ func proxySignals(pid <-chan int) func() {
 }
 
 // attachResult turns the end of an attach into skiff's exit.
-func attachResult(ctr *runtime.Container, term *terminal, code int, err error) error {
-	if errors.Is(err, runtime.ErrDetached) {
+func attachResult(name string, term *terminal, code int, err error) error {
+	if errors.Is(err, engine.ErrDetached) {
 		if term != nil {
 			term.restore()
 		}
-		fmt.Fprintf(os.Stderr, "\nDetached from %s; it keeps running.\n", ctr.Name)
+		fmt.Fprintf(os.Stderr, "\nDetached from %s; it keeps running.\n", name)
 		return nil
 	}
 	if err != nil {
@@ -179,12 +173,13 @@ func attachCommand() *cli.Command {
 			if err != nil {
 				return err
 			}
-			return withStore(c, func(ctx context.Context, st *storage.Store) error {
-				ctr, err := runtime.Lookup(c.Args().First())
+			return withEngine(c, func(ctx context.Context, e *engine.Engine) error {
+				ctr, err := e.ContainerInspect(ctx, c.Args().First(), false)
 				if err != nil {
 					return err
 				}
-				streams := runtime.AttachStreams{Stdout: os.Stdout, Stderr: os.Stderr, DetachKeys: keys}
+				name := strings.TrimPrefix(ctr.Name, "/")
+				streams := engine.AttachStreams{Stdout: os.Stdout, Stderr: os.Stderr, DetachKeys: keys}
 				if !c.Bool("no-stdin") && ctr.Config.OpenStdin {
 					streams.Stdin = os.Stdin
 				}
@@ -200,8 +195,8 @@ func attachCommand() *cli.Command {
 					pid <- ctr.State.Pid
 					defer proxySignals(pid)()
 				}
-				code, err := runtime.Attach(ctr.ID, streams)
-				return attachResult(ctr, term, code, err)
+				code, err := e.ContainerAttach(ctx, ctr.ID, streams)
+				return attachResult(name, term, code, err)
 			})
 		},
 	}

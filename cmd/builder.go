@@ -6,7 +6,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
-	"github.com/skiff-project/skiff/storage"
+	"github.com/skiff-project/skiff/engine"
 )
 
 // builderCommand is `skiff builder`: the build cache.
@@ -17,8 +17,9 @@ func builderCommand() *cli.Command {
 		Subcommands: []*cli.Command{
 			buildCommand(),
 			{
-				Name:  "prune",
-				Usage: "Remove the build cache: intermediate images, cached steps and RUN cache mounts",
+				Name:      "prune",
+				Usage:     "Remove the build cache: intermediate images, cached steps and RUN cache mounts",
+				UsageText: "skiff builder prune [-a] [-f]\n\nExample: skiff builder prune -f",
 				Flags: []cli.Flag{
 					&cli.BoolFlag{Name: "all", Aliases: []string{"a"}, Usage: "accepted for Docker compatibility (the whole cache always goes)"},
 					&cli.BoolFlag{Name: "force", Aliases: []string{"f"}, Usage: "do not ask for confirmation"},
@@ -27,17 +28,12 @@ func builderCommand() *cli.Command {
 					if err := exactArgs(c, 0, 0, "builder prune [-a] [-f]"); err != nil {
 						return err
 					}
-					if !c.Bool("force") && !confirm("WARNING! This will remove all build cache.") {
-						return nil
-					}
-					return withStore(c, func(ctx context.Context, st *storage.Store) error {
-						removed, err := st.PruneBuild()
-						if len(removed) > 0 {
-							fmt.Fprintln(c.App.Writer, "Deleted build cache objects:")
-							for _, r := range removed {
-								fmt.Fprintln(c.App.Writer, r)
-							}
+					return withEngine(c, func(ctx context.Context, e *engine.Engine) error {
+						if !c.Bool("force") && !confirm("WARNING! This will remove all build cache.") {
+							return nil
 						}
+						removed, err := e.BuildPrune(ctx)
+						printList(c.App.Writer, "Deleted build cache objects:", removed, false)
 						fmt.Fprintf(c.App.Writer, "Total reclaimed space: %d images\n", len(removed))
 						return err
 					})

@@ -1,17 +1,12 @@
 package cmd
 
 import (
-	"bufio"
 	"context"
 	"fmt"
-	"os"
-	"strings"
 
 	"github.com/urfave/cli/v2"
 
-	"github.com/skiff-project/skiff/runtime"
-	"github.com/skiff-project/skiff/storage"
-	"github.com/skiff-project/skiff/userns"
+	"github.com/skiff-project/skiff/engine"
 )
 
 // containerCommand groups the container commands under `skiff container`,
@@ -21,85 +16,58 @@ func containerCommand() *cli.Command {
 		Name:  "container",
 		Usage: "Manage containers",
 		Subcommands: []*cli.Command{
-			{Name: "ls", Aliases: []string{"list", "ps"}, Usage: "List containers", Flags: psFlags(), Action: psAction, UseShortOptionHandling: true},
+			{Name: "ls", Aliases: []string{"list", "ps"}, Usage: "List containers", Flags: psFlags(), Action: psAction},
 			{Name: "rm", Aliases: []string{"remove"}, Usage: "Remove one or more containers", ArgsUsage: "CONTAINER [CONTAINER...]", Flags: rmFlags(), Action: rmAction},
 			{
-				Name:  "prune",
-				Usage: "Remove all stopped containers",
-				Flags: []cli.Flag{&cli.BoolFlag{Name: "force", Aliases: []string{"f"}, Usage: "do not ask for confirmation"}},
+				Name:      "prune",
+				Usage:     "Remove all stopped containers",
+				UsageText: "skiff container prune [OPTIONS]\n\nExample: skiff container prune -f --filter label=job",
+				Flags: []cli.Flag{
+					&cli.BoolFlag{Name: "force", Aliases: []string{"f"}, Usage: "do not ask for confirmation"},
+					&cli.StringSliceFlag{Name: "filter", Usage: "only these: label=KEY[=VALUE], label!=…, until=TIME"},
+				},
 				Action: func(c *cli.Context) error {
-					if !c.Bool("force") && !confirm("WARNING! This will remove all stopped containers.") {
-						return nil
+					f, err := engine.ParseFilters(c.StringSlice("filter"))
+					if err != nil {
+						return err
 					}
-					return withStore(c, func(ctx context.Context, st *storage.Store) error {
-						all, err := runtime.List()
-						if err != nil {
-							return err
+					return withEngine(c, func(ctx context.Context, e *engine.Engine) error {
+						if !c.Bool("force") && !confirm("WARNING! This will remove all stopped containers.") {
+							return nil
 						}
+						rep, err := e.ContainerPrune(ctx, f)
 						fmt.Fprintln(c.App.Writer, "Deleted Containers:")
-						var reclaimed int64
-						for _, ctr := range all {
-							switch ctr.State.Status {
-							case runtime.StatusExited, runtime.StatusCreated, runtime.StatusDead:
-							default:
-								continue
-							}
-							if ctr.State.Status == runtime.StatusCreated && ctr.State.SupervisorPid != 0 {
-								continue // being started right now
-							}
-							size, _ := st.Raw().ContainerSize(ctr.ID)
-							if _, err := runtime.Remove(st, ctr.ID, ctr.State.Status == runtime.StatusDead, false); err == nil {
-								fmt.Fprintln(c.App.Writer, ctr.ID)
-								reclaimed += size
-							}
+						for _, id := range rep.ContainersDeleted {
+							fmt.Fprintln(c.App.Writer, id)
 						}
-						fmt.Fprintf(c.App.Writer, "\nTotal reclaimed space: %s\n", humanBytes(reclaimed))
-						return nil
+						fmt.Fprintf(c.App.Writer, "\nTotal reclaimed space: %s\n", humanBytes(int64(rep.SpaceReclaimed)))
+						return err
 					})
 				},
 			},
 			createCommand(), startCommand(), stopCommand(), restartCommand(), killCommand(),
 			waitCommand(), logsCommand(), execCommand(), attachCommand(), topCommand(),
 			renameCommand(), pauseCommand(true), pauseCommand(false), portCommand(), statsCommand(),
-			{Name: "inspect", Usage: "Display detailed information on containers", ArgsUsage: "CONTAINER [CONTAINER...]", Flags: []cli.Flag{formatFlag()}, Action: func(c *cli.Context) error { return inspectObjects(c, "container") }},
-			{Name: "run", Usage: "Create and run a new container", Flags: runCommand().Flags, Action: runAction, UseShortOptionHandling: true},
+			exportCommand(), diffCommand(), commitCommand(), cpCommand(),
+			{Name: "inspect", Usage: "Display detailed information on containers", ArgsUsage: "CONTAINER [CONTAINER...]", Flags: inspectFlags(), Action: func(c *cli.Context) error { return inspectObjects(c, "container") }},
+			{Name: "run", Usage: "Create and run a new container", Flags: runCommand().Flags, Action: runAction},
 		},
 	}
-}
-
-// confirm asks a yes/no question on the terminal, as Docker's prune does.
-func confirm(warning string) bool {
-	fmt.Fprintf(os.Stderr, "%s\nAre you sure you want to continue? [y/N] ", warning)
-	line, _ := bufio.NewReader(os.Stdin).ReadString('\n')
-	a := strings.ToLower(strings.TrimSpace(line))
-	if a != "y" && a != "yes" {
-		fmt.Fprintln(os.Stderr)
-		return false
-	}
-	return true
 }
 
 // stepCommands are the hidden steps the supervisor (skiff-supervisor)
 // runs with this binary: starting, cleaning up and probing a container.
 func stepCommands() []*cli.Command {
-	step := func(name string, fn func(c *cli.Context) error) *cli.Command {
-		return &cli.Command{
+	var out []*cli.Command
+	for _, name := range engine.Steps {
+		out = append(out, &cli.Command{
 			Name:            name,
 			Hidden:          true,
 			SkipFlagParsing: true,
 			Action: func(c *cli.Context) error {
-				if err := userns.Enter(); err != nil {
-					return err
-				}
-				return fn(c)
+				return engine.RunStep(name, c.Args().First(), c.Args().Tail())
 			},
-		}
+		})
 	}
-	return []*cli.Command{
-		step("__start", func(c *cli.Context) error { return runtime.StartStep(c.Args().First()) }),
-		step("__cleanup", func(c *cli.Context) error {
-			return runtime.CleanupStep(c.Args().First(), c.Args().Get(1) == "remove")
-		}),
-		step("__health", func(c *cli.Context) error { return runtime.HealthStep(c.Args().First()) }),
-	}
+	return out
 }

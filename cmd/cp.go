@@ -8,9 +8,8 @@ import (
 	"github.com/urfave/cli/v2"
 	"golang.org/x/term"
 
+	"github.com/skiff-project/skiff/engine"
 	"github.com/skiff-project/skiff/errdefs"
-	"github.com/skiff-project/skiff/runtime"
-	"github.com/skiff-project/skiff/storage"
 )
 
 func cpCommand() *cli.Command {
@@ -24,7 +23,6 @@ func cpCommand() *cli.Command {
 			&cli.BoolFlag{Name: "follow-link", Aliases: []string{"L"}, Usage: "always follow a symbolic link in SRC_PATH"},
 			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "accepted for compatibility"},
 		},
-		UseShortOptionHandling: true,
 		Action: func(c *cli.Context) error {
 			if err := exactArgs(c, 2, 2, "cp [OPTIONS] CONTAINER:SRC_PATH DEST_PATH|- (or the other way)"); err != nil {
 				return err
@@ -32,7 +30,7 @@ func cpCommand() *cli.Command {
 			src, dst := c.Args().Get(0), c.Args().Get(1)
 			sCtr, sPath, sIn := splitCopyArg(src)
 			dCtr, dPath, dIn := splitCopyArg(dst)
-			o := runtime.CopyOptions{Archive: c.Bool("archive"), FollowLink: c.Bool("follow-link")}
+			o := engine.CopyOptions{Archive: c.Bool("archive"), FollowLink: c.Bool("follow-link")}
 			switch {
 			case sIn && dIn:
 				return errdefs.Invalid("copying between containers is not supported: copy to the host first")
@@ -42,11 +40,11 @@ func cpCommand() *cli.Command {
 			if dst == "-" && term.IsTerminal(int(os.Stdout.Fd())) {
 				return errdefs.Invalid("cowardly refusing to write a tar stream to a terminal: redirect it or give a path")
 			}
-			return withStore(c, func(ctx context.Context, st *storage.Store) error {
+			return withEngine(c, func(ctx context.Context, e *engine.Engine) error {
 				if sIn {
-					return runtime.CopyFrom(st, sCtr, sPath, dst, os.Stdout, o)
+					return e.CopyFromContainer(ctx, sCtr, sPath, dst, os.Stdout, o)
 				}
-				return runtime.CopyTo(st, dCtr, src, os.Stdin, dPath, o)
+				return e.CopyToContainer(ctx, dCtr, src, os.Stdin, dPath, o)
 			})
 		},
 	}

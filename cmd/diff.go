@@ -6,8 +6,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
-	"github.com/skiff-project/skiff/runtime"
-	"github.com/skiff-project/skiff/storage"
+	"github.com/skiff-project/skiff/engine"
 )
 
 func diffCommand() *cli.Command {
@@ -20,12 +19,8 @@ func diffCommand() *cli.Command {
 			if err := exactArgs(c, 1, 1, "diff CONTAINER"); err != nil {
 				return err
 			}
-			return withStore(c, func(ctx context.Context, st *storage.Store) error {
-				ctr, err := runtime.Lookup(c.Args().First())
-				if err != nil {
-					return err
-				}
-				changes, err := st.Changes(ctr.ID, mountDestinations(ctr))
+			return withEngine(c, func(ctx context.Context, e *engine.Engine) error {
+				changes, err := e.ContainerChanges(ctx, c.Args().First())
 				if err != nil {
 					return err
 				}

@@ -6,18 +6,16 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/skiff-project/skiff/engine"
 	"github.com/skiff-project/skiff/errdefs"
-	"github.com/skiff-project/skiff/runtime"
-	"github.com/skiff-project/skiff/storage"
 )
 
 func execCommand() *cli.Command {
 	return &cli.Command{
-		Name:                   "exec",
-		Usage:                  "Execute a command in a running container",
-		ArgsUsage:              "CONTAINER COMMAND [ARG...]",
-		UsageText:              "skiff exec [OPTIONS] CONTAINER COMMAND [ARG...]\n\nExample: skiff exec -it web sh",
-		UseShortOptionHandling: true,
+		Name:      "exec",
+		Usage:     "Execute a command in a running container",
+		ArgsUsage: "CONTAINER COMMAND [ARG...]",
+		UsageText: "skiff exec [OPTIONS] CONTAINER COMMAND [ARG...]\n\nExamples:\n  skiff exec -it web sh\n  skiff exec -e DEBUG=1 -w /app web ls",
 		Flags: []cli.Flag{
 			&cli.BoolFlag{Name: "interactive", Aliases: []string{"i"}, Usage: "keep STDIN open"},
 			&cli.BoolFlag{Name: "tty", Aliases: []string{"t"}, Usage: "allocate a pseudo-TTY"},
@@ -36,13 +34,13 @@ func execCommand() *cli.Command {
 			if err != nil {
 				return err
 			}
-			o := runtime.ExecOptions{
+			o := engine.ExecOptions{
 				Cmd: c.Args().Tail(), Env: env, User: c.String("user"), Workdir: c.String("workdir"),
 				Privileged: c.Bool("privileged"), Interactive: c.Bool("interactive"), TTY: c.Bool("tty"),
 				Detach: c.Bool("detach"), Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr,
 			}
-			return withStore(c, func(ctx context.Context, st *storage.Store) error {
-				return runtime.Exec(c.Args().First(), o)
+			return withEngine(c, func(ctx context.Context, e *engine.Engine) error {
+				return e.ContainerExec(ctx, c.Args().First(), o)
 			})
 		},
 	}

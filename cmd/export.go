@@ -7,9 +7,8 @@ import (
 	"github.com/urfave/cli/v2"
 	"golang.org/x/term"
 
+	"github.com/skiff-project/skiff/engine"
 	"github.com/skiff-project/skiff/errdefs"
-	"github.com/skiff-project/skiff/runtime"
-	"github.com/skiff-project/skiff/storage"
 )
 
 func exportCommand() *cli.Command {
@@ -29,15 +28,8 @@ func exportCommand() *cli.Command {
 			if out == "" && term.IsTerminal(int(os.Stdout.Fd())) {
 				return errdefs.Invalid("cowardly refusing to save to a terminal. Use the -o flag or redirect")
 			}
-			return withStore(c, func(ctx context.Context, st *storage.Store) error {
-				ctr, err := runtime.Lookup(c.Args().First())
-				if err != nil {
-					return err
-				}
-				if out == "" {
-					return st.Export(ctx, ctr.ID, c.App.Writer)
-				}
-				return writeFileAtomic(out, func(f *os.File) error { return st.Export(ctx, ctr.ID, f) })
+			return withEngine(c, func(ctx context.Context, e *engine.Engine) error {
+				return e.ContainerExport(ctx, c.Args().First(), engine.ExportTarget{Writer: c.App.Writer, Path: out})
 			})
 		},
 	}

@@ -2,19 +2,18 @@ package cmd
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"fmt"
 	"io"
 	"reflect"
+	"sort"
 	"strings"
 	"text/tabwriter"
 	"text/template"
 
-	"github.com/urfave/cli/v2"
+	units "github.com/docker/go-units"
 
 	"github.com/skiff-project/skiff/errdefs"
-	"github.com/skiff-project/skiff/storage"
 )
 
 // templateFuncs are the helpers Docker's --format templates offer.
@@ -178,30 +177,38 @@ func headerFor(row any, titles map[string]string) map[string]string {
 	return h
 }
 
-// inspectEach is `X inspect` for objects found by name: one JSON array
-// (or template per object) of what it finds, then the first lookup error.
-func inspectEach(c *cli.Context, usage string, find func(ref string) (any, error)) error {
-	if err := exactArgs(c, 1, -1, usage); err != nil {
-		return err
+// joinLabels is a label map as Docker's list columns show it: k=v,k=v.
+func joinLabels(labels map[string]string) string {
+	var ls []string
+	for k, v := range labels {
+		ls = append(ls, k+"="+v)
 	}
-	return withStore(c, func(ctx context.Context, st *storage.Store) error {
-		var out []any
-		var first error
-		for _, ref := range c.Args().Slice() {
-			v, err := find(ref)
-			if err != nil {
-				if first == nil {
-					first = err
-				}
-				continue
-			}
-			out = append(out, v)
+	sort.Strings(ls)
+	return strings.Join(ls, ",")
+}
+
+// printList prints a prune's heading and names, with a blank line after
+// them when blank is set; nothing when there are none.
+func printList(w io.Writer, heading string, names []string, blank bool) {
+	if len(names) == 0 {
+		return
+	}
+	fmt.Fprintln(w, heading)
+	for _, n := range names {
+		fmt.Fprintln(w, n)
+	}
+	if blank {
+		fmt.Fprintln(w)
+	}
+}
+
+func humanBytes(n int64) string { return units.HumanSizeWithPrecision(float64(n), 3) }
+
+func firstNonEmpty(s ...string) string {
+	for _, x := range s {
+		if x != "" {
+			return x
 		}
-		if len(out) > 0 {
-			if err := writeInspect(c.App.Writer, out, c.String("format")); err != nil {
-				return err
-			}
-		}
-		return first
-	})
+	}
+	return ""
 }

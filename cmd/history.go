@@ -8,9 +8,10 @@ import (
 	"unicode/utf8"
 
 	"github.com/docker/go-units"
+	"github.com/moby/moby/api/types/image"
 	"github.com/urfave/cli/v2"
 
-	"github.com/skiff-project/skiff/storage"
+	"github.com/skiff-project/skiff/engine"
 )
 
 // historyRow is one line of `history`, with Docker's field names.
@@ -44,8 +45,8 @@ func historyCommand() *cli.Command {
 					return err
 				}
 			}
-			return withStore(c, func(ctx context.Context, st *storage.Store) error {
-				hist, err := st.History(c.Args().First())
+			return withEngine(c, func(ctx context.Context, e *engine.Engine) error {
+				hist, err := e.ImageHistory(ctx, c.Args().First())
 				if err != nil {
 					return err
 				}
@@ -74,20 +75,18 @@ func historyCommand() *cli.Command {
 	}
 }
 
-func historyRowFor(h storage.HistoryEntry, noTrunc, human bool) historyRow {
-	r := historyRow{ID: "<missing>", Comment: h.Comment, CreatedAt: h.Created.Format(time.RFC3339)}
-	if h.ID != "" {
-		r.ID = "sha256:" + h.ID
-		if !noTrunc {
-			r.ID = h.ID[:12]
-		}
+func historyRowFor(h image.HistoryResponseItem, noTrunc, human bool) historyRow {
+	created := time.Unix(h.Created, 0)
+	r := historyRow{ID: h.ID, Comment: h.Comment, CreatedAt: created.Format(time.RFC3339)}
+	if !noTrunc && strings.HasPrefix(h.ID, "sha256:") {
+		r.ID = h.ID[7:19]
 	}
 	r.CreatedBy = strings.ReplaceAll(h.CreatedBy, "\t", " ")
 	if !noTrunc {
 		r.CreatedBy = ellipsis(r.CreatedBy, 45)
 	}
 	if human {
-		r.CreatedSince = units.HumanDuration(time.Since(h.Created)) + " ago"
+		r.CreatedSince = units.HumanDuration(time.Since(created)) + " ago"
 		r.Size = units.HumanSizeWithPrecision(float64(h.Size), 3)
 	} else {
 		r.CreatedSince = r.CreatedAt

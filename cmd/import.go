@@ -6,11 +6,9 @@ import (
 	"io"
 	"os"
 
-	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/urfave/cli/v2"
 
-	"github.com/skiff-project/skiff/registry/reference"
-	"github.com/skiff-project/skiff/storage"
+	"github.com/skiff-project/skiff/engine"
 )
 
 func importCommand() *cli.Command {
@@ -27,20 +25,7 @@ func importCommand() *cli.Command {
 			if err := exactArgs(c, 1, 2, "import [OPTIONS] FILE|- [REPOSITORY[:TAG]]"); err != nil {
 				return err
 			}
-			o := storage.ImportOptions{Changes: c.StringSlice("change"), Message: c.String("message")}
-			for _, ch := range o.Changes {
-				var probe v1.Config
-				if err := storage.ApplyChange(&probe, ch); err != nil {
-					return err
-				}
-			}
-			if c.NArg() == 2 {
-				n, err := reference.Parse(c.Args().Get(1))
-				if err != nil {
-					return err
-				}
-				o.Name = n.String()
-			}
+			o := engine.ImageImportOptions{Changes: c.StringSlice("change"), Message: c.String("message"), Name: c.Args().Get(1)}
 			var in io.Reader = os.Stdin
 			if src := c.Args().First(); src != "-" {
 				f, err := os.Open(src)
@@ -50,12 +35,12 @@ func importCommand() *cli.Command {
 				defer f.Close()
 				in = f
 			}
-			return withStore(c, func(ctx context.Context, st *storage.Store) error {
-				img, err := st.Import(ctx, in, o)
+			return withEngine(c, func(ctx context.Context, e *engine.Engine) error {
+				id, err := e.ImageImport(ctx, in, o)
 				if err != nil {
 					return err
 				}
-				fmt.Fprintf(c.App.Writer, "sha256:%s\n", img.ID)
+				fmt.Fprintln(c.App.Writer, id)
 				return nil
 			})
 		},

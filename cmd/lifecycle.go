@@ -7,36 +7,9 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/skiff-project/skiff/engine"
 	"github.com/skiff-project/skiff/errdefs"
-	"github.com/skiff-project/skiff/runtime"
-	"github.com/skiff-project/skiff/storage"
 )
-
-// eachArg runs fn for every argument (containers, networks, volumes), printing the argument on
-// success and the error otherwise, as Docker does; the exit status is
-// 125 (or the first error's class) when any failed.
-func eachArg(c *cli.Context, usage string, fn func(ctx context.Context, st *storage.Store, ref string) error) error {
-	if err := exactArgs(c, 1, -1, usage); err != nil {
-		return err
-	}
-	return withStore(c, func(ctx context.Context, st *storage.Store) error {
-		var first error
-		for _, ref := range c.Args().Slice() {
-			if err := fn(ctx, st, ref); err != nil {
-				fmt.Fprintf(os.Stderr, "Error: %s\n", oneLine(err))
-				if first == nil {
-					first = err
-				}
-				continue
-			}
-			fmt.Fprintln(c.App.Writer, ref)
-		}
-		if first != nil {
-			return &errdefs.ExitStatus{Code: errdefs.ExitCode(first)}
-		}
-		return nil
-	})
-}
 
 func startCommand() *cli.Command {
 	return &cli.Command{
@@ -49,7 +22,6 @@ func startCommand() *cli.Command {
 			&cli.BoolFlag{Name: "interactive", Aliases: []string{"i"}, Usage: "attach the container's STDIN"},
 			&cli.StringFlag{Name: "detach-keys", Value: "ctrl-p,ctrl-q", Usage: "key sequence that detaches"},
 		},
-		UseShortOptionHandling: true,
 		Action: func(c *cli.Context) error {
 			if c.Bool("attach") || c.Bool("interactive") {
 				if err := exactArgs(c, 1, 1, "start -a CONTAINER (one container when attaching)"); err != nil {
@@ -59,20 +31,20 @@ func startCommand() *cli.Command {
 				if err != nil {
 					return err
 				}
-				return withStore(c, func(ctx context.Context, st *storage.Store) error {
-					ctr, err := runtime.Lookup(c.Args().First())
+				return withEngine(c, func(ctx context.Context, e *engine.Engine) error {
+					ctr, err := e.ContainerInspect(ctx, c.Args().First(), false)
 					if err != nil {
 						return err
 					}
+					name := ctr.Name[1:]
 					if ctr.State.Running {
-						return fmt.Errorf("container %s is already running: use attach: %w", ctr.Name, errdefs.ErrConflict)
+						return fmt.Errorf("container %s is already running: use attach: %w", name, errdefs.ErrConflict)
 					}
-					return attachAndStart(ctr, c.Bool("interactive") && ctr.Config.OpenStdin, ctr.Config.Tty, true, keys)
+					return attachAndStart(ctx, e, ctr.ID, name, c.Bool("interactive") && ctr.Config.OpenStdin, ctr.Config.Tty, true, keys)
 				})
 			}
-			return eachArg(c, "start CONTAINER [CONTAINER...]", func(ctx context.Context, st *storage.Store, ref string) error {
-				_, err := runtime.Start(ref)
-				return err
+			return eachArg(c, "start CONTAINER [CONTAINER...]", func(ctx context.Context, e *engine.Engine, ref string) error {
+				return e.ContainerStart(ctx, ref)
 			})
 		},
 	}
@@ -80,17 +52,24 @@ func startCommand() *cli.Command {
 
 func stopFlags() []cli.Flag {
 	return []cli.Flag{
-		&cli.IntFlag{Name: "time", Aliases: []string{"t"}, Usage: "seconds to wait before killing (default: the container's --stop-timeout or 10)"},
+		&cli.IntFlag{Name: "time", Aliases: []string{"t", "timeout"}, Usage: "seconds to wait before killing (default: the container's --stop-timeout or 10)"},
 		&cli.StringFlag{Name: "signal", Aliases: []string{"s"}, Usage: "signal to send (default: the container's stop signal)"},
 	}
 }
 
-func stopTimeout(c *cli.Context) *int {
-	if !c.IsSet("time") {
-		return nil
+// stopOptions are --time and --signal, checked before any container is touched.
+func stopOptions(c *cli.Context) (engine.StopOptions, error) {
+	o := engine.StopOptions{Signal: c.String("signal")}
+	if c.IsSet("time") {
+		t := c.Int("time")
+		o.Timeout = &t
 	}
-	t := c.Int("time")
-	return &t
+	if o.Signal != "" {
+		if _, err := engine.ParseSignal(o.Signal); err != nil {
+			return o, err
+		}
+	}
+	return o, nil
 }
 
 func stopCommand() *cli.Command {
@@ -101,14 +80,12 @@ func stopCommand() *cli.Command {
 		UsageText: "skiff stop [OPTIONS] CONTAINER [CONTAINER...]\n\nExample: skiff stop -t 2 web",
 		Flags:     stopFlags(),
 		Action: func(c *cli.Context) error {
-			if s := c.String("signal"); s != "" {
-				if _, err := runtime.ParseSignal(s); err != nil {
-					return err
-				}
-			}
-			return eachArg(c, "stop [OPTIONS] CONTAINER [CONTAINER...]", func(ctx context.Context, st *storage.Store, ref string) error {
-				_, err := runtime.Stop(ref, stopTimeout(c), c.String("signal"))
+			o, err := stopOptions(c)
+			if err != nil {
 				return err
+			}
+			return eachArg(c, "stop [OPTIONS] CONTAINER [CONTAINER...]", func(ctx context.Context, e *engine.Engine, ref string) error {
+				return e.ContainerStop(ctx, ref, o)
 			})
 		},
 	}
@@ -122,12 +99,12 @@ func restartCommand() *cli.Command {
 		UsageText: "skiff restart [OPTIONS] CONTAINER [CONTAINER...]\n\nExample: skiff restart web",
 		Flags:     stopFlags(),
 		Action: func(c *cli.Context) error {
-			return eachArg(c, "restart [OPTIONS] CONTAINER [CONTAINER...]", func(ctx context.Context, st *storage.Store, ref string) error {
-				if _, err := runtime.Stop(ref, stopTimeout(c), c.String("signal")); err != nil {
-					return err
-				}
-				_, err := runtime.Start(ref)
+			o, err := stopOptions(c)
+			if err != nil {
 				return err
+			}
+			return eachArg(c, "restart [OPTIONS] CONTAINER [CONTAINER...]", func(ctx context.Context, e *engine.Engine, ref string) error {
+				return e.ContainerRestart(ctx, ref, o)
 			})
 		},
 	}
@@ -141,13 +118,11 @@ func killCommand() *cli.Command {
 		UsageText: "skiff kill [OPTIONS] CONTAINER [CONTAINER...]\n\nExample: skiff kill -s HUP web",
 		Flags:     []cli.Flag{&cli.StringFlag{Name: "signal", Aliases: []string{"s"}, Value: "KILL", Usage: "signal to send"}},
 		Action: func(c *cli.Context) error {
-			sig, err := runtime.ParseSignal(c.String("signal"))
-			if err != nil {
+			if _, err := engine.ParseSignal(c.String("signal")); err != nil {
 				return err
 			}
-			return eachArg(c, "kill [OPTIONS] CONTAINER [CONTAINER...]", func(ctx context.Context, st *storage.Store, ref string) error {
-				_, err := runtime.Kill(ref, sig)
-				return err
+			return eachArg(c, "kill [OPTIONS] CONTAINER [CONTAINER...]", func(ctx context.Context, e *engine.Engine, ref string) error {
+				return e.ContainerKill(ctx, ref, c.String("signal"))
 			})
 		},
 	}
@@ -161,9 +136,9 @@ func rmFlags() []cli.Flag {
 }
 
 func rmAction(c *cli.Context) error {
-	return eachArg(c, "rm [OPTIONS] CONTAINER [CONTAINER...]", func(ctx context.Context, st *storage.Store, ref string) error {
-		_, err := runtime.Remove(st, ref, c.Bool("force"), c.Bool("volumes"))
-		return err
+	o := engine.RemoveOptions{Force: c.Bool("force"), Volumes: c.Bool("volumes")}
+	return eachArg(c, "rm [OPTIONS] CONTAINER [CONTAINER...]", func(ctx context.Context, e *engine.Engine, ref string) error {
+		return e.ContainerRemove(ctx, ref, o)
 	})
 }
 
@@ -188,10 +163,10 @@ func waitCommand() *cli.Command {
 			if err := exactArgs(c, 1, -1, "wait CONTAINER [CONTAINER...]"); err != nil {
 				return err
 			}
-			return withStore(c, func(ctx context.Context, st *storage.Store) error {
+			return withEngine(c, func(ctx context.Context, e *engine.Engine) error {
 				var first error
 				for _, ref := range c.Args().Slice() {
-					code, err := runtime.Wait(ref)
+					code, err := e.ContainerWait(ctx, ref)
 					if err != nil {
 						fmt.Fprintf(os.Stderr, "Error: %s\n", oneLine(err))
 						if first == nil {
@@ -221,11 +196,11 @@ func pauseCommand(pause bool) *cli.Command {
 		ArgsUsage: "CONTAINER [CONTAINER...]",
 		UsageText: "skiff " + name + " CONTAINER [CONTAINER...]\n\nNeeds the freezer cgroup: as root on this host, not rootless on cgroup v1.",
 		Action: func(c *cli.Context) error {
-			return eachArg(c, name+" CONTAINER [CONTAINER...]", func(ctx context.Context, st *storage.Store, ref string) error {
+			return eachArg(c, name+" CONTAINER [CONTAINER...]", func(ctx context.Context, e *engine.Engine, ref string) error {
 				if pause {
-					return runtime.Pause(ref)
+					return e.ContainerPause(ctx, ref)
 				}
-				return runtime.Unpause(ref)
+				return e.ContainerUnpause(ctx, ref)
 			})
 		},
 	}
@@ -241,8 +216,8 @@ func renameCommand() *cli.Command {
 			if err := exactArgs(c, 2, 2, "rename CONTAINER NEW_NAME"); err != nil {
 				return err
 			}
-			return withStore(c, func(ctx context.Context, st *storage.Store) error {
-				return runtime.Rename(st, c.Args().Get(0), c.Args().Get(1))
+			return withEngine(c, func(ctx context.Context, e *engine.Engine) error {
+				return e.ContainerRename(ctx, c.Args().Get(0), c.Args().Get(1))
 			})
 		},
 	}

@@ -9,9 +9,8 @@ import (
 	"github.com/urfave/cli/v2"
 	"golang.org/x/term"
 
+	"github.com/skiff-project/skiff/engine"
 	"github.com/skiff-project/skiff/errdefs"
-	"github.com/skiff-project/skiff/registry/reference"
-	"github.com/skiff-project/skiff/storage"
 )
 
 func loadCommand() *cli.Command {
@@ -27,28 +26,29 @@ func loadCommand() *cli.Command {
 			if err := exactArgs(c, 0, 0, "load [OPTIONS]"); err != nil {
 				return err
 			}
-			var o storage.LoadOptions
+			var r io.Reader
+			var dir string
 			in := c.String("input")
 			switch fi, err := os.Stat(in); {
 			case in == "":
 				if term.IsTerminal(int(os.Stdin.Fd())) {
 					return errdefs.Invalid("requested load from stdin, but stdin is a terminal: use -i FILE or redirect")
 				}
-				o.Reader = os.Stdin
+				r = os.Stdin
 			case err != nil:
 				return errdefs.NotFound("load: %s: %v", in, errUnwrapped(err))
 			case fi.IsDir():
-				o.Dir = in
+				dir = in
 			default:
 				f, err := os.Open(in)
 				if err != nil {
 					return fmt.Errorf("load: opening %s: %w", in, err)
 				}
 				defer f.Close()
-				o.Reader = f
+				r = f
 			}
-			return withStore(c, func(ctx context.Context, st *storage.Store) error {
-				imgs, err := st.Load(ctx, o)
+			return withEngine(c, func(ctx context.Context, e *engine.Engine) error {
+				imgs, err := e.ImageLoad(ctx, r, dir)
 				if err != nil {
 					return err
 				}
@@ -61,13 +61,13 @@ func loadCommand() *cli.Command {
 
 // printLoaded prints Docker's lines: one per name, or the ID of an
 // untagged image. -q suppresses progress only, as in Docker.
-func printLoaded(w io.Writer, imgs []storage.LoadedImage) {
+func printLoaded(w io.Writer, imgs []engine.LoadedImage) {
 	for _, img := range imgs {
 		if len(img.Names) == 0 {
-			fmt.Fprintf(w, "Loaded image ID: sha256:%s\n", img.ID)
+			fmt.Fprintf(w, "Loaded image ID: %s\n", img.ID)
 		}
 		for _, n := range img.Names {
-			fmt.Fprintf(w, "Loaded image: %s\n", reference.MustParse(n).Familiar())
+			fmt.Fprintf(w, "Loaded image: %s\n", n)
 		}
 	}
 }

@@ -1,12 +1,16 @@
-// Package cmd is skiff's command line: one file per command, each turning
-// flags into an options struct and calling the engine packages. Nothing
-// here decides how containers or images work; printing is decided here.
+// Package cmd is skiff's command line: one file per command or small group
+// of commands, each turning flags into the engine's options, calling the
+// engine and printing its report the way Docker's CLI does. Nothing here
+// decides how containers or images work, and nothing below it prints: it
+// imports the engine, never the packages under it.
 package cmd
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"regexp"
 	"strings"
@@ -14,78 +18,44 @@ import (
 	"github.com/sirupsen/logrus"
 	"github.com/urfave/cli/v2"
 
+	"github.com/skiff-project/skiff/engine"
 	"github.com/skiff-project/skiff/errdefs"
-	"github.com/skiff-project/skiff/storage"
-	"github.com/skiff-project/skiff/userns"
 )
+
+// logLevels are --log-level's values.
+var logLevels = map[string]slog.Level{"debug": slog.LevelDebug, "info": slog.LevelInfo, "warn": slog.LevelWarn, "error": slog.LevelError}
 
 // Main runs the command line and returns the process's exit status.
 func Main(args []string, version string) int {
-	userns.Warn = warn
-	// Libraries log through logrus; only real errors should reach users.
-	logrus.SetLevel(logrus.ErrorLevel)
-	// -h is --hostname for run, as in Docker; help is --help.
-	cli.HelpFlag = &cli.BoolFlag{Name: "help", Usage: "show help"}
+	engine.Version = version
+	// -h is --hostname for run and create, as in Docker; help is -h
+	// elsewhere (see helpFlag).
+	cli.HelpFlag = &cli.BoolFlag{Name: "help", Aliases: []string{"h"}, Usage: "show help"}
+	cli.VersionFlag = &cli.BoolFlag{Name: "version", Aliases: []string{"v"}, Usage: "print the version and quit"}
+	cli.VersionPrinter = func(c *cli.Context) { fmt.Fprintf(c.App.Writer, "skiff version %s\n", c.App.Version) }
 	app := &cli.App{
 		Name:                      "skiff",
 		Usage:                     "a daemonless, rootless, Docker-compatible container engine",
 		Version:                   version,
-		HideVersion:               true,
 		DisableSliceFlagSeparator: true,
 		UseShortOptionHandling:    true,
 		OnUsageError:              usageError,
-		Commands: []*cli.Command{
-			runCommand(),
-			createCommand(),
-			startCommand(),
-			stopCommand(),
-			restartCommand(),
-			killCommand(),
-			rmCommand(),
-			psCommand(),
-			logsCommand(),
-			waitCommand(),
-			execCommand(),
-			attachCommand(),
-			topCommand(),
-			renameCommand(),
-			pauseCommand(true),
-			pauseCommand(false),
-			portCommand(),
-			statsCommand(),
-			containerCommand(),
-			networkCommand(),
-			volumeCommand(),
-			cpCommand(),
-			buildCommand(),
-			builderCommand(),
-			pullCommand(),
-			pushCommand(),
-			loginCommand(),
-			logoutCommand(),
-			imagesCommand(),
-			imageCommand(),
-			inspectCommand(),
-			tagCommand(),
-			rmiCommand(),
-			importCommand(),
-			systemCommand(),
-			infoCommand(),
-			versionCommand(version),
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "log-level", Aliases: []string{"l"}, Value: "warn", Usage: "diagnostics on stderr: debug, info, warn or error"},
+			&cli.BoolFlag{Name: "debug", Aliases: []string{"D"}, Usage: "same as --log-level debug"},
 		},
+		Before:   setUpLogging,
+		Commands: commands(version),
 		CommandNotFound: func(c *cli.Context, name string) {
 			fmt.Fprintf(os.Stderr, "Error: unknown command %q for skiff: see skiff --help\n", name)
 			os.Exit(errdefs.ExitEngine)
 		},
 		ExitErrHandler: func(*cli.Context, error) {},
 	}
-	app.Commands = append(app.Commands, stepCommands()...)
-	app.Commands = append(app.Commands, archiveCommands()...)
-	addArchiveSubcommands(app.Commands) // image save|load|history, container export|diff|commit
 	for _, c := range app.Commands {
-		setUsageHandler(c)
+		prepare(c)
 	}
-	err := app.Run(args)
+	err := app.Run(interspersed(app, args))
 	if err == nil {
 		return 0
 	}
@@ -96,10 +66,45 @@ func Main(args []string, version string) int {
 	return errdefs.ExitCode(err)
 }
 
-func setUsageHandler(c *cli.Command) {
+// commands are skiff's commands, Docker's names first.
+func commands(version string) []*cli.Command {
+	cmds := []*cli.Command{
+		runCommand(), createCommand(), startCommand(), stopCommand(), restartCommand(), killCommand(),
+		rmCommand(), psCommand(), logsCommand(), waitCommand(), execCommand(), attachCommand(),
+		topCommand(), renameCommand(), pauseCommand(true), pauseCommand(false), portCommand(),
+		statsCommand(), containerCommand(), networkCommand(), volumeCommand(), cpCommand(),
+		buildCommand(), builderCommand(), pullCommand(), pushCommand(), loginCommand(), logoutCommand(),
+		imagesCommand(), imageCommand(), inspectCommand(), tagCommand(), rmiCommand(), importCommand(),
+		saveCommand(), loadCommand(), exportCommand(), diffCommand(), historyCommand(), commitCommand(),
+		systemCommand(), infoCommand(), versionCommand(version),
+	}
+	return append(cmds, stepCommands()...)
+}
+
+// prepare wires every command as Docker's CLI behaves: usage errors in
+// skiff's words, and -h/--help everywhere (run and create keep -h for
+// --hostname).
+func prepare(c *cli.Command) {
 	c.OnUsageError = usageError
+	c.UseShortOptionHandling = true
+	for _, f := range c.Flags {
+		for _, n := range f.Names() {
+			if n == "h" {
+				// -h is taken: help is --help only, as in Docker.
+				c.HideHelp = true
+				c.Flags = append(c.Flags, &cli.BoolFlag{Name: "help", Usage: "show help"})
+				action := c.Action
+				c.Action = func(ctx *cli.Context) error {
+					if ctx.Bool("help") {
+						return cli.ShowCommandHelp(ctx.Lineage()[1], c.Name)
+					}
+					return action(ctx)
+				}
+			}
+		}
+	}
 	for _, s := range c.Subcommands {
-		setUsageHandler(s)
+		prepare(s)
 	}
 }
 
@@ -118,14 +123,28 @@ func usageError(c *cli.Context, err error, _ bool) error {
 	return errdefs.Invalid("%s: %s: see %s --help", name, msg, name)
 }
 
-// oneLine strips the class suffixes that only matter for exit codes.
-func oneLine(err error) string {
-	s := err.Error()
-	for _, class := range []error{errdefs.ErrNotFound, errdefs.ErrInvalidArgument, errdefs.ErrConflict, errdefs.ErrUnavailable, errdefs.ErrAlreadyExists, errdefs.ErrNotImplemented, errdefs.ErrCannotInvoke, errdefs.ErrCommandNotFound} {
-		s = strings.TrimSuffix(s, ": "+class.Error())
+// setUpLogging sends skiff's diagnostics (and the libraries') to stderr
+// at --log-level.
+func setUpLogging(c *cli.Context) error {
+	name := c.String("log-level")
+	if c.Bool("debug") {
+		name = "debug"
 	}
-	return strings.ReplaceAll(s, "\n", " ")
+	level, ok := logLevels[name]
+	if !ok {
+		return errdefs.Invalid("invalid --log-level %q: want debug, info, warn or error", name)
+	}
+	slog.SetDefault(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level})))
+	// The storage library logs through logrus: only real errors, unless asked.
+	logrus.SetLevel(map[slog.Level]logrus.Level{slog.LevelDebug: logrus.DebugLevel, slog.LevelInfo: logrus.InfoLevel}[level])
+	if level > slog.LevelInfo {
+		logrus.SetLevel(logrus.ErrorLevel)
+	}
+	return nil
 }
+
+// oneLine is an error as skiff prints it.
+func oneLine(err error) string { return errdefs.Message(err) }
 
 func warn(msg string) { fmt.Fprintf(os.Stderr, "WARNING: %s\n", msg) }
 
@@ -150,17 +169,16 @@ func argCount(min, max int) string {
 	return fmt.Sprintf("%d to %d arguments", min, max)
 }
 
-// withStore enters the user namespace, opens the store and runs fn.
-func withStore(c *cli.Context, fn func(ctx context.Context, st *storage.Store) error) error {
-	if err := userns.Enter(); err != nil {
-		return err
-	}
-	st, err := storage.Open()
+// withEngine runs fn with the user's engine. Entering the user's
+// namespace may run skiff again from the start, so commands read stdin
+// and make temporary files only inside fn.
+func withEngine(c *cli.Context, fn func(ctx context.Context, e *engine.Engine) error) error {
+	e, err := engine.New(engine.WithLogger(slog.Default()), engine.WithWarnings(warn))
 	if err != nil {
 		return err
 	}
-	defer st.Close()
-	return fn(c.Context, st)
+	defer e.Close()
+	return fn(c.Context, e)
 }
 
 // commandPath is the command as typed: "skiff image ls".
@@ -173,3 +191,43 @@ func commandPath(c *cli.Context) string {
 	}
 	return strings.Join(append([]string{"skiff"}, names...), " ")
 }
+
+// eachArg runs fn for every argument (containers, networks, volumes),
+// printing the argument on success and the error otherwise, as Docker
+// does; the exit status is the first error's when any failed.
+func eachArg(c *cli.Context, usage string, fn func(ctx context.Context, e *engine.Engine, ref string) error) error {
+	if err := exactArgs(c, 1, -1, usage); err != nil {
+		return err
+	}
+	return withEngine(c, func(ctx context.Context, e *engine.Engine) error {
+		var first error
+		for _, ref := range c.Args().Slice() {
+			if err := fn(ctx, e, ref); err != nil {
+				fmt.Fprintf(os.Stderr, "Error: %s\n", oneLine(err))
+				if first == nil {
+					first = err
+				}
+				continue
+			}
+			fmt.Fprintln(c.App.Writer, ref)
+		}
+		if first != nil {
+			return &errdefs.ExitStatus{Code: errdefs.ExitCode(first)}
+		}
+		return nil
+	})
+}
+
+// confirm asks a yes/no question on the terminal, as Docker's prune does.
+func confirm(warning string) bool {
+	fmt.Fprintf(os.Stderr, "%s\nAre you sure you want to continue? [y/N] ", warning)
+	line, _ := bufio.NewReader(os.Stdin).ReadString('\n')
+	a := strings.ToLower(strings.TrimSpace(line))
+	if a != "y" && a != "yes" {
+		fmt.Fprintln(os.Stderr)
+		return false
+	}
+	return true
+}
+
+func isNotFound(err error) bool { return errors.Is(err, errdefs.ErrNotFound) }

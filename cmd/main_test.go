@@ -69,7 +69,7 @@ func runUsage(args ...string) error {
 		},
 	}
 	for _, c := range app.Commands {
-		setUsageHandler(c)
+		prepare(c)
 	}
 	return app.Run(append([]string{"skiff"}, args...))
 }

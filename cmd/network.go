@@ -3,16 +3,11 @@ package cmd
 import (
 	"context"
 	"fmt"
-	"sort"
-	"strings"
 	"time"
 
 	"github.com/urfave/cli/v2"
 
-	"github.com/skiff-project/skiff/errdefs"
-	"github.com/skiff-project/skiff/netns/network"
-	"github.com/skiff-project/skiff/runtime"
-	"github.com/skiff-project/skiff/storage"
+	"github.com/skiff-project/skiff/engine"
 )
 
 // networkRow is one line of `network ls`, with Docker's field names.
@@ -25,14 +20,6 @@ type networkRow struct {
 	Internal  string
 	Labels    string
 	CreatedAt string
-}
-
-// builtinNetworks are the modes every container can use, listed like
-// Docker's bridge, host and none.
-var builtinNetworks = []networkRow{
-	{ID: "private", Name: "private", Driver: "slirp4netns", Scope: "local", IPv6: "false", Internal: "false"},
-	{ID: "host", Name: "host", Driver: "host", Scope: "local", IPv6: "false", Internal: "false"},
-	{ID: "none", Name: "none", Driver: "null", Scope: "local", IPv6: "false", Internal: "false"},
 }
 
 func networkCommand() *cli.Command {
@@ -56,21 +43,17 @@ func networkCommand() *cli.Command {
 					if err := exactArgs(c, 1, 1, "network create [OPTIONS] NAME"); err != nil {
 						return err
 					}
-					if d := c.String("driver"); d != "bridge" {
-						return errdefs.Invalid("invalid --driver %q: only bridge exists", d)
-					}
 					labels, err := parseLabels(c.StringSlice("label"))
 					if err != nil {
 						return err
 					}
-					return withStore(c, func(ctx context.Context, st *storage.Store) error {
-						n, err := network.Create(c.Args().First(), network.CreateOptions{
-							Subnet: c.String("subnet"), Gateway: c.String("gateway"), Internal: c.Bool("internal"), Labels: labels,
-						})
+					o := engine.NetworkCreateOptions{Driver: c.String("driver"), Subnet: c.String("subnet"), Gateway: c.String("gateway"), Internal: c.Bool("internal"), Labels: labels}
+					return withEngine(c, func(ctx context.Context, e *engine.Engine) error {
+						res, err := e.NetworkCreate(ctx, c.Args().First(), o)
 						if err != nil {
 							return err
 						}
-						fmt.Fprintln(c.App.Writer, n.ID)
+						fmt.Fprintln(c.App.Writer, res.ID)
 						return nil
 					})
 				},
@@ -91,14 +74,10 @@ func networkCommand() *cli.Command {
 				Name:      "inspect",
 				Usage:     "Display detailed information on networks",
 				ArgsUsage: "NETWORK [NETWORK...]",
-				Flags:     []cli.Flag{formatFlag()},
+				Flags:     inspectFlags()[:1],
 				Action: func(c *cli.Context) error {
-					return inspectEach(c, "network inspect [OPTIONS] NETWORK [NETWORK...]", func(ref string) (any, error) {
-						n, err := network.Lookup(ref)
-						if err != nil {
-							return nil, err
-						}
-						return networkInspect(n), nil
+					return inspectEach(c, "network inspect [OPTIONS] NETWORK [NETWORK...]", func(ctx context.Context, e *engine.Engine, ref string) (any, error) {
+						return e.NetworkInspect(ctx, ref)
 					})
 				},
 			},
@@ -108,40 +87,30 @@ func networkCommand() *cli.Command {
 				Usage:     "Remove one or more networks",
 				ArgsUsage: "NETWORK [NETWORK...]",
 				Action: func(c *cli.Context) error {
-					return eachArg(c, "network rm NETWORK [NETWORK...]", func(ctx context.Context, st *storage.Store, ref string) error {
-						_, err := network.Remove(ref)
-						return err
+					return eachArg(c, "network rm NETWORK [NETWORK...]", func(ctx context.Context, e *engine.Engine, ref string) error {
+						return e.NetworkRemove(ctx, ref)
 					})
 				},
 			},
 			{
 				Name:  "prune",
 				Usage: "Remove all networks no container uses",
-				Flags: []cli.Flag{&cli.BoolFlag{Name: "force", Aliases: []string{"f"}, Usage: "do not ask for confirmation"}},
+				Flags: []cli.Flag{
+					&cli.BoolFlag{Name: "force", Aliases: []string{"f"}, Usage: "do not ask for confirmation"},
+					&cli.StringSliceFlag{Name: "filter", Usage: "only these: label=KEY[=VALUE], label!=…, until=TIME"},
+				},
 				Action: func(c *cli.Context) error {
-					if !c.Bool("force") && !confirm("WARNING! This will remove all custom networks not used by at least one container.") {
-						return nil
+					f, err := engine.ParseFilters(c.StringSlice("filter"))
+					if err != nil {
+						return err
 					}
-					return withStore(c, func(ctx context.Context, st *storage.Store) error {
-						all, err := network.List()
-						if err != nil {
-							return err
+					return withEngine(c, func(ctx context.Context, e *engine.Engine) error {
+						if !c.Bool("force") && !confirm("WARNING! This will remove all custom networks not used by at least one container.") {
+							return nil
 						}
-						var removed []string
-						for _, n := range all {
-							if len(n.Containers) == 0 && !usedByContainers(n.Name) {
-								if _, err := network.Remove(n.Name); err == nil {
-									removed = append(removed, n.Name)
-								}
-							}
-						}
-						if len(removed) > 0 {
-							fmt.Fprintln(c.App.Writer, "Deleted Networks:")
-							for _, r := range removed {
-								fmt.Fprintln(c.App.Writer, r)
-							}
-						}
-						return nil
+						rep, err := e.NetworkPrune(ctx, f)
+						printList(c.App.Writer, "Deleted Networks:", rep.NetworksDeleted, false)
+						return err
 					})
 				},
 			},
@@ -155,8 +124,8 @@ func networkCommand() *cli.Command {
 					if err := exactArgs(c, 2, 2, "network connect [OPTIONS] NETWORK CONTAINER"); err != nil {
 						return err
 					}
-					return withStore(c, func(ctx context.Context, st *storage.Store) error {
-						return runtime.Connect(c.Args().Get(1), c.Args().Get(0), c.StringSlice("alias"))
+					return withEngine(c, func(ctx context.Context, e *engine.Engine) error {
+						return e.NetworkConnect(ctx, c.Args().Get(0), c.Args().Get(1), c.StringSlice("alias"))
 					})
 				},
 			},
@@ -169,8 +138,8 @@ func networkCommand() *cli.Command {
 					if err := exactArgs(c, 2, 2, "network disconnect NETWORK CONTAINER"); err != nil {
 						return err
 					}
-					return withStore(c, func(ctx context.Context, st *storage.Store) error {
-						return runtime.Disconnect(c.Args().Get(1), c.Args().Get(0))
+					return withEngine(c, func(ctx context.Context, e *engine.Engine) error {
+						return e.NetworkDisconnect(ctx, c.Args().Get(0), c.Args().Get(1))
 					})
 				},
 			},
@@ -178,109 +147,41 @@ func networkCommand() *cli.Command {
 	}
 }
 
-// usedByContainers reports whether a stopped container still names the
-// network (it joins it at its next start).
-func usedByContainers(name string) bool {
-	all, _ := runtime.List()
-	for _, c := range all {
-		if _, ok := c.NetworkSettings.Networks[name]; ok {
-			return true
-		}
-	}
-	return false
-}
-
-func parseLabels(ls []string) (map[string]string, error) {
-	out := map[string]string{}
-	for _, l := range ls {
-		k, v, _ := strings.Cut(l, "=")
-		if k == "" {
-			return nil, errdefs.Invalid("invalid --label %q: want KEY=VALUE", l)
-		}
-		out[k] = v
-	}
-	return out, nil
-}
-
 func networkList(c *cli.Context) error {
 	if err := exactArgs(c, 0, 0, "network ls [OPTIONS]"); err != nil {
 		return err
 	}
-	type filter struct{ k, v string }
-	var filters []filter
-	for _, f := range c.StringSlice("filter") {
-		k, v, ok := strings.Cut(f, "=")
-		if !ok || (k != "name" && k != "id" && k != "driver" && k != "label") {
-			return errdefs.Invalid("invalid --filter %q: filters are name=, id=, driver= and label=", f)
-		}
-		filters = append(filters, filter{k, v})
+	f, err := engine.ParseFilters(c.StringSlice("filter"))
+	if err != nil {
+		return err
 	}
-	return withStore(c, func(ctx context.Context, st *storage.Store) error {
-		nets, err := network.List()
+	return withEngine(c, func(ctx context.Context, e *engine.Engine) error {
+		nets, err := e.NetworkList(ctx, f)
 		if err != nil {
 			return err
 		}
-		rows := append([]networkRow(nil), builtinNetworks...)
-		labelsOf := map[string]map[string]string{}
+		var rows []any
 		for _, n := range nets {
 			id := n.ID
-			if !c.Bool("no-trunc") {
-				id = n.ID[:12]
-			}
-			var ls []string
-			for k, v := range n.Labels {
-				ls = append(ls, k+"="+v)
-			}
-			sort.Strings(ls)
-			rows = append(rows, networkRow{ID: id, Name: n.Name, Driver: n.Driver, Scope: "local", IPv6: "false",
-				Internal: fmt.Sprint(n.Internal), Labels: strings.Join(ls, ","), CreatedAt: n.Created.Local().Format(time.RFC3339)})
-			labelsOf[n.Name] = n.Labels
-		}
-		var out []any
-		for _, r := range rows {
-			ok := true
-			for _, f := range filters {
-				switch f.k {
-				case "name":
-					ok = ok && strings.Contains(r.Name, f.v)
-				case "id":
-					ok = ok && strings.HasPrefix(r.ID, f.v)
-				case "driver":
-					ok = ok && r.Driver == f.v
-				case "label":
-					k, v, hasV := strings.Cut(f.v, "=")
-					got, has := labelsOf[r.Name][k]
-					ok = ok && has && (!hasV || got == v)
-				}
-			}
-			if !ok {
-				continue
+			if !c.Bool("no-trunc") && len(id) > 12 {
+				id = id[:12]
 			}
 			if c.Bool("quiet") {
-				fmt.Fprintln(c.App.Writer, r.ID)
+				fmt.Fprintln(c.App.Writer, id)
 				continue
 			}
-			out = append(out, r)
+			r := networkRow{ID: id, Name: n.Name, Driver: n.Driver, Scope: n.Scope, IPv6: fmt.Sprint(n.EnableIPv6),
+				Internal: fmt.Sprint(n.Internal), Labels: joinLabels(n.Labels)}
+			if !n.Created.IsZero() {
+				r.CreatedAt = n.Created.Local().Format(time.RFC3339)
+			}
+			rows = append(rows, r)
 		}
 		if c.Bool("quiet") {
 			return nil
 		}
 		lf := listFormat{format: c.String("format"), defTable: "{{.ID}}\t{{.Name}}\t{{.Driver}}\t{{.Scope}}",
 			header: headerFor(networkRow{}, map[string]string{"ID": "NETWORK ID", "CreatedAt": "CREATED"})}
-		return lf.write(c.App.Writer, out)
+		return lf.write(c.App.Writer, rows)
 	})
-}
-
-// networkInspect is Docker's network inspect shape.
-func networkInspect(n *network.Network) map[string]any {
-	ctrs := map[string]any{}
-	for id, e := range n.Containers {
-		ctrs[id] = map[string]any{"Name": e.Name, "IPv4Address": fmt.Sprintf("%s/%d", e.IP, n.PrefixLen()), "Aliases": nonNil(e.Aliases)}
-	}
-	return map[string]any{
-		"Name": n.Name, "Id": n.ID, "Created": n.Created.Format(time.RFC3339Nano), "Scope": "local",
-		"Driver": n.Driver, "EnableIPv6": false, "Internal": n.Internal, "Attachable": true,
-		"IPAM":       map[string]any{"Driver": "default", "Config": []map[string]string{{"Subnet": n.Subnet, "Gateway": n.Gateway}}},
-		"Containers": ctrs, "Options": map[string]string{}, "Labels": n.Labels,
-	}
 }

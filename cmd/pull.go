@@ -12,10 +12,7 @@ import (
 	"github.com/urfave/cli/v2"
 	"golang.org/x/term"
 
-	"github.com/skiff-project/skiff/errdefs"
-	"github.com/skiff-project/skiff/registry"
-	"github.com/skiff-project/skiff/registry/reference"
-	"github.com/skiff-project/skiff/storage"
+	"github.com/skiff-project/skiff/engine"
 )
 
 func pullFlags() []cli.Flag {
@@ -30,7 +27,7 @@ func pullCommand() *cli.Command {
 		Name:      "pull",
 		Usage:     "Download an image from a registry",
 		ArgsUsage: "NAME[:TAG|@DIGEST]",
-		UsageText: "skiff pull [OPTIONS] NAME[:TAG|@DIGEST]\n\nExample: skiff pull 127.0.0.1:5000/busybox:latest",
+		UsageText: "skiff pull [OPTIONS] NAME[:TAG|@DIGEST]\n\nExamples:\n  skiff pull 127.0.0.1:5000/busybox:latest\n  skiff pull --platform linux/arm64 127.0.0.1:5000/multi",
 		Flags: append(pullFlags(),
 			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "print only the image reference"},
 		),
@@ -38,62 +35,35 @@ func pullCommand() *cli.Command {
 			if err := exactArgs(c, 1, 1, "pull [OPTIONS] NAME[:TAG|@DIGEST]"); err != nil {
 				return err
 			}
-			ref := c.Args().First()
-			return withStore(c, func(ctx context.Context, st *storage.Store) error {
-				n, err := reference.Parse(ref)
+			return withEngine(c, func(ctx context.Context, e *engine.Engine) error {
+				// Like Docker, pull's own progress goes to stdout.
+				name, err := e.ImagePull(ctx, c.Args().First(), pullOptions(c, c.Bool("quiet"), os.Stdout))
 				if err != nil {
 					return err
 				}
-				// Like Docker, pull's own progress goes to stdout.
-				if _, err := pull(ctx, c, st, ref, c.Bool("quiet"), os.Stdout); err != nil {
-					return err
-				}
-				fmt.Fprintln(c.App.Writer, n.String())
+				fmt.Fprintln(c.App.Writer, name)
 				return nil
 			})
 		},
 	}
 }
 
-// pull runs a pull with the shared pull flags and progress on out.
-func pull(ctx context.Context, c *cli.Context, st *storage.Store, ref string, quiet bool, out *os.File) (*storage.Image, error) {
-	o := registry.PullOptions{Platform: c.String("platform")}
-	if c.IsSet("tls-verify") {
-		v := c.Bool("tls-verify")
-		o.TLSVerify = &v
-	}
+// pullOptions are the shared pull flags, with progress drawn on out.
+func pullOptions(c *cli.Context, quiet bool, out *os.File) engine.PullOptions {
+	o := engine.PullOptions{Platform: c.String("platform"), TLSVerify: tlsVerify(c)}
 	if !quiet {
 		o.Progress = newProgress(out)
 	}
-	return registry.Pull(ctx, st, ref, o)
+	return o
 }
 
-// ensureImage applies a --pull policy: missing, always or never.
-func ensureImage(ctx context.Context, c *cli.Context, st *storage.Store, ref, policy string, quiet bool) (*storage.Image, error) {
-	switch policy {
-	case "", "missing", "always", "never", "newer":
-	default:
-		return nil, errdefs.Invalid("invalid --pull %q: want missing, always or never", policy)
+// tlsVerify is --tls-verify when given.
+func tlsVerify(c *cli.Context) *bool {
+	if !c.IsSet("tls-verify") {
+		return nil
 	}
-	if policy != "always" {
-		img, err := st.LookupImage(ref)
-		if err == nil {
-			return img, nil
-		}
-		if policy == "never" {
-			return nil, fmt.Errorf("%s: image not known and --pull=never: %w", ref, errdefs.ErrNotFound)
-		}
-		if !isNotFound(err) {
-			return nil, err
-		}
-	}
-	if _, err := reference.Parse(ref); err != nil {
-		return nil, err
-	}
-	if !quiet {
-		fmt.Fprintf(os.Stderr, "Unable to find image '%s' locally\n", ref)
-	}
-	return pull(ctx, c, st, ref, quiet, os.Stderr)
+	v := c.Bool("tls-verify")
+	return &v
 }
 
 // progress prints Docker-like pull lines: one per layer on a plain
@@ -122,8 +92,8 @@ func shortDigest(d string) string {
 func (p *progress) Resolved(ref string, layers []v1.Descriptor) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	n := reference.MustParse(ref)
-	fmt.Fprintf(p.w, "%s: Pulling from %s\n", n.Tag, n.FamiliarRepository())
+	repo, tag := engine.SplitReference(ref)
+	fmt.Fprintf(p.w, "%s: Pulling from %s\n", tag, repo)
 	for _, l := range layers {
 		d := l.Digest.String()
 		p.order = append(p.order, d)

@@ -11,18 +11,9 @@ import (
 	"github.com/urfave/cli/v2"
 	"golang.org/x/term"
 
+	"github.com/skiff-project/skiff/engine"
 	"github.com/skiff-project/skiff/errdefs"
-	"github.com/skiff-project/skiff/registry"
-	"github.com/skiff-project/skiff/storage"
 )
-
-func tlsVerify(c *cli.Context) *bool {
-	if !c.IsSet("tls-verify") {
-		return nil
-	}
-	v := c.Bool("tls-verify")
-	return &v
-}
 
 func pushCommand() *cli.Command {
 	return &cli.Command{
@@ -38,8 +29,8 @@ func pushCommand() *cli.Command {
 			if err := exactArgs(c, 1, 2, "push [OPTIONS] NAME[:TAG] [DESTINATION]"); err != nil {
 				return err
 			}
-			return withStore(c, func(ctx context.Context, st *storage.Store) error {
-				o := registry.PushOptions{TLSVerify: tlsVerify(c)}
+			return withEngine(c, func(ctx context.Context, e *engine.Engine) error {
+				o := engine.PushOptions{TLSVerify: tlsVerify(c)}
 				if !c.Bool("quiet") {
 					tty := term.IsTerminal(int(os.Stdout.Fd()))
 					drawn := false
@@ -58,7 +49,7 @@ func pushCommand() *cli.Command {
 						}
 					}
 				}
-				_, err := registry.Push(ctx, st, c.Args().Get(0), c.Args().Get(1), o)
+				_, err := e.ImagePush(ctx, c.Args().Get(0), c.Args().Get(1), o)
 				return err
 			})
 		},
@@ -98,7 +89,7 @@ func loginCommand() *cli.Command {
 				fmt.Fprintln(os.Stderr, "WARNING! Using --password via the CLI is insecure. Use --password-stdin.")
 			}
 			// Credentials are the user's own file: no namespace or store needed.
-			if err := registry.Login(c.Context, c.Args().First(), user, pass, tlsVerify(c)); err != nil {
+			if err := engine.Login(c.Context, c.Args().First(), user, pass, tlsVerify(c)); err != nil {
 				return err
 			}
 			fmt.Fprintln(c.App.Writer, "Login Succeeded")
@@ -117,7 +108,7 @@ func logoutCommand() *cli.Command {
 				return err
 			}
 			host := c.Args().First()
-			if err := registry.Logout(host); err != nil {
+			if err := engine.Logout(host); err != nil {
 				return err
 			}
 			if host == "" {

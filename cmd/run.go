@@ -9,9 +9,8 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/skiff-project/skiff/engine"
 	"github.com/skiff-project/skiff/errdefs"
-	"github.com/skiff-project/skiff/runtime"
-	"github.com/skiff-project/skiff/storage"
 )
 
 func runFlags() []cli.Flag {
@@ -31,7 +30,7 @@ func runFlags() []cli.Flag {
 		&cli.StringSliceFlag{Name: "volumes-from", Usage: "mount the volumes of another container: CONTAINER[:ro|rw]"},
 		&cli.StringSliceFlag{Name: "tmpfs", Usage: "mount a tmpfs at /path[:options]"},
 		&cli.BoolFlag{Name: "read-only", Usage: "mount the root file system read-only"},
-		&cli.StringFlag{Name: "network", Aliases: []string{"net"}, Usage: "none, host, private (default: own namespace, outbound via slirp4netns) or container:NAME"},
+		&cli.StringFlag{Name: "network", Aliases: []string{"net"}, Usage: "none, host, private (default: own namespace, outbound via slirp4netns), container:NAME or a network"},
 		&cli.StringSliceFlag{Name: "publish", Aliases: []string{"p"}, Usage: "publish a port: [ip:][hostPort:]containerPort[/tcp|/udp], ranges allowed"},
 		&cli.BoolFlag{Name: "publish-all", Aliases: []string{"P"}, Usage: "publish the image's EXPOSEd ports on free host ports"},
 		&cli.StringSliceFlag{Name: "network-alias", Usage: "another name for the container on its user-defined network"},
@@ -65,11 +64,10 @@ func runFlags() []cli.Flag {
 
 func runCommand() *cli.Command {
 	return &cli.Command{
-		Name:                   "run",
-		Usage:                  "Create and run a new container from an image",
-		ArgsUsage:              "IMAGE [COMMAND] [ARG...]",
-		UsageText:              "skiff run [OPTIONS] IMAGE [COMMAND] [ARG...]\n\nExample: skiff run -d --name web 127.0.0.1:5000/busybox httpd -f",
-		UseShortOptionHandling: true,
+		Name:      "run",
+		Usage:     "Create and run a new container from an image",
+		ArgsUsage: "IMAGE [COMMAND] [ARG...]",
+		UsageText: "skiff run [OPTIONS] IMAGE [COMMAND] [ARG...]\n\nExamples:\n  skiff run --rm -it 127.0.0.1:5000/busybox sh\n  skiff run -d --name web -p 8080:80 127.0.0.1:5000/busybox httpd -f",
 		Flags: append(runFlags(),
 			&cli.BoolFlag{Name: "detach", Aliases: []string{"d"}, Usage: "run in the background and print the container ID"},
 			&cli.StringFlag{Name: "detach-keys", Value: "ctrl-p,ctrl-q", Usage: "key sequence that detaches from a -it container"},
@@ -81,101 +79,74 @@ func runCommand() *cli.Command {
 
 func createCommand() *cli.Command {
 	return &cli.Command{
-		Name:                   "create",
-		Usage:                  "Create a new container without starting it",
-		ArgsUsage:              "IMAGE [COMMAND] [ARG...]",
-		UsageText:              "skiff create [OPTIONS] IMAGE [COMMAND] [ARG...]\n\nExample: skiff create --name job 127.0.0.1:5000/busybox echo hi",
-		UseShortOptionHandling: true,
-		Flags:                  runFlags(),
+		Name:      "create",
+		Usage:     "Create a new container without starting it",
+		ArgsUsage: "IMAGE [COMMAND] [ARG...]",
+		UsageText: "skiff create [OPTIONS] IMAGE [COMMAND] [ARG...]\n\nExample: skiff create --name job 127.0.0.1:5000/busybox echo hi",
+		Flags:     runFlags(),
 		Action: func(c *cli.Context) error {
-			o, err := runOptions(c)
+			o, err := createOptions(c)
 			if err != nil {
 				return err
 			}
-			return withStore(c, func(ctx context.Context, st *storage.Store) error {
-				ctr, err := createContainer(ctx, c, st, o)
+			return withEngine(c, func(ctx context.Context, e *engine.Engine) error {
+				id, err := create(ctx, c, e, o)
 				if err != nil {
 					return err
 				}
-				fmt.Fprintln(c.App.Writer, ctr.ID)
+				fmt.Fprintln(c.App.Writer, id)
 				return nil
 			})
 		},
 	}
 }
 
-// runOptions turns run/create flags into the engine's options.
-func runOptions(c *cli.Context) (runtime.RunOptions, error) {
+// createOptions turns run/create flags into the engine's options.
+func createOptions(c *cli.Context) (engine.ContainerCreateOptions, error) {
+	var o engine.ContainerCreateOptions
 	if c.NArg() < 1 {
-		return runtime.RunOptions{}, errdefs.Invalid("%q needs at least 1 argument: usage: skiff %s [OPTIONS] IMAGE [COMMAND] [ARG...]", c.Command.Name, c.Command.Name)
+		return o, errdefs.Invalid("%q needs at least 1 argument: usage: skiff %s [OPTIONS] IMAGE [COMMAND] [ARG...]", c.Command.Name, c.Command.Name)
 	}
 	env, err := collectEnv(c.StringSlice("env-file"), c.StringSlice("env"))
 	if err != nil {
-		return runtime.RunOptions{}, err
+		return o, err
 	}
-	if d := c.String("log-driver"); d != "json-file" {
-		return runtime.RunOptions{}, errdefs.Invalid("invalid --log-driver %q: only json-file exists", d)
+	labels, err := parseLabels(c.StringSlice("label"))
+	if err != nil {
+		return o, err
 	}
-	labels := map[string]string{}
-	for _, l := range c.StringSlice("label") {
-		k, v, _ := strings.Cut(l, "=")
-		if k == "" {
-			return runtime.RunOptions{}, errdefs.Invalid("invalid --label %q: want KEY=VALUE", l)
-		}
-		labels[k] = v
+	dir, err := os.Getwd()
+	if err != nil {
+		return o, fmt.Errorf("finding the working directory for relative host paths: %w", err)
 	}
-	o := runtime.RunOptions{
-		Image:       c.Args().First(),
-		Pull:        c.String("pull"),
-		Platform:    c.String("platform"),
-		Quiet:       c.Bool("quiet"),
-		Name:        c.String("name"),
-		Cmd:         c.Args().Tail(),
-		Env:         env,
-		Workdir:     c.String("workdir"),
-		User:        c.String("user"),
-		Hostname:    c.String("hostname"),
-		Volumes:     c.StringSlice("volume"),
-		Mounts:      c.StringSlice("mount"),
-		VolumesFrom: c.StringSlice("volumes-from"),
-		Tmpfs:       c.StringSlice("tmpfs"),
-		ReadOnly:    c.Bool("read-only"),
-		Network:     c.String("network"),
-		Publish:     c.StringSlice("publish"),
-		PublishAll:  c.Bool("publish-all"),
-		DNS:         c.StringSlice("dns"),
-		DNSSearch:   c.StringSlice("dns-search"),
-		DNSOptions:  c.StringSlice("dns-option"),
-		AddHost:     c.StringSlice("add-host"),
-		Aliases:     c.StringSlice("network-alias"),
-		MacAddress:  c.String("mac-address"),
-		CapAdd:      c.StringSlice("cap-add"),
-		CapDrop:     c.StringSlice("cap-drop"),
-		Privileged:  c.Bool("privileged"),
-		SecurityOpt: c.StringSlice("security-opt"),
-		Init:        c.Bool("init"),
-		Remove:      c.Bool("rm"),
-		Interactive: c.Bool("interactive"),
-		TTY:         c.Bool("tty"),
-		Detach:      c.Bool("detach"),
-		Labels:      labels,
-		StopSignal:  c.String("stop-signal"),
-		Restart:     c.String("restart"),
-		LogOpts:     c.StringSlice("log-opt"),
-		Health: runtime.HealthOptions{
+	o = engine.ContainerCreateOptions{
+		Image: c.Args().First(), Name: c.String("name"), Cmd: c.Args().Tail(), Env: env,
+		Workdir: c.String("workdir"), User: c.String("user"), Hostname: c.String("hostname"), Labels: labels,
+		Binds: c.StringSlice("volume"), Mounts: c.StringSlice("mount"), Tmpfs: c.StringSlice("tmpfs"),
+		VolumesFrom: c.StringSlice("volumes-from"), ReadOnly: c.Bool("read-only"), Dir: dir,
+		NetworkMode: c.String("network"), Publish: c.StringSlice("publish"), PublishAll: c.Bool("publish-all"),
+		Aliases: c.StringSlice("network-alias"), MacAddress: c.String("mac-address"),
+		DNS: c.StringSlice("dns"), DNSSearch: c.StringSlice("dns-search"), DNSOptions: c.StringSlice("dns-option"),
+		ExtraHosts: c.StringSlice("add-host"), CapAdd: c.StringSlice("cap-add"), CapDrop: c.StringSlice("cap-drop"),
+		Privileged: c.Bool("privileged"), SecurityOpt: c.StringSlice("security-opt"), Init: c.Bool("init"),
+		AutoRemove: c.Bool("rm"), Restart: c.String("restart"), LogDriver: c.String("log-driver"),
+		LogOpts: c.StringSlice("log-opt"), StopSignal: c.String("stop-signal"),
+		Health: engine.HealthOptions{
 			Cmd: c.String("health-cmd"), None: c.Bool("no-healthcheck"),
 			Interval: c.Duration("health-interval"), Timeout: c.Duration("health-timeout"),
 			StartPeriod: c.Duration("health-start-period"), Retries: c.Int("health-retries"),
 		},
-		Warn: warn,
+		Interactive: c.Bool("interactive"), TTY: c.Bool("tty"),
 	}
 	if c.IsSet("stop-timeout") {
 		t := c.Int("stop-timeout")
 		o.StopTimeout = &t
 	}
 	if c.IsSet("entrypoint") {
-		ep := c.String("entrypoint")
-		o.Entrypoint = &ep
+		o.EntrypointSet = true
+		if ep := c.String("entrypoint"); ep != "" {
+			o.Entrypoint = []string{ep}
+		}
 	}
 	if f := c.String("cidfile"); f != "" {
 		if _, err := os.Stat(f); err == nil {
@@ -185,27 +156,36 @@ func runOptions(c *cli.Context) (runtime.RunOptions, error) {
 	return o, nil
 }
 
-// createContainer makes sure the image is there, creates the container
-// and writes --cidfile.
-func createContainer(ctx context.Context, c *cli.Context, st *storage.Store, o runtime.RunOptions) (*runtime.Container, error) {
-	img, err := ensureImage(ctx, c, st, o.Image, o.Pull, o.Quiet)
-	if err != nil {
-		return nil, err
-	}
-	ctr, err := runtime.Create(st, img, o)
-	if err != nil {
-		return nil, err
-	}
-	if f := c.String("cidfile"); f != "" {
-		if err := os.WriteFile(f, []byte(ctr.ID), 0o644); err != nil {
-			return nil, fmt.Errorf("writing --cidfile %s: %w", f, err)
+// create makes sure the image is there (as --pull says), creates the
+// container, prints the engine's warnings and writes --cidfile.
+func create(ctx context.Context, c *cli.Context, e *engine.Engine, o engine.ContainerCreateOptions) (string, error) {
+	quiet := c.Bool("quiet")
+	po := pullOptions(c, quiet, os.Stderr)
+	missing := func() {
+		if !quiet {
+			fmt.Fprintf(os.Stderr, "Unable to find image '%s' locally\n", o.Image)
 		}
 	}
-	return ctr, nil
+	if _, err := e.ImageEnsure(ctx, o.Image, c.String("pull"), po, missing); err != nil {
+		return "", err
+	}
+	res, err := e.ContainerCreate(ctx, o)
+	if err != nil {
+		return "", err
+	}
+	for _, w := range res.Warnings {
+		warn(w)
+	}
+	if f := c.String("cidfile"); f != "" {
+		if err := os.WriteFile(f, []byte(res.ID), 0o644); err != nil {
+			return "", fmt.Errorf("writing --cidfile %s: %w", f, err)
+		}
+	}
+	return res.ID, nil
 }
 
 func runAction(c *cli.Context) error {
-	o, err := runOptions(c)
+	o, err := createOptions(c)
 	if err != nil {
 		return err
 	}
@@ -213,19 +193,19 @@ func runAction(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	return withStore(c, func(ctx context.Context, st *storage.Store) error {
-		ctr, err := createContainer(ctx, c, st, o)
+	return withEngine(c, func(ctx context.Context, e *engine.Engine) error {
+		id, err := create(ctx, c, e, o)
 		if err != nil {
 			return err
 		}
-		if o.Detach {
-			if _, err := runtime.Start(ctr.ID); err != nil {
+		if c.Bool("detach") {
+			if err := e.ContainerStart(ctx, id); err != nil {
 				return err
 			}
-			fmt.Fprintln(c.App.Writer, ctr.ID)
+			fmt.Fprintln(c.App.Writer, id)
 			return nil
 		}
-		return attachAndStart(ctr, o.Interactive, o.TTY, c.Bool("sig-proxy"), detachKeys)
+		return attachAndStart(ctx, e, id, firstNonEmpty(o.Name, id[:12]), o.Interactive, o.TTY, c.Bool("sig-proxy"), detachKeys)
 	})
 }
 
@@ -266,6 +246,19 @@ func collectEnv(files, flags []string) ([]string, error) {
 		if err := add(e, "-e"); err != nil {
 			return nil, err
 		}
+	}
+	return out, nil
+}
+
+// parseLabels reads --label KEY=VALUE (or KEY, an empty value).
+func parseLabels(ls []string) (map[string]string, error) {
+	out := map[string]string{}
+	for _, l := range ls {
+		k, v, _ := strings.Cut(l, "=")
+		if k == "" {
+			return nil, errdefs.Invalid("invalid --label %q: want KEY=VALUE", l)
+		}
+		out[k] = v
 	}
 	return out, nil
 }

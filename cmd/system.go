@@ -4,23 +4,14 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"os"
 	goruntime "runtime"
 	"strings"
 	"text/tabwriter"
 
 	"github.com/urfave/cli/v2"
-	"golang.org/x/sys/unix"
 
-	"github.com/skiff-project/skiff/netns/network"
-	"github.com/skiff-project/skiff/paths"
-	"github.com/skiff-project/skiff/runtime"
-	"github.com/skiff-project/skiff/storage"
-	"github.com/skiff-project/skiff/userns"
+	"github.com/skiff-project/skiff/engine"
 )
-
-// APIVersion is the Docker Engine API version skiff's answers follow.
-const APIVersion = "1.47"
 
 func systemCommand() *cli.Command {
 	return &cli.Command{
@@ -35,27 +26,25 @@ func systemCommand() *cli.Command {
 					if err := exactArgs(c, 0, 0, "system migrate"); err != nil {
 						return err
 					}
-					if !userns.Rootless() {
-						return nil
-					}
-					return userns.Reset()
+					return engine.SystemMigrate()
 				},
 			},
 			{
-				Name:  "df",
-				Usage: "Show disk usage of images, containers and volumes",
-				Flags: []cli.Flag{&cli.BoolFlag{Name: "verbose", Aliases: []string{"v"}, Usage: "per object"}},
-				Action: func(c *cli.Context) error {
-					return withStore(c, func(ctx context.Context, st *storage.Store) error { return systemDF(c, st) })
-				},
+				Name:      "df",
+				Usage:     "Show disk usage of images, containers and volumes",
+				UsageText: "skiff system df [OPTIONS]\n\nExample: skiff system df -v",
+				Flags:     []cli.Flag{&cli.BoolFlag{Name: "verbose", Aliases: []string{"v"}, Usage: "per object"}},
+				Action:    systemDF,
 			},
 			{
-				Name:  "prune",
-				Usage: "Remove stopped containers, unused networks and dangling images",
+				Name:      "prune",
+				Usage:     "Remove stopped containers, unused networks and dangling images",
+				UsageText: "skiff system prune [OPTIONS]\n\nExample: skiff system prune -a -f --volumes",
 				Flags: []cli.Flag{
 					&cli.BoolFlag{Name: "all", Aliases: []string{"a"}, Usage: "remove every image no container uses"},
 					&cli.BoolFlag{Name: "force", Aliases: []string{"f"}, Usage: "do not ask for confirmation"},
 					&cli.BoolFlag{Name: "volumes", Usage: "prune anonymous volumes no container uses too"},
+					&cli.StringSliceFlag{Name: "filter", Usage: "only these: label=KEY[=VALUE], label!=…, until=TIME"},
 				},
 				Action: systemPrune,
 			},
@@ -71,23 +60,20 @@ func versionCommand(version string) *cli.Command {
 		Flags: []cli.Flag{&cli.StringFlag{Name: "format", Aliases: []string{"f"}, Usage: "json or a Go template, e.g. '{{.Client.Version}}'"}},
 		Action: func(c *cli.Context) error {
 			platform := map[string]string{"Name": "skiff"}
+			// No daemon: the "server" is this same binary's engine, which
+			// answers without entering the user's namespace.
+			server := engine.SystemVersion()
 			v := map[string]any{
 				"Client": map[string]any{
-					"Platform": platform, "Version": version, "ApiVersion": APIVersion, "DefaultAPIVersion": APIVersion,
+					"Platform": platform, "Version": version, "ApiVersion": engine.APIVersion, "DefaultAPIVersion": engine.APIVersion,
 					"GoVersion": goruntime.Version(), "Os": goruntime.GOOS, "Arch": goruntime.GOARCH, "Context": "default",
 				},
-				// No daemon: the "server" is this same binary.
-				"Server": map[string]any{
-					"Platform": platform, "Version": version, "ApiVersion": APIVersion, "MinAPIVersion": "1.24",
-					"GoVersion": goruntime.Version(), "Os": goruntime.GOOS, "Arch": goruntime.GOARCH,
-					"KernelVersion": kernelVersion(),
-					"Components":    []map[string]any{{"Name": "Engine", "Version": version, "Details": map[string]string{"ApiVersion": APIVersion}}},
-				},
+				"Server": server,
 			}
 			switch f := c.String("format"); f {
 			case "":
 				fmt.Fprintf(c.App.Writer, "Client:\n Version:     %s\n API version: %s\n Go version:  %s\n OS/Arch:     %s/%s\n\nServer: skiff (no daemon)\n Version:     %s\n Kernel:      %s\n",
-					version, APIVersion, goruntime.Version(), goruntime.GOOS, goruntime.GOARCH, version, kernelVersion())
+					version, engine.APIVersion, goruntime.Version(), goruntime.GOOS, goruntime.GOARCH, version, server.KernelVersion)
 			case "json":
 				return json.NewEncoder(c.App.Writer).Encode(v)
 			default:
@@ -98,30 +84,30 @@ func versionCommand(version string) *cli.Command {
 	}
 }
 
-func kernelVersion() string {
-	var u unix.Utsname
-	if unix.Uname(&u) != nil {
-		return ""
-	}
-	return unix.ByteSliceToString(u.Release[:])
-}
-
 func infoCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "info",
 		Usage: "Display system-wide information",
 		Flags: []cli.Flag{&cli.StringFlag{Name: "format", Aliases: []string{"f"}, Usage: "json or a Go template, e.g. '{{.Driver}}'"}},
 		Action: func(c *cli.Context) error {
-			return withStore(c, func(ctx context.Context, st *storage.Store) error {
-				info, err := systemInfo(st)
+			return withEngine(c, func(ctx context.Context, e *engine.Engine) error {
+				info, err := e.SystemInfo(ctx)
 				if err != nil {
 					return err
 				}
 				switch f := c.String("format"); f {
 				case "":
 					w := tabwriter.NewWriter(c.App.Writer, 0, 1, 1, ' ', 0)
-					for _, k := range []string{"Containers", "ContainersRunning", "ContainersPaused", "ContainersStopped", "Images", "Driver", "DockerRootDir", "Rootless", "CgroupVersion", "SecurityOptions", "KernelVersion", "OperatingSystem", "Architecture", "NCPU", "MemTotal", "Name"} {
-						fmt.Fprintf(w, "%s:\t%v\n", k, info[k])
+					in := info.Info
+					for _, kv := range [][2]any{
+						{"Containers", in.Containers}, {"ContainersRunning", in.ContainersRunning}, {"ContainersPaused", in.ContainersPaused},
+						{"ContainersStopped", in.ContainersStopped}, {"Images", in.Images}, {"Driver", in.Driver},
+						{"DockerRootDir", in.DockerRootDir}, {"Rootless", engine.Rootless()}, {"CgroupVersion", in.CgroupVersion},
+						{"SecurityOptions", in.SecurityOptions}, {"KernelVersion", in.KernelVersion}, {"OperatingSystem", in.OperatingSystem},
+						{"Architecture", in.Architecture}, {"NCPU", in.NCPU}, {"MemTotal", in.MemTotal}, {"Name", in.Name},
+						{"Logs", "skiff: stderr (--log-level); supervisors: " + info.SupervisorLog},
+					} {
+						fmt.Fprintf(w, "%s:\t%v\n", kv[0], kv[1])
 					}
 					return w.Flush()
 				case "json":
@@ -134,225 +120,93 @@ func infoCommand() *cli.Command {
 	}
 }
 
-func systemInfo(st *storage.Store) (map[string]any, error) {
-	ctrs, err := runtime.List()
-	if err != nil {
-		return nil, err
-	}
-	imgs, err := st.Images()
-	if err != nil {
-		return nil, err
-	}
-	var running, paused, stopped int
-	for _, c := range ctrs {
-		switch {
-		case c.State.Paused:
-			paused++
-		case c.State.Running:
-			running++
-		default:
-			stopped++
+func systemDF(c *cli.Context) error {
+	return withEngine(c, func(ctx context.Context, e *engine.Engine) error {
+		du, err := e.SystemDF(ctx)
+		if err != nil {
+			return err
 		}
-	}
-	host, _ := os.Hostname()
-	cgroup := "1"
-	var sfs unix.Statfs_t
-	if unix.Statfs("/sys/fs/cgroup", &sfs) == nil && sfs.Type == unix.CGROUP2_SUPER_MAGIC {
-		cgroup = "2"
-	}
-	sec := []string{"name=seccomp,profile=builtin"}
-	if userns.Rootless() {
-		sec = append(sec, "name=rootless")
-	}
-	var si unix.Sysinfo_t
-	_ = unix.Sysinfo(&si)
-	return map[string]any{
-		"ID": "skiff", "Containers": len(ctrs), "ContainersRunning": running, "ContainersPaused": paused,
-		"ContainersStopped": stopped, "Images": len(imgs), "Driver": "overlay",
-		"DockerRootDir": paths.DataDir(), "Rootless": userns.Rootless(), "CgroupVersion": cgroup,
-		"CgroupDriver": "cgroupfs", "SecurityOptions": sec, "KernelVersion": kernelVersion(),
-		"OperatingSystem": osName(), "OSType": "linux", "Architecture": goruntime.GOARCH,
-		"NCPU": goruntime.NumCPU(), "MemTotal": int64(si.Totalram) * int64(si.Unit), "Name": host,
-		"ServerVersion": "skiff", "DefaultRuntime": "libcontainer", "LoggingDriver": "json-file",
-	}, nil
-}
-
-func osName() string {
-	data, err := os.ReadFile("/etc/os-release")
-	if err != nil {
-		return "Linux"
-	}
-	for _, l := range strings.Split(string(data), "\n") {
-		if v, ok := strings.CutPrefix(l, "PRETTY_NAME="); ok {
-			return strings.Trim(v, `"`)
+		pct := func(part, whole int64) string {
+			if whole == 0 {
+				return humanBytes(part)
+			}
+			return fmt.Sprintf("%s (%d%%)", humanBytes(part), part*100/whole)
 		}
-	}
-	return "Linux"
-}
-
-func systemDF(c *cli.Context, st *storage.Store) error {
-	imgs, err := st.Images()
-	if err != nil {
-		return err
-	}
-	ctrs, err := runtime.List()
-	if err != nil {
-		return err
-	}
-	used := map[string]bool{}
-	var ctrSize, ctrReclaim int64
-	activeCtr := 0
-	for _, ctr := range ctrs {
-		used[ctr.ImageID] = true
-		size, _ := st.Raw().ContainerSize(ctr.ID)
-		ctrSize += size
-		if ctr.State.Running {
-			activeCtr++
-		} else {
-			ctrReclaim += size
+		w := tabwriter.NewWriter(c.App.Writer, 10, 1, 3, ' ', 0)
+		fmt.Fprintln(w, "TYPE\tTOTAL\tACTIVE\tSIZE\tRECLAIMABLE")
+		iu, cu, vu := du.ImageUsage, du.ContainerUsage, du.VolumeUsage
+		fmt.Fprintf(w, "Images\t%d\t%d\t%s\t%s\n", iu.TotalCount, iu.ActiveCount, humanBytes(iu.TotalSize), pct(iu.Reclaimable, iu.TotalSize))
+		fmt.Fprintf(w, "Containers\t%d\t%d\t%s\t%s\n", cu.TotalCount, cu.ActiveCount, humanBytes(cu.TotalSize), pct(cu.Reclaimable, cu.TotalSize))
+		fmt.Fprintf(w, "Local Volumes\t%d\t%d\t%s\t%s\n", vu.TotalCount, vu.ActiveCount, humanBytes(vu.TotalSize), pct(vu.Reclaimable, vu.TotalSize))
+		fmt.Fprintf(w, "Build Cache\t0\t0\t0B\t0B\n")
+		if err := w.Flush(); err != nil {
+			return err
 		}
-	}
-	var imgSize, imgReclaim int64
-	activeImg := 0
-	for _, img := range imgs {
-		imgSize += img.Size
-		if used[img.ID] {
-			activeImg++
-		} else {
-			imgReclaim += img.Size
+		if !c.Bool("verbose") {
+			return nil
 		}
-	}
-	pct := func(part, whole int64) string {
-		if whole == 0 {
-			return humanBytes(part)
+		fmt.Fprintln(c.App.Writer, "\nImages space usage:")
+		rows := []any{}
+		for _, img := range iu.Items {
+			for _, r := range imageRows(img, false) {
+				rows = append(rows, r)
+			}
 		}
-		return fmt.Sprintf("%s (%d%%)", humanBytes(part), part*100/whole)
-	}
-	w := tabwriter.NewWriter(c.App.Writer, 10, 1, 3, ' ', 0)
-	fmt.Fprintln(w, "TYPE\tTOTAL\tACTIVE\tSIZE\tRECLAIMABLE")
-	fmt.Fprintf(w, "Images\t%d\t%d\t%s\t%s\n", len(imgs), activeImg, humanBytes(imgSize), pct(imgReclaim, imgSize))
-	fmt.Fprintf(w, "Containers\t%d\t%d\t%s\t%s\n", len(ctrs), activeCtr, humanBytes(ctrSize), pct(ctrReclaim, ctrSize))
-	vols, _ := storage.Volumes()
-	var volSize, volReclaim int64
-	activeVol := 0
-	for _, v := range vols {
-		n := storage.VolumeSize(v)
-		volSize += n
-		if len(volumeUsers(v.Name)) > 0 {
-			activeVol++
-		} else {
-			volReclaim += n
+		if err := imageTable("", "{{.Repository}}\t{{.Tag}}\t{{.ID}}\t{{.CreatedSince}}\t{{.Size}}").write(c.App.Writer, rows); err != nil {
+			return err
 		}
-	}
-	fmt.Fprintf(w, "Local Volumes\t%d\t%d\t%s\t%s\n", len(vols), activeVol, humanBytes(volSize), pct(volReclaim, volSize))
-	fmt.Fprintf(w, "Build Cache\t0\t0\t0B\t0B\n")
-	if err := w.Flush(); err != nil {
-		return err
-	}
-	if !c.Bool("verbose") {
-		return nil
-	}
-	fmt.Fprintln(c.App.Writer, "\nImages space usage:")
-	rows := []any{}
-	for _, img := range imgs {
-		for _, r := range imageRows(img, false) {
-			rows = append(rows, r)
+		fmt.Fprintln(c.App.Writer, "\nContainers space usage:")
+		w = tabwriter.NewWriter(c.App.Writer, 10, 1, 3, ' ', 0)
+		fmt.Fprintln(w, "CONTAINER ID\tIMAGE\tSIZE\tSTATUS\tNAMES")
+		for _, ctr := range cu.Items {
+			fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\n", ctr.ID[:12], ctr.Image, humanBytes(ctr.SizeRw), ctr.Status, strings.TrimPrefix(ctr.Names[0], "/"))
 		}
-	}
-	if err := (listFormat{defTable: "{{.Repository}}\t{{.Tag}}\t{{.ID}}\t{{.CreatedSince}}\t{{.Size}}", header: headerFor(imageRow{}, map[string]string{"ID": "IMAGE ID", "CreatedSince": "CREATED"})}).write(c.App.Writer, rows); err != nil {
-		return err
-	}
-	fmt.Fprintln(c.App.Writer, "\nContainers space usage:")
-	w = tabwriter.NewWriter(c.App.Writer, 10, 1, 3, ' ', 0)
-	fmt.Fprintln(w, "CONTAINER ID\tIMAGE\tSIZE\tSTATUS\tNAMES")
-	for _, ctr := range ctrs {
-		size, _ := st.Raw().ContainerSize(ctr.ID)
-		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\n", ctr.ID[:12], ctr.Image, humanBytes(size), statusText(ctr), ctr.Name)
-	}
-	return w.Flush()
+		if err := w.Flush(); err != nil {
+			return err
+		}
+		fmt.Fprintln(c.App.Writer, "\nLocal Volumes space usage:")
+		w = tabwriter.NewWriter(c.App.Writer, 10, 1, 3, ' ', 0)
+		fmt.Fprintln(w, "VOLUME NAME\tLINKS\tSIZE")
+		for _, v := range vu.Items {
+			fmt.Fprintf(w, "%s\t%d\t%s\n", v.Name, v.UsageData.RefCount, humanBytes(v.UsageData.Size))
+		}
+		return w.Flush()
+	})
 }
 
 func systemPrune(c *cli.Context) error {
-	if !c.Bool("force") {
-		what := "  - all stopped containers\n  - all networks not used by at least one container\n  - all dangling images\n"
-		if c.Bool("all") {
-			what = "  - all stopped containers\n  - all networks not used by at least one container\n  - all images without at least one container associated to them\n"
-		}
-		if !confirm("WARNING! This will remove:\n" + strings.TrimRight(what, "\n")) {
-			return nil
-		}
+	f, err := engine.ParseFilters(c.StringSlice("filter"))
+	if err != nil {
+		return err
 	}
-	return withStore(c, func(ctx context.Context, st *storage.Store) error {
-		ctrs, err := runtime.List()
-		if err != nil {
-			return err
-		}
-		var removedCtrs []string
-		for _, ctr := range ctrs {
-			switch ctr.State.Status {
-			case runtime.StatusExited, runtime.StatusCreated, runtime.StatusDead:
-			default:
-				continue
+	return withEngine(c, func(ctx context.Context, e *engine.Engine) error {
+		if !c.Bool("force") {
+			images := "all dangling images"
+			if c.Bool("all") {
+				images = "all images without at least one container associated to them"
 			}
-			if ctr.State.Status == runtime.StatusCreated && ctr.State.SupervisorPid != 0 {
-				continue
+			what := "  - all stopped containers\n  - all networks not used by at least one container\n"
+			if c.Bool("volumes") {
+				what += "  - all anonymous volumes not used by at least one container\n"
 			}
-			if _, err := runtime.Remove(st, ctr.ID, ctr.State.Status == runtime.StatusDead, false); err == nil {
-				removedCtrs = append(removedCtrs, ctr.ID)
+			what += "  - " + images + "\n  - all build cache"
+			if !confirm("WARNING! This will remove:\n" + what) {
+				return nil
 			}
 		}
-		if len(removedCtrs) > 0 {
-			fmt.Fprintln(c.App.Writer, "Deleted Containers:")
-			for _, id := range removedCtrs {
-				fmt.Fprintln(c.App.Writer, id)
+		rep, err := e.SystemPrune(ctx, engine.SystemPruneOptions{All: c.Bool("all"), Volumes: c.Bool("volumes"), Filters: f})
+		w := c.App.Writer
+		printList(w, "Deleted Containers:", rep.Containers, true)
+		printList(w, "Deleted Networks:", rep.Networks, true)
+		if len(rep.Images) > 0 {
+			fmt.Fprintln(w, "Deleted Images:")
+			for _, r := range rep.Images {
+				fmt.Fprintf(w, "deleted: %s\n", r)
 			}
-			fmt.Fprintln(c.App.Writer)
+			fmt.Fprintln(w)
 		}
-		nets, _ := network.List()
-		var removedNets []string
-		for _, n := range nets {
-			if len(n.Containers) == 0 && !usedByContainers(n.Name) && n.Name != network.DefaultName {
-				if _, err := network.Remove(n.Name); err == nil {
-					removedNets = append(removedNets, n.Name)
-				}
-			}
-		}
-		if len(removedNets) > 0 {
-			fmt.Fprintln(c.App.Writer, "Deleted Networks:")
-			for _, n := range removedNets {
-				fmt.Fprintln(c.App.Writer, n)
-			}
-			fmt.Fprintln(c.App.Writer)
-		}
-		removed, err := st.PruneImages(c.Bool("all"))
-		if err != nil {
-			return err
-		}
-		// Docker's system prune takes the build cache too.
-		cache, err := st.PruneBuild()
-		if err != nil {
-			return err
-		}
-		removed = append(removed, cache...)
-		if len(removed) > 0 {
-			fmt.Fprintln(c.App.Writer, "Deleted Images:")
-			for _, r := range removed {
-				fmt.Fprintf(c.App.Writer, "deleted: %s\n", r)
-			}
-			fmt.Fprintln(c.App.Writer)
-		}
-		var removedVols []string
-		if c.Bool("volumes") {
-			removedVols, _, _ = pruneVolumes(false)
-			if len(removedVols) > 0 {
-				fmt.Fprintln(c.App.Writer, "Deleted Volumes:")
-				for _, n := range removedVols {
-					fmt.Fprintln(c.App.Writer, n)
-				}
-				fmt.Fprintln(c.App.Writer)
-			}
-		}
-		fmt.Fprintf(c.App.Writer, "Total reclaimed space: %d containers, %d networks, %d images, %d volumes\n", len(removedCtrs), len(removedNets), len(removed), len(removedVols))
-		return nil
+		printList(w, "Deleted Volumes:", rep.Volumes, true)
+		fmt.Fprintf(w, "Total reclaimed space: %d containers, %d networks, %d images, %d volumes\n", len(rep.Containers), len(rep.Networks), len(rep.Images), len(rep.Volumes))
+		return err
 	})
 }

@@ -3,15 +3,13 @@ package cmd
 import (
 	"context"
 	"fmt"
-	"sort"
 	"strings"
 	"time"
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/skiff-project/skiff/engine"
 	"github.com/skiff-project/skiff/errdefs"
-	"github.com/skiff-project/skiff/runtime"
-	"github.com/skiff-project/skiff/storage"
 )
 
 // volumeRow is one line of `volume ls`, with Docker's field names.
@@ -45,19 +43,17 @@ func volumeCommand() *cli.Command {
 					if err := exactArgs(c, 0, 1, "volume create [OPTIONS] [VOLUME]"); err != nil {
 						return err
 					}
-					if d := c.String("driver"); d != "local" {
-						return errdefs.Invalid("invalid --driver %q: only local exists", d)
-					}
-					labels, err := storage.ParseKV(c.StringSlice("label"), "--label")
+					labels, err := parseLabels(c.StringSlice("label"))
 					if err != nil {
 						return err
 					}
-					opts, err := storage.ParseKV(c.StringSlice("opt"), "--opt")
+					opts, err := parseKV(c.StringSlice("opt"), "--opt")
 					if err != nil {
 						return err
 					}
-					return withStore(c, func(ctx context.Context, st *storage.Store) error {
-						v, err := storage.CreateVolume(c.Args().First(), storage.VolumeOptions{Labels: labels, Options: opts}, false)
+					o := engine.VolumeCreateOptions{Driver: c.String("driver"), Labels: labels, Options: opts}
+					return withEngine(c, func(ctx context.Context, e *engine.Engine) error {
+						v, err := e.VolumeCreate(ctx, c.Args().First(), o)
 						if err != nil {
 							return err
 						}
@@ -81,14 +77,10 @@ func volumeCommand() *cli.Command {
 				Name:      "inspect",
 				Usage:     "Display detailed information on volumes",
 				ArgsUsage: "VOLUME [VOLUME...]",
-				Flags:     []cli.Flag{formatFlag()},
+				Flags:     inspectFlags()[:1],
 				Action: func(c *cli.Context) error {
-					return inspectEach(c, "volume inspect [OPTIONS] VOLUME [VOLUME...]", func(name string) (any, error) {
-						v, err := storage.GetVolume(name)
-						if err != nil {
-							return nil, err
-						}
-						return volumeInspect(v), nil
+					return inspectEach(c, "volume inspect [OPTIONS] VOLUME [VOLUME...]", func(ctx context.Context, e *engine.Engine, name string) (any, error) {
+						return e.VolumeInspect(ctx, name)
 					})
 				},
 			},
@@ -99,17 +91,8 @@ func volumeCommand() *cli.Command {
 				ArgsUsage: "VOLUME [VOLUME...]",
 				Flags:     []cli.Flag{&cli.BoolFlag{Name: "force", Aliases: []string{"f"}, Usage: "no error for a missing volume"}},
 				Action: func(c *cli.Context) error {
-					return eachArg(c, "volume rm [OPTIONS] VOLUME [VOLUME...]", func(ctx context.Context, st *storage.Store, name string) error {
-						if _, err := storage.GetVolume(name); err != nil {
-							if c.Bool("force") && isNotFound(err) {
-								return nil
-							}
-							return err
-						}
-						if users := volumeUsers(name); len(users) > 0 {
-							return fmt.Errorf("volume %s is in use by container %s: remove the container first: %w", name, strings.Join(users, ", "), errdefs.ErrConflict)
-						}
-						return storage.RemoveVolume(name)
+					return eachArg(c, "volume rm [OPTIONS] VOLUME [VOLUME...]", func(ctx context.Context, e *engine.Engine, name string) error {
+						return e.VolumeRemove(ctx, name, c.Bool("force"))
 					})
 				},
 			},
@@ -119,24 +102,23 @@ func volumeCommand() *cli.Command {
 				Flags: []cli.Flag{
 					&cli.BoolFlag{Name: "all", Aliases: []string{"a"}, Usage: "named volumes too"},
 					&cli.BoolFlag{Name: "force", Aliases: []string{"f"}, Usage: "do not ask for confirmation"},
+					&cli.StringSliceFlag{Name: "filter", Usage: "only these: label=KEY[=VALUE], label!=…"},
 				},
 				Action: func(c *cli.Context) error {
-					if !c.Bool("force") && !confirm("WARNING! This will remove anonymous local volumes not used by at least one container.") {
-						return nil
+					f, err := engine.ParseFilters(c.StringSlice("filter"))
+					if err != nil {
+						return err
 					}
-					return withStore(c, func(ctx context.Context, st *storage.Store) error {
-						removed, size, err := pruneVolumes(c.Bool("all"))
+					return withEngine(c, func(ctx context.Context, e *engine.Engine) error {
+						if !c.Bool("force") && !confirm("WARNING! This will remove anonymous local volumes not used by at least one container.") {
+							return nil
+						}
+						rep, err := e.VolumePrune(ctx, c.Bool("all"), f)
 						if err != nil {
 							return err
 						}
-						if len(removed) > 0 {
-							fmt.Fprintln(c.App.Writer, "Deleted Volumes:")
-							for _, n := range removed {
-								fmt.Fprintln(c.App.Writer, n)
-							}
-							fmt.Fprintln(c.App.Writer)
-						}
-						fmt.Fprintf(c.App.Writer, "Total reclaimed space: %s\n", humanBytes(size))
+						printList(c.App.Writer, "Deleted Volumes:", rep.VolumesDeleted, true)
+						fmt.Fprintf(c.App.Writer, "Total reclaimed space: %s\n", humanBytes(int64(rep.SpaceReclaimed)))
 						return nil
 					})
 				},
@@ -145,95 +127,31 @@ func volumeCommand() *cli.Command {
 	}
 }
 
-// volumeUsers names the containers (any state) whose mounts use a volume.
-func volumeUsers(name string) []string {
-	all, _ := runtime.List()
-	var out []string
-	for _, c := range all {
-		for _, b := range c.HostConfig.Binds {
-			if src, _, ok := strings.Cut(b, ":"); ok && src == name {
-				out = append(out, c.Name)
-			}
-		}
-		for _, m := range c.HostConfig.Mounts {
-			if mm, err := runtime.ParseMount(m); err == nil && mm.Type == "volume" && mm.Source == name {
-				out = append(out, c.Name)
-			}
-		}
-	}
-	sort.Strings(out)
-	return out
-}
-
-func pruneVolumes(all bool) ([]string, int64, error) {
-	vols, err := storage.Volumes()
-	if err != nil {
-		return nil, 0, err
-	}
-	var removed []string
-	var size int64
-	for _, v := range vols {
-		if (!v.Anonymous && !all) || len(volumeUsers(v.Name)) > 0 {
-			continue
-		}
-		n := storage.VolumeSize(v)
-		if storage.RemoveVolume(v.Name) == nil {
-			removed = append(removed, v.Name)
-			size += n
-		}
-	}
-	return removed, size, nil
-}
-
 func volumeList(c *cli.Context) error {
 	if err := exactArgs(c, 0, 0, "volume ls [OPTIONS]"); err != nil {
 		return err
 	}
-	type filter struct{ k, v string }
-	var filters []filter
-	for _, f := range c.StringSlice("filter") {
-		k, v, ok := strings.Cut(f, "=")
-		if !ok || (k != "name" && k != "label" && k != "dangling" && k != "driver") || (k == "dangling" && v != "true" && v != "false") {
-			return errdefs.Invalid("invalid --filter %q: filters are name=, label=KEY[=VALUE], dangling=true|false and driver=", f)
-		}
-		filters = append(filters, filter{k, v})
+	f, err := engine.ParseFilters(c.StringSlice("filter"))
+	if err != nil {
+		return err
 	}
-	return withStore(c, func(ctx context.Context, st *storage.Store) error {
-		vols, err := storage.Volumes()
+	return withEngine(c, func(ctx context.Context, e *engine.Engine) error {
+		vols, err := e.VolumeList(ctx, f)
 		if err != nil {
 			return err
 		}
 		var rows []any
 		for _, v := range vols {
-			ok := true
-			for _, f := range filters {
-				switch f.k {
-				case "name":
-					ok = ok && strings.Contains(v.Name, f.v)
-				case "driver":
-					ok = ok && v.Driver == f.v
-				case "dangling":
-					ok = ok && (len(volumeUsers(v.Name)) == 0) == (f.v == "true")
-				case "label":
-					k, val, hasV := strings.Cut(f.v, "=")
-					got, has := v.Labels[k]
-					ok = ok && has && (!hasV || got == val)
-				}
-			}
-			if !ok {
-				continue
-			}
 			if c.Bool("quiet") {
 				fmt.Fprintln(c.App.Writer, v.Name)
 				continue
 			}
-			var ls []string
-			for k, val := range v.Labels {
-				ls = append(ls, k+"="+val)
+			created := v.CreatedAt
+			if t, err := time.Parse(time.RFC3339, v.CreatedAt); err == nil {
+				created = t.Local().Format(time.RFC3339)
 			}
-			sort.Strings(ls)
-			rows = append(rows, volumeRow{Driver: v.Driver, Name: v.Name, Mountpoint: v.Mountpoint, Labels: strings.Join(ls, ","),
-				Scope: v.Scope, Size: "N/A", Links: fmt.Sprint(len(volumeUsers(v.Name))), CreatedAt: v.CreatedAt.Local().Format(time.RFC3339)})
+			rows = append(rows, volumeRow{Driver: v.Driver, Name: v.Name, Mountpoint: v.Mountpoint, Labels: joinLabels(v.Labels),
+				Scope: v.Scope, Size: "N/A", Links: fmt.Sprint(v.UsageData.RefCount), CreatedAt: created})
 		}
 		if c.Bool("quiet") {
 			return nil
@@ -244,9 +162,15 @@ func volumeList(c *cli.Context) error {
 	})
 }
 
-func volumeInspect(v *storage.Volume) map[string]any {
-	return map[string]any{
-		"CreatedAt": v.CreatedAt.Format(time.RFC3339), "Driver": v.Driver, "Labels": v.Labels,
-		"Mountpoint": v.Mountpoint, "Name": v.Name, "Options": v.Options, "Scope": v.Scope,
+// parseKV reads KEY=VALUE lists (--opt, --build-arg).
+func parseKV(list []string, flag string) (map[string]string, error) {
+	out := map[string]string{}
+	for _, kv := range list {
+		k, v, ok := strings.Cut(kv, "=")
+		if k == "" || !ok && flag == "--opt" {
+			return nil, errdefs.Invalid("invalid %s %q: want KEY=VALUE", flag, kv)
+		}
+		out[k] = v
 	}
+	return out, nil
 }

@@ -6,6 +6,7 @@ package errdefs
 import (
 	"errors"
 	"fmt"
+	"strings"
 )
 
 // The error classes. Wrap them with %w and context: step, object, cause, fix.
@@ -62,4 +63,17 @@ func ExitCode(err error) int {
 	default:
 		return ExitEngine
 	}
+}
+
+// classes are the error classes, in the order Message strips them.
+var classes = []error{ErrNotFound, ErrInvalidArgument, ErrConflict, ErrUnavailable, ErrAlreadyExists, ErrNotImplemented, ErrCannotInvoke, ErrCommandNotFound}
+
+// Message is err's text for a user: on one line, without the class
+// suffixes that only matter for exit codes and HTTP statuses.
+func Message(err error) string {
+	s := err.Error()
+	for _, class := range classes {
+		s = strings.TrimSuffix(s, ": "+class.Error())
+	}
+	return strings.ReplaceAll(s, "\n", " ")
 }

@@ -10,7 +10,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"runtime"
 	"strings"
 	"sync"
@@ -20,6 +19,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/skiff-project/skiff/errdefs"
+	"github.com/skiff-project/skiff/internal/names"
 )
 
 // Network modes.
@@ -53,13 +53,11 @@ func ParseMode(s string) (string, error) {
 		}
 		return ModeContainer, nil
 	}
-	if userNetName.MatchString(s) {
+	if names.Valid(s) {
 		return ModeUser, nil
 	}
 	return "", errdefs.Invalid("invalid --network %q: none, host, private, container:NAME or a network's name", s)
 }
-
-var userNetName = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_.-]*$`)
 
 // Outbound reports whether a container in this mode gets its own
 // slirp4netns: private always, a user network unless it is internal.

@@ -5,50 +5,41 @@ import (
 	"encoding/hex"
 	"fmt"
 
+	"github.com/skiff-project/skiff/container"
 	"github.com/skiff-project/skiff/paths"
 	"github.com/skiff-project/skiff/supervisor"
-	"github.com/skiff-project/skiff/userns"
 )
 
-// The container record lives in the supervisor package, which the small
-// supervisor binary shares; these names keep runtime's callers short.
+// The record lives in the container package, which the small supervisor
+// binary shares; these names keep runtime's callers short.
 type (
-	Container        = supervisor.Container
-	Config           = supervisor.Config
-	Healthcheck      = supervisor.Healthcheck
-	HostConfig       = supervisor.HostConfig
-	NetworkSettings  = supervisor.NetworkSettings
-	EndpointSettings = supervisor.EndpointSettings
-	RestartPolicy    = supervisor.RestartPolicy
-	LogConfig        = supervisor.LogConfig
-	State            = supervisor.State
-	HealthState      = supervisor.HealthState
-	HealthLog        = supervisor.HealthLog
+	Container        = container.Container
+	Config           = container.Config
+	Healthcheck      = container.Healthcheck
+	EndpointSettings = container.EndpointSettings
+	HealthLog        = container.HealthLog
 	AttachStreams    = supervisor.AttachStreams
-	LogOptions       = supervisor.LogOptions
 )
 
 // Container states, as Docker names them.
 const (
-	StatusCreated    = supervisor.StatusCreated
-	StatusRunning    = supervisor.StatusRunning
-	StatusPaused     = supervisor.StatusPaused
-	StatusRestarting = supervisor.StatusRestarting
-	StatusExited     = supervisor.StatusExited
-	StatusDead       = supervisor.StatusDead
+	StatusCreated    = container.StatusCreated
+	StatusRunning    = container.StatusRunning
+	StatusPaused     = container.StatusPaused
+	StatusRestarting = container.StatusRestarting
+	StatusExited     = container.StatusExited
+	StatusDead       = container.StatusDead
 )
 
-// Record access, shared with the supervisor.
+// Record access.
 var (
-	Lookup        = supervisor.Lookup
-	List          = supervisor.List
-	Update        = supervisor.Update
-	ReadLogs      = supervisor.ReadLogs
-	ContainersDir = supervisor.ContainersDir
-	ErrDetached   = supervisor.ErrDetached
-	readRecord    = supervisor.ReadRecord
-	lock          = supervisor.Lock
-	shortID       = supervisor.ShortID
+	Lookup      = container.Lookup
+	List        = container.List
+	Update      = container.Update
+	ErrDetached = supervisor.ErrDetached
+	readRecord  = container.ReadRecord
+	lock        = container.Lock
+	shortID     = container.ShortID
 )
 
 func newID() string {
@@ -69,8 +60,6 @@ func randomName() string {
 	_, _ = rand.Read(b)
 	return adjectives[int(b[0])%len(adjectives)] + "_" + nouns[int(b[1])%len(nouns)]
 }
-
-func isRootlessNow() bool { return userns.Rootless() }
 
 // stateRoot is libcontainer's state directory.
 func stateRoot() string { return paths.LibcontainerRoot() }

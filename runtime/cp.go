@@ -9,15 +9,14 @@ import (
 	"os"
 	"path"
 	"path/filepath"
-	"slices"
 	"strings"
 
 	securejoin "github.com/cyphar/filepath-securejoin"
-	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"go.podman.io/storage/pkg/archive"
 	"go.podman.io/storage/pkg/chrootarchive"
 	"go.podman.io/storage/pkg/idtools"
 
+	"github.com/skiff-project/skiff/container"
 	"github.com/skiff-project/skiff/errdefs"
 	"github.com/skiff-project/skiff/storage"
 )
@@ -254,32 +253,24 @@ func locate(c *Container, root, ctrPath string) (string, string, bool) {
 	if c.State.Running {
 		return root, ctrPath, false
 	}
-	var ms []specs.Mount
-	for _, b := range c.HostConfig.Binds {
-		if m, err := ParseVolume(b); err == nil {
-			ms = append(ms, m)
-		}
-	}
-	for _, spec := range c.HostConfig.Mounts {
-		if m, err := ParseMount(spec); err == nil && m.Type != "tmpfs" {
-			ms = append(ms, m)
-		}
-	}
 	best, bestRoot, ro := "", "", false
-	for _, m := range ms {
+	for _, m := range c.HostConfig.Mounts {
+		if m.Type == container.MountTmpfs {
+			continue
+		}
 		d := m.Destination
 		if clean != d && !strings.HasPrefix(clean, strings.TrimSuffix(d, "/")+"/") || len(d) <= len(best) {
 			continue
 		}
 		src := m.Source
-		if m.Type == "volume" {
+		if m.Type == container.MountVolume {
 			v, err := storage.GetVolume(m.Source)
 			if err != nil {
 				continue
 			}
 			src = v.Mountpoint
 		}
-		best, bestRoot, ro = d, src, slices.Contains(m.Options, "ro")
+		best, bestRoot, ro = d, src, m.ReadOnly
 	}
 	if best == "" {
 		return root, ctrPath, false

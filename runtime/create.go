@@ -3,147 +3,118 @@ package runtime
 import (
 	"errors"
 	"fmt"
-	"net"
+	"maps"
 	"os"
 	"path/filepath"
 	"sort"
-	"strconv"
 	"strings"
 	"time"
 
-	units "github.com/docker/go-units"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
-	specs "github.com/opencontainers/runtime-spec/specs-go"
 	cstorage "go.podman.io/storage"
 
+	"github.com/skiff-project/skiff/container"
 	"github.com/skiff-project/skiff/errdefs"
 	"github.com/skiff-project/skiff/netns"
 	"github.com/skiff-project/skiff/netns/network"
+	"github.com/skiff-project/skiff/paths"
 	"github.com/skiff-project/skiff/storage"
-	"github.com/skiff-project/skiff/userns"
 )
 
-// Create checks the options, makes the container's writable layer and
-// writes its record in state created. Nothing runs yet.
-func Create(st *storage.Store, img *storage.Image, o RunOptions) (_ *Container, retErr error) {
-	if _, err := validate(&o); err != nil {
-		return nil, err
+// Create checks what in s needs the host's state (the image, networks,
+// other containers, volumes), makes the container's writable layer and
+// writes its record in state created. Nothing runs yet. A failure leaves
+// nothing behind.
+func Create(st *storage.Store, img *storage.Image, s Spec) (_ *Container, retErr error) {
+	if s.Restart.Name == "" {
+		s.Restart.Name = "no"
 	}
-	restart, err := ParseRestart(o.Restart)
-	if err != nil {
-		return nil, err
+	if s.Log.Type == "" {
+		s.Log = container.LogConfig{Type: "json-file", Config: map[string]string{}}
 	}
-	if restart.Name != "no" && o.Remove {
-		return nil, errdefs.Invalid("conflicting options: --restart %s and --rm", o.Restart)
-	}
-	logCfg, err := parseLogOpts(o.LogOpts)
-	if err != nil {
-		return nil, err
-	}
-	if o.StopSignal != "" {
-		if _, err := ParseSignal(o.StopSignal); err != nil {
-			return nil, err
-		}
-	}
-	ports, err := netns.ParsePublish(o.Publish)
-	if err != nil {
-		return nil, err
-	}
-	mode, _ := netns.ParseMode(o.Network)
-	if mode == netns.ModeContainer {
-		// Docker's rule: the other container owns the network settings.
-		switch {
-		case len(ports) > 0 || o.PublishAll:
-			return nil, errdefs.Invalid("conflicting options: port publishing and --network %s", o.Network)
-		case len(o.DNS) > 0 || len(o.DNSSearch) > 0 || len(o.DNSOptions) > 0:
-			return nil, errdefs.Invalid("conflicting options: DNS settings and --network %s", o.Network)
-		case len(o.AddHost) > 0:
-			return nil, errdefs.Invalid("conflicting options: --add-host and --network %s", o.Network)
-		}
+	ports := s.Ports
+	if ports == nil {
+		ports = netns.PortMap{}
 	}
 	var userNet *network.Network
-	if mode == netns.ModeUser {
-		if userNet, err = network.Lookup(o.Network); err != nil {
+	var err error
+	switch {
+	case s.NetworkKind == netns.ModeUser:
+		// Keep the network from being pruned until the record names it.
+		unlock, err := network.Lock()
+		if err != nil {
 			return nil, err
 		}
-		o.Network = userNet.Name
-	} else if len(o.Aliases) > 0 {
-		return nil, errdefs.Invalid("--network-alias needs a user-defined network (--network NAME)")
-	}
-	if mode == netns.ModePrivate && !userns.Rootless() {
+		defer unlock()
+		if userNet, err = network.Lookup(s.Network); err != nil {
+			return nil, err
+		}
+		s.Network = userNet.Name
+	case s.NetworkKind == netns.ModePrivate && !paths.Rootless():
 		// Root: Docker's default bridge with NAT instead of slirp4netns.
 		if userNet, err = network.EnsureDefault(); err != nil {
 			return nil, err
 		}
-		o.Network = network.DefaultName
+		s.Network, s.NetworkKind = network.DefaultName, netns.ModeUser
+	case s.NetworkKind == netns.ModePrivate:
+		s.Network = netns.ModePrivate
 	}
-	if (len(ports) > 0 || o.PublishAll) && !netns.OwnNamespace(mode) {
-		if o.Warn != nil {
-			o.Warn(fmt.Sprintf("published ports are discarded with --network %s", o.Network))
+	if (len(ports) > 0 || s.PublishAll) && !netns.OwnNamespace(s.NetworkKind) {
+		if s.Warn != nil {
+			s.Warn(fmt.Sprintf("published ports are discarded with --network %s", s.Network))
 		}
-		ports, o.PublishAll = netns.PortMap{}, false
+		ports, s.PublishAll = netns.PortMap{}, false
 	}
-	if mode == netns.ModeContainer {
-		target, err := Lookup(strings.TrimPrefix(o.Network, "container:"))
+	if s.NetworkKind == netns.ModeContainer {
+		target, err := Lookup(strings.TrimPrefix(s.Network, "container:"))
 		if err != nil {
-			return nil, fmt.Errorf("--network %s: %w", o.Network, err)
+			return nil, fmt.Errorf("--network %s: %w", s.Network, err)
 		}
-		o.Network = "container:" + target.ID
-		if o.Hostname != "" {
-			return nil, errdefs.Invalid("conflicting options: --hostname and --network container:…, which shares the other container's")
-		}
+		s.Network = "container:" + target.ID
 	}
-	if o.MacAddress != "" {
-		hw, err := net.ParseMAC(o.MacAddress)
-		if err != nil || len(hw) != 6 || hw[0]&1 == 1 {
-			return nil, errdefs.Invalid("invalid --mac-address %q: a unicast Ethernet address like 02:42:ac:11:00:02", o.MacAddress)
-		}
-		if !netns.OwnNamespace(mode) {
-			return nil, errdefs.Invalid("--mac-address needs the container's own network (not --network %s)", o.Network)
-		}
-	}
-	for _, d := range o.DNS {
-		if net.ParseIP(d) == nil {
-			return nil, errdefs.Invalid("invalid --dns %q: an IP address", d)
-		}
-	}
-	for _, h := range o.AddHost {
-		if _, _, err := netns.ParseExtraHost(h); err != nil {
-			return nil, err
-		}
-	}
-	anon, err := resolveVolumes(&o, img)
+	var anon []string
 	defer func() {
 		if retErr != nil {
 			removeVolumes(anon) // nothing of a failed create stays behind
 		}
 	}()
+	if usesVolumes(s, img) {
+		// Keep its volumes from being pruned until the record names them.
+		unlock, err := storage.LockVolumes()
+		if err != nil {
+			return nil, err
+		}
+		defer unlock()
+	}
+	mounts, anon, err := resolveVolumes(s, img)
 	if err != nil {
 		return nil, err
 	}
 	ic := img.Config.Config
 	c := &Container{
-		ID: newID(), Name: o.Name, Image: o.Image, ImageID: img.ID,
+		ID: newID(), Name: s.Name, Image: s.Image, ImageID: img.ID,
 		Created: time.Now().UTC(),
 		Config: Config{
-			Hostname: o.Hostname, User: firstNonEmpty(o.User, ic.User),
-			Env: mergeEnv(ic.Env, o.Env), Entrypoint: ic.Entrypoint, Cmd: ic.Cmd,
-			WorkingDir: firstNonEmpty(o.Workdir, ic.WorkingDir), Labels: map[string]string{},
-			StopSignal: firstNonEmpty(o.StopSignal, ic.StopSignal), StopTimeout: o.StopTimeout,
-			Tty: o.TTY, OpenStdin: o.Interactive, ExposedPorts: ic.ExposedPorts, MacAddress: o.MacAddress,
+			Hostname: s.Hostname, User: firstNonEmpty(s.User, ic.User),
+			Env: mergeEnv(ic.Env, s.Env), Entrypoint: ic.Entrypoint, Cmd: ic.Cmd,
+			WorkingDir: firstNonEmpty(s.Workdir, ic.WorkingDir), Labels: map[string]string{},
+			StopSignal: firstNonEmpty(s.StopSignal, ic.StopSignal), StopTimeout: s.StopTimeout,
+			Tty: s.TTY, OpenStdin: s.Interactive, ExposedPorts: ic.ExposedPorts, MacAddress: s.MacAddress,
 		},
-		HostConfig: HostConfig{
-			Binds: o.Volumes, Mounts: o.Mounts, VolumesFrom: o.VolumesFrom, AnonymousVolumes: anon, Tmpfs: o.Tmpfs, ReadonlyRootfs: o.ReadOnly,
-			NetworkMode: o.Network, PortBindings: ports, PublishAllPorts: o.PublishAll,
-			DNS: o.DNS, DNSSearch: o.DNSSearch, DNSOptions: o.DNSOptions, ExtraHosts: o.AddHost,
-			CapAdd: o.CapAdd, CapDrop: o.CapDrop, Privileged: o.Privileged,
-			SecurityOpt: o.SecurityOpt, Init: o.Init, AutoRemove: o.Remove,
-			RestartPolicy: restart, LogConfig: logCfg,
+		HostConfig: container.HostConfig{
+			Mounts: mounts, VolumesFrom: s.VolumesFrom, AnonymousVolumes: anon, ReadonlyRootfs: s.ReadOnly,
+			NetworkMode: s.Network, NetworkKind: s.NetworkKind, PortBindings: ports, PublishAllPorts: s.PublishAll,
+			DNS: s.DNS, DNSSearch: s.DNSSearch, DNSOptions: s.DNSOptions, ExtraHosts: s.ExtraHosts,
+			CapAdd: s.CapAdd, CapDrop: s.CapDrop, Privileged: s.Privileged,
+			SecurityOpt: s.SecurityOpt, Security: s.Security, Init: s.Init, InitPath: s.InitPath,
+			AutoRemove: s.Remove, RestartPolicy: s.Restart, LogConfig: s.Log,
 		},
-		State: State{Status: StatusCreated},
+		State: container.State{Status: StatusCreated},
 	}
-	if c.HostConfig.NetworkMode == "" {
-		c.HostConfig.NetworkMode = "private"
+	for _, m := range mounts {
+		if m.Bind != "" {
+			c.HostConfig.Binds = append(c.HostConfig.Binds, m.Bind)
+		}
 	}
 	if len(ports) > 0 {
 		// Docker lists published ports among the exposed ones.
@@ -156,38 +127,31 @@ func Create(st *storage.Store, img *storage.Image, o RunOptions) (_ *Container, 
 		}
 		c.Config.ExposedPorts = exposed
 	}
-	for k, v := range ic.Labels {
-		c.Config.Labels[k] = v
+	maps.Copy(c.Config.Labels, ic.Labels)
+	maps.Copy(c.Config.Labels, s.Labels)
+	if s.EntrypointSet {
+		c.Config.Entrypoint, c.Config.Cmd = s.Entrypoint, nil
 	}
-	for k, v := range o.Labels {
-		c.Config.Labels[k] = v
-	}
-	if o.Entrypoint != nil {
-		c.Config.Entrypoint, c.Config.Cmd = nil, nil
-		if *o.Entrypoint != "" {
-			c.Config.Entrypoint = []string{*o.Entrypoint}
-		}
-	}
-	if len(o.Cmd) > 0 {
-		c.Config.Cmd = o.Cmd
+	if len(s.Cmd) > 0 {
+		c.Config.Cmd = s.Cmd
 	}
 	args := append(append([]string(nil), c.Config.Entrypoint...), c.Config.Cmd...)
 	if len(args) == 0 {
-		return nil, errdefs.Invalid("no command specified: the image %s has no CMD or ENTRYPOINT; give one after the image name", o.Image)
+		return nil, errdefs.Invalid("no command specified: the image %s has no CMD or ENTRYPOINT; give one after the image name", s.Image)
 	}
 	c.Path, c.Args = args[0], args[1:]
-	if c.Config.Healthcheck, err = healthConfig(ic.Healthcheck, o.Health); err != nil {
+	if c.Config.Healthcheck, err = healthConfig(ic.Healthcheck, s.Health); err != nil {
 		return nil, err
 	}
 	if userNet != nil {
 		c.NetworkSettings.Networks = map[string]*EndpointSettings{userNet.Name: {
-			NetworkID: userNet.ID, Aliases: o.Aliases, Gateway: userNet.Gateway, Internal: userNet.Internal,
+			NetworkID: userNet.ID, Aliases: s.Aliases, Gateway: userNet.Gateway, Internal: userNet.Internal,
 		}}
 	}
 	if c.Name == "" {
 		c.Name = randomName() + "_" + c.ID[:4]
 	}
-	if err := validName(c.Name); err != nil {
+	if err := container.ValidName(c.Name); err != nil {
 		return nil, err
 	}
 	raw := st.Raw()
@@ -210,19 +174,6 @@ func Create(st *storage.Store, img *storage.Image, o RunOptions) (_ *Container, 
 	return c, nil
 }
 
-func validName(n string) error {
-	for i, r := range n {
-		ok := r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || i > 0 && (r == '_' || r == '.' || r == '-')
-		if !ok {
-			return errdefs.Invalid("invalid container name %q: only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed", n)
-		}
-	}
-	if n == "" {
-		return errdefs.Invalid("empty container name")
-	}
-	return nil
-}
-
 // mergeEnv overrides the image's variables with the user's, keeping order.
 func mergeEnv(image, user []string) []string {
 	var order []string
@@ -239,53 +190,6 @@ func mergeEnv(image, user []string) []string {
 		out = append(out, vals[k])
 	}
 	return out
-}
-
-// ParseRestart parses Docker's --restart values.
-func ParseRestart(s string) (RestartPolicy, error) {
-	name, count, hasCount := strings.Cut(s, ":")
-	p := RestartPolicy{Name: name}
-	switch name {
-	case "", "no":
-		p.Name = "no"
-	case "always", "unless-stopped":
-	case "on-failure":
-		if hasCount {
-			n, err := strconv.Atoi(count)
-			if err != nil || n < 0 {
-				return p, errdefs.Invalid("invalid --restart %q: the retry count must be a number ≥ 0", s)
-			}
-			p.MaximumRetryCount = n
-		}
-		return p, nil
-	default:
-		return p, errdefs.Invalid("invalid --restart %q: want no, on-failure[:N], always or unless-stopped", s)
-	}
-	if hasCount {
-		return p, errdefs.Invalid("invalid --restart %q: only on-failure takes a retry count", s)
-	}
-	return p, nil
-}
-
-func parseLogOpts(opts []string) (LogConfig, error) {
-	lc := LogConfig{Type: "json-file", Config: map[string]string{}}
-	for _, o := range opts {
-		k, v, ok := strings.Cut(o, "=")
-		switch {
-		case ok && k == "max-size":
-			if _, err := units.RAMInBytes(v); err != nil {
-				return lc, errdefs.Invalid("invalid --log-opt %q: size like 10m", o)
-			}
-		case ok && k == "max-file":
-			if n, err := strconv.Atoi(v); err != nil || n < 1 {
-				return lc, errdefs.Invalid("invalid --log-opt %q: a number ≥ 1", o)
-			}
-		default:
-			return lc, errdefs.Invalid("invalid --log-opt %q: json-file takes max-size and max-file", o)
-		}
-		lc.Config[k] = v
-	}
-	return lc, nil
 }
 
 // healthConfig merges the image's HEALTHCHECK with the --health-* flags.
@@ -330,74 +234,56 @@ func healthConfig(ih *v1.HealthConfig, o HealthOptions) (*Healthcheck, error) {
 	return h, nil
 }
 
-// resolveVolumes makes the volumes a new container names: named ones
-// that do not exist yet, a fresh anonymous volume for every -v /path,
-// --mount without a source and image VOLUME not covered by another
-// mount, and takes over --volumes-from. Anonymous volumes are written
-// back into the options by name, so every start mounts the same ones.
-func resolveVolumes(o *RunOptions, img *storage.Image) (anon []string, err error) {
-	covered := map[string]bool{}
+// resolveVolumes returns the container's mounts: its own, those of
+// --volumes-from containers (read-only or read-write as asked), and a
+// fresh anonymous volume for every image VOLUME not covered by another
+// mount. Named volumes that do not exist yet are created; volume mounts
+// without a name get a new anonymous volume, whose name is kept in the
+// mount so that every start mounts the same one.
+func resolveVolumes(s Spec, img *storage.Image) (mounts []container.Mount, anon []string, err error) {
 	newAnon := func() (string, error) {
-		v, err := storage.CreateVolume("", storage.VolumeOptions{Anonymous: true}, false)
+		v, err := storage.CreateVolumeLocked("", storage.VolumeOptions{Anonymous: true}, false)
 		if err != nil {
 			return "", err
 		}
 		anon = append(anon, v.Name)
 		return v.Name, nil
 	}
-	for _, ref := range o.VolumesFrom {
+	mounts = append(mounts, s.Mounts...)
+	for _, ref := range s.VolumesFrom {
 		name, mode, _ := strings.Cut(ref, ":")
-		if mode != "" && mode != "ro" && mode != "rw" {
-			return nil, errdefs.Invalid("invalid --volumes-from %q: want CONTAINER[:ro|rw]", ref)
-		}
 		src, err := Lookup(name)
 		if err != nil {
-			return nil, fmt.Errorf("--volumes-from %s: %w", name, err)
+			return nil, anon, fmt.Errorf("--volumes-from %s: %w", name, err)
 		}
-		for _, b := range src.HostConfig.Binds {
-			if mode != "" {
-				parts := strings.SplitN(b, ":", 3)
-				b = parts[0] + ":" + parts[1] + ":" + mode
+		for _, m := range src.HostConfig.Mounts {
+			if m.Type == container.MountTmpfs {
+				continue
 			}
-			o.Volumes = append(o.Volumes, b)
+			if mode != "" {
+				m.ReadOnly = mode == "ro"
+			}
+			mounts = append(mounts, m)
 		}
-		o.Mounts = append(o.Mounts, src.HostConfig.Mounts...)
 	}
-	// ensure makes the volume a mount names (a new anonymous one when it
-	// names none) and returns the spec to keep.
-	ensure := func(m specs.Mount, spec string, named func(string) string) (string, error) {
+	covered := map[string]bool{}
+	for i, m := range mounts {
 		covered[m.Destination] = true
-		switch {
-		case m.Type != "volume":
-			return spec, nil
-		case m.Source == "":
-			name, err := newAnon()
-			return named(name), err
+		if m.Type != container.MountVolume {
+			continue
 		}
-		_, err := storage.CreateVolume(m.Source, storage.VolumeOptions{}, true)
-		return spec, err
-	}
-	for i, v := range o.Volumes {
-		m, err := ParseVolume(v)
-		if err == nil {
-			o.Volumes[i], err = ensure(m, v, func(n string) string { return n + ":" + v })
+		if m.Source == "" {
+			if mounts[i].Source, err = newAnon(); err != nil {
+				return nil, anon, err
+			}
+			if m.Bind != "" {
+				mounts[i].Bind = mounts[i].Source + ":" + m.Bind
+			}
+			continue
 		}
-		if err != nil {
-			return nil, err
+		if _, err := storage.CreateVolumeLocked(m.Source, storage.VolumeOptions{}, true); err != nil {
+			return nil, anon, err
 		}
-	}
-	for i, spec := range o.Mounts {
-		m, err := ParseMount(spec)
-		if err == nil {
-			o.Mounts[i], err = ensure(m, spec, func(n string) string { return spec + ",source=" + n })
-		}
-		if err != nil {
-			return nil, err
-		}
-	}
-	for _, t := range o.Tmpfs {
-		dst, _, _ := strings.Cut(t, ":")
-		covered[filepath.Clean(dst)] = true
 	}
 	var imageVols []string
 	for p := range img.Config.Config.Volumes {
@@ -410,16 +296,30 @@ func resolveVolumes(o *RunOptions, img *storage.Image) (anon []string, err error
 		}
 		name, err := newAnon()
 		if err != nil {
-			return nil, err
+			return nil, anon, err
 		}
-		o.Volumes = append(o.Volumes, name+":"+p)
+		mounts = append(mounts, container.Mount{Type: container.MountVolume, Source: name, Destination: p})
 	}
-	return anon, nil
+	return mounts, anon, nil
+}
+
+// usesVolumes reports whether creating the container makes or names
+// volumes (so that Create holds the volumes' lock).
+func usesVolumes(s Spec, img *storage.Image) bool {
+	if len(s.VolumesFrom) > 0 || len(img.Config.Config.Volumes) > 0 {
+		return true
+	}
+	for _, m := range s.Mounts {
+		if m.Type == container.MountVolume {
+			return true
+		}
+	}
+	return false
 }
 
 // removeVolumes deletes a container's anonymous volumes.
 func removeVolumes(names []string) {
 	for _, n := range names {
-		_ = storage.RemoveVolume(n)
+		_ = storage.RemoveVolume(n, nil)
 	}
 }

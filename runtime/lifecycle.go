@@ -2,6 +2,7 @@ package runtime
 
 import (
 	"bufio"
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -15,9 +16,10 @@ import (
 	"github.com/opencontainers/runc/libcontainer"
 	"golang.org/x/sys/unix"
 
+	"github.com/skiff-project/skiff/container"
 	"github.com/skiff-project/skiff/errdefs"
-	"github.com/skiff-project/skiff/netns"
 	"github.com/skiff-project/skiff/netns/network"
+	"github.com/skiff-project/skiff/paths"
 	"github.com/skiff-project/skiff/storage"
 	"github.com/skiff-project/skiff/supervisor"
 )
@@ -320,8 +322,9 @@ func waitNotRunning(id string, d time.Duration) *Container {
 	}
 }
 
-// Wait blocks until the container stops and returns its exit code.
-func Wait(ref string) (int, error) {
+// Wait blocks until the container stops and returns its exit code;
+// cancelling ctx ends the wait with ctx's error.
+func Wait(ctx context.Context, ref string) (int, error) {
 	c, err := Lookup(ref)
 	if err != nil {
 		return 0, err
@@ -336,10 +339,12 @@ func Wait(ref string) (int, error) {
 		if c.State.Status == StatusExited || c.State.Status == StatusDead || c.State.Status == StatusCreated && c.State.SupervisorPid == 0 && !c.State.StartedAt.IsZero() {
 			return c.State.ExitCode, nil
 		}
-		if c.State.Status == StatusCreated && c.State.StartedAt.IsZero() && c.State.SupervisorPid == 0 {
-			// Docker's wait on a created container waits for it to run and stop.
+		// Docker's wait on a created container waits for it to run and stop.
+		select {
+		case <-ctx.Done():
+			return 0, ctx.Err()
+		case <-time.After(50 * time.Millisecond):
 		}
-		time.Sleep(50 * time.Millisecond)
 	}
 }
 
@@ -400,7 +405,7 @@ func Remove(st *storage.Store, ref string, force, volumes bool) (*Container, err
 
 func waitSupervisorGone(c *Container, d time.Duration) {
 	deadline := time.Now().Add(d)
-	for c.State.SupervisorPid > 0 && supervisor.Alive(c.State.SupervisorPid, c.ID) && time.Now().Before(deadline) {
+	for c.State.SupervisorPid > 0 && container.Alive(c.State.SupervisorPid, c.ID) && time.Now().Before(deadline) {
 		time.Sleep(20 * time.Millisecond)
 	}
 }
@@ -411,7 +416,7 @@ func isUnknownContainer(err error) bool {
 
 // Rename gives a container a new name.
 func Rename(st *storage.Store, ref, name string) error {
-	if err := validName(name); err != nil {
+	if err := container.ValidName(name); err != nil {
 		return err
 	}
 	c, err := Lookup(ref)
@@ -487,7 +492,7 @@ func Unpause(ref string) error {
 // rootlessCgroupV1 reports whether this is a rootless process on a host
 // whose cgroups it cannot write (v1 or hybrid, no delegation).
 func rootlessCgroupV1() bool {
-	if !isRootlessNow() {
+	if !paths.Rootless() {
 		return false
 	}
 	var st unix.Statfs_t
@@ -527,25 +532,34 @@ func Connect(ref, name string, aliases []string) error {
 	if err != nil {
 		return err
 	}
-	n, err := network.Lookup(name)
+	// Keep the network from being pruned until the record names it.
+	unlockNet, err := network.Lock()
 	if err != nil {
 		return err
 	}
-	mode, _ := netns.ParseMode(c.HostConfig.NetworkMode)
-	if !netns.OwnNamespace(mode) {
+	n, err := network.Lookup(name)
+	if err != nil {
+		unlockNet()
+		return err
+	}
+	if !c.OwnNetwork() {
+		unlockNet()
 		return fmt.Errorf("container %s uses --network %s, which cannot join other networks: %w", c.Name, c.HostConfig.NetworkMode, errdefs.ErrConflict)
 	}
 	if _, ok := c.NetworkSettings.Networks[n.Name]; ok {
+		unlockNet()
 		return fmt.Errorf("container %s is already connected to network %s: %w", c.Name, n.Name, errdefs.ErrConflict)
 	}
 	hadOutbound := c.Outbound()
-	if c, err = Update(c.ID, func(c *Container) error {
+	c, err = Update(c.ID, func(c *Container) error {
 		if c.NetworkSettings.Networks == nil {
 			c.NetworkSettings.Networks = map[string]*EndpointSettings{}
 		}
 		c.NetworkSettings.Networks[n.Name] = &EndpointSettings{NetworkID: n.ID, Aliases: aliases, Gateway: n.Gateway, Internal: n.Internal}
 		return nil
-	}); err != nil {
+	})
+	unlockNet()
+	if err != nil {
 		return err
 	}
 	if !c.State.Running {

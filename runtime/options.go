@@ -1,61 +1,62 @@
 package runtime
 
 import (
-	"io"
-	"os"
 	"time"
+
+	"github.com/skiff-project/skiff/container"
+	"github.com/skiff-project/skiff/netns"
 )
 
-// RunOptions is everything `skiff run` can be asked for. The CLI fills it
-// from flags; the API service will fill it from JSON. Nothing below cmd/
-// sees a flag.
-type RunOptions struct {
-	Image    string
-	Pull     string // missing (default), always, never
-	Platform string
-	Quiet    bool // no pull progress
-
-	Name        string
-	Cmd         []string // after the image; empty uses the image's CMD
-	Entrypoint  *string  // --entrypoint; "" resets the image's
-	Env         []string // KEY=VALUE, resolved by the caller
-	Workdir     string
-	User        string
-	Hostname    string
-	Volumes     []string // -v host:ctr[:opts]
-	Mounts      []string // --mount type=bind|volume|tmpfs,…
-	VolumesFrom []string // --volumes-from CONTAINER[:ro|rw]
-	Tmpfs       []string // --tmpfs path[:opts]
+// Spec is a container to create with every user string already parsed:
+// the engine fills it from `run`/`create` flags or the API's JSON, the
+// builder for its RUN steps. Create checks what needs the host's state
+// (networks, other containers, volumes) and writes the record.
+type Spec struct {
+	Image string // as the user named it
+	Name  string
+	Cmd   []string // after the image; empty uses the image's CMD
+	// Entrypoint replaces the image's ENTRYPOINT (and its CMD) when
+	// EntrypointSet; an empty one resets it.
+	Entrypoint    []string
+	EntrypointSet bool
+	Env           []string // KEY=VALUE, over the image's
+	Workdir       string
+	User          string
+	Hostname      string
+	// Mounts are -v, --mount and --tmpfs, parsed, host paths absolute.
+	Mounts []container.Mount
+	// VolumesFrom are CONTAINER[:ro|rw] whose mounts the container takes.
+	VolumesFrom []string
 	ReadOnly    bool
-	Network     string   // none, host, private (default), container:NAME
-	Publish     []string // -p [ip:][hostPort:]containerPort[/proto]
-	PublishAll  bool     // -P: the image's EXPOSE on free host ports
+	// Network is the --network value and NetworkKind its kind (netns.Mode*).
+	Network     string
+	NetworkKind string
+	Ports       netns.PortMap
+	PublishAll  bool // -P: the image's EXPOSE on free host ports
 	DNS         []string
 	DNSSearch   []string
 	DNSOptions  []string
-	AddHost     []string // name:ip
+	ExtraHosts  []string // name:ip
 	Aliases     []string // --network-alias, on a user-defined network
 	MacAddress  string   // of the container's outbound interface
 	CapAdd      []string
 	CapDrop     []string
 	Privileged  bool
 	SecurityOpt []string
+	Security    container.Security
 	Init        bool
+	InitPath    string
 	Remove      bool
 
-	Detach      bool
 	Labels      map[string]string
 	StopSignal  string
 	StopTimeout *int
-	Restart     string   // no, on-failure[:N], always, unless-stopped
-	LogOpts     []string // max-size=…, max-file=…
+	Restart     container.RestartPolicy
+	Log         container.LogConfig
 	Health      HealthOptions
 
 	Interactive bool
 	TTY         bool
-	Stdin       *os.File
-	Stdout      io.Writer
-	Stderr      io.Writer
 	// Warn receives one-line warnings for the user.
 	Warn func(string)
 }

@@ -12,105 +12,25 @@ import (
 	"github.com/opencontainers/runc/libcontainer/specconv"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
+	"github.com/skiff-project/skiff/container"
 	"github.com/skiff-project/skiff/errdefs"
 	"github.com/skiff-project/skiff/netns"
+	"github.com/skiff-project/skiff/paths"
 	"github.com/skiff-project/skiff/storage"
-	"github.com/skiff-project/skiff/userns"
 )
-
-// plan is a validated set of options: everything that can be wrong with
-// the input is found before anything is created.
-type plan struct {
-	mounts   []specs.Mount
-	network  string
-	security SecurityOpts
-	initPath string
-}
-
-func validate(o *RunOptions) (*plan, error) {
-	p := &plan{}
-	for _, v := range o.Volumes {
-		m, err := ParseVolume(v)
-		if err != nil {
-			return nil, err
-		}
-		p.mounts = append(p.mounts, m)
-	}
-	for _, ms := range o.Mounts {
-		m, err := ParseMount(ms)
-		if err != nil {
-			return nil, err
-		}
-		p.mounts = append(p.mounts, m)
-	}
-	for _, t := range o.Tmpfs {
-		m, err := ParseTmpfs(t)
-		if err != nil {
-			return nil, err
-		}
-		p.mounts = append(p.mounts, m)
-	}
-	var err error
-	if p.network, err = netns.ParseMode(o.Network); err != nil {
-		return nil, err
-	}
-	if p.security, err = ParseSecurityOpts(o.SecurityOpt); err != nil {
-		return nil, err
-	}
-	for _, c := range append(append([]string(nil), o.CapAdd...), o.CapDrop...) {
-		if _, err := normalizeCap(c); err != nil {
-			return nil, err
-		}
-	}
-	for _, e := range o.Env {
-		if k, _, _ := strings.Cut(e, "="); k == "" || strings.ContainsAny(k, " \t\n") {
-			return nil, errdefs.Invalid("invalid environment variable %q: want KEY=VALUE", e)
-		}
-	}
-	if o.User != "" {
-		u, g, hasG := strings.Cut(o.User, ":")
-		if u == "" || (hasG && g == "") || strings.Count(o.User, ":") > 1 {
-			return nil, errdefs.Invalid("invalid user %q: want user[:group], names or numbers", o.User)
-		}
-	}
-	if o.Workdir != "" && !strings.HasPrefix(o.Workdir, "/") {
-		return nil, errdefs.Invalid("invalid working directory %q: it must be absolute", o.Workdir)
-	}
-	if o.Init {
-		if p.initPath, err = FindInit(); err != nil {
-			return nil, err
-		}
-	}
-	return p, nil
-}
-
-// planFor re-validates a stored container's options (they were checked at
-// create time; the host may have changed since).
-func planFor(c *Container) (*plan, error) {
-	return validate(&RunOptions{
-		Volumes: c.HostConfig.Binds, Mounts: c.HostConfig.Mounts, Tmpfs: c.HostConfig.Tmpfs,
-		Network: c.HostConfig.NetworkMode, SecurityOpt: c.HostConfig.SecurityOpt,
-		CapAdd: c.HostConfig.CapAdd, CapDrop: c.HostConfig.CapDrop, Init: c.HostConfig.Init,
-	})
-}
 
 // prepared is a container ready for libcontainer.
 type prepared struct {
-	config  *configs.Config
-	args    []string
-	env     []string
-	cwd     string
-	user    ExecUser
-	network string
+	config *configs.Config
+	args   []string
+	env    []string
+	cwd    string
+	user   ExecUser
 }
 
 // prepare builds the libcontainer configuration of c over its mounted
 // rootfs: the spec from small options, then specconv.
 func prepare(c *Container, rootfs, netnsPath string) (*prepared, error) {
-	p, err := planFor(c)
-	if err != nil {
-		return nil, err
-	}
 	user, err := resolveUser(rootfs, c.Config.User)
 	if err != nil {
 		return nil, err
@@ -120,11 +40,11 @@ func prepare(c *Container, rootfs, netnsPath string) (*prepared, error) {
 		return nil, err
 	}
 	hostname := firstNonEmpty(c.Config.Hostname, c.ID[:12])
-	if p.network == netns.ModeHost && c.Config.Hostname == "" {
+	if c.HostConfig.NetworkKind == netns.ModeHost && c.Config.Hostname == "" {
 		hostname, _ = os.Hostname()
 	}
 	var etc []specs.Mount
-	if p.network == netns.ModeContainer {
+	if c.HostConfig.NetworkKind == netns.ModeContainer {
 		// Share the other container's namespace and its /etc files.
 		target, err := Lookup(strings.TrimPrefix(c.HostConfig.NetworkMode, "container:"))
 		if err != nil {
@@ -142,10 +62,10 @@ func prepare(c *Container, rootfs, netnsPath string) (*prepared, error) {
 		}
 	} else {
 		files := netns.Files{
-			Mode: p.network, Hostname: hostname, DNS: c.HostConfig.DNS, DNSSearch: c.HostConfig.DNSSearch,
+			Mode: c.HostConfig.NetworkKind, Hostname: hostname, DNS: c.HostConfig.DNS, DNSSearch: c.HostConfig.DNSSearch,
 			DNSOptions: c.HostConfig.DNSOptions, ExtraHosts: c.HostConfig.ExtraHosts,
 		}
-		if names := c.NetworkNames(); len(names) > 0 && !userns.Rootless() {
+		if names := c.NetworkNames(); len(names) > 0 && !paths.Rootless() {
 			files.Gateway = c.NetworkSettings.Networks[names[0]].Gateway // root: the bridge
 		}
 		etc, err = netns.WriteFilesWith(c.Dir(), files)
@@ -154,12 +74,12 @@ func prepare(c *Container, rootfs, netnsPath string) (*prepared, error) {
 		}
 	}
 	env := buildEnv(c.Config.Env, hostname, user.Home, c.Config.Tty)
-	mounts, err := resolveMounts(p.mounts, rootfs, user)
+	mounts, err := resolveMounts(c.HostConfig.Mounts, rootfs, user)
 	if err != nil {
 		return nil, err
 	}
 	args := append([]string{c.Path}, c.Args...)
-	rootless := userns.Rootless()
+	rootless := paths.Rootless()
 	opts := []SpecOpt{
 		WithCgroupMount(rootless),
 		WithDevptsGID(gidMapped(5)),
@@ -170,7 +90,7 @@ func prepare(c *Container, rootfs, netnsPath string) (*prepared, error) {
 		WithMounts(mounts),
 		WithCapabilities(c.HostConfig.CapAdd, c.HostConfig.CapDrop),
 	}
-	if p.network == netns.ModeHost {
+	if c.HostConfig.NetworkKind == netns.ModeHost {
 		opts = append(opts, WithHostNetwork())
 	}
 	if netnsPath != "" {
@@ -179,9 +99,9 @@ func prepare(c *Container, rootfs, netnsPath string) (*prepared, error) {
 	if c.HostConfig.Privileged {
 		opts = append(opts, WithPrivileged())
 	}
-	opts = append(opts, WithSecurity(p.security, c.HostConfig.Privileged))
-	if p.initPath != "" {
-		opts = append(opts, WithInit(p.initPath))
+	opts = append(opts, WithSecurity(c.HostConfig.Security, c.HostConfig.Privileged))
+	if c.HostConfig.Init {
+		opts = append(opts, WithInit(c.HostConfig.InitPath))
 	}
 	spec, err := NewSpec(rootfs, opts...)
 	if err != nil {
@@ -198,7 +118,7 @@ func prepare(c *Container, rootfs, netnsPath string) (*prepared, error) {
 	if err != nil {
 		return nil, fmt.Errorf("building the container configuration: %w", err)
 	}
-	return &prepared{config: config, args: spec.Process.Args, env: env, cwd: cwd, user: user, network: p.network}, nil
+	return &prepared{config: config, args: spec.Process.Args, env: env, cwd: cwd, user: user}, nil
 }
 
 const defaultPath = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
@@ -280,20 +200,21 @@ func lastPart(msg string) string {
 	return msg
 }
 
-// resolveMounts turns volume mounts into binds of the volumes' directories
-// (filling a new volume from the image first, unless nocopy), creates
-// missing bind sources as Docker does, applies :U and drops skiff's
-// markers.
-func resolveMounts(ms []specs.Mount, rootfs string, user ExecUser) ([]specs.Mount, error) {
+// resolveMounts turns the container's mounts into the spec's: volumes
+// become binds of their directories (a new volume is filled from the
+// image first, unless nocopy), a missing -v source directory is created
+// as Docker does, and U chowns the source to the container's user.
+func resolveMounts(ms []container.Mount, rootfs string, user ExecUser) ([]specs.Mount, error) {
 	out := make([]specs.Mount, 0, len(ms))
 	for _, m := range ms {
+		sm := specs.Mount{Destination: m.Destination, Type: m.Type, Source: m.Source}
 		switch m.Type {
-		case "volume":
+		case container.MountVolume:
 			v, err := storage.GetVolume(m.Source)
 			if err != nil {
 				return nil, fmt.Errorf("volume %s for %s: %w", m.Source, m.Destination, err)
 			}
-			if !hasOpt(m, "nocopy") && !v.Populated {
+			if !m.NoCopy && !v.Populated {
 				imgPath, err := securejoin.SecureJoin(rootfs, m.Destination)
 				if err != nil {
 					return nil, err
@@ -302,28 +223,39 @@ func resolveMounts(ms []specs.Mount, rootfs string, user ExecUser) ([]specs.Moun
 					return nil, err
 				}
 			}
-			if hasOpt(m, "U") {
-				if err := storage.ChownVolume(v.Mountpoint, user.UID, user.GID); err != nil {
-					return nil, fmt.Errorf("chowning volume %s to %d:%d: %w", v.Name, user.UID, user.GID, err)
-				}
-			}
-			opts := append([]string{"rbind"}, withoutMarkers(m.Options)...)
-			out = append(out, specs.Mount{Destination: m.Destination, Type: "bind", Source: v.Mountpoint, Options: opts})
-			continue
-		case "bind":
-			if strings.Contains(strings.Join(m.Options, ","), "rbind") {
-				if err := prepareVolumeSource(m); err != nil {
+			sm.Type, sm.Source = "bind", v.Mountpoint
+			fallthrough
+		case container.MountBind:
+			if m.CreateSource {
+				if err := prepareVolumeSource(sm.Source); err != nil {
 					return nil, err
 				}
 			}
-			if hasOpt(m, "U") {
-				if err := storage.ChownVolume(m.Source, user.UID, user.GID); err != nil {
-					return nil, fmt.Errorf("chowning %s to %d:%d: %w", m.Source, user.UID, user.GID, err)
+			if m.Chown {
+				if err := storage.ChownVolume(sm.Source, user.UID, user.GID); err != nil {
+					return nil, fmt.Errorf("chowning %s to %d:%d: %w", sm.Source, user.UID, user.GID, err)
 				}
 			}
+			sm.Options = append([]string{"rbind"}, m.Options...)
+		case container.MountTmpfs:
+			sm.Source = "tmpfs"
+			sm.Options = append([]string(nil), m.Options...)
 		}
-		m.Options = withoutMarkers(m.Options)
-		out = append(out, m)
+		if m.ReadOnly {
+			sm.Options = append(sm.Options, "ro")
+		}
+		out = append(out, sm)
 	}
 	return out, nil
+}
+
+// prepareVolumeSource creates a missing host directory, as Docker does.
+func prepareVolumeSource(dir string) error {
+	if _, err := os.Stat(dir); err == nil {
+		return nil
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("creating host directory %s for a volume: %w", dir, err)
+	}
+	return nil
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/moby/sys/capability"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
+	"github.com/skiff-project/skiff/container"
 	"github.com/skiff-project/skiff/errdefs"
 )
 
@@ -172,6 +173,16 @@ func removeNamespace(s *specs.Spec, t specs.LinuxNamespaceType) {
 
 // normalizeCap turns net_admin or NET_ADMIN into CAP_NET_ADMIN and checks
 // that the kernel knows it; ALL is kept as is.
+// CheckCaps checks --cap-add and --cap-drop names (with or without CAP_, any case, or ALL).
+func CheckCaps(caps []string) error {
+	for _, c := range caps {
+		if _, err := normalizeCap(c); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 func normalizeCap(c string) (string, error) {
 	u := strings.ToUpper(strings.TrimSpace(c))
 	if u == "ALL" {
@@ -282,15 +293,9 @@ func removeOpt(opts []string, o string) []string {
 	return out
 }
 
-// SecurityOpts is the parsed --security-opt list.
-type SecurityOpts struct {
-	NoNewPrivileges bool
-	SeccompProfile  string // "" default, "unconfined", or a file's JSON
-}
-
 // ParseSecurityOpts parses Docker's --security-opt values.
-func ParseSecurityOpts(opts []string) (SecurityOpts, error) {
-	var so SecurityOpts
+func ParseSecurityOpts(opts []string) (container.Security, error) {
+	var so container.Security
 	for _, o := range opts {
 		k, v, hasV := strings.Cut(o, "=")
 		if !hasV {
@@ -302,13 +307,13 @@ func ParseSecurityOpts(opts []string) (SecurityOpts, error) {
 		case k == "no-new-privileges" && v == "false":
 			so.NoNewPrivileges = false
 		case k == "seccomp" && v == "unconfined":
-			so.SeccompProfile = "unconfined"
+			so.Seccomp = "unconfined"
 		case k == "seccomp" && hasV && v != "":
 			data, err := os.ReadFile(v)
 			if err != nil {
 				return so, errdefs.Invalid("--security-opt seccomp=%s: %v", v, err)
 			}
-			so.SeccompProfile = string(data)
+			so.Seccomp = string(data)
 		case k == "label" || k == "apparmor":
 			// Accepted for compatibility; this host enforces neither.
 		default:
@@ -321,15 +326,15 @@ func ParseSecurityOpts(opts []string) (SecurityOpts, error) {
 // WithSecurity applies no-new-privileges and the seccomp profile (Docker's
 // default unless unconfined or a file is given). It must come after
 // WithCapabilities: the default profile allows syscalls by capability.
-func WithSecurity(so SecurityOpts, privileged bool) SpecOpt {
+func WithSecurity(so container.Security, privileged bool) SpecOpt {
 	return func(s *specs.Spec) error {
 		s.Process.NoNewPrivileges = so.NoNewPrivileges
 		var err error
 		switch {
-		case so.SeccompProfile == "unconfined":
+		case so.Seccomp == "unconfined":
 			s.Linux.Seccomp = nil
-		case so.SeccompProfile != "":
-			s.Linux.Seccomp, err = seccomp.LoadProfile(so.SeccompProfile, s)
+		case so.Seccomp != "":
+			s.Linux.Seccomp, err = seccomp.LoadProfile(so.Seccomp, s)
 			if err != nil {
 				return errdefs.Invalid("loading seccomp profile: %v", err)
 			}

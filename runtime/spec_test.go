@@ -9,6 +9,7 @@ import (
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
+	"github.com/skiff-project/skiff/container"
 	"github.com/skiff-project/skiff/errdefs"
 )
 
@@ -248,7 +249,7 @@ func TestWithCapabilitiesAddAllDropOne(t *testing.T) {
 }
 
 func TestWithPrivileged(t *testing.T) {
-	s := newSpec(t, WithCgroupMount(false), WithSecurity(SecurityOpts{}, false), WithPrivileged())
+	s := newSpec(t, WithCgroupMount(false), WithSecurity(container.Security{}, false), WithPrivileged())
 	if got, want := s.Process.Capabilities.Bounding, allCaps(); !slices.Equal(got, want) {
 		t.Errorf("Bounding = %v, want every capability %v", got, want)
 	}
@@ -314,18 +315,18 @@ func TestParseSecurityOpts(t *testing.T) {
 	tests := []struct {
 		name    string
 		opts    []string
-		want    SecurityOpts
+		want    container.Security
 		wantErr bool
 	}{
-		{name: "none", want: SecurityOpts{}},
-		{name: "no-new-privileges", opts: []string{"no-new-privileges"}, want: SecurityOpts{NoNewPrivileges: true}},
-		{name: "no-new-privileges=true", opts: []string{"no-new-privileges=true"}, want: SecurityOpts{NoNewPrivileges: true}},
-		{name: "no-new-privileges:true", opts: []string{"no-new-privileges:true"}, want: SecurityOpts{NoNewPrivileges: true}},
-		{name: "later false wins", opts: []string{"no-new-privileges", "no-new-privileges=false"}, want: SecurityOpts{}},
-		{name: "seccomp=unconfined", opts: []string{"seccomp=unconfined"}, want: SecurityOpts{SeccompProfile: "unconfined"}},
-		{name: "seccomp:unconfined", opts: []string{"seccomp:unconfined"}, want: SecurityOpts{SeccompProfile: "unconfined"}},
-		{name: "seccomp file", opts: []string{"seccomp=" + profile}, want: SecurityOpts{SeccompProfile: `{"defaultAction":"SCMP_ACT_LOG"}`}},
-		{name: "label and apparmor accepted", opts: []string{"label=disable", "apparmor=unconfined"}, want: SecurityOpts{}},
+		{name: "none", want: container.Security{}},
+		{name: "no-new-privileges", opts: []string{"no-new-privileges"}, want: container.Security{NoNewPrivileges: true}},
+		{name: "no-new-privileges=true", opts: []string{"no-new-privileges=true"}, want: container.Security{NoNewPrivileges: true}},
+		{name: "no-new-privileges:true", opts: []string{"no-new-privileges:true"}, want: container.Security{NoNewPrivileges: true}},
+		{name: "later false wins", opts: []string{"no-new-privileges", "no-new-privileges=false"}, want: container.Security{}},
+		{name: "seccomp=unconfined", opts: []string{"seccomp=unconfined"}, want: container.Security{Seccomp: "unconfined"}},
+		{name: "seccomp:unconfined", opts: []string{"seccomp:unconfined"}, want: container.Security{Seccomp: "unconfined"}},
+		{name: "seccomp file", opts: []string{"seccomp=" + profile}, want: container.Security{Seccomp: `{"defaultAction":"SCMP_ACT_LOG"}`}},
+		{name: "label and apparmor accepted", opts: []string{"label=disable", "apparmor=unconfined"}, want: container.Security{}},
 		{name: "missing seccomp file", opts: []string{"seccomp=" + filepath.Join(dir, "nope.json")}, wantErr: true},
 		{name: "seccomp without value", opts: []string{"seccomp"}, wantErr: true},
 		{name: "seccomp empty value", opts: []string{"seccomp="}, wantErr: true},
@@ -355,7 +356,7 @@ func TestWithSecurity(t *testing.T) {
 	tests := []struct {
 		name        string
 		caps        []string // --cap-add before WithSecurity
-		so          SecurityOpts
+		so          container.Security
 		privileged  bool
 		wantSeccomp bool
 		wantNNP     bool
@@ -383,11 +384,11 @@ func TestWithSecurity(t *testing.T) {
 				}
 			},
 		},
-		{name: "unconfined", so: SecurityOpts{SeccompProfile: "unconfined"}},
+		{name: "unconfined", so: container.Security{Seccomp: "unconfined"}},
 		{name: "privileged", privileged: true},
-		{name: "no-new-privileges", so: SecurityOpts{NoNewPrivileges: true}, wantSeccomp: true, wantNNP: true},
+		{name: "no-new-privileges", so: container.Security{NoNewPrivileges: true}, wantSeccomp: true, wantNNP: true},
 		{
-			name: "profile from a file", so: SecurityOpts{SeccompProfile: `{"defaultAction":"SCMP_ACT_LOG","syscalls":[{"names":["chmod"],"action":"SCMP_ACT_ERRNO"}]}`}, wantSeccomp: true,
+			name: "profile from a file", so: container.Security{Seccomp: `{"defaultAction":"SCMP_ACT_LOG","syscalls":[{"names":["chmod"],"action":"SCMP_ACT_ERRNO"}]}`}, wantSeccomp: true,
 			check: func(t *testing.T, sc *specs.LinuxSeccomp) {
 				if sc.DefaultAction != specs.ActLog {
 					t.Errorf("DefaultAction = %s, want the file's %s", sc.DefaultAction, specs.ActLog)
@@ -414,7 +415,7 @@ func TestWithSecurity(t *testing.T) {
 	}
 
 	t.Run("bad profile", func(t *testing.T) {
-		_, err := NewSpec("/rootfs", WithSecurity(SecurityOpts{SeccompProfile: "{not json"}, false))
+		_, err := NewSpec("/rootfs", WithSecurity(container.Security{Seccomp: "{not json"}, false))
 		if !errors.Is(err, errdefs.ErrInvalidArgument) {
 			t.Errorf("err = %v, want an invalid argument", err)
 		}

@@ -13,8 +13,8 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/skiff-project/skiff/errdefs"
-	"github.com/skiff-project/skiff/netns"
 	"github.com/skiff-project/skiff/netns/network"
+	"github.com/skiff-project/skiff/paths"
 	"github.com/skiff-project/skiff/storage"
 	"github.com/skiff-project/skiff/supervisor"
 )
@@ -52,7 +52,7 @@ func startStep(id string, report *os.File) error {
 		return fmt.Errorf("mounting the container's root file system: %w", err)
 	}
 	nsPath := ""
-	if mode, _ := netns.ParseMode(c.HostConfig.NetworkMode); netns.OwnNamespace(mode) {
+	if c.OwnNetwork() {
 		nsPath = c.NetNSPath()
 	}
 	pr, err := prepare(c, rootfs, nsPath)
@@ -180,7 +180,7 @@ func CleanupStep(id string, remove bool) error {
 			removeVolumes(c.HostConfig.AnonymousVolumes) // --rm takes them, as Docker
 		}
 		_ = st.Raw().DeleteContainer(id)
-		_ = os.RemoveAll(supervisor.ContainersDir() + "/" + id)
+		_ = os.RemoveAll(filepath.Join(paths.ContainersDir(), id))
 	}
 	return nil
 }

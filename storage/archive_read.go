@@ -19,8 +19,8 @@ import (
 	"go.podman.io/storage/pkg/archive"
 
 	"github.com/skiff-project/skiff/errdefs"
+	"github.com/skiff-project/skiff/paths"
 	"github.com/skiff-project/skiff/registry/reference"
-	"github.com/skiff-project/skiff/userns"
 )
 
 // LoadOptions describe `skiff load`: exactly one of Reader (a
@@ -516,7 +516,7 @@ func (s *Store) putArchiveImages(ctx context.Context, root *os.Root, imgs []arch
 			}
 		}
 	}()
-	checks := LayerChecks{NoDevices: userns.Rootless(), NoDuplicates: true}
+	checks := LayerChecks{NoDevices: paths.Rootless(), NoDuplicates: true}
 	out := make([]LoadedImage, 0, len(imgs))
 	for i, ai := range imgs {
 		sum := sha256.Sum256(ai.Config)

@@ -6,6 +6,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/skiff-project/skiff/internal/ondisk"
 )
 
 // The build cache maps a step's key (its parent and everything that goes
@@ -40,10 +42,7 @@ func (s *Store) RememberStep(key, imageID string) {
 	if err := os.MkdirAll(buildCacheDir(), 0o700); err != nil {
 		return
 	}
-	p := cacheFile(key)
-	if os.WriteFile(p+".tmp", []byte(imageID), 0o600) == nil {
-		_ = os.Rename(p+".tmp", p)
-	}
+	_ = ondisk.WriteFile(cacheFile(key), []byte(imageID), 0o600)
 }
 
 // BuildIntermediates are the images the build cache points to.

@@ -34,7 +34,7 @@ type Store struct {
 func Open() (*Store, error) {
 	opts := types.StoreOptions{
 		GraphRoot:       filepath.Join(DataDir(), "storage"),
-		RunRoot:         filepath.Join(userns.RuntimeDir(), "storage"),
+		RunRoot:         filepath.Join(paths.RuntimeDir(), "storage"),
 		GraphDriverName: "overlay",
 	}
 	if userns.SingleMapped() {

@@ -3,12 +3,10 @@ package storage
 import (
 	"crypto/rand"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
-	"regexp"
 	"sort"
 	"strings"
 	"time"
@@ -17,7 +15,8 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/skiff-project/skiff/errdefs"
-	"github.com/skiff-project/skiff/internal/lockfile"
+	"github.com/skiff-project/skiff/internal/names"
+	"github.com/skiff-project/skiff/internal/ondisk"
 	"github.com/skiff-project/skiff/paths"
 )
 
@@ -39,43 +38,29 @@ type Volume struct {
 	Populated bool `json:"Populated,omitempty"`
 }
 
-var volumeName = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_.-]*$`)
-
 func volumesDir() string { return filepath.Join(paths.DataDir(), "volumes") }
 
 func volumeDir(name string) string { return filepath.Join(volumesDir(), name) }
 
-// IsVolumeName reports whether s names a volume rather than a host path.
-func IsVolumeName(s string) bool { return volumeName.MatchString(s) }
+func lockVolumes() (func(), error) { return ondisk.Lock(filepath.Join(volumesDir(), ".lock")) }
 
-func lockVolumes() (func(), error) { return lockfile.Lock(filepath.Join(volumesDir(), ".lock")) }
+// LockVolumes takes the lock that serialises changes to volumes, for a
+// caller that must keep volumes from being removed between making them
+// and recording a container that uses them; while holding it, use
+// CreateVolumeLocked, not the functions that take the lock themselves.
+func LockVolumes() (func(), error) { return lockVolumes() }
 
 // GetVolume reads a volume's record.
 func GetVolume(name string) (*Volume, error) {
-	data, err := os.ReadFile(filepath.Join(volumeDir(name), "volume.json"))
-	if errors.Is(err, os.ErrNotExist) {
-		return nil, errdefs.NotFound("no such volume: %s", name)
-	}
-	if err != nil {
-		return nil, err
-	}
 	v := &Volume{}
-	if err := json.Unmarshal(data, v); err != nil {
-		return nil, fmt.Errorf("reading volume %s: %w", name, err)
+	if err := ondisk.ReadJSON(filepath.Join(volumeDir(name), "volume.json"), v, "no such volume: "+name); err != nil {
+		return nil, err
 	}
 	return v, nil
 }
 
 func (v *Volume) save() error {
-	data, err := json.MarshalIndent(v, "", "  ")
-	if err != nil {
-		return err
-	}
-	p := filepath.Join(volumeDir(v.Name), "volume.json")
-	if err := os.WriteFile(p+".tmp", data, 0o600); err != nil {
-		return err
-	}
-	return os.Rename(p+".tmp", p)
+	return ondisk.WriteJSON(filepath.Join(volumeDir(v.Name), "volume.json"), v, 0o600)
 }
 
 // VolumeOptions are `volume create`'s flags.
@@ -88,12 +73,22 @@ type VolumeOptions struct {
 // CreateVolume makes a volume; an empty name gets a random one. With
 // existsOK an existing volume of that name is returned, as `run -v` does.
 func CreateVolume(name string, o VolumeOptions, existsOK bool) (*Volume, error) {
+	unlock, err := lockVolumes()
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
+	return CreateVolumeLocked(name, o, existsOK)
+}
+
+// CreateVolumeLocked is CreateVolume for a caller holding LockVolumes.
+func CreateVolumeLocked(name string, o VolumeOptions, existsOK bool) (*Volume, error) {
 	if name == "" {
 		b := make([]byte, 32)
 		_, _ = rand.Read(b)
 		name = hex.EncodeToString(b)
 	}
-	if !IsVolumeName(name) || len(name) > 255 {
+	if !names.Valid(name) || len(name) > 255 {
 		return nil, errdefs.Invalid("invalid volume name %q: letters, digits, _, . and -, starting with a letter or digit", name)
 	}
 	for k := range o.Options {
@@ -103,11 +98,6 @@ func CreateVolume(name string, o VolumeOptions, existsOK bool) (*Volume, error) 
 			return nil, errdefs.Invalid("invalid volume option %q: the local driver takes type, device and o", k)
 		}
 	}
-	unlock, err := lockVolumes()
-	if err != nil {
-		return nil, err
-	}
-	defer unlock()
 	if v, err := GetVolume(name); err == nil {
 		if existsOK {
 			return v, nil
@@ -153,17 +143,66 @@ func Volumes() ([]*Volume, error) {
 	return out, nil
 }
 
-// RemoveVolume deletes a volume and its data. The caller checks use.
-func RemoveVolume(name string) error {
+// RemoveVolume deletes a volume and its data unless inUse (nil: no
+// check) names containers that use it, holding the lock from the check
+// to the removal.
+func RemoveVolume(name string, inUse func(v *Volume) ([]string, error)) error {
 	unlock, err := lockVolumes()
 	if err != nil {
 		return err
 	}
 	defer unlock()
-	if _, err := GetVolume(name); err != nil {
+	v, err := GetVolume(name)
+	if err != nil {
 		return err
 	}
+	if inUse != nil {
+		users, err := inUse(v)
+		if err != nil {
+			return err
+		}
+		if len(users) > 0 {
+			return fmt.Errorf("volume %s is in use by container %s: remove the container first: %w", name, strings.Join(users, ", "), errdefs.ErrConflict)
+		}
+	}
 	return os.RemoveAll(volumeDir(name))
+}
+
+// PruneVolumes removes the anonymous volumes (with all, every volume)
+// that keep says nothing of and inUse says no container uses, holding the
+// lock from the checks to the removal; an error from inUse stops it. It
+// returns the names removed and the space they took.
+func PruneVolumes(all bool, keep func(v *Volume) bool, inUse func(v *Volume) ([]string, error)) ([]string, int64, error) {
+	unlock, err := lockVolumes()
+	if err != nil {
+		return nil, 0, err
+	}
+	defer unlock()
+	vols, err := Volumes()
+	if err != nil {
+		return nil, 0, err
+	}
+	var removed []string
+	var size int64
+	for _, v := range vols {
+		if !v.Anonymous && !all || keep(v) {
+			continue
+		}
+		users, err := inUse(v)
+		if err != nil {
+			return removed, size, err
+		}
+		if len(users) > 0 {
+			continue
+		}
+		n := VolumeSize(v)
+		if err := os.RemoveAll(volumeDir(v.Name)); err != nil {
+			return removed, size, fmt.Errorf("removing volume %s: %w", v.Name, err)
+		}
+		removed = append(removed, v.Name)
+		size += n
+	}
+	return removed, size, nil
 }
 
 // Populate copies what the image has at the mount point into a volume
@@ -214,17 +253,4 @@ func VolumeSize(v *Volume) int64 {
 		return nil
 	})
 	return n
-}
-
-// ParseKV parses KEY=VALUE lists for --label and --opt.
-func ParseKV(list []string, flag string) (map[string]string, error) {
-	out := map[string]string{}
-	for _, kv := range list {
-		k, v, ok := strings.Cut(kv, "=")
-		if k == "" || (!ok && flag == "--opt") {
-			return nil, errdefs.Invalid("invalid %s %q: want KEY=VALUE", flag, kv)
-		}
-		out[k] = v
-	}
-	return out, nil
 }

@@ -38,6 +38,8 @@ type monitor struct {
 	log    *jsonLog
 	report *os.File // to the CLI that started us, until "started"
 
+	diag *diag // supervisor.log in the container's directory
+
 	mu      sync.Mutex
 	managed map[int]bool // children reaped by their own Wait
 	cleaned bool         // the last run's clean-up is done
@@ -58,6 +60,8 @@ func Main(args []string) int {
 	// process that started it exits) become our children.
 	_ = unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
 	m := &monitor{id: args[2], skiff: os.Getenv(EnvSkiff), report: os.NewFile(3, "report"), hub: newAttachHub(), managed: map[int]bool{}}
+	m.diag = openDiag(m.id)
+	m.diag.printf("supervising container %s", m.id)
 	if m.skiff == "" {
 		m.fail(fmt.Errorf("the supervisor needs %s", EnvSkiff))
 		return 1
@@ -68,6 +72,7 @@ func Main(args []string) int {
 	}
 	go m.reapOrphans()
 	code := m.loop()
+	m.diag.printf("container exited with status %d; finishing", code)
 	m.finish(code)
 	return 0
 }
@@ -108,6 +113,7 @@ func (m *monitor) setUp(waitAttach bool) error {
 // fail reports a start error to the CLI, records it and cleans up.
 func (m *monitor) fail(err error) {
 	code := errdefs.ExitCode(err)
+	m.diag.printf("start failed (status %d): %v", code, err)
 	m.say("error %d %s", code, strings.ReplaceAll(err.Error(), "\n", " "))
 	if m.c != nil {
 		_, _ = Update(m.id, func(c *Container) error {
@@ -164,9 +170,13 @@ func (m *monitor) loop() int {
 			}
 			return nil
 		})
+		if err != nil {
+			m.diag.printf("run failed (status %d): %v", code, err)
+		}
 		if rerr != nil || !c.State.Restarting {
 			return code // clients hear the exit after the clean-up (--rm)
 		}
+		m.diag.printf("exited with status %d; restart %d by policy %s in %s", code, c.RestartCount, c.HostConfig.RestartPolicy.Name, backoff)
 		m.hub.exit(code) // attached clients end at the first exit, as in Docker
 		// Docker's back-off: 100 ms doubling up to a minute, reset after
 		// a run of 10 s; a stop during the wait wins.
@@ -230,7 +240,7 @@ func (m *monitor) runOnce(first bool) (int, error) {
 	// The private network first, so slirp4netns comes up while the
 	// container is being created.
 	var slirp *netns.Slirp
-	if mode, _ := netns.ParseMode(c.HostConfig.NetworkMode); netns.OwnNamespace(mode) {
+	if c.OwnNetwork() {
 		if err := netns.NewPinned(c.NetNSPath()); err != nil {
 			return 0, err
 		}
@@ -325,6 +335,7 @@ func (m *monitor) runOnce(first bool) (int, error) {
 	}); err != nil {
 		_ = unix.Kill(pid, unix.SIGKILL)
 	}
+	m.diag.printf("started: pid %d", pid)
 	if first {
 		m.say("started %d", pid)
 		m.report.Close()
@@ -672,6 +683,12 @@ func (m *monitor) startHealth(c *Container) func() {
 					return nil
 				}
 				hs := c.State.Health
+				was := hs.Status
+				defer func() {
+					if hs.Status != was {
+						m.diag.printf("health: %s (check exited %d)", hs.Status, res.ExitCode)
+					}
+				}()
 				hs.Log = append(hs.Log, res)
 				if len(hs.Log) > 5 {
 					hs.Log = hs.Log[len(hs.Log)-5:]
@@ -695,8 +712,7 @@ func (m *monitor) startHealth(c *Container) func() {
 // outbound access is connected to a network that has it (network
 // connect); the returned func stops the watch and that slirp4netns.
 func (m *monitor) watchOutbound(c *Container) func() {
-	mode, _ := netns.ParseMode(c.HostConfig.NetworkMode)
-	if !netns.OwnNamespace(mode) || !paths.Rootless() {
+	if !c.OwnNetwork() || !paths.Rootless() {
 		return nil
 	}
 	var mu sync.Mutex

@@ -34,35 +34,20 @@ const (
 // Warn receives one-line warnings (no subuid range, …); the CLI sets it.
 var Warn = func(string) {}
 
-// Rootless reports whether this process serves an unprivileged user,
-// whether or not it has entered the namespace yet.
-func Rootless() bool {
-	return os.Geteuid() != 0 || os.Getenv(envRootlessUID) != "" || joined()
+func init() {
+	// A process the C constructor moved into the namespace sees itself as
+	// root: record the user at once, so that paths (and every package that
+	// asks it) know the truth from the start.
+	if joined() {
+		_ = os.Setenv(envRootlessUID, strconv.Itoa(int(C.skiff_userns_uid)))
+	}
 }
 
 // joined reports whether the C constructor moved this process into the
 // user's namespace.
 func joined() bool { return C.skiff_userns_joined == 1 }
 
-// UID returns the uid of the user skiff works for: the real uid outside
-// the namespace, the recorded one inside it.
-func UID() int {
-	if v := os.Getenv(envRootlessUID); v != "" {
-		if n, err := strconv.Atoi(v); err == nil {
-			return n
-		}
-	}
-	if joined() {
-		return int(C.skiff_userns_uid)
-	}
-	return os.Getuid()
-}
-
-// RuntimeDir is the per-user directory for pid files, locks and other
-// state that must not survive a reboot. join.c computes the same path.
-func RuntimeDir() string { return paths.RuntimeDirFor(Rootless(), UID()) }
-
-func pidFile() string { return filepath.Join(RuntimeDir(), "pause.pid") }
+func pidFile() string { return filepath.Join(paths.RuntimeDir(), "pause.pid") }
 
 // Enter makes sure a rootless process runs inside the user's namespace.
 // Root returns at once. A process the C constructor already moved into
@@ -70,14 +55,14 @@ func pidFile() string { return filepath.Join(RuntimeDir(), "pause.pid") }
 // created and this program is executed again, so that the constructor
 // joins it; Enter then does not return.
 func Enter() error {
-	if os.Geteuid() == 0 && os.Getenv(envRootlessUID) != "" {
-		return markInside(UID()) // a child started inside the namespace
-	}
 	if joined() {
 		if singleMapped() {
 			Warn(fmt.Sprintf("no subordinate uid/gid range for %s in /etc/subuid and /etc/subgid: running with a single uid; files of other owners in images will belong to root. Fix: sudo usermod --add-subuids 100000-165535 --add-subgids 100000-165535 %s, then skiff system migrate", userName(), userName()))
 		}
-		return markInside(UID())
+		return markInside(paths.UID())
+	}
+	if os.Geteuid() == 0 && os.Getenv(envRootlessUID) != "" {
+		return markInside(paths.UID()) // a child started inside the namespace
 	}
 	if os.Geteuid() == 0 {
 		return nil // real root: no user namespace
@@ -129,12 +114,12 @@ func singleMapped() bool {
 
 // SingleMapped reports whether the namespace skiff runs in maps only the
 // user's own uid (no /etc/subuid range).
-func SingleMapped() bool { return Rootless() && singleMapped() }
+func SingleMapped() bool { return paths.Rootless() && singleMapped() }
 
 // prepareRuntimeDir creates the runtime directory, owned by the user and
 // not writable by anybody else.
 func prepareRuntimeDir() error {
-	dir := RuntimeDir()
+	dir := paths.RuntimeDir()
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return fmt.Errorf("creating runtime directory %s: %w", dir, err)
 	}
@@ -160,7 +145,7 @@ func ensurePause() error {
 	if err := prepareRuntimeDir(); err != nil {
 		return err
 	}
-	lock, err := os.OpenFile(filepath.Join(RuntimeDir(), "pause.lock"), os.O_RDWR|os.O_CREATE|unix.O_CLOEXEC, 0o600)
+	lock, err := os.OpenFile(filepath.Join(paths.RuntimeDir(), "pause.lock"), os.O_RDWR|os.O_CREATE|unix.O_CLOEXEC, 0o600)
 	if err != nil {
 		return fmt.Errorf("opening pause lock: %w", err)
 	}
@@ -329,13 +314,13 @@ func parseSubIDs(r io.Reader, name string, uid int) [][2]int {
 }
 
 func userName() string {
-	if u, err := user.LookupId(strconv.Itoa(UID())); err == nil {
+	if u, err := user.LookupId(strconv.Itoa(paths.UID())); err == nil {
 		return u.Username
 	}
 	if n := os.Getenv("USER"); n != "" {
 		return n
 	}
-	return strconv.Itoa(UID())
+	return strconv.Itoa(paths.UID())
 }
 
 // preflight names the host setting that stops unprivileged user

@@ -17,19 +17,18 @@ package network
 import (
 	"crypto/rand"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
 	"os"
 	"path/filepath"
-	"regexp"
 	"sort"
 	"strings"
 	"time"
 
 	"github.com/skiff-project/skiff/errdefs"
-	"github.com/skiff-project/skiff/internal/lockfile"
+	"github.com/skiff-project/skiff/internal/names"
+	"github.com/skiff-project/skiff/internal/ondisk"
 	"github.com/skiff-project/skiff/paths"
 )
 
@@ -63,8 +62,6 @@ type CreateOptions struct {
 	Labels   map[string]string
 }
 
-var nameRe = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_.-]*$`)
-
 // Reserved names are the built-in modes.
 var Reserved = map[string]bool{"none": true, "host": true, "private": true, "bridge": true, "default": true, "slirp4netns": true}
 
@@ -73,19 +70,18 @@ func dir() string { return filepath.Join(paths.DataDir(), "networks") }
 func recordPath(name string) string { return filepath.Join(dir(), name+".json") }
 
 // lockAll serialises changes to networks (address allocation, hosts files).
-func lockAll() (func(), error) { return lockfile.Lock(filepath.Join(dir(), ".lock")) }
+func lockAll() (func(), error) { return ondisk.Lock(filepath.Join(dir(), ".lock")) }
+
+// Lock takes the lock that serialises changes to networks, for a caller
+// that must keep a network from being removed between finding it and
+// recording a container on it. Functions of this package that change
+// networks take it themselves: do not call them while holding it.
+func Lock() (func(), error) { return lockAll() }
 
 func read(name string) (*Network, error) {
-	data, err := os.ReadFile(recordPath(name))
-	if errors.Is(err, os.ErrNotExist) {
-		return nil, errdefs.NotFound("network %s not found: create it with skiff network create %s", name, name)
-	}
-	if err != nil {
-		return nil, err
-	}
 	n := &Network{}
-	if err := json.Unmarshal(data, n); err != nil {
-		return nil, fmt.Errorf("reading network %s: %w", name, err)
+	if err := ondisk.ReadJSON(recordPath(name), n, fmt.Sprintf("network %s not found: create it with skiff network create %s", name, name)); err != nil {
+		return nil, err
 	}
 	if n.Containers == nil {
 		n.Containers = map[string]*Endpoint{}
@@ -93,17 +89,7 @@ func read(name string) (*Network, error) {
 	return n, nil
 }
 
-func (n *Network) save() error {
-	data, err := json.MarshalIndent(n, "", "  ")
-	if err != nil {
-		return err
-	}
-	tmp := recordPath(n.Name) + ".tmp"
-	if err := os.WriteFile(tmp, data, 0o600); err != nil {
-		return err
-	}
-	return os.Rename(tmp, recordPath(n.Name))
-}
+func (n *Network) save() error { return ondisk.WriteJSON(recordPath(n.Name), n, 0o600) }
 
 // List returns every network, by name.
 func List() ([]*Network, error) {
@@ -154,7 +140,7 @@ func Lookup(ref string) (*Network, error) {
 
 // Create makes a network record; its bridge appears with its first container.
 func Create(name string, o CreateOptions) (*Network, error) {
-	if !nameRe.MatchString(name) || len(name) > 64 {
+	if !names.Valid(name) || len(name) > 64 {
 		return nil, errdefs.Invalid("invalid network name %q: letters, digits, _, . and -, starting with a letter or digit", name)
 	}
 	if Reserved[name] {
@@ -237,7 +223,7 @@ func pickSubnet(subnet, gateway string, others []*Network) (string, string, erro
 	return c.String(), gateway, nil
 }
 
-// Remove deletes a network that no container uses.
+// Remove deletes a network that no running container is connected to.
 func Remove(ref string) (*Network, error) {
 	unlock, err := lockAll()
 	if err != nil {
@@ -259,8 +245,45 @@ func Remove(ref string) (*Network, error) {
 	if n.Name == DefaultName {
 		return nil, errdefs.Invalid("the default network %s cannot be removed", n.Name)
 	}
+	return n, remove(n)
+}
+
+func remove(n *Network) error {
 	removeBridge(n)
-	return n, os.Remove(recordPath(n.Name))
+	return os.Remove(recordPath(n.Name))
+}
+
+// Prune removes every network no container is connected to and inUse
+// says no container names, the default bridge excepted. It holds the lock
+// from the check to the removal; an error from inUse stops it.
+func Prune(inUse func(n *Network) (bool, error)) ([]string, error) {
+	unlock, err := lockAll()
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
+	all, err := List()
+	if err != nil {
+		return nil, err
+	}
+	var removed []string
+	for _, n := range all {
+		if len(n.Containers) > 0 || n.Name == DefaultName {
+			continue
+		}
+		used, err := inUse(n)
+		if err != nil {
+			return removed, err
+		}
+		if used {
+			continue
+		}
+		if err := remove(n); err != nil {
+			return removed, err
+		}
+		removed = append(removed, n.Name)
+	}
+	return removed, nil
 }
 
 // allocate picks the next free address of n's subnet.

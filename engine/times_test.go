@@ -1,4 +1,4 @@
-package cmd
+package engine
 
 import (
 	"errors"
@@ -8,7 +8,7 @@ import (
 	"github.com/skiff-project/skiff/errdefs"
 )
 
-func TestParseTimeArg(t *testing.T) {
+func TestParseTime(t *testing.T) {
 	tests := []struct {
 		in      string
 		want    time.Time     // an absolute time, or
@@ -31,11 +31,11 @@ func TestParseTimeArg(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.in, func(t *testing.T) {
 			before := time.Now()
-			got, err := parseTimeArg(tt.in, "--since")
+			got, err := ParseTime(tt.in, "--since")
 			after := time.Now()
 			if tt.wantErr {
 				if !errors.Is(err, errdefs.ErrInvalidArgument) {
-					t.Fatalf("parseTimeArg(%q) = %v, %v; want an invalid argument", tt.in, got, err)
+					t.Fatalf("ParseTime(%q) = %v, %v; want an invalid argument", tt.in, got, err)
 				}
 				return
 			}
@@ -44,12 +44,12 @@ func TestParseTimeArg(t *testing.T) {
 			}
 			if tt.ago != 0 {
 				if got.Before(before.Add(-tt.ago)) || got.After(after.Add(-tt.ago)) {
-					t.Errorf("parseTimeArg(%q) = %v, want %v before now", tt.in, got, tt.ago)
+					t.Errorf("ParseTime(%q) = %v, want %v before now", tt.in, got, tt.ago)
 				}
 				return
 			}
 			if !got.Equal(tt.want) {
-				t.Errorf("parseTimeArg(%q) = %v, want %v", tt.in, got, tt.want)
+				t.Errorf("ParseTime(%q) = %v, want %v", tt.in, got, tt.want)
 			}
 		})
 	}
@@ -57,8 +57,8 @@ func TestParseTimeArg(t *testing.T) {
 
 // Docker's --since 0 means the Unix epoch (all logs), not a zero
 // duration back from now.
-func TestParseTimeArgZero(t *testing.T) {
-	got, err := parseTimeArg("0", "--since")
+func TestParseTimeZero(t *testing.T) {
+	got, err := ParseTime("0", "--since")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -69,7 +69,7 @@ func TestParseTimeArgZero(t *testing.T) {
 
 // Docker reads a time without a zone (2024-01-02T13:23:37, 2024-01-02) in
 // the local time zone.
-func TestParseTimeArgLocal(t *testing.T) {
+func TestParseTimeLocal(t *testing.T) {
 	saved := time.Local
 	time.Local = time.FixedZone("TEST", 3*3600)
 	t.Cleanup(func() { time.Local = saved })
@@ -82,7 +82,7 @@ func TestParseTimeArgLocal(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.in, func(t *testing.T) {
-			got, err := parseTimeArg(tt.in, "--until")
+			got, err := ParseTime(tt.in, "--until")
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -1,4 +1,4 @@
-package runtime
+package container
 
 import (
 	"errors"
@@ -6,8 +6,6 @@ import (
 	"path/filepath"
 	"slices"
 	"testing"
-
-	specs "github.com/opencontainers/runtime-spec/specs-go"
 
 	"github.com/skiff-project/skiff/errdefs"
 )
@@ -19,20 +17,20 @@ func TestParseVolume(t *testing.T) {
 	}
 	tests := []struct {
 		in      string
-		want    specs.Mount
+		want    Mount
 		wantErr error
 	}{
-		{in: "/host:/ctr", want: specs.Mount{Destination: "/ctr", Type: "bind", Source: "/host", Options: []string{"rbind"}}},
-		{in: "/host:/ctr:ro", want: specs.Mount{Destination: "/ctr", Type: "bind", Source: "/host", Options: []string{"rbind", "ro"}}},
-		{in: "/host:/ctr:rw", want: specs.Mount{Destination: "/ctr", Type: "bind", Source: "/host", Options: []string{"rbind"}}},
-		{in: "/host:/ctr:ro,rw", want: specs.Mount{Destination: "/ctr", Type: "bind", Source: "/host", Options: []string{"rbind"}}},
-		{in: "/host:/ctr:z", want: specs.Mount{Destination: "/ctr", Type: "bind", Source: "/host", Options: []string{"rbind"}}},
-		{in: "/host:/ctr:Z,ro", want: specs.Mount{Destination: "/ctr", Type: "bind", Source: "/host", Options: []string{"rbind", "ro"}}},
-		{in: "/host:/ctr:rshared", want: specs.Mount{Destination: "/ctr", Type: "bind", Source: "/host", Options: []string{"rbind", "rshared"}}},
-		{in: "/host:/ctr:ro,slave", want: specs.Mount{Destination: "/ctr", Type: "bind", Source: "/host", Options: []string{"rbind", "slave", "ro"}}},
-		{in: "/host:/ctr:nocopy", want: specs.Mount{Destination: "/ctr", Type: "bind", Source: "/host", Options: []string{"rbind"}}},
-		{in: "/host/../h//x/:/ctr/./d/", want: specs.Mount{Destination: "/ctr/d", Type: "bind", Source: "/h/x", Options: []string{"rbind"}}},
-		{in: "./data:/data", want: specs.Mount{Destination: "/data", Type: "bind", Source: filepath.Join(cwd, "data"), Options: []string{"rbind"}}},
+		{in: "/host:/ctr", want: Mount{Type: "bind", Source: "/host", Destination: "/ctr"}},
+		{in: "/host:/ctr:ro", want: Mount{Type: "bind", Source: "/host", Destination: "/ctr", ReadOnly: true}},
+		{in: "/host:/ctr:rw", want: Mount{Type: "bind", Source: "/host", Destination: "/ctr"}},
+		{in: "/host:/ctr:ro,rw", want: Mount{Type: "bind", Source: "/host", Destination: "/ctr"}},
+		{in: "/host:/ctr:z", want: Mount{Type: "bind", Source: "/host", Destination: "/ctr"}},
+		{in: "/host:/ctr:Z,ro", want: Mount{Type: "bind", Source: "/host", Destination: "/ctr", ReadOnly: true}},
+		{in: "/host:/ctr:rshared", want: Mount{Type: "bind", Source: "/host", Destination: "/ctr", Options: []string{"rshared"}}},
+		{in: "/host:/ctr:ro,slave", want: Mount{Type: "bind", Source: "/host", Destination: "/ctr", ReadOnly: true, Options: []string{"slave"}}},
+		{in: "/host:/ctr:nocopy", want: Mount{Type: "bind", Source: "/host", Destination: "/ctr"}},
+		{in: "/host/../h//x/:/ctr/./d/", want: Mount{Type: "bind", Source: "/h/x", Destination: "/ctr/d"}},
+		{in: "./data:/data", want: Mount{Type: "bind", Source: filepath.Join(cwd, "data"), Destination: "/data"}},
 		{in: "/host:ctr", wantErr: errdefs.ErrInvalidArgument},
 		{in: "/host:./ctr", wantErr: errdefs.ErrInvalidArgument},
 		{in: "/host:/ctr:bogus", wantErr: errdefs.ErrInvalidArgument},
@@ -41,16 +39,19 @@ func TestParseVolume(t *testing.T) {
 		{in: ":/ctr", wantErr: errdefs.ErrInvalidArgument},
 		{in: "/a:/b:ro:x", wantErr: errdefs.ErrInvalidArgument},
 		{in: "relative", wantErr: errdefs.ErrInvalidArgument},
-		{in: "myvol:/data", want: specs.Mount{Destination: "/data", Type: "volume", Source: "myvol"}},
-		{in: "myvol:/data:ro", want: specs.Mount{Destination: "/data", Type: "volume", Source: "myvol", Options: []string{"ro"}}},
-		{in: "myvol:/data:U,nocopy", want: specs.Mount{Destination: "/data", Type: "volume", Source: "myvol", Options: []string{"U", "nocopy"}}},
-		{in: "/data", want: specs.Mount{Destination: "/data", Type: "volume"}},
-		{in: "/host:/ctr:U", want: specs.Mount{Destination: "/ctr", Type: "bind", Source: "/host", Options: []string{"rbind", "U"}}},
+		{in: "myvol:/data", want: Mount{Type: "volume", Source: "myvol", Destination: "/data"}},
+		{in: "myvol:/data:ro", want: Mount{Type: "volume", Source: "myvol", Destination: "/data", ReadOnly: true}},
+		{in: "myvol:/data:U,nocopy", want: Mount{Type: "volume", Source: "myvol", Destination: "/data", Chown: true, NoCopy: true}},
+		{in: "/data", want: Mount{Type: "volume", Destination: "/data"}},
+		{in: "/host:/ctr:U", want: Mount{Type: "bind", Source: "/host", Destination: "/ctr", Chown: true}},
 		{in: "bad name!:/data", wantErr: errdefs.ErrInvalidArgument},
+		{in: "/tmp:/", wantErr: errdefs.ErrInvalidArgument},
+		{in: "/tmp:/.", wantErr: errdefs.ErrInvalidArgument},
+		{in: "myvol:/", wantErr: errdefs.ErrInvalidArgument},
 	}
 	for _, tt := range tests {
 		t.Run(tt.in, func(t *testing.T) {
-			got, err := ParseVolume(tt.in)
+			got, err := ParseVolume(tt.in, cwd)
 			if tt.wantErr != nil {
 				if !errors.Is(err, tt.wantErr) {
 					t.Fatalf("err = %v, want %v", err, tt.wantErr)
@@ -68,9 +69,10 @@ func TestParseVolume(t *testing.T) {
 	}
 }
 
-func assertMount(t *testing.T, got, want specs.Mount) {
+func assertMount(t *testing.T, got, want Mount) {
 	t.Helper()
-	if got.Destination != want.Destination || got.Type != want.Type || got.Source != want.Source || !slices.Equal(got.Options, want.Options) {
+	if got.Destination != want.Destination || got.Type != want.Type || got.Source != want.Source || !slices.Equal(got.Options, want.Options) ||
+		got.ReadOnly != want.ReadOnly || got.Chown != want.Chown || got.NoCopy != want.NoCopy {
 		t.Errorf("mount = %+v, want %+v", got, want)
 	}
 }
@@ -107,7 +109,7 @@ func TestParseTmpfs(t *testing.T) {
 			if err != nil {
 				t.Fatalf("err = %v", err)
 			}
-			assertMount(t, got, specs.Mount{Destination: tt.wantDest, Type: "tmpfs", Source: "tmpfs", Options: tt.wantOpts})
+			assertMount(t, got, Mount{Destination: tt.wantDest, Type: "tmpfs", Options: tt.wantOpts})
 		})
 	}
 }
@@ -118,44 +120,46 @@ func TestParseMount(t *testing.T) {
 	tests := []struct {
 		name    string
 		in      string
-		want    specs.Mount
+		want    Mount
 		wantErr error
 	}{
 		{name: "bind source target", in: "type=bind,source=" + dir + ",target=/data",
-			want: specs.Mount{Destination: "/data", Type: "bind", Source: dir, Options: []string{"rbind"}}},
+			want: Mount{Type: "bind", Source: dir, Destination: "/data"}},
 		{name: "bind src dst readonly", in: "type=bind,src=" + dir + ",dst=/data,readonly",
-			want: specs.Mount{Destination: "/data", Type: "bind", Source: dir, Options: []string{"rbind", "ro"}}},
+			want: Mount{Type: "bind", Source: dir, Destination: "/data", ReadOnly: true}},
 		{name: "bind destination ro", in: "type=bind,src=" + dir + ",destination=/data,ro",
-			want: specs.Mount{Destination: "/data", Type: "bind", Source: dir, Options: []string{"rbind", "ro"}}},
+			want: Mount{Type: "bind", Source: dir, Destination: "/data", ReadOnly: true}},
 		{name: "readonly=true", in: "type=bind,src=" + dir + ",target=/data,readonly=true",
-			want: specs.Mount{Destination: "/data", Type: "bind", Source: dir, Options: []string{"rbind", "ro"}}},
+			want: Mount{Type: "bind", Source: dir, Destination: "/data", ReadOnly: true}},
 		{name: "readonly=0", in: "type=bind,src=" + dir + ",target=/data,readonly=0",
-			want: specs.Mount{Destination: "/data", Type: "bind", Source: dir, Options: []string{"rbind"}}},
+			want: Mount{Type: "bind", Source: dir, Destination: "/data"}},
 		{name: "upper-case keys and spaces", in: "Type=bind, Source=" + dir + ", Target=/data",
-			want: specs.Mount{Destination: "/data", Type: "bind", Source: dir, Options: []string{"rbind"}}},
+			want: Mount{Type: "bind", Source: dir, Destination: "/data"}},
 		{name: "bind propagation", in: "type=bind,src=" + dir + ",target=/data,bind-propagation=rslave",
-			want: specs.Mount{Destination: "/data", Type: "bind", Source: dir, Options: []string{"rbind", "rslave"}}},
+			want: Mount{Type: "bind", Source: dir, Destination: "/data", Options: []string{"rslave"}}},
 		{name: "bind missing source dir", in: "type=bind,source=" + missing + ",target=/data", wantErr: errdefs.ErrInvalidArgument},
 		{name: "bind without source", in: "type=bind,target=/data", wantErr: errdefs.ErrInvalidArgument},
 		{name: "bind bad readonly", in: "type=bind,src=" + dir + ",target=/data,readonly=yes", wantErr: errdefs.ErrInvalidArgument},
 		{name: "tmpfs", in: "type=tmpfs,target=/cache",
-			want: specs.Mount{Destination: "/cache", Type: "tmpfs", Source: "tmpfs", Options: []string{"nosuid", "nodev"}}},
+			want: Mount{Type: "tmpfs", Destination: "/cache", Options: []string{"nosuid", "nodev"}}},
 		{name: "tmpfs size and mode", in: "type=tmpfs,dst=/cache,tmpfs-size=1m,tmpfs-mode=1777",
-			want: specs.Mount{Destination: "/cache", Type: "tmpfs", Source: "tmpfs", Options: []string{"nosuid", "nodev", "size=1m", "mode=1777"}}},
+			want: Mount{Type: "tmpfs", Destination: "/cache", Options: []string{"nosuid", "nodev", "size=1m", "mode=1777"}}},
 		{name: "tmpfs readonly", in: "type=tmpfs,target=/cache,readonly",
-			want: specs.Mount{Destination: "/cache", Type: "tmpfs", Source: "tmpfs", Options: []string{"nosuid", "nodev", "ro"}}},
+			want: Mount{Type: "tmpfs", Destination: "/cache", ReadOnly: true, Options: []string{"nosuid", "nodev"}}},
 		{name: "no target", in: "type=tmpfs", wantErr: errdefs.ErrInvalidArgument},
 		{name: "relative target", in: "type=tmpfs,target=cache", wantErr: errdefs.ErrInvalidArgument},
 		{name: "field without value", in: "type=tmpfs,target=/cache,bogus", wantErr: errdefs.ErrInvalidArgument},
-		{name: "volume", in: "type=volume,source=vol,target=/data", want: specs.Mount{Destination: "/data", Type: "volume", Source: "vol"}},
-		{name: "volume by default", in: "source=vol,target=/data", want: specs.Mount{Destination: "/data", Type: "volume", Source: "vol"}},
-		{name: "anonymous volume, read-only, no copy", in: "type=volume,target=/data,readonly,volume-nocopy", want: specs.Mount{Destination: "/data", Type: "volume", Options: []string{"nocopy", "ro"}}},
+		{name: "volume", in: "type=volume,source=vol,target=/data", want: Mount{Type: "volume", Source: "vol", Destination: "/data"}},
+		{name: "volume by default", in: "source=vol,target=/data", want: Mount{Type: "volume", Source: "vol", Destination: "/data"}},
+		{name: "anonymous volume, read-only, no copy", in: "type=volume,target=/data,readonly,volume-nocopy", want: Mount{Type: "volume", Destination: "/data", ReadOnly: true, NoCopy: true}},
 		{name: "volume with a path as source", in: "type=volume,source=/x,target=/data", wantErr: errdefs.ErrInvalidArgument},
 		{name: "unknown type", in: "type=npipe,target=/data", wantErr: errdefs.ErrInvalidArgument},
+		{name: "target is the root", in: "type=bind,source=" + dir + ",target=/", wantErr: errdefs.ErrInvalidArgument},
+		{name: "relative source without a directory", in: "type=bind,source=.,target=/data", wantErr: errdefs.ErrInvalidArgument},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := ParseMount(tt.in)
+			got, err := ParseMount(tt.in, "")
 			if tt.wantErr != nil {
 				if !errors.Is(err, tt.wantErr) {
 					t.Fatalf("err = %v, want %v", err, tt.wantErr)
@@ -173,23 +177,22 @@ func TestParseMount(t *testing.T) {
 	}
 }
 
-func TestPrepareVolumeSource(t *testing.T) {
+// A relative bind source is resolved against the directory it is given
+// (the caller's), never against the process's own working directory, and
+// refused when there is none (the API's Binds).
+func TestRelativeBindSources(t *testing.T) {
 	dir := t.TempDir()
-	tests := []struct {
-		name string
-		src  string
-	}{
-		{"existing directory", dir},
-		{"missing directory is created", filepath.Join(dir, "a", "b")},
+	m, err := ParseVolume("./etc:/x:ro", dir)
+	if err != nil || m.Source != filepath.Join(dir, "etc") || m.Bind != filepath.Join(dir, "etc")+":/x:ro" {
+		t.Errorf("ParseVolume(./etc:/x:ro, %s) = %+v, %v", dir, m, err)
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			if err := prepareVolumeSource(specs.Mount{Source: tt.src}); err != nil {
-				t.Fatalf("err = %v", err)
-			}
-			if st, err := os.Stat(tt.src); err != nil || !st.IsDir() {
-				t.Errorf("%s is not a directory afterwards: %v", tt.src, err)
-			}
-		})
+	if m, err = ParseVolume(".:/src", dir); err != nil || m.Source != dir {
+		t.Errorf("ParseVolume(.:/src) = %+v, %v, want source %s", m, err, dir)
+	}
+	if _, err := ParseVolume("./etc:/x", ""); !errors.Is(err, errdefs.ErrInvalidArgument) {
+		t.Errorf("relative source without a directory: err = %v, want an invalid argument", err)
+	}
+	if m, err = ParseMount("type=bind,source=.,target=/data", dir); err != nil || m.Source != dir {
+		t.Errorf("ParseMount relative = %+v, %v", m, err)
 	}
 }

@@ -1,0 +1,70 @@
+package container
+
+import (
+	"strconv"
+	"strings"
+
+	units "github.com/docker/go-units"
+
+	"github.com/skiff-project/skiff/errdefs"
+	"github.com/skiff-project/skiff/internal/names"
+)
+
+// ValidName checks a container name: [a-zA-Z0-9][a-zA-Z0-9_.-]*.
+func ValidName(n string) error {
+	if n == "" {
+		return errdefs.Invalid("empty container name")
+	}
+	if !names.Valid(n) {
+		return errdefs.Invalid("invalid container name %q: only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed", n)
+	}
+	return nil
+}
+
+// ParseRestart parses Docker's --restart values.
+func ParseRestart(s string) (RestartPolicy, error) {
+	name, count, hasCount := strings.Cut(s, ":")
+	p := RestartPolicy{Name: name}
+	switch name {
+	case "", "no":
+		p.Name = "no"
+	case "always", "unless-stopped":
+	case "on-failure":
+		if hasCount {
+			n, err := strconv.Atoi(count)
+			if err != nil || n < 0 {
+				return p, errdefs.Invalid("invalid --restart %q: the retry count must be a number ≥ 0", s)
+			}
+			p.MaximumRetryCount = n
+		}
+		return p, nil
+	default:
+		return p, errdefs.Invalid("invalid --restart %q: want no, on-failure[:N], always or unless-stopped", s)
+	}
+	if hasCount {
+		return p, errdefs.Invalid("invalid --restart %q: only on-failure takes a retry count", s)
+	}
+	return p, nil
+}
+
+// ParseLogOpts parses --log-opt values for the json-file driver.
+func ParseLogOpts(opts []string) (LogConfig, error) {
+	lc := LogConfig{Type: "json-file", Config: map[string]string{}}
+	for _, o := range opts {
+		k, v, ok := strings.Cut(o, "=")
+		switch {
+		case ok && k == "max-size":
+			if _, err := units.RAMInBytes(v); err != nil {
+				return lc, errdefs.Invalid("invalid --log-opt %q: size like 10m", o)
+			}
+		case ok && k == "max-file":
+			if n, err := strconv.Atoi(v); err != nil || n < 1 {
+				return lc, errdefs.Invalid("invalid --log-opt %q: a number ≥ 1", o)
+			}
+		default:
+			return lc, errdefs.Invalid("invalid --log-opt %q: json-file takes max-size and max-file", o)
+		}
+		lc.Config[k] = v
+	}
+	return lc, nil
+}

@@ -1,0 +1,468 @@
+package engine
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"path"
+	"slices"
+	"strings"
+	"time"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	dockerspec "github.com/moby/docker-image-spec/specs-go/v1"
+	"github.com/moby/moby/api/types/image"
+	mstorage "github.com/moby/moby/api/types/storage"
+
+	"github.com/skiff-project/skiff/errdefs"
+	"github.com/skiff-project/skiff/internal/ondisk"
+	"github.com/skiff-project/skiff/registry"
+	"github.com/skiff-project/skiff/registry/reference"
+	"github.com/skiff-project/skiff/storage"
+)
+
+// PullProgress is told what a pull does; the CLI draws it, the API
+// streams it as Docker's JSON messages.
+type PullProgress = registry.Progress
+
+// PullOptions are `pull`'s.
+type PullOptions struct {
+	Platform  string // os/arch[/variant]; "" for this host's
+	TLSVerify *bool  // nil: verify, except loopback and insecure registries
+	Progress  PullProgress
+}
+
+// ImagePull downloads an image and returns its full reference.
+func (e *Engine) ImagePull(ctx context.Context, ref string, o PullOptions) (string, error) {
+	n, err := reference.Parse(ref)
+	if err != nil {
+		return "", err
+	}
+	err = e.withStore(func(st *storage.Store) error {
+		e.log.Debug("pulling", "ref", n.String(), "platform", o.Platform)
+		_, err := registry.Pull(ctx, st, ref, registry.PullOptions{Platform: o.Platform, TLSVerify: o.TLSVerify, Progress: o.Progress})
+		return err
+	})
+	return n.String(), err
+}
+
+// Pull policies of run, create and build.
+const (
+	PullMissing = "missing"
+	PullAlways  = "always"
+	PullNever   = "never"
+)
+
+// ImageEnsure makes an image available as a pull policy says (missing,
+// the default; always; never) and returns its ID. missing, when set, is
+// called before an image that is not in the store is pulled.
+func (e *Engine) ImageEnsure(ctx context.Context, ref, policy string, o PullOptions, missing func()) (string, error) {
+	switch policy {
+	case "", PullMissing, PullAlways, PullNever, "newer":
+	default:
+		return "", errdefs.Invalid("invalid --pull %q: want missing, always or never", policy)
+	}
+	st, err := e.store()
+	if err != nil {
+		return "", err
+	}
+	if policy != PullAlways {
+		img, err := st.LookupImage(ref)
+		if err == nil {
+			return img.ID, nil
+		}
+		if policy == PullNever {
+			return "", fmt.Errorf("%s: image not known and --pull=never: %w", ref, errdefs.ErrNotFound)
+		}
+		if !isNotFound(err) {
+			return "", err
+		}
+	}
+	if _, err := reference.Parse(ref); err != nil {
+		return "", err
+	}
+	if missing != nil {
+		missing()
+	}
+	img, err := registry.Pull(ctx, st, ref, registry.PullOptions{Platform: o.Platform, TLSVerify: o.TLSVerify, Progress: o.Progress})
+	if err != nil {
+		return "", err
+	}
+	return img.ID, nil
+}
+
+// PushOptions are `push`'s.
+type PushOptions = registry.PushOptions
+
+// ImagePush uploads an image to its registry (or to dest) and returns the
+// manifest digest.
+func (e *Engine) ImagePush(ctx context.Context, ref, dest string, o PushOptions) (string, error) {
+	var digest string
+	err := e.withStore(func(st *storage.Store) (err error) {
+		digest, err = registry.Push(ctx, st, ref, dest, o)
+		return err
+	})
+	return digest, err
+}
+
+// ImageListOptions are `images`'s.
+type ImageListOptions struct {
+	All bool // a build's intermediate images too
+	// Filters: dangling, reference, label, before, since.
+	Filters Filters
+}
+
+// ImageList lists images, as Docker's API does: RepoTags in the familiar
+// form (busybox:latest), only the matching ones under a reference filter.
+func (e *Engine) ImageList(ctx context.Context, o ImageListOptions) ([]image.Summary, error) {
+	f := o.Filters
+	if err := f.check("dangling", "reference", "label", "before", "since"); err != nil {
+		return nil, err
+	}
+	dangling, err := f.boolValue("dangling")
+	if err != nil {
+		return nil, err
+	}
+	out := []image.Summary{}
+	err = e.withStore(func(st *storage.Store) error {
+		imgs, err := st.Images()
+		if err != nil {
+			return err
+		}
+		var before, since *storage.Image
+		for key, dst := range map[string]**storage.Image{"before": &before, "since": &since} {
+			for _, ref := range f[key] {
+				if *dst, err = st.LookupImage(ref); err != nil {
+					return fmt.Errorf("filter %s=%s: %w", key, ref, err)
+				}
+			}
+		}
+		hidden := map[string]bool{}
+		if !o.All {
+			hidden = storage.BuildIntermediates() // Docker shows them with -a only
+		}
+		for _, img := range imgs {
+			if hidden[img.ID] && img.Dangling() ||
+				dangling != nil && *dangling != img.Dangling() ||
+				before != nil && !img.Created.Before(before.Created) ||
+				since != nil && !img.Created.After(since.Created) ||
+				!f.labels("label", img.Config.Config.Labels) {
+				continue
+			}
+			sm := imageSummary(img)
+			if refs := f["reference"]; len(refs) > 0 {
+				sm.RepoTags = slices.DeleteFunc(sm.RepoTags, func(t string) bool { return !matchReference(refs, t) })
+				if len(sm.RepoTags) == 0 {
+					continue
+				}
+			}
+			out = append(out, sm)
+		}
+		return nil
+	})
+	return out, err
+}
+
+// matchReference reports whether a familiar name:tag matches one of the
+// reference filters (a repository pattern, with an optional :tag).
+func matchReference(pats []string, name string) bool {
+	repo, tag := name, ""
+	if i := strings.LastIndex(name, ":"); i > strings.LastIndex(name, "/") {
+		repo, tag = name[:i], name[i+1:]
+	}
+	for _, p := range pats {
+		prepo, ptag, hasTag := p, "", false
+		if i := strings.LastIndex(p, ":"); i > strings.LastIndex(p, "/") {
+			prepo, ptag, hasTag = p[:i], p[i+1:], true
+		}
+		if ok, _ := pathMatch(prepo, repo); ok && (!hasTag || ptag == tag) {
+			return true
+		}
+	}
+	return false
+}
+
+func imageSummary(img *storage.Image) image.Summary {
+	return image.Summary{
+		ID: "sha256:" + img.ID, RepoTags: familiar(img.RepoTags()), RepoDigests: familiar(img.RepoDigests()),
+		Created: img.Created.Unix(), Size: img.Size, SharedSize: -1, Containers: -1,
+		Labels: img.Config.Config.Labels,
+	}
+}
+
+// familiar turns full references into Docker's short forms.
+func familiar(names []string) []string {
+	out := []string{}
+	for _, n := range names {
+		if r, err := reference.ParseNoTag(n); err == nil {
+			out = append(out, r.Familiar())
+		}
+	}
+	return out
+}
+
+// ImageInspect returns Docker's inspect document of an image.
+func (e *Engine) ImageInspect(ctx context.Context, ref string) (*image.InspectResponse, error) {
+	var res *image.InspectResponse
+	err := e.withStore(func(st *storage.Store) error {
+		img, err := st.LookupImage(ref)
+		if err != nil {
+			return err
+		}
+		res, err = inspectImage(img)
+		return err
+	})
+	return res, err
+}
+
+func inspectImage(img *storage.Image) (*image.InspectResponse, error) {
+	cfg, err := dockerConfig(img.Config.Config)
+	if err != nil {
+		return nil, err
+	}
+	res := &image.InspectResponse{
+		ID: "sha256:" + img.ID, RepoTags: familiar(img.RepoTags()), RepoDigests: familiar(img.RepoDigests()),
+		Created: img.Created.UTC().Format(time.RFC3339Nano), Author: img.Config.Author, Config: cfg,
+		Architecture: img.Config.Architecture, Variant: img.Config.Variant, Os: img.Config.OS, Size: img.Size,
+		GraphDriver: &mstorage.DriverData{Name: "overlay", Data: map[string]string{}},
+		RootFS:      image.RootFS{Type: "layers"},
+	}
+	for _, h := range img.Config.History {
+		if h.Comment != "" {
+			res.Comment = h.Comment
+		}
+	}
+	for _, d := range img.Config.RootFS.DiffIDs {
+		res.RootFS.Layers = append(res.RootFS.Layers, d.String())
+	}
+	return res, nil
+}
+
+// dockerConfig is an image's config in Docker's type: the same JSON.
+func dockerConfig(c v1.Config) (*dockerspec.DockerOCIImageConfig, error) {
+	data, err := json.Marshal(c)
+	if err != nil {
+		return nil, err
+	}
+	out := &dockerspec.DockerOCIImageConfig{}
+	if err := json.Unmarshal(data, out); err != nil {
+		return nil, fmt.Errorf("reading the image config: %w", err)
+	}
+	return out, nil
+}
+
+// ImageHistory returns an image's history, newest first.
+func (e *Engine) ImageHistory(ctx context.Context, ref string) ([]image.HistoryResponseItem, error) {
+	var out []image.HistoryResponseItem
+	err := e.withStore(func(st *storage.Store) error {
+		hist, err := st.History(ref)
+		if err != nil {
+			return err
+		}
+		for _, h := range hist {
+			item := image.HistoryResponseItem{ID: "<missing>", Created: h.Created.Unix(), CreatedBy: h.CreatedBy, Size: h.Size, Comment: h.Comment, Tags: []string{}}
+			if h.ID != "" {
+				item.ID = "sha256:" + h.ID
+			}
+			out = append(out, item)
+		}
+		return nil
+	})
+	return out, err
+}
+
+// ImageTag gives an image another name.
+func (e *Engine) ImageTag(ctx context.Context, source, target string) error {
+	if _, err := reference.Parse(target); err != nil {
+		return err
+	}
+	return e.withStore(func(st *storage.Store) error { return st.Tag(source, target) })
+}
+
+// ImageRemove untags an image by name, or removes it by ID (with force,
+// one with several names or in use by a stopped container too).
+func (e *Engine) ImageRemove(ctx context.Context, ref string, force bool) ([]image.DeleteResponse, error) {
+	var out []image.DeleteResponse
+	err := e.withStore(func(st *storage.Store) error {
+		res, err := st.RemoveImage(ref, force)
+		if err != nil {
+			return err
+		}
+		for _, u := range res.Untagged {
+			out = append(out, image.DeleteResponse{Untagged: u})
+		}
+		for _, d := range res.Deleted {
+			out = append(out, image.DeleteResponse{Deleted: d})
+		}
+		return nil
+	})
+	return out, err
+}
+
+// ImagePrune removes dangling images (with all, every image no container
+// uses) and reports them.
+func (e *Engine) ImagePrune(ctx context.Context, all bool) (image.PruneReport, error) {
+	var rep image.PruneReport
+	err := e.withStore(func(st *storage.Store) error {
+		removed, err := st.PruneImages(all)
+		for _, id := range removed {
+			rep.ImagesDeleted = append(rep.ImagesDeleted, image.DeleteResponse{Deleted: id})
+		}
+		return err
+	})
+	return rep, err
+}
+
+// BuildPrune empties the build cache: intermediate images, cached steps
+// and RUN cache mounts. It reports the images it removed.
+func (e *Engine) BuildPrune(ctx context.Context) ([]string, error) {
+	var removed []string
+	err := e.withStore(func(st *storage.Store) (err error) {
+		removed, err = st.PruneBuild()
+		return err
+	})
+	return removed, err
+}
+
+// checkChanges checks --change instructions before anything is stored.
+func checkChanges(changes []string) error {
+	for _, ch := range changes {
+		var probe v1.Config
+		if err := storage.ApplyChange(&probe, ch); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// imageName parses an optional REPOSITORY[:TAG] to name a new image.
+func imageName(ref string) (string, error) {
+	if ref == "" {
+		return "", nil
+	}
+	n, err := reference.Parse(ref)
+	if err != nil {
+		return "", err
+	}
+	if n.Digest != "" {
+		return "", errdefs.Invalid("%s has a digest: give a tag to name the new image", ref)
+	}
+	return n.String(), nil
+}
+
+// ImageImportOptions are `import`'s.
+type ImageImportOptions struct {
+	Changes []string // Dockerfile instructions: CMD, ENTRYPOINT, ENV, …
+	Message string
+	Name    string // REPOSITORY[:TAG] or ""
+}
+
+// ImageImport makes a one-layer image from a root file system tarball
+// (plain or compressed) and returns its ID.
+func (e *Engine) ImageImport(ctx context.Context, r io.Reader, o ImageImportOptions) (string, error) {
+	if err := checkChanges(o.Changes); err != nil {
+		return "", err
+	}
+	name, err := imageName(o.Name)
+	if err != nil {
+		return "", err
+	}
+	var id string
+	err = e.withStore(func(st *storage.Store) error {
+		img, err := st.Import(ctx, r, storage.ImportOptions{Changes: o.Changes, Message: o.Message, Name: name})
+		if err == nil {
+			id = img.ID
+		}
+		return err
+	})
+	return "sha256:" + id, err
+}
+
+// LoadedImage is an image ImageLoad stored: its ID and familiar names.
+type LoadedImage struct {
+	ID    string
+	Names []string
+}
+
+// ImageLoad stores every image of a docker-archive or oci-archive read
+// from r, or of the OCI layout in dir; all or nothing.
+func (e *Engine) ImageLoad(ctx context.Context, r io.Reader, dir string) ([]LoadedImage, error) {
+	var out []LoadedImage
+	err := e.withStore(func(st *storage.Store) error {
+		imgs, err := st.Load(ctx, storage.LoadOptions{Reader: r, Dir: dir})
+		for _, img := range imgs {
+			out = append(out, LoadedImage{ID: "sha256:" + img.ID, Names: familiar(img.Names)})
+		}
+		return err
+	})
+	return out, err
+}
+
+// Archive formats of ImageSave.
+const (
+	FormatDockerArchive = storage.FormatDockerArchive
+	FormatOCIArchive    = storage.FormatOCIArchive
+	FormatOCIDir        = storage.FormatOCIDir
+)
+
+// ImageSaveOptions are `save`'s: the images, the format, and where:
+// Writer, or Path (a file written atomically, or the oci-dir directory).
+type ImageSaveOptions struct {
+	Refs   []string
+	Format string
+	Writer io.Writer
+	Path   string
+}
+
+// ImageSave writes images to an archive.
+func (e *Engine) ImageSave(ctx context.Context, o ImageSaveOptions) error {
+	so := storage.SaveOptions{Format: o.Format, Refs: o.Refs, Writer: o.Writer}
+	switch o.Format {
+	case "", FormatDockerArchive, FormatOCIArchive:
+	case FormatOCIDir:
+		if o.Path == "" {
+			return errdefs.Invalid("save --format oci-dir needs -o DIRECTORY")
+		}
+		so.Dir, o.Path = o.Path, ""
+	default:
+		return errdefs.Invalid("invalid --format %q: want docker-archive, oci-archive or oci-dir", o.Format)
+	}
+	return e.withStore(func(st *storage.Store) error {
+		if o.Path == "" {
+			return st.Save(ctx, so)
+		}
+		return ondisk.WriteStream(o.Path, 0o644, func(f *os.File) error {
+			so.Writer = f
+			return st.Save(ctx, so)
+		})
+	})
+}
+
+// pathMatch matches a repository against a shell pattern, as Docker's
+// reference filter does.
+func pathMatch(pattern, name string) (bool, error) { return path.Match(pattern, name) }
+
+// SplitReference returns a reference's familiar repository and tag
+// ("latest" when it names none), as pull's progress shows them.
+func SplitReference(ref string) (repo, tag string) {
+	n, err := reference.Parse(ref)
+	if err != nil {
+		return ref, ""
+	}
+	return n.FamiliarRepository(), n.Tag
+}
+
+// FamiliarImage is an image name as Docker's ps shows it: the short form,
+// without :latest unless the name had it.
+func FamiliarImage(name string) string {
+	n, err := reference.ParseNoTag(name)
+	if err != nil {
+		return name
+	}
+	if n.Tag == "latest" && !strings.HasSuffix(name, ":latest") {
+		return n.FamiliarRepository()
+	}
+	return n.Familiar()
+}

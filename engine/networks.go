@@ -1,0 +1,176 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+	"net/netip"
+	"strings"
+
+	"github.com/moby/moby/api/types/network"
+
+	"github.com/skiff-project/skiff/errdefs"
+	netpkg "github.com/skiff-project/skiff/netns/network"
+	"github.com/skiff-project/skiff/runtime"
+)
+
+// NetworkCreateOptions are `network create`'s.
+type NetworkCreateOptions struct {
+	Driver   string // only bridge
+	Subnet   string // IPv4 CIDR; "" picks a free 10.89.N.0/24
+	Gateway  string
+	Internal bool
+	Labels   map[string]string
+}
+
+// NetworkCreate makes a user-defined network.
+func (e *Engine) NetworkCreate(ctx context.Context, name string, o NetworkCreateOptions) (network.CreateResponse, error) {
+	if o.Driver != "" && o.Driver != "bridge" {
+		return network.CreateResponse{}, errdefs.Invalid("invalid --driver %q: only bridge exists", o.Driver)
+	}
+	n, err := netpkg.Create(name, netpkg.CreateOptions{Subnet: o.Subnet, Gateway: o.Gateway, Internal: o.Internal, Labels: o.Labels})
+	if err != nil {
+		return network.CreateResponse{}, err
+	}
+	return network.CreateResponse{ID: n.ID}, nil
+}
+
+// NetworkInspect is Docker's network inspect document; each container
+// entry also lists its aliases on the network.
+type NetworkInspect struct {
+	network.Network
+	Containers map[string]NetworkEndpoint `json:"Containers"`
+}
+
+// NetworkEndpoint is a container on a network.
+type NetworkEndpoint struct {
+	network.EndpointResource
+	Aliases []string `json:"Aliases"`
+}
+
+// builtinNetworks are the modes every container can use, listed as
+// Docker lists bridge, host and none.
+var builtinNetworks = []network.Summary{
+	{Network: network.Network{Name: "private", ID: "private", Driver: "slirp4netns", Scope: "local", EnableIPv4: true}},
+	{Network: network.Network{Name: "host", ID: "host", Driver: "host", Scope: "local"}},
+	{Network: network.Network{Name: "none", ID: "none", Driver: "null", Scope: "local"}},
+}
+
+// NetworkList lists the built-in modes and the user-defined networks.
+// Filters: name, id, driver, label, type (builtin or custom), scope.
+func (e *Engine) NetworkList(ctx context.Context, f Filters) ([]network.Summary, error) {
+	if err := f.check("name", "id", "driver", "label", "type", "scope"); err != nil {
+		return nil, err
+	}
+	for _, t := range f["type"] {
+		if t != "builtin" && t != "custom" {
+			return nil, errdefs.Invalid("invalid filter type=%s: want builtin or custom", t)
+		}
+	}
+	nets, err := netpkg.List()
+	if err != nil {
+		return nil, err
+	}
+	var out []network.Summary
+	for _, b := range builtinNetworks {
+		if matchNetwork(f, b.Network, "builtin") {
+			out = append(out, b)
+		}
+	}
+	for _, n := range nets {
+		sm := network.Summary{Network: dockerNetwork(n)}
+		if matchNetwork(f, sm.Network, "custom") {
+			out = append(out, sm)
+		}
+	}
+	return out, nil
+}
+
+func matchNetwork(f Filters, n network.Network, typ string) bool {
+	return f.any("name", func(v string) bool { return strings.Contains(n.Name, v) }) &&
+		f.any("id", func(v string) bool { return strings.HasPrefix(n.ID, v) }) &&
+		f.any("driver", func(v string) bool { return n.Driver == v }) &&
+		f.any("type", func(v string) bool { return v == typ }) &&
+		f.any("scope", func(v string) bool { return n.Scope == v }) &&
+		f.labels("label", n.Labels)
+}
+
+func dockerNetwork(n *netpkg.Network) network.Network {
+	out := network.Network{
+		Name: n.Name, ID: n.ID, Created: n.Created, Scope: "local", Driver: n.Driver, EnableIPv4: true,
+		Internal: n.Internal, Attachable: true, Options: map[string]string{}, Labels: n.Labels,
+		IPAM: network.IPAM{Driver: "default", Options: map[string]string{}},
+	}
+	cfg := network.IPAMConfig{}
+	cfg.Subnet, _ = netip.ParsePrefix(n.Subnet)
+	cfg.Gateway, _ = netip.ParseAddr(n.Gateway)
+	out.IPAM.Config = []network.IPAMConfig{cfg}
+	return out
+}
+
+// NetworkInspect returns a network's document.
+func (e *Engine) NetworkInspect(ctx context.Context, ref string) (*NetworkInspect, error) {
+	n, err := netpkg.Lookup(ref)
+	if err != nil {
+		return nil, err
+	}
+	out := &NetworkInspect{Network: dockerNetwork(n), Containers: map[string]NetworkEndpoint{}}
+	for id, ep := range n.Containers {
+		r := NetworkEndpoint{Aliases: nonNil(ep.Aliases)}
+		r.Name = ep.Name
+		r.IPv4Address, _ = netip.ParsePrefix(fmt.Sprintf("%s/%d", ep.IP, n.PrefixLen()))
+		out.Containers[id] = r
+	}
+	return out, nil
+}
+
+// NetworkRemove removes a network no running container is on.
+func (e *Engine) NetworkRemove(ctx context.Context, ref string) error {
+	_, err := netpkg.Remove(ref)
+	return err
+}
+
+// NetworkPrune removes the networks no container uses (filters: label,
+// until) and returns their names.
+func (e *Engine) NetworkPrune(ctx context.Context, f Filters) (network.PruneReport, error) {
+	var rep network.PruneReport
+	if err := f.check("label", "label!", "until"); err != nil {
+		return rep, err
+	}
+	until, err := untilFilter(f)
+	if err != nil {
+		return rep, err
+	}
+	rep.NetworksDeleted, err = netpkg.Prune(func(n *netpkg.Network) (bool, error) {
+		if !f.labels("label", n.Labels) || labelsMatchAny(f["label!"], n.Labels) || !until.IsZero() && !n.Created.Before(until) {
+			return true, nil // not this prune's to take
+		}
+		return usedByContainers(n.Name)
+	})
+	return rep, err
+}
+
+// usedByContainers reports whether a container (in any state) names the
+// network; it joins it at its next start.
+func usedByContainers(name string) (bool, error) {
+	all, err := runtime.List()
+	if err != nil {
+		return false, fmt.Errorf("listing the containers that use network %s: %w", name, err)
+	}
+	for _, c := range all {
+		if _, ok := c.NetworkSettings.Networks[name]; ok {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
+// NetworkConnect puts a container on a network: at once when it runs, at
+// its next start otherwise.
+func (e *Engine) NetworkConnect(ctx context.Context, networkRef, ctr string, aliases []string) error {
+	return runtime.Connect(ctr, networkRef, aliases)
+}
+
+// NetworkDisconnect takes a container off a network.
+func (e *Engine) NetworkDisconnect(ctx context.Context, networkRef, ctr string) error {
+	return runtime.Disconnect(ctr, networkRef)
+}

@@ -1,0 +1,30 @@
+package engine
+
+import (
+	"github.com/skiff-project/skiff/errdefs"
+	"github.com/skiff-project/skiff/runtime"
+	"github.com/skiff-project/skiff/userns"
+)
+
+// Steps are the hidden commands a container's supervisor runs with the
+// skiff binary for the heavy parts of a container's life, which need
+// libcontainer and the image store that the small supervisor lacks.
+var Steps = []string{"__start", "__cleanup", "__health"}
+
+// RunStep runs one step for the container id, inside the user's
+// namespace: __start mounts and starts it, __cleanup [remove] undoes a
+// start (and removes it), __health runs its health check once.
+func RunStep(step, id string, args []string) error {
+	if err := userns.Enter(); err != nil {
+		return err
+	}
+	switch step {
+	case "__start":
+		return runtime.StartStep(id)
+	case "__cleanup":
+		return runtime.CleanupStep(id, len(args) > 0 && args[0] == "remove")
+	case "__health":
+		return runtime.HealthStep(id)
+	}
+	return errdefs.Invalid("unknown step %q", step)
+}

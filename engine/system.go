@@ -1,0 +1,282 @@
+package engine
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	goruntime "runtime"
+	"strings"
+	"time"
+
+	"github.com/moby/moby/api/types/build"
+	ctypes "github.com/moby/moby/api/types/container"
+	"github.com/moby/moby/api/types/image"
+	"github.com/moby/moby/api/types/system"
+	"github.com/moby/moby/api/types/volume"
+	"golang.org/x/sys/unix"
+
+	"github.com/skiff-project/skiff/paths"
+	"github.com/skiff-project/skiff/registry"
+	"github.com/skiff-project/skiff/runtime"
+	"github.com/skiff-project/skiff/storage"
+	"github.com/skiff-project/skiff/supervisor"
+	"github.com/skiff-project/skiff/userns"
+)
+
+// API versions of the Docker Engine API skiff's answers follow.
+const (
+	APIVersion    = "1.47"
+	MinAPIVersion = "1.24"
+)
+
+// Version is skiff's version; main sets it from the build.
+var Version = "dev"
+
+// SystemVersion is Docker's /version answer: the engine is this binary,
+// so it needs no engine value (nor the user's namespace).
+func SystemVersion() system.VersionResponse {
+	return system.VersionResponse{
+		Platform: system.PlatformInfo{Name: "skiff"}, Version: Version, APIVersion: APIVersion,
+		MinAPIVersion: MinAPIVersion, Os: goruntime.GOOS, Arch: goruntime.GOARCH, GoVersion: goruntime.Version(),
+		KernelVersion: KernelVersion(),
+		Components:    []system.ComponentVersion{{Name: "Engine", Version: Version, Details: map[string]string{"ApiVersion": APIVersion}}},
+	}
+}
+
+// KernelVersion is the running kernel's release.
+func KernelVersion() string {
+	var u unix.Utsname
+	if unix.Uname(&u) != nil {
+		return ""
+	}
+	return unix.ByteSliceToString(u.Release[:])
+}
+
+// Info is Docker's /info answer, with where skiff keeps its logs.
+type Info struct {
+	system.Info
+	// SupervisorLog is where each container's supervisor logs what it
+	// does, ID standing for the container's ID; skiff's own commands log
+	// to stderr at --log-level.
+	SupervisorLog string `json:"SkiffSupervisorLog"`
+}
+
+// SystemInfo describes this engine and host.
+func (e *Engine) SystemInfo(ctx context.Context) (*Info, error) {
+	ctrs, err := runtime.List()
+	if err != nil {
+		return nil, err
+	}
+	var nImages int
+	if err := e.withStore(func(st *storage.Store) error {
+		imgs, err := st.Images()
+		nImages = len(imgs)
+		return err
+	}); err != nil {
+		return nil, err
+	}
+	info := &Info{SupervisorLog: filepath.Join(paths.ContainersDir(), "ID", supervisor.DiagFile)}
+	in := &info.Info
+	for _, c := range ctrs {
+		switch {
+		case c.State.Paused:
+			in.ContainersPaused++
+		case c.State.Running:
+			in.ContainersRunning++
+		default:
+			in.ContainersStopped++
+		}
+	}
+	in.ID, in.Containers, in.Images = "skiff", len(ctrs), nImages
+	in.Driver, in.DockerRootDir = "overlay", paths.DataDir()
+	in.CgroupVersion, in.CgroupDriver = cgroupVersion(), "cgroupfs"
+	in.SecurityOptions = []string{"name=seccomp,profile=builtin"}
+	if paths.Rootless() {
+		in.SecurityOptions = append(in.SecurityOptions, "name=rootless")
+	}
+	var si unix.Sysinfo_t
+	_ = unix.Sysinfo(&si)
+	in.KernelVersion, in.OperatingSystem, in.OSType, in.Architecture = KernelVersion(), osName(), "linux", goruntime.GOARCH
+	in.NCPU, in.MemTotal = goruntime.NumCPU(), int64(si.Totalram)*int64(si.Unit)
+	in.Name, _ = os.Hostname()
+	in.ServerVersion, in.DefaultRuntime, in.LoggingDriver = Version, "libcontainer", "json-file"
+	in.SystemTime = time.Now().Format(time.RFC3339Nano)
+	in.IndexServerAddress = "https://index.docker.io/v1/"
+	in.Runtimes = map[string]system.RuntimeWithStatus{"libcontainer": {}}
+	in.Warnings = []string{}
+	if paths.Rootless() && in.CgroupVersion == "1" {
+		in.Warnings = append(in.Warnings, "WARNING: resource limits are not available rootless on cgroup v1: containers run without them")
+	}
+	return info, nil
+}
+
+// Rootless reports whether the engine serves an unprivileged user.
+func Rootless() bool { return paths.Rootless() }
+
+func cgroupVersion() string {
+	var sfs unix.Statfs_t
+	if unix.Statfs("/sys/fs/cgroup", &sfs) == nil && sfs.Type == unix.CGROUP2_SUPER_MAGIC {
+		return "2"
+	}
+	return "1"
+}
+
+func osName() string {
+	data, err := os.ReadFile("/etc/os-release")
+	if err != nil {
+		return "Linux"
+	}
+	for _, l := range strings.Split(string(data), "\n") {
+		if v, ok := strings.CutPrefix(l, "PRETTY_NAME="); ok {
+			return strings.Trim(v, `"`)
+		}
+	}
+	return "Linux"
+}
+
+// SystemDF reports the disk use of images, containers, volumes and the
+// build cache, each object with its size and use.
+func (e *Engine) SystemDF(ctx context.Context) (*system.DiskUsage, error) {
+	du := &system.DiskUsage{
+		ImageUsage: &image.DiskUsage{Items: []image.Summary{}}, ContainerUsage: &ctypes.DiskUsage{Items: []ctypes.Summary{}},
+		VolumeUsage: &volume.DiskUsage{Items: []volume.Volume{}}, BuildCacheUsage: &build.DiskUsage{Items: []build.CacheRecord{}},
+	}
+	ctrs, err := runtime.List()
+	if err != nil {
+		return nil, err
+	}
+	err = e.withStore(func(st *storage.Store) error {
+		imgs, err := st.Images()
+		if err != nil {
+			return err
+		}
+		used := map[string]int64{}
+		cu := du.ContainerUsage
+		for _, c := range ctrs {
+			used[c.ImageID]++
+			sm := summarize(c)
+			sm.SizeRw, sm.SizeRootFs = containerSizes(st, c)
+			cu.Items = append(cu.Items, sm)
+			cu.TotalSize += sm.SizeRw
+			if c.State.Running {
+				cu.ActiveCount++
+			} else {
+				cu.Reclaimable += sm.SizeRw
+			}
+		}
+		cu.TotalCount = int64(len(ctrs))
+		iu := du.ImageUsage
+		for _, img := range imgs {
+			sm := imageSummary(img)
+			sm.Containers = used[img.ID]
+			iu.Items = append(iu.Items, sm)
+			iu.TotalSize += img.Size
+			if used[img.ID] > 0 {
+				iu.ActiveCount++
+			} else {
+				iu.Reclaimable += img.Size
+			}
+		}
+		iu.TotalCount = int64(len(imgs))
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	vols, err := storage.Volumes()
+	if err != nil {
+		return nil, err
+	}
+	users, err := volumeUsersAll()
+	if err != nil {
+		return nil, err
+	}
+	vu := du.VolumeUsage
+	for _, v := range vols {
+		dv := dockerVolume(v)
+		n := storage.VolumeSize(v)
+		dv.UsageData = &volume.UsageData{RefCount: int64(len(users[v.Name])), Size: n}
+		vu.Items = append(vu.Items, dv)
+		vu.TotalSize += n
+		if len(users[v.Name]) > 0 {
+			vu.ActiveCount++
+		} else {
+			vu.Reclaimable += n
+		}
+	}
+	vu.TotalCount = int64(len(vols))
+	return du, nil
+}
+
+// SystemPruneOptions are `system prune`'s.
+type SystemPruneOptions struct {
+	All     bool // every unused image, not only dangling ones
+	Volumes bool // unused anonymous volumes too
+	Filters Filters
+}
+
+// SystemPruneReport is what SystemPrune removed.
+type SystemPruneReport struct {
+	Containers     []string
+	Networks       []string
+	Images         []string // image IDs and build cache objects
+	Volumes        []string
+	SpaceReclaimed uint64
+}
+
+// SystemPrune removes stopped containers, unused networks, dangling (or
+// unused) images with the build cache and, with Volumes, unused anonymous
+// volumes, in that order, as Docker does.
+func (e *Engine) SystemPrune(ctx context.Context, o SystemPruneOptions) (*SystemPruneReport, error) {
+	rep := &SystemPruneReport{}
+	cr, err := e.ContainerPrune(ctx, o.Filters)
+	if err != nil {
+		return rep, err
+	}
+	rep.Containers, rep.SpaceReclaimed = cr.ContainersDeleted, cr.SpaceReclaimed
+	nr, err := e.NetworkPrune(ctx, o.Filters)
+	if err != nil {
+		return rep, err
+	}
+	rep.Networks = nr.NetworksDeleted
+	ir, err := e.ImagePrune(ctx, o.All)
+	if err != nil {
+		return rep, err
+	}
+	for _, d := range ir.ImagesDeleted {
+		rep.Images = append(rep.Images, d.Deleted)
+	}
+	cache, err := e.BuildPrune(ctx) // Docker's system prune takes the build cache too
+	if err != nil {
+		return rep, err
+	}
+	rep.Images = append(rep.Images, cache...)
+	if o.Volumes {
+		vr, err := e.VolumePrune(ctx, false, Filters{})
+		if err != nil {
+			return rep, err
+		}
+		rep.Volumes = vr.VolumesDeleted
+		rep.SpaceReclaimed += vr.SpaceReclaimed
+	}
+	return rep, nil
+}
+
+// SystemMigrate resets the user's namespace: the next command creates a
+// fresh one with the current /etc/subuid ranges. It needs no engine (and
+// must not enter the namespace it resets).
+func SystemMigrate() error {
+	if !paths.Rootless() {
+		return nil
+	}
+	return userns.Reset()
+}
+
+// Login checks credentials with a registry and stores them in
+// ~/.docker/config.json (or its credential helper). It needs no engine.
+func Login(ctx context.Context, server, user, password string, tlsVerify *bool) error {
+	return registry.Login(ctx, server, user, password, tlsVerify)
+}
+
+// Logout forgets a registry's credentials.
+func Logout(server string) error { return registry.Logout(server) }
