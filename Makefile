@@ -33,9 +33,8 @@ build:
 deps:
 	@if [ "$$(id -u)" = 0 ]; then bash ./install.sh --deps-only; else bash ./install.sh --check; fi
 
-# vet, then unit tests (every package outside tests/), then the end-to-end suites over bin/skiff.
-test: deps build
-	$(GO) vet -tags '$(BUILDTAGS)' ./...
+# lint, then unit tests (every package outside tests/), then the end-to-end suites over bin/skiff.
+test: deps build lint
 	pkgs=$$($(GO) list -tags '$(BUILDTAGS)' ./...) && pkgs=$$(echo "$$pkgs" | grep -Ev '/tests(/|$$)' || true) && \
 	if [ -n "$$pkgs" ]; then $(GO) test -tags '$(BUILDTAGS)' $(TESTFLAGS) $$pkgs; else echo "no unit-test packages"; fi
 	SKIFF_BINARY=$(CURDIR)/bin/skiff $(GO) test -tags '$(BUILDTAGS)' -count=1 -timeout 30m $(TESTFLAGS) ./tests/...
@@ -43,11 +42,14 @@ test: deps build
 bench: deps build
 	SKIFF_BINARY=$(CURDIR)/bin/skiff $(GO) test -tags '$(BUILDTAGS)' -count=1 -run '^$$' -bench . -benchtime 1x -timeout 60m $(TESTFLAGS) ./tests/bench/
 
+# gofmt, go vet, and go.mod/go.sum as `go mod tidy` leaves them (direct
+# dependencies listed as direct): a failure prints what to run.
 lint:
 	@files=$$(find . -path './.*' -prune -o -name '*.go' -print); \
 	bad=$$([ -z "$$files" ] || $(GOFMT) -l $$files); \
 	if [ -n "$$bad" ]; then echo "gofmt would change these files (run gofmt -w):"; echo "$$bad"; exit 1; fi
 	$(GO) vet -tags '$(BUILDTAGS)' ./...
+	@$(GO) mod tidy -diff || { echo "go.mod or go.sum is not tidy: run go mod tidy and commit the result"; exit 1; }
 
 # Root: system-wide install (packages, /dev/net/tun, /usr/local/bin). Otherwise: ~/.local/bin.
 install:
@@ -63,9 +65,9 @@ clean:
 help:
 	@echo 'make build      build bin/skiff (cgo; tags: $(BUILDTAGS))'
 	@echo 'make deps       root: install missing packages and host fixes; else report what is missing'
-	@echo 'make test       deps, build, go vet, unit tests, then the end-to-end suites in tests/'
+	@echo 'make test       deps, build, lint, unit tests, then the end-to-end suites in tests/'
 	@echo 'make bench      deps, build, then the benchmarks in tests/bench/'
-	@echo 'make lint       gofmt -l (fails on any file) and go vet'
+	@echo 'make lint       gofmt -l (fails on any file), go vet and go mod tidy -diff'
 	@echo 'make install    ./install.sh (root) or ./install.sh --user'
 	@echo 'make uninstall  ./uninstall.sh (root) or ./uninstall.sh --user'
 	@echo 'make clean      remove bin/ and test artefacts'
