@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"crypto/sha256"
+	"fmt"
 	"encoding/hex"
 	"io"
 	"net/http"
@@ -9,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -508,4 +510,35 @@ func TestBuildShellIgnoreExceptionStdinDockerfile(t *testing.T) {
 	t.Cleanup(func() { harness.RunAs(t, harness.E2E, "rmi", "-f", tag) })
 	skiff(t, "run", "--rm", tag, "sh", "-c", "ls /ctx/logs; cat /shell.txt").OK(t).
 		StdoutIs(t, "keep.log\nvia-shell: ignored-by-the-shell\n")
+}
+
+// Ctrl-C during a RUN step ends the build with 130, one error line, and
+// removes the step's container (the engine's cancellation reaches it).
+func TestBuildInterrupted(t *testing.T) {
+	parallel(t)
+	marker := markerSleep()
+	dir := buildContext(t, map[string]string{
+		"Dockerfile": "FROM " + busybox(t) + "\nRUN echo step-running && sleep " + marker + "\n",
+	})
+	b := startBackground(t, harness.E2E, "build", "--no-cache", "-t", "build-int:"+harness.UniqueSuffix(), dir)
+	b.waitFor(t, "step-running")
+	eventually(t, 10*time.Second, "the RUN step's sleep", func() (bool, string) {
+		return len(sleepPIDs(marker)) == 1, fmt.Sprint(sleepPIDs(marker))
+	})
+	b.signal(t, syscall.SIGINT)
+	if code := b.wait(t, 30*time.Second); code != 130 {
+		t.Errorf("interrupted build exited %d, want 130\n%s", code, b.output())
+	}
+	if !strings.Contains(b.stderr.String(), "Error: build interrupted") {
+		t.Errorf("want one line saying the build was interrupted\n%s", b.output())
+	}
+	eventually(t, 10*time.Second, "no RUN container and no step process", func() (bool, string) {
+		var left []string
+		for _, l := range skiff(t, "ps", "-a", "--no-trunc", "--format", "{{.Names}} {{.Command}}").Lines() {
+			if strings.Contains(l, marker) {
+				left = append(left, l)
+			}
+		}
+		return len(left) == 0 && len(sleepPIDs(marker)) == 0, fmt.Sprintf("containers %q, processes %v", left, sleepPIDs(marker))
+	})
 }
