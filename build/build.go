@@ -31,6 +31,7 @@ import (
 	"github.com/skiff-project/skiff/registry/reference"
 	"github.com/skiff-project/skiff/runtime"
 	"github.com/skiff-project/skiff/storage"
+	"github.com/skiff-project/skiff/supervisor"
 )
 
 // Options are `skiff build`'s.
@@ -498,7 +499,7 @@ func (b *builder) run(s *stage, n *parser.Node, m *runMounts) error {
 	if b.o.Quiet {
 		out = io.Discard
 	}
-	streams := runtime.AttachStreams{Stdout: out, Stderr: out}
+	streams := supervisor.AttachStreams{Stdout: out, Stderr: out}
 	a, err := runtime.StartAttached(c, streams)
 	if err != nil {
 		return err

@@ -67,6 +67,11 @@ func (t *terminal) restore() {
 	}
 }
 
+// detachKeysFlag is --detach-keys, Docker's default ctrl-p,ctrl-q.
+func detachKeysFlag() cli.Flag {
+	return &cli.StringFlag{Name: "detach-keys", Value: "ctrl-p,ctrl-q", Usage: "key sequence that detaches from an attached container"}
+}
+
 // parseDetachKeys parses Docker's key sequence, e.g. ctrl-p,ctrl-q.
 func parseDetachKeys(s string) ([]byte, error) {
 	if s == "" {
@@ -100,7 +105,20 @@ func parseDetachKeys(s string) ([]byte, error) {
 // attachAndStart starts a created container with this terminal attached,
 // forwards signals and returns its exit status.
 func attachAndStart(ctx context.Context, e *engine.Engine, id, name string, interactive, tty, sigProxy bool, detachKeys []byte) error {
-	streams := engine.AttachStreams{Stdout: os.Stdout, Stderr: os.Stderr}
+	if !tty || !interactive {
+		detachKeys = nil
+	}
+	return attached(name, interactive, tty, sigProxy, detachKeys, func(streams engine.AttachStreams, started func(int)) (int, error) {
+		return e.ContainerStartAttached(ctx, id, streams, started)
+	})
+}
+
+// attached connects this process's stdio (stdin when interactive; the
+// terminal in raw mode, and its size, with a tty; signals forwarded with
+// sigProxy and no tty) to a container through connect, and turns the end
+// into skiff's exit. connect calls started with the container's pid.
+func attached(name string, interactive, tty, sigProxy bool, detachKeys []byte, connect func(engine.AttachStreams, func(pid int)) (int, error)) error {
+	streams := engine.AttachStreams{Stdout: os.Stdout, Stderr: os.Stderr, DetachKeys: detachKeys}
 	if interactive {
 		streams.Stdin = os.Stdin
 	}
@@ -110,15 +128,12 @@ func attachAndStart(ctx context.Context, e *engine.Engine, id, name string, inte
 		defer term.restore()
 		streams.Resize = term.resize
 		streams.Width, streams.Height = term.width, term.height
-		if interactive {
-			streams.DetachKeys = detachKeys
-		}
 	}
 	pid := make(chan int, 1)
 	if sigProxy && !tty {
 		defer proxySignals(pid)()
 	}
-	code, err := e.ContainerStartAttached(ctx, id, streams, func(p int) { pid <- p })
+	code, err := connect(streams, func(p int) { pid <- p })
 	return attachResult(name, term, code, err)
 }
 
@@ -161,7 +176,7 @@ func attachCommand() *cli.Command {
 		ArgsUsage: "CONTAINER",
 		UsageText: "skiff attach [OPTIONS] CONTAINER\n\nExample: skiff attach --detach-keys ctrl-x web",
 		Flags: []cli.Flag{
-			&cli.StringFlag{Name: "detach-keys", Value: "ctrl-p,ctrl-q", Usage: "key sequence that detaches"},
+			detachKeysFlag(),
 			&cli.BoolFlag{Name: "no-stdin", Usage: "do not attach STDIN"},
 			&cli.BoolFlag{Name: "sig-proxy", Value: true, Usage: "proxy received signals to the container"},
 		},
@@ -178,25 +193,12 @@ func attachCommand() *cli.Command {
 				if err != nil {
 					return err
 				}
-				name := strings.TrimPrefix(ctr.Name, "/")
-				streams := engine.AttachStreams{Stdout: os.Stdout, Stderr: os.Stderr, DetachKeys: keys}
-				if !c.Bool("no-stdin") && ctr.Config.OpenStdin {
-					streams.Stdin = os.Stdin
-				}
-				var term *terminal
-				if ctr.Config.Tty {
-					term = newTerminal(streams.Stdin != nil)
-					defer term.restore()
-					streams.Resize = term.resize
-					streams.Width, streams.Height = term.width, term.height
-				}
-				if c.Bool("sig-proxy") && !ctr.Config.Tty {
-					pid := make(chan int, 1)
-					pid <- ctr.State.Pid
-					defer proxySignals(pid)()
-				}
-				code, err := e.ContainerAttach(ctx, ctr.ID, streams)
-				return attachResult(name, term, code, err)
+				interactive := !c.Bool("no-stdin") && ctr.Config.OpenStdin
+				return attached(strings.TrimPrefix(ctr.Name, "/"), interactive, ctr.Config.Tty, c.Bool("sig-proxy"), keys,
+					func(streams engine.AttachStreams, started func(int)) (int, error) {
+						started(ctr.State.Pid)
+						return e.ContainerAttach(ctx, ctr.ID, streams)
+					})
 			})
 		},
 	}

@@ -18,33 +18,17 @@ func containerCommand() *cli.Command {
 		Subcommands: []*cli.Command{
 			{Name: "ls", Aliases: []string{"list", "ps"}, Usage: "List containers", Flags: psFlags(), Action: psAction},
 			{Name: "rm", Aliases: []string{"remove"}, Usage: "Remove one or more containers", ArgsUsage: "CONTAINER [CONTAINER...]", Flags: rmFlags(), Action: rmAction},
-			{
-				Name:      "prune",
-				Usage:     "Remove all stopped containers",
-				UsageText: "skiff container prune [OPTIONS]\n\nExample: skiff container prune -f --filter label=job",
-				Flags: []cli.Flag{
-					&cli.BoolFlag{Name: "force", Aliases: []string{"f"}, Usage: "do not ask for confirmation"},
-					&cli.StringSliceFlag{Name: "filter", Usage: "only these: label=KEY[=VALUE], label!=…, until=TIME"},
-				},
-				Action: func(c *cli.Context) error {
-					f, err := engine.ParseFilters(c.StringSlice("filter"))
-					if err != nil {
-						return err
+			pruneCommand("Remove all stopped containers", "skiff container prune [OPTIONS]\n\nExample: skiff container prune -f --filter label=job",
+				"WARNING! This will remove all stopped containers.", nil,
+				func(ctx context.Context, c *cli.Context, e *engine.Engine, f engine.Filters) error {
+					rep, err := e.ContainerPrune(ctx, f)
+					fmt.Fprintln(c.App.Writer, "Deleted Containers:")
+					for _, id := range rep.ContainersDeleted {
+						fmt.Fprintln(c.App.Writer, id)
 					}
-					return withEngine(c, func(ctx context.Context, e *engine.Engine) error {
-						if !c.Bool("force") && !confirm("WARNING! This will remove all stopped containers.") {
-							return nil
-						}
-						rep, err := e.ContainerPrune(ctx, f)
-						fmt.Fprintln(c.App.Writer, "Deleted Containers:")
-						for _, id := range rep.ContainersDeleted {
-							fmt.Fprintln(c.App.Writer, id)
-						}
-						fmt.Fprintf(c.App.Writer, "\nTotal reclaimed space: %s\n", humanBytes(int64(rep.SpaceReclaimed)))
-						return err
-					})
-				},
-			},
+					fmt.Fprintf(c.App.Writer, "\nTotal reclaimed space: %s\n", humanBytes(int64(rep.SpaceReclaimed)))
+					return err
+				}),
 			createCommand(), startCommand(), stopCommand(), restartCommand(), killCommand(),
 			waitCommand(), logsCommand(), execCommand(), attachCommand(), topCommand(),
 			renameCommand(), pauseCommand(true), pauseCommand(false), portCommand(), statsCommand(),

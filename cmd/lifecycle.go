@@ -20,7 +20,7 @@ func startCommand() *cli.Command {
 		Flags: []cli.Flag{
 			&cli.BoolFlag{Name: "attach", Aliases: []string{"a"}, Usage: "attach STDOUT/STDERR and forward signals"},
 			&cli.BoolFlag{Name: "interactive", Aliases: []string{"i"}, Usage: "attach the container's STDIN"},
-			&cli.StringFlag{Name: "detach-keys", Value: "ctrl-p,ctrl-q", Usage: "key sequence that detaches"},
+			detachKeysFlag(),
 		},
 		Action: func(c *cli.Context) error {
 			if c.Bool("attach") || c.Bool("interactive") {
@@ -73,38 +73,29 @@ func stopOptions(c *cli.Context) (engine.StopOptions, error) {
 }
 
 func stopCommand() *cli.Command {
-	return &cli.Command{
-		Name:      "stop",
-		Usage:     "Stop one or more running containers",
-		ArgsUsage: "CONTAINER [CONTAINER...]",
-		UsageText: "skiff stop [OPTIONS] CONTAINER [CONTAINER...]\n\nExample: skiff stop -t 2 web",
-		Flags:     stopFlags(),
-		Action: func(c *cli.Context) error {
-			o, err := stopOptions(c)
-			if err != nil {
-				return err
-			}
-			return eachArg(c, "stop [OPTIONS] CONTAINER [CONTAINER...]", func(ctx context.Context, e *engine.Engine, ref string) error {
-				return e.ContainerStop(ctx, ref, o)
-			})
-		},
-	}
+	return stoppingCommand("stop", "Stop one or more running containers", "skiff stop -t 2 web", (*engine.Engine).ContainerStop)
 }
 
 func restartCommand() *cli.Command {
+	return stoppingCommand("restart", "Restart one or more containers", "skiff restart web", (*engine.Engine).ContainerRestart)
+}
+
+// stoppingCommand is stop or restart: --time and --signal, then the
+// engine's verb for each container.
+func stoppingCommand(name, usage, example string, verb func(*engine.Engine, context.Context, string, engine.StopOptions) error) *cli.Command {
 	return &cli.Command{
-		Name:      "restart",
-		Usage:     "Restart one or more containers",
+		Name:      name,
+		Usage:     usage,
 		ArgsUsage: "CONTAINER [CONTAINER...]",
-		UsageText: "skiff restart [OPTIONS] CONTAINER [CONTAINER...]\n\nExample: skiff restart web",
+		UsageText: "skiff " + name + " [OPTIONS] CONTAINER [CONTAINER...]\n\nExample: " + example,
 		Flags:     stopFlags(),
 		Action: func(c *cli.Context) error {
 			o, err := stopOptions(c)
 			if err != nil {
 				return err
 			}
-			return eachArg(c, "restart [OPTIONS] CONTAINER [CONTAINER...]", func(ctx context.Context, e *engine.Engine, ref string) error {
-				return e.ContainerRestart(ctx, ref, o)
+			return eachArg(c, name+" [OPTIONS] CONTAINER [CONTAINER...]", func(ctx context.Context, e *engine.Engine, ref string) error {
+				return verb(e, ctx, ref, o)
 			})
 		},
 	}

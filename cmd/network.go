@@ -92,28 +92,13 @@ func networkCommand() *cli.Command {
 					})
 				},
 			},
-			{
-				Name:  "prune",
-				Usage: "Remove all networks no container uses",
-				Flags: []cli.Flag{
-					&cli.BoolFlag{Name: "force", Aliases: []string{"f"}, Usage: "do not ask for confirmation"},
-					&cli.StringSliceFlag{Name: "filter", Usage: "only these: label=KEY[=VALUE], label!=…, until=TIME"},
-				},
-				Action: func(c *cli.Context) error {
-					f, err := engine.ParseFilters(c.StringSlice("filter"))
-					if err != nil {
-						return err
-					}
-					return withEngine(c, func(ctx context.Context, e *engine.Engine) error {
-						if !c.Bool("force") && !confirm("WARNING! This will remove all custom networks not used by at least one container.") {
-							return nil
-						}
-						rep, err := e.NetworkPrune(ctx, f)
-						printList(c.App.Writer, "Deleted Networks:", rep.NetworksDeleted, false)
-						return err
-					})
-				},
-			},
+			pruneCommand("Remove all networks no container uses", "skiff network prune [OPTIONS]\n\nExample: skiff network prune -f",
+				"WARNING! This will remove all custom networks not used by at least one container.", nil,
+				func(ctx context.Context, c *cli.Context, e *engine.Engine, f engine.Filters) error {
+					rep, err := e.NetworkPrune(ctx, f)
+					printList(c.App.Writer, "Deleted Networks:", rep.NetworksDeleted, false)
+					return err
+				}),
 			{
 				Name:      "connect",
 				Usage:     "Connect a container to a network",

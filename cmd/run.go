@@ -70,7 +70,7 @@ func runCommand() *cli.Command {
 		UsageText: "skiff run [OPTIONS] IMAGE [COMMAND] [ARG...]\n\nExamples:\n  skiff run --rm -it 127.0.0.1:5000/busybox sh\n  skiff run -d --name web -p 8080:80 127.0.0.1:5000/busybox httpd -f",
 		Flags: append(runFlags(),
 			&cli.BoolFlag{Name: "detach", Aliases: []string{"d"}, Usage: "run in the background and print the container ID"},
-			&cli.StringFlag{Name: "detach-keys", Value: "ctrl-p,ctrl-q", Usage: "key sequence that detaches from a -it container"},
+			detachKeysFlag(),
 			&cli.BoolFlag{Name: "sig-proxy", Value: true, Usage: "pass received signals to the container"},
 		),
 		Action: runAction,
@@ -84,20 +84,7 @@ func createCommand() *cli.Command {
 		ArgsUsage: "IMAGE [COMMAND] [ARG...]",
 		UsageText: "skiff create [OPTIONS] IMAGE [COMMAND] [ARG...]\n\nExample: skiff create --name job 127.0.0.1:5000/busybox echo hi",
 		Flags:     runFlags(),
-		Action: func(c *cli.Context) error {
-			o, err := createOptions(c)
-			if err != nil {
-				return err
-			}
-			return withEngine(c, func(ctx context.Context, e *engine.Engine) error {
-				id, err := create(ctx, c, e, o)
-				if err != nil {
-					return err
-				}
-				fmt.Fprintln(c.App.Writer, id)
-				return nil
-			})
-		},
+		Action:    runAction,
 	}
 }
 
@@ -184,11 +171,14 @@ func create(ctx context.Context, c *cli.Context, e *engine.Engine, o engine.Cont
 	return res.ID, nil
 }
 
+// runAction is create and run: create prints the new container's ID; run
+// starts it too, in the background (-d, printing the ID) or attached.
 func runAction(c *cli.Context) error {
 	o, err := createOptions(c)
 	if err != nil {
 		return err
 	}
+	run := c.Command.Name == "run"
 	detachKeys, err := parseDetachKeys(c.String("detach-keys"))
 	if err != nil {
 		return err
@@ -198,9 +188,11 @@ func runAction(c *cli.Context) error {
 		if err != nil {
 			return err
 		}
-		if c.Bool("detach") {
-			if err := e.ContainerStart(ctx, id); err != nil {
-				return err
+		if !run || c.Bool("detach") {
+			if run {
+				if err := e.ContainerStart(ctx, id); err != nil {
+					return err
+				}
 			}
 			fmt.Fprintln(c.App.Writer, id)
 			return nil

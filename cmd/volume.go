@@ -96,33 +96,18 @@ func volumeCommand() *cli.Command {
 					})
 				},
 			},
-			{
-				Name:  "prune",
-				Usage: "Remove unused anonymous volumes (all unused ones with -a)",
-				Flags: []cli.Flag{
-					&cli.BoolFlag{Name: "all", Aliases: []string{"a"}, Usage: "named volumes too"},
-					&cli.BoolFlag{Name: "force", Aliases: []string{"f"}, Usage: "do not ask for confirmation"},
-					&cli.StringSliceFlag{Name: "filter", Usage: "only these: label=KEY[=VALUE], label!=…"},
-				},
-				Action: func(c *cli.Context) error {
-					f, err := engine.ParseFilters(c.StringSlice("filter"))
+			pruneCommand("Remove unused anonymous volumes (all unused ones with -a)", "skiff volume prune [OPTIONS]\n\nExample: skiff volume prune -a -f",
+				"WARNING! This will remove anonymous local volumes not used by at least one container.",
+				[]cli.Flag{&cli.BoolFlag{Name: "all", Aliases: []string{"a"}, Usage: "named volumes too"}},
+				func(ctx context.Context, c *cli.Context, e *engine.Engine, f engine.Filters) error {
+					rep, err := e.VolumePrune(ctx, c.Bool("all"), f)
 					if err != nil {
 						return err
 					}
-					return withEngine(c, func(ctx context.Context, e *engine.Engine) error {
-						if !c.Bool("force") && !confirm("WARNING! This will remove anonymous local volumes not used by at least one container.") {
-							return nil
-						}
-						rep, err := e.VolumePrune(ctx, c.Bool("all"), f)
-						if err != nil {
-							return err
-						}
-						printList(c.App.Writer, "Deleted Volumes:", rep.VolumesDeleted, true)
-						fmt.Fprintf(c.App.Writer, "Total reclaimed space: %s\n", humanBytes(int64(rep.SpaceReclaimed)))
-						return nil
-					})
-				},
-			},
+					printList(c.App.Writer, "Deleted Volumes:", rep.VolumesDeleted, true)
+					fmt.Fprintf(c.App.Writer, "Total reclaimed space: %s\n", humanBytes(int64(rep.SpaceReclaimed)))
+					return nil
+				}),
 		},
 	}
 }

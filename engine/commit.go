@@ -28,16 +28,13 @@ type CommitOptions struct {
 // ContainerCommit makes an image of a container's changes and
 // configuration and returns its ID.
 func (e *Engine) ContainerCommit(ctx context.Context, ref string, o CommitOptions) (string, error) {
-	if err := checkChanges(o.Changes); err != nil {
-		return "", err
-	}
-	name, err := imageName(o.Name)
+	name, err := newImage(o.Name, o.Changes)
 	if err != nil {
 		return "", err
 	}
 	var id string
 	err = e.withStore(func(st *storage.Store) error {
-		c, err := runtime.Lookup(ref)
+		c, err := container.Lookup(ref)
 		if err != nil {
 			return err
 		}

@@ -16,7 +16,6 @@ import (
 
 	"github.com/skiff-project/skiff/container"
 	"github.com/skiff-project/skiff/netns"
-	"github.com/skiff-project/skiff/runtime"
 	"github.com/skiff-project/skiff/storage"
 )
 
@@ -26,7 +25,7 @@ const zeroTime = "0001-01-01T00:00:00Z"
 // ContainerInspect returns Docker's inspect document of a container; with
 // size, SizeRw and SizeRootFs too.
 func (e *Engine) ContainerInspect(ctx context.Context, ref string, size bool) (*ctypes.InspectResponse, error) {
-	c, err := runtime.Lookup(ref)
+	c, err := container.Lookup(ref)
 	if err != nil {
 		return nil, err
 	}

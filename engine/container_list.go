@@ -34,7 +34,7 @@ func (e *Engine) ContainerList(ctx context.Context, o ContainerListOptions) ([]c
 	if err := checkContainerFilters(f); err != nil {
 		return nil, err
 	}
-	all, err := runtime.List()
+	all, err := container.List()
 	if err != nil {
 		return nil, err
 	}
@@ -42,7 +42,7 @@ func (e *Engine) ContainerList(ctx context.Context, o ContainerListOptions) ([]c
 	var before, since *container.Container
 	for key, dst := range map[string]**container.Container{"before": &before, "since": &since} {
 		for _, ref := range f[key] {
-			c, err := runtime.Lookup(ref)
+			c, err := container.Lookup(ref)
 			if err != nil {
 				return nil, fmt.Errorf("filter %s=%s: %w", key, ref, err)
 			}
@@ -147,7 +147,7 @@ func (e *Engine) ContainerPrune(ctx context.Context, f Filters) (ctypes.PruneRep
 		return rep, err
 	}
 	err = e.withStore(func(st *storage.Store) error {
-		all, err := runtime.List()
+		all, err := container.List()
 		if err != nil {
 			return err
 		}

@@ -22,7 +22,7 @@ import (
 )
 
 // AttachStreams are the caller's ends of a container's streams.
-type AttachStreams = runtime.AttachStreams
+type AttachStreams = supervisor.AttachStreams
 
 // ExecOptions describe a command to run in a running container.
 type ExecOptions = runtime.ExecOptions
@@ -31,7 +31,7 @@ type ExecOptions = runtime.ExecOptions
 type LogOptions = supervisor.LogOptions
 
 // ErrDetached ends an attach on the detach keys: the container runs on.
-var ErrDetached = runtime.ErrDetached
+var ErrDetached = supervisor.ErrDetached
 
 // StopOptions are `stop`'s and `restart`'s: the signal (default the
 // container's stop signal, else SIGTERM) and the seconds to wait before
@@ -66,7 +66,7 @@ func (e *Engine) ContainerStart(ctx context.Context, ref string) error {
 // pid of its process once it runs. It returns when the container exits
 // (its status) or the caller detaches (ErrDetached).
 func (e *Engine) ContainerStartAttached(ctx context.Context, ref string, streams AttachStreams, started func(pid int)) (int, error) {
-	c, err := runtime.Lookup(ref)
+	c, err := container.Lookup(ref)
 	if err != nil {
 		return 0, err
 	}
@@ -155,7 +155,7 @@ func (e *Engine) ContainerExec(ctx context.Context, ref string, o ExecOptions) e
 // ContainerLogs writes a container's log to stdout and stderr; with
 // Follow it goes on until the container stops or ctx is cancelled.
 func (e *Engine) ContainerLogs(ctx context.Context, ref string, o LogOptions, stdout, stderr io.Writer) error {
-	c, err := runtime.Lookup(ref)
+	c, err := container.Lookup(ref)
 	if err != nil {
 		return err
 	}
@@ -167,7 +167,7 @@ func (e *Engine) ContainerLogs(ctx context.Context, ref string, o LogOptions, st
 // container's processes are kept, host pids and all.
 func (e *Engine) ContainerTop(ctx context.Context, ref string, psArgs []string) (ctypes.TopResponse, error) {
 	var res ctypes.TopResponse
-	c, err := runtime.Lookup(ref)
+	c, err := container.Lookup(ref)
 	if err != nil {
 		return res, err
 	}
@@ -236,7 +236,7 @@ type ContainerStats struct {
 func (e *Engine) ContainerStats(ctx context.Context, refs []string, all bool) ([]ContainerStats, error) {
 	var ctrs []*container.Container
 	if len(refs) == 0 {
-		list, err := runtime.List()
+		list, err := container.List()
 		if err != nil {
 			return nil, err
 		}
@@ -247,7 +247,7 @@ func (e *Engine) ContainerStats(ctx context.Context, refs []string, all bool) ([
 		}
 	}
 	for _, ref := range refs {
-		c, err := runtime.Lookup(ref)
+		c, err := container.Lookup(ref)
 		if err != nil {
 			return nil, err
 		}
@@ -270,7 +270,7 @@ func (e *Engine) ContainerStats(ctx context.Context, refs []string, all bool) ([
 func (e *Engine) ContainerChanges(ctx context.Context, ref string) ([]ctypes.FilesystemChange, error) {
 	var out []ctypes.FilesystemChange
 	err := e.withStore(func(st *storage.Store) error {
-		c, err := runtime.Lookup(ref)
+		c, err := container.Lookup(ref)
 		if err != nil {
 			return err
 		}
@@ -307,7 +307,7 @@ type ExportTarget struct {
 // ContainerExport writes a container's file system as a tar.
 func (e *Engine) ContainerExport(ctx context.Context, ref string, to ExportTarget) error {
 	return e.withStore(func(st *storage.Store) error {
-		c, err := runtime.Lookup(ref)
+		c, err := container.Lookup(ref)
 		if err != nil {
 			return err
 		}

@@ -326,19 +326,16 @@ func (e *Engine) BuildPrune(ctx context.Context) ([]string, error) {
 	return removed, err
 }
 
-// checkChanges checks --change instructions before anything is stored.
-func checkChanges(changes []string) error {
+// newImage checks what commit and import make a new image with, before
+// anything is stored: the --change instructions, and the optional
+// REPOSITORY[:TAG] it is named, which it returns as a full reference.
+func newImage(ref string, changes []string) (string, error) {
 	for _, ch := range changes {
 		var probe v1.Config
 		if err := storage.ApplyChange(&probe, ch); err != nil {
-			return err
+			return "", err
 		}
 	}
-	return nil
-}
-
-// imageName parses an optional REPOSITORY[:TAG] to name a new image.
-func imageName(ref string) (string, error) {
 	if ref == "" {
 		return "", nil
 	}
@@ -362,10 +359,7 @@ type ImageImportOptions struct {
 // ImageImport makes a one-layer image from a root file system tarball
 // (plain or compressed) and returns its ID.
 func (e *Engine) ImageImport(ctx context.Context, r io.Reader, o ImageImportOptions) (string, error) {
-	if err := checkChanges(o.Changes); err != nil {
-		return "", err
-	}
-	name, err := imageName(o.Name)
+	name, err := newImage(o.Name, o.Changes)
 	if err != nil {
 		return "", err
 	}

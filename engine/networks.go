@@ -8,6 +8,7 @@ import (
 
 	"github.com/moby/moby/api/types/network"
 
+	"github.com/skiff-project/skiff/container"
 	"github.com/skiff-project/skiff/errdefs"
 	netpkg "github.com/skiff-project/skiff/netns/network"
 	"github.com/skiff-project/skiff/runtime"
@@ -152,7 +153,7 @@ func (e *Engine) NetworkPrune(ctx context.Context, f Filters) (network.PruneRepo
 // usedByContainers reports whether a container (in any state) names the
 // network; it joins it at its next start.
 func usedByContainers(name string) (bool, error) {
-	all, err := runtime.List()
+	all, err := container.List()
 	if err != nil {
 		return false, fmt.Errorf("listing the containers that use network %s: %w", name, err)
 	}

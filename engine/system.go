@@ -15,9 +15,9 @@ import (
 	"github.com/moby/moby/api/types/volume"
 	"golang.org/x/sys/unix"
 
+	"github.com/skiff-project/skiff/container"
 	"github.com/skiff-project/skiff/paths"
 	"github.com/skiff-project/skiff/registry"
-	"github.com/skiff-project/skiff/runtime"
 	"github.com/skiff-project/skiff/storage"
 	"github.com/skiff-project/skiff/supervisor"
 	"github.com/skiff-project/skiff/userns"
@@ -63,7 +63,7 @@ type Info struct {
 
 // SystemInfo describes this engine and host.
 func (e *Engine) SystemInfo(ctx context.Context) (*Info, error) {
-	ctrs, err := runtime.List()
+	ctrs, err := container.List()
 	if err != nil {
 		return nil, err
 	}
@@ -141,7 +141,7 @@ func (e *Engine) SystemDF(ctx context.Context) (*system.DiskUsage, error) {
 		ImageUsage: &image.DiskUsage{Items: []image.Summary{}}, ContainerUsage: &ctypes.DiskUsage{Items: []ctypes.Summary{}},
 		VolumeUsage: &volume.DiskUsage{Items: []volume.Volume{}}, BuildCacheUsage: &build.DiskUsage{Items: []build.CacheRecord{}},
 	}
-	ctrs, err := runtime.List()
+	ctrs, err := container.List()
 	if err != nil {
 		return nil, err
 	}
@@ -183,25 +183,18 @@ func (e *Engine) SystemDF(ctx context.Context) (*system.DiskUsage, error) {
 	if err != nil {
 		return nil, err
 	}
-	vols, err := storage.Volumes()
-	if err != nil {
-		return nil, err
-	}
-	users, err := volumeUsersAll()
+	vols, err := volumesInUse(true)
 	if err != nil {
 		return nil, err
 	}
 	vu := du.VolumeUsage
+	vu.Items = append(vu.Items, vols...)
 	for _, v := range vols {
-		dv := dockerVolume(v)
-		n := storage.VolumeSize(v)
-		dv.UsageData = &volume.UsageData{RefCount: int64(len(users[v.Name])), Size: n}
-		vu.Items = append(vu.Items, dv)
-		vu.TotalSize += n
-		if len(users[v.Name]) > 0 {
+		vu.TotalSize += v.UsageData.Size
+		if v.UsageData.RefCount > 0 {
 			vu.ActiveCount++
 		} else {
-			vu.Reclaimable += n
+			vu.Reclaimable += v.UsageData.Size
 		}
 	}
 	vu.TotalCount = int64(len(vols))

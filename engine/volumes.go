@@ -11,7 +11,6 @@ import (
 
 	"github.com/skiff-project/skiff/container"
 	"github.com/skiff-project/skiff/errdefs"
-	"github.com/skiff-project/skiff/runtime"
 	"github.com/skiff-project/skiff/storage"
 )
 
@@ -62,6 +61,24 @@ func (e *Engine) VolumeList(ctx context.Context, f Filters) ([]volume.Volume, er
 	if err != nil {
 		return nil, err
 	}
+	vols, err := volumesInUse(false)
+	if err != nil {
+		return nil, err
+	}
+	out := []volume.Volume{}
+	for _, v := range vols {
+		if f.any("name", func(s string) bool { return strings.Contains(v.Name, s) }) &&
+			f.any("driver", func(s string) bool { return v.Driver == s }) &&
+			f.labels("label", v.Labels) && (dangling == nil || *dangling == (v.UsageData.RefCount == 0)) {
+			out = append(out, v)
+		}
+	}
+	return out, nil
+}
+
+// volumesInUse lists every volume with UsageData: how many containers use
+// it and, with size, its disk use (else -1).
+func volumesInUse(size bool) ([]volume.Volume, error) {
 	vols, err := storage.Volumes()
 	if err != nil {
 		return nil, err
@@ -70,16 +87,13 @@ func (e *Engine) VolumeList(ctx context.Context, f Filters) ([]volume.Volume, er
 	if err != nil {
 		return nil, err
 	}
-	out := []volume.Volume{}
+	out := make([]volume.Volume, 0, len(vols))
 	for _, v := range vols {
-		n := len(users[v.Name])
-		if !f.any("name", func(s string) bool { return strings.Contains(v.Name, s) }) ||
-			!f.any("driver", func(s string) bool { return v.Driver == s }) ||
-			!f.labels("label", v.Labels) || dangling != nil && *dangling != (n == 0) {
-			continue
-		}
 		dv := dockerVolume(v)
-		dv.UsageData = &volume.UsageData{RefCount: int64(n), Size: -1}
+		dv.UsageData = &volume.UsageData{RefCount: int64(len(users[v.Name])), Size: -1}
+		if size {
+			dv.UsageData.Size = storage.VolumeSize(v)
+		}
 		out = append(out, dv)
 	}
 	return out, nil
@@ -123,7 +137,7 @@ func volumeUsers(name string) ([]string, error) {
 
 // volumeUsersAll maps each volume to the containers that use it.
 func volumeUsersAll() (map[string][]string, error) {
-	all, err := runtime.List()
+	all, err := container.List()
 	if err != nil {
 		return nil, fmt.Errorf("listing the containers that use volumes: %w", err)
 	}

@@ -5,41 +5,7 @@ import (
 	"encoding/hex"
 	"fmt"
 
-	"github.com/skiff-project/skiff/container"
 	"github.com/skiff-project/skiff/paths"
-	"github.com/skiff-project/skiff/supervisor"
-)
-
-// The record lives in the container package, which the small supervisor
-// binary shares; these names keep runtime's callers short.
-type (
-	Container        = container.Container
-	Config           = container.Config
-	Healthcheck      = container.Healthcheck
-	EndpointSettings = container.EndpointSettings
-	HealthLog        = container.HealthLog
-	AttachStreams    = supervisor.AttachStreams
-)
-
-// Container states, as Docker names them.
-const (
-	StatusCreated    = container.StatusCreated
-	StatusRunning    = container.StatusRunning
-	StatusPaused     = container.StatusPaused
-	StatusRestarting = container.StatusRestarting
-	StatusExited     = container.StatusExited
-	StatusDead       = container.StatusDead
-)
-
-// Record access.
-var (
-	Lookup      = container.Lookup
-	List        = container.List
-	Update      = container.Update
-	ErrDetached = supervisor.ErrDetached
-	readRecord  = container.ReadRecord
-	lock        = container.Lock
-	shortID     = container.ShortID
 )
 
 func newID() string {

@@ -30,7 +30,7 @@ type CopyOptions struct {
 // containerRoot returns a path where the container's files are seen with
 // everything mounted in it (a running container's /proc/PID/root), or its
 // mounted root file system when it is stopped; done releases it.
-func containerRoot(st *storage.Store, c *Container) (root string, done func(), err error) {
+func containerRoot(st *storage.Store, c *container.Container) (root string, done func(), err error) {
 	if c.State.Running && c.State.Pid > 0 {
 		return fmt.Sprintf("/proc/%d/root", c.State.Pid), func() {}, nil
 	}
@@ -48,7 +48,7 @@ func contentsOnly(p string) bool { return strings.HasSuffix(p, "/.") || p == "."
 // stream to w when hostDest is "-". Symlinks are resolved inside the
 // container's root, never on the host.
 func CopyFrom(st *storage.Store, ref, ctrPath, hostDest string, w io.Writer, o CopyOptions) error {
-	c, err := Lookup(ref)
+	c, err := container.Lookup(ref)
 	if err != nil {
 		return err
 	}
@@ -83,7 +83,7 @@ func CopyFrom(st *storage.Store, ref, ctrPath, hostDest string, w io.Writer, o C
 // into a container at ctrPath. Writes happen chrooted into the
 // container's root, so its symlinks cannot lead outside.
 func CopyTo(st *storage.Store, ref, hostSrc string, r io.Reader, ctrPath string, o CopyOptions) error {
-	c, err := Lookup(ref)
+	c, err := container.Lookup(ref)
 	if err != nil {
 		return err
 	}
@@ -248,7 +248,7 @@ func tarOf(from string, opts *archive.TarOptions, fi os.FileInfo, src string) (i
 // in its root file system (a running one shows them through
 // /proc/PID/root already). It returns the root to resolve in, the path
 // inside it and whether that mount is read-only.
-func locate(c *Container, root, ctrPath string) (string, string, bool) {
+func locate(c *container.Container, root, ctrPath string) (string, string, bool) {
 	clean := path.Clean("/" + ctrPath)
 	if c.State.Running {
 		return root, ctrPath, false

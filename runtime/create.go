@@ -25,7 +25,7 @@ import (
 // other containers, volumes), makes the container's writable layer and
 // writes its record in state created. Nothing runs yet. A failure leaves
 // nothing behind.
-func Create(st *storage.Store, img *storage.Image, s Spec) (_ *Container, retErr error) {
+func Create(st *storage.Store, img *storage.Image, s Spec) (_ *container.Container, retErr error) {
 	if s.Restart.Name == "" {
 		s.Restart.Name = "no"
 	}
@@ -66,7 +66,7 @@ func Create(st *storage.Store, img *storage.Image, s Spec) (_ *Container, retErr
 		ports, s.PublishAll = netns.PortMap{}, false
 	}
 	if s.NetworkKind == netns.ModeContainer {
-		target, err := Lookup(strings.TrimPrefix(s.Network, "container:"))
+		target, err := container.Lookup(strings.TrimPrefix(s.Network, "container:"))
 		if err != nil {
 			return nil, fmt.Errorf("--network %s: %w", s.Network, err)
 		}
@@ -91,10 +91,10 @@ func Create(st *storage.Store, img *storage.Image, s Spec) (_ *Container, retErr
 		return nil, err
 	}
 	ic := img.Config.Config
-	c := &Container{
+	c := &container.Container{
 		ID: newID(), Name: s.Name, Image: s.Image, ImageID: img.ID,
 		Created: time.Now().UTC(),
-		Config: Config{
+		Config: container.Config{
 			Hostname: s.Hostname, User: firstNonEmpty(s.User, ic.User),
 			Env: mergeEnv(ic.Env, s.Env), Entrypoint: ic.Entrypoint, Cmd: ic.Cmd,
 			WorkingDir: firstNonEmpty(s.Workdir, ic.WorkingDir), Labels: map[string]string{},
@@ -109,7 +109,7 @@ func Create(st *storage.Store, img *storage.Image, s Spec) (_ *Container, retErr
 			SecurityOpt: s.SecurityOpt, Security: s.Security, Init: s.Init, InitPath: s.InitPath,
 			AutoRemove: s.Remove, RestartPolicy: s.Restart, LogConfig: s.Log,
 		},
-		State: container.State{Status: StatusCreated},
+		State: container.State{Status: container.StatusCreated},
 	}
 	for _, m := range mounts {
 		if m.Bind != "" {
@@ -144,7 +144,7 @@ func Create(st *storage.Store, img *storage.Image, s Spec) (_ *Container, retErr
 		return nil, err
 	}
 	if userNet != nil {
-		c.NetworkSettings.Networks = map[string]*EndpointSettings{userNet.Name: {
+		c.NetworkSettings.Networks = map[string]*container.EndpointSettings{userNet.Name: {
 			NetworkID: userNet.ID, Aliases: s.Aliases, Gateway: userNet.Gateway, Internal: userNet.Internal,
 		}}
 	}
@@ -193,10 +193,10 @@ func mergeEnv(image, user []string) []string {
 }
 
 // healthConfig merges the image's HEALTHCHECK with the --health-* flags.
-func healthConfig(ih *v1.HealthConfig, o HealthOptions) (*Healthcheck, error) {
-	var h *Healthcheck
+func healthConfig(ih *v1.HealthConfig, o HealthOptions) (*container.Healthcheck, error) {
+	var h *container.Healthcheck
 	if ih != nil && len(ih.Test) > 0 && ih.Test[0] != "NONE" {
-		h = &Healthcheck{Test: ih.Test, Interval: ih.Interval, Timeout: ih.Timeout, StartPeriod: ih.StartPeriod, Retries: ih.Retries}
+		h = &container.Healthcheck{Test: ih.Test, Interval: ih.Interval, Timeout: ih.Timeout, StartPeriod: ih.StartPeriod, Retries: ih.Retries}
 	}
 	if o.None {
 		if o.Cmd != "" || o.Interval != 0 || o.Timeout != 0 || o.Retries != 0 || o.StartPeriod != 0 {
@@ -206,7 +206,7 @@ func healthConfig(ih *v1.HealthConfig, o HealthOptions) (*Healthcheck, error) {
 	}
 	if o.Cmd != "" {
 		if h == nil {
-			h = &Healthcheck{}
+			h = &container.Healthcheck{}
 		}
 		h.Test = []string{"CMD-SHELL", o.Cmd}
 	}
@@ -252,7 +252,7 @@ func resolveVolumes(s Spec, img *storage.Image) (mounts []container.Mount, anon 
 	mounts = append(mounts, s.Mounts...)
 	for _, ref := range s.VolumesFrom {
 		name, mode, _ := strings.Cut(ref, ":")
-		src, err := Lookup(name)
+		src, err := container.Lookup(name)
 		if err != nil {
 			return nil, anon, fmt.Errorf("--volumes-from %s: %w", name, err)
 		}
@@ -304,7 +304,7 @@ func resolveVolumes(s Spec, img *storage.Image) (mounts []container.Mount, anon 
 }
 
 // usesVolumes reports whether creating the container makes or names
-// volumes (so that Create holds the volumes' lock).
+// volumes (so that Create holds the volumes' container.Lock).
 func usesVolumes(s Spec, img *storage.Image) bool {
 	if len(s.VolumesFrom) > 0 || len(img.Config.Config.Volumes) > 0 {
 		return true

@@ -45,12 +45,12 @@ func TestHealthConfig(t *testing.T) {
 		Test: []string{"CMD", "/check"}, Interval: 10 * time.Second, Timeout: 2 * time.Second,
 		StartPeriod: time.Second, Retries: 5,
 	}
-	imageHC := &Healthcheck{Test: []string{"CMD", "/check"}, Interval: 10 * time.Second, Timeout: 2 * time.Second, StartPeriod: time.Second, Retries: 5}
+	imageHC := &container.Healthcheck{Test: []string{"CMD", "/check"}, Interval: 10 * time.Second, Timeout: 2 * time.Second, StartPeriod: time.Second, Retries: 5}
 	tests := []struct {
 		name    string
 		image   *v1.HealthConfig
 		o       HealthOptions
-		want    *Healthcheck
+		want    *container.Healthcheck
 		wantErr bool
 	}{
 		{name: "nothing", want: nil},
@@ -58,14 +58,14 @@ func TestHealthConfig(t *testing.T) {
 		{name: "image's NONE", image: &v1.HealthConfig{Test: []string{"NONE"}}, want: nil},
 		{name: "image with empty test", image: &v1.HealthConfig{Interval: time.Second}, want: nil},
 		{name: "--no-healthcheck", image: image, o: HealthOptions{None: true}, want: nil},
-		{name: "--health-cmd alone", o: HealthOptions{Cmd: "curl -f localhost"}, want: &Healthcheck{Test: []string{"CMD-SHELL", "curl -f localhost"}}},
+		{name: "--health-cmd alone", o: HealthOptions{Cmd: "curl -f localhost"}, want: &container.Healthcheck{Test: []string{"CMD-SHELL", "curl -f localhost"}}},
 		{name: "--health-cmd replaces the image's test only", image: image, o: HealthOptions{Cmd: "true"},
-			want: &Healthcheck{Test: []string{"CMD-SHELL", "true"}, Interval: 10 * time.Second, Timeout: 2 * time.Second, StartPeriod: time.Second, Retries: 5}},
+			want: &container.Healthcheck{Test: []string{"CMD-SHELL", "true"}, Interval: 10 * time.Second, Timeout: 2 * time.Second, StartPeriod: time.Second, Retries: 5}},
 		{name: "flags override the image's timings", image: image, o: HealthOptions{Interval: time.Minute, Retries: 1},
-			want: &Healthcheck{Test: []string{"CMD", "/check"}, Interval: time.Minute, Timeout: 2 * time.Second, StartPeriod: time.Second, Retries: 1}},
+			want: &container.Healthcheck{Test: []string{"CMD", "/check"}, Interval: time.Minute, Timeout: 2 * time.Second, StartPeriod: time.Second, Retries: 1}},
 		{name: "all flags", o: HealthOptions{Cmd: "x", Interval: time.Second, Timeout: 2 * time.Second, StartPeriod: 3 * time.Second, Retries: 4},
-			want: &Healthcheck{Test: []string{"CMD-SHELL", "x"}, Interval: time.Second, Timeout: 2 * time.Second, StartPeriod: 3 * time.Second, Retries: 4}},
-		{name: "--health-cmd over image NONE", image: &v1.HealthConfig{Test: []string{"NONE"}}, o: HealthOptions{Cmd: "x"}, want: &Healthcheck{Test: []string{"CMD-SHELL", "x"}}},
+			want: &container.Healthcheck{Test: []string{"CMD-SHELL", "x"}, Interval: time.Second, Timeout: 2 * time.Second, StartPeriod: 3 * time.Second, Retries: 4}},
+		{name: "--health-cmd over image NONE", image: &v1.HealthConfig{Test: []string{"NONE"}}, o: HealthOptions{Cmd: "x"}, want: &container.Healthcheck{Test: []string{"CMD-SHELL", "x"}}},
 		{name: "interval without cmd", o: HealthOptions{Interval: time.Second}, wantErr: true},
 		{name: "retries without cmd", o: HealthOptions{Retries: 2}, wantErr: true},
 		{name: "timeout over image NONE", image: &v1.HealthConfig{Test: []string{"NONE"}}, o: HealthOptions{Timeout: time.Second}, wantErr: true},

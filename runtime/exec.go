@@ -10,6 +10,7 @@ import (
 	"github.com/opencontainers/runc/libcontainer/configs"
 	"golang.org/x/sys/unix"
 
+	"github.com/skiff-project/skiff/container"
 	"github.com/skiff-project/skiff/errdefs"
 )
 
@@ -31,7 +32,7 @@ type ExecOptions struct {
 // Exec runs a process in a running container's namespaces and returns
 // its exit status (as *errdefs.ExitStatus when not 0).
 func Exec(ref string, o ExecOptions) error {
-	c, err := Lookup(ref)
+	c, err := container.Lookup(ref)
 	if err != nil {
 		return err
 	}

@@ -26,7 +26,7 @@ import (
 
 // session is a supervisor being started by this process.
 type session struct {
-	c      *Container
+	c      *container.Container
 	report *bufio.Reader
 	file   *os.File
 	proc   *os.Process
@@ -35,7 +35,7 @@ type session struct {
 // spawn starts the container's supervisor, detached in its own session.
 // With waitAttach it waits for the first attach before starting the
 // container, so that no output is missed.
-func spawn(c *Container, waitAttach bool) (*session, error) {
+func spawn(c *container.Container, waitAttach bool) (*session, error) {
 	self, err := os.Executable()
 	if err != nil {
 		return nil, err
@@ -48,7 +48,7 @@ func spawn(c *Container, waitAttach bool) (*session, error) {
 	if err != nil {
 		return nil, err
 	}
-	args := []string{supervisor.Arg, c.ID}
+	args := []string{container.SupervisorArg, c.ID}
 	if waitAttach {
 		args = append(args, "attach")
 	}
@@ -120,15 +120,15 @@ func (s *session) started() (int, error) {
 }
 
 // Start starts a created or stopped container in the background.
-func Start(id string) (*Container, error) {
-	c, err := Lookup(id)
+func Start(id string) (*container.Container, error) {
+	c, err := container.Lookup(id)
 	if err != nil {
 		return nil, err
 	}
 	switch c.State.Status {
-	case StatusRunning, StatusRestarting, StatusPaused:
+	case container.StatusRunning, container.StatusRestarting, container.StatusPaused:
 		return c, nil // Docker: starting a running container is a no-op
-	case StatusDead:
+	case container.StatusDead:
 		return nil, fmt.Errorf("container %s is dead (its supervisor was killed): remove it with rm -f: %w", c.Name, errdefs.ErrConflict)
 	}
 	s, err := spawn(c, false)
@@ -143,13 +143,13 @@ func Start(id string) (*Container, error) {
 
 // Attached is a started container whose output this process streams.
 type Attached struct {
-	C   *Container
+	C   *container.Container
 	Pid int
 	ac  *supervisor.Conn
 }
 
 // StartAttached starts c with this process attached from the first byte.
-func StartAttached(c *Container, streams AttachStreams) (*Attached, error) {
+func StartAttached(c *container.Container, streams supervisor.AttachStreams) (*Attached, error) {
 	s, err := spawn(c, true)
 	if err != nil {
 		return nil, err
@@ -173,11 +173,11 @@ func StartAttached(c *Container, streams AttachStreams) (*Attached, error) {
 }
 
 // Stream copies until the container exits and returns its status.
-func (a *Attached) Stream(streams AttachStreams) (int, error) { return a.ac.Stream(streams) }
+func (a *Attached) Stream(streams supervisor.AttachStreams) (int, error) { return a.ac.Stream(streams) }
 
 // Attach joins a running container's streams.
-func Attach(ref string, streams AttachStreams) (int, error) {
-	c, err := Lookup(ref)
+func Attach(ref string, streams supervisor.AttachStreams) (int, error) {
+	c, err := container.Lookup(ref)
 	if err != nil {
 		return 0, err
 	}
@@ -210,8 +210,8 @@ func ParseSignal(s string) (unix.Signal, error) {
 }
 
 // Kill sends sig to a running container's main process.
-func Kill(ref string, sig unix.Signal) (*Container, error) {
-	c, err := Lookup(ref)
+func Kill(ref string, sig unix.Signal) (*container.Container, error) {
+	c, err := container.Lookup(ref)
 	if err != nil {
 		return nil, err
 	}
@@ -219,7 +219,7 @@ func Kill(ref string, sig unix.Signal) (*Container, error) {
 		return nil, fmt.Errorf("cannot kill container %s: it is not running: %w", c.Name, errdefs.ErrConflict)
 	}
 	if sig == unix.SIGKILL || sig == unix.SIGTERM || sig == unix.SIGINT {
-		_, _ = Update(c.ID, func(c *Container) error { c.State.StoppedByUser = true; return nil })
+		_, _ = container.Update(c.ID, func(c *container.Container) error { c.State.StoppedByUser = true; return nil })
 	}
 	if err := unix.Kill(c.State.Pid, sig); err != nil && err != unix.ESRCH {
 		return nil, fmt.Errorf("signalling container %s: %w", c.Name, err)
@@ -228,17 +228,17 @@ func Kill(ref string, sig unix.Signal) (*Container, error) {
 }
 
 // Stop sends the stop signal, waits up to timeout, then kills.
-func Stop(ref string, timeout *int, signal string) (*Container, error) {
-	c, err := Lookup(ref)
+func Stop(ref string, timeout *int, signal string) (*container.Container, error) {
+	c, err := container.Lookup(ref)
 	if err != nil {
 		return nil, err
 	}
-	if c.State.Status == StatusRestarting {
-		_, _ = Update(c.ID, func(c *Container) error { c.State.StoppedByUser = true; return nil })
+	if c.State.Status == container.StatusRestarting {
+		_, _ = container.Update(c.ID, func(c *container.Container) error { c.State.StoppedByUser = true; return nil })
 		waitNotRunning(c.ID, 5*time.Second)
 		return c, nil
 	}
-	if c.State.Status == StatusDead && c.State.Pid > 0 && pidAlive(c.State.Pid) {
+	if c.State.Status == container.StatusDead && c.State.Pid > 0 && pidAlive(c.State.Pid) {
 		// The supervisor is gone but the process is not: stop it all the same.
 		if sig, err := ParseSignal(firstNonEmpty(signal, c.Config.StopSignal, "SIGTERM")); err == nil {
 			_ = unix.Kill(c.State.Pid, sig)
@@ -264,7 +264,7 @@ func Stop(ref string, timeout *int, signal string) (*Container, error) {
 	if timeout != nil {
 		t = *timeout
 	}
-	_, _ = Update(c.ID, func(c *Container) error { c.State.StoppedByUser = true; return nil })
+	_, _ = container.Update(c.ID, func(c *container.Container) error { c.State.StoppedByUser = true; return nil })
 	if c.State.Paused {
 		_ = Unpause(c.ID)
 	}
@@ -305,10 +305,10 @@ func pidAlive(pid int) bool {
 
 // waitNotRunning polls the record until the supervisor has recorded the
 // exit (or is gone).
-func waitNotRunning(id string, d time.Duration) *Container {
+func waitNotRunning(id string, d time.Duration) *container.Container {
 	deadline := time.Now().Add(d)
 	for {
-		c, err := readRecord(id)
+		c, err := container.ReadRecord(id)
 		if err != nil {
 			return nil
 		}
@@ -325,18 +325,18 @@ func waitNotRunning(id string, d time.Duration) *Container {
 // Wait blocks until the container stops and returns its exit code;
 // cancelling ctx ends the wait with ctx's error.
 func Wait(ctx context.Context, ref string) (int, error) {
-	c, err := Lookup(ref)
+	c, err := container.Lookup(ref)
 	if err != nil {
 		return 0, err
 	}
 	for {
-		cur, err := readRecord(c.ID)
+		cur, err := container.ReadRecord(c.ID)
 		if err != nil {
 			// Removed (--rm) while we waited: the last status we saw.
 			return c.State.ExitCode, nil
 		}
 		c = cur
-		if c.State.Status == StatusExited || c.State.Status == StatusDead || c.State.Status == StatusCreated && c.State.SupervisorPid == 0 && !c.State.StartedAt.IsZero() {
+		if c.State.Status == container.StatusExited || c.State.Status == container.StatusDead || c.State.Status == container.StatusCreated && c.State.SupervisorPid == 0 && !c.State.StartedAt.IsZero() {
 			return c.State.ExitCode, nil
 		}
 		// Docker's wait on a created container waits for it to run and stop.
@@ -350,17 +350,17 @@ func Wait(ctx context.Context, ref string) (int, error) {
 
 // Remove deletes a container; a running one only with force (killed
 // first). A dead one (supervisor gone) is cleaned up by hand.
-func Remove(st *storage.Store, ref string, force, volumes bool) (*Container, error) {
-	c, err := Lookup(ref)
+func Remove(st *storage.Store, ref string, force, volumes bool) (*container.Container, error) {
+	c, err := container.Lookup(ref)
 	if err != nil {
 		return nil, err
 	}
 	switch c.State.Status {
-	case StatusRunning, StatusRestarting, StatusPaused:
+	case container.StatusRunning, container.StatusRestarting, container.StatusPaused:
 		if !force {
 			return nil, fmt.Errorf("cannot remove container %s: it is %s: stop it first or use rm -f: %w", c.Name, c.State.Status, errdefs.ErrConflict)
 		}
-		_, _ = Update(c.ID, func(c *Container) error { c.State.StoppedByUser = true; return nil })
+		_, _ = container.Update(c.ID, func(c *container.Container) error { c.State.StoppedByUser = true; return nil })
 		if c.State.Paused {
 			_ = Unpause(c.ID)
 		}
@@ -368,7 +368,7 @@ func Remove(st *storage.Store, ref string, force, volumes bool) (*Container, err
 			_ = unix.Kill(c.State.Pid, unix.SIGKILL)
 		}
 		waitSupervisorGone(c, 10*time.Second)
-	case StatusDead:
+	case container.StatusDead:
 		if !force {
 			return nil, fmt.Errorf("cannot remove container %s: it is dead and may still hold processes: use rm -f: %w", c.Name, errdefs.ErrConflict)
 		}
@@ -378,12 +378,12 @@ func Remove(st *storage.Store, ref string, force, volumes bool) (*Container, err
 		_ = lc.Signal(unix.SIGKILL)
 		_ = lc.Destroy()
 	}
-	if c.State.Pid > 0 && pidAlive(c.State.Pid) && c.State.Status == StatusDead {
+	if c.State.Pid > 0 && pidAlive(c.State.Pid) && c.State.Status == container.StatusDead {
 		_ = unix.Kill(c.State.Pid, unix.SIGKILL)
 		waitPidExit(c.State.Pid, 5*time.Second)
 	}
 	network.DetachAll(c.ID)
-	unlock, err := lock(c.ID)
+	unlock, err := container.Lock(c.ID)
 	if err != nil {
 		return c, nil // removed meanwhile (--rm)
 	}
@@ -403,7 +403,7 @@ func Remove(st *storage.Store, ref string, force, volumes bool) (*Container, err
 	return c, nil
 }
 
-func waitSupervisorGone(c *Container, d time.Duration) {
+func waitSupervisorGone(c *container.Container, d time.Duration) {
 	deadline := time.Now().Add(d)
 	for c.State.SupervisorPid > 0 && container.Alive(c.State.SupervisorPid, c.ID) && time.Now().Before(deadline) {
 		time.Sleep(20 * time.Millisecond)
@@ -419,33 +419,33 @@ func Rename(st *storage.Store, ref, name string) error {
 	if err := container.ValidName(name); err != nil {
 		return err
 	}
-	c, err := Lookup(ref)
+	c, err := container.Lookup(ref)
 	if err != nil {
 		return err
 	}
 	if c.Name == name {
 		return fmt.Errorf("cannot rename %s: the new name is the same as the current one: %w", c.Name, errdefs.ErrConflict)
 	}
-	if other, err := Lookup(name); err == nil && other.ID != c.ID && other.Name == name {
+	if other, err := container.Lookup(name); err == nil && other.ID != c.ID && other.Name == name {
 		return fmt.Errorf("cannot rename %s to %s: the name is already in use: %w", c.Name, name, errdefs.ErrConflict)
 	}
 	if err := st.Raw().SetNames(c.ID, []string{name}); err != nil {
 		return fmt.Errorf("renaming %s: %w", c.Name, err)
 	}
-	if _, err = Update(c.ID, func(c *Container) error { c.Name = name; return nil }); err != nil {
+	if _, err = container.Update(c.ID, func(c *container.Container) error { c.Name = name; return nil }); err != nil {
 		return err
 	}
 	return network.Rename(c.ID, name)
 }
 
 // freezerError explains why pause is impossible rootless on cgroup v1.
-func freezerError(c *Container, err error) error {
+func freezerError(c *container.Container, err error) error {
 	return fmt.Errorf("cannot pause container %s: the freezer cgroup is not available to a rootless user on this host (cgroup v1 without delegation): %v: %w", c.Name, err, errdefs.ErrUnavailable)
 }
 
 // Pause freezes a running container (needs a usable freezer cgroup).
 func Pause(ref string) error {
-	c, err := Lookup(ref)
+	c, err := container.Lookup(ref)
 	if err != nil {
 		return err
 	}
@@ -465,13 +465,16 @@ func Pause(ref string) error {
 	if err := lc.Pause(); err != nil {
 		return freezerError(c, err)
 	}
-	_, err = Update(c.ID, func(c *Container) error { c.State.Paused, c.State.Status = true, StatusPaused; return nil })
+	_, err = container.Update(c.ID, func(c *container.Container) error {
+		c.State.Paused, c.State.Status = true, container.StatusPaused
+		return nil
+	})
 	return err
 }
 
 // Unpause thaws a paused container.
 func Unpause(ref string) error {
-	c, err := Lookup(ref)
+	c, err := container.Lookup(ref)
 	if err != nil {
 		return err
 	}
@@ -485,7 +488,10 @@ func Unpause(ref string) error {
 	if err := lc.Resume(); err != nil {
 		return err
 	}
-	_, err = Update(c.ID, func(c *Container) error { c.State.Paused, c.State.Status = false, StatusRunning; return nil })
+	_, err = container.Update(c.ID, func(c *container.Container) error {
+		c.State.Paused, c.State.Status = false, container.StatusRunning
+		return nil
+	})
 	return err
 }
 
@@ -503,7 +509,7 @@ func rootlessCgroupV1() bool {
 }
 
 // ContainerPids lists the host pids of the processes in c's pid namespace.
-func ContainerPids(c *Container) ([]int, error) {
+func ContainerPids(c *container.Container) ([]int, error) {
 	if !c.State.Running {
 		return nil, fmt.Errorf("container %s is not running: %w", c.Name, errdefs.ErrConflict)
 	}
@@ -528,7 +534,7 @@ func ContainerPids(c *Container) ([]int, error) {
 // Connect puts a container on a user-defined network: at once when it is
 // running, at its next start otherwise.
 func Connect(ref, name string, aliases []string) error {
-	c, err := Lookup(ref)
+	c, err := container.Lookup(ref)
 	if err != nil {
 		return err
 	}
@@ -551,11 +557,11 @@ func Connect(ref, name string, aliases []string) error {
 		return fmt.Errorf("container %s is already connected to network %s: %w", c.Name, n.Name, errdefs.ErrConflict)
 	}
 	hadOutbound := c.Outbound()
-	c, err = Update(c.ID, func(c *Container) error {
+	c, err = container.Update(c.ID, func(c *container.Container) error {
 		if c.NetworkSettings.Networks == nil {
-			c.NetworkSettings.Networks = map[string]*EndpointSettings{}
+			c.NetworkSettings.Networks = map[string]*container.EndpointSettings{}
 		}
-		c.NetworkSettings.Networks[n.Name] = &EndpointSettings{NetworkID: n.ID, Aliases: aliases, Gateway: n.Gateway, Internal: n.Internal}
+		c.NetworkSettings.Networks[n.Name] = &container.EndpointSettings{NetworkID: n.ID, Aliases: aliases, Gateway: n.Gateway, Internal: n.Internal}
 		return nil
 	})
 	unlockNet()
@@ -566,7 +572,7 @@ func Connect(ref, name string, aliases []string) error {
 		return nil
 	}
 	if err := connect(c, n.Name); err != nil {
-		_, _ = Update(c.ID, func(c *Container) error { delete(c.NetworkSettings.Networks, n.Name); return nil })
+		_, _ = container.Update(c.ID, func(c *container.Container) error { delete(c.NetworkSettings.Networks, n.Name); return nil })
 		return err
 	}
 	if !hadOutbound && c.Outbound() {
@@ -579,7 +585,7 @@ func Connect(ref, name string, aliases []string) error {
 
 // Disconnect takes a container off a user-defined network.
 func Disconnect(ref, name string) error {
-	c, err := Lookup(ref)
+	c, err := container.Lookup(ref)
 	if err != nil {
 		return err
 	}
@@ -595,7 +601,7 @@ func Disconnect(ref, name string) error {
 			return err
 		}
 	}
-	_, err = Update(c.ID, func(c *Container) error { delete(c.NetworkSettings.Networks, n.Name); return nil })
+	_, err = container.Update(c.ID, func(c *container.Container) error { delete(c.NetworkSettings.Networks, n.Name); return nil })
 	return err
 }
 

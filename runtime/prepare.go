@@ -30,7 +30,7 @@ type prepared struct {
 
 // prepare builds the libcontainer configuration of c over its mounted
 // rootfs: the spec from small options, then specconv.
-func prepare(c *Container, rootfs, netnsPath string) (*prepared, error) {
+func prepare(c *container.Container, rootfs, netnsPath string) (*prepared, error) {
 	user, err := resolveUser(rootfs, c.Config.User)
 	if err != nil {
 		return nil, err
@@ -46,7 +46,7 @@ func prepare(c *Container, rootfs, netnsPath string) (*prepared, error) {
 	var etc []specs.Mount
 	if c.HostConfig.NetworkKind == netns.ModeContainer {
 		// Share the other container's namespace and its /etc files.
-		target, err := Lookup(strings.TrimPrefix(c.HostConfig.NetworkMode, "container:"))
+		target, err := container.Lookup(strings.TrimPrefix(c.HostConfig.NetworkMode, "container:"))
 		if err != nil {
 			return nil, fmt.Errorf("--network %s: %w", c.HostConfig.NetworkMode, err)
 		}

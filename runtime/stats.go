@@ -10,6 +10,7 @@ import (
 
 	"github.com/opencontainers/runc/libcontainer"
 
+	"github.com/skiff-project/skiff/container"
 	"github.com/skiff-project/skiff/errdefs"
 )
 
@@ -23,7 +24,7 @@ type StatsSnapshot struct {
 }
 
 // Stats samples a running container's cgroup twice, interval apart.
-func Stats(c *Container, interval time.Duration) (*StatsSnapshot, error) {
+func Stats(c *container.Container, interval time.Duration) (*StatsSnapshot, error) {
 	if !c.State.Running {
 		return &StatsSnapshot{}, nil
 	}

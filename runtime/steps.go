@@ -12,6 +12,7 @@ import (
 	"github.com/opencontainers/runc/libcontainer"
 	"golang.org/x/sys/unix"
 
+	"github.com/skiff-project/skiff/container"
 	"github.com/skiff-project/skiff/errdefs"
 	"github.com/skiff-project/skiff/netns/network"
 	"github.com/skiff-project/skiff/paths"
@@ -38,7 +39,7 @@ func StartStep(id string) error {
 }
 
 func startStep(id string, report *os.File) error {
-	c, err := readRecord(id)
+	c, err := container.ReadRecord(id)
 	if err != nil {
 		return err
 	}
@@ -68,7 +69,7 @@ func startStep(id string, report *os.File) error {
 	}
 	lc, err := libcontainer.Create(stateRoot(), c.ID, pr.config)
 	if err != nil {
-		return fmt.Errorf("creating container %s: %w", shortID(c.ID), err)
+		return fmt.Errorf("creating container %s: %w", container.ShortID(c.ID), err)
 	}
 	proc := &libcontainer.Process{
 		Args: pr.args, Env: pr.env, Cwd: pr.cwd,
@@ -109,7 +110,7 @@ func startStep(id string, report *os.File) error {
 
 // terminalSize is the size the first attached client asked for, passed
 // by the supervisor in the environment.
-func terminalSize(c *Container) (uint16, uint16) {
+func terminalSize(c *container.Container) (uint16, uint16) {
 	var w, h uint16
 	if _, err := fmt.Sscanf(os.Getenv(supervisor.EnvTermSize), "%dx%d", &w, &h); err != nil {
 		return 0, 0
@@ -119,7 +120,7 @@ func terminalSize(c *Container) (uint16, uint16) {
 
 // joinNetworks connects c's pinned namespace to its user-defined networks
 // and records the addresses.
-func joinNetworks(c *Container) error {
+func joinNetworks(c *container.Container) error {
 	for _, name := range c.NetworkNames() {
 		if err := connect(c, name); err != nil {
 			return err
@@ -128,7 +129,7 @@ func joinNetworks(c *Container) error {
 	return nil
 }
 
-func connect(c *Container, name string) error {
+func connect(c *container.Container, name string) error {
 	ep := c.NetworkSettings.Networks[name]
 	ip, err := network.Attach(name, network.Member{
 		ID: c.ID, Name: c.Name, NetNS: c.NetNSPath(), Hosts: filepath.Join(c.Dir(), "hosts"),
@@ -137,7 +138,7 @@ func connect(c *Container, name string) error {
 		return fmt.Errorf("connecting %s to network %s: %w", c.Name, name, err)
 	}
 	n, _ := network.Lookup(name)
-	_, err = Update(c.ID, func(c *Container) error {
+	_, err = container.Update(c.ID, func(c *container.Container) error {
 		if e := c.NetworkSettings.Networks[name]; e != nil {
 			e.IPAddress = ip
 			if n != nil {
@@ -152,7 +153,7 @@ func connect(c *Container, name string) error {
 // leaveNetworks takes c off its networks and forgets its addresses.
 func leaveNetworks(id string) {
 	network.DetachAll(id)
-	_, _ = Update(id, func(c *Container) error {
+	_, _ = container.Update(id, func(c *container.Container) error {
 		for _, e := range c.NetworkSettings.Networks {
 			e.IPAddress = ""
 		}
@@ -176,7 +177,7 @@ func CleanupStep(id string, remove bool) error {
 	defer st.Close()
 	_, _ = st.Raw().Unmount(id, true)
 	if remove {
-		if c, err := readRecord(id); err == nil {
+		if c, err := container.ReadRecord(id); err == nil {
 			removeVolumes(c.HostConfig.AnonymousVolumes) // --rm takes them, as Docker
 		}
 		_ = st.Raw().DeleteContainer(id)
@@ -188,7 +189,7 @@ func CleanupStep(id string, remove bool) error {
 // HealthStep runs the container's health check once in its namespaces and
 // prints the result as JSON (a supervisor.HealthLog).
 func HealthStep(id string) error {
-	c, err := readRecord(id)
+	c, err := container.ReadRecord(id)
 	if err != nil {
 		return err
 	}
@@ -213,8 +214,8 @@ func HealthStep(id string) error {
 	return json.NewEncoder(os.Stdout).Encode(res)
 }
 
-func probe(c *Container, args []string, timeout time.Duration) HealthLog {
-	res := HealthLog{Start: time.Now().UTC(), ExitCode: -1}
+func probe(c *container.Container, args []string, timeout time.Duration) container.HealthLog {
+	res := container.HealthLog{Start: time.Now().UTC(), ExitCode: -1}
 	lc, err := libcontainer.Load(stateRoot(), c.ID)
 	if err != nil {
 		res.End, res.Output = time.Now().UTC(), err.Error()

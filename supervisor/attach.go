@@ -9,6 +9,8 @@ import (
 	"net"
 	"sync"
 	"time"
+
+	"github.com/skiff-project/skiff/container"
 )
 
 // The attach protocol between a CLI and a container's supervisor, over
@@ -250,7 +252,7 @@ type Conn struct {
 
 // Dial attaches to c's supervisor, asking for the streams s has, and
 // telling it the terminal size.
-func Dial(c *Container, s AttachStreams) (*Conn, error) {
+func Dial(c *container.Container, s AttachStreams) (*Conn, error) {
 	return dialAttach(c, attachRequest{Stdin: s.Stdin != nil, Stdout: s.Stdout != nil, Stderr: s.Stderr != nil, Width: s.Width, Height: s.Height})
 }
 
@@ -261,7 +263,7 @@ func (a *Conn) Close() error { return a.conn.Close() }
 // the detach keys are typed (ErrDetached).
 func (a *Conn) Stream(s AttachStreams) (int, error) { return a.stream(s) }
 
-func dialAttach(c *Container, req attachRequest) (*Conn, error) {
+func dialAttach(c *container.Container, req attachRequest) (*Conn, error) {
 	conn, err := net.Dial("unix", c.AttachSocket())
 	if err != nil {
 		return nil, err

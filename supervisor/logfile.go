@@ -11,6 +11,8 @@ import (
 	"time"
 
 	units "github.com/docker/go-units"
+
+	"github.com/skiff-project/skiff/container"
 )
 
 // logEntry is one line of Docker's json-file log format.
@@ -31,7 +33,7 @@ type jsonLog struct {
 	maxFile int
 }
 
-func openLog(path string, cfg LogConfig) (*jsonLog, error) {
+func openLog(path string, cfg container.LogConfig) (*jsonLog, error) {
 	l := &jsonLog{path: path, maxFile: 1}
 	if v := cfg.Config["max-size"]; v != "" {
 		l.maxSize, _ = units.RAMInBytes(v)
@@ -133,7 +135,7 @@ type LogOptions struct {
 
 // ReadLogs writes a container's log to stdout and stderr; with Follow it
 // keeps going until the container stops (or ctx-like stop is closed).
-func ReadLogs(c *Container, o LogOptions, stdout, stderr io.Writer, stop <-chan struct{}) error {
+func ReadLogs(c *container.Container, o LogOptions, stdout, stderr io.Writer, stop <-chan struct{}) error {
 	var entries []logEntry
 	files := []string{}
 	max := 1
@@ -192,7 +194,7 @@ func ReadLogs(c *Container, o LogOptions, stdout, stderr io.Writer, stop <-chan 
 		default:
 		}
 		running := false
-		if cur, err := ReadRecord(c.ID); err == nil {
+		if cur, err := container.ReadRecord(c.ID); err == nil {
 			running = cur.State.Running || cur.State.Restarting
 		}
 		f, err := os.Open(c.LogPath)

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/skiff-project/skiff/container"
 )
 
 // openTestLog opens a json-file log in a temp dir with the given
@@ -17,7 +19,7 @@ import (
 func openTestLog(t *testing.T, cfg map[string]string) (*jsonLog, string) {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "ctr-json.log")
-	l, err := openLog(path, LogConfig{Type: "json-file", Config: cfg})
+	l, err := openLog(path, container.LogConfig{Type: "json-file", Config: cfg})
 	if err != nil {
 		t.Fatalf("openLog: %v", err)
 	}
@@ -160,7 +162,7 @@ func TestJSONLogStreams(t *testing.T) {
 func TestJSONLogAppendsToExisting(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "ctr-json.log")
 	for i := 0; i < 2; i++ {
-		l, err := openLog(path, LogConfig{Config: map[string]string{}})
+		l, err := openLog(path, container.LogConfig{Config: map[string]string{}})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -267,9 +269,9 @@ func TestReadLogs(t *testing.T) {
 	}
 	f.Close()
 
-	ctr := func(maxFile string) *Container {
-		c := &Container{ID: strings.Repeat("a", 64), LogPath: path}
-		c.HostConfig.LogConfig = LogConfig{Type: "json-file", Config: map[string]string{}}
+	ctr := func(maxFile string) *container.Container {
+		c := &container.Container{ID: strings.Repeat("a", 64), LogPath: path}
+		c.HostConfig.LogConfig = container.LogConfig{Type: "json-file", Config: map[string]string{}}
 		if maxFile != "" {
 			c.HostConfig.LogConfig.Config["max-file"] = maxFile
 			c.HostConfig.LogConfig.Config["max-size"] = "1k"
@@ -314,7 +316,7 @@ func TestReadLogs(t *testing.T) {
 	}
 
 	t.Run("no log file yet", func(t *testing.T) {
-		c := &Container{ID: strings.Repeat("b", 64), LogPath: filepath.Join(dir, "none.log")}
+		c := &container.Container{ID: strings.Repeat("b", 64), LogPath: filepath.Join(dir, "none.log")}
 		var out, errb bytes.Buffer
 		if err := ReadLogs(c, LogOptions{Tail: -1}, &out, &errb, nil); err != nil {
 			t.Fatalf("ReadLogs: %v", err)

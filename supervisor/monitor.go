@@ -17,6 +17,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/skiff-project/skiff/container"
 	"github.com/skiff-project/skiff/errdefs"
 	"github.com/skiff-project/skiff/netns"
 	"github.com/skiff-project/skiff/paths"
@@ -33,7 +34,7 @@ const EnvTermSize = "_SKIFF_TERM_SIZE"
 type monitor struct {
 	id     string
 	skiff  string
-	c      *Container
+	c      *container.Container
 	hub    *attachHub
 	log    *jsonLog
 	report *os.File // to the CLI that started us, until "started"
@@ -49,7 +50,7 @@ type monitor struct {
 // [attach]. It reports on fd 3, one line at a time: "listening" (with
 // attach), then "started PID" or "error CODE MSG".
 func Main(args []string) int {
-	if len(args) < 3 || args[1] != Arg {
+	if len(args) < 3 || args[1] != container.SupervisorArg {
 		fmt.Fprintln(os.Stderr, "skiff-supervisor is started by skiff run and skiff start; it is not a command")
 		return 2
 	}
@@ -85,7 +86,7 @@ func (m *monitor) say(format string, a ...any) {
 
 func (m *monitor) setUp(waitAttach bool) error {
 	var err error
-	if m.c, err = ReadRecord(m.id); err != nil {
+	if m.c, err = container.ReadRecord(m.id); err != nil {
 		return err
 	}
 	if err := os.MkdirAll(m.c.RunDir(), 0o700); err != nil {
@@ -116,12 +117,12 @@ func (m *monitor) fail(err error) {
 	m.diag.printf("start failed (status %d): %v", code, err)
 	m.say("error %d %s", code, strings.ReplaceAll(err.Error(), "\n", " "))
 	if m.c != nil {
-		_, _ = Update(m.id, func(c *Container) error {
+		_, _ = container.Update(m.id, func(c *container.Container) error {
 			c.State.Error = err.Error()
 			c.State.ExitCode = code
 			c.State.SupervisorPid = 0
-			if c.State.Status != StatusCreated {
-				c.State.Status = StatusExited
+			if c.State.Status != container.StatusCreated {
+				c.State.Status = container.StatusExited
 				c.State.Running = false
 				c.State.FinishedAt = time.Now().UTC()
 			}
@@ -149,14 +150,14 @@ func (m *monitor) loop() int {
 		// Clean up before the record says the container stopped: a start
 		// that follows a stop must not find this run's mount going away.
 		// With --rm, finish removes everything in one go instead.
-		if cur, err := ReadRecord(m.id); err == nil && (shouldRestart(cur, code) || !cur.HostConfig.AutoRemove) {
+		if cur, err := container.ReadRecord(m.id); err == nil && (shouldRestart(cur, code) || !cur.HostConfig.AutoRemove) {
 			m.cleanStep()
 		}
-		c, rerr := Update(m.id, func(c *Container) error {
+		c, rerr := container.Update(m.id, func(c *container.Container) error {
 			c.State.Running, c.State.Paused, c.State.Pid = false, false, 0
 			c.State.ExitCode = code
 			c.State.FinishedAt = time.Now().UTC()
-			c.State.Status = StatusExited
+			c.State.Status = container.StatusExited
 			c.NetworkSettings.Ports = nil
 			if c.State.Health != nil {
 				c.State.Health.Status = "unhealthy"
@@ -165,7 +166,7 @@ func (m *monitor) loop() int {
 				c.State.Error = err.Error()
 			}
 			if shouldRestart(c, code) {
-				c.State.Status, c.State.Restarting = StatusRestarting, true
+				c.State.Status, c.State.Restarting = container.StatusRestarting, true
 				c.RestartCount++
 			}
 			return nil
@@ -184,8 +185,8 @@ func (m *monitor) loop() int {
 			backoff = 100 * time.Millisecond
 		}
 		if !m.sleepUnlessStopped(backoff) {
-			_, _ = Update(m.id, func(c *Container) error {
-				c.State.Status, c.State.Restarting = StatusExited, false
+			_, _ = container.Update(m.id, func(c *container.Container) error {
+				c.State.Status, c.State.Restarting = container.StatusExited, false
 				return nil
 			})
 			return code
@@ -196,7 +197,7 @@ func (m *monitor) loop() int {
 	}
 }
 
-func shouldRestart(c *Container, code int) bool {
+func shouldRestart(c *container.Container, code int) bool {
 	p := c.HostConfig.RestartPolicy
 	switch p.Name {
 	case "always", "unless-stopped":
@@ -211,7 +212,7 @@ func (m *monitor) sleepUnlessStopped(d time.Duration) bool {
 	deadline := time.Now().Add(d)
 	for time.Now().Before(deadline) {
 		time.Sleep(min(50*time.Millisecond, time.Until(deadline)))
-		if c, err := ReadRecord(m.id); err != nil || c.State.StoppedByUser {
+		if c, err := container.ReadRecord(m.id); err != nil || c.State.StoppedByUser {
 			return false
 		}
 	}
@@ -231,7 +232,7 @@ const (
 // runOnce starts the container through `skiff __start`, streams its output
 // until it exits and returns its exit status.
 func (m *monitor) runOnce(first bool) (int, error) {
-	c, err := ReadRecord(m.id)
+	c, err := container.ReadRecord(m.id)
 	if err != nil {
 		return 0, err
 	}
@@ -267,7 +268,7 @@ func (m *monitor) runOnce(first bool) (int, error) {
 				return 0, err
 			}
 			defer fw.Close()
-			if _, err := Update(m.id, func(c *Container) error { c.NetworkSettings.Ports = bound; return nil }); err != nil {
+			if _, err := container.Update(m.id, func(c *container.Container) error { c.NetworkSettings.Ports = bound; return nil }); err != nil {
 				return 0, err
 			}
 		}
@@ -321,15 +322,15 @@ func (m *monitor) runOnce(first bool) (int, error) {
 		}(o)
 	}
 	now := time.Now().UTC()
-	if _, err := Update(m.id, func(c *Container) error {
+	if _, err := container.Update(m.id, func(c *container.Container) error {
 		ports := c.NetworkSettings.Ports
-		c.State = State{
-			Status: StatusRunning, Running: true, Pid: pid, StartedAt: now,
+		c.State = container.State{
+			Status: container.StatusRunning, Running: true, Pid: pid, StartedAt: now,
 			SupervisorPid: os.Getpid(),
 		}
 		c.NetworkSettings.Ports = ports
 		if c.Config.Healthcheck != nil {
-			c.State.Health = &HealthState{Status: "starting", Log: []HealthLog{}}
+			c.State.Health = &container.HealthState{Status: "starting", Log: []container.HealthLog{}}
 		}
 		return nil
 	}); err != nil {
@@ -376,7 +377,7 @@ type starter struct {
 	child          []*os.File
 }
 
-func (m *monitor) spawnStarter(c *Container) (*starter, error) {
+func (m *monitor) spawnStarter(c *container.Container) (*starter, error) {
 	st := &starter{}
 	var err error
 	pipe := func() (*os.File, *os.File) {
@@ -623,7 +624,7 @@ func (m *monitor) cleanStep() {
 // finish records the end, removes what --rm asks for and releases the
 // attached clients.
 func (m *monitor) finish(code int) {
-	_, _ = Update(m.id, func(c *Container) error {
+	_, _ = container.Update(m.id, func(c *container.Container) error {
 		c.State.SupervisorPid = 0
 		return nil
 	})
@@ -647,7 +648,7 @@ func (m *monitor) cleanUp(code int) {
 
 // startHealth runs `skiff __health ID` every interval and records the
 // results; the returned func stops it.
-func (m *monitor) startHealth(c *Container) func() {
+func (m *monitor) startHealth(c *container.Container) func() {
 	h := c.Config.Healthcheck
 	if h == nil || len(h.Test) == 0 || h.Test[0] == "NONE" {
 		return func() {}
@@ -672,13 +673,13 @@ func (m *monitor) startHealth(c *Container) func() {
 				return
 			case <-t.C:
 			}
-			var res HealthLog
+			var res container.HealthLog
 			out, err := m.run("__health", m.id)
 			if err != nil || json.Unmarshal(out, &res) != nil {
-				res = HealthLog{Start: time.Now().UTC(), End: time.Now().UTC(), ExitCode: -1, Output: fmt.Sprintf("running the health check: %v", err)}
+				res = container.HealthLog{Start: time.Now().UTC(), End: time.Now().UTC(), ExitCode: -1, Output: fmt.Sprintf("running the health check: %v", err)}
 			}
 			inStart := time.Since(started) < h.StartPeriod
-			_, _ = Update(m.id, func(c *Container) error {
+			_, _ = container.Update(m.id, func(c *container.Container) error {
 				if !c.State.Running || c.State.Health == nil {
 					return nil
 				}
@@ -711,7 +712,7 @@ func (m *monitor) startHealth(c *Container) func() {
 // watchOutbound starts slirp4netns once a running container without
 // outbound access is connected to a network that has it (network
 // connect); the returned func stops the watch and that slirp4netns.
-func (m *monitor) watchOutbound(c *Container) func() {
+func (m *monitor) watchOutbound(c *container.Container) func() {
 	if !c.OwnNetwork() || !paths.Rootless() {
 		return nil
 	}
@@ -729,7 +730,7 @@ func (m *monitor) watchOutbound(c *Container) func() {
 				return
 			case <-t.C:
 			}
-			cur, err := ReadRecord(m.id)
+			cur, err := container.ReadRecord(m.id)
 			if err != nil || !cur.Outbound() {
 				continue
 			}

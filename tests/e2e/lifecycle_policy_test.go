@@ -101,10 +101,13 @@ func TestLifecycleRestartAfterHostKill(t *testing.T) {
 	name := lcName("restart-hostkill")
 	marker := markerSleep()
 	runDetached(t, name, []string{"--restart", "on-failure:1"}, "sleep", marker)
-	pids := sleepPIDs(marker)
-	if len(pids) != 1 {
-		t.Fatalf("want one process sleep %s, found %v", marker, pids)
-	}
+	// run -d returns once the container's init is told to exec; the
+	// command's own process appears a moment later.
+	var pids []int
+	eventually(t, 5*time.Second, "the container's sleep", func() (bool, string) {
+		pids = sleepPIDs(marker)
+		return len(pids) == 1, fmt.Sprintf("processes sleep %s: %v", marker, pids)
+	})
 	must(t, syscall.Kill(pids[0], syscall.SIGKILL))
 	eventually(t, 20*time.Second, "the container restarted after its process was killed", func() (bool, string) {
 		n, s := restartCount(t, name)
