@@ -4,6 +4,9 @@ GO ?= $(shell command -v go || echo /usr/local/go/bin/go)
 GOFMT ?= $(shell $(GO) env GOROOT)/bin/gofmt
 BUILDTAGS = exclude_graphdriver_btrfs exclude_graphdriver_zfs seccomp
 VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
+COMMIT ?= $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
+BUILDTIME ?= $(shell date -u +%Y-%m-%dT%H:%M:%S.000000000+00:00)
+ENGINE = github.com/skiff-project/skiff/engine
 # VCS stamping fails in a checkout git refuses to read (owned by another user); skip it there.
 BUILDVCS ?= $(shell git status --porcelain >/dev/null 2>&1 && echo auto || echo false)
 # Extra flags for every `go test` run, e.g. TESTFLAGS='-v -run TestRun'.
@@ -25,7 +28,7 @@ endif
 # (static, no cgo, kept small: it stays resident once per container).
 build:
 	CGO_ENABLED=1 $(GO) build -trimpath -buildvcs=$(BUILDVCS) -tags '$(BUILDTAGS)' \
-		-ldflags '-X main.version=$(VERSION)' -o bin/skiff .
+		-ldflags '-X main.version=$(VERSION) -X $(ENGINE).GitCommit=$(COMMIT) -X $(ENGINE).BuildTime=$(BUILDTIME)' -o bin/skiff .
 	CGO_ENABLED=0 $(GO) build -trimpath -buildvcs=$(BUILDVCS) -ldflags '-s -w' \
 		-o bin/skiff-supervisor ./supervisor/skiff-supervisor
 

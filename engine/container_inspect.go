@@ -13,6 +13,7 @@ import (
 	ctypes "github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/api/types/mount"
 	"github.com/moby/moby/api/types/network"
+	mstorage "github.com/moby/moby/api/types/storage"
 
 	"github.com/skiff-project/skiff/container"
 	"github.com/skiff-project/skiff/netns"
@@ -22,9 +23,32 @@ import (
 // zeroTime is how Docker shows a time that has not happened yet.
 const zeroTime = "0001-01-01T00:00:00Z"
 
+// ContainerInspect is Docker's inspect document of a container, as Docker
+// sends it to clients of API 1.47: with the default network's settings
+// also at the top of NetworkSettings.
+type ContainerInspect struct {
+	ctypes.InspectResponse
+	NetworkSettings *NetworkSettings `json:"NetworkSettings"`
+}
+
+// NetworkSettings are Docker's, with the fields of the container's
+// default network at the top, as Docker keeps them for API < 1.52 (and
+// scripts that read {{.NetworkSettings.IPAddress}}).
+type NetworkSettings struct {
+	ctypes.NetworkSettings
+	EndpointID          string
+	Gateway             string
+	GlobalIPv6Address   string
+	GlobalIPv6PrefixLen int
+	IPAddress           string
+	IPPrefixLen         int
+	IPv6Gateway         string
+	MacAddress          string
+}
+
 // ContainerInspect returns Docker's inspect document of a container; with
 // size, SizeRw and SizeRootFs too.
-func (e *Engine) ContainerInspect(ctx context.Context, ref string, size bool) (*ctypes.InspectResponse, error) {
+func (e *Engine) ContainerInspect(ctx context.Context, ref string, size bool) (*ContainerInspect, error) {
 	c, err := container.Lookup(ref)
 	if err != nil {
 		return nil, err
@@ -43,7 +67,7 @@ func (e *Engine) ContainerInspect(ctx context.Context, ref string, size bool) (*
 	return res, nil
 }
 
-func inspectContainer(c *container.Container) *ctypes.InspectResponse {
+func inspectContainer(c *container.Container) *ContainerInspect {
 	s := c.State
 	state := &ctypes.State{
 		Status: ctypes.ContainerState(s.Status), Running: s.Running, Paused: s.Paused, Restarting: s.Restarting,
@@ -56,15 +80,37 @@ func inspectContainer(c *container.Container) *ctypes.InspectResponse {
 			state.Health.Log = append(state.Health.Log, &ctypes.HealthcheckResult{Start: l.Start, End: l.End, ExitCode: l.ExitCode, Output: l.Output})
 		}
 	}
-	return &ctypes.InspectResponse{
-		ID: c.ID, Created: c.Created.Format(time.RFC3339Nano), Path: c.Path, Args: nonNil(c.Args),
-		State: state, Image: "sha256:" + c.ImageID,
-		ResolvConfPath: filepath.Join(c.Dir(), "resolv.conf"), HostnamePath: filepath.Join(c.Dir(), "hostname"),
-		HostsPath: filepath.Join(c.Dir(), "hosts"), LogPath: c.LogPath, Name: "/" + c.Name,
-		RestartCount: c.RestartCount, Driver: "overlay", Platform: "linux",
-		HostConfig: inspectHostConfig(c), Mounts: mountPointsOf(c), Config: inspectConfig(c),
-		NetworkSettings: &ctypes.NetworkSettings{Ports: inspectPorts(c), Networks: inspectNetworks(c)},
+	return &ContainerInspect{
+		InspectResponse: ctypes.InspectResponse{
+			ID: c.ID, Created: c.Created.Format(time.RFC3339Nano), Path: c.Path, Args: nonNil(c.Args),
+			State: state, Image: "sha256:" + c.ImageID,
+			ResolvConfPath: filepath.Join(c.Dir(), "resolv.conf"), HostnamePath: filepath.Join(c.Dir(), "hostname"),
+			HostsPath: filepath.Join(c.Dir(), "hosts"), LogPath: c.LogPath, Name: "/" + c.Name,
+			RestartCount: c.RestartCount, Driver: "overlay", Platform: "linux",
+			GraphDriver: &mstorage.DriverData{Name: "overlay", Data: map[string]string{}},
+			HostConfig:  inspectHostConfig(c), Mounts: mountPointsOf(c), Config: inspectConfig(c),
+		},
+		NetworkSettings: inspectNetworkSettings(c),
 	}
+}
+
+// inspectNetworkSettings are the container's networks, the first one's
+// (or, rootless in its own namespace, slirp4netns's) settings at the top.
+func inspectNetworkSettings(c *container.Container) *NetworkSettings {
+	ns := &NetworkSettings{NetworkSettings: ctypes.NetworkSettings{Ports: inspectPorts(c), Networks: inspectNetworks(c)}}
+	if !c.State.Running {
+		return ns
+	}
+	if names := c.NetworkNames(); len(names) > 0 {
+		e := c.NetworkSettings.Networks[names[0]]
+		ns.IPAddress, ns.IPPrefixLen, ns.Gateway = e.IPAddress, e.PrefixLen, e.Gateway
+	} else if c.Outbound() {
+		ns.IPAddress, ns.IPPrefixLen, ns.Gateway = netns.SlirpGuest, 24, netns.SlirpGateway
+	}
+	if ns.IPAddress != "" {
+		ns.MacAddress = c.Config.MacAddress
+	}
+	return ns
 }
 
 func inspectConfig(c *container.Container) *ctypes.Config {
@@ -90,7 +136,7 @@ func inspectHostConfig(c *container.Container) *ctypes.HostConfig {
 		AutoRemove:    hc.AutoRemove, VolumesFrom: hc.VolumesFrom, CapAdd: hc.CapAdd, CapDrop: hc.CapDrop,
 		Privileged: hc.Privileged, SecurityOpt: hc.SecurityOpt, ReadonlyRootfs: hc.ReadonlyRootfs, Init: &init,
 		LogConfig:    ctypes.LogConfig{Type: hc.LogConfig.Type, Config: hc.LogConfig.Config},
-		PortBindings: portMap(hc.PortBindings, false), PublishAllPorts: hc.PublishAllPorts,
+		PortBindings: portMap(hc.PortBindings), PublishAllPorts: hc.PublishAllPorts, Runtime: DefaultRuntime,
 		DNS: []netip.Addr{}, DNSSearch: nonNil(hc.DNSSearch), DNSOptions: nonNil(hc.DNSOptions), ExtraHosts: hc.ExtraHosts,
 		Tmpfs: map[string]string{},
 	}
@@ -163,14 +209,14 @@ func inspectPorts(c *container.Container) network.PortMap {
 			out[p] = nil
 		}
 	}
-	for k, v := range portMap(c.NetworkSettings.Ports, true) {
+	for k, v := range portMap(c.NetworkSettings.Ports) {
 		out[k] = v
 	}
 	return out
 }
 
 // portMap turns skiff's port bindings into Docker's.
-func portMap(pm netns.PortMap, bound bool) network.PortMap {
+func portMap(pm netns.PortMap) network.PortMap {
 	out := network.PortMap{}
 	for k, bs := range pm {
 		p, err := network.ParsePort(k)

@@ -12,7 +12,7 @@ import (
 	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
-	dockerspec "github.com/moby/docker-image-spec/specs-go/v1"
+	ctypes "github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/api/types/image"
 	mstorage "github.com/moby/moby/api/types/storage"
 
@@ -203,9 +203,21 @@ func familiar(names []string) []string {
 	return out
 }
 
+// ImageInspect is Docker's inspect document of an image, as Docker sends
+// it to clients of API 1.47: Parent, DockerVersion, Comment and Author
+// always, and the config in the shape of a container's.
+type ImageInspect struct {
+	image.InspectResponse
+	Parent        string         `json:"Parent"`
+	DockerVersion string         `json:"DockerVersion"`
+	Comment       string         `json:"Comment"`
+	Author        string         `json:"Author"`
+	Config        *ctypes.Config `json:"Config"`
+}
+
 // ImageInspect returns Docker's inspect document of an image.
-func (e *Engine) ImageInspect(ctx context.Context, ref string) (*image.InspectResponse, error) {
-	var res *image.InspectResponse
+func (e *Engine) ImageInspect(ctx context.Context, ref string) (*ImageInspect, error) {
+	var res *ImageInspect
 	err := e.withStore(func(st *storage.Store) error {
 		img, err := st.LookupImage(ref)
 		if err != nil {
@@ -217,23 +229,27 @@ func (e *Engine) ImageInspect(ctx context.Context, ref string) (*image.InspectRe
 	return res, err
 }
 
-func inspectImage(img *storage.Image) (*image.InspectResponse, error) {
+func inspectImage(img *storage.Image) (*ImageInspect, error) {
 	cfg, err := dockerConfig(img.Config.Config)
 	if err != nil {
 		return nil, err
 	}
-	res := &image.InspectResponse{
-		ID: "sha256:" + img.ID, RepoTags: familiar(img.RepoTags()), RepoDigests: familiar(img.RepoDigests()),
-		Created: img.Created.UTC().Format(time.RFC3339Nano), Author: img.Config.Author, Config: cfg,
-		Architecture: img.Config.Architecture, Variant: img.Config.Variant, Os: img.Config.OS, Size: img.Size,
-		GraphDriver: &mstorage.DriverData{Name: "overlay", Data: map[string]string{}},
-		RootFS:      image.RootFS{Type: "layers"},
+	res := &ImageInspect{
+		InspectResponse: image.InspectResponse{
+			ID: "sha256:" + img.ID, RepoTags: familiar(img.RepoTags()), RepoDigests: familiar(img.RepoDigests()),
+			Created:      img.Created.UTC().Format(time.RFC3339Nano),
+			Architecture: img.Config.Architecture, Variant: img.Config.Variant, Os: img.Config.OS, Size: img.Size,
+			GraphDriver: &mstorage.DriverData{Name: "overlay", Data: map[string]string{}},
+			RootFS:      image.RootFS{Type: "layers"},
+		},
+		Author: img.Config.Author, Config: cfg,
 	}
 	for _, h := range img.Config.History {
 		if h.Comment != "" {
 			res.Comment = h.Comment
 		}
 	}
+
 	for _, d := range img.Config.RootFS.DiffIDs {
 		res.RootFS.Layers = append(res.RootFS.Layers, d.String())
 	}
@@ -241,12 +257,12 @@ func inspectImage(img *storage.Image) (*image.InspectResponse, error) {
 }
 
 // dockerConfig is an image's config in Docker's type: the same JSON.
-func dockerConfig(c v1.Config) (*dockerspec.DockerOCIImageConfig, error) {
+func dockerConfig(c v1.Config) (*ctypes.Config, error) {
 	data, err := json.Marshal(c)
 	if err != nil {
 		return nil, err
 	}
-	out := &dockerspec.DockerOCIImageConfig{}
+	out := &ctypes.Config{}
 	if err := json.Unmarshal(data, out); err != nil {
 		return nil, fmt.Errorf("reading the image config: %w", err)
 	}
@@ -258,19 +274,21 @@ func (e *Engine) ImageHistory(ctx context.Context, ref string) ([]image.HistoryR
 	var out []image.HistoryResponseItem
 	err := e.withStore(func(st *storage.Store) error {
 		hist, err := st.History(ref)
-		if err != nil {
-			return err
-		}
 		for _, h := range hist {
-			item := image.HistoryResponseItem{ID: "<missing>", Created: h.Created.Unix(), CreatedBy: h.CreatedBy, Size: h.Size, Comment: h.Comment, Tags: []string{}}
-			if h.ID != "" {
-				item.ID = "sha256:" + h.ID
-			}
-			out = append(out, item)
+			out = append(out, historyItem(h))
 		}
-		return nil
+		return err
 	})
 	return out, err
+}
+
+// historyItem is one line of an image's history in Docker's type.
+func historyItem(h storage.HistoryEntry) image.HistoryResponseItem {
+	item := image.HistoryResponseItem{ID: "<missing>", Created: h.Created.Unix(), CreatedBy: h.CreatedBy, Size: h.Size, Comment: h.Comment, Tags: []string{}}
+	if h.ID != "" {
+		item.ID = "sha256:" + h.ID
+	}
+	return item
 }
 
 // ImageTag gives an image another name.

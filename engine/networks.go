@@ -114,6 +114,11 @@ func (e *Engine) NetworkInspect(ctx context.Context, ref string) (*NetworkInspec
 	if err != nil {
 		return nil, err
 	}
+	return networkInspect(n), nil
+}
+
+// networkInspect is a network's document.
+func networkInspect(n *netpkg.Network) *NetworkInspect {
 	out := &NetworkInspect{Network: dockerNetwork(n), Containers: map[string]NetworkEndpoint{}}
 	for id, ep := range n.Containers {
 		r := NetworkEndpoint{Aliases: nonNil(ep.Aliases)}
@@ -121,7 +126,7 @@ func (e *Engine) NetworkInspect(ctx context.Context, ref string) (*NetworkInspec
 		r.IPv4Address, _ = netip.ParsePrefix(fmt.Sprintf("%s/%d", ep.IP, n.PrefixLen()))
 		out.Containers[id] = r
 	}
-	return out, nil
+	return out
 }
 
 // NetworkRemove removes a network no running container is on.

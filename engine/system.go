@@ -2,22 +2,25 @@ package engine
 
 import (
 	"context"
+	"net/netip"
 	"os"
 	"path/filepath"
 	goruntime "runtime"
+	"runtime/debug"
 	"strings"
 	"time"
 
 	"github.com/moby/moby/api/types/build"
 	ctypes "github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/api/types/image"
+	registry "github.com/moby/moby/api/types/registry"
 	"github.com/moby/moby/api/types/system"
 	"github.com/moby/moby/api/types/volume"
 	"golang.org/x/sys/unix"
 
 	"github.com/skiff-project/skiff/container"
 	"github.com/skiff-project/skiff/paths"
-	"github.com/skiff-project/skiff/registry"
+	skiffregistry "github.com/skiff-project/skiff/registry"
 	"github.com/skiff-project/skiff/storage"
 	"github.com/skiff-project/skiff/supervisor"
 	"github.com/skiff-project/skiff/userns"
@@ -29,8 +32,17 @@ const (
 	MinAPIVersion = "1.24"
 )
 
-// Version is skiff's version; main sets it from the build.
-var Version = "dev"
+// Version, GitCommit and BuildTime describe this build; the Makefile
+// sets them (main passes Version in).
+var (
+	Version   = "dev"
+	GitCommit = "unknown"
+	BuildTime = "unknown"
+)
+
+// DefaultRuntime is the OCI runtime skiff runs containers with: runc's
+// libcontainer, in the skiff binary itself.
+const DefaultRuntime = "libcontainer"
 
 // SystemVersion is Docker's /version answer: the engine is this binary,
 // so it needs no engine value (nor the user's namespace).
@@ -38,8 +50,11 @@ func SystemVersion() system.VersionResponse {
 	return system.VersionResponse{
 		Platform: system.PlatformInfo{Name: "skiff"}, Version: Version, APIVersion: APIVersion,
 		MinAPIVersion: MinAPIVersion, Os: goruntime.GOOS, Arch: goruntime.GOARCH, GoVersion: goruntime.Version(),
-		KernelVersion: KernelVersion(),
-		Components:    []system.ComponentVersion{{Name: "Engine", Version: Version, Details: map[string]string{"ApiVersion": APIVersion}}},
+		KernelVersion: KernelVersion(), GitCommit: GitCommit, BuildTime: BuildTime,
+		Components: []system.ComponentVersion{{Name: "Engine", Version: Version, Details: map[string]string{
+			"ApiVersion": APIVersion, "MinAPIVersion": MinAPIVersion, "GitCommit": GitCommit, "GoVersion": goruntime.Version(),
+			"Os": goruntime.GOOS, "Arch": goruntime.GOARCH, "KernelVersion": KernelVersion(), "BuildTime": BuildTime,
+		}}},
 	}
 }
 
@@ -52,13 +67,26 @@ func KernelVersion() string {
 	return unix.ByteSliceToString(u.Release[:])
 }
 
-// Info is Docker's /info answer, with where skiff keeps its logs.
+// Info is Docker's /info answer as Docker sends it to clients of API
+// 1.47 (with the *Commit.Expected and BridgeNfIp*tables fields), and
+// where skiff keeps its logs.
 type Info struct {
 	system.Info
+	ContainerdCommit  Commit
+	RuncCommit        Commit
+	InitCommit        Commit
+	BridgeNfIptables  bool
+	BridgeNfIp6tables bool
 	// SupervisorLog is where each container's supervisor logs what it
 	// does, ID standing for the container's ID; skiff's own commands log
 	// to stderr at --log-level.
 	SupervisorLog string `json:"SkiffSupervisorLog"`
+}
+
+// Commit is a component's commit, and the one expected (the same here).
+type Commit struct {
+	ID       string
+	Expected string
 }
 
 // SystemInfo describes this engine and host.
@@ -75,6 +103,11 @@ func (e *Engine) SystemInfo(ctx context.Context) (*Info, error) {
 	}); err != nil {
 		return nil, err
 	}
+	return newInfo(ctrs, nImages), nil
+}
+
+// newInfo is the /info answer for these containers and this many images.
+func newInfo(ctrs []*container.Container, images int) *Info {
 	info := &Info{SupervisorLog: filepath.Join(paths.ContainersDir(), "ID", supervisor.DiagFile)}
 	in := &info.Info
 	for _, c := range ctrs {
@@ -87,8 +120,9 @@ func (e *Engine) SystemInfo(ctx context.Context) (*Info, error) {
 			in.ContainersStopped++
 		}
 	}
-	in.ID, in.Containers, in.Images = "skiff", len(ctrs), nImages
+	in.ID, in.Containers, in.Images = "skiff", len(ctrs), images
 	in.Driver, in.DockerRootDir = "overlay", paths.DataDir()
+	in.DriverStatus = [][2]string{{"Backing Filesystem", "overlay"}}
 	in.CgroupVersion, in.CgroupDriver = cgroupVersion(), "cgroupfs"
 	in.SecurityOptions = []string{"name=seccomp,profile=builtin"}
 	if paths.Rootless() {
@@ -99,19 +133,41 @@ func (e *Engine) SystemInfo(ctx context.Context) (*Info, error) {
 	in.KernelVersion, in.OperatingSystem, in.OSType, in.Architecture = KernelVersion(), osName(), "linux", goruntime.GOARCH
 	in.NCPU, in.MemTotal = goruntime.NumCPU(), int64(si.Totalram)*int64(si.Unit)
 	in.Name, _ = os.Hostname()
-	in.ServerVersion, in.DefaultRuntime, in.LoggingDriver = Version, "libcontainer", "json-file"
+	in.ServerVersion, in.DefaultRuntime, in.LoggingDriver = Version, DefaultRuntime, "json-file"
 	in.SystemTime = time.Now().Format(time.RFC3339Nano)
 	in.IndexServerAddress = "https://index.docker.io/v1/"
-	in.Runtimes = map[string]system.RuntimeWithStatus{"libcontainer": {}}
+	in.RegistryConfig = &registry.ServiceConfig{
+		IndexConfigs:          map[string]*registry.IndexInfo{"docker.io": {Name: "docker.io", Mirrors: []string{}, Secure: true, Official: true}},
+		InsecureRegistryCIDRs: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("::1/128")},
+		Mirrors:               []string{},
+	}
+	exe, _ := os.Executable()
+	in.Runtimes = map[string]system.RuntimeWithStatus{DefaultRuntime: {Runtime: system.Runtime{Path: exe}}}
 	in.Warnings = []string{}
 	if paths.Rootless() && in.CgroupVersion == "1" {
 		in.Warnings = append(in.Warnings, "WARNING: resource limits are not available rootless on cgroup v1: containers run without them")
 	}
-	return info, nil
+	info.ContainerdCommit = Commit{ID: "N/A", Expected: "N/A"}
+	runc := moduleVersion("github.com/opencontainers/runc")
+	info.RuncCommit = Commit{ID: runc, Expected: runc}
+	info.InitCommit = Commit{ID: "N/A", Expected: "N/A"}
+	return info
 }
 
 // Rootless reports whether the engine serves an unprivileged user.
 func Rootless() bool { return paths.Rootless() }
+
+// moduleVersion is the version of a module built into this binary.
+func moduleVersion(path string) string {
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		for _, d := range bi.Deps {
+			if d.Path == path {
+				return d.Version
+			}
+		}
+	}
+	return "N/A"
+}
 
 func cgroupVersion() string {
 	var sfs unix.Statfs_t
@@ -268,8 +324,8 @@ func SystemMigrate() error {
 // Login checks credentials with a registry and stores them in
 // ~/.docker/config.json (or its credential helper). It needs no engine.
 func Login(ctx context.Context, server, user, password string, tlsVerify *bool) error {
-	return registry.Login(ctx, server, user, password, tlsVerify)
+	return skiffregistry.Login(ctx, server, user, password, tlsVerify)
 }
 
 // Logout forgets a registry's credentials.
-func Logout(server string) error { return registry.Logout(server) }
+func Logout(server string) error { return skiffregistry.Logout(server) }
