@@ -27,7 +27,7 @@ EOF
 # Needed to build and to run skiff.
 REQUIRED_PKGS=(uidmap slirp4netns passt libseccomp-dev pkg-config gcc libc6-dev fuse-overlayfs iproute2 tini iptables)
 # Needed only by the test suite (local registry, busybox image, process tools).
-FIXTURE_PKGS=(docker-registry busybox-static procps psmisc)
+FIXTURE_PKGS=(docker-registry busybox-static procps psmisc strace)
 UDEV_RULE=/etc/udev/rules.d/60-skiff-tun.rules
 GO_MIN_MINOR=26
 

@@ -75,17 +75,27 @@ func (img *Image) RepoDigests() []string {
 // Dangling reports whether the image has no names.
 func (img *Image) Dangling() bool { return len(img.Names) == 0 }
 
+// load reads an image's config. An image whose config is missing or
+// unreadable was left half-stored (the storage library records an image
+// before it writes its config, so a kill or a full disk in between
+// leaves one that nothing can use): it is rolled back here, by the next
+// command that meets it, unless a container uses it.
 func (s *Store) load(si *cstorage.Image) (*Image, error) {
 	img := &Image{ID: si.ID, Names: si.Names, TopLayer: si.TopLayer, Created: si.Created}
 	for _, d := range si.Digests {
 		img.Digests = append(img.Digests, d.String())
 	}
 	var err error
-	if img.RawConfig, err = s.s.ImageBigData(si.ID, keyConfig); err != nil {
-		return nil, fmt.Errorf("reading config of image %s: %w", short(si.ID), err)
+	if img.RawConfig, err = s.s.ImageBigData(si.ID, keyConfig); err == nil {
+		err = json.Unmarshal(img.RawConfig, &img.Config)
 	}
-	if err := json.Unmarshal(img.RawConfig, &img.Config); err != nil {
-		return nil, fmt.Errorf("parsing config of image %s: %w", short(si.ID), err)
+	if err != nil {
+		if users, cerr := s.containersOf(si.ID); cerr == nil && len(users) == 0 {
+			if _, derr := s.s.DeleteImage(si.ID, true); derr == nil || isUnknown(derr) {
+				return nil, errdefs.NotFound("image %s was left half-stored by an interrupted command and has been removed: pull or load it again", short(si.ID))
+			}
+		}
+		return nil, fmt.Errorf("reading the config of image %s: %w", short(si.ID), err)
 	}
 	img.Manifest, _ = s.s.ImageBigData(si.ID, keyManifest)
 	if !img.Config.Created.IsZero() {
@@ -412,8 +422,13 @@ func (s *Store) PutImage(ctx context.Context, ni NewImage) (_ *Image, retErr err
 	}
 	_, err := s.s.CreateImage(id, nil, parent, "", opts)
 	if errors.Is(err, cstorage.ErrDuplicateID) {
-		// Same content stored before: keep it, record the new digests.
+		// Same content stored before: keep it, record the new digests,
+		// and complete it if an interrupted command left it without its
+		// config.
 		err = nil
+		if _, cerr := s.s.ImageBigData(id, keyConfig); cerr != nil {
+			err = s.s.SetImageBigData(id, keyConfig, ni.Config, func(b []byte) (digest.Digest, error) { return digest.FromBytes(b), nil })
+		}
 		if si, gerr := s.s.Image(id); gerr == nil && len(ni.Digests) > 0 {
 			known := map[string]bool{}
 			for _, d := range si.Digests {

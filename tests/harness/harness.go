@@ -69,6 +69,7 @@ var requiredBinaries = []struct{ path, pkg string }{
 	{"/usr/bin/pasta", "passt"},
 	{"/usr/sbin/useradd", "passwd"},
 	{"/usr/sbin/usermod", "passwd"},
+	{"/usr/bin/strace", "strace"},
 }
 
 // Main runs Setup, the tests and Teardown, and returns the exit code for os.Exit.
