@@ -209,6 +209,9 @@ const (
 	StatusRestarting = "restarting"
 	StatusExited     = "exited"
 	StatusDead       = "dead"
+	// StatusRemoving is set by rm before it deletes anything, so that a
+	// removal cut short (a kill) shows as such and rm -f finishes it.
+	StatusRemoving = "removing"
 )
 
 // State is the container's run state. The supervisor writes it; Status
@@ -363,6 +366,20 @@ func List() ([]*Container, error) {
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Created.After(out[j].Created) })
 	return out, nil
+}
+
+// ByName finds the container with exactly this name, or returns nil.
+func ByName(name string) (*Container, error) {
+	all, err := List()
+	if err != nil {
+		return nil, err
+	}
+	for _, c := range all {
+		if c.Name == name {
+			return c, nil
+		}
+	}
+	return nil, nil
 }
 
 // Lookup finds a container by full ID, name or unique ID prefix.

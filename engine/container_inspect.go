@@ -284,6 +284,8 @@ func statusText(c *container.Container) string {
 		return "Exited (" + strconv.Itoa(s.ExitCode) + ") " + units.HumanDuration(time.Since(s.FinishedAt)) + " ago"
 	case container.StatusDead:
 		return "Dead"
+	case container.StatusRemoving:
+		return "Removal In Progress"
 	}
 	return "Created"
 }

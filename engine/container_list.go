@@ -160,7 +160,7 @@ func (e *Engine) ContainerPrune(ctx context.Context, f Filters) (ctypes.PruneRep
 				continue
 			}
 			size, _ := st.Raw().ContainerSize(c.ID)
-			if _, err := runtime.Remove(st, c.ID, c.State.Status == container.StatusDead, false); err != nil {
+			if _, err := runtime.Remove(st, c.ID, c.State.Status != container.StatusExited, false); err != nil {
 				if isNotFound(err) || errors.Is(err, errdefs.ErrConflict) {
 					continue // removed or started meanwhile
 				}
@@ -178,7 +178,7 @@ func (e *Engine) ContainerPrune(ctx context.Context, f Filters) (ctypes.PruneRep
 // container whose supervisor is starting it right now.
 func prunable(c *container.Container) bool {
 	switch c.State.Status {
-	case container.StatusExited, container.StatusDead:
+	case container.StatusExited, container.StatusDead, container.StatusRemoving:
 		return true
 	case container.StatusCreated:
 		return c.State.SupervisorPid == 0

@@ -155,6 +155,11 @@ func Create(st *storage.Store, img *storage.Image, s Spec) (_ *container.Contain
 		return nil, err
 	}
 	raw := st.Raw()
+	if s.Name != "" {
+		if err := takeOverName(raw, c.Name); err != nil {
+			return nil, err
+		}
+	}
 	if _, err := raw.CreateContainer(c.ID, []string{c.Name}, img.ID, "", "", nil); err != nil {
 		if errors.Is(err, cstorage.ErrDuplicateName) {
 			return nil, fmt.Errorf("container name %q is already in use: remove that container or choose another --name: %w", c.Name, errdefs.ErrConflict)
@@ -172,6 +177,26 @@ func Create(st *storage.Store, img *storage.Image, s Spec) (_ *container.Contain
 		return nil, err
 	}
 	return c, nil
+}
+
+// takeOverName makes sure no record holds a name the storage library
+// would give out again: a container whose removal was cut short (its
+// layer is gone, its record is not) is removed now; any other holder is
+// a conflict.
+func takeOverName(raw cstorage.Store, name string) error {
+	other, err := container.ByName(name)
+	if err != nil || other == nil {
+		return err
+	}
+	if _, err := raw.Container(other.ID); err != nil && isUnknownContainer(err) &&
+		(other.State.SupervisorPid == 0 || !container.Alive(other.State.SupervisorPid, other.ID)) {
+		_ = os.RemoveAll(other.RunDir())
+		return os.RemoveAll(other.Dir())
+	}
+	if other.State.Status == container.StatusRemoving {
+		return fmt.Errorf("container name %q is held by %s, whose removal was interrupted: finish it with skiff rm -f %s: %w", name, container.ShortID(other.ID), name, errdefs.ErrConflict)
+	}
+	return fmt.Errorf("container name %q is already in use by %s: remove that container or choose another --name: %w", name, container.ShortID(other.ID), errdefs.ErrConflict)
 }
 
 // mergeEnv overrides the image's variables with the user's, keeping order.

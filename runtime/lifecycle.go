@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/opencontainers/runc/libcontainer"
+	cstorage "go.podman.io/storage"
 	"golang.org/x/sys/unix"
 
 	"github.com/skiff-project/skiff/container"
@@ -336,7 +337,7 @@ func Wait(ctx context.Context, ref string) (int, error) {
 			return c.State.ExitCode, nil
 		}
 		c = cur
-		if c.State.Status == container.StatusExited || c.State.Status == container.StatusDead || c.State.Status == container.StatusCreated && c.State.SupervisorPid == 0 && !c.State.StartedAt.IsZero() {
+		if stopped(c) {
 			return c.State.ExitCode, nil
 		}
 		// Docker's wait on a created container waits for it to run and stop.
@@ -346,6 +347,19 @@ func Wait(ctx context.Context, ref string) (int, error) {
 		case <-time.After(50 * time.Millisecond):
 		}
 	}
+}
+
+// stopped reports whether a container has stopped for wait: it exited,
+// is dead or being removed, or its start failed (created, no supervisor,
+// an error and its exit code recorded) or it ran before.
+func stopped(c *container.Container) bool {
+	switch c.State.Status {
+	case container.StatusExited, container.StatusDead, container.StatusRemoving:
+		return true
+	case container.StatusCreated:
+		return c.State.SupervisorPid == 0 && (!c.State.StartedAt.IsZero() || c.State.Error != "")
+	}
+	return false
 }
 
 // Remove deletes a container; a running one only with force (killed
@@ -372,6 +386,17 @@ func Remove(st *storage.Store, ref string, force, volumes bool) (*container.Cont
 		if !force {
 			return nil, fmt.Errorf("cannot remove container %s: it is dead and may still hold processes: use rm -f: %w", c.Name, errdefs.ErrConflict)
 		}
+	}
+	// From here on a kill leaves a container that says it is being removed
+	// and that rm -f (or a create of its name) finishes removing.
+	if _, err := container.Update(c.ID, func(c *container.Container) error {
+		c.State.Status, c.State.Running, c.State.Restarting, c.State.Paused = container.StatusRemoving, false, false, false
+		return nil
+	}); err != nil {
+		if errors.Is(err, errdefs.ErrNotFound) {
+			return c, nil // removed meanwhile (--rm)
+		}
+		return nil, fmt.Errorf("removing container %s: %w", c.Name, err)
 	}
 	// Whatever is left (a killed supervisor leaves all of it).
 	if lc, err := libcontainer.Load(stateRoot(), c.ID); err == nil {
@@ -410,8 +435,11 @@ func waitSupervisorGone(c *container.Container, d time.Duration) {
 	}
 }
 
+// isUnknownContainer reports whether the storage library says a container
+// is not there: already gone counts as removed.
 func isUnknownContainer(err error) bool {
-	return err != nil && strings.Contains(err.Error(), "container not known")
+	return errors.Is(err, cstorage.ErrContainerUnknown) || errors.Is(err, cstorage.ErrNotAContainer) ||
+		err != nil && strings.Contains(err.Error(), "container not known")
 }
 
 // Rename gives a container a new name.
