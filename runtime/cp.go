@@ -76,7 +76,7 @@ func CopyFrom(st *storage.Store, ref, ctrPath, hostDest string, w io.Writer, o C
 		_, err = io.Copy(w, rc)
 		return err
 	}
-	return copyTree(src, st1, contentsOnly(ctrPath), hostDest, "", o.Archive, "")
+	return copyTree(src, c.Name+":"+ctrPath, st1, contentsOnly(ctrPath), hostDest, "", o.Archive, "")
 }
 
 // CopyTo copies hostSrc (or a tar stream from r when hostSrc is "-")
@@ -119,7 +119,7 @@ func CopyTo(st *storage.Store, ref, hostSrc string, r io.Reader, ctrPath string,
 	if err != nil {
 		return err
 	}
-	return copyTree(hostSrc, fi, contentsOnly(hostSrc), dest, ctrPath, o.Archive, root)
+	return copyTree(hostSrc, hostSrc, fi, contentsOnly(hostSrc), dest, c.Name+":"+ctrPath, o.Archive, root)
 }
 
 // resolveIn joins a container path to root, resolving symlinks inside
@@ -138,9 +138,9 @@ func resolveIn(root, p string, follow bool) (string, error) {
 
 // copyTree applies Docker's cp rules for one source (a file, link or
 // directory) and a destination. root, when set, is the container's root
-// the destination lies in (extraction is chrooted there); shown names
-// the destination in messages.
-func copyTree(src string, fi os.FileInfo, contents bool, dest, shown string, keepOwner bool, root string) error {
+// the destination lies in (extraction is chrooted there); srcShown and
+// shown name the source and the destination in messages.
+func copyTree(src, srcShown string, fi os.FileInfo, contents bool, dest, shown string, keepOwner bool, root string) error {
 	if shown == "" {
 		shown = dest
 	}
@@ -182,6 +182,9 @@ func copyTree(src string, fi os.FileInfo, contents bool, dest, shown string, kee
 		opts.RebaseNames = map[string]string{base: filepath.Base(dest)}
 		into = parent
 	}
+	if err := checkOverwrite(srcShown, fi, into, opts, shown); err != nil {
+		return err
+	}
 	rc, err := tarOf(from, opts, fi, src)
 	if err != nil {
 		return err
@@ -190,8 +193,42 @@ func copyTree(src string, fi os.FileInfo, contents bool, dest, shown string, kee
 	if root != "" {
 		return untarIn(rc, into, root, keepOwner)
 	}
-	uopts := &archive.TarOptions{NoLchown: !keepOwner}
-	return archive.Untar(rc, into, uopts)
+	// Docker's rule, at every depth: a file never replaces a directory,
+	// nor a directory a file.
+	uopts := &archive.TarOptions{NoLchown: !keepOwner, NoOverwriteDirNonDir: true}
+	if err := archive.Untar(rc, into, uopts); err != nil {
+		return fmt.Errorf("copying %s to %s: %w", srcShown, shown, err)
+	}
+	return nil
+}
+
+// checkOverwrite refuses, before anything is written, a copy whose
+// top-level entry would replace a directory with a file or a file with
+// a directory, naming both.
+func checkOverwrite(src string, fi os.FileInfo, into string, opts *archive.TarOptions, shown string) error {
+	if len(opts.IncludeFiles) != 1 {
+		return nil // the contents of a directory go into an existing one
+	}
+	name := opts.IncludeFiles[0]
+	if r, ok := opts.RebaseNames[name]; ok {
+		name = r
+	}
+	target := filepath.Join(into, name)
+	ti, err := os.Lstat(target)
+	if err != nil {
+		return nil
+	}
+	shownTarget := shown
+	if filepath.Base(strings.TrimSuffix(shown, "/")) != name {
+		shownTarget = path.Join(shown, name)
+	}
+	switch {
+	case ti.IsDir() && !fi.IsDir():
+		return fmt.Errorf("cannot overwrite directory %s with non-directory %s: %w", shownTarget, src, errdefs.ErrConflict)
+	case !ti.IsDir() && fi.IsDir():
+		return fmt.Errorf("cannot overwrite non-directory %s with directory %s: %w", shownTarget, src, errdefs.ErrConflict)
+	}
+	return nil
 }
 
 // untarIn extracts a tar into dest chrooted at root; without keepOwner

@@ -432,3 +432,38 @@ func cpKeys[V any](m map[string]V) []string {
 	}
 	return out
 }
+
+// Docker's overwrite rule, both ways: a file never replaces a directory
+// nor a directory a file; the error names both and nothing is deleted.
+func TestCpNeverReplacesDirectoryWithFile(t *testing.T) {
+	cpStates(t, nil, func(t *testing.T, c *cpCtr) {
+		h := cpHostTree(t)
+		u := harness.E2E
+		// The host's out/file is a non-empty directory; the container's
+		// /src/file is a file.
+		out := harness.UserDir(t, u)
+		must(t, os.MkdirAll(filepath.Join(out, "file", "keep"), 0o755))
+		harness.WriteUserFile(t, u, filepath.Join(out, "file", "keep", "precious"), []byte("mine\n"))
+		must(t, os.Chown(filepath.Join(out, "file"), u.UID, u.GID))
+		must(t, os.Chown(filepath.Join(out, "file", "keep"), u.UID, u.GID))
+		skiff(t, "cp", c.name+":/src/file", out).ErrorLine(t, errExit, "overwrite directory", filepath.Join(out, "file"), "/src/file")
+		if got := cpRead(filepath.Join(out, "file", "keep", "precious")); got != "mine\n" {
+			t.Errorf("the refused cp changed the host directory: precious = %q", got)
+		}
+		// The host's out/dir is a file; the container's /src/dir a directory.
+		harness.WriteUserFile(t, u, filepath.Join(out, "dir"), []byte("a file\n"))
+		skiff(t, "cp", c.name+":/src/dir", out).ErrorLine(t, errExit, "non-directory", filepath.Join(out, "dir"), "/src/dir")
+		if got := cpRead(filepath.Join(out, "dir")); got != "a file\n" {
+			t.Errorf("the refused cp changed the host file: %q", got)
+		}
+		// Into the container: the host's file out/dir over the directory
+		// /src/dir, the host's directory out/file over the file /src/file.
+		skiff(t, "cp", filepath.Join(out, "dir"), c.name+":/src").ErrorLine(t, errExit, "overwrite", "/src/dir")
+		skiff(t, "cp", filepath.Join(out, "file"), c.name+":/src").ErrorLine(t, errExit, "overwrite", "/src/file")
+		// A file into an existing directory is no conflict: it goes in.
+		skiff(t, "cp", filepath.Join(h, "file.txt"), c.name+":/src/dir").OK(t)
+		if got := c.check(t, "cat /src/dir/a /src/file /src/dir/file.txt"); got != "a\nf\nhello\n" {
+			t.Errorf("the refused copies changed the container: %q", got)
+		}
+	})
+}
