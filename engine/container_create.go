@@ -3,7 +3,9 @@ package engine
 import (
 	"context"
 	"fmt"
+	"math"
 	"net"
+	"strconv"
 	"strings"
 
 	ctypes "github.com/moby/moby/api/types/container"
@@ -191,7 +193,14 @@ func (o ContainerCreateOptions) spec() (runtime.Spec, error) {
 	if o.User != "" {
 		u, g, hasG := strings.Cut(o.User, ":")
 		if u == "" || (hasG && g == "") || strings.Count(o.User, ":") > 1 {
-			return s, errdefs.Invalid("invalid user %q: want user[:group], names or numbers", o.User)
+			return s, errdefs.Invalid("invalid --user %q: want user[:group], names or numbers", o.User)
+		}
+		for _, id := range []string{u, g} {
+			if id != "" && strings.Trim(id, "-0123456789") == "" {
+				if n, err := strconv.ParseInt(id, 10, 64); err != nil || n < 0 || n > math.MaxInt32 {
+					return s, errdefs.Invalid("invalid --user %q: uids and gids must be in range 0-%d", o.User, math.MaxInt32)
+				}
+			}
 		}
 	}
 	if o.Workdir != "" && !strings.HasPrefix(o.Workdir, "/") {

@@ -369,3 +369,21 @@ func TestLifecycleUnknownContainer(t *testing.T) {
 	skiff(t, "stop", "--nosuchflag", missing).ErrorLine(t, errExit, "nosuchflag")
 	skiff(t, "stop", "-t", "soon", missing).ErrorLine(t, errExit, "soon")
 }
+
+// wait on a container whose start failed prints its status at once.
+func TestWaitAfterFailedStart(t *testing.T) {
+	parallel(t)
+	name := lcName("wait-failed")
+	createContainer(t, name, nil, "/no/such/command")
+	skiff(t, "start", name).Exit(t, 127)
+	r := skiffWith(t, harness.RunOptions{Timeout: 10 * time.Second}, "wait", name)
+	r.OK(t).StdoutIs(t, "127\n")
+}
+
+// A user id out of range is refused when the container is created.
+func TestUserOutOfRange(t *testing.T) {
+	parallel(t)
+	for _, u := range []string{"99999999999", "0:99999999999", "-1"} {
+		skiff(t, "create", "--user", u, busybox(t), "true").ErrorLine(t, errExit, "--user|user", u)
+	}
+}
