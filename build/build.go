@@ -582,7 +582,7 @@ func (b *builder) copy(s *stage, n *parser.Node) error {
 	}
 	var buf bytes.Buffer
 	lw := newLayerWriter(&buf)
-	var matches []string
+	var matches []source
 	destIsDir := strings.HasSuffix(dest, "/") || len(ws) > 2
 	for _, src := range ws[:len(ws)-1] {
 		if h := heredocSource(n, src); h != nil {
@@ -615,14 +615,19 @@ func (b *builder) copy(s *stage, n *parser.Node) error {
 			}
 			continue
 		}
-		found, err := filepath.Glob(filepath.Join(srcRoot, filepath.Clean("/"+src)))
+		found, err := sources(srcRoot, src)
 		if err != nil || len(found) == 0 {
-			return errdefs.NotFound("%s %s: no such file or directory in the build context", strings.ToUpper(n.Value), src)
+			where := "the build context"
+			if from != "" {
+				where = from
+			}
+			return errdefs.NotFound("%s %s: no such file or directory in %s (symlinks are followed only inside it)", strings.ToUpper(n.Value), src, where)
 		}
 		matches = append(matches, found...)
 	}
 	destIsDir = destIsDir || len(matches) > 1
-	for _, m := range matches {
+	for _, src := range matches {
+		m := src.path
 		fi, err := os.Stat(m)
 		if err != nil {
 			return err
@@ -630,7 +635,7 @@ func (b *builder) copy(s *stage, n *parser.Node) error {
 		target := dest
 		if fi.IsDir() || destIsDir {
 			if !fi.IsDir() {
-				target = path.Join(dest, filepath.Base(m))
+				target = path.Join(dest, src.name)
 			}
 		}
 		if strings.EqualFold(n.Value, "add") && !fi.IsDir() && isArchive(m) {

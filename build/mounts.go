@@ -5,7 +5,6 @@ import (
 	"io"
 	"os"
 	"path"
-	"path/filepath"
 	"strings"
 
 	"github.com/moby/buildkit/frontend/dockerfile/parser"
@@ -106,7 +105,10 @@ func (b *builder) mount(s *stage, spec string, out *runMounts) error {
 			root = r
 			out.release = append(out.release, release)
 		}
-		src := filepath.Join(root, filepath.Clean("/"+kv["source"]))
+		src, err := inRoot(root, kv["source"])
+		if err != nil {
+			return err
+		}
 		fi, err := os.Stat(src)
 		if err != nil {
 			return errdefs.NotFound("source %s: no such file or directory", firstNonEmpty(kv["source"], "."))

@@ -542,3 +542,26 @@ func TestBuildInterrupted(t *testing.T) {
 		return len(left) == 0 && len(sleepPIDs(marker)) == 0, fmt.Sprintf("containers %q, processes %v", left, sleepPIDs(marker))
 	})
 }
+
+// A symlink in the context is followed only inside it: `root -> /` does
+// not give COPY the host's /etc/passwd, and the error names the source.
+func TestBuildSymlinkStaysInContext(t *testing.T) {
+	parallel(t)
+	bb := busybox(t)
+	dir := buildContext(t, map[string]string{
+		"Dockerfile":   "FROM " + bb + "\nCOPY root/etc/passwd /p\n",
+		"sub/file.txt": "inside\n",
+	})
+	must(t, os.Symlink("/", filepath.Join(dir, "root")))
+	must(t, os.Symlink("/sub", filepath.Join(dir, "abs")))    // absolute, inside the context
+	must(t, os.Symlink("../../..", filepath.Join(dir, "up"))) // up and out
+	tag := "build-symlink:" + harness.UniqueSuffix()
+	skiff(t, "build", "-q", "-t", tag, dir).LastErrorLine(t, errExit, "root/etc/passwd")
+	// Links that stay inside work, the absolute one resolved in the context.
+	harness.WriteUserFile(t, harness.E2E, filepath.Join(dir, "Dockerfile"), []byte("FROM "+bb+"\nCOPY abs/file.txt /a\nCOPY up/sub/file.txt /b\n"))
+	skiff(t, "build", "-q", "-t", tag, dir).OK(t)
+	skiff(t, "run", "--rm", tag, "cat", "/a", "/b").OK(t).StdoutIs(t, "inside\ninside\n")
+	// RUN --mount=type=bind does not leave the context either.
+	harness.WriteUserFile(t, harness.E2E, filepath.Join(dir, "Dockerfile"), []byte("FROM "+bb+"\nRUN --mount=type=bind,source=root/etc,target=/m cat /m/passwd\n"))
+	skiff(t, "build", "-q", "--no-cache", "-t", tag, dir).LastErrorLine(t, errExit, "root/etc")
+}
