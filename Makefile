@@ -20,7 +20,7 @@ ifeq ($(strip $(HOME)$(GOPATH)$(GOMODCACHE)),)
 export GOPATH := $(CURDIR)/.cache/go
 endif
 
-.PHONY: build deps test bench lint install uninstall clean help
+.PHONY: build deps test bench crash lint install uninstall clean help
 # deps installs what build needs: never run targets side by side.
 .NOTPARALLEL:
 
@@ -47,6 +47,10 @@ bench: deps build
 
 # gofmt, go vet, and go.mod/go.sum as `go mod tidy` leaves them (direct
 # dependencies listed as direct): a failure prints what to run.
+# The crash-injection sweep with more kill points than make test's slice.
+crash: deps build
+	SKIFF_BINARY=$(CURDIR)/bin/skiff SKIFF_CRASH_POINTS=$${SKIFF_CRASH_POINTS:-40} $(GO) test -tags '$(BUILDTAGS)' -count=1 -timeout 60m -v -run TestCrash $(TESTFLAGS) ./tests/crash/
+
 lint:
 	@files=$$(find . -path './.*' -prune -o -name '*.go' -print); \
 	bad=$$([ -z "$$files" ] || $(GOFMT) -l $$files); \
@@ -70,6 +74,7 @@ help:
 	@echo 'make deps       root: install missing packages and host fixes; else report what is missing'
 	@echo 'make test       deps, build, lint, unit tests, then the end-to-end suites in tests/'
 	@echo 'make bench      deps, build, then the benchmarks in tests/bench/'
+	@echo 'make crash      deps, build, then kill every operation at up to 40 of its state changes (SKIFF_CRASH_POINTS)'
 	@echo 'make lint       gofmt -l (fails on any file), go vet and go mod tidy -diff'
 	@echo 'make install    ./install.sh (root) or ./install.sh --user'
 	@echo 'make uninstall  ./uninstall.sh (root) or ./uninstall.sh --user'

@@ -212,3 +212,11 @@ func firstNonEmpty(s ...string) string {
 	}
 	return ""
 }
+
+// plural is word, with an s unless n is 1.
+func plural(n int, word string) string {
+	if n == 1 {
+		return word
+	}
+	return word + "s"
+}

@@ -11,6 +11,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/skiff-project/skiff/engine"
+	"github.com/skiff-project/skiff/errdefs"
 )
 
 func systemCommand() *cli.Command {
@@ -48,9 +49,61 @@ func systemCommand() *cli.Command {
 				},
 				Action: systemPrune,
 			},
+			{
+				Name:  "check",
+				Usage: "Find, and with --repair fix, what a crash or a full disk left behind",
+				UsageText: "skiff system check [--repair] [--force] [--quick]\n\nExamples:\n  skiff system check\n  skiff system check --repair\n\n" +
+					"Checks supervisors, containers, their storage and mounts, build leftovers, names, network endpoints,\n" +
+					"images, volumes and the image store. Exits 1 when problems are left.",
+				Flags: []cli.Flag{
+					&cli.BoolFlag{Name: "repair", Aliases: []string{"r"}, Usage: "fix what is found"},
+					&cli.BoolFlag{Name: "force", Aliases: []string{"f"}, Usage: "also remove damaged containers, and orphans younger than a minute"},
+					&cli.BoolFlag{Name: "quick", Aliases: []string{"q"}, Usage: "skip the slow checks of the image store (layer digests, mounting layers)"},
+				},
+				Action: systemCheck,
+			},
 			infoCommand(),
 		},
 	}
+}
+
+func systemCheck(c *cli.Context) error {
+	if err := exactArgs(c, 0, 0, "system check [--repair] [--force] [--quick]"); err != nil {
+		return err
+	}
+	o := engine.CheckOptions{Repair: c.Bool("repair"), Force: c.Bool("force"), Quick: c.Bool("quick")}
+	return withEngine(c, func(ctx context.Context, e *engine.Engine) error {
+		rep, err := e.SystemCheck(ctx, o)
+		w := c.App.Writer
+		for _, f := range rep.Findings {
+			switch {
+			case f.Repaired:
+				fmt.Fprintf(w, "%s: %s: repaired: %s\n", f.Object, f.Problem, f.Repair)
+			case f.Err != "":
+				fmt.Fprintf(w, "%s: %s: repairing failed (%s): %s\n", f.Object, f.Problem, f.Repair, f.Err)
+			default:
+				fmt.Fprintf(w, "%s: %s (--repair would %s)\n", f.Object, f.Problem, f.Repair)
+			}
+		}
+		if err != nil {
+			return err
+		}
+		left := rep.Unrepaired()
+		switch {
+		case len(rep.Findings) == 0:
+			fmt.Fprintln(w, "No problems found")
+		case left == 0:
+			fmt.Fprintf(w, "%d %s found, all repaired\n", len(rep.Findings), plural(len(rep.Findings), "problem"))
+		default:
+			fmt.Fprintf(w, "%d %s found, %d left", len(rep.Findings), plural(len(rep.Findings), "problem"), left)
+			if !o.Repair {
+				fmt.Fprint(w, ": run skiff system check --repair to fix them")
+			}
+			fmt.Fprintln(w)
+			return &errdefs.ExitStatus{Code: 1}
+		}
+		return nil
+	})
 }
 
 func versionCommand(version string) *cli.Command {

@@ -15,6 +15,7 @@ import (
 
 	"github.com/skiff-project/skiff/container"
 	"github.com/skiff-project/skiff/errdefs"
+	"github.com/skiff-project/skiff/internal/ondisk"
 	"github.com/skiff-project/skiff/netns"
 	"github.com/skiff-project/skiff/netns/network"
 	"github.com/skiff-project/skiff/paths"
@@ -156,11 +157,23 @@ func Create(st *storage.Store, img *storage.Image, s Spec) (_ *container.Contain
 	}
 	raw := st.Raw()
 	if s.Name != "" {
+		// Named creates take the names' lock from the check of the name to
+		// the record, so that a layer holding a name without a record is
+		// known to be left by an interrupted create, not one in progress.
+		unlock, err := ondisk.Lock(filepath.Join(paths.ContainersDir(), ".names.lock"))
+		if err != nil {
+			return nil, err
+		}
+		defer unlock()
 		if err := takeOverName(raw, c.Name); err != nil {
 			return nil, err
 		}
 	}
-	if _, err := raw.CreateContainer(c.ID, []string{c.Name}, img.ID, "", "", nil); err != nil {
+	_, err = raw.CreateContainer(c.ID, []string{c.Name}, img.ID, "", "", nil)
+	if errors.Is(err, cstorage.ErrDuplicateName) && s.Name != "" && dropOrphanLayer(raw, c.Name) {
+		_, err = raw.CreateContainer(c.ID, []string{c.Name}, img.ID, "", "", nil)
+	}
+	if err != nil {
 		if errors.Is(err, cstorage.ErrDuplicateName) {
 			return nil, fmt.Errorf("container name %q is already in use: remove that container or choose another --name: %w", c.Name, errdefs.ErrConflict)
 		}
@@ -197,6 +210,21 @@ func takeOverName(raw cstorage.Store, name string) error {
 		return fmt.Errorf("container name %q is held by %s, whose removal was interrupted: finish it with skiff rm -f %s: %w", name, container.ShortID(other.ID), name, errdefs.ErrConflict)
 	}
 	return fmt.Errorf("container name %q is already in use by %s: remove that container or choose another --name: %w", name, container.ShortID(other.ID), errdefs.ErrConflict)
+}
+
+// dropOrphanLayer deletes the storage library's container named name when
+// no record names it: left by a create killed between making the layer
+// and writing the record. The caller holds the names' lock.
+func dropOrphanLayer(raw cstorage.Store, name string) bool {
+	sc, err := raw.Container(name)
+	if err != nil {
+		return false
+	}
+	if _, err := container.ReadRecord(sc.ID); !errors.Is(err, errdefs.ErrNotFound) {
+		return false
+	}
+	_, _ = raw.Unmount(sc.ID, true)
+	return raw.DeleteContainer(sc.ID) == nil
 }
 
 // mergeEnv overrides the image's variables with the user's, keeping order.

@@ -90,10 +90,8 @@ func (s *Store) load(si *cstorage.Image) (*Image, error) {
 		err = json.Unmarshal(img.RawConfig, &img.Config)
 	}
 	if err != nil {
-		if users, cerr := s.containersOf(si.ID); cerr == nil && len(users) == 0 {
-			if _, derr := s.s.DeleteImage(si.ID, true); derr == nil || isUnknown(derr) {
-				return nil, errdefs.NotFound("image %s was left half-stored by an interrupted command and has been removed: pull or load it again", short(si.ID))
-			}
+		if s.RemoveHalfStored(si.ID) == nil {
+			return nil, errdefs.NotFound("image %s was left half-stored by an interrupted command and has been removed: pull or load it again", short(si.ID))
 		}
 		return nil, fmt.Errorf("reading the config of image %s: %w", short(si.ID), err)
 	}
@@ -105,6 +103,42 @@ func (s *Store) load(si *cstorage.Image) (*Image, error) {
 		img.Size = size
 	}
 	return img, nil
+}
+
+// HalfStoredImages lists the images whose config is missing or
+// unreadable: left by a command killed while it stored them.
+func (s *Store) HalfStoredImages() ([]string, error) {
+	all, err := s.s.Images()
+	if err != nil {
+		return nil, fmt.Errorf("listing images: %w", err)
+	}
+	var out []string
+	for _, si := range all {
+		var cfg v1.ConfigFile
+		data, err := s.s.ImageBigData(si.ID, keyConfig)
+		if err == nil {
+			err = json.Unmarshal(data, &cfg)
+		}
+		if err != nil {
+			out = append(out, si.ID)
+		}
+	}
+	return out, nil
+}
+
+// RemoveHalfStored removes a half-stored image unless a container uses it.
+func (s *Store) RemoveHalfStored(id string) error {
+	users, err := s.containersOf(id)
+	if err != nil {
+		return err
+	}
+	if len(users) > 0 {
+		return fmt.Errorf("image %s is half-stored but container %s uses it: %w", short(id), short(users[0]), errdefs.ErrConflict)
+	}
+	if _, err := s.s.DeleteImage(id, true); err != nil && !isUnknown(err) {
+		return fmt.Errorf("removing half-stored image %s: %w", short(id), err)
+	}
+	return nil
 }
 
 // Images lists every image, newest first.

@@ -121,6 +121,42 @@ func CreateVolumeLocked(name string, o VolumeOptions, existsOK bool) (*Volume, e
 	return v, v.save()
 }
 
+// HalfCreatedVolumes lists the volume directories without a record: left
+// by a command killed while it created a volume.
+func HalfCreatedVolumes() ([]string, error) {
+	entries, err := os.ReadDir(volumesDir())
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, e := range entries {
+		if !e.IsDir() {
+			continue
+		}
+		if _, err := os.Stat(filepath.Join(volumeDir(e.Name()), "volume.json")); errors.Is(err, os.ErrNotExist) {
+			out = append(out, e.Name())
+		}
+	}
+	return out, nil
+}
+
+// RemoveHalfCreatedVolume removes such a directory, if it still has no
+// record, under the volumes' lock.
+func RemoveHalfCreatedVolume(name string) error {
+	unlock, err := lockVolumes()
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	if _, err := os.Stat(filepath.Join(volumeDir(name), "volume.json")); err == nil {
+		return nil // completed meanwhile
+	}
+	return os.RemoveAll(volumeDir(name))
+}
+
 // Volumes lists every volume by name.
 func Volumes() ([]*Volume, error) {
 	entries, err := os.ReadDir(volumesDir())
