@@ -289,3 +289,76 @@ func must(t *testing.T, err error) {
 		t.Fatal(err)
 	}
 }
+
+// system check names what it finds, exits 1 while problems are left, and
+// --repair leaves a state every command can use.
+func TestSystemCheckRepairs(t *testing.T) {
+	u := harness.E2E
+	s := func(t *testing.T, args ...string) *harness.Result { t.Helper(); return harness.RunAs(t, u, args...) }
+	bb := harness.Images["busybox"].Ref
+	s(t, "pull", "-q", bb).OK(t)
+	s(t, "system", "check", "--repair", "--force").OK(t)
+	s(t, "system", "check").OK(t).StdoutIs(t, "No problems found\n")
+
+	// A container whose supervisor was killed is dead; repaired, it is
+	// exited, and starts again.
+	name := "check-dead-" + harness.UniqueSuffix()
+	id := strings.TrimSpace(s(t, "run", "-d", "--name", name, bb, "sleep", "300").OK(t).Stdout)
+	sup := supervisorOf(t, id)
+	must(t, syscall.Kill(sup, syscall.SIGKILL))
+	waitFor(t, func() bool { return strings.TrimSpace(s(t, "inspect", "-f", "{{.State.Status}}", name).OK(t).Stdout) == "dead" })
+	r := s(t, "system", "check")
+	if r.ExitCode != 1 || !strings.Contains(r.Stdout, name) || !strings.Contains(r.Stdout, "supervisor is gone") || !strings.Contains(r.Stdout, "--repair") {
+		t.Fatalf("system check with a dead container: want it named, exit 1 and the way to repair\n%s", r.Output())
+	}
+	r = s(t, "system", "check", "--repair").OK(t)
+	if !strings.Contains(r.Stdout, "repaired") {
+		t.Errorf("--repair did not say what it did\n%s", r.Output())
+	}
+	s(t, "system", "check").OK(t).StdoutIs(t, "No problems found\n")
+	s(t, "inspect", "-f", "{{.State.Status}} {{.State.ExitCode}}", name).OK(t).StdoutIs(t, "exited 137\n")
+	s(t, "start", name).OK(t)
+	s(t, "rm", "-f", name).OK(t)
+
+	// A supervisor whose container record is gone is stopped.
+	name2 := "check-orphan-" + harness.UniqueSuffix()
+	id2 := strings.TrimSpace(s(t, "run", "-d", "--name", name2, bb, "sleep", "300").OK(t).Stdout)
+	sup2 := supervisorOf(t, id2)
+	must(t, os.RemoveAll(filepath.Join(u.DataDir(), "containers", id2)))
+	r = s(t, "system", "check", "--repair", "--force")
+	if r.ExitCode != 0 || !strings.Contains(r.Stdout, fmt.Sprintf("supervisor %d", sup2)) {
+		t.Fatalf("system check --repair with an orphaned supervisor\n%s", r.Output())
+	}
+	waitFor(t, func() bool { return syscall.Kill(sup2, 0) != nil })
+	s(t, "system", "check").OK(t).StdoutIs(t, "No problems found\n")
+	s(t, "run", "--rm", bb, "true").OK(t)
+}
+
+// supervisorOf is the pid of container id's supervisor.
+func supervisorOf(t *testing.T, id string) int {
+	t.Helper()
+	entries, _ := os.ReadDir("/proc")
+	for _, e := range entries {
+		data, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
+		if err != nil {
+			continue
+		}
+		args := strings.Split(string(data), "\x00")
+		if len(args) >= 3 && args[1] == "__supervise" && args[2] == id {
+			pid, _ := strconv.Atoi(e.Name())
+			return pid
+		}
+	}
+	t.Fatalf("no supervisor for container %s", id)
+	return 0
+}
+
+func waitFor(t *testing.T, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(15 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		if cond() {
+			return
+		}
+	}
+	t.Fatal("timed out")
+}
