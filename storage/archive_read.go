@@ -121,6 +121,9 @@ func extractTar(r io.Reader, root *os.Root) error {
 			return bad("%v: is it a complete tar archive (docker-archive or oci-archive)?", err)
 		}
 		entries++
+		if sparse(h) {
+			return bad("entry %q is a sparse file, which image archives never hold (it could unpack to any size)", h.Name)
+		}
 		name, ok := archivePath(h.Name)
 		if !ok {
 			return bad("entry %q points outside the archive", h.Name)

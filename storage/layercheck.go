@@ -127,6 +127,20 @@ func checkTar(src io.Reader, out io.Writer, wantDiffID string, checks LayerCheck
 	return nil
 }
 
+// sparse reports whether a tar entry is a GNU sparse file: a few bytes of
+// archive that read back as up to 2^63 bytes of file.
+func sparse(h *tar.Header) bool {
+	if h.Typeflag == tar.TypeGNUSparse {
+		return true
+	}
+	for k := range h.PAXRecords {
+		if strings.HasPrefix(k, "GNU.sparse.") {
+			return true
+		}
+	}
+	return false
+}
+
 // inside cleans a tar name relative to the root; ok is false when it
 // climbs out of it.
 func inside(name string) (clean string, ok bool) {
@@ -144,6 +158,9 @@ func checkEntry(h *tar.Header, links map[string]string) error {
 	name, ok := inside(h.Name)
 	if !ok {
 		return errdefs.Invalid("layer entry %q points outside the root filesystem", h.Name)
+	}
+	if sparse(h) {
+		return errdefs.Invalid("layer entry %q is a sparse file, which image layers never hold (it could unpack to any size)", h.Name)
 	}
 	// A write below a symlink this layer created, when that symlink leads
 	// out of the root, would land on the host if extracted naively.

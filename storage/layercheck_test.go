@@ -6,8 +6,12 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"io"
+	"os"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/skiff-project/skiff/errdefs"
 )
@@ -95,5 +99,63 @@ func TestCheckedTarHoldsBadHeader(t *testing.T) {
 	// Only the first entry (header + data + padding) may have passed.
 	if len(got) > len(good)-1024 || bytes.Contains(got, []byte("evil")) {
 		t.Fatalf("passed %d bytes including the bad header", len(got))
+	}
+}
+
+// sparseTar is an old-GNU sparse entry of 4 GiB that takes two
+// blocks of archive: Go's tar reader expands it to zeros.
+func sparseTar(t testing.TB) []byte {
+	t.Helper()
+	hdr := make([]byte, 512)
+	copy(hdr[0:], "big")
+	copy(hdr[100:], "0000644\x00")
+	copy(hdr[108:], "0000000\x00")
+	copy(hdr[116:], "0000000\x00")
+	copy(hdr[124:], "00000000000\x00")
+	copy(hdr[136:], "00000000000\x00")
+	hdr[156] = 'S'
+	copy(hdr[257:], "ustar  \x00")
+	copy(hdr[483:], fmt.Sprintf("%011o\x00", int64(1)<<32))
+	copy(hdr[148:], "        ")
+	sum := 0
+	for _, b := range hdr {
+		sum += int(b)
+	}
+	copy(hdr[148:], fmt.Sprintf("%06o\x00 ", sum))
+	return append(hdr, make([]byte, 1024)...)
+}
+
+// A sparse entry would unpack to any size from a few bytes: refused at
+// once, in layers and in image archives.
+func TestSparseRefused(t *testing.T) {
+	data := sparseTar(t)
+	tr := tar.NewReader(bytes.NewReader(data))
+	if h, err := tr.Next(); err != nil || h.Size != 1<<32 {
+		t.Fatalf("the crafted entry does not read as 4 GiB: %+v %v", h, err)
+	}
+	done := make(chan error, 2)
+	go func() {
+		r, wait := CheckedTar(bytes.NewReader(data), "")
+		_, _ = io.Copy(io.Discard, r)
+		done <- wait()
+	}()
+	go func() {
+		root, err := os.OpenRoot(t.TempDir())
+		if err != nil {
+			done <- err
+			return
+		}
+		defer root.Close()
+		done <- extractTar(bytes.NewReader(data), root)
+	}()
+	for i := 0; i < 2; i++ {
+		select {
+		case err := <-done:
+			if !errors.Is(err, errdefs.ErrInvalidArgument) || !strings.Contains(err.Error(), "sparse") {
+				t.Errorf("err = %v, want a refusal naming the sparse entry", err)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatal("a sparse entry was expanded instead of refused")
+		}
 	}
 }
