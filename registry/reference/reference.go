@@ -117,7 +117,15 @@ func (n Named) FamiliarRepository() string {
 	if n.Domain != DefaultDomain {
 		return n.Repository()
 	}
-	return strings.TrimPrefix(n.Path, "library/")
+	p := n.Path
+	if rest, ok := strings.CutPrefix(p, "library/"); ok && !strings.Contains(rest, "/") {
+		p = rest // official images only: library/a/b stays as it is
+	}
+	// docker.io/0.0/app shown as 0.0/app would name the registry 0.0.
+	if first, _, more := strings.Cut(p, "/"); more && (strings.ContainsAny(first, ".:") || first == "localhost") {
+		return n.Repository()
+	}
+	return p
 }
 
 // Familiar returns the reference as Docker shows it.

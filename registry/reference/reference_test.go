@@ -44,3 +44,26 @@ func TestParseInvalid(t *testing.T) {
 		})
 	}
 }
+
+// FuzzParse: any string parses to an error of the invalid-argument class
+// or to a reference whose full and familiar forms parse back to itself.
+func FuzzParse(f *testing.F) {
+	for _, s := range []string{"busybox", "busybox:1.36", "127.0.0.1:5000/app@sha256:" + sixtyFour, "Bad", "a//b", "::", "x:y:z", "docker.io/library/busybox:latest", ""} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		n, err := Parse(s)
+		if err != nil {
+			if !errors.Is(err, errdefs.ErrInvalidArgument) {
+				t.Fatalf("Parse(%q): %v is not an invalid argument", s, err)
+			}
+			return
+		}
+		for _, form := range []string{n.String(), n.Familiar()} {
+			m, err := Parse(form)
+			if err != nil || m.String() != n.String() {
+				t.Fatalf("Parse(%q) = %s, but its form %q parses to %s, %v", s, n, form, m, err)
+			}
+		}
+	})
+}
