@@ -20,7 +20,7 @@ ifeq ($(strip $(HOME)$(GOPATH)$(GOMODCACHE)),)
 export GOPATH := $(CURDIR)/.cache/go
 endif
 
-.PHONY: build deps test bench crash lint install uninstall clean help
+.PHONY: build deps test bench crash fuzz lint install uninstall clean help
 # deps installs what build needs: never run targets side by side.
 .NOTPARALLEL:
 
@@ -51,6 +51,17 @@ bench: deps build
 crash: deps build
 	SKIFF_BINARY=$(CURDIR)/bin/skiff SKIFF_CRASH_POINTS=$${SKIFF_CRASH_POINTS:-40} $(GO) test -tags '$(BUILDTAGS)' -count=1 -timeout 60m -v -run TestCrash $(TESTFLAGS) ./tests/crash/
 
+# Every fuzz target for FUZZTIME each (make test runs their seed corpora).
+# Minimizing a new input is capped: uncapped, it runs the target for up
+# to a minute per input without counting executions, which looked like a
+# stalled fuzzer.
+FUZZTIME ?= 30s
+FUZZ_TARGETS = ./storage:FuzzExtractArchive ./storage:FuzzCheckedTar ./container:FuzzParseVolume \
+	./container:FuzzParseMount ./netns:FuzzParsePublish ./registry/reference:FuzzParse ./build:FuzzDockerfile
+fuzz:
+	@for t in $(FUZZ_TARGETS); do pkg=$${t%%:*}; fn=$${t##*:}; echo "== $$fn ($$pkg, $(FUZZTIME))"; \
+		$(GO) test -tags '$(BUILDTAGS)' -run '^$$' -fuzz "^$$fn\$$" -fuzztime $(FUZZTIME) -fuzzminimizetime 2s $$pkg || exit 1; done
+
 lint:
 	@files=$$(find . -path './.*' -prune -o -name '*.go' -print); \
 	bad=$$([ -z "$$files" ] || $(GOFMT) -l $$files); \
@@ -75,6 +86,7 @@ help:
 	@echo 'make test       deps, build, lint, unit tests, then the end-to-end suites in tests/'
 	@echo 'make bench      deps, build, then the benchmarks in tests/bench/'
 	@echo 'make crash      deps, build, then kill every operation at up to 40 of its state changes (SKIFF_CRASH_POINTS)'
+	@echo 'make fuzz       every fuzz target for FUZZTIME (default 30s) each'
 	@echo 'make lint       gofmt -l (fails on any file), go vet and go mod tidy -diff'
 	@echo 'make install    ./install.sh (root) or ./install.sh --user'
 	@echo 'make uninstall  ./uninstall.sh (root) or ./uninstall.sh --user'

@@ -29,3 +29,40 @@ func TestPairs(t *testing.T) {
 		})
 	}
 }
+
+// FuzzDockerfile: the front end (buildkit's parser, then skiff's reading
+// of each instruction's words, pairs, stage names and heredocs) never
+// panics on any Dockerfile.
+func FuzzDockerfile(f *testing.F) {
+	for _, s := range []string{
+		"FROM busybox AS base\nRUN echo hi\nCOPY --from=base /a /b\n",
+		"FROM x\nENV A=1 B=\"two words\"\nLABEL a=b\n",
+		"FROM x\nRUN <<EOF\necho hi\nEOF\nCOPY <<-EOT /f\n\thello\nEOT\n",
+		"ARG V=1\nFROM x:$V\nRUN --mount=type=cache,target=/c true\n",
+		"# syntax=docker/dockerfile:1\nFROM scratch\n",
+		"FROM\n\\\n",
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		res, err := parser.Parse(strings.NewReader(s))
+		if err != nil {
+			return
+		}
+		st := &stage{args: map[string]string{"A": "1"}}
+		for _, n := range res.AST.Children {
+			ws := words(n)
+			_ = stageName(n)
+			switch strings.ToUpper(n.Value) {
+			case "ENV", "LABEL":
+				_ = pairs(ws)
+			}
+			for _, w := range ws {
+				_ = st.expand(w)
+				if h := heredocSource(n, w); h != nil {
+					_ = heredocBody(h)
+				}
+			}
+		}
+	})
+}

@@ -196,3 +196,56 @@ func TestRelativeBindSources(t *testing.T) {
 		t.Errorf("ParseMount relative = %+v, %v", m, err)
 	}
 }
+
+// FuzzParseVolume: -v never panics; what it accepts has an absolute,
+// clean destination other than /, an absolute, clean bind source, and a
+// Binds form that parses back to the same mount.
+func FuzzParseVolume(f *testing.F) {
+	for _, s := range []string{"/host:/ctr:ro", "./rel:/x", ".:/src", "vol:/data:U,nocopy", "/data", "/tmp:/", "a:b:c:d", ":/x", "/h:/c:rshared,Z"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		m, err := ParseVolume(s, "/base")
+		if err != nil {
+			if !errors.Is(err, errdefs.ErrInvalidArgument) {
+				t.Fatalf("ParseVolume(%q): %v is not an invalid argument", s, err)
+			}
+			return
+		}
+		if !filepath.IsAbs(m.Destination) || filepath.Clean(m.Destination) != m.Destination || m.Destination == "/" {
+			t.Fatalf("ParseVolume(%q): destination %q", s, m.Destination)
+		}
+		if m.Type == MountBind && (!filepath.IsAbs(m.Source) || filepath.Clean(m.Source) != m.Source) {
+			t.Fatalf("ParseVolume(%q): bind source %q", s, m.Source)
+		}
+		again, err := ParseVolume(m.Bind, "")
+		if err != nil || again.Source != m.Source || again.Destination != m.Destination || again.ReadOnly != m.ReadOnly || again.Type != m.Type {
+			t.Fatalf("ParseVolume(%q) = %+v, but its Binds form %q parses to %+v, %v", s, m, m.Bind, again, err)
+		}
+	})
+}
+
+// FuzzParseMount: --mount and --tmpfs never panic, and what they accept
+// has an absolute, clean destination other than /.
+func FuzzParseMount(f *testing.F) {
+	for _, s := range []string{"type=bind,source=/tmp,target=/data,readonly", "type=tmpfs,target=/c,tmpfs-size=1m", "type=volume,target=/d,volume-nocopy", "target=/x", "type=bind,src=.,dst=/y", ",,,", "type=tmpfs,target=/"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		for _, parse := range []func(string) (Mount, error){
+			func(s string) (Mount, error) { return ParseMount(s, "/tmp") },
+			ParseTmpfs,
+		} {
+			m, err := parse(s)
+			if err != nil {
+				if !errors.Is(err, errdefs.ErrInvalidArgument) {
+					t.Fatalf("%q: %v is not an invalid argument", s, err)
+				}
+				continue
+			}
+			if !filepath.IsAbs(m.Destination) || filepath.Clean(m.Destination) != m.Destination || m.Destination == "/" {
+				t.Fatalf("%q: destination %q", s, m.Destination)
+			}
+		}
+	})
+}
