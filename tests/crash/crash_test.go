@@ -306,7 +306,9 @@ func TestSystemCheckRepairs(t *testing.T) {
 	id := strings.TrimSpace(s(t, "run", "-d", "--name", name, bb, "sleep", "300").OK(t).Stdout)
 	sup := supervisorOf(t, id)
 	must(t, syscall.Kill(sup, syscall.SIGKILL))
-	waitFor(t, func() bool { return strings.TrimSpace(s(t, "inspect", "-f", "{{.State.Status}}", name).OK(t).Stdout) == "dead" })
+	waitFor(t, func() bool {
+		return strings.TrimSpace(s(t, "inspect", "-f", "{{.State.Status}}", name).OK(t).Stdout) == "dead"
+	})
 	r := s(t, "system", "check")
 	if r.ExitCode != 1 || !strings.Contains(r.Stdout, name) || !strings.Contains(r.Stdout, "supervisor is gone") || !strings.Contains(r.Stdout, "--repair") {
 		t.Fatalf("system check with a dead container: want it named, exit 1 and the way to repair\n%s", r.Output())
