@@ -230,6 +230,9 @@ type State struct {
 	FinishedAt    time.Time    `json:"FinishedAt"`
 	Health        *HealthState `json:"Health,omitempty"`
 	SupervisorPid int          `json:"SupervisorPid,omitempty"`
+	// CreatorPid is the command that created the container, while it has
+	// not been started: a run starting it holds it from prunes.
+	CreatorPid int `json:"CreatorPid,omitempty"`
 	// StoppedByUser is set by stop and kill so that restart policies
 	// other than always leave the container stopped.
 	StoppedByUser bool `json:"StoppedByUser,omitempty"`
@@ -329,6 +332,17 @@ func (c *Container) correctState() {
 	if c.State.Error == "" {
 		c.State.Error = "the container's supervisor exited unexpectedly: remove the container with rm -f"
 	}
+}
+
+// Starting reports whether the command that created c (a run) may still
+// be about to start it: c is created, has no supervisor yet, and its
+// creator is alive.
+func (c *Container) Starting() bool {
+	if c.State.Status != StatusCreated || c.State.SupervisorPid != 0 || c.State.CreatorPid == 0 {
+		return false
+	}
+	_, err := os.Stat("/proc/" + strconv.Itoa(c.State.CreatorPid))
+	return err == nil
 }
 
 // Alive reports whether pid is the supervisor of container id.

@@ -109,9 +109,10 @@ func ctrName(ctr *container.Container) string {
 	return fmt.Sprintf("container %s (%s)", container.ShortID(ctr.ID), ctr.Name)
 }
 
-// idle reports whether no supervisor holds ctr (none recorded, or gone).
+// idle reports whether no process holds ctr: no live supervisor, and no
+// live command about to start it.
 func idle(ctr *container.Container) bool {
-	return ctr.State.SupervisorPid == 0 || !container.Alive(ctr.State.SupervisorPid, ctr.ID)
+	return (ctr.State.SupervisorPid == 0 || !container.Alive(ctr.State.SupervisorPid, ctr.ID)) && !ctr.Starting()
 }
 
 func (c *checker) supervisors() error {

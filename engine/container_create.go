@@ -87,6 +87,12 @@ func (e *Engine) ContainerCreate(ctx context.Context, o ContainerCreateOptions) 
 	}
 	spec.Warn = func(w string) { res.Warnings = append(res.Warnings, w) }
 	err = e.withStore(func(st *storage.Store) error {
+		// The image stays until the container holds it.
+		unlock, err := storage.HoldImages()
+		if err != nil {
+			return err
+		}
+		defer unlock()
 		img, err := st.LookupImage(o.Image)
 		if err != nil {
 			return err

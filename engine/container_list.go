@@ -181,7 +181,7 @@ func prunable(c *container.Container) bool {
 	case container.StatusExited, container.StatusDead, container.StatusRemoving:
 		return true
 	case container.StatusCreated:
-		return c.State.SupervisorPid == 0
+		return c.State.SupervisorPid == 0 && !c.Starting()
 	}
 	return false
 }

@@ -110,7 +110,7 @@ func Create(st *storage.Store, img *storage.Image, s Spec) (_ *container.Contain
 			SecurityOpt: s.SecurityOpt, Security: s.Security, Init: s.Init, InitPath: s.InitPath,
 			AutoRemove: s.Remove, RestartPolicy: s.Restart, LogConfig: s.Log,
 		},
-		State: container.State{Status: container.StatusCreated},
+		State: container.State{Status: container.StatusCreated, CreatorPid: os.Getpid()},
 	}
 	for _, m := range mounts {
 		if m.Bind != "" {

@@ -80,6 +80,11 @@ func PruneBuildMounts() error { return os.RemoveAll(buildMountsDir()) }
 // no container holds, every cached step, and the RUN --mount=type=cache
 // directories. It returns the images it removed.
 func (s *Store) PruneBuild() ([]string, error) {
+	unlock, err := ondisk.Lock(imagesLock())
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
 	var removed []string
 	for id := range BuildIntermediates() {
 		if img, err := s.LookupImage(id); err == nil && len(img.Names) == 0 && s.removeUnused(img.ID) {

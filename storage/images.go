@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"path/filepath"
 	"sort"
 	"strings"
 	"time"
@@ -19,6 +20,7 @@ import (
 	"go.podman.io/storage/pkg/archive"
 
 	"github.com/skiff-project/skiff/errdefs"
+	"github.com/skiff-project/skiff/internal/ondisk"
 	"github.com/skiff-project/skiff/registry/reference"
 )
 
@@ -126,8 +128,18 @@ func (s *Store) HalfStoredImages() ([]string, error) {
 	return out, nil
 }
 
-// RemoveHalfStored removes a half-stored image unless a container uses it.
+// RemoveHalfStored removes a half-stored image unless a container uses it,
+// when no other command holds the images (it may be called by one that
+// does: it then leaves the image for later).
 func (s *Store) RemoveHalfStored(id string) error {
+	unlock, ok, err := ondisk.TryLock(imagesLock())
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return fmt.Errorf("image %s is half-stored; it is removed once no other command uses the images: %w", short(id), errdefs.ErrConflict)
+	}
+	defer unlock()
 	users, err := s.containersOf(id)
 	if err != nil {
 		return err
@@ -266,6 +278,11 @@ type RemoveImageResult struct {
 // last name. An image with several names is only untagged by name; by ID
 // it needs force. An image used by a container needs force.
 func (s *Store) RemoveImage(ref string, force bool) (*RemoveImageResult, error) {
+	unlock, err := ondisk.Lock(imagesLock())
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
 	img, err := s.LookupImage(ref)
 	if err != nil {
 		return nil, err
@@ -339,9 +356,24 @@ func (s *Store) containersOf(imageID string) ([]string, error) {
 	return out, nil
 }
 
+// imagesLock is taken shared while an image or its layers must not go
+// (between finding an image and a container or image made on it holding
+// it), and exclusive to remove images.
+func imagesLock() string { return filepath.Join(DataDir(), "images.lock") }
+
+// HoldImages keeps every image and layer from being removed until the
+// returned func is called: take it from looking an image up to making a
+// container on it.
+func HoldImages() (func(), error) { return ondisk.LockShared(imagesLock()) }
+
 // PruneImages removes dangling images (all unused ones with all) that no
 // container uses, and returns their IDs.
 func (s *Store) PruneImages(all bool) ([]string, error) {
+	unlock, err := ondisk.Lock(imagesLock())
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
 	imgs, err := s.Images()
 	if err != nil {
 		return nil, err
@@ -401,6 +433,12 @@ func (s *Store) MissingLayers(diffIDs []string) []bool {
 // moves the names to it. Layers already present (by chain ID) are reused;
 // on failure the layers this call created are removed again.
 func (s *Store) PutImage(ctx context.Context, ni NewImage) (_ *Image, retErr error) {
+	// The layers found in the store stay until the image holds them.
+	unlock, err := HoldImages()
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
 	parent := ""
 	var created []string
 	defer func() {
@@ -454,7 +492,7 @@ func (s *Store) PutImage(ctx context.Context, ni NewImage) (_ *Image, retErr err
 	if !cfg.Created.IsZero() {
 		opts.CreationDate = cfg.Created.Time
 	}
-	_, err := s.s.CreateImage(id, nil, parent, "", opts)
+	_, err = s.s.CreateImage(id, nil, parent, "", opts)
 	if errors.Is(err, cstorage.ErrDuplicateID) {
 		// Same content stored before: keep it, record the new digests,
 		// and complete it if an interrupted command left it without its
@@ -502,11 +540,18 @@ func (s *Store) putLayer(id, parent string, l LayerSource) error {
 	return err
 }
 
-// isStagingRace is the storage library failing to move a layer's staged
-// tar-split out of its (removed) temporary directory.
+// isStagingRace is the storage library losing a layer's temporary
+// directory to another process's stale-directory recovery: either moving
+// the staged tar-split out of it fails, or unpacking into the (removed)
+// staging root finds no directory to create entries in. The library's
+// staging lock has a window between creating and locking the lock file
+// in which a recovering process can take it as stale.
 func isStagingRace(err error) bool {
-	return err != nil && (errors.Is(err, fs.ErrNotExist) || strings.Contains(err.Error(), "no such file or directory")) &&
-		strings.Contains(err.Error(), "/tmp/temp-dir-")
+	if err == nil || !(errors.Is(err, fs.ErrNotExist) || strings.Contains(err.Error(), "no such file or directory")) {
+		return false
+	}
+	msg := err.Error()
+	return strings.Contains(msg, "/tmp/temp-dir-") || strings.Contains(msg, "unpacking failed")
 }
 
 func (s *Store) putLayerOnce(id, parent string, l LayerSource) error {

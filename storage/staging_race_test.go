@@ -16,7 +16,14 @@ func TestIsStagingRace(t *testing.T) {
 	if !isStagingRace(fmt.Errorf("creating layer: %w", link)) {
 		t.Errorf("isStagingRace(%v) = false, want true", link)
 	}
-	for _, err := range []error{nil, os.ErrNotExist, errors.New("digest mismatch in /tmp/temp-dir-1")} {
+	// The same race seen by parallel builds, while unpacking a RUN layer
+	// into the staging root that recovery had just removed.
+	unpack := errors.New("unpacking failed (error: exit status 1; output: mkdir /etc: no such file or directory)")
+	if !isStagingRace(unpack) {
+		t.Errorf("isStagingRace(%v) = false, want true", unpack)
+	}
+	for _, err := range []error{nil, os.ErrNotExist, errors.New("digest mismatch in /tmp/temp-dir-1"),
+		errors.New("unpacking failed (error: exit status 1; output: no space left on device)")} {
 		if isStagingRace(err) {
 			t.Errorf("isStagingRace(%v) = true, want false", err)
 		}

@@ -79,7 +79,12 @@ func isUnknown(err error) bool {
 // MountImage makes an image's files readable at a path (through a
 // throwaway container layer); done unmounts and removes it.
 func (s *Store) MountImage(imageID string) (string, func(), error) {
+	unlock, err := HoldImages()
+	if err != nil {
+		return "", nil, err
+	}
 	c, err := s.s.CreateContainer("", nil, imageID, "", "", nil)
+	unlock()
 	if err != nil {
 		return "", nil, fmt.Errorf("mounting image %s: %w", short(imageID), err)
 	}

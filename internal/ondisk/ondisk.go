@@ -105,7 +105,22 @@ func syncDir(dir string) {
 // Lock creates path (and its directory) if needed, takes an exclusive
 // flock on it and returns the unlock func. The lock goes with the process
 // if it dies, so a killed command never leaves an object locked.
-func Lock(path string) (func(), error) {
+func Lock(path string) (func(), error) { return flock(path, unix.LOCK_EX) }
+
+// LockShared is Lock for readers: any number hold it at once, and an
+// exclusive Lock waits for all of them.
+func LockShared(path string) (func(), error) { return flock(path, unix.LOCK_SH) }
+
+// TryLock is Lock that gives up at once: ok is false when the lock is held.
+func TryLock(path string) (unlock func(), ok bool, err error) {
+	unlock, err = flock(path, unix.LOCK_EX|unix.LOCK_NB)
+	if errors.Is(err, unix.EWOULDBLOCK) {
+		return nil, false, nil
+	}
+	return unlock, err == nil, err
+}
+
+func flock(path string, how int) (func(), error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return nil, err
 	}
@@ -113,7 +128,7 @@ func Lock(path string) (func(), error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX); err != nil {
+	if err := unix.Flock(int(f.Fd()), how); err != nil {
 		f.Close()
 		return nil, fmt.Errorf("locking %s: %w", path, err)
 	}

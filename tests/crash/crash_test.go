@@ -12,9 +12,13 @@
 // must work, and nothing may be listed twice. Each operation logs what
 // it tried: kill points, kills, repairs.
 //
+// load_test.go races commands on the same objects (parallel builds, pulls
+// and rmi -f, system prune and run): each may fail only with a clear
+// conflict, and nothing may be left for system check.
+//
 // It is its own test binary so that no other test runs beside it: the
-// repairs would take other tests' deliberate messes for crashes. It runs
-// in make test; `make crash` runs it with more kill points.
+// repairs and prunes would take other tests' objects. It runs in make
+// test; `make crash` runs it with more kill points.
 package crash
 
 import (
