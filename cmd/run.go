@@ -153,6 +153,9 @@ func create(ctx context.Context, c *cli.Context, e *engine.Engine, o engine.Cont
 			fmt.Fprintf(os.Stderr, "Unable to find image '%s' locally\n", o.Image)
 		}
 	}
+	if err := o.Validate(); err != nil {
+		return "", err
+	}
 	if _, err := e.ImageEnsure(ctx, o.Image, c.String("pull"), po, missing); err != nil {
 		return "", err
 	}

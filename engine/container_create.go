@@ -76,6 +76,15 @@ type ContainerCreateOptions struct {
 	TTY         bool
 }
 
+// Validate parses o's options without touching anything: callers that
+// pull a missing image first (run, create) call it before the pull, so
+// bad options change nothing, as in Docker, where the client parses the
+// flags before asking for the image.
+func (o ContainerCreateOptions) Validate() error {
+	_, err := o.spec()
+	return err
+}
+
 // ContainerCreate creates a container from an image already in the
 // store. Nothing runs yet. Invalid options fail before anything is made,
 // and a failure leaves nothing behind.

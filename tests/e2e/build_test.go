@@ -561,6 +561,15 @@ func TestBuildSymlinkStaysInContext(t *testing.T) {
 	harness.WriteUserFile(t, harness.E2E, filepath.Join(dir, "Dockerfile"), []byte("FROM "+bb+"\nCOPY abs/file.txt /a\nCOPY up/sub/file.txt /b\n"))
 	skiff(t, "build", "-q", "-t", tag, dir).OK(t)
 	skiff(t, "run", "--rm", tag, "cat", "/a", "/b").OK(t).StdoutIs(t, "inside\ninside\n")
+	// `..` in a source name and globs through a link stay in the context
+	// too: ../sub is the context's sub, as in Docker.
+	for _, src := range []string{"../../../../etc/passwd", "root/etc/pass*", "up/../../etc/passwd"} {
+		harness.WriteUserFile(t, harness.E2E, filepath.Join(dir, "Dockerfile"), []byte("FROM "+bb+"\nCOPY "+src+" /p\n"))
+		skiff(t, "build", "-q", "-t", tag, dir).LastErrorLine(t, errExit, src)
+	}
+	harness.WriteUserFile(t, harness.E2E, filepath.Join(dir, "Dockerfile"), []byte("FROM "+bb+"\nCOPY ../sub/file.txt /c\nADD ../../s*/file.txt /d\n"))
+	skiff(t, "build", "-q", "-t", tag, dir).OK(t)
+	skiff(t, "run", "--rm", tag, "cat", "/c", "/d").OK(t).StdoutIs(t, "inside\ninside\n")
 	// RUN --mount=type=bind does not leave the context either.
 	harness.WriteUserFile(t, harness.E2E, filepath.Join(dir, "Dockerfile"), []byte("FROM "+bb+"\nRUN --mount=type=bind,source=root/etc,target=/m cat /m/passwd\n"))
 	skiff(t, "build", "-q", "--no-cache", "-t", tag, dir).LastErrorLine(t, errExit, "root/etc")

@@ -133,6 +133,11 @@ func TestRelativeBindSourceIsTheCallersDirectory(t *testing.T) {
 	}
 	// Started from another directory, it still mounts the same one.
 	skiff(t, "start", "-a", name).OK(t).StdoutIs(t, "mine\nmine\n")
+	// From a subdirectory, ../etc is the same directory again.
+	sub := filepath.Join(work, "sub")
+	must(t, os.Mkdir(sub, 0o755))
+	must(t, os.Chown(sub, harness.E2E.UID, harness.E2E.GID))
+	skiffWith(t, harness.RunOptions{Dir: sub}, "run", "--rm", "-v", "../etc:/y:ro", busybox(t), "cat", "/y/marker").OK(t).StdoutIs(t, "mine\n")
 }
 
 // A mount over the container's root is refused when the container is
@@ -147,4 +152,7 @@ func TestMountOverRootRefused(t *testing.T) {
 			t.Errorf("%v: a refused create left %v", flags, got)
 		}
 	}
+	// The options are refused before a missing image is pulled: nothing
+	// listens on 127.0.0.1:1, so a pull would fail with another error.
+	skiff(t, "run", "--rm", "-v", "/tmp:/", "127.0.0.1:1/skiff-absent:1", "true").ErrorLine(t, errExit, "cannot be /")
 }

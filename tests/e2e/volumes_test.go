@@ -211,12 +211,17 @@ func TestVolumeCreateInspect(t *testing.T) {
 
 	// A duplicate name, and invalid names.
 	skiff(t, "volume", "create", name).ErrorLine(t, errExit, name)
-	for _, bad := range []string{"bad/name", "bad name", "-dash", "a:b"} {
+	for _, bad := range []string{"bad/name", "bad name", "-dash", "a:b", "..", "../x", "."} {
 		r := skiff(t, "volume", "create", bad)
 		if r.ExitCode != errExit {
 			t.Errorf("%s: want exit %d for an invalid name\n%s", r.Cmdline(), errExit, r.Output())
 			skiff(t, "volume", "rm", "-f", bad)
 		}
+	}
+	// A volume source naming a path out of the volumes directory is no
+	// volume name: refused at create, nothing made.
+	for _, m := range []string{"type=volume,source=..,target=/x", "type=volume,source=../../etc,target=/x"} {
+		skiff(t, "create", "--mount", m, busybox(t), "true").LastErrorLine(t, errExit, "..")
 	}
 }
 
