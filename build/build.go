@@ -27,7 +27,9 @@ import (
 	"github.com/moby/patternmatcher"
 	"github.com/moby/patternmatcher/ignorefile"
 
+	"github.com/skiff-project/skiff/container"
 	"github.com/skiff-project/skiff/errdefs"
+	"github.com/skiff-project/skiff/events"
 	"github.com/skiff-project/skiff/registry/reference"
 	"github.com/skiff-project/skiff/runtime"
 	"github.com/skiff-project/skiff/storage"
@@ -490,11 +492,16 @@ func (b *builder) run(s *stage, n *parser.Node, m *runMounts) error {
 	if err != nil {
 		return err
 	}
+	containerEvent(c, "create")
 	if b.o.Running != nil {
 		b.o.Running(c.ID)
 		defer b.o.Running("")
 	}
-	defer func() { _, _ = runtime.Remove(b.st, c.ID, true, true) }()
+	defer func() {
+		if removed, err := runtime.Remove(b.st, c.ID, true, true); err == nil && removed != nil {
+			containerEvent(removed, "destroy")
+		}
+	}()
 	out := b.o.Out
 	if b.o.Quiet {
 		out = io.Discard
@@ -905,4 +912,12 @@ func (b *builder) owner(s *stage, spec string) (int, int, error) {
 		return eu.UID, eu.UID, nil
 	}
 	return eu.UID, eu.GID, nil
+}
+
+// containerEvent records a RUN container's create or destroy, as Docker's
+// classic builder's containers show in its events (the supervisor
+// records their start and die).
+func containerEvent(c *container.Container, action events.Action) {
+	events.Record(events.Message{Type: events.ContainerEventType, Action: action,
+		Actor: events.ContainerActor(c.ID, c.Name, c.Image, c.Config.Labels, nil)})
 }

@@ -72,36 +72,6 @@ func detachKeysFlag() cli.Flag {
 	return &cli.StringFlag{Name: "detach-keys", Value: "ctrl-p,ctrl-q", Usage: "key sequence that detaches from an attached container"}
 }
 
-// parseDetachKeys parses Docker's key sequence, e.g. ctrl-p,ctrl-q.
-func parseDetachKeys(s string) ([]byte, error) {
-	if s == "" {
-		return nil, nil
-	}
-	var out []byte
-	for _, k := range strings.Split(s, ",") {
-		k = strings.TrimSpace(k)
-		switch {
-		case len(k) == 1:
-			out = append(out, k[0])
-		case strings.HasPrefix(k, "ctrl-") && len(k) == 6:
-			ch := k[5]
-			switch {
-			case ch >= 'a' && ch <= 'z':
-				out = append(out, ch-'a'+1)
-			case ch == '@':
-				out = append(out, 0)
-			case ch >= '[' && ch <= '_':
-				out = append(out, ch-'['+27)
-			default:
-				return nil, errdefs.Invalid("invalid --detach-keys %q: unknown key %q", s, k)
-			}
-		default:
-			return nil, errdefs.Invalid("invalid --detach-keys %q: use keys like a or ctrl-p, separated by commas", s)
-		}
-	}
-	return out, nil
-}
-
 // attachAndStart starts a created container with this terminal attached,
 // forwards signals and returns its exit status.
 func attachAndStart(ctx context.Context, e *engine.Engine, id, name string, interactive, tty, sigProxy bool, detachKeys []byte) error {
@@ -184,7 +154,7 @@ func attachCommand() *cli.Command {
 			if err := exactArgs(c, 1, 1, "attach [OPTIONS] CONTAINER"); err != nil {
 				return err
 			}
-			keys, err := parseDetachKeys(c.String("detach-keys"))
+			keys, err := engine.ParseDetachKeys(c.String("detach-keys"))
 			if err != nil {
 				return err
 			}

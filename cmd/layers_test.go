@@ -11,7 +11,7 @@ import (
 
 // The CLI (and the API service) are skins over the engine: they may not
 // reach past it into the packages that do the work.
-var belowEngine = []string{"runtime", "storage", "netns", "registry", "supervisor", "build", "container", "userns", "internal"}
+var belowEngine = []string{"runtime", "storage", "netns", "registry", "supervisor", "build", "container", "userns", "internal", "events"}
 
 func TestOnlyEngineBelowTheSkins(t *testing.T) {
 	const module = "github.com/skiff-project/skiff/"

@@ -27,7 +27,7 @@ func startCommand() *cli.Command {
 				if err := exactArgs(c, 1, 1, "start -a CONTAINER (one container when attaching)"); err != nil {
 					return err
 				}
-				keys, err := parseDetachKeys(c.String("detach-keys"))
+				keys, err := engine.ParseDetachKeys(c.String("detach-keys"))
 				if err != nil {
 					return err
 				}

@@ -76,7 +76,7 @@ func commands(version string) []*cli.Command {
 		buildCommand(), builderCommand(), pullCommand(), pushCommand(), loginCommand(), logoutCommand(),
 		imagesCommand(), imageCommand(), inspectCommand(), tagCommand(), rmiCommand(), importCommand(),
 		saveCommand(), loadCommand(), exportCommand(), diffCommand(), historyCommand(), commitCommand(),
-		systemCommand(), infoCommand(), versionCommand(version),
+		systemCommand(), infoCommand(), versionCommand(version), eventsCommand(),
 	}
 	return append(cmds, stepCommands()...)
 }

@@ -33,6 +33,7 @@ func runFlags() []cli.Flag {
 		&cli.StringFlag{Name: "network", Aliases: []string{"net"}, Usage: "none, host, private (default: own namespace, outbound via slirp4netns), container:NAME or a network"},
 		&cli.StringSliceFlag{Name: "publish", Aliases: []string{"p"}, Usage: "publish a port: [ip:][hostPort:]containerPort[/tcp|/udp], ranges allowed"},
 		&cli.BoolFlag{Name: "publish-all", Aliases: []string{"P"}, Usage: "publish the image's EXPOSEd ports on free host ports"},
+		&cli.StringSliceFlag{Name: "expose", Usage: "expose a port or a range (PORT[/PROTO]) without publishing it"},
 		&cli.StringSliceFlag{Name: "network-alias", Usage: "another name for the container on its user-defined network"},
 		&cli.StringFlag{Name: "mac-address", Usage: "MAC address of the container's outbound interface (tap0)"},
 		&cli.StringSliceFlag{Name: "dns", Usage: "DNS server for the container"},
@@ -112,6 +113,7 @@ func createOptions(c *cli.Context) (engine.ContainerCreateOptions, error) {
 		Binds: c.StringSlice("volume"), Mounts: c.StringSlice("mount"), Tmpfs: c.StringSlice("tmpfs"),
 		VolumesFrom: c.StringSlice("volumes-from"), ReadOnly: c.Bool("read-only"), Dir: dir,
 		NetworkMode: c.String("network"), Publish: c.StringSlice("publish"), PublishAll: c.Bool("publish-all"),
+		Expose:  c.StringSlice("expose"),
 		Aliases: c.StringSlice("network-alias"), MacAddress: c.String("mac-address"),
 		DNS: c.StringSlice("dns"), DNSSearch: c.StringSlice("dns-search"), DNSOptions: c.StringSlice("dns-option"),
 		ExtraHosts: c.StringSlice("add-host"), CapAdd: c.StringSlice("cap-add"), CapDrop: c.StringSlice("cap-drop"),
@@ -182,7 +184,7 @@ func runAction(c *cli.Context) error {
 		return err
 	}
 	run := c.Command.Name == "run"
-	detachKeys, err := parseDetachKeys(c.String("detach-keys"))
+	detachKeys, err := engine.ParseDetachKeys(c.String("detach-keys"))
 	if err != nil {
 		return err
 	}

@@ -1,6 +1,7 @@
 package container
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -203,59 +204,86 @@ func ParseMount(spec, dir string) (Mount, error) {
 		}
 		kv[k] = v
 	}
-	typ := kv["type"]
+	f := MountFields{Type: kv["type"], Source: kv["source"], Target: kv["target"],
+		Propagation: kv["bind-propagation"], TmpfsSize: kv["tmpfs-size"], TmpfsMode: kv["tmpfs-mode"]}
+	for k, dst := range map[string]*bool{"readonly": &f.ReadOnly, "volume-nocopy": &f.NoCopy} {
+		switch v, ok := kv[k]; {
+		case !ok, v == "false", v == "0":
+		case v == "true", v == "1":
+			*dst = true
+		default:
+			return Mount{}, errdefs.Invalid("invalid --mount %q: %s must be true or false", spec, k)
+		}
+	}
+	return f.Mount(dir, fmt.Sprintf("--mount %q", spec))
+}
+
+// MountFields are a --mount's fields, or a mount of Docker's API
+// (HostConfig.Mounts), before they are checked.
+type MountFields struct {
+	Type, Source, Target string
+	ReadOnly, NoCopy     bool
+	Propagation          string
+	TmpfsSize, TmpfsMode string // as --mount writes them (bytes or 64m; octal)
+}
+
+// Mount checks f and makes the mount; what names it in errors (`--mount
+// "…"`, `HostConfig.Mounts[0]`).
+func (f MountFields) Mount(dir, what string) (Mount, error) {
+	typ := f.Type
 	if typ == "" {
 		typ = MountVolume
 	}
-	if kv["target"] == "" {
-		return Mount{}, errdefs.Invalid("invalid --mount %q: target=/absolute/path is required", spec)
+	if f.Target == "" {
+		return Mount{}, errdefs.Invalid("invalid %s: target=/absolute/path is required", what)
 	}
-	target, err := destination(kv["target"], "--mount", spec)
-	if err != nil {
-		return Mount{}, err
+	if !filepath.IsAbs(f.Target) {
+		return Mount{}, errdefs.Invalid("invalid %s: container path %q must be absolute", what, f.Target)
 	}
-	m := Mount{Type: typ, Destination: target, Origin: FromMountFlag}
-	if v, ok := kv["readonly"]; ok {
-		switch v {
-		case "true", "1":
-			m.ReadOnly = true
-		case "false", "0":
-		default:
-			return Mount{}, errdefs.Invalid("invalid --mount %q: readonly must be true or false", spec)
-		}
+	target := filepath.Clean(f.Target)
+	if target == "/" {
+		return Mount{}, errdefs.Invalid("invalid %s: the container path cannot be /: mount on a directory below it", what)
 	}
+	m := Mount{Type: typ, Destination: target, Origin: FromMountFlag, ReadOnly: f.ReadOnly}
 	switch typ {
 	case MountBind:
-		src := kv["source"]
-		if src == "" {
-			return Mount{}, errdefs.Invalid("invalid --mount %q: type=bind needs source=/host/path", spec)
+		if f.Source == "" {
+			return Mount{}, errdefs.Invalid("invalid %s: type=bind needs source=/host/path", what)
 		}
-		if m.Source, err = hostPath(src, dir, "--mount", spec); err != nil {
-			return Mount{}, err
+		if filepath.IsAbs(f.Source) {
+			m.Source = filepath.Clean(f.Source)
+		} else if dir == "" {
+			return Mount{}, errdefs.Invalid("invalid %s: the host path %q must be absolute", what, f.Source)
+		} else {
+			m.Source = filepath.Join(dir, f.Source)
 		}
 		if _, err := os.Stat(m.Source); err != nil {
 			// Unlike -v, Docker's --mount does not create the source.
-			return Mount{}, errdefs.Invalid("invalid --mount %q: bind source path %s does not exist", spec, m.Source)
+			return Mount{}, errdefs.Invalid("invalid %s: bind source path %s does not exist", what, m.Source)
 		}
-		if p := kv["bind-propagation"]; p != "" {
-			m.Options = []string{p}
+		switch f.Propagation {
+		case "":
+		case "shared", "rshared", "slave", "rslave", "private", "rprivate":
+			m.Options = []string{f.Propagation}
+		default:
+			return Mount{}, errdefs.Invalid("invalid %s: unknown bind propagation %q", what, f.Propagation)
 		}
 	case MountTmpfs:
 		m.Options = []string{"nosuid", "nodev"}
-		if v := kv["tmpfs-size"]; v != "" {
-			m.Options = append(m.Options, "size="+v)
+		if f.TmpfsSize != "" {
+			m.Options = append(m.Options, "size="+f.TmpfsSize)
 		}
-		if v := kv["tmpfs-mode"]; v != "" {
-			m.Options = append(m.Options, "mode="+v)
+		if f.TmpfsMode != "" {
+			m.Options = append(m.Options, "mode="+f.TmpfsMode)
 		}
 	case MountVolume:
-		m.Source = kv["source"]
+		m.Source = f.Source
 		if m.Source != "" && !names.Valid(m.Source) {
-			return Mount{}, errdefs.Invalid("invalid --mount %q: source=%s is not a volume name", spec, m.Source)
+			return Mount{}, errdefs.Invalid("invalid %s: source=%s is not a volume name", what, m.Source)
 		}
-		m.NoCopy = kv["volume-nocopy"] == "true" || kv["volume-nocopy"] == "1"
+		m.NoCopy = f.NoCopy
 	default:
-		return Mount{}, errdefs.Invalid("invalid --mount %q: unknown type %q (want bind, volume or tmpfs)", spec, typ)
+		return Mount{}, errdefs.Invalid("invalid %s: unknown type %q (want bind, volume or tmpfs)", what, typ)
 	}
 	return m, nil
 }

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 
+	securejoin "github.com/cyphar/filepath-securejoin"
 	"go.podman.io/storage/pkg/archive"
 
 	"github.com/skiff-project/skiff/build"
@@ -31,14 +32,17 @@ type BuildOptions struct {
 	// DockerfileText, when set instead, is its text (`-f -`).
 	Dockerfile     string
 	DockerfileText io.Reader
-	Tags           []string // names for the image
-	BuildArgs      map[string]string
-	Target         string
-	Labels         map[string]string
-	Network        string // for RUN steps: private (default), none, host
-	NoCache        bool
-	Pull           string // policy for FROM images: missing (default) or always
-	Platform       string // only this host's
+	// DockerfileInContext, when set, is the Dockerfile's path inside the
+	// context (the API's dockerfile parameter); it cannot leave it.
+	DockerfileInContext string
+	Tags                []string // names for the image
+	BuildArgs           map[string]string
+	Target              string
+	Labels              map[string]string
+	Network             string // for RUN steps: private (default), none, host
+	NoCache             bool
+	Pull                string // policy for FROM images: missing (default) or always
+	Platform            string // only this host's
 	// Secrets are --secret id=ID,src=FILE or id=ID,env=VAR.
 	Secrets []string
 	Quiet   bool
@@ -104,6 +108,11 @@ func (e *Engine) Build(ctx context.Context, o BuildOptions) (string, error) {
 		if f == "" {
 			f = filepath.Join(dir, "Dockerfile")
 		}
+		if o.DockerfileInContext != "" {
+			if f, err = securejoin.SecureJoin(dir, o.DockerfileInContext); err != nil {
+				return "", err
+			}
+		}
 		fh, err := os.Open(f)
 		if err != nil {
 			return "", errdefs.NotFound("Dockerfile %s: %v", f, err)
@@ -156,6 +165,9 @@ func (e *Engine) Build(ctx context.Context, o BuildOptions) (string, error) {
 	}
 	if err != nil {
 		return "", err
+	}
+	for _, t := range tags {
+		imageEvent("tag", "sha256:"+img.ID, familiarRef(t), img.Config.Config.Labels)
 	}
 	return "sha256:" + img.ID, nil
 }

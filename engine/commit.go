@@ -60,6 +60,12 @@ func (e *Engine) ContainerCommit(ctx context.Context, ref string, o CommitOption
 			return err
 		}
 		id = "sha256:" + img.ID
+		attrs := map[string]string{"comment": o.Message, "imageID": id}
+		if name != "" {
+			attrs["imageRef"] = familiarRef(name)
+			imageEvent("tag", id, familiarRef(name), img.Config.Config.Labels)
+		}
+		containerEvent(c, "commit", attrs)
 		return nil
 	})
 	return id, err

@@ -20,6 +20,9 @@ import (
 // HealthOptions are the --health-* settings; zero values keep the image's.
 type HealthOptions = runtime.HealthOptions
 
+// MountFields are one mount given field by field (--mount's keys).
+type MountFields = container.MountFields
+
 // ContainerCreateOptions is a container to create, as `skiff create`
 // and `run` take it and Docker's API describes it. Strings are in
 // Docker's syntax and are parsed once, here: what is stored is the
@@ -38,9 +41,12 @@ type ContainerCreateOptions struct {
 	Hostname      string
 	Labels        map[string]string
 
-	Binds       []string // -v SRC:DST[:OPTS], NAME:DST[:OPTS] or DST
-	Mounts      []string // --mount type=bind|volume|tmpfs,…
-	Tmpfs       []string // --tmpfs PATH[:OPTS]
+	Binds  []string // -v SRC:DST[:OPTS], NAME:DST[:OPTS] or DST
+	Mounts []string // --mount type=bind|volume|tmpfs,…
+	Tmpfs  []string // --tmpfs PATH[:OPTS]
+	// MountSpecs are mounts given field by field (the API's
+	// HostConfig.Mounts), checked like --mount.
+	MountSpecs  []MountFields
 	VolumesFrom []string // CONTAINER[:ro|rw]
 	ReadOnly    bool
 	// Dir is the directory relative host paths in Binds and Mounts are
@@ -50,6 +56,7 @@ type ContainerCreateOptions struct {
 
 	NetworkMode string   // none, host, private (default), container:NAME or a network
 	Publish     []string // -p [ip:][hostPort:]containerPort[/proto]
+	Expose      []string // --expose PORT[/proto] or a range, over the image's EXPOSE
 	PublishAll  bool
 	Aliases     []string // --network-alias
 	MacAddress  string
@@ -113,6 +120,7 @@ func (e *Engine) ContainerCreate(ctx context.Context, o ContainerCreateOptions) 
 		if err != nil {
 			return err
 		}
+		containerEvent(c, "create", nil)
 		e.log.Debug("container created", "id", c.ID, "name", c.Name, "image", img.ID, "network", c.HostConfig.NetworkMode, "mounts", len(c.HostConfig.Mounts))
 		res.ID = c.ID
 		return nil
@@ -148,6 +156,16 @@ func (o ContainerCreateOptions) spec() (runtime.Spec, error) {
 			return s, err
 		}
 		s.Mounts = append(s.Mounts, m)
+	}
+	for i, f := range o.MountSpecs {
+		m, err := f.Mount(o.Dir, fmt.Sprintf("mount %d (target %s)", i+1, f.Target))
+		if err != nil {
+			return s, err
+		}
+		s.Mounts = append(s.Mounts, m)
+	}
+	if s.Expose, err = netns.ParseExpose(o.Expose); err != nil {
+		return s, err
 	}
 	for _, v := range o.Tmpfs {
 		m, err := container.ParseTmpfs(v)

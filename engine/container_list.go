@@ -12,6 +12,7 @@ import (
 
 	"github.com/skiff-project/skiff/container"
 	"github.com/skiff-project/skiff/errdefs"
+	"github.com/skiff-project/skiff/events"
 	"github.com/skiff-project/skiff/runtime"
 	"github.com/skiff-project/skiff/storage"
 )
@@ -160,17 +161,25 @@ func (e *Engine) ContainerPrune(ctx context.Context, f Filters) (ctypes.PruneRep
 				continue
 			}
 			size, _ := st.Raw().ContainerSize(c.ID)
-			if _, err := runtime.Remove(st, c.ID, c.State.Status != container.StatusExited, false); err != nil {
+			removed, err := runtime.Remove(st, c.ID, c.State.Status != container.StatusExited, false)
+			if err != nil {
 				if isNotFound(err) || errors.Is(err, errdefs.ErrConflict) {
 					continue // removed or started meanwhile
 				}
 				return err
 			}
+			if removed == nil {
+				continue // removed meanwhile by another command
+			}
+			containerEvent(removed, "destroy", nil)
 			rep.ContainersDeleted = append(rep.ContainersDeleted, c.ID)
 			rep.SpaceReclaimed += uint64(size)
 		}
 		return nil
 	})
+	if err == nil {
+		pruneEvent(events.ContainerEventType, &rep.SpaceReclaimed)
+	}
 	return rep, err
 }
 

@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"strconv"
 	"strings"
 	"time"
 
@@ -15,6 +16,7 @@ import (
 
 	"github.com/skiff-project/skiff/container"
 	"github.com/skiff-project/skiff/errdefs"
+	"github.com/skiff-project/skiff/events"
 	"github.com/skiff-project/skiff/internal/ondisk"
 	"github.com/skiff-project/skiff/runtime"
 	"github.com/skiff-project/skiff/storage"
@@ -48,6 +50,36 @@ type RemoveOptions struct {
 	Volumes bool
 }
 
+// ParseDetachKeys parses Docker's key sequence, e.g. ctrl-p,ctrl-q.
+func ParseDetachKeys(s string) ([]byte, error) {
+	if s == "" {
+		return nil, nil
+	}
+	var out []byte
+	for _, k := range strings.Split(s, ",") {
+		k = strings.TrimSpace(k)
+		switch {
+		case len(k) == 1:
+			out = append(out, k[0])
+		case strings.HasPrefix(k, "ctrl-") && len(k) == 6:
+			ch := k[5]
+			switch {
+			case ch >= 'a' && ch <= 'z':
+				out = append(out, ch-'a'+1)
+			case ch == '@':
+				out = append(out, 0)
+			case ch >= '[' && ch <= '_':
+				out = append(out, ch-'['+27)
+			default:
+				return nil, errdefs.Invalid("invalid --detach-keys %q: unknown key %q", s, k)
+			}
+		default:
+			return nil, errdefs.Invalid("invalid --detach-keys %q: use keys like a or ctrl-p, separated by commas", s)
+		}
+	}
+	return out, nil
+}
+
 // ParseSignal accepts TERM, SIGTERM, sigterm or a number.
 func ParseSignal(s string) (unix.Signal, error) { return runtime.ParseSignal(s) }
 
@@ -66,14 +98,7 @@ func (e *Engine) ContainerStart(ctx context.Context, ref string) error {
 // pid of its process once it runs. It returns when the container exits
 // (its status) or the caller detaches (ErrDetached).
 func (e *Engine) ContainerStartAttached(ctx context.Context, ref string, streams AttachStreams, started func(pid int)) (int, error) {
-	c, err := container.Lookup(ref)
-	if err != nil {
-		return 0, err
-	}
-	if c.State.Running {
-		return 0, fmt.Errorf("container %s is already running: use attach: %w", c.Name, errdefs.ErrConflict)
-	}
-	a, err := runtime.StartAttached(c, streams)
+	a, err := e.ContainerStartWith(ctx, ref, streams)
 	if err != nil {
 		return 0, err
 	}
@@ -83,9 +108,41 @@ func (e *Engine) ContainerStartAttached(ctx context.Context, ref string, streams
 	return a.Stream(streams)
 }
 
+// Attachment is a container started with the caller attached: Stream
+// copies its streams until it exits (its status) or the caller detaches.
+type Attachment struct {
+	Pid int
+	a   *runtime.Attached
+}
+
+// Stream copies until the container exits and returns its status.
+func (a *Attachment) Stream(streams AttachStreams) (int, error) { return a.a.Stream(streams) }
+
+// ContainerStartWith starts a container that is not running with the
+// caller attached from its first byte, and returns once it runs.
+func (e *Engine) ContainerStartWith(ctx context.Context, ref string, streams AttachStreams) (*Attachment, error) {
+	c, err := container.Lookup(ref)
+	if err != nil {
+		return nil, err
+	}
+	if c.State.Running {
+		return nil, fmt.Errorf("container %s is already running: use attach: %w", c.Name, errdefs.ErrConflict)
+	}
+	containerEvent(c, "attach", nil) // before its start, as Docker's run
+	a, err := runtime.StartAttached(c, streams)
+	if err != nil {
+		return nil, err
+	}
+	e.log.Debug("container started attached", "id", c.ID)
+	return &Attachment{Pid: a.Pid, a: a}, nil
+}
+
 // ContainerAttach joins a running container's streams until it exits
 // (its status) or the caller detaches (ErrDetached).
 func (e *Engine) ContainerAttach(ctx context.Context, ref string, streams AttachStreams) (int, error) {
+	if c, err := container.Lookup(ref); err == nil && c.State.Running {
+		containerEvent(c, "attach", nil)
+	}
 	return runtime.Attach(ref, streams)
 }
 
@@ -96,8 +153,14 @@ func (e *Engine) ContainerStop(ctx context.Context, ref string, o StopOptions) e
 			return err
 		}
 	}
-	_, err := runtime.Stop(ref, o.Timeout, o.Signal)
-	return err
+	c, err := runtime.Stop(ref, o.Timeout, o.Signal)
+	if err != nil {
+		return err
+	}
+	if c.State.Running || c.State.Restarting || c.State.Status == container.StatusRestarting {
+		containerEvent(c, "stop", nil)
+	}
+	return nil
 }
 
 // ContainerRestart stops a container (as ContainerStop) and starts it.
@@ -105,7 +168,13 @@ func (e *Engine) ContainerRestart(ctx context.Context, ref string, o StopOptions
 	if err := e.ContainerStop(ctx, ref, o); err != nil {
 		return err
 	}
-	return e.ContainerStart(ctx, ref)
+	if err := e.ContainerStart(ctx, ref); err != nil {
+		return err
+	}
+	if c, err := container.Lookup(ref); err == nil {
+		containerEvent(c, "restart", nil)
+	}
+	return nil
 }
 
 // ContainerKill sends a signal (default KILL) to a running container.
@@ -117,14 +186,21 @@ func (e *Engine) ContainerKill(ctx context.Context, ref, signal string) error {
 	if err != nil {
 		return err
 	}
-	_, err = runtime.Kill(ref, sig)
-	return err
+	c, err := runtime.Kill(ref, sig)
+	if err != nil {
+		return err
+	}
+	containerEvent(c, "kill", map[string]string{"signal": strconv.Itoa(int(sig))})
+	return nil
 }
 
 // ContainerRemove removes a container: a running one only with Force.
 func (e *Engine) ContainerRemove(ctx context.Context, ref string, o RemoveOptions) error {
 	return e.withStore(func(st *storage.Store) error {
-		_, err := runtime.Remove(st, ref, o.Force, o.Volumes)
+		c, err := runtime.Remove(st, ref, o.Force, o.Volumes)
+		if err == nil && c != nil { // nil: its supervisor removed it (--rm) and said so
+			containerEvent(c, "destroy", nil)
+		}
 		return err
 	})
 }
@@ -135,21 +211,124 @@ func (e *Engine) ContainerWait(ctx context.Context, ref string) (int, error) {
 	return runtime.Wait(ctx, ref)
 }
 
+// Conditions of ContainerWaitFor, as Docker's API names them.
+const (
+	WaitNotRunning = "not-running" // now, if it is not running
+	WaitNextExit   = "next-exit"   // the next time it stops
+	WaitRemoved    = "removed"     // once it is removed
+)
+
+// ContainerWaitFor waits, as Docker's API does, for a condition and
+// returns the container's exit code: not-running returns at once when
+// the container is not running (created containers too), next-exit waits
+// for the exit after this call, removed for the record to go.
+func (e *Engine) ContainerWaitFor(ctx context.Context, ref, condition string) (int, error) {
+	switch condition {
+	case "", WaitNotRunning, WaitNextExit, WaitRemoved:
+	default:
+		return 0, errdefs.Invalid("invalid wait condition %q: want not-running, next-exit or removed", condition)
+	}
+	return runtime.WaitFor(ctx, ref, condition == WaitNextExit, condition == WaitRemoved)
+}
+
+// UpdateOptions are what `update` may change on a container.
+type UpdateOptions struct {
+	Restart string // a restart policy; "" keeps the container's
+}
+
+// ContainerUpdate changes a container's restart policy; the supervisor
+// reads it at the container's next exit.
+func (e *Engine) ContainerUpdate(ctx context.Context, ref string, o UpdateOptions) error {
+	if o.Restart == "" {
+		return nil
+	}
+	policy, err := container.ParseRestart(o.Restart)
+	if err != nil {
+		return err
+	}
+	c, err := container.Lookup(ref)
+	if err != nil {
+		return err
+	}
+	_, err = container.Update(c.ID, func(c *container.Container) error {
+		if c.HostConfig.AutoRemove && policy.Name != "no" {
+			return errdefs.Invalid("conflicting options: restart policy %s and the container's --rm", o.Restart)
+		}
+		c.HostConfig.RestartPolicy = policy
+		return nil
+	})
+	return err
+}
+
 // ContainerRename gives a container a new name.
 func (e *Engine) ContainerRename(ctx context.Context, ref, name string) error {
-	return e.withStore(func(st *storage.Store) error { return runtime.Rename(st, ref, name) })
+	return e.withStore(func(st *storage.Store) error {
+		old, err := container.Lookup(ref)
+		if err != nil {
+			return err
+		}
+		if err := runtime.Rename(st, ref, name); err != nil {
+			return err
+		}
+		if c, err := container.ReadRecord(old.ID); err == nil {
+			containerEvent(c, "rename", map[string]string{"oldName": "/" + old.Name})
+		}
+		return nil
+	})
 }
 
 // ContainerPause freezes a running container (needs the freezer cgroup).
-func (e *Engine) ContainerPause(ctx context.Context, ref string) error { return runtime.Pause(ref) }
+func (e *Engine) ContainerPause(ctx context.Context, ref string) error {
+	return afterEvent(ref, "pause", runtime.Pause(ref))
+}
 
 // ContainerUnpause thaws a paused container.
-func (e *Engine) ContainerUnpause(ctx context.Context, ref string) error { return runtime.Unpause(ref) }
+func (e *Engine) ContainerUnpause(ctx context.Context, ref string) error {
+	return afterEvent(ref, "unpause", runtime.Unpause(ref))
+}
+
+// afterEvent records a container's event when the call that returned err
+// succeeded, and returns err.
+func afterEvent(ref string, action events.Action, err error) error {
+	if err != nil {
+		return err
+	}
+	if c, lerr := container.Lookup(ref); lerr == nil {
+		containerEvent(c, action, nil)
+	}
+	return nil
+}
 
 // ContainerExec runs a command in a running container and returns its
-// exit status as an *errdefs.ExitStatus when it is not 0.
+// exit status as an *errdefs.ExitStatus when it is not 0. Its events are
+// Docker's: exec_create and exec_start (with the command) once the
+// process runs, exec_die (exitCode) when it ends.
 func (e *Engine) ContainerExec(ctx context.Context, ref string, o ExecOptions) error {
-	return runtime.Exec(ref, o)
+	c, err := container.Lookup(ref)
+	if err != nil {
+		return err
+	}
+	id := o.ID
+	if id == "" {
+		id = randomID()
+	}
+	cmdline := strings.Join(o.Cmd, " ")
+	started := false
+	caller := o.Started
+	o.Started = func(pid int) {
+		started = true
+		containerEvent(c, events.Action("exec_create: "+cmdline), map[string]string{"execID": id})
+		containerEvent(c, events.Action("exec_start: "+cmdline), map[string]string{"execID": id})
+		if caller != nil {
+			caller(pid)
+		}
+	}
+	err = runtime.Exec(ref, o)
+	var st *errdefs.ExitStatus
+	if started && !o.Detach && (err == nil || errors.As(err, &st)) {
+		containerEvent(c, "exec_die", map[string]string{"execID": id, "exitCode": strconv.Itoa(errdefs.ExitCode(err))})
+	}
+	return err
 }
 
 // ContainerLogs writes a container's log to stdout and stderr; with
@@ -182,7 +361,11 @@ func (e *Engine) ContainerTop(ctx context.Context, ref string, psArgs []string) 
 	if err != nil {
 		return res, errdefs.Invalid("top: ps %s: %s", strings.Join(psArgs, " "), strings.TrimSpace(string(out)))
 	}
-	return topResponse(string(out), pids)
+	if res, err = topResponse(string(out), pids); err != nil {
+		return res, err
+	}
+	containerEvent(c, "top", nil)
+	return res, nil
 }
 
 // topResponse splits ps's output into Docker's titles and rows, keeping
@@ -265,6 +448,19 @@ func (e *Engine) ContainerStats(ctx context.Context, refs []string, all bool) ([
 	return out, nil
 }
 
+// StatsSample is one reading of a container's counters.
+type StatsSample = runtime.StatsSample
+
+// ContainerStatsSample reads a container's counters once (the API's
+// stats: the client computes rates from two readings).
+func (e *Engine) ContainerStatsSample(ctx context.Context, ref string) (*StatsSample, error) {
+	c, err := container.Lookup(ref)
+	if err != nil {
+		return nil, err
+	}
+	return runtime.Sample(c)
+}
+
 // ContainerChanges lists what changed in a container's file system
 // against its image (A added, C changed, D deleted), mount points left out.
 func (e *Engine) ContainerChanges(ctx context.Context, ref string) ([]ctypes.FilesystemChange, error) {
@@ -312,9 +508,14 @@ func (e *Engine) ContainerExport(ctx context.Context, ref string, to ExportTarge
 			return err
 		}
 		if to.Path == "" {
-			return st.Export(ctx, c.ID, to.Writer)
+			err = st.Export(ctx, c.ID, to.Writer)
+		} else {
+			err = ondisk.WriteStream(to.Path, 0o644, func(f *os.File) error { return st.Export(ctx, c.ID, f) })
 		}
-		return ondisk.WriteStream(to.Path, 0o644, func(f *os.File) error { return st.Export(ctx, c.ID, f) })
+		if err == nil {
+			containerEvent(c, "export", nil)
+		}
+		return err
 	})
 }
 
@@ -324,13 +525,31 @@ type CopyOptions = runtime.CopyOptions
 // CopyFromContainer copies ctrPath out of a container into hostDest, or
 // as a tar stream to w when hostDest is "-".
 func (e *Engine) CopyFromContainer(ctx context.Context, ref, ctrPath, hostDest string, w io.Writer, o CopyOptions) error {
-	return e.withStore(func(st *storage.Store) error { return runtime.CopyFrom(st, ref, ctrPath, hostDest, w, o) })
+	return e.withStore(func(st *storage.Store) error {
+		return afterEvent(ref, "archive-path", runtime.CopyFrom(st, ref, ctrPath, hostDest, w, o))
+	})
+}
+
+// PathStat describes a path in a container.
+type PathStat = runtime.PathStat
+
+// ContainerStatPath describes a path in a container (the API's archive
+// HEAD), without following a final symlink.
+func (e *Engine) ContainerStatPath(ctx context.Context, ref, ctrPath string) (*PathStat, error) {
+	var ps *PathStat
+	err := e.withStore(func(st *storage.Store) (err error) {
+		ps, err = runtime.StatPath(st, ref, ctrPath)
+		return err
+	})
+	return ps, err
 }
 
 // CopyToContainer copies hostSrc (or the tar stream r when hostSrc is
 // "-") into a container at ctrPath.
 func (e *Engine) CopyToContainer(ctx context.Context, ref, hostSrc string, r io.Reader, ctrPath string, o CopyOptions) error {
-	return e.withStore(func(st *storage.Store) error { return runtime.CopyTo(st, ref, hostSrc, r, ctrPath, o) })
+	return e.withStore(func(st *storage.Store) error {
+		return afterEvent(ref, "extract-to-dir", runtime.CopyTo(st, ref, hostSrc, r, ctrPath, o))
+	})
 }
 
 // isNotFound reports whether err is of the not-found class.

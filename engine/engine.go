@@ -14,11 +14,13 @@ package engine
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"sync"
 	"time"
 
+	"github.com/skiff-project/skiff/events"
 	"github.com/skiff-project/skiff/paths"
 	"github.com/skiff-project/skiff/storage"
 	"github.com/skiff-project/skiff/userns"
@@ -54,6 +56,7 @@ func New(opts ...Option) (*Engine, error) {
 		o(e)
 	}
 	userns.Warn = e.warn
+	events.Logf = func(format string, args ...any) { e.log.Warn(fmt.Sprintf(format, args...)) }
 	if err := userns.Enter(); err != nil {
 		return nil, err
 	}

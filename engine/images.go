@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -17,6 +18,7 @@ import (
 	mstorage "github.com/moby/moby/api/types/storage"
 
 	"github.com/skiff-project/skiff/errdefs"
+	"github.com/skiff-project/skiff/events"
 	"github.com/skiff-project/skiff/internal/ondisk"
 	"github.com/skiff-project/skiff/registry"
 	"github.com/skiff-project/skiff/registry/reference"
@@ -32,7 +34,12 @@ type PullOptions struct {
 	Platform  string // os/arch[/variant]; "" for this host's
 	TLSVerify *bool  // nil: verify, except loopback and insecure registries
 	Progress  PullProgress
+	// Auth, when set, replaces the user's stored credentials.
+	Auth *Credentials
 }
+
+// Credentials are a registry user and password, or a token.
+type Credentials = registry.Credentials
 
 // ImagePull downloads an image and returns its full reference.
 func (e *Engine) ImagePull(ctx context.Context, ref string, o PullOptions) (string, error) {
@@ -42,7 +49,10 @@ func (e *Engine) ImagePull(ctx context.Context, ref string, o PullOptions) (stri
 	}
 	err = e.withStore(func(st *storage.Store) error {
 		e.log.Debug("pulling", "ref", n.String(), "platform", o.Platform)
-		_, err := registry.Pull(ctx, st, ref, registry.PullOptions{Platform: o.Platform, TLSVerify: o.TLSVerify, Progress: o.Progress})
+		img, err := registry.Pull(ctx, st, ref, registry.PullOptions{Platform: o.Platform, TLSVerify: o.TLSVerify, Progress: o.Progress, Auth: o.Auth})
+		if err == nil {
+			refEvent("pull", ref, img)
+		}
 		return err
 	})
 	return n.String(), err
@@ -86,10 +96,11 @@ func (e *Engine) ImageEnsure(ctx context.Context, ref, policy string, o PullOpti
 	if missing != nil {
 		missing()
 	}
-	img, err := registry.Pull(ctx, st, ref, registry.PullOptions{Platform: o.Platform, TLSVerify: o.TLSVerify, Progress: o.Progress})
+	img, err := registry.Pull(ctx, st, ref, registry.PullOptions{Platform: o.Platform, TLSVerify: o.TLSVerify, Progress: o.Progress, Auth: o.Auth})
 	if err != nil {
 		return "", err
 	}
+	refEvent("pull", ref, img)
 	return img.ID, nil
 }
 
@@ -102,6 +113,9 @@ func (e *Engine) ImagePush(ctx context.Context, ref, dest string, o PushOptions)
 	var digest string
 	err := e.withStore(func(st *storage.Store) (err error) {
 		digest, err = registry.Push(ctx, st, ref, dest, o)
+		if err == nil {
+			refEvent("push", cmp.Or(dest, ref), nil)
+		}
 		return err
 	})
 	return digest, err
@@ -296,7 +310,15 @@ func (e *Engine) ImageTag(ctx context.Context, source, target string) error {
 	if _, err := reference.Parse(target); err != nil {
 		return err
 	}
-	return e.withStore(func(st *storage.Store) error { return st.Tag(source, target) })
+	return e.withStore(func(st *storage.Store) error {
+		if err := st.Tag(source, target); err != nil {
+			return err
+		}
+		if img, err := st.LookupImage(target); err == nil {
+			imageEvent("tag", "sha256:"+img.ID, familiarRef(target), img.Config.Config.Labels)
+		}
+		return nil
+	})
 }
 
 // ImageRemove untags an image by name, or removes it by ID (with force,
@@ -304,10 +326,12 @@ func (e *Engine) ImageTag(ctx context.Context, source, target string) error {
 func (e *Engine) ImageRemove(ctx context.Context, ref string, force bool) ([]image.DeleteResponse, error) {
 	var out []image.DeleteResponse
 	err := e.withStore(func(st *storage.Store) error {
+		img, _ := st.LookupImage(ref)
 		res, err := st.RemoveImage(ref, force)
 		if err != nil {
 			return err
 		}
+		removedEvents(img, res.Untagged, res.Deleted)
 		for _, u := range res.Untagged {
 			out = append(out, image.DeleteResponse{Untagged: u})
 		}
@@ -328,8 +352,12 @@ func (e *Engine) ImagePrune(ctx context.Context, all bool) (image.PruneReport, e
 		for _, id := range removed {
 			rep.ImagesDeleted = append(rep.ImagesDeleted, image.DeleteResponse{Deleted: id})
 		}
+		removedEvents(nil, nil, removed)
 		return err
 	})
+	if err == nil {
+		pruneEvent(events.ImageEventType, nil)
+	}
 	return rep, err
 }
 
@@ -341,6 +369,9 @@ func (e *Engine) BuildPrune(ctx context.Context) ([]string, error) {
 		removed, err = st.PruneBuild()
 		return err
 	})
+	if err == nil {
+		pruneEvent(events.BuilderEventType, nil)
+	}
 	return removed, err
 }
 
@@ -386,6 +417,10 @@ func (e *Engine) ImageImport(ctx context.Context, r io.Reader, o ImageImportOpti
 		img, err := st.Import(ctx, r, storage.ImportOptions{Changes: o.Changes, Message: o.Message, Name: name})
 		if err == nil {
 			id = img.ID
+			if name != "" {
+				imageEvent("tag", "sha256:"+id, familiarRef(name), img.Config.Config.Labels)
+			}
+			imageEvent("import", "sha256:"+id, "sha256:"+id, img.Config.Config.Labels)
 		}
 		return err
 	})
@@ -406,6 +441,9 @@ func (e *Engine) ImageLoad(ctx context.Context, r io.Reader, dir string) ([]Load
 		imgs, err := st.Load(ctx, storage.LoadOptions{Reader: r, Dir: dir})
 		for _, img := range imgs {
 			out = append(out, LoadedImage{ID: "sha256:" + img.ID, Names: familiar(img.Names)})
+			if err == nil {
+				imageEvent("load", "sha256:"+img.ID, "sha256:"+img.ID, nil)
+			}
 		}
 		return err
 	})
@@ -442,13 +480,23 @@ func (e *Engine) ImageSave(ctx context.Context, o ImageSaveOptions) error {
 		return errdefs.Invalid("invalid --format %q: want docker-archive, oci-archive or oci-dir", o.Format)
 	}
 	return e.withStore(func(st *storage.Store) error {
+		var err error
 		if o.Path == "" {
-			return st.Save(ctx, so)
+			err = st.Save(ctx, so)
+		} else {
+			err = ondisk.WriteStream(o.Path, 0o644, func(f *os.File) error {
+				so.Writer = f
+				return st.Save(ctx, so)
+			})
 		}
-		return ondisk.WriteStream(o.Path, 0o644, func(f *os.File) error {
-			so.Writer = f
-			return st.Save(ctx, so)
-		})
+		if err == nil {
+			for _, ref := range o.Refs {
+				if img, err := st.LookupImage(ref); err == nil {
+					imageEvent("save", "sha256:"+img.ID, "sha256:"+img.ID, img.Config.Config.Labels)
+				}
+			}
+		}
+		return err
 	})
 }
 

@@ -10,6 +10,7 @@ import (
 
 	"github.com/skiff-project/skiff/container"
 	"github.com/skiff-project/skiff/errdefs"
+	"github.com/skiff-project/skiff/events"
 	netpkg "github.com/skiff-project/skiff/netns/network"
 	"github.com/skiff-project/skiff/runtime"
 )
@@ -32,6 +33,7 @@ func (e *Engine) NetworkCreate(ctx context.Context, name string, o NetworkCreate
 	if err != nil {
 		return network.CreateResponse{}, err
 	}
+	networkEvent("create", n.ID, n.Name, nil)
 	return network.CreateResponse{ID: n.ID}, nil
 }
 
@@ -131,8 +133,12 @@ func networkInspect(n *netpkg.Network) *NetworkInspect {
 
 // NetworkRemove removes a network no running container is on.
 func (e *Engine) NetworkRemove(ctx context.Context, ref string) error {
-	_, err := netpkg.Remove(ref)
-	return err
+	n, err := netpkg.Remove(ref)
+	if err != nil {
+		return err
+	}
+	networkEvent("destroy", n.ID, n.Name, nil)
+	return nil
 }
 
 // NetworkPrune removes the networks no container uses (filters: label,
@@ -146,12 +152,20 @@ func (e *Engine) NetworkPrune(ctx context.Context, f Filters) (network.PruneRepo
 	if err != nil {
 		return rep, err
 	}
+	ids := map[string]string{}
 	rep.NetworksDeleted, err = netpkg.Prune(func(n *netpkg.Network) (bool, error) {
 		if !f.labels("label", n.Labels) || labelsMatchAny(f["label!"], n.Labels) || !until.IsZero() && !n.Created.Before(until) {
 			return true, nil // not this prune's to take
 		}
+		ids[n.Name] = n.ID
 		return usedByContainers(n.Name)
 	})
+	for _, name := range rep.NetworksDeleted {
+		networkEvent("destroy", ids[name], name, nil)
+	}
+	if err == nil {
+		pruneEvent(events.NetworkEventType, nil)
+	}
 	return rep, err
 }
 
@@ -173,10 +187,27 @@ func usedByContainers(name string) (bool, error) {
 // NetworkConnect puts a container on a network: at once when it runs, at
 // its next start otherwise.
 func (e *Engine) NetworkConnect(ctx context.Context, networkRef, ctr string, aliases []string) error {
-	return runtime.Connect(ctr, networkRef, aliases)
+	if err := runtime.Connect(ctr, networkRef, aliases); err != nil {
+		return err
+	}
+	connectEvent("connect", networkRef, ctr)
+	return nil
 }
 
 // NetworkDisconnect takes a container off a network.
 func (e *Engine) NetworkDisconnect(ctx context.Context, networkRef, ctr string) error {
-	return runtime.Disconnect(ctr, networkRef)
+	if err := runtime.Disconnect(ctr, networkRef); err != nil {
+		return err
+	}
+	connectEvent("disconnect", networkRef, ctr)
+	return nil
+}
+
+// connectEvent records a network's connect or disconnect of a container.
+func connectEvent(action events.Action, networkRef, ctr string) {
+	n, err := netpkg.Lookup(networkRef)
+	c, cerr := container.Lookup(ctr)
+	if err == nil && cerr == nil {
+		networkEvent(action, n.ID, n.Name, map[string]string{"container": c.ID})
+	}
 }

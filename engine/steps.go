@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"github.com/skiff-project/skiff/container"
 	"github.com/skiff-project/skiff/errdefs"
 	"github.com/skiff-project/skiff/runtime"
 	"github.com/skiff-project/skiff/userns"
@@ -22,9 +23,27 @@ func RunStep(step, id string, args []string) error {
 	case "__start":
 		return runtime.StartStep(id)
 	case "__cleanup":
-		return runtime.CleanupStep(id, len(args) > 0 && args[0] == "remove")
+		return cleanupStep(id, len(args) > 0 && args[0] == "remove")
 	case "__health":
 		return runtime.HealthStep(id)
 	}
 	return errdefs.Invalid("unknown step %q", step)
+}
+
+// cleanupStep undoes a start; with remove (--rm) it removes the container
+// and records its destroy, as Docker's daemon does for AutoRemove.
+func cleanupStep(id string, remove bool) error {
+	var c *container.Container
+	if remove {
+		c, _ = container.ReadRecord(id)
+	}
+	if err := runtime.CleanupStep(id, remove); err != nil {
+		return err
+	}
+	if c != nil {
+		if _, err := container.ReadRecord(id); isNotFound(err) {
+			containerEvent(c, "destroy", nil)
+		}
+	}
+	return nil
 }

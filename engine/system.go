@@ -28,7 +28,7 @@ import (
 
 // API versions of the Docker Engine API skiff's answers follow.
 const (
-	APIVersion    = "1.47"
+	APIVersion    = "1.57"
 	MinAPIVersion = "1.24"
 )
 
@@ -326,6 +326,15 @@ func SystemMigrate() error {
 func Login(ctx context.Context, server, user, password string, tlsVerify *bool) error {
 	return skiffregistry.Login(ctx, server, user, password, tlsVerify)
 }
+
+// CheckLogin checks credentials with a registry and stores nothing.
+func CheckLogin(ctx context.Context, server, user, password string, tlsVerify *bool) error {
+	return skiffregistry.CheckLogin(ctx, server, user, password, tlsVerify)
+}
+
+// DefaultSocket is where `system service` serves the Docker API unless
+// told otherwise: the user's runtime directory (root: /run/skiff).
+func DefaultSocket() string { return filepath.Join(paths.RuntimeDir(), "skiff.sock") }
 
 // Logout forgets a registry's credentials.
 func Logout(server string) error { return skiffregistry.Logout(server) }

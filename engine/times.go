@@ -2,6 +2,7 @@ package engine
 
 import (
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/skiff-project/skiff/errdefs"
@@ -13,6 +14,9 @@ import (
 func ParseTime(s, flag string) (time.Time, error) {
 	if s == "" {
 		return time.Time{}, nil
+	}
+	if t, ok := unixTime(s); ok {
+		return t, nil
 	}
 	if f, err := strconv.ParseFloat(s, 64); err == nil {
 		return time.Unix(0, int64(f*1e9)), nil
@@ -31,6 +35,25 @@ func ParseTime(s, flag string) (time.Time, error) {
 		}
 	}
 	return time.Time{}, errdefs.Invalid("invalid %s %q: a time like 2024-01-02T13:23:37Z, Unix seconds or a duration like 10m", flag, s)
+}
+
+// unixTime reads Unix seconds with an optional fraction of up to nine
+// digits exactly (the API's since=1700000000.123456789), which a float
+// cannot hold to the nanosecond.
+func unixTime(s string) (time.Time, bool) {
+	sec, frac, hasFrac := strings.Cut(s, ".")
+	n, err := strconv.ParseInt(sec, 10, 64)
+	if err != nil || sec == "" || sec[0] == '+' || sec[0] == '-' {
+		return time.Time{}, false
+	}
+	var ns int64
+	if hasFrac {
+		if frac == "" || len(frac) > 9 || strings.Trim(frac, "0123456789") != "" {
+			return time.Time{}, false
+		}
+		ns, _ = strconv.ParseInt(frac+strings.Repeat("0", 9-len(frac)), 10, 64)
+	}
+	return time.Unix(n, ns), true
 }
 
 // untilFilter is the until= filter of prunes: only what was created

@@ -21,6 +21,8 @@ func TestParseTime(t *testing.T) {
 		{in: "2024-01-02T13:23:37+02:00", want: time.Date(2024, 1, 2, 11, 23, 37, 0, time.UTC)},
 		{in: "1700000000", want: time.Unix(1700000000, 0)},
 		{in: "1700000000.5", want: time.Unix(1700000000, 5e8)},
+		{in: "1700000000.123456789", want: time.Unix(1700000000, 123456789)},
+		{in: "1700000000.000000001", want: time.Unix(1700000000, 1)},
 		{in: "42m", ago: 42 * time.Minute},
 		{in: "1h30m", ago: 90 * time.Minute},
 		{in: "10s", ago: 10 * time.Second},

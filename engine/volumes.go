@@ -11,6 +11,7 @@ import (
 
 	"github.com/skiff-project/skiff/container"
 	"github.com/skiff-project/skiff/errdefs"
+	"github.com/skiff-project/skiff/events"
 	"github.com/skiff-project/skiff/storage"
 )
 
@@ -30,6 +31,7 @@ func (e *Engine) VolumeCreate(ctx context.Context, name string, o VolumeCreateOp
 	if err != nil {
 		return nil, err
 	}
+	volumeEvent("create", v.Name)
 	out := dockerVolume(v)
 	return &out, nil
 }
@@ -106,6 +108,9 @@ func (e *Engine) VolumeRemove(ctx context.Context, name string, force bool) erro
 	if force && isNotFound(err) {
 		return nil
 	}
+	if err == nil {
+		volumeEvent("destroy", name)
+	}
 	return err
 }
 
@@ -126,6 +131,12 @@ func (e *Engine) VolumePrune(ctx context.Context, all bool, f Filters) (volume.P
 	}
 	removed, size, err := storage.PruneVolumes(all, keep, func(v *storage.Volume) ([]string, error) { return volumeUsers(v.Name) })
 	rep.VolumesDeleted, rep.SpaceReclaimed = removed, uint64(size)
+	for _, name := range removed {
+		volumeEvent("destroy", name)
+	}
+	if err == nil {
+		pruneEvent(events.VolumeEventType, &rep.SpaceReclaimed)
+	}
 	return rep, err
 }
 

@@ -96,6 +96,30 @@ func ParsePublish(specs []string) (PortMap, error) {
 	return pm, nil
 }
 
+// ParseExpose parses --expose values (PORT, PORT/PROTO or a range
+// START-END[/PROTO]) into Docker's "80/tcp" keys.
+func ParseExpose(specs []string) ([]string, error) {
+	var out []string
+	for _, spec := range specs {
+		ports, proto, _ := strings.Cut(spec, "/")
+		switch proto {
+		case "":
+			proto = "tcp"
+		case "tcp", "udp", "sctp":
+		default:
+			return nil, errdefs.Invalid("invalid --expose %q: protocol must be tcp, udp or sctp", spec)
+		}
+		lo, hi, err := portRange(ports)
+		if err != nil || lo == 0 {
+			return nil, errdefs.Invalid("invalid --expose %q: want PORT[/PROTO] or START-END[/PROTO], ports 1-65535", spec)
+		}
+		for p := lo; p <= hi; p++ {
+			out = append(out, strconv.Itoa(p)+"/"+proto)
+		}
+	}
+	return out, nil
+}
+
 func portRange(s string) (int, int, error) {
 	lo, hi, isRange := strings.Cut(s, "-")
 	a, err := strconv.Atoi(lo)

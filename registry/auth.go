@@ -31,8 +31,47 @@ func serverKey(host string) string {
 	return host
 }
 
+// Credentials are what a client sends for a registry: a user and
+// password, or a token the registry gave before.
+type Credentials struct {
+	Username, Password string
+	IdentityToken      string // an OAuth refresh token
+	RegistryToken      string // a bearer token sent as it is
+}
+
+func (c *Credentials) authenticator() authn.Authenticator {
+	if c.Username == "" && c.Password == "" && c.IdentityToken == "" && c.RegistryToken == "" {
+		return authn.Anonymous
+	}
+	return authn.FromConfig(authn.AuthConfig{Username: c.Username, Password: c.Password,
+		IdentityToken: c.IdentityToken, RegistryToken: c.RegistryToken})
+}
+
 // Login checks user and password against the registry and stores them.
 func Login(ctx context.Context, host, user, password string, tlsVerify *bool) error {
+	if host == "" {
+		host = "docker.io"
+	}
+	if err := CheckLogin(ctx, host, user, password, tlsVerify); err != nil {
+		return err
+	}
+	cf, err := config.Load(config.Dir())
+	if err != nil {
+		return fmt.Errorf("reading %s: %w", filepath.Join(config.Dir(), config.ConfigFileName), err)
+	}
+	key := serverKey(host)
+	if err := cf.GetCredentialsStore(key).Store(types.AuthConfig{ServerAddress: key, Username: user, Password: password}); err != nil {
+		return fmt.Errorf("storing the credentials for %s: %w", host, err)
+	}
+	if err := cf.Save(); err != nil {
+		return err
+	}
+	return os.Chmod(cf.Filename, 0o600)
+}
+
+// CheckLogin checks user and password against the registry, storing
+// nothing (the API's /auth: the client keeps its own credentials).
+func CheckLogin(ctx context.Context, host, user, password string, tlsVerify *bool) error {
 	if host == "" {
 		host = "docker.io"
 	}
@@ -82,18 +121,7 @@ func Login(ctx context.Context, host, user, password string, tlsVerify *bool) er
 	case resp.StatusCode >= 300:
 		return fmt.Errorf("login to %s: the registry answered %s: %w", host, resp.Status, errdefs.ErrUnavailable)
 	}
-	cf, err := config.Load(config.Dir())
-	if err != nil {
-		return fmt.Errorf("reading %s: %w", filepath.Join(config.Dir(), config.ConfigFileName), err)
-	}
-	key := serverKey(host)
-	if err := cf.GetCredentialsStore(key).Store(types.AuthConfig{ServerAddress: key, Username: user, Password: password}); err != nil {
-		return fmt.Errorf("storing the credentials for %s: %w", host, err)
-	}
-	if err := cf.Save(); err != nil {
-		return err
-	}
-	return os.Chmod(cf.Filename, 0o600)
+	return nil
 }
 
 // Logout removes the stored credentials of a registry.

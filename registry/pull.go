@@ -39,6 +39,9 @@ type PullOptions struct {
 	TLSVerify *bool
 	// Progress receives progress events; nil discards them.
 	Progress Progress
+	// Auth, when set, is used instead of the stored credentials (the
+	// API's X-Registry-Auth).
+	Auth *Credentials
 }
 
 // Progress is told what a pull does; the CLI draws it.
@@ -78,7 +81,7 @@ func ParsePlatform(s string) (v1.Platform, error) {
 
 // remoteRef turns a parsed reference into go-containerregistry's, with the
 // registry's transport settings.
-func remoteRef(n reference.Named, tlsVerify *bool) (name.Reference, []remote.Option, error) {
+func remoteRef(n reference.Named, tlsVerify *bool, auth *Credentials) (name.Reference, []remote.Option, error) {
 	insecure := (tlsVerify != nil && !*tlsVerify) || IsInsecure(n.Domain)
 	var nopts []name.Option
 	if insecure {
@@ -88,9 +91,11 @@ func remoteRef(n reference.Named, tlsVerify *bool) (name.Reference, []remote.Opt
 	if err != nil {
 		return nil, nil, errdefs.Invalid("invalid reference %s: %v", n.String(), err)
 	}
-	ropts := []remote.Option{
-		remote.WithAuthFromKeychain(authn.DefaultKeychain),
-		remote.WithUserAgent("skiff"),
+	ropts := []remote.Option{remote.WithUserAgent("skiff")}
+	if auth != nil {
+		ropts = append(ropts, remote.WithAuth(auth.authenticator()))
+	} else {
+		ropts = append(ropts, remote.WithAuthFromKeychain(authn.DefaultKeychain))
 	}
 	if insecure {
 		tr := http.DefaultTransport.(*http.Transport).Clone()
@@ -114,7 +119,7 @@ func Pull(ctx context.Context, st *storage.Store, ref string, o PullOptions) (*s
 	if err != nil {
 		return nil, err
 	}
-	rref, ropts, err := remoteRef(n, o.TLSVerify)
+	rref, ropts, err := remoteRef(n, o.TLSVerify, o.Auth)
 	if err != nil {
 		return nil, err
 	}

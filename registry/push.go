@@ -23,6 +23,8 @@ type PushOptions struct {
 	Progress func(string)
 	// Bytes, when set, is told how much of the upload is done.
 	Bytes func(done, total int64)
+	// Auth, when set, is used instead of the stored credentials.
+	Auth *Credentials
 }
 
 // Push uploads the image named ref to its registry (or to dest when
@@ -67,7 +69,7 @@ func Push(ctx context.Context, st *storage.Store, ref, dest string, o PushOption
 	if err != nil {
 		return "", err
 	}
-	rref, ropts, err := remoteRef(n, o.TLSVerify)
+	rref, ropts, err := remoteRef(n, o.TLSVerify, o.Auth)
 	if err != nil {
 		return "", err
 	}

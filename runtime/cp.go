@@ -10,6 +10,7 @@ import (
 	"path"
 	"path/filepath"
 	"strings"
+	"time"
 
 	securejoin "github.com/cyphar/filepath-securejoin"
 	"go.podman.io/storage/pkg/archive"
@@ -77,6 +78,46 @@ func CopyFrom(st *storage.Store, ref, ctrPath, hostDest string, w io.Writer, o C
 		return err
 	}
 	return copyTree(src, c.Name+":"+ctrPath, st1, contentsOnly(ctrPath), hostDest, "", o.Archive, "")
+}
+
+// PathStat describes a path in a container, as Docker's archive API
+// reports it (the X-Docker-Container-Path-Stat header).
+type PathStat struct {
+	Name       string      `json:"name"`
+	Size       int64       `json:"size"`
+	Mode       os.FileMode `json:"mode"`
+	Mtime      time.Time   `json:"mtime"`
+	LinkTarget string      `json:"linkTarget"`
+}
+
+// StatPath describes ctrPath in a container; a symlink is not followed
+// (LinkTarget is where it leads, resolved inside the container).
+func StatPath(st *storage.Store, ref, ctrPath string) (*PathStat, error) {
+	c, err := container.Lookup(ref)
+	if err != nil {
+		return nil, err
+	}
+	root, done, err := containerRoot(st, c)
+	if err != nil {
+		return nil, err
+	}
+	defer done()
+	root, inner, _ := locate(c, root, ctrPath)
+	p, err := resolveIn(root, inner, false)
+	if err != nil {
+		return nil, err
+	}
+	fi, err := os.Lstat(p)
+	if err != nil {
+		return nil, errdefs.NotFound("could not find the file %s in container %s", ctrPath, c.Name)
+	}
+	ps := &PathStat{Name: filepath.Base(path.Clean("/" + ctrPath)), Size: fi.Size(), Mode: fi.Mode(), Mtime: fi.ModTime()}
+	if fi.Mode()&os.ModeSymlink != 0 {
+		if t, err := resolveIn(root, inner, true); err == nil {
+			ps.LinkTarget = "/" + strings.TrimPrefix(strings.TrimPrefix(t, root), "/")
+		}
+	}
+	return ps, nil
 }
 
 // CopyTo copies hostSrc (or a tar stream from r when hostSrc is "-")

@@ -117,13 +117,16 @@ func Create(st *storage.Store, img *storage.Image, s Spec) (_ *container.Contain
 			c.HostConfig.Binds = append(c.HostConfig.Binds, m.Bind)
 		}
 	}
-	if len(ports) > 0 {
+	if len(ports) > 0 || len(s.Expose) > 0 {
 		// Docker lists published ports among the exposed ones.
 		exposed := map[string]struct{}{}
 		for k := range c.Config.ExposedPorts {
 			exposed[k] = struct{}{}
 		}
 		for k := range ports {
+			exposed[k] = struct{}{}
+		}
+		for _, k := range s.Expose {
 			exposed[k] = struct{}{}
 		}
 		c.Config.ExposedPorts = exposed
@@ -251,6 +254,18 @@ func healthConfig(ih *v1.HealthConfig, o HealthOptions) (*container.Healthcheck,
 	if ih != nil && len(ih.Test) > 0 && ih.Test[0] != "NONE" {
 		h = &container.Healthcheck{Test: ih.Test, Interval: ih.Interval, Timeout: ih.Timeout, StartPeriod: ih.StartPeriod, Retries: ih.Retries}
 	}
+	if len(o.Test) > 0 {
+		switch o.Test[0] {
+		case "NONE":
+			o.None = true
+		case "CMD", "CMD-SHELL":
+			if len(o.Test) < 2 || o.Test[0] == "CMD-SHELL" && len(o.Test) != 2 {
+				return nil, errdefs.Invalid("invalid health check test %q: want [\"CMD\", arg...] or [\"CMD-SHELL\", command]", o.Test)
+			}
+		default:
+			return nil, errdefs.Invalid("invalid health check test %q: it starts with CMD, CMD-SHELL or NONE", o.Test)
+		}
+	}
 	if o.None {
 		if o.Cmd != "" || o.Interval != 0 || o.Timeout != 0 || o.Retries != 0 || o.StartPeriod != 0 {
 			return nil, errdefs.Invalid("--no-healthcheck conflicts with --health-* options")
@@ -258,10 +273,13 @@ func healthConfig(ih *v1.HealthConfig, o HealthOptions) (*container.Healthcheck,
 		return nil, nil
 	}
 	if o.Cmd != "" {
+		o.Test = []string{"CMD-SHELL", o.Cmd}
+	}
+	if len(o.Test) > 0 {
 		if h == nil {
 			h = &container.Healthcheck{}
 		}
-		h.Test = []string{"CMD-SHELL", o.Cmd}
+		h.Test = o.Test
 	}
 	if h == nil {
 		if o.Interval != 0 || o.Timeout != 0 || o.Retries != 0 || o.StartPeriod != 0 {

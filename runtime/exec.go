@@ -16,6 +16,8 @@ import (
 
 // ExecOptions describe `skiff exec`.
 type ExecOptions struct {
+	// ID names the exec in its events (the API's exec ID); "" gets one.
+	ID          string
 	Cmd         []string
 	Env         []string
 	User        string
@@ -24,9 +26,16 @@ type ExecOptions struct {
 	Interactive bool
 	TTY         bool
 	Detach      bool
-	Stdin       *os.File
+	Stdin       io.Reader
 	Stdout      io.Writer
 	Stderr      io.Writer
+	// Resize, when set, carries terminal sizes (width, height) for the
+	// TTY instead of the caller's own terminal: the API's exec resize.
+	Resize <-chan [2]uint16
+	// Width and Height are the TTY's first size with Resize.
+	Width, Height uint16
+	// Started, when set, gets the process's pid once it runs.
+	Started func(pid int)
 }
 
 // Exec runs a process in a running container's namespaces and returns
@@ -73,26 +82,48 @@ func Exec(ref string, o ExecOptions) error {
 	switch {
 	case o.Detach:
 	case o.TTY:
-		if term, err = newTTY(p, o.Stdin, o.Interactive); err != nil {
+		if term, err = newTTY(p, o.Stdin, o.Interactive, o.Resize == nil, o.Width, o.Height); err != nil {
 			return err
 		}
 		defer term.close()
-		winch := make(chan os.Signal, 4)
-		signal.Notify(winch, unix.SIGWINCH)
-		defer signal.Stop(winch)
-		go func() {
-			for range winch {
-				term.resize()
-			}
-		}()
+		if o.Resize == nil {
+			winch := make(chan os.Signal, 4)
+			signal.Notify(winch, unix.SIGWINCH)
+			defer signal.Stop(winch)
+			go func() {
+				for range winch {
+					term.resize()
+				}
+			}()
+		}
 	default:
 		if o.Interactive {
 			p.Stdin = o.Stdin
+			if _, ok := o.Stdin.(*os.File); !ok && o.Stdin != nil {
+				// A pipe of our own: the process's end of it is a file, so
+				// waiting for the process does not wait for the input
+				// (a client's stream) to end.
+				pr, pw, err := os.Pipe()
+				if err != nil {
+					return err
+				}
+				defer pr.Close()
+				go func() {
+					_, _ = io.Copy(pw, o.Stdin)
+					pw.Close()
+				}()
+				p.Stdin = pr
+			}
 		}
 		p.Stdout, p.Stderr = o.Stdout, o.Stderr
 	}
 	if err := lc.Run(p); err != nil {
 		return startError(o.Cmd[0], err)
+	}
+	if o.Started != nil {
+		if pid, err := p.Pid(); err == nil {
+			o.Started(pid)
+		}
 	}
 	if o.Detach {
 		return nil
@@ -101,6 +132,23 @@ func Exec(ref string, o ExecOptions) error {
 		if err := term.attach(o.Stdout); err != nil {
 			_ = p.Signal(unix.SIGKILL)
 			return err
+		}
+		if o.Resize != nil {
+			done := make(chan struct{})
+			defer close(done)
+			go func() {
+				for {
+					select {
+					case sz, ok := <-o.Resize:
+						if !ok {
+							return
+						}
+						term.resizeTo(sz[0], sz[1])
+					case <-done:
+						return
+					}
+				}
+			}()
 		}
 	}
 	code := waitStatus(p)

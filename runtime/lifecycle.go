@@ -19,6 +19,7 @@ import (
 
 	"github.com/skiff-project/skiff/container"
 	"github.com/skiff-project/skiff/errdefs"
+	"github.com/skiff-project/skiff/events"
 	"github.com/skiff-project/skiff/netns/network"
 	"github.com/skiff-project/skiff/paths"
 	"github.com/skiff-project/skiff/storage"
@@ -349,6 +350,62 @@ func Wait(ctx context.Context, ref string) (int, error) {
 	}
 }
 
+// WaitFor waits as Docker's API does and returns the exit code: with
+// neither flag until c is not running (at once for a created one), with
+// nextExit until it stops after this call, with removed until it stops
+// and its record is gone. A container removed before its stop was seen
+// (--rm) gets its exit code from its die event.
+func WaitFor(ctx context.Context, ref string, nextExit, removed bool) (int, error) {
+	c, err := container.Lookup(ref)
+	if err != nil {
+		return 0, err
+	}
+	since := time.Now()
+	stoppedSeen := false
+	for {
+		cur, err := container.ReadRecord(c.ID)
+		if err != nil {
+			if stoppedSeen {
+				return c.State.ExitCode, nil
+			}
+			return dieCode(ctx, c, since), nil
+		}
+		c = cur
+		done := !c.State.Running && c.State.Status != container.StatusRestarting
+		if nextExit {
+			done = done && (c.State.FinishedAt.After(since) || stopped(c) && c.State.Error != "" && c.State.StartedAt.IsZero())
+		}
+		if done {
+			if !removed {
+				return c.State.ExitCode, nil
+			}
+			stoppedSeen = true
+		}
+		select {
+		case <-ctx.Done():
+			return 0, ctx.Err()
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
+// dieCode is the exit code in c's last die event since t, else the last
+// one its record showed.
+func dieCode(ctx context.Context, c *container.Container, t time.Time) int {
+	code := c.State.ExitCode
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	_ = events.Read(ctx, events.ReadOptions{Since: t.Add(-time.Second), Match: func(m events.Message) bool {
+		return m.Type == events.ContainerEventType && m.Action == "die" && m.Actor.ID == c.ID
+	}}, func(m events.Message) error {
+		if n, err := strconv.Atoi(m.Actor.Attributes["exitCode"]); err == nil {
+			code = n
+		}
+		return nil
+	})
+	return code
+}
+
 // stopped reports whether a container has stopped for wait: it exited,
 // is dead or being removed, or its start failed (created, no supervisor,
 // an error and its exit code recorded) or it ran before.
@@ -363,7 +420,9 @@ func stopped(c *container.Container) bool {
 }
 
 // Remove deletes a container; a running one only with force (killed
-// first). A dead one (supervisor gone) is cleaned up by hand.
+// first). A dead one (supervisor gone) is cleaned up by hand. It returns
+// the container removed, or nil when another process (its supervisor,
+// for --rm) removed it meanwhile.
 func Remove(st *storage.Store, ref string, force, volumes bool) (*container.Container, error) {
 	c, err := container.Lookup(ref)
 	if err != nil {
@@ -394,7 +453,7 @@ func Remove(st *storage.Store, ref string, force, volumes bool) (*container.Cont
 		return nil
 	}); err != nil {
 		if errors.Is(err, errdefs.ErrNotFound) {
-			return c, nil // removed meanwhile (--rm)
+			return nil, nil // removed meanwhile (--rm)
 		}
 		return nil, fmt.Errorf("removing container %s: %w", c.Name, err)
 	}
@@ -410,7 +469,7 @@ func Remove(st *storage.Store, ref string, force, volumes bool) (*container.Cont
 	network.DetachAll(c.ID)
 	unlock, err := container.Lock(c.ID)
 	if err != nil {
-		return c, nil // removed meanwhile (--rm)
+		return nil, nil // removed meanwhile (--rm)
 	}
 	defer unlock()
 	raw := st.Raw()

@@ -32,7 +32,8 @@ type Spec struct {
 	Network     string
 	NetworkKind string
 	Ports       netns.PortMap
-	PublishAll  bool // -P: the image's EXPOSE on free host ports
+	PublishAll  bool     // -P: the image's EXPOSE (and Expose) on free host ports
+	Expose      []string // --expose, as "80/tcp", added to the image's
 	DNS         []string
 	DNSSearch   []string
 	DNSOptions  []string
@@ -63,7 +64,10 @@ type Spec struct {
 
 // HealthOptions are the --health-* flags; zero values keep the image's.
 type HealthOptions struct {
-	Cmd         string
+	Cmd string
+	// Test is the API's form, which replaces Cmd: ["CMD", arg…],
+	// ["CMD-SHELL", command] or ["NONE"]; empty keeps the image's.
+	Test        []string
 	None        bool // --no-healthcheck
 	Interval    time.Duration
 	Timeout     time.Duration

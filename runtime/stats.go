@@ -23,10 +23,27 @@ type StatsSnapshot struct {
 	Pids       uint64
 }
 
-// Stats samples a running container's cgroup twice, interval apart.
-func Stats(c *container.Container, interval time.Duration) (*StatsSnapshot, error) {
+// StatsSample is one reading of a container's counters, as Docker's
+// stats API reports them: CPU times in nanoseconds.
+type StatsSample struct {
+	Read       time.Time
+	CPUTotal   uint64 // the container's CPU time
+	CPUKernel  uint64
+	CPUUser    uint64
+	SystemCPU  uint64 // the host's CPU time
+	OnlineCPUs uint32
+	MemUsage   uint64
+	MemLimit   uint64 // the host's memory when the container has no limit
+	Pids       uint64
+	Running    bool
+}
+
+// Sample reads a container's cgroup once; a stopped container reads as
+// zeros.
+func Sample(c *container.Container) (*StatsSample, error) {
+	out := &StatsSample{Read: time.Now(), OnlineCPUs: uint32(runtime.NumCPU())}
 	if !c.State.Running {
-		return &StatsSnapshot{}, nil
+		return out, nil
 	}
 	if rootlessCgroupV1() {
 		return nil, fmt.Errorf("stats for %s: cgroup data is not readable for a rootless user on this host (cgroup v1 without delegation); run as root or on a cgroup v2 host with delegation: %w", c.Name, errdefs.ErrUnavailable)
@@ -35,34 +52,46 @@ func Stats(c *container.Container, interval time.Duration) (*StatsSnapshot, erro
 	if err != nil {
 		return nil, fmt.Errorf("stats for %s: %w", c.Name, err)
 	}
-	s1, err := lc.Stats()
+	st, err := lc.Stats()
 	if err != nil {
 		return nil, fmt.Errorf("stats for %s: reading its cgroup: %w", c.Name, err)
 	}
-	sys1 := systemCPU()
+	out.SystemCPU, out.Running = systemCPU(), true
+	if cg := st.CgroupStats; cg != nil {
+		out.CPUTotal = cg.CpuStats.CpuUsage.TotalUsage
+		out.CPUKernel = cg.CpuStats.CpuUsage.UsageInKernelmode
+		out.CPUUser = cg.CpuStats.CpuUsage.UsageInUsermode
+		out.MemUsage = cg.MemoryStats.Usage.Usage
+		out.MemLimit = cg.MemoryStats.Usage.Limit
+		out.Pids = cg.PidsStats.Current
+	}
+	if out.MemLimit > 1<<62 || out.MemLimit == 0 {
+		out.MemLimit = hostMemory()
+	}
+	return out, nil
+}
+
+// Stats samples a running container's cgroup twice, interval apart.
+func Stats(c *container.Container, interval time.Duration) (*StatsSnapshot, error) {
+	if !c.State.Running {
+		return &StatsSnapshot{}, nil
+	}
+	s1, err := Sample(c)
+	if err != nil {
+		return nil, err
+	}
 	time.Sleep(interval)
-	s2, err := lc.Stats()
+	s2, err := Sample(c)
 	if err != nil {
-		return nil, fmt.Errorf("stats for %s: reading its cgroup: %w", c.Name, err)
+		return nil, err
 	}
-	sys2 := systemCPU()
-	out := &StatsSnapshot{}
-	cg1, cg2 := s1.CgroupStats, s2.CgroupStats
-	if cg1 != nil && cg2 != nil {
-		dc := float64(cg2.CpuStats.CpuUsage.TotalUsage - cg1.CpuStats.CpuUsage.TotalUsage)
-		ds := float64(sys2 - sys1)
-		if ds > 0 {
-			out.CPUPercent = dc / ds * float64(runtime.NumCPU()) * 100
-		}
-		out.MemUsage = cg2.MemoryStats.Usage.Usage
-		out.MemLimit = cg2.MemoryStats.Usage.Limit
-		if out.MemLimit > 1<<62 || out.MemLimit == 0 {
-			out.MemLimit = hostMemory()
-		}
-		if out.MemLimit > 0 {
-			out.MemPercent = float64(out.MemUsage) / float64(out.MemLimit) * 100
-		}
-		out.Pids = cg2.PidsStats.Current
+	out := &StatsSnapshot{MemUsage: s2.MemUsage, MemLimit: s2.MemLimit, Pids: s2.Pids}
+	dc := float64(s2.CPUTotal - s1.CPUTotal)
+	if ds := float64(s2.SystemCPU - s1.SystemCPU); ds > 0 {
+		out.CPUPercent = dc / ds * float64(s2.OnlineCPUs) * 100
+	}
+	if out.MemLimit > 0 {
+		out.MemPercent = float64(out.MemUsage) / float64(out.MemLimit) * 100
 	}
 	return out, nil
 }

@@ -11,20 +11,24 @@ import (
 	"github.com/opencontainers/runc/libcontainer/utils"
 )
 
-// ttyIO gives a container process a pty and joins it to the caller's
-// terminal: raw mode, resize, copy both ways.
+// ttyIO gives a container process a pty and joins it to the caller:
+// the caller's terminal (raw mode, its size, SIGWINCH) when stdin or
+// stdout is one, else plain streams with sizes sent on a channel (the
+// API's resize).
 type ttyIO struct {
 	parent, child *os.File
-	stdin         *os.File // nil: no input
+	stdin         io.Reader // nil: no input
 	host          console.Console
 	raw           bool
 	pty           console.Console
 	wg            sync.WaitGroup
 }
 
-// newTTY gives p a pty sized like the caller's terminal (stdin, else
-// stdout); input, when set, is copied into it with the terminal raw.
-func newTTY(p *libcontainer.Process, stdin *os.File, input bool) (*ttyIO, error) {
+// newTTY gives p a pty. With host, it is sized like the caller's
+// terminal (stdin, else stdout) and input puts that terminal in raw mode;
+// without, it is width x height and sizes come through resizeTo. input,
+// when set, is copied into the pty.
+func newTTY(p *libcontainer.Process, stdin io.Reader, input, host bool, width, height uint16) (*ttyIO, error) {
 	parent, child, err := utils.NewSockPair("console")
 	if err != nil {
 		return nil, fmt.Errorf("creating console socket: %w", err)
@@ -34,8 +38,13 @@ func newTTY(p *libcontainer.Process, stdin *os.File, input bool) (*ttyIO, error)
 		t.stdin = stdin
 	}
 	p.ConsoleSocket = child
-	for _, f := range []*os.File{stdin, os.Stdout} {
-		if f == nil {
+	p.ConsoleWidth, p.ConsoleHeight = width, height
+	if !host {
+		return t, nil
+	}
+	for _, r := range []io.Reader{stdin, os.Stdout} {
+		f, ok := r.(*os.File)
+		if !ok || f == nil {
 			continue
 		}
 		if c, err := console.ConsoleFromFile(f); err == nil {
@@ -47,6 +56,13 @@ func newTTY(p *libcontainer.Process, stdin *os.File, input bool) (*ttyIO, error)
 		}
 	}
 	return t, nil
+}
+
+// resizeTo sets the pty's size (the API's resize).
+func (t *ttyIO) resizeTo(width, height uint16) {
+	if t.pty != nil && width > 0 && height > 0 {
+		_ = t.pty.Resize(console.WinSize{Width: width, Height: height})
+	}
 }
 
 // attach receives the pty master from the container and starts copying.

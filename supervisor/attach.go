@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"sync"
@@ -335,14 +336,24 @@ func (a *Conn) stream(s AttachStreams) (int, error) {
 			}
 		}()
 	}
+	done := make(chan struct{})
+	defer close(done)
 	if s.Resize != nil {
 		go func() {
-			for sz := range s.Resize {
-				var b [4]byte
-				binary.BigEndian.PutUint16(b[:], sz[0])
-				binary.BigEndian.PutUint16(b[2:], sz[1])
-				if send(frameResize, b[:]) != nil {
+			for {
+				select {
+				case <-done:
 					return
+				case sz, ok := <-s.Resize:
+					if !ok {
+						return
+					}
+					var b [4]byte
+					binary.BigEndian.PutUint16(b[:], sz[0])
+					binary.BigEndian.PutUint16(b[2:], sz[1])
+					if send(frameResize, b[:]) != nil {
+						return
+					}
 				}
 			}
 		}()
@@ -358,14 +369,15 @@ func (a *Conn) stream(s AttachStreams) (int, error) {
 			}
 			return 0, errors.New("lost the connection to the container's supervisor")
 		}
+		var werr error
 		switch t {
 		case frameStdout:
 			if s.Stdout != nil {
-				_, _ = s.Stdout.Write(p)
+				_, werr = s.Stdout.Write(p)
 			}
 		case frameStderr:
 			if s.Stderr != nil {
-				_, _ = s.Stderr.Write(p)
+				_, werr = s.Stderr.Write(p)
 			}
 		case frameExit:
 			if len(p) == 4 {
@@ -373,5 +385,13 @@ func (a *Conn) stream(s AttachStreams) (int, error) {
 			}
 			return 0, nil
 		}
+		if werr != nil {
+			// The attached side is gone: leave, the container runs on.
+			return 0, fmt.Errorf("%w: %v", ErrOutputGone, werr)
+		}
 	}
 }
+
+// ErrOutputGone ends an attach whose output could not be written (the
+// client went away); the container runs on.
+var ErrOutputGone = errors.New("the attached output is gone")

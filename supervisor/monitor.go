@@ -19,6 +19,7 @@ import (
 
 	"github.com/skiff-project/skiff/container"
 	"github.com/skiff-project/skiff/errdefs"
+	"github.com/skiff-project/skiff/events"
 	"github.com/skiff-project/skiff/netns"
 	"github.com/skiff-project/skiff/paths"
 )
@@ -44,6 +45,7 @@ type monitor struct {
 	mu      sync.Mutex
 	managed map[int]bool // children reaped by their own Wait
 	cleaned bool         // the last run's clean-up is done
+	ran     bool         // the last run started the container
 }
 
 // Main is the supervisor binary's body: skiff-supervisor __supervise ID
@@ -63,6 +65,7 @@ func Main(args []string) int {
 	m := &monitor{id: args[2], skiff: os.Getenv(EnvSkiff), report: os.NewFile(3, "report"), hub: newAttachHub(), managed: map[int]bool{}}
 	m.diag = openDiag(m.id)
 	m.diag.printf("supervising container %s", m.id)
+	events.Logf = m.diag.printf
 	if m.skiff == "" {
 		m.fail(fmt.Errorf("the supervisor needs %s", EnvSkiff))
 		return 1
@@ -147,10 +150,16 @@ func (m *monitor) loop() int {
 			code = errdefs.ExitCode(err)
 		}
 		first = false
+		cur, cerr := container.ReadRecord(m.id)
+		if cerr == nil && m.ran {
+			// Recorded before the record says it stopped, so that what a
+			// command does on seeing it stopped comes after the die.
+			m.event(cur, "die", map[string]string{"exitCode": strconv.Itoa(code), "execDuration": strconv.Itoa(int(time.Since(started).Seconds()))})
+		}
 		// Clean up before the record says the container stopped: a start
 		// that follows a stop must not find this run's mount going away.
 		// With --rm, finish removes everything in one go instead.
-		if cur, err := container.ReadRecord(m.id); err == nil && (shouldRestart(cur, code) || !cur.HostConfig.AutoRemove) {
+		if cerr == nil && (shouldRestart(cur, code) || !cur.HostConfig.AutoRemove) {
 			m.cleanStep()
 		}
 		c, rerr := container.Update(m.id, func(c *container.Container) error {
@@ -237,7 +246,7 @@ func (m *monitor) runOnce(first bool) (int, error) {
 		return 0, err
 	}
 	m.c = c
-	m.cleaned = false
+	m.cleaned, m.ran = false, false
 	// The private network first, so slirp4netns comes up while the
 	// container is being created.
 	var slirp *netns.Slirp
@@ -321,6 +330,10 @@ func (m *monitor) runOnce(first bool) (int, error) {
 			sp.flush()
 		}(o)
 	}
+	// Recorded before the record says it runs, so that what a command
+	// does on seeing it run comes after the start.
+	m.ran = true
+	m.event(c, "start", nil)
 	now := time.Now().UTC()
 	if _, err := container.Update(m.id, func(c *container.Container) error {
 		ports := c.NetworkSettings.Ports
@@ -679,7 +692,9 @@ func (m *monitor) startHealth(c *container.Container) func() {
 				res = container.HealthLog{Start: time.Now().UTC(), End: time.Now().UTC(), ExitCode: -1, Output: fmt.Sprintf("running the health check: %v", err)}
 			}
 			inStart := time.Since(started) < h.StartPeriod
-			_, _ = container.Update(m.id, func(c *container.Container) error {
+			changed := ""
+			cur, err := container.Update(m.id, func(c *container.Container) error {
+				changed = ""
 				if !c.State.Running || c.State.Health == nil {
 					return nil
 				}
@@ -687,7 +702,7 @@ func (m *monitor) startHealth(c *container.Container) func() {
 				was := hs.Status
 				defer func() {
 					if hs.Status != was {
-						m.diag.printf("health: %s (check exited %d)", hs.Status, res.ExitCode)
+						changed = hs.Status
 					}
 				}()
 				hs.Log = append(hs.Log, res)
@@ -704,9 +719,20 @@ func (m *monitor) startHealth(c *container.Container) func() {
 				}
 				return nil
 			})
+			if err == nil && changed != "" {
+				m.diag.printf("health: %s (check exited %d)", changed, res.ExitCode)
+				m.event(cur, events.Action("health_status: "+changed), nil)
+			}
 		}
 	}()
 	return func() { close(stop); <-done }
+}
+
+// event records one of the container's events, named and labelled as
+// its record c says (see package events).
+func (m *monitor) event(c *container.Container, action events.Action, extra map[string]string) {
+	events.Record(events.Message{Type: events.ContainerEventType, Action: action,
+		Actor: events.ContainerActor(c.ID, c.Name, c.Image, c.Config.Labels, extra)})
 }
 
 // watchOutbound starts slirp4netns once a running container without

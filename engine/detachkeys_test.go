@@ -1,4 +1,4 @@
-package cmd
+package engine
 
 import (
 	"bytes"
@@ -36,10 +36,10 @@ func TestParseDetachKeys(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.in, func(t *testing.T) {
-			got, err := parseDetachKeys(tt.in)
+			got, err := ParseDetachKeys(tt.in)
 			if tt.wantErr {
 				if !errors.Is(err, errdefs.ErrInvalidArgument) {
-					t.Fatalf("parseDetachKeys(%q) = %v, %v; want an invalid argument", tt.in, got, err)
+					t.Fatalf("ParseDetachKeys(%q) = %v, %v; want an invalid argument", tt.in, got, err)
 				}
 				return
 			}
@@ -47,7 +47,7 @@ func TestParseDetachKeys(t *testing.T) {
 				t.Fatalf("err = %v", err)
 			}
 			if !bytes.Equal(got, tt.want) {
-				t.Errorf("parseDetachKeys(%q) = %#v, want %#v", tt.in, got, tt.want)
+				t.Errorf("ParseDetachKeys(%q) = %#v, want %#v", tt.in, got, tt.want)
 			}
 		})
 	}
