@@ -1,0 +1,94 @@
+package api
+
+import (
+	"encoding/base64"
+	"encoding/json"
+	"net/http"
+	"strings"
+
+	"github.com/skiff-project/skiff/engine"
+	"github.com/skiff-project/skiff/errdefs"
+)
+
+// buildImage is POST /build, the classic builder's endpoint: the body is
+// the context as a tar, and the reply Docker's JSON stream of step
+// output, with the image's ID in aux and "Successfully built".
+func (s *Server) buildImage(w http.ResponseWriter, r *http.Request, _ params) error {
+	o := engine.BuildOptions{
+		Context: r.Body, DockerfileInContext: r.FormValue("dockerfile"), Tags: r.Form["t"],
+		Target: r.FormValue("target"), NoCache: boolValue(r, "nocache"), Quiet: boolValue(r, "q"),
+		Network: r.FormValue("networkmode"), Platform: r.FormValue("platform"),
+	}
+	if o.DockerfileInContext == "" {
+		o.DockerfileInContext = "Dockerfile"
+	}
+	if strings.Contains(o.DockerfileInContext, "://") {
+		return unsupported("dockerfile="+o.DockerfileInContext, "the Dockerfile comes from the context")
+	}
+	if o.Network == "default" {
+		o.Network = ""
+	}
+	switch v := r.FormValue("version"); v {
+	case "", "1":
+	default:
+		return unsupported("version="+v+" (BuildKit)", "the classic builder's API only; set DOCKER_BUILDKIT=0")
+	}
+	if remote := r.FormValue("remote"); remote != "" {
+		return unsupported("remote="+remote, "the context comes in the request body")
+	}
+	if boolValue(r, "pull") {
+		o.Pull = engine.PullAlways
+	}
+	for k, dst := range map[string]*map[string]string{"buildargs": &o.BuildArgs, "labels": &o.Labels} {
+		if v := r.FormValue(k); v != "" {
+			var m map[string]*string
+			if err := json.Unmarshal([]byte(v), &m); err != nil {
+				return errdefs.Invalid("invalid %s=%q: want a JSON object: %v", k, v, err)
+			}
+			*dst = map[string]string{}
+			for mk, mv := range m {
+				if mv != nil {
+					(*dst)[mk] = *mv
+				}
+			}
+		}
+	}
+	for _, k := range []string{"memory", "memswap", "cpushares", "cpusetcpus", "cpuperiod", "cpuquota", "shmsize", "squash", "extrahosts", "isolation", "cachefrom", "outputs"} {
+		switch v := r.FormValue(k); v {
+		case "", "0", "false", "[]", "null", "default":
+		default:
+			return unsupported(k+"="+v, "not for builds yet")
+		}
+	}
+	// X-Registry-Config carries credentials for FROM pulls; the build
+	// uses the user's stored ones.
+	if v := r.Header.Get("X-Registry-Config"); v != "" {
+		if _, err := base64.URLEncoding.DecodeString(v); err != nil {
+			if _, err := base64.StdEncoding.DecodeString(v); err != nil {
+				return errdefs.Invalid("invalid X-Registry-Config header: %v", err)
+			}
+		}
+	}
+	js := newJSONStream(w)
+	o.Out = streamWriter{js: js}
+	o.PullProgress = &pullProgress{js: js}
+	id, err := s.e.Build(r.Context(), o)
+	if err != nil {
+		discardReader(r.Body)
+		// Started or not, the client reads a failed build in the stream.
+		msg := errdefs.Message(err)
+		js.send(jsonMessage{ErrorDetail: &errorDetail{Message: msg}, Error: msg})
+		return nil
+	}
+	full := "sha256:" + strings.TrimPrefix(id, "sha256:")
+	js.send(jsonMessage{Aux: map[string]string{"ID": full}})
+	if o.Quiet {
+		js.send(jsonMessage{Stream: full + "\n"})
+		return nil
+	}
+	js.send(jsonMessage{Stream: "Successfully built " + shortDigest(full) + "\n"})
+	for _, t := range o.Tags {
+		js.send(jsonMessage{Stream: "Successfully tagged " + t + "\n"})
+	}
+	return nil
+}

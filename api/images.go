@@ -1,0 +1,262 @@
+package api
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/moby/moby/api/pkg/authconfig"
+	"github.com/moby/moby/api/types/image"
+
+	"github.com/skiff-project/skiff/engine"
+	"github.com/skiff-project/skiff/errdefs"
+)
+
+// registryAuth reads X-Registry-Auth; none (or an empty one) means the
+// user's stored credentials.
+func registryAuth(r *http.Request) (*engine.Credentials, error) {
+	ac, err := authconfig.Decode(r.Header.Get("X-Registry-Auth"))
+	if err != nil {
+		return nil, errdefs.Invalid("%v", err)
+	}
+	if ac.Username == "" && ac.Password == "" && ac.IdentityToken == "" && ac.RegistryToken == "" {
+		return nil, nil
+	}
+	return &engine.Credentials{Username: ac.Username, Password: ac.Password, IdentityToken: ac.IdentityToken, RegistryToken: ac.RegistryToken}, nil
+}
+
+// registryHost is the host of a registry address as clients send it
+// (https://index.docker.io/v1/, 127.0.0.1:5000, http://host/).
+func registryHost(addr string) string {
+	if u, err := url.Parse(addr); err == nil && u.Host != "" {
+		addr = u.Host
+	}
+	addr = strings.TrimSuffix(addr, "/")
+	switch addr {
+	case "index.docker.io", "registry-1.docker.io":
+		return "docker.io"
+	}
+	return addr
+}
+
+func errdefsIsInvalid(err error) bool { return errors.Is(err, errdefs.ErrInvalidArgument) }
+
+func (s *Server) listImages(w http.ResponseWriter, r *http.Request, _ params) error {
+	f, err := filtersValue(r)
+	if err != nil {
+		return err
+	}
+	// API < 1.41 had filter=REFERENCE.
+	if v := r.FormValue("filter"); v != "" {
+		f["reference"] = append(f["reference"], v)
+	}
+	list, err := s.e.ImageList(r.Context(), engine.ImageListOptions{All: boolValue(r, "all"), Filters: f})
+	if err != nil {
+		return err
+	}
+	if list == nil {
+		list = []image.Summary{}
+	}
+	writeJSON(w, http.StatusOK, list)
+	return nil
+}
+
+func (s *Server) inspectImage(w http.ResponseWriter, r *http.Request, p params) error {
+	img, err := s.e.ImageInspect(r.Context(), p["name"])
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, img)
+	return nil
+}
+
+func (s *Server) imageHistory(w http.ResponseWriter, r *http.Request, p params) error {
+	h, err := s.e.ImageHistory(r.Context(), p["name"])
+	if err != nil {
+		return err
+	}
+	if h == nil {
+		h = []image.HistoryResponseItem{}
+	}
+	writeJSON(w, http.StatusOK, h)
+	return nil
+}
+
+func (s *Server) tagImage(w http.ResponseWriter, r *http.Request, p params) error {
+	repo := r.FormValue("repo")
+	if repo == "" {
+		return errdefs.Invalid("tag needs repo=REPOSITORY")
+	}
+	target := repo
+	if tag := r.FormValue("tag"); tag != "" {
+		target += ":" + tag
+	}
+	if err := s.e.ImageTag(r.Context(), p["name"], target); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusCreated)
+	return nil
+}
+
+func (s *Server) removeImage(w http.ResponseWriter, r *http.Request, p params) error {
+	res, err := s.e.ImageRemove(r.Context(), p["name"], boolValue(r, "force"))
+	if err != nil {
+		return err
+	}
+	if res == nil {
+		res = []image.DeleteResponse{}
+	}
+	writeJSON(w, http.StatusOK, res)
+	return nil
+}
+
+func (s *Server) pruneImages(w http.ResponseWriter, r *http.Request, _ params) error {
+	f, err := filtersValue(r)
+	if err != nil {
+		return err
+	}
+	all := false
+	for _, v := range f["dangling"] {
+		switch v {
+		case "false", "0":
+			all = true
+		case "true", "1":
+		default:
+			return errdefs.Invalid("invalid filter dangling=%s: want true or false", v)
+		}
+	}
+	delete(f, "dangling")
+	if len(f) > 0 {
+		return errdefs.Invalid("image prune takes only the dangling filter here")
+	}
+	rep, err := s.e.ImagePrune(r.Context(), all)
+	if err != nil {
+		return err
+	}
+	if rep.ImagesDeleted == nil {
+		rep.ImagesDeleted = []image.DeleteResponse{}
+	}
+	writeJSON(w, http.StatusOK, rep)
+	return nil
+}
+
+// createImage is POST /images/create: a pull (fromImage) or an import
+// (fromSrc=- with the archive as the body).
+func (s *Server) createImage(w http.ResponseWriter, r *http.Request, _ params) error {
+	if src := r.FormValue("fromSrc"); src != "" {
+		return s.importImage(w, r, src)
+	}
+	from := r.FormValue("fromImage")
+	if from == "" {
+		return errdefs.Invalid("fromImage or fromSrc is required")
+	}
+	ref := from
+	switch tag := r.FormValue("tag"); {
+	case strings.Contains(tag, ":"):
+		ref += "@" + tag
+	case tag != "":
+		ref += ":" + tag
+	}
+	auth, err := registryAuth(r)
+	if err != nil {
+		return err
+	}
+	before, _ := s.e.ImageInspect(r.Context(), ref)
+	js := newJSONStream(w)
+	pp := &pullProgress{js: js, tag: r.FormValue("tag")}
+	full, err := s.e.ImagePull(r.Context(), ref, engine.PullOptions{Platform: r.FormValue("platform"), Progress: pp, Auth: auth})
+	if err != nil {
+		return js.finish(err)
+	}
+	after, _ := s.e.ImageInspect(r.Context(), full)
+	status := "Downloaded newer image for " + familiarName(full)
+	if before != nil && after != nil && before.ID == after.ID {
+		status = "Image is up to date for " + familiarName(full)
+	}
+	js.send(jsonMessage{Status: "Status: " + status})
+	return nil
+}
+
+// familiarName drops docker.io/library/ as Docker's messages do.
+func familiarName(ref string) string {
+	ref = strings.TrimPrefix(ref, "docker.io/")
+	return strings.TrimPrefix(ref, "library/")
+}
+
+func (s *Server) importImage(w http.ResponseWriter, r *http.Request, src string) error {
+	if src != "-" {
+		return unsupported("fromSrc="+src, "import reads the archive from the request body (fromSrc=-)")
+	}
+	name := r.FormValue("repo")
+	if tag := r.FormValue("tag"); name != "" && tag != "" {
+		name += ":" + tag
+	}
+	js := newJSONStream(w)
+	id, err := s.e.ImageImport(r.Context(), r.Body, engine.ImageImportOptions{
+		Changes: r.Form["changes"], Message: r.FormValue("message"), Name: name,
+	})
+	if err != nil {
+		return js.finish(err)
+	}
+	js.send(jsonMessage{Status: id})
+	return nil
+}
+
+func (s *Server) pushImage(w http.ResponseWriter, r *http.Request, p params) error {
+	ref := p["name"]
+	if tag := r.FormValue("tag"); tag != "" {
+		ref += ":" + tag
+	}
+	auth, err := registryAuth(r)
+	if err != nil {
+		return err
+	}
+	if _, err := s.e.ImageInspect(r.Context(), ref); err != nil {
+		return fmt.Errorf("An image does not exist locally with the tag: %s: %w", p["name"], errdefs.ErrNotFound)
+	}
+	js := newJSONStream(w)
+	js.send(jsonMessage{Status: "The push refers to repository [" + p["name"] + "]"})
+	_, err = s.e.ImagePush(r.Context(), ref, "", engine.PushOptions{
+		Auth:     auth,
+		Progress: func(line string) { js.send(jsonMessage{Status: strings.TrimRight(line, "\n")}) },
+	})
+	return js.finish(err)
+}
+
+// saveImages is GET /images/get?names=… and /images/{name}/get.
+func (s *Server) saveImages(w http.ResponseWriter, r *http.Request, p params) error {
+	refs := r.Form["names"]
+	if n := p["name"]; n != "" {
+		refs = []string{n}
+	}
+	if len(refs) == 0 {
+		return errdefs.Invalid("name at least one image (names=IMAGE)")
+	}
+	for _, ref := range refs {
+		if _, err := s.e.ImageInspect(r.Context(), ref); err != nil {
+			return err
+		}
+	}
+	w.Header().Set("Content-Type", "application/x-tar")
+	return s.e.ImageSave(r.Context(), engine.ImageSaveOptions{Refs: refs, Format: engine.FormatDockerArchive, Writer: w})
+}
+
+func (s *Server) loadImages(w http.ResponseWriter, r *http.Request, _ params) error {
+	js := newJSONStream(w)
+	loaded, err := s.e.ImageLoad(r.Context(), r.Body, "")
+	if err != nil {
+		discardReader(r.Body)
+		return js.finish(err)
+	}
+	for _, img := range loaded {
+		if len(img.Names) == 0 {
+			js.send(jsonMessage{Stream: "Loaded image ID: " + img.ID + "\n"})
+		}
+		for _, n := range img.Names {
+			js.send(jsonMessage{Stream: "Loaded image: " + n + "\n"})
+		}
+	}
+	return js.finish(nil)
+}

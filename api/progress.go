@@ -1,0 +1,180 @@
+package api
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"sync"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+
+	"github.com/skiff-project/skiff/errdefs"
+)
+
+// jsonMessage is one line of Docker's JSON progress streams (pull, push,
+// load, build). It carries the error both ways: errorDetail for the
+// docker CLI and the plain "error" older SDKs read.
+type jsonMessage struct {
+	Stream         string          `json:"stream,omitempty"`
+	Status         string          `json:"status,omitempty"`
+	ProgressDetail *progressDetail `json:"progressDetail,omitempty"`
+	Progress       string          `json:"progress,omitempty"`
+	ID             string          `json:"id,omitempty"`
+	ErrorDetail    *errorDetail    `json:"errorDetail,omitempty"`
+	Error          string          `json:"error,omitempty"`
+	Aux            any             `json:"aux,omitempty"`
+}
+
+type progressDetail struct {
+	Current int64 `json:"current,omitempty"`
+	Total   int64 `json:"total,omitempty"`
+}
+
+type errorDetail struct {
+	Message string `json:"message"`
+}
+
+// jsonStream writes Docker's progress stream. The reply's headers go out
+// with the first message, so an error before any progress still gets
+// its own status (a 404 for an unknown image, say).
+type jsonStream struct {
+	mu      sync.Mutex
+	w       http.ResponseWriter
+	enc     *json.Encoder
+	started bool
+}
+
+func newJSONStream(w http.ResponseWriter) *jsonStream { return &jsonStream{w: w} }
+
+func (js *jsonStream) send(m jsonMessage) {
+	js.mu.Lock()
+	defer js.mu.Unlock()
+	if !js.started {
+		js.w.Header().Set("Content-Type", "application/json")
+		js.w.WriteHeader(http.StatusOK)
+		js.enc = json.NewEncoder(js.w)
+		js.started = true
+	}
+	_ = js.enc.Encode(m)
+	if f, ok := js.w.(http.Flusher); ok {
+		f.Flush()
+	}
+}
+
+// finish ends the stream with err: in the stream once it has started,
+// else as the reply's error.
+func (js *jsonStream) finish(err error) error {
+	if err == nil {
+		js.mu.Lock()
+		started := js.started
+		js.mu.Unlock()
+		if !started {
+			js.send(jsonMessage{})
+		}
+		return nil
+	}
+	js.mu.Lock()
+	started := js.started
+	js.mu.Unlock()
+	if !started {
+		return err
+	}
+	msg := errdefs.Message(err)
+	js.send(jsonMessage{ErrorDetail: &errorDetail{Message: msg}, Error: msg})
+	return nil
+}
+
+// streamWriter turns text output (build steps) into {"stream": …} lines.
+type streamWriter struct{ js *jsonStream }
+
+func (sw streamWriter) Write(b []byte) (int, error) {
+	sw.js.send(jsonMessage{Stream: string(b)})
+	return len(b), nil
+}
+
+// pullProgress reports a pull as Docker's daemon does.
+type pullProgress struct {
+	js    *jsonStream
+	mu    sync.Mutex
+	sizes map[string]int64
+	tag   string
+}
+
+func shortDigest(d string) string {
+	d = strings.TrimPrefix(d, "sha256:")
+	if len(d) > 12 {
+		return d[:12]
+	}
+	return d
+}
+
+func (p *pullProgress) Resolved(ref string, layers []v1.Descriptor) {
+	p.mu.Lock()
+	p.sizes = map[string]int64{}
+	for _, l := range layers {
+		p.sizes[l.Digest.String()] = l.Size
+	}
+	p.mu.Unlock()
+	repo, tag := ref, p.tag
+	if i := strings.LastIndex(ref, "@"); i > 0 {
+		repo, tag = ref[:i], ref[i+1:]
+	} else if i := strings.LastIndex(ref, ":"); i > strings.LastIndex(ref, "/") {
+		repo, tag = ref[:i], ref[i+1:]
+	}
+	p.js.send(jsonMessage{Status: "Pulling from " + strings.TrimPrefix(repo, "docker.io/"), ID: tag})
+	for _, l := range layers {
+		p.js.send(jsonMessage{Status: "Pulling fs layer", ProgressDetail: &progressDetail{}, ID: shortDigest(l.Digest.String())})
+	}
+}
+
+func (p *pullProgress) LayerBytes(d string, done int64) {
+	p.mu.Lock()
+	total := p.sizes[d]
+	p.mu.Unlock()
+	p.js.send(jsonMessage{Status: "Downloading", ProgressDetail: &progressDetail{Current: done, Total: total},
+		Progress: progressBar(done, total), ID: shortDigest(d)})
+}
+
+func (p *pullProgress) LayerDone(d string, cached bool) {
+	if cached {
+		p.js.send(jsonMessage{Status: "Already exists", ProgressDetail: &progressDetail{}, ID: shortDigest(d)})
+		return
+	}
+	p.js.send(jsonMessage{Status: "Download complete", ProgressDetail: &progressDetail{}, ID: shortDigest(d)})
+	p.js.send(jsonMessage{Status: "Pull complete", ProgressDetail: &progressDetail{}, ID: shortDigest(d)})
+}
+
+func (p *pullProgress) Finished(digest string) {
+	p.js.send(jsonMessage{Status: "Digest: " + digest})
+}
+
+// progressBar is the text bar older clients print.
+func progressBar(done, total int64) string {
+	if total <= 0 {
+		return fmt.Sprintf("%8s", humanBytes(done))
+	}
+	const width = 50
+	n := int(float64(done) / float64(total) * width)
+	n = max(0, min(n, width))
+	bar := strings.Repeat("=", n)
+	if n < width {
+		bar += ">" + strings.Repeat(" ", width-n-1)
+	}
+	return fmt.Sprintf("[%s] %8s/%s", bar, humanBytes(done), humanBytes(total))
+}
+
+func humanBytes(n int64) string {
+	f := float64(n)
+	for _, u := range []string{"B", "kB", "MB", "GB"} {
+		if f < 1000 {
+			return fmt.Sprintf("%.3g%s", f, u)
+		}
+		f /= 1000
+	}
+	return fmt.Sprintf("%.3gTB", f)
+}
+
+// discardReader drains r so that the client is not stuck sending.
+func discardReader(r io.Reader) { _, _ = io.Copy(io.Discard, r) }
