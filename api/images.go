@@ -5,9 +5,12 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"reflect"
 	"strings"
 
 	"github.com/moby/moby/api/pkg/authconfig"
+	"github.com/moby/moby/api/types/build"
+	ctypes "github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/api/types/image"
 
 	"github.com/skiff-project/skiff/engine"
@@ -259,4 +262,45 @@ func (s *Server) loadImages(w http.ResponseWriter, r *http.Request, _ params) er
 		}
 	}
 	return js.finish(nil)
+}
+
+// commitContainer is POST /commit: an image of a container's changes.
+func (s *Server) commitContainer(w http.ResponseWriter, r *http.Request, _ params) error {
+	ref := r.FormValue("container")
+	if ref == "" {
+		return errdefs.Invalid("commit needs container=NAME")
+	}
+	var cfg ctypes.Config
+	if err := decodeJSON(r, &cfg, true); err != nil {
+		return err
+	}
+	if !reflect.ValueOf(cfg).IsZero() {
+		return unsupported("a Config body", "give the changes as changes=INSTRUCTION (docker commit --change)")
+	}
+	name := r.FormValue("repo")
+	if tag := r.FormValue("tag"); name != "" && tag != "" {
+		name += ":" + tag
+	}
+	pause := r.FormValue("pause") == "" || boolValue(r, "pause")
+	id, err := s.e.ContainerCommit(r.Context(), ref, engine.CommitOptions{
+		Name: name, Author: r.FormValue("author"), Message: r.FormValue("comment"), Changes: r.Form["changes"], Pause: pause,
+	})
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusCreated, map[string]string{"Id": "sha256:" + strings.TrimPrefix(id, "sha256:")})
+	return nil
+}
+
+// pruneBuildCache is POST /build/prune: the build cache, all of it.
+func (s *Server) pruneBuildCache(w http.ResponseWriter, r *http.Request, _ params) error {
+	removed, err := s.e.BuildPrune(r.Context())
+	if err != nil {
+		return err
+	}
+	if removed == nil {
+		removed = []string{}
+	}
+	writeJSON(w, http.StatusOK, build.CachePruneReport{CachesDeleted: removed})
+	return nil
 }

@@ -61,6 +61,8 @@ func (s *Server) routes() *router {
 	rt.add(post, "/images/{name*}/push", s.pushImage)
 	rt.add(del, "/images/{name*}", s.removeImage)
 	rt.add(post, "/build", s.buildImage)
+	rt.add(post, "/build/prune", s.pruneBuildCache)
+	rt.add(post, "/commit", s.commitContainer)
 
 	// Networks and volumes.
 	rt.add(get, "/networks", s.listNetworks)
