@@ -331,11 +331,12 @@ func Wait(ctx context.Context, ref string) (int, error) {
 	if err != nil {
 		return 0, err
 	}
+	since := time.Now()
 	for {
 		cur, err := container.ReadRecord(c.ID)
 		if err != nil {
-			// Removed (--rm) while we waited: the last status we saw.
-			return c.State.ExitCode, nil
+			// Removed (--rm) while we waited: its die event has the code.
+			return dieCode(ctx, c, since), nil
 		}
 		c = cur
 		if stopped(c) {
@@ -361,13 +362,11 @@ func WaitFor(ctx context.Context, ref string, nextExit, removed bool) (int, erro
 		return 0, err
 	}
 	since := time.Now()
-	stoppedSeen := false
 	for {
 		cur, err := container.ReadRecord(c.ID)
 		if err != nil {
-			if stoppedSeen {
-				return c.State.ExitCode, nil
-			}
+			// Removed: its die event has the code (the record we saw last
+			// may predate the exit).
 			return dieCode(ctx, c, since), nil
 		}
 		c = cur
@@ -375,11 +374,8 @@ func WaitFor(ctx context.Context, ref string, nextExit, removed bool) (int, erro
 		if nextExit {
 			done = done && (c.State.FinishedAt.After(since) || stopped(c) && c.State.Error != "" && c.State.StartedAt.IsZero())
 		}
-		if done {
-			if !removed {
-				return c.State.ExitCode, nil
-			}
-			stoppedSeen = true
+		if done && !removed {
+			return c.State.ExitCode, nil
 		}
 		select {
 		case <-ctx.Done():
