@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"errors"
 	"io"
 	"net/http"
 	"sync"
@@ -17,9 +18,15 @@ type attachStore struct {
 	mu       sync.Mutex
 	pending  map[string][]*pendingAttach
 	sessions map[string]map[chan [2]uint16]bool
+	// sizes are the terminal sizes containers were created with
+	// (HostConfig.ConsoleSize), for the pty of their first start: the
+	// client's resize comes only after the start, later than a program
+	// that asks for the size at once.
+	sizes map[string][2]uint16
 }
 
 type pendingAttach struct {
+	ready   chan struct{} // closed once streams is set (or the attach failed)
 	streams engine.AttachStreams
 	started chan startResult
 }
@@ -30,7 +37,29 @@ type startResult struct {
 }
 
 func newAttachStore() *attachStore {
-	return &attachStore{pending: map[string][]*pendingAttach{}, sessions: map[string]map[chan [2]uint16]bool{}}
+	return &attachStore{pending: map[string][]*pendingAttach{}, sessions: map[string]map[chan [2]uint16]bool{}, sizes: map[string][2]uint16{}}
+}
+
+// setSize remembers a new container's terminal size (width, height).
+func (as *attachStore) setSize(id string, w, h uint16) {
+	if w == 0 || h == 0 {
+		return
+	}
+	as.mu.Lock()
+	defer as.mu.Unlock()
+	if len(as.sizes) > 1000 { // containers created and never attached
+		clear(as.sizes)
+	}
+	as.sizes[id] = [2]uint16{w, h}
+}
+
+// takeSize returns, once, the size a container was created with.
+func (as *attachStore) takeSize(id string) (uint16, uint16) {
+	as.mu.Lock()
+	defer as.mu.Unlock()
+	sz := as.sizes[id]
+	delete(as.sizes, id)
+	return sz[0], sz[1]
 }
 
 // takePending hands the first attach waiting for id to the start.
@@ -115,8 +144,20 @@ func (s *Server) attachContainer(w http.ResponseWriter, r *http.Request, p param
 	}
 	tty := c.Config != nil && c.Config.Tty
 	wantIn, wantOut, wantErr := boolValue(r, "stdin"), boolValue(r, "stdout"), boolValue(r, "stderr")
+	stream := boolValue(r, "stream")
+	var pa *pendingAttach
+	if stream && (c.State == nil || !c.State.Running) {
+		// Waiting before the client hears the upgrade: it starts the
+		// container as soon as it does, and the start must find us.
+		pa = &pendingAttach{ready: make(chan struct{}), started: make(chan startResult, 1)}
+		s.attaches.addPending(c.ID, pa)
+	}
 	conn, err := hijack(w, r, !tty)
 	if err != nil {
+		if pa != nil {
+			s.attaches.dropPending(c.ID, pa)
+			close(pa.ready) // a start that took it already goes on without it
+		}
 		return err
 	}
 	defer conn.Close()
@@ -135,12 +176,15 @@ func (s *Server) attachContainer(w http.ResponseWriter, r *http.Request, p param
 		}
 		_ = s.e.ContainerLogs(r.Context(), c.ID, engine.LogOptions{Tail: -1}, lo, le)
 	}
-	if !boolValue(r, "stream") {
+	if !stream {
 		return nil
 	}
 	resize := make(chan [2]uint16, 4)
 	defer s.attaches.addSession(c.ID, resize)()
 	streams := engine.AttachStreams{Resize: resize, DetachKeys: keys}
+	if tty {
+		streams.Width, streams.Height = s.attaches.takeSize(c.ID)
+	}
 	if wantIn && c.Config != nil && c.Config.OpenStdin {
 		streams.Stdin = conn
 	}
@@ -150,7 +194,11 @@ func (s *Server) attachContainer(w http.ResponseWriter, r *http.Request, p param
 	if wantErr {
 		streams.Stderr = errw
 	}
-	s.runAttach(c.ID, streams)
+	if pa != nil {
+		pa.streams = streams
+		close(pa.ready)
+	}
+	s.runAttach(c.ID, streams, pa)
 	_ = conn.CloseWrite()
 	// Let the client read the end before the connection goes.
 	_ = conn.SetReadDeadline(time.Now().Add(2 * time.Second))
@@ -160,20 +208,24 @@ func (s *Server) attachContainer(w http.ResponseWriter, r *http.Request, p param
 
 // runAttach streams a container until it exits: at once when it runs,
 // else when a start has made it run. A start through this service hands
-// the waiting attach the container's first byte; one from elsewhere (the
-// CLI) is noticed within a poll.
-func (s *Server) runAttach(id string, streams engine.AttachStreams) {
+// the waiting attach (pa, registered already, or a new one) the
+// container's first byte; one from elsewhere (the CLI) is noticed within
+// a poll.
+func (s *Server) runAttach(id string, streams engine.AttachStreams, pa *pendingAttach) {
 	ctx := context.Background()
-	c, err := s.e.ContainerInspect(ctx, id, false)
-	if err != nil {
-		return
+	if pa == nil {
+		c, err := s.e.ContainerInspect(ctx, id, false)
+		if err != nil {
+			return
+		}
+		if c.State != nil && c.State.Running {
+			_, _ = s.e.ContainerAttach(ctx, id, streams)
+			return
+		}
+		pa = &pendingAttach{streams: streams, ready: make(chan struct{}), started: make(chan startResult, 1)}
+		close(pa.ready)
+		s.attaches.addPending(id, pa)
 	}
-	if c.State != nil && c.State.Running {
-		_, _ = s.e.ContainerAttach(ctx, id, streams)
-		return
-	}
-	pa := &pendingAttach{streams: streams, started: make(chan startResult, 1)}
-	s.attaches.addPending(id, pa)
 	t := time.NewTicker(200 * time.Millisecond)
 	defer t.Stop()
 	for {
@@ -181,6 +233,8 @@ func (s *Server) runAttach(id string, streams engine.AttachStreams) {
 		case res := <-pa.started:
 			if res.err == nil {
 				_, _ = res.a.Stream(streams)
+			} else if errors.Is(res.err, errStartedPlain) {
+				_, _ = s.e.ContainerAttach(ctx, id, streams)
 			}
 			return
 		case <-t.C:
@@ -198,4 +252,30 @@ func (s *Server) runAttach(id string, streams engine.AttachStreams) {
 		}
 		return
 	}
+}
+
+// errStartedPlain tells a waiting attach that its container was started
+// without it (it was not ready in time): attach to the running one.
+var errStartedPlain = errors.New("started without the attach")
+
+// startFor starts id for the attach waiting for it: with its streams
+// once they are ready, or plainly (the attach then joins the running
+// container) if they do not come soon.
+func (s *Server) startFor(ctx context.Context, id string, pa *pendingAttach) error {
+	select {
+	case <-pa.ready:
+	case <-time.After(10 * time.Second):
+	}
+	select {
+	case <-pa.ready:
+		if pa.streams.Stdout != nil || pa.streams.Stderr != nil || pa.streams.Stdin != nil {
+			a, err := s.e.ContainerStartWith(ctx, id, pa.streams)
+			pa.started <- startResult{a: a, err: err}
+			return err
+		}
+	default:
+	}
+	err := s.e.ContainerStart(ctx, id)
+	pa.started <- startResult{err: errStartedPlain}
+	return err
 }

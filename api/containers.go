@@ -61,9 +61,7 @@ func (s *Server) startContainer(w http.ResponseWriter, r *http.Request, p params
 		return errNotModified
 	}
 	if pa := s.attaches.takePending(c.ID); pa != nil {
-		a, err := s.e.ContainerStartWith(r.Context(), c.ID, pa.streams)
-		pa.started <- startResult{a: a, err: err}
-		if err != nil {
+		if err := s.startFor(r.Context(), c.ID, pa); err != nil {
 			return err
 		}
 	} else if err := s.e.ContainerStart(r.Context(), c.ID); err != nil {
@@ -410,21 +408,14 @@ func (s *Server) resizeContainer(w http.ResponseWriter, r *http.Request, p param
 	if err != nil {
 		return err
 	}
-	hgt, err := intValue(r, "h", 0)
+	wid, hgt, err := sizeValue(r)
 	if err != nil {
 		return err
-	}
-	wid, err := intValue(r, "w", 0)
-	if err != nil {
-		return err
-	}
-	if hgt < 0 || wid < 0 || hgt > 65535 || wid > 65535 {
-		return errdefs.Invalid("invalid size %dx%d", wid, hgt)
 	}
 	if c.State == nil || !c.State.Running {
 		return fmt.Errorf("cannot resize container %s: it is not running: %w", p["id"], errdefs.ErrConflict)
 	}
-	s.attaches.resize(c.ID, uint16(wid), uint16(hgt))
+	s.attaches.resize(c.ID, wid, hgt)
 	w.WriteHeader(http.StatusOK)
 	return nil
 }

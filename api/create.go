@@ -310,6 +310,10 @@ func (s *Server) createContainer(w http.ResponseWriter, r *http.Request, _ param
 	if err != nil {
 		return err
 	}
+	if req.HostConfig != nil && o.TTY {
+		sz := req.HostConfig.ConsoleSize // height, width
+		s.attaches.setSize(res.ID, uint16(min(sz[1], 65535)), uint16(min(sz[0], 65535)))
+	}
 	for _, netName := range sortedKeys(extra) {
 		if err := s.e.NetworkConnect(r.Context(), netName, res.ID, extra[netName].Aliases); err != nil {
 			_ = s.e.ContainerRemove(r.Context(), res.ID, engine.RemoveOptions{Force: true, Volumes: true})

@@ -127,19 +127,12 @@ func (s *Server) execResize(w http.ResponseWriter, r *http.Request, p params) er
 	if err != nil {
 		return err
 	}
-	hgt, err := intValue(r, "h", 0)
+	wid, hgt, err := sizeValue(r)
 	if err != nil {
 		return err
-	}
-	wid, err := intValue(r, "w", 0)
-	if err != nil {
-		return err
-	}
-	if hgt < 0 || wid < 0 || hgt > 65535 || wid > 65535 {
-		return errdefs.Invalid("invalid size %dx%d", wid, hgt)
 	}
 	select {
-	case x.resize <- [2]uint16{uint16(wid), uint16(hgt)}:
+	case x.resize <- [2]uint16{wid, hgt}:
 	default:
 	}
 	w.WriteHeader(http.StatusOK)

@@ -128,6 +128,22 @@ func intValue(r *http.Request, k string, def int) (int, error) {
 	return n, nil
 }
 
+// sizeValue reads a tty size from h and w.
+func sizeValue(r *http.Request) (width, height uint16, err error) {
+	h, err := intValue(r, "h", 0)
+	if err != nil {
+		return 0, 0, err
+	}
+	w, err := intValue(r, "w", 0)
+	if err != nil {
+		return 0, 0, err
+	}
+	if h < 0 || w < 0 || h > 65535 || w > 65535 {
+		return 0, 0, errdefs.Invalid("invalid size %dx%d: width and height 0-65535", w, h)
+	}
+	return uint16(w), uint16(h), nil
+}
+
 // filtersValue reads the filters parameter.
 func filtersValue(r *http.Request) (engine.Filters, error) {
 	return engine.ParseFiltersJSON(r.FormValue("filters"))

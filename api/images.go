@@ -220,7 +220,6 @@ func (s *Server) pushImage(w http.ResponseWriter, r *http.Request, p params) err
 		return fmt.Errorf("An image does not exist locally with the tag: %s: %w", p["name"], errdefs.ErrNotFound)
 	}
 	js := newJSONStream(w)
-	js.send(jsonMessage{Status: "The push refers to repository [" + p["name"] + "]"})
 	_, err = s.e.ImagePush(r.Context(), ref, "", engine.PushOptions{
 		Auth:     auth,
 		Progress: func(line string) { js.send(jsonMessage{Status: strings.TrimRight(line, "\n")}) },

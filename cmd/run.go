@@ -184,6 +184,7 @@ func runAction(c *cli.Context) error {
 		return err
 	}
 	run := c.Command.Name == "run"
+	o.StartNext = run
 	detachKeys, err := engine.ParseDetachKeys(c.String("detach-keys"))
 	if err != nil {
 		return err

@@ -81,6 +81,9 @@ type ContainerCreateOptions struct {
 
 	Interactive bool // keep STDIN open (-i)
 	TTY         bool
+	// StartNext says the caller starts the container right after (run):
+	// until then, prunes leave it alone.
+	StartNext bool
 }
 
 // Validate parses o's options without touching anything: callers that
@@ -138,6 +141,7 @@ func (o ContainerCreateOptions) spec() (runtime.Spec, error) {
 		ExtraHosts: o.ExtraHosts, CapAdd: o.CapAdd, CapDrop: o.CapDrop, Privileged: o.Privileged,
 		SecurityOpt: o.SecurityOpt, Init: o.Init, Remove: o.AutoRemove, StopSignal: o.StopSignal,
 		StopTimeout: o.StopTimeout, Health: o.Health, Interactive: o.Interactive, TTY: o.TTY,
+		StartNext: o.StartNext,
 	}
 	if o.Image == "" {
 		return s, errdefs.Invalid("no image given: name the image to create the container from")

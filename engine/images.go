@@ -168,7 +168,13 @@ func (e *Engine) ImageList(ctx context.Context, o ImageListOptions) ([]image.Sum
 			sm := imageSummary(img)
 			if refs := f["reference"]; len(refs) > 0 {
 				sm.RepoTags = slices.DeleteFunc(sm.RepoTags, func(t string) bool { return !matchReference(refs, t) })
-				if len(sm.RepoTags) == 0 {
+				// Digests of other repositories go too, as in Docker (the
+				// CLI would list them as REPO <none>).
+				sm.RepoDigests = slices.DeleteFunc(sm.RepoDigests, func(d string) bool {
+					repo, _, _ := strings.Cut(d, "@")
+					return !matchReference(refs, repo) && !slices.ContainsFunc(refs, func(p string) bool { return p == d })
+				})
+				if len(sm.RepoTags) == 0 && len(sm.RepoDigests) == 0 {
 					continue
 				}
 			}

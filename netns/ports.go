@@ -70,6 +70,9 @@ func ParsePublish(specs []string) (PortMap, error) {
 			return nil, bad(err.Error())
 		}
 		hLo, hHi := 0, 0
+		if host == "0" {
+			host = "" // Docker: host port 0 is any free port
+		}
 		if host != "" {
 			if hLo, hHi, err = portRange(host); err != nil {
 				return nil, bad(err.Error())

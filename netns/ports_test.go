@@ -44,3 +44,16 @@ func FuzzParsePublish(f *testing.F) {
 		}
 	})
 }
+
+// Host port 0 is any free port, as in Docker (testcontainers sends it).
+func TestPublishHostPortZero(t *testing.T) {
+	for _, s := range []string{"0:8080", "127.0.0.1:0:8080/tcp"} {
+		pm, err := ParsePublish([]string{s})
+		if err != nil {
+			t.Fatalf("ParsePublish(%q): %v", s, err)
+		}
+		if b := pm["8080/tcp"]; len(b) != 1 || b[0].HostPort != "" {
+			t.Errorf("ParsePublish(%q) = %+v, want one binding to any host port", s, pm)
+		}
+	}
+}

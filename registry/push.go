@@ -96,6 +96,9 @@ func Push(ctx context.Context, st *storage.Store, ref, dest string, o PushOption
 	}
 	m, _ := vimg.RawManifest()
 	say(fmt.Sprintf("%s: digest: %s size: %d", n.Tag, d, len(m)))
+	// The image is now known as repository@digest there, as Docker
+	// records it.
+	_ = st.AddRepoDigests(img.ID, n.Repository()+"@"+d.String())
 	return d.String(), nil
 }
 

@@ -110,7 +110,10 @@ func Create(st *storage.Store, img *storage.Image, s Spec) (_ *container.Contain
 			SecurityOpt: s.SecurityOpt, Security: s.Security, Init: s.Init, InitPath: s.InitPath,
 			AutoRemove: s.Remove, RestartPolicy: s.Restart, LogConfig: s.Log,
 		},
-		State: container.State{Status: container.StatusCreated, CreatorPid: os.Getpid()},
+		State: container.State{Status: container.StatusCreated},
+	}
+	if s.StartNext {
+		c.State.CreatorPid = os.Getpid()
 	}
 	for _, m := range mounts {
 		if m.Bind != "" {

@@ -32,6 +32,7 @@ type session struct {
 	report *bufio.Reader
 	file   *os.File
 	proc   *os.Process
+	exited chan struct{} // closed once the supervisor is reaped
 }
 
 // spawn starts the container's supervisor, detached in its own session.
@@ -65,7 +66,14 @@ func spawn(c *container.Container, waitAttach bool) (*session, error) {
 		return nil, fmt.Errorf("starting the supervisor of %s: %w", c.Name, err)
 	}
 	w.Close()
-	return &session{c: c, report: bufio.NewReader(r), file: r, proc: cmd.Process}, nil
+	// Reap it when it ends: a long-lived caller (the API service) would
+	// otherwise keep a zombie per container that ran.
+	exited := make(chan struct{})
+	go func() {
+		_ = cmd.Wait()
+		close(exited)
+	}()
+	return &session{c: c, report: bufio.NewReader(r), file: r, proc: cmd.Process, exited: exited}, nil
 }
 
 // supervisorBinary finds skiff-supervisor: $SKIFF_SUPERVISOR, next to
@@ -92,14 +100,14 @@ func supervisorBinary(self string) (string, error) {
 func (s *session) next() (string, error) {
 	line, err := s.report.ReadString('\n')
 	if err != nil {
-		_, _ = s.proc.Wait()
+		<-s.exited
 		return "", fmt.Errorf("the supervisor of %s exited before it started the container: %w", s.c.Name, errdefs.ErrUnavailable)
 	}
 	line = strings.TrimSpace(line)
 	if rest, ok := strings.CutPrefix(line, "error "); ok {
 		codeStr, msg, _ := strings.Cut(rest, " ")
 		code, _ := strconv.Atoi(codeStr)
-		_, _ = s.proc.Wait()
+		<-s.exited
 		return "", supervisor.ReportError(code, msg)
 	}
 	return line, nil
@@ -114,7 +122,6 @@ func (s *session) started() (int, error) {
 		}
 		if rest, ok := strings.CutPrefix(line, "started "); ok {
 			s.file.Close()
-			_ = s.proc.Release()
 			pid, _ := strconv.Atoi(rest)
 			return pid, nil
 		}
@@ -325,38 +332,31 @@ func waitNotRunning(id string, d time.Duration) *container.Container {
 }
 
 // Wait blocks until the container stops and returns its exit code;
-// cancelling ctx ends the wait with ctx's error.
+// cancelling ctx ends the wait with ctx's error. Unlike Docker's, a wait
+// on a created container waits for it to run and stop.
 func Wait(ctx context.Context, ref string) (int, error) {
-	c, err := container.Lookup(ref)
-	if err != nil {
-		return 0, err
-	}
-	since := time.Now()
-	for {
-		cur, err := container.ReadRecord(c.ID)
-		if err != nil {
-			// Removed (--rm) while we waited: its die event has the code.
-			return dieCode(ctx, c, since), nil
-		}
-		c = cur
-		if stopped(c) {
-			return c.State.ExitCode, nil
-		}
-		// Docker's wait on a created container waits for it to run and stop.
-		select {
-		case <-ctx.Done():
-			return 0, ctx.Err()
-		case <-time.After(50 * time.Millisecond):
-		}
-	}
+	return waitUntil(ctx, ref, false, func(c *container.Container, _ time.Time) bool { return stopped(c) })
 }
 
 // WaitFor waits as Docker's API does and returns the exit code: with
 // neither flag until c is not running (at once for a created one), with
 // nextExit until it stops after this call, with removed until it stops
-// and its record is gone. A container removed before its stop was seen
-// (--rm) gets its exit code from its die event.
+// and its record is gone.
 func WaitFor(ctx context.Context, ref string, nextExit, removed bool) (int, error) {
+	return waitUntil(ctx, ref, removed, func(c *container.Container, since time.Time) bool {
+		done := !c.State.Running && c.State.Status != container.StatusRestarting
+		if nextExit {
+			done = done && (c.State.FinishedAt.After(since) || stopped(c) && c.State.Error != "" && c.State.StartedAt.IsZero())
+		}
+		return done
+	})
+}
+
+// waitUntil polls ref's record until done says so (or, with removed,
+// until the record is gone) and returns the exit code. A container
+// removed before its stop was seen (--rm) gets its code from its die
+// event.
+func waitUntil(ctx context.Context, ref string, removed bool, done func(c *container.Container, since time.Time) bool) (int, error) {
 	c, err := container.Lookup(ref)
 	if err != nil {
 		return 0, err
@@ -364,19 +364,16 @@ func WaitFor(ctx context.Context, ref string, nextExit, removed bool) (int, erro
 	since := time.Now()
 	for {
 		cur, err := container.ReadRecord(c.ID)
-		if err != nil {
-			// Removed: its die event has the code (the record we saw last
-			// may predate the exit).
+		switch {
+		case errors.Is(err, errdefs.ErrNotFound):
 			return dieCode(ctx, c, since), nil
+		case err == nil:
+			c = cur
+			if !removed && done(c, since) {
+				return c.State.ExitCode, nil
+			}
 		}
-		c = cur
-		done := !c.State.Running && c.State.Status != container.StatusRestarting
-		if nextExit {
-			done = done && (c.State.FinishedAt.After(since) || stopped(c) && c.State.Error != "" && c.State.StartedAt.IsZero())
-		}
-		if done && !removed {
-			return c.State.ExitCode, nil
-		}
+		// Another error reading the record is read again.
 		select {
 		case <-ctx.Done():
 			return 0, ctx.Err()

@@ -58,6 +58,9 @@ type Spec struct {
 
 	Interactive bool
 	TTY         bool
+	// StartNext marks a container its creator starts right away (run):
+	// prunes leave it alone while that creator lives.
+	StartNext bool
 	// Warn receives one-line warnings for the user.
 	Warn func(string)
 }

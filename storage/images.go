@@ -10,6 +10,7 @@ import (
 	"io"
 	"io/fs"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -28,6 +29,11 @@ import (
 const (
 	keyConfig   = "config"
 	keyManifest = "manifest"
+	// keyRepoDigests holds the image's repository@digest references: the
+	// storage library keeps manifest digests per image, Docker per
+	// repository (an image pulled as a and as b@other-manifest is not
+	// a@other-manifest).
+	keyRepoDigests = "repo-digests"
 )
 
 // Image is one image in the store.
@@ -41,6 +47,8 @@ type Image struct {
 	Config    v1.ConfigFile
 	RawConfig []byte
 	Manifest  []byte
+
+	repoDigests []string // as recorded (keyRepoDigests); nil for images stored before
 }
 
 // RepoTags returns the names that carry a tag.
@@ -54,10 +62,28 @@ func (img *Image) RepoTags() []string {
 	return out
 }
 
-// RepoDigests returns repository@digest for each repository it is named in.
+// RepoDigests returns repository@digest for each repository it is named
+// in: the digests recorded for that repository, or (for images stored
+// before skiff recorded them) every digest of the image.
 func (img *Image) RepoDigests() []string {
 	seen := map[string]bool{}
 	var out []string
+	if img.repoDigests != nil {
+		repos := map[string]bool{}
+		for _, n := range img.Names {
+			if r, err := reference.ParseNoTag(n); err == nil {
+				repos[r.Repository()] = true
+			}
+		}
+		for _, rd := range img.repoDigests {
+			repo, _, _ := strings.Cut(rd, "@")
+			if repos[repo] && !seen[rd] {
+				seen[rd] = true
+				out = append(out, rd)
+			}
+		}
+		return out
+	}
 	for _, n := range img.Names {
 		r, err := reference.ParseNoTag(n)
 		if err != nil {
@@ -98,6 +124,9 @@ func (s *Store) load(si *cstorage.Image) (*Image, error) {
 		return nil, fmt.Errorf("reading the config of image %s: %w", short(si.ID), err)
 	}
 	img.Manifest, _ = s.s.ImageBigData(si.ID, keyManifest)
+	if b, err := s.s.ImageBigData(si.ID, keyRepoDigests); err == nil {
+		_ = json.Unmarshal(b, &img.repoDigests)
+	}
 	if !img.Config.Created.IsZero() {
 		img.Created = img.Config.Created.Time
 	}
@@ -206,7 +235,7 @@ func (s *Store) LookupImage(ref string) (*Image, error) {
 			return nil, fmt.Errorf("image ID prefix %q matches %d images: give more characters: %w", ref, len(match), errdefs.ErrConflict)
 		}
 	}
-	return nil, errdefs.NotFound("image %s not known: pull it first (skiff pull %s)", ref, ref)
+	return nil, errdefs.NotFound("No such image: %s (pull it first: skiff pull %s)", ref, ref)
 }
 
 func (s *Store) byName(n reference.Named) (*Image, error) {
@@ -221,12 +250,12 @@ func (s *Store) byName(n reference.Named) (*Image, error) {
 				}
 			}
 		}
-		return nil, errdefs.NotFound("image %s not known", n.String())
+		return nil, errdefs.NotFound("No such image: %s", n.String())
 	}
 	si, err := s.s.Image(n.String())
 	if err != nil {
 		if isUnknown(err) {
-			return nil, errdefs.NotFound("image %s not known", n.String())
+			return nil, errdefs.NotFound("No such image: %s", n.String())
 		}
 		return nil, err
 	}
@@ -521,11 +550,48 @@ func (s *Store) PutImage(ctx context.Context, ni NewImage) (_ *Image, retErr err
 			return nil, fmt.Errorf("naming image %s: %w", short(id), err)
 		}
 	}
+	var refs []string
+	for _, n := range ni.Names {
+		if r, err := reference.ParseNoTag(n); err == nil {
+			for _, d := range ni.Digests {
+				refs = append(refs, r.Repository()+"@"+d)
+			}
+		}
+	}
+	if err := s.AddRepoDigests(id, refs...); err != nil {
+		return nil, fmt.Errorf("recording the digests of image %s: %w", short(id), err)
+	}
 	si, err := s.s.Image(id)
 	if err != nil {
 		return nil, err
 	}
 	return s.load(si)
+}
+
+// AddRepoDigests records repository@digest references of an image (a
+// pull's, a push's).
+func (s *Store) AddRepoDigests(id string, refs ...string) error {
+	if len(refs) == 0 {
+		return nil
+	}
+	var cur []string
+	if b, err := s.s.ImageBigData(id, keyRepoDigests); err == nil {
+		_ = json.Unmarshal(b, &cur)
+	}
+	n := len(cur)
+	for _, r := range refs {
+		if !slices.Contains(cur, r) {
+			cur = append(cur, r)
+		}
+	}
+	if len(cur) == n && n > 0 {
+		return nil
+	}
+	b, err := json.Marshal(cur)
+	if err != nil {
+		return err
+	}
+	return s.s.SetImageBigData(id, keyRepoDigests, b, func(b []byte) (digest.Digest, error) { return digest.FromBytes(b), nil })
 }
 
 func (s *Store) putLayer(id, parent string, l LayerSource) error {

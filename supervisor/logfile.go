@@ -136,28 +136,34 @@ type LogOptions struct {
 // ReadLogs writes a container's log to stdout and stderr; with Follow it
 // keeps going until the container stops (or ctx-like stop is closed).
 func ReadLogs(c *container.Container, o LogOptions, stdout, stderr io.Writer, stop <-chan struct{}) error {
+	// The current file stays open while it is read and followed: a
+	// container removed meanwhile (docker-py removes before it reads a
+	// followed log) takes its path, not what was written to it.
+	cur, _ := os.Open(c.LogPath)
+	defer func() {
+		if cur != nil {
+			cur.Close()
+		}
+	}()
 	var entries []logEntry
-	files := []string{}
 	max := 1
 	if v := c.HostConfig.LogConfig.Config["max-file"]; v != "" {
 		max, _ = strconv.Atoi(v)
 	}
 	for i := max - 1; i >= 1; i-- {
-		files = append(files, fmt.Sprintf("%s.%d", c.LogPath, i))
-	}
-	files = append(files, c.LogPath)
-	var offset int64
-	for _, p := range files {
-		f, err := os.Open(p)
+		f, err := os.Open(fmt.Sprintf("%s.%d", c.LogPath, i))
 		if err != nil {
 			continue
 		}
-		es, n := readEntries(f)
+		es, _ := readEntries(f)
 		f.Close()
 		entries = append(entries, es...)
-		if p == c.LogPath {
-			offset = n
-		}
+	}
+	var offset int64
+	if cur != nil {
+		es, n := readEntries(cur)
+		entries = append(entries, es...)
+		offset = n
 	}
 	if o.Tail >= 0 && len(entries) > o.Tail {
 		entries = entries[len(entries)-o.Tail:]
@@ -185,8 +191,9 @@ func ReadLogs(c *container.Container, o LogOptions, stdout, stderr io.Writer, st
 	if !o.Follow {
 		return nil
 	}
-	// Follow: poll the file for new entries until the container is not
-	// running any more and everything written has been read.
+	// Follow: read on from the open file until the container is not
+	// running any more and everything written has been read; a rotation
+	// moves on to the new file once the old one is read to its end.
 	for {
 		select {
 		case <-stop:
@@ -194,22 +201,32 @@ func ReadLogs(c *container.Container, o LogOptions, stdout, stderr io.Writer, st
 		default:
 		}
 		running := false
-		if cur, err := container.ReadRecord(c.ID); err == nil {
-			running = cur.State.Running || cur.State.Restarting
+		if rec, err := container.ReadRecord(c.ID); err == nil {
+			running = rec.State.Running || rec.State.Restarting
 		}
-		f, err := os.Open(c.LogPath)
-		if err == nil {
-			st, _ := f.Stat()
-			if st.Size() < offset {
-				offset = 0 // rotated
+		for {
+			if cur == nil {
+				if cur, _ = os.Open(c.LogPath); cur == nil {
+					break
+				}
+				offset = 0
 			}
-			_, _ = f.Seek(offset, io.SeekStart)
-			es, n := readEntries(f)
-			f.Close()
+			if st, err := cur.Stat(); err == nil && st.Size() < offset {
+				offset = 0 // truncated (max-file 1)
+			}
+			_, _ = cur.Seek(offset, io.SeekStart)
+			es, n := readEntries(cur)
 			offset += n
 			for _, e := range es {
 				emit(e)
 			}
+			st, err1 := cur.Stat()
+			pst, err2 := os.Stat(c.LogPath)
+			if err1 != nil || err2 != nil || os.SameFile(st, pst) {
+				break
+			}
+			cur.Close() // rotated: the new file next
+			cur = nil
 		}
 		if !running {
 			return nil

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"runtime"
 
 	"os"
 	"path/filepath"
@@ -47,13 +48,36 @@ func infra() (vnetns.NsHandle, error) {
 	if err != nil {
 		return 0, fmt.Errorf("opening the networks' namespace: %w", err)
 	}
-	if hi, err := netlink.NewHandleAt(h); err == nil {
+	if hi, err := handleAt(h); err == nil {
 		if lo, err := hi.LinkByName("lo"); err == nil {
 			_ = hi.LinkSetUp(lo)
 		}
 		hi.Close()
 	}
 	return h, nil
+}
+
+// handleAt opens a netlink handle in ns. The library moves the calling
+// thread into ns to open the handle's socket and back afterwards; rootless,
+// the way back is refused (the host's namespace belongs to the initial
+// user namespace), and the thread would go back to Go's pool inside the
+// container's namespace: a long-lived process (the API service) would
+// then dial and listen from there. So the handle is opened on a thread of
+// its own, locked and never unlocked, which ends with its goroutine. The
+// socket stays in ns; using it needs no particular thread.
+func handleAt(ns vnetns.NsHandle) (*netlink.Handle, error) {
+	type opened struct {
+		h   *netlink.Handle
+		err error
+	}
+	c := make(chan opened, 1)
+	go func() {
+		runtime.LockOSThread()
+		h, err := netlink.NewHandleAt(ns)
+		c <- opened{h, err}
+	}()
+	o := <-c
+	return o.h, o.err
 }
 
 // isNetNS tells a live pinned namespace from a stale file left by a
@@ -109,7 +133,7 @@ func removeBridge(n *Network) {
 		return
 	}
 	defer h.Close()
-	hi, err := netlink.NewHandleAt(h)
+	hi, err := handleAt(h)
 	if err != nil {
 		return
 	}
@@ -166,7 +190,7 @@ func plug(n *Network, m Member, ip string) (string, error) {
 		return "", err
 	}
 	defer inf.Close()
-	hi, err := netlink.NewHandleAt(inf)
+	hi, err := handleAt(inf)
 	if err != nil {
 		return "", err
 	}
@@ -180,7 +204,7 @@ func plug(n *Network, m Member, ip string) (string, error) {
 		return "", fmt.Errorf("opening the network namespace of %s: %w", m.Name, err)
 	}
 	defer ctr.Close()
-	hc, err := netlink.NewHandleAt(ctr)
+	hc, err := handleAt(ctr)
 	if err != nil {
 		return "", err
 	}
@@ -281,7 +305,7 @@ func Detach(ref, id string) error {
 		return fmt.Errorf("container is not connected to network %s: %w", n.Name, errdefs.ErrNotFound)
 	}
 	if inf, err := infra(); err == nil {
-		if hi, err := netlink.NewHandleAt(inf); err == nil {
+		if hi, err := handleAt(inf); err == nil {
 			if l, err := hi.LinkByName(e.HostVeth); err == nil {
 				_ = hi.LinkDel(l) // also removes the container's end
 			}
@@ -411,7 +435,7 @@ func WaitForLink(nsPath, name string, d time.Duration) bool {
 		return false
 	}
 	defer h.Close()
-	hc, err := netlink.NewHandleAt(h)
+	hc, err := handleAt(h)
 	if err != nil {
 		return false
 	}
