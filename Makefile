@@ -20,7 +20,7 @@ ifeq ($(strip $(HOME)$(GOPATH)$(GOMODCACHE)),)
 export GOPATH := $(CURDIR)/.cache/go
 endif
 
-.PHONY: build deps test bench crash fuzz lint install uninstall clean help
+.PHONY: build deps judges test bench crash fuzz lint install uninstall clean help
 # deps installs what build needs: never run targets side by side.
 .NOTPARALLEL:
 
@@ -36,11 +36,41 @@ build:
 deps:
 	@if [ "$$(id -u)" = 0 ]; then bash ./install.sh --deps-only; else bash ./install.sh --check; fi
 
-# lint, then unit tests (every package outside tests/), then the end-to-end suites over bin/skiff.
-test: deps build lint
+# Clients of the Docker Engine API that tests/api and tests/judges run against `skiff system
+# service` (the judges): the docker CLI is on the machine, docker-py comes from Debian
+# (install.sh), and docker compose is built here from its Go module, once per version, into
+# .cache/judges/ (gitignored). A second run finds the file and builds nothing.
+COMPOSE_VERSION = v5.6.0
+JUDGES_DIR = $(CURDIR)/.cache/judges
+COMPOSE_BIN = $(JUDGES_DIR)/docker-compose-$(COMPOSE_VERSION)
+judges: $(COMPOSE_BIN)
+	@ln -sfn $(notdir $(COMPOSE_BIN)) $(JUDGES_DIR)/docker-compose
+
+# `go install pkg@version` refuses compose: its go.mod has exclude directives. So it is built from
+# a throwaway module in .cache/judges/compose-mod, generated here and never committed: compose's
+# own go.mod (its requirements, excludes and any replaces, so the same versions) under another
+# module path, plus a requirement on compose itself. Its main package is .../cmd.
+$(COMPOSE_BIN):
+	@echo "building docker compose $(COMPOSE_VERSION) from its Go module (once: about 75 s on 2 cores with an empty build cache)"
+	rm -rf $(JUDGES_DIR)/compose-mod && mkdir -p $(JUDGES_DIR)/compose-mod
+	cd $(JUDGES_DIR)/compose-mod && export GOFLAGS= && \
+	src=$$($(GO) mod download -json github.com/docker/compose/v5@$(COMPOSE_VERSION) | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",*$$/\1/p') && \
+	[ -f "$$src/go.mod" ] || { echo "cannot download github.com/docker/compose/v5@$(COMPOSE_VERSION)"; exit 1; } && \
+	sed 's|^module .*|module skiff.invalid/judges/compose|' "$$src/go.mod" >go.mod && \
+	cp "$$src/go.sum" go.sum && chmod 0644 go.mod go.sum && \
+	$(GO) mod edit -require=github.com/docker/compose/v5@$(COMPOSE_VERSION) && \
+	CGO_ENABLED=0 $(GO) build -mod=mod -trimpath \
+		-ldflags '-s -w -X github.com/docker/compose/v5/internal.Version=$(COMPOSE_VERSION)' \
+		-o $@.tmp github.com/docker/compose/v5/cmd
+	mv $@.tmp $@
+
+# lint, then unit tests (every package outside tests/), then the end-to-end suites over bin/skiff,
+# then the testcontainers-go judge (its own module in tests/judges).
+test: deps build judges lint
 	pkgs=$$($(GO) list -tags '$(BUILDTAGS)' ./...) && pkgs=$$(echo "$$pkgs" | grep -Ev '/tests(/|$$)' || true) && \
 	if [ -n "$$pkgs" ]; then $(GO) test -tags '$(BUILDTAGS)' $(TESTFLAGS) $$pkgs; else echo "no unit-test packages"; fi
 	SKIFF_BINARY=$(CURDIR)/bin/skiff $(GO) test -tags '$(BUILDTAGS)' -count=1 -timeout 30m $(TESTFLAGS) ./tests/...
+	cd tests/judges && SKIFF_BINARY=$(CURDIR)/bin/skiff $(GO) test -tags '$(BUILDTAGS)' -count=1 -timeout 10m $(TESTFLAGS) ./...
 
 bench: deps build
 	SKIFF_BINARY=$(CURDIR)/bin/skiff $(GO) test -tags '$(BUILDTAGS)' -count=1 -run '^$$' -bench . -benchtime 1x -timeout 60m $(TESTFLAGS) ./tests/bench/
@@ -68,6 +98,8 @@ lint:
 	if [ -n "$$bad" ]; then echo "gofmt would change these files (run gofmt -w):"; echo "$$bad"; exit 1; fi
 	$(GO) vet -tags '$(BUILDTAGS)' ./...
 	@$(GO) mod tidy -diff || { echo "go.mod or go.sum is not tidy: run go mod tidy and commit the result"; exit 1; }
+	cd tests/judges && $(GO) vet -tags '$(BUILDTAGS)' ./...
+	@cd tests/judges && $(GO) mod tidy -diff || { echo "tests/judges/go.mod or go.sum is not tidy: run go mod tidy there and commit the result"; exit 1; }
 
 # Root: system-wide install (packages, /dev/net/tun, /usr/local/bin). Otherwise: ~/.local/bin.
 install:
@@ -83,7 +115,8 @@ clean:
 help:
 	@echo 'make build      build bin/skiff (cgo; tags: $(BUILDTAGS))'
 	@echo 'make deps       root: install missing packages and host fixes; else report what is missing'
-	@echo 'make test       deps, build, lint, unit tests, then the end-to-end suites in tests/'
+	@echo 'make judges     build docker compose $(COMPOSE_VERSION) into .cache/judges/ (once) for tests/api'
+	@echo 'make test       deps, build, judges, lint, unit tests, then the end-to-end suites in tests/'
 	@echo 'make bench      deps, build, then the benchmarks in tests/bench/'
 	@echo 'make crash      deps, build, then kill every operation at up to 40 of its state changes (SKIFF_CRASH_POINTS)'
 	@echo 'make fuzz       every fuzz target for FUZZTIME (default 30s) each'

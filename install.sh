@@ -27,7 +27,7 @@ EOF
 # Needed to build and to run skiff.
 REQUIRED_PKGS=(uidmap slirp4netns passt libseccomp-dev pkg-config gcc libc6-dev fuse-overlayfs iproute2 tini iptables)
 # Needed only by the test suite (local registry, busybox image, process tools).
-FIXTURE_PKGS=(docker-registry busybox-static procps psmisc strace)
+FIXTURE_PKGS=(docker-registry busybox-static procps psmisc strace python3-docker)
 UDEV_RULE=/etc/udev/rules.d/60-skiff-tun.rules
 GO_MIN_MINOR=26
 
@@ -236,8 +236,35 @@ build_and_install() {
 	install -m 0755 bin/skiff-supervisor "$bindir/skiff-supervisor"
 	record binary "$bindir/skiff-supervisor"
 	say "installed $bindir/skiff ($("$bindir/skiff" version 2>/dev/null | head -1 || true))"
+	install_units
 	if [[ $mode == user && :$PATH: != *:$bindir:* ]]; then
 		say "note: $bindir is not in your PATH; add it: export PATH=\"$bindir:\$PATH\""
+	fi
+}
+
+# --- systemd units: the Docker API socket, started on demand ----------------------------------
+# install_units writes contrib/systemd's units with this install's binary path: the user units
+# for every user (or, with --user, for this one), and root's.
+install_units() {
+	local dirs=() d f
+	if [[ $mode == user ]]; then
+		dirs=("user:${XDG_CONFIG_HOME:-$HOME/.config}/systemd/user")
+	else
+		dirs=("user:/usr/local/lib/systemd/user" "system:/usr/local/lib/systemd/system")
+	fi
+	for d in "${dirs[@]}"; do
+		mkdir -p "${d#*:}"
+		for f in skiff.socket skiff.service; do
+			sed "s#@BINDIR@#$bindir#g" "contrib/systemd/${d%%:*}/$f" >"${d#*:}/$f.tmp"
+			chmod 0644 "${d#*:}/$f.tmp"
+			mv "${d#*:}/$f.tmp" "${d#*:}/$f"
+			record file "${d#*:}/$f"
+		done
+	done
+	if [[ $mode == user ]]; then
+		say "installed the API socket unit: systemctl --user enable --now skiff.socket, then DOCKER_HOST=unix://\$XDG_RUNTIME_DIR/skiff/skiff.sock"
+	else
+		say "installed the API socket units: each user runs systemctl --user enable --now skiff.socket (root: systemctl enable --now skiff.socket)"
 	fi
 }
 

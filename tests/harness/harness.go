@@ -15,6 +15,8 @@
 //
 //	SKIFF_BINARY     the binary under test (default <repo>/bin/skiff)
 //	SKIFF_E2E_KEEP=1 keep the users' stores and the registry after the run
+//
+// and those of service.go for the Docker Engine API service and its clients.
 package harness
 
 import (
@@ -70,6 +72,7 @@ var requiredBinaries = []struct{ path, pkg string }{
 	{"/usr/sbin/useradd", "passwd"},
 	{"/usr/sbin/usermod", "passwd"},
 	{"/usr/bin/strace", "strace"},
+	{dockerPyModule, "python3-docker"},
 }
 
 // Main runs Setup, the tests and Teardown, and returns the exit code for os.Exit.
@@ -95,6 +98,14 @@ func Main(m *testing.M) int {
 		fmt.Fprintf(os.Stderr, "e2e: skipping all tests: %s\n", skipReason)
 	}
 	code := m.Run()
+	// The Docker API services first: a service that does not stop on
+	// SIGTERM, or leaves its socket behind, fails the run.
+	if err := stopServices(); err != nil {
+		fmt.Fprintf(os.Stderr, "e2e teardown: %v\n", err)
+		if code == 0 {
+			code = 1
+		}
+	}
 	Teardown()
 	return code
 }
@@ -166,6 +177,9 @@ func setup(needBinary bool) error {
 // stores and runtime directories, the binary copy and the work directory.
 // With SKIFF_E2E_KEEP=1 the stores and the registry data are kept.
 func Teardown() {
+	if err := stopServices(); err != nil {
+		fmt.Fprintf(os.Stderr, "e2e teardown: %v\n", err)
+	}
 	if reg != nil {
 		reg.stop()
 		reg = nil

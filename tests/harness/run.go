@@ -32,6 +32,7 @@ const userPath = "PATH=/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin"
 // Result is the outcome of one skiff invocation.
 type Result struct {
 	User     string
+	Prog     string // the program run, for messages: "" is skiff, else e.g. "docker"
 	Args     []string
 	Stdout   string
 	Stderr   string
@@ -90,17 +91,25 @@ func RunAsRoot(t testing.TB, args ...string) *Result {
 func RunAsWith(t testing.TB, u *User, opts RunOptions, args ...string) *Result {
 	t.Helper()
 	skipIfUnavailable(t)
+	return runProgram(t, u, opts, "", Binary, append(u.Env(), opts.Env...), args)
+}
+
+// runProgram runs path as u with env and args (RunAsWith's work, for skiff
+// and for the Docker API clients); prog names it in messages ("" is skiff).
+func runProgram(t testing.TB, u *User, opts RunOptions, prog, path string, env, args []string) *Result {
+	t.Helper()
 	timeout := opts.Timeout
 	if timeout == 0 {
 		timeout = DefaultTimeout
 	}
 	if n := timeouts.Load(); n >= maxTimeouts {
-		t.Fatalf("not running skiff %s: %d earlier invocations timed out", strings.Join(args, " "), n)
+		t.Fatalf("not running %s %s: %d earlier invocations timed out", progName(prog), strings.Join(args, " "), n)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	cmd := Command(u, args...)
-	cmd.Env = append(cmd.Env, opts.Env...)
+	cmd.Path, cmd.Args[0] = path, path
+	cmd.Env = env
 	if opts.Dir != "" {
 		cmd.Dir = opts.Dir
 	}
@@ -111,7 +120,7 @@ func RunAsWith(t testing.TB, u *User, opts RunOptions, args ...string) *Result {
 	cmd.WaitDelay = 5 * time.Second
 	start := time.Now()
 	if err := cmd.Start(); err != nil {
-		t.Fatalf("starting skiff %s: %v", strings.Join(args, " "), err)
+		t.Fatalf("starting %s %s: %v", progName(prog), strings.Join(args, " "), err)
 	}
 	done := make(chan error, 1)
 	go func() { done <- cmd.Wait() }()
@@ -126,6 +135,7 @@ func RunAsWith(t testing.TB, u *User, opts RunOptions, args ...string) *Result {
 	}
 	r := &Result{
 		User:     u.Name,
+		Prog:     prog,
 		Args:     args,
 		Stdout:   stdout.String(),
 		Stderr:   stderr.String(),
@@ -144,6 +154,13 @@ func RunAsWith(t testing.TB, u *User, opts RunOptions, args ...string) *Result {
 	return r
 }
 
+func progName(prog string) string {
+	if prog == "" {
+		return "skiff"
+	}
+	return prog
+}
+
 // Cmdline is the invocation as a shell-like string for messages.
 func (r *Result) Cmdline() string {
 	q := make([]string, len(r.Args))
@@ -153,7 +170,7 @@ func (r *Result) Cmdline() string {
 		}
 		q[i] = a
 	}
-	return fmt.Sprintf("[%s] skiff %s", r.User, strings.Join(q, " "))
+	return fmt.Sprintf("[%s] %s %s", r.User, progName(r.Prog), strings.Join(q, " "))
 }
 
 // Output shows the exit code, stdout and stderr for failure messages.
