@@ -596,11 +596,12 @@ func (s *Store) AddRepoDigests(id string, refs ...string) error {
 
 func (s *Store) putLayer(id, parent string, l LayerSource) error {
 	err := s.putLayerOnce(id, parent, l)
-	if isStagingRace(err) {
-		// Another skiff process's stale-directory recovery in the storage
-		// library can remove this one's staging directory while it is in
-		// use (seen with parallel builds); the layer was not stored, so
-		// store it again once.
+	// Another skiff process's stale-directory recovery in the storage
+	// library can remove this one's staging directory while it is in use
+	// (seen with parallel builds and pulls); the layer was not stored, so
+	// store it again, a few times at most.
+	for try := 1; try < 4 && isStagingRace(err); try++ {
+		time.Sleep(time.Duration(try) * 50 * time.Millisecond)
 		err = s.putLayerOnce(id, parent, l)
 	}
 	return err
@@ -617,7 +618,7 @@ func isStagingRace(err error) bool {
 		return false
 	}
 	msg := err.Error()
-	return strings.Contains(msg, "/tmp/temp-dir-") || strings.Contains(msg, "unpacking failed")
+	return strings.Contains(msg, "/temp-dir-") || strings.Contains(msg, "unpacking failed")
 }
 
 func (s *Store) putLayerOnce(id, parent string, l LayerSource) error {

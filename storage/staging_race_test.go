@@ -16,6 +16,13 @@ func TestIsStagingRace(t *testing.T) {
 	if !isStagingRace(fmt.Errorf("creating layer: %w", link)) {
 		t.Errorf("isStagingRace(%v) = false, want true", link)
 	}
+	// The driver's own staging directory (tempdirs/), seen in a build.
+	driver := &os.LinkError{Op: "rename",
+		Old: "/home/u/.local/share/skiff/storage/overlay/tempdirs/temp-dir-3659349689/0-addition",
+		New: "/home/u/.local/share/skiff/storage/overlay/bab3/diff", Err: os.ErrNotExist}
+	if !isStagingRace(fmt.Errorf("layer 4: %w", driver)) {
+		t.Errorf("isStagingRace(%v) = false, want true", driver)
+	}
 	// The same race seen by parallel builds, while unpacking a RUN layer
 	// into the staging root that recovery had just removed.
 	unpack := errors.New("unpacking failed (error: exit status 1; output: mkdir /etc: no such file or directory)")
