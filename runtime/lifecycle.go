@@ -373,11 +373,16 @@ func waitUntil(ctx context.Context, ref string, removed bool, done func(c *conta
 				return c.State.ExitCode, nil
 			}
 		}
-		// Another error reading the record is read again.
+		// Another error reading the record is read again. Short waits
+		// are the common ones (run --rm): look often at first.
+		every := 50 * time.Millisecond
+		if time.Since(since) < time.Second {
+			every = 10 * time.Millisecond
+		}
 		select {
 		case <-ctx.Done():
 			return 0, ctx.Err()
-		case <-time.After(50 * time.Millisecond):
+		case <-time.After(every):
 		}
 	}
 }
