@@ -74,7 +74,7 @@ func ParseVolume(v, dir string) (Mount, error) {
 	default:
 		return Mount{}, errdefs.Invalid("invalid volume %q: want /host/path:/container/path[:ro]", v)
 	}
-	dst, err := destination(dst, "volume", v)
+	dst, err := destination(dst, fmt.Sprintf("volume %q", v))
 	if err != nil {
 		return Mount{}, err
 	}
@@ -82,7 +82,7 @@ func ParseVolume(v, dir string) (Mount, error) {
 	switch {
 	case src == "":
 	case strings.HasPrefix(src, "/") || strings.HasPrefix(src, "."):
-		abs, err := hostPath(src, dir, "volume", v)
+		abs, err := hostPath(src, dir, fmt.Sprintf("volume %q", v))
 		if err != nil {
 			return Mount{}, err
 		}
@@ -122,25 +122,25 @@ func ParseVolume(v, dir string) (Mount, error) {
 
 // destination checks and cleans a container path: absolute, and not the
 // root itself (which would hide the container's whole file system).
-func destination(dst, flag, spec string) (string, error) {
+func destination(dst, what string) (string, error) {
 	if !filepath.IsAbs(dst) {
-		return "", errdefs.Invalid("invalid %s %q: container path %q must be absolute", flag, spec, dst)
+		return "", errdefs.Invalid("invalid %s: container path %q must be absolute", what, dst)
 	}
 	dst = filepath.Clean(dst)
 	if dst == "/" {
-		return "", errdefs.Invalid("invalid %s %q: the container path cannot be /: mount on a directory below it", flag, spec)
+		return "", errdefs.Invalid("invalid %s: the container path cannot be /: mount on a directory below it", what)
 	}
 	return dst, nil
 }
 
 // hostPath makes a host path absolute and clean, resolving a relative one
 // against dir.
-func hostPath(src, dir, flag, spec string) (string, error) {
+func hostPath(src, dir, what string) (string, error) {
 	if filepath.IsAbs(src) {
 		return filepath.Clean(src), nil
 	}
 	if dir == "" {
-		return "", errdefs.Invalid("invalid %s %q: the host path %q must be absolute", flag, spec, src)
+		return "", errdefs.Invalid("invalid %s: the host path %q must be absolute", what, src)
 	}
 	return filepath.Join(dir, src), nil
 }
@@ -155,7 +155,7 @@ var tmpfsFlags = map[string]bool{
 // (noexec, nosuid, nodev).
 func ParseTmpfs(t string) (Mount, error) {
 	dst, optStr, _ := strings.Cut(t, ":")
-	dst, err := destination(dst, "--tmpfs", t)
+	dst, err := destination(dst, fmt.Sprintf("--tmpfs %q", t))
 	if err != nil {
 		return Mount{}, err
 	}
@@ -237,12 +237,9 @@ func (f MountFields) Mount(dir, what string) (Mount, error) {
 	if f.Target == "" {
 		return Mount{}, errdefs.Invalid("invalid %s: target=/absolute/path is required", what)
 	}
-	if !filepath.IsAbs(f.Target) {
-		return Mount{}, errdefs.Invalid("invalid %s: container path %q must be absolute", what, f.Target)
-	}
-	target := filepath.Clean(f.Target)
-	if target == "/" {
-		return Mount{}, errdefs.Invalid("invalid %s: the container path cannot be /: mount on a directory below it", what)
+	target, err := destination(f.Target, what)
+	if err != nil {
+		return Mount{}, err
 	}
 	m := Mount{Type: typ, Destination: target, Origin: FromMountFlag, ReadOnly: f.ReadOnly}
 	switch typ {
@@ -250,12 +247,8 @@ func (f MountFields) Mount(dir, what string) (Mount, error) {
 		if f.Source == "" {
 			return Mount{}, errdefs.Invalid("invalid %s: type=bind needs source=/host/path", what)
 		}
-		if filepath.IsAbs(f.Source) {
-			m.Source = filepath.Clean(f.Source)
-		} else if dir == "" {
-			return Mount{}, errdefs.Invalid("invalid %s: the host path %q must be absolute", what, f.Source)
-		} else {
-			m.Source = filepath.Join(dir, f.Source)
+		if m.Source, err = hostPath(f.Source, dir, what); err != nil {
+			return Mount{}, err
 		}
 		if _, err := os.Stat(m.Source); err != nil {
 			// Unlike -v, Docker's --mount does not create the source.
