@@ -12,18 +12,17 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/skiff-project/skiff/engine"
 )
 
-// API versions served: requests may name any version in this range in
-// their /vX.Y/ prefix; without one they get the newest.
+// API versions served (the engine's): requests may name any version in
+// this range in their /vX.Y/ prefix; without one they get the newest.
 const (
-	MinVersion = "1.24"
-	MaxVersion = "1.57"
+	MinVersion = engine.MinAPIVersion
+	MaxVersion = engine.APIVersion
 )
 
 // Options configure a Server.
@@ -48,8 +47,6 @@ type Server struct {
 
 	execs    *execStore
 	attaches *attachStore
-
-	conns sync.WaitGroup
 }
 
 // New returns the API service over e.
