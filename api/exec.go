@@ -2,8 +2,6 @@ package api
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -105,9 +103,7 @@ func (s *Server) execCreate(w http.ResponseWriter, r *http.Request, p params) er
 	case c.State.Paused:
 		return fmt.Errorf("container %s is paused, unpause the container before exec: %w", p["id"], errdefs.ErrConflict)
 	}
-	var b [32]byte
-	_, _ = rand.Read(b[:])
-	x := &execInstance{id: hex.EncodeToString(b[:]), containerID: c.ID, req: req, resize: make(chan [2]uint16, 4)}
+	x := &execInstance{id: engine.NewID(), containerID: c.ID, req: req, resize: make(chan [2]uint16, 4)}
 	s.execs.add(x)
 	writeJSON(w, http.StatusCreated, ctypes.ExecCreateResponse{ID: x.id})
 	return nil

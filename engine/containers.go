@@ -310,7 +310,7 @@ func (e *Engine) ContainerExec(ctx context.Context, ref string, o ExecOptions) e
 	}
 	id := o.ID
 	if id == "" {
-		id = randomID()
+		id = NewID()
 	}
 	cmdline := strings.Join(o.Cmd, " ")
 	started := false

@@ -2,8 +2,6 @@ package engine
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"slices"
 	"strconv"
 	"strings"
@@ -12,6 +10,7 @@ import (
 	"github.com/skiff-project/skiff/container"
 	"github.com/skiff-project/skiff/errdefs"
 	"github.com/skiff-project/skiff/events"
+	"github.com/skiff-project/skiff/internal/names"
 	"github.com/skiff-project/skiff/registry/reference"
 	"github.com/skiff-project/skiff/storage"
 )
@@ -213,9 +212,5 @@ func familiarRef(s string) string {
 	return n.Familiar()
 }
 
-// randomID is a new 64-hex ID (an exec's, as Docker's exec IDs).
-func randomID() string {
-	b := make([]byte, 32)
-	_, _ = rand.Read(b)
-	return hex.EncodeToString(b)
-}
+// NewID is a new 64-hex ID, as Docker's (the API's exec IDs).
+func NewID() string { return names.NewID() }

@@ -2,19 +2,9 @@ package runtime
 
 import (
 	"crypto/rand"
-	"encoding/hex"
-	"fmt"
 
 	"github.com/skiff-project/skiff/paths"
 )
-
-func newID() string {
-	b := make([]byte, 32)
-	if _, err := rand.Read(b); err != nil {
-		panic(fmt.Sprintf("reading random bytes: %v", err))
-	}
-	return hex.EncodeToString(b)
-}
 
 var (
 	adjectives = []string{"brave", "calm", "eager", "fancy", "gentle", "happy", "jolly", "keen", "lucid", "merry", "nifty", "proud", "quiet", "swift", "tender", "vivid", "witty", "zen"}

@@ -15,6 +15,7 @@ import (
 
 	"github.com/skiff-project/skiff/container"
 	"github.com/skiff-project/skiff/errdefs"
+	"github.com/skiff-project/skiff/internal/names"
 	"github.com/skiff-project/skiff/internal/ondisk"
 	"github.com/skiff-project/skiff/netns"
 	"github.com/skiff-project/skiff/netns/network"
@@ -93,7 +94,7 @@ func Create(st *storage.Store, img *storage.Image, s Spec) (_ *container.Contain
 	}
 	ic := img.Config.Config
 	c := &container.Container{
-		ID: newID(), Name: s.Name, Image: s.Image, ImageID: img.ID,
+		ID: names.NewID(), Name: s.Name, Image: s.Image, ImageID: img.ID,
 		Created: time.Now().UTC(),
 		Config: container.Config{
 			Hostname: s.Hostname, User: firstNonEmpty(s.User, ic.User),

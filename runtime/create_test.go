@@ -10,6 +10,7 @@ import (
 
 	"github.com/skiff-project/skiff/container"
 	"github.com/skiff-project/skiff/errdefs"
+	"github.com/skiff-project/skiff/internal/names"
 )
 
 func TestMergeEnv(t *testing.T) {
@@ -117,7 +118,7 @@ func TestHealthConfigNoneConflicts(t *testing.T) {
 
 func TestRandomNameIsValid(t *testing.T) {
 	for i := 0; i < 50; i++ {
-		n := randomName() + "_" + newID()[:4]
+		n := randomName() + "_" + names.NewID()[:4]
 		if err := container.ValidName(n); err != nil {
 			t.Fatalf("generated name %q is invalid: %v", n, err)
 		}

@@ -1,8 +1,6 @@
 package storage
 
 import (
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"os"
@@ -84,9 +82,7 @@ func CreateVolume(name string, o VolumeOptions, existsOK bool) (*Volume, error) 
 // CreateVolumeLocked is CreateVolume for a caller holding LockVolumes.
 func CreateVolumeLocked(name string, o VolumeOptions, existsOK bool) (*Volume, error) {
 	if name == "" {
-		b := make([]byte, 32)
-		_, _ = rand.Read(b)
-		name = hex.EncodeToString(b)
+		name = names.NewID()
 	}
 	if !names.Valid(name) || len(name) > 255 {
 		return nil, errdefs.Invalid("invalid volume name %q: letters, digits, _, . and -, starting with a letter or digit", name)

@@ -15,8 +15,6 @@
 package network
 
 import (
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"net"
@@ -167,10 +165,8 @@ func Create(name string, o CreateOptions) (*Network, error) {
 }
 
 func newNetwork(name, subnet, gateway string, o CreateOptions) *Network {
-	b := make([]byte, 32)
-	_, _ = rand.Read(b)
 	n := &Network{
-		Name: name, ID: hex.EncodeToString(b), Created: time.Now().UTC(), Driver: "bridge",
+		Name: name, ID: names.NewID(), Created: time.Now().UTC(), Driver: "bridge",
 		Subnet: subnet, Gateway: gateway, Internal: o.Internal, Labels: o.Labels,
 		Containers: map[string]*Endpoint{},
 	}
