@@ -76,8 +76,7 @@ func (s *Server) buildImage(w http.ResponseWriter, r *http.Request, _ params) er
 	if err != nil {
 		discardReader(r.Body)
 		// Started or not, the client reads a failed build in the stream.
-		msg := errdefs.Message(err)
-		js.send(jsonMessage{ErrorDetail: &errorDetail{Message: msg}, Error: msg})
+		js.fail(err)
 		return nil
 	}
 	full := "sha256:" + strings.TrimPrefix(id, "sha256:")

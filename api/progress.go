@@ -48,41 +48,64 @@ type jsonStream struct {
 
 func newJSONStream(w http.ResponseWriter) *jsonStream { return &jsonStream{w: w} }
 
-func (js *jsonStream) send(m jsonMessage) {
+// send writes one value (a jsonMessage, an event) as a line.
+func (js *jsonStream) send(v any) {
 	js.mu.Lock()
 	defer js.mu.Unlock()
+	js.startLocked()
+	_ = js.enc.Encode(v)
+	js.flushLocked()
+}
+
+// start sends the reply's headers now: clients of a follow wait for them
+// before they do what they want to see the results of.
+func (js *jsonStream) start() {
+	js.mu.Lock()
+	defer js.mu.Unlock()
+	js.startLocked()
+	js.flushLocked()
+}
+
+func (js *jsonStream) startLocked() {
 	if !js.started {
 		js.w.Header().Set("Content-Type", "application/json")
 		js.w.WriteHeader(http.StatusOK)
 		js.enc = json.NewEncoder(js.w)
 		js.started = true
 	}
-	_ = js.enc.Encode(m)
+}
+
+func (js *jsonStream) flushLocked() {
 	if f, ok := js.w.(http.Flusher); ok {
 		f.Flush()
 	}
 }
 
+func (js *jsonStream) isStarted() bool {
+	js.mu.Lock()
+	defer js.mu.Unlock()
+	return js.started
+}
+
+// fail puts err in the stream, as Docker reports a failed pull or build.
+func (js *jsonStream) fail(err error) {
+	msg := errdefs.Message(err)
+	js.send(jsonMessage{ErrorDetail: &errorDetail{Message: msg}, Error: msg})
+}
+
 // finish ends the stream with err: in the stream once it has started,
 // else as the reply's error.
 func (js *jsonStream) finish(err error) error {
-	if err == nil {
-		js.mu.Lock()
-		started := js.started
-		js.mu.Unlock()
-		if !started {
-			js.send(jsonMessage{})
+	switch {
+	case js.isStarted():
+		if err != nil {
+			js.fail(err)
 		}
-		return nil
-	}
-	js.mu.Lock()
-	started := js.started
-	js.mu.Unlock()
-	if !started {
+	case err != nil:
 		return err
+	default:
+		js.send(jsonMessage{})
 	}
-	msg := errdefs.Message(err)
-	js.send(jsonMessage{ErrorDetail: &errorDetail{Message: msg}, Error: msg})
 	return nil
 }
 

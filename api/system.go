@@ -1,7 +1,6 @@
 package api
 
 import (
-	"encoding/json"
 	"net/http"
 	"time"
 
@@ -116,29 +115,19 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request, _ params) error 
 		return err
 	}
 	o.Follow = o.Until.IsZero() || o.Until.After(time.Now())
-	w.Header().Set("Content-Type", "application/json")
-	fw := newFlushWriter(w)
-	enc := json.NewEncoder(fw)
-	started := false
-	start := func() {
-		if !started {
-			w.WriteHeader(http.StatusOK)
-			fw.Write(nil)
-			started = true
-		}
-	}
-	// The headers go at once: clients wait for them before doing what
-	// they want to see the events of.
+	js := newJSONStream(w)
 	if o.Follow {
-		start()
+		js.start()
 	}
+	// A client that leaves cancels the request's context, which ends a
+	// follow; an error after the first event just ends the stream.
 	err = s.e.Events(r.Context(), o, func(m events.Message) error {
-		start()
-		return enc.Encode(m)
+		js.send(m)
+		return nil
 	})
-	if err != nil && r.Context().Err() == nil && !started {
+	if err != nil && r.Context().Err() == nil && !js.isStarted() {
 		return err
 	}
-	start()
+	js.start()
 	return nil
 }
