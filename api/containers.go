@@ -139,10 +139,8 @@ func (s *Server) waitContainer(w http.ResponseWriter, r *http.Request, p params)
 	if _, err := s.e.ContainerInspect(r.Context(), p["id"], false); err != nil {
 		return err
 	}
-	switch cond {
-	case "", engine.WaitNotRunning, engine.WaitNextExit, engine.WaitRemoved:
-	default:
-		return errdefs.Invalid("invalid condition %q: want not-running, next-exit or removed", cond)
+	if err := engine.CheckWaitCondition(cond); err != nil {
+		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(http.StatusOK)

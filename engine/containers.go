@@ -223,12 +223,20 @@ const (
 // the container is not running (created containers too), next-exit waits
 // for the exit after this call, removed for the record to go.
 func (e *Engine) ContainerWaitFor(ctx context.Context, ref, condition string) (int, error) {
-	switch condition {
-	case "", WaitNotRunning, WaitNextExit, WaitRemoved:
-	default:
-		return 0, errdefs.Invalid("invalid wait condition %q: want not-running, next-exit or removed", condition)
+	if err := CheckWaitCondition(condition); err != nil {
+		return 0, err
 	}
 	return runtime.WaitFor(ctx, ref, condition == WaitNextExit, condition == WaitRemoved)
+}
+
+// CheckWaitCondition refuses a condition ContainerWaitFor does not know,
+// for callers that must answer before they wait.
+func CheckWaitCondition(condition string) error {
+	switch condition {
+	case "", WaitNotRunning, WaitNextExit, WaitRemoved:
+		return nil
+	}
+	return errdefs.Invalid("invalid wait condition %q: want not-running, next-exit or removed", condition)
 }
 
 // UpdateOptions are what `update` may change on a container.
