@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"reflect"
 	goruntime "runtime"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -220,25 +221,39 @@ func refuseUnsupported(cfg *ctypes.Config, hc *ctypes.HostConfig) error {
 	if cfg.Domainname != "" {
 		return unsupported("Config.Domainname", "set a fully qualified Hostname instead")
 	}
-	for field, v := range map[string]string{
-		"HostConfig.IpcMode": string(hc.IpcMode), "HostConfig.PidMode": string(hc.PidMode),
-		"HostConfig.UTSMode": string(hc.UTSMode), "HostConfig.UsernsMode": string(hc.UsernsMode),
-		"HostConfig.CgroupnsMode": string(hc.CgroupnsMode), "HostConfig.Cgroup": string(hc.Cgroup),
-		"HostConfig.CgroupParent": hc.CgroupParent, "HostConfig.Isolation": string(hc.Isolation),
-		"HostConfig.Runtime": hc.Runtime, "HostConfig.VolumeDriver": hc.VolumeDriver,
+	// Modes, each with the values that say what skiff does anyway.
+	for _, m := range []struct {
+		field, value string
+		ok           []string
+		why          string
+	}{
+		{"IpcMode", string(hc.IpcMode), []string{"private", "shareable"}, "every container has its own namespaces"},
+		{"PidMode", string(hc.PidMode), nil, "every container has its own namespaces"},
+		{"UTSMode", string(hc.UTSMode), nil, "every container has its own namespaces"},
+		{"UsernsMode", string(hc.UsernsMode), nil, "every container has its own namespaces"},
+		{"CgroupnsMode", string(hc.CgroupnsMode), []string{"private"}, "every container has its own namespaces"},
+		{"Cgroup", string(hc.Cgroup), nil, "every container has its own namespaces"},
+		{"CgroupParent", hc.CgroupParent, nil, "skiff places the containers' cgroups itself"},
+		{"Isolation", string(hc.Isolation), []string{"default"}, "Linux containers only"},
+		{"Runtime", hc.Runtime, []string{"runc", "libcontainer"}, "skiff runs containers with runc's libcontainer"},
+		{"VolumeDriver", hc.VolumeDriver, []string{"local"}, "local volumes only"},
 	} {
-		switch v {
-		case "", "private", "shareable", "default", "runc", "libcontainer", "local":
-			continue
+		if m.value != "" && !slices.Contains(m.ok, m.value) {
+			return unsupported("HostConfig."+m.field+" "+m.value, m.why)
 		}
-		return unsupported(field+" "+v, "every container has its own namespaces")
 	}
 	if len(hc.Links) > 0 {
 		return unsupported("HostConfig.Links", "legacy links; containers on one network reach each other by name")
 	}
-	if len(hc.GroupAdd) > 0 || hc.OomScoreAdj != 0 || hc.ShmSize != 0 || len(hc.Sysctls) > 0 ||
-		len(hc.StorageOpt) > 0 || hc.Umask != nil || hc.MaskedPaths != nil || hc.ReadonlyPaths != nil || len(hc.Annotations) > 0 {
-		return unsupported(firstSet(hc, "GroupAdd", "OomScoreAdj", "ShmSize", "Sysctls", "StorageOpt", "Umask", "MaskedPaths", "ReadonlyPaths", "Annotations"), "not yet")
+	// MaskedPaths and ReadonlyPaths set but empty unmask everything.
+	switch {
+	case hc.MaskedPaths != nil:
+		return unsupported("HostConfig.MaskedPaths", "Docker's masked paths only")
+	case hc.ReadonlyPaths != nil:
+		return unsupported("HostConfig.ReadonlyPaths", "Docker's read-only paths only")
+	}
+	if f := firstSet(reflect.ValueOf(*hc), "GroupAdd", "OomScoreAdj", "ShmSize", "Sysctls", "StorageOpt", "Umask", "Annotations"); f != "" {
+		return unsupported("HostConfig."+f, "not yet")
 	}
 	r := hc.Resources
 	if r.OomKillDisable != nil && !*r.OomKillDisable {
@@ -250,26 +265,27 @@ func refuseUnsupported(cfg *ctypes.Config, hc *ctypes.HostConfig) error {
 	if r.PidsLimit != nil && *r.PidsLimit <= 0 {
 		r.PidsLimit = nil
 	}
-	if !reflect.ValueOf(r).IsZero() {
-		for _, f := range reflect.VisibleFields(reflect.TypeOf(r)) {
-			v := reflect.ValueOf(r).FieldByIndex(f.Index)
-			if !v.IsZero() && !(v.Kind() == reflect.Slice && v.Len() == 0) {
-				return unsupported("HostConfig."+f.Name, "resource limits and devices are not there yet")
-			}
-		}
+	var all []string
+	for _, f := range reflect.VisibleFields(reflect.TypeOf(r)) {
+		all = append(all, f.Name)
+	}
+	if f := firstSet(reflect.ValueOf(r), all...); f != "" {
+		return unsupported("HostConfig."+f, "resource limits and devices are not there yet")
 	}
 	return nil
 }
 
-// firstSet names the first of HostConfig's fields that is not zero.
-func firstSet(hc *ctypes.HostConfig, fields ...string) string {
-	v := reflect.ValueOf(hc).Elem()
+// firstSet names the first of a struct's fields that is set: not zero,
+// and not an empty list or map.
+func firstSet(v reflect.Value, fields ...string) string {
 	for _, f := range fields {
-		if fv := v.FieldByName(f); fv.IsValid() && !fv.IsZero() {
-			return "HostConfig." + f
+		fv := v.FieldByName(f)
+		if !fv.IsValid() || fv.IsZero() || (fv.Kind() == reflect.Slice || fv.Kind() == reflect.Map) && fv.Len() == 0 {
+			continue
 		}
+		return f
 	}
-	return "HostConfig"
+	return ""
 }
 
 // builtinNetwork reports whether a network mode is one of the built-in
