@@ -85,7 +85,7 @@ func (s *Server) buildImage(w http.ResponseWriter, r *http.Request, _ params) er
 		js.send(jsonMessage{Stream: full + "\n"})
 		return nil
 	}
-	js.send(jsonMessage{Stream: "Successfully built " + shortDigest(full) + "\n"})
+	js.send(jsonMessage{Stream: "Successfully built " + engine.ShortDigest(full) + "\n"})
 	for _, t := range o.Tags {
 		js.send(jsonMessage{Stream: "Successfully tagged " + t + "\n"})
 	}

@@ -8,8 +8,10 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/docker/go-units"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
+	"github.com/skiff-project/skiff/engine"
 	"github.com/skiff-project/skiff/errdefs"
 )
 
@@ -125,14 +127,6 @@ type pullProgress struct {
 	tag   string
 }
 
-func shortDigest(d string) string {
-	d = strings.TrimPrefix(d, "sha256:")
-	if len(d) > 12 {
-		return d[:12]
-	}
-	return d
-}
-
 func (p *pullProgress) Resolved(ref string, layers []v1.Descriptor) {
 	p.mu.Lock()
 	p.sizes = map[string]int64{}
@@ -140,15 +134,13 @@ func (p *pullProgress) Resolved(ref string, layers []v1.Descriptor) {
 		p.sizes[l.Digest.String()] = l.Size
 	}
 	p.mu.Unlock()
-	repo, tag := ref, p.tag
-	if i := strings.LastIndex(ref, "@"); i > 0 {
-		repo, tag = ref[:i], ref[i+1:]
-	} else if i := strings.LastIndex(ref, ":"); i > strings.LastIndex(ref, "/") {
-		repo, tag = ref[:i], ref[i+1:]
+	repo, tag := engine.SplitReference(ref)
+	if tag == "" {
+		tag = p.tag // a pull by digest: the digest asked for
 	}
-	p.js.send(jsonMessage{Status: "Pulling from " + strings.TrimPrefix(repo, "docker.io/"), ID: tag})
+	p.js.send(jsonMessage{Status: "Pulling from " + repo, ID: tag})
 	for _, l := range layers {
-		p.js.send(jsonMessage{Status: "Pulling fs layer", ProgressDetail: &progressDetail{}, ID: shortDigest(l.Digest.String())})
+		p.js.send(jsonMessage{Status: "Pulling fs layer", ProgressDetail: &progressDetail{}, ID: engine.ShortDigest(l.Digest.String())})
 	}
 }
 
@@ -157,16 +149,16 @@ func (p *pullProgress) LayerBytes(d string, done int64) {
 	total := p.sizes[d]
 	p.mu.Unlock()
 	p.js.send(jsonMessage{Status: "Downloading", ProgressDetail: &progressDetail{Current: done, Total: total},
-		Progress: progressBar(done, total), ID: shortDigest(d)})
+		Progress: progressBar(done, total), ID: engine.ShortDigest(d)})
 }
 
 func (p *pullProgress) LayerDone(d string, cached bool) {
 	if cached {
-		p.js.send(jsonMessage{Status: "Already exists", ProgressDetail: &progressDetail{}, ID: shortDigest(d)})
+		p.js.send(jsonMessage{Status: "Already exists", ProgressDetail: &progressDetail{}, ID: engine.ShortDigest(d)})
 		return
 	}
-	p.js.send(jsonMessage{Status: "Download complete", ProgressDetail: &progressDetail{}, ID: shortDigest(d)})
-	p.js.send(jsonMessage{Status: "Pull complete", ProgressDetail: &progressDetail{}, ID: shortDigest(d)})
+	p.js.send(jsonMessage{Status: "Download complete", ProgressDetail: &progressDetail{}, ID: engine.ShortDigest(d)})
+	p.js.send(jsonMessage{Status: "Pull complete", ProgressDetail: &progressDetail{}, ID: engine.ShortDigest(d)})
 }
 
 func (p *pullProgress) Finished(digest string) {
@@ -188,16 +180,7 @@ func progressBar(done, total int64) string {
 	return fmt.Sprintf("[%s] %8s/%s", bar, humanBytes(done), humanBytes(total))
 }
 
-func humanBytes(n int64) string {
-	f := float64(n)
-	for _, u := range []string{"B", "kB", "MB", "GB"} {
-		if f < 1000 {
-			return fmt.Sprintf("%.3g%s", f, u)
-		}
-		f /= 1000
-	}
-	return fmt.Sprintf("%.3gTB", f)
-}
+func humanBytes(n int64) string { return units.HumanSizeWithPrecision(float64(n), 3) }
 
 // discardReader drains r so that the client is not stuck sending.
 func discardReader(r io.Reader) { _, _ = io.Copy(io.Discard, r) }

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"strings"
 	"sync"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -81,14 +80,6 @@ func newProgress(w *os.File) *progress {
 	return &progress{w: w, tty: term.IsTerminal(int(w.Fd())), status: map[string]string{}}
 }
 
-func shortDigest(d string) string {
-	d = strings.TrimPrefix(d, "sha256:")
-	if len(d) > 12 {
-		return d[:12]
-	}
-	return d
-}
-
 func (p *progress) Resolved(ref string, layers []v1.Descriptor) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -121,7 +112,7 @@ func (p *progress) LayerDone(d string, cached bool) {
 	}
 	p.status[d] = st
 	if !p.tty {
-		fmt.Fprintf(p.w, "%s: %s\n", shortDigest(d), st)
+		fmt.Fprintf(p.w, "%s: %s\n", engine.ShortDigest(d), st)
 		return
 	}
 	p.redraw()
@@ -142,7 +133,7 @@ func (p *progress) redraw() {
 		fmt.Fprintf(p.w, "\x1b[%dA", p.drawn)
 	}
 	for _, d := range p.order {
-		fmt.Fprintf(p.w, "\x1b[2K%s: %s\n", shortDigest(d), p.status[d])
+		fmt.Fprintf(p.w, "\x1b[2K%s: %s\n", engine.ShortDigest(d), p.status[d])
 	}
 	p.drawn = len(p.order)
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/moby/moby/api/types/image"
 	mstorage "github.com/moby/moby/api/types/storage"
 
+	"github.com/skiff-project/skiff/container"
 	"github.com/skiff-project/skiff/errdefs"
 	"github.com/skiff-project/skiff/events"
 	"github.com/skiff-project/skiff/internal/ondisk"
@@ -509,6 +510,10 @@ func (e *Engine) ImageSave(ctx context.Context, o ImageSaveOptions) error {
 // pathMatch matches a repository against a shell pattern, as Docker's
 // reference filter does.
 func pathMatch(pattern, name string) (bool, error) { return path.Match(pattern, name) }
+
+// ShortDigest is a layer or image digest as Docker's progress shows it:
+// 12 hex characters, without sha256:.
+func ShortDigest(d string) string { return container.ShortID(strings.TrimPrefix(d, "sha256:")) }
 
 // SplitReference returns a reference's familiar repository and tag
 // ("latest" when it names none), as pull's progress shows them.
