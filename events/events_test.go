@@ -2,6 +2,7 @@ package events
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -393,5 +394,40 @@ func TestContainerActor(t *testing.T) {
 	want := map[string]string{"app": "x", "name": "web", "image": "busybox", "exitCode": "3"}
 	if a.ID != "id1" || fmt.Sprint(a.Attributes) != fmt.Sprint(want) {
 		t.Errorf("ContainerActor: %+v, want ID id1 and %v", a, want)
+	}
+}
+
+// A line's time is read without decoding it, from the end where Message
+// puts timeNano; a label that looks like one does not fool it, and a line
+// that does not end that way is decoded whole instead.
+func TestLineTime(t *testing.T) {
+	m := Message{Type: ContainerEventType, Action: "start", TimeNano: 1700000000123456789, Time: 1700000000,
+		Actor: Actor{ID: "a", Attributes: map[string]string{"trick": `"timeNano":5}`}}}
+	b, err := json.Marshal(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, ok := lineTime(b); !ok || got != m.TimeNano {
+		t.Errorf("lineTime(%s) = %d, %v; want %d", b, got, ok, m.TimeNano)
+	}
+	for _, line := range []string{`{"Type":"container"}`, `{"timeNano":12`, `not json`, ``} {
+		if _, ok := lineTime([]byte(line)); ok {
+			t.Errorf("lineTime(%q) ok, want it decoded whole", line)
+		}
+	}
+}
+
+// Reading from now passes over a full journal's old lines without
+// decoding them (a follow's start, a --rm container's exit code).
+func BenchmarkReadSinceNow(b *testing.B) {
+	j := journal{dir: b.TempDir()}
+	for i := 0; i < 6000; i++ {
+		j.record(Message{Type: ContainerEventType, Action: "start",
+			Actor: ContainerActor(strings.Repeat("ab", 32), "name", "127.0.0.1:5000/busybox:latest", map[string]string{"a": "b"}, nil)})
+	}
+	since := time.Now()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		_ = j.read(context.Background(), ReadOptions{Since: since}, func(Message) error { return nil })
 	}
 }

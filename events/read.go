@@ -7,6 +7,7 @@ import (
 	"errors"
 	"io"
 	"os"
+	"strconv"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -212,6 +213,11 @@ func (r *reader) line(b []byte) error {
 	if err := r.ctx.Err(); err != nil {
 		return err
 	}
+	// Most lines of a full journal are outside since..until (a follow
+	// from now, a --rm container's exit code): leave them undecoded.
+	if t, ok := lineTime(b); ok && r.outside(t) {
+		return nil
+	}
 	var m Message
 	if len(b) == 0 || json.Unmarshal(b, &m) != nil {
 		return nil
@@ -220,13 +226,33 @@ func (r *reader) line(b []byte) error {
 	if t == 0 {
 		t = m.Time * int64(time.Second)
 	}
-	if !r.o.Since.IsZero() && t < r.o.Since.UnixNano() || !r.o.Until.IsZero() && t > r.o.Until.UnixNano() {
+	if r.outside(t) {
 		return nil
 	}
 	if r.o.Match != nil && !r.o.Match(m) {
 		return nil
 	}
 	return r.fn(m)
+}
+
+// outside reports whether a time in nanoseconds is outside since..until.
+func (r *reader) outside(t int64) bool {
+	return !r.o.Since.IsZero() && t < r.o.Since.UnixNano() || !r.o.Until.IsZero() && t > r.o.Until.UnixNano()
+}
+
+// lineTime reads a line's timeNano without decoding the rest: Message
+// encodes it last, so the line ends with "timeNano":DIGITS}. ok is false
+// for any other line, which is then decoded whole.
+func lineTime(b []byte) (int64, bool) {
+	const key = `"timeNano":`
+	b = bytes.TrimRight(b, " \r")
+	i := bytes.LastIndex(b, []byte(key))
+	if i < 0 || len(b) == 0 || b[len(b)-1] != '}' {
+		return 0, false
+	}
+	digits := b[i+len(key) : len(b)-1]
+	t, err := strconv.ParseInt(string(digits), 10, 64)
+	return t, err == nil && t > 0
 }
 
 // poll reads what is new, and moves on to the new events.log when the
