@@ -1,7 +1,6 @@
 package api
 
 import (
-	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -43,8 +42,6 @@ func registryHost(addr string) string {
 	}
 	return addr
 }
-
-func errdefsIsInvalid(err error) bool { return errors.Is(err, errdefs.ErrInvalidArgument) }
 
 func (s *Server) listImages(w http.ResponseWriter, r *http.Request, _ params) error {
 	f, err := filtersValue(r)

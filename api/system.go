@@ -1,6 +1,7 @@
 package api
 
 import (
+	"errors"
 	"net/http"
 	"time"
 
@@ -89,7 +90,7 @@ func (s *Server) auth(w http.ResponseWriter, r *http.Request, _ params) error {
 	}
 	host := registryHost(ac.ServerAddress)
 	if err := engine.CheckLogin(r.Context(), host, ac.Username, ac.Password, nil); err != nil {
-		if errdefsIsInvalid(err) {
+		if errors.Is(err, errdefs.ErrInvalidArgument) {
 			// Docker answers 401 for wrong credentials.
 			writeJSON(w, http.StatusUnauthorized, errorBody{Message: errdefs.Message(err)})
 			return nil
