@@ -1,19 +1,13 @@
 package netns
 
 import (
-	"errors"
 	"fmt"
-	"io"
 	"net"
 	"os"
-	"runtime"
 	"sort"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
-
-	"golang.org/x/sys/unix"
 
 	"github.com/skiff-project/skiff/errdefs"
 )
@@ -159,24 +153,9 @@ func (pm PortMap) Keys() []string {
 // Forwarder publishes container ports on the host: it listens in the
 // host's network namespace and connects each client to the port inside
 // the container's namespace, splicing the bytes in the kernel. The
-// container sees connections from its own address.
-type Forwarder struct {
-	nsPath  string
-	mu      sync.Mutex
-	closers []io.Closer
-	dialer  chan dialReq
-	done    chan struct{}
-}
-
-type dialReq struct {
-	network, addr string
-	reply         chan dialRes
-}
-
-type dialRes struct {
-	conn net.Conn
-	err  error
-}
+// container sees connections from its own address. It is a Balancer with
+// the container as its one backend.
+type Forwarder struct{ b *Balancer }
 
 // Publish binds every port in pm on the host and returns the bindings
 // actually made (a free port where none was asked for). Nothing stays
@@ -185,15 +164,16 @@ type dialRes struct {
 // namespace (Docker forwards to the container's IP, so a server bound to
 // that address or to all of them is reached).
 func Publish(nsPath, target string, pm PortMap, rootless bool) (*Forwarder, PortMap, error) {
-	f := &Forwarder{nsPath: nsPath, dialer: make(chan dialReq), done: make(chan struct{})}
-	if err := f.startDialer(); err != nil {
+	d, err := startDialer(nsPath)
+	if err != nil {
 		return nil, nil, err
 	}
+	b := newBalancer(5 * time.Second)
+	b.backends = []*backend{{Backend{NSPath: nsPath, Target: target}, d}}
 	actual := PortMap{}
 	for _, key := range pm.Keys() {
-		portStr, proto, _ := strings.Cut(key, "/")
-		for _, b := range pm[key] {
-			hp := b.HostPort
+		for _, pb := range pm[key] {
+			hp := pb.HostPort
 			if hp == "" {
 				hp = "0"
 			}
@@ -203,46 +183,20 @@ func Publish(nsPath, target string, pm PortMap, rootless bool) (*Forwarder, Port
 				for p := lo; p <= hi; p++ {
 					candidates = append(candidates, strconv.Itoa(p))
 				}
-				hp = candidates[0]
 			}
-			if n, _ := strconv.Atoi(hp); rootless && n > 0 && n < unprivilegedPortStart() {
-				f.Close()
-				return nil, nil, fmt.Errorf("publishing %s: host port %d is below net.ipv4.ip_unprivileged_port_start (%d), which a rootless user cannot bind: pick a port ≥ %d or run sudo sysctl -w net.ipv4.ip_unprivileged_port_start=%d: %w", key, n, unprivilegedPortStart(), unprivilegedPortStart(), n, errdefs.ErrInvalidArgument)
-			}
-			dest := net.JoinHostPort(target, portStr)
-			var bound, addr, shown string
-			var err error
-			for _, cand := range candidates {
-				addr = net.JoinHostPort(b.HostIP, cand)
-				shown = addr
-				if b.HostIP == "" {
-					shown = net.JoinHostPort("0.0.0.0", cand)
-				}
-				if proto == "udp" {
-					bound, err = f.listenUDP(addr, dest)
-				} else {
-					bound, err = f.listenTCP(addr, dest)
-				}
-				if !errors.Is(err, unix.EADDRINUSE) {
-					break
-				}
-			}
+			port, err := b.bind(key, pb.HostIP, candidates, rootless)
 			if err != nil {
-				f.Close()
-				if errors.Is(err, unix.EADDRINUSE) {
-					return nil, nil, fmt.Errorf("publishing %s: host port %s is already in use: stop what uses it or pick another host port: %w", key, shown, errdefs.ErrConflict)
-				}
-				return nil, nil, fmt.Errorf("publishing %s on %s: %w", key, shown, err)
+				b.Close()
+				return nil, nil, err
 			}
-			_, port, _ := net.SplitHostPort(bound)
-			hostIP := b.HostIP
+			hostIP := pb.HostIP
 			if hostIP == "" {
 				hostIP = "0.0.0.0"
 			}
-			actual[key] = append(actual[key], PortBinding{HostIP: hostIP, HostPort: port})
+			actual[key] = append(actual[key], PortBinding{HostIP: hostIP, HostPort: strconv.Itoa(port)})
 		}
 	}
-	return f, actual, nil
+	return &Forwarder{b}, actual, nil
 }
 
 func unprivilegedPortStart() int {
@@ -257,161 +211,9 @@ func unprivilegedPortStart() int {
 	return n
 }
 
-// startDialer runs a goroutine on its own thread inside the container's
-// network namespace; sockets it opens belong to that namespace for life.
-func (f *Forwarder) startDialer() error {
-	errc := make(chan error, 1)
-	go func() {
-		runtime.LockOSThread() // never unlocked: the thread dies with the goroutine
-		ns, err := os.Open(f.nsPath)
-		if err != nil {
-			errc <- err
-			return
-		}
-		err = unix.Setns(int(ns.Fd()), unix.CLONE_NEWNET)
-		ns.Close()
-		if err != nil {
-			errc <- fmt.Errorf("entering the container's network namespace: %w", err)
-			return
-		}
-		errc <- nil
-		for {
-			select {
-			case <-f.done:
-				return
-			case r := <-f.dialer:
-				c, err := net.DialTimeout(r.network, r.addr, 5*time.Second)
-				r.reply <- dialRes{c, err}
-			}
-		}
-	}()
-	return <-errc
-}
-
-func (f *Forwarder) dial(network, addr string) (net.Conn, error) {
-	reply := make(chan dialRes, 1)
-	select {
-	case f.dialer <- dialReq{network, addr, reply}:
-	case <-f.done:
-		return nil, net.ErrClosed
-	}
-	r := <-reply
-	return r.conn, r.err
-}
-
-func (f *Forwarder) track(c io.Closer) {
-	f.mu.Lock()
-	f.closers = append(f.closers, c)
-	f.mu.Unlock()
-}
-
-func (f *Forwarder) listenTCP(addr, target string) (string, error) {
-	l, err := net.Listen("tcp", addr)
-	if err != nil {
-		return "", err
-	}
-	f.track(l)
-	go func() {
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			go f.pipeTCP(c, target)
-		}
-	}()
-	return l.Addr().String(), nil
-}
-
-// pipeTCP joins a client to the container's port; TCPConn.ReadFrom
-// splices between the two sockets.
-func (f *Forwarder) pipeTCP(client net.Conn, target string) {
-	defer client.Close()
-	up, err := f.dial("tcp", target)
-	if err != nil {
-		return
-	}
-	defer up.Close()
-	done := make(chan struct{}, 2)
-	go func() {
-		_, _ = io.Copy(up, client)
-		if tc, ok := up.(*net.TCPConn); ok {
-			_ = tc.CloseWrite()
-		}
-		done <- struct{}{}
-	}()
-	_, _ = io.Copy(client, up)
-	if tc, ok := client.(*net.TCPConn); ok {
-		_ = tc.CloseWrite()
-	}
-	<-done
-}
-
-// listenUDP relays datagrams: one socket in the container's namespace per
-// client address, dropped after a minute without traffic.
-func (f *Forwarder) listenUDP(addr, target string) (string, error) {
-	pc, err := net.ListenPacket("udp", addr)
-	if err != nil {
-		return "", err
-	}
-	f.track(pc)
-	go func() {
-		var mu sync.Mutex
-		sessions := map[string]net.Conn{}
-		buf := make([]byte, 65536)
-		for {
-			n, from, err := pc.ReadFrom(buf)
-			if err != nil {
-				return
-			}
-			mu.Lock()
-			up, ok := sessions[from.String()]
-			mu.Unlock()
-			if !ok {
-				up, err = f.dial("udp", target)
-				if err != nil {
-					continue
-				}
-				mu.Lock()
-				sessions[from.String()] = up
-				mu.Unlock()
-				f.track(up)
-				go func(up net.Conn, from net.Addr) {
-					b := make([]byte, 65536)
-					for {
-						_ = up.SetReadDeadline(time.Now().Add(time.Minute))
-						n, err := up.Read(b)
-						if err != nil {
-							mu.Lock()
-							delete(sessions, from.String())
-							mu.Unlock()
-							up.Close()
-							return
-						}
-						_, _ = pc.WriteTo(b[:n], from)
-					}
-				}(up, from)
-			}
-			_, _ = up.Write(buf[:n])
-		}
-	}()
-	return pc.LocalAddr().String(), nil
-}
-
 // Close stops listening and ends the relays.
 func (f *Forwarder) Close() {
-	if f == nil {
-		return
+	if f != nil {
+		f.b.Close()
 	}
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	select {
-	case <-f.done:
-	default:
-		close(f.done)
-	}
-	for _, c := range f.closers {
-		c.Close()
-	}
-	f.closers = nil
 }

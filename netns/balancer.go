@@ -1,0 +1,458 @@
+package netns
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/netip"
+	"os"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/skiff-project/skiff/errdefs"
+)
+
+// Backend is one replica the balancer may send connections to.
+type Backend struct {
+	ID     string // the container ID, to tell backends apart
+	NSPath string // its pinned network namespace file (container.NetNSPath())
+	Target string // the address to dial inside that namespace, e.g. "10.0.2.100" or "127.0.0.1"
+}
+
+// BalancedPort is one published port of a service.
+type BalancedPort struct {
+	Protocol   string // "tcp" or "udp"
+	HostIP     string // "" for all
+	HostPort   int    // 0: any free port (the bound one is returned)
+	TargetPort int
+}
+
+// Balancer publishes a service's ports on the host and spreads their
+// clients over the replicas: TCP connections go round robin, each UDP
+// client sticks to one replica. Like Forwarder (a balancer with one fixed
+// backend) it listens in the host's network namespace and connects into
+// the replicas' namespaces, splicing the bytes in the kernel.
+type Balancer struct {
+	timeout time.Duration // to connect to a backend before trying the next
+
+	// setMu serializes SetBackends and Close, the only writers of
+	// backends and closed (holding mu too), so they read them without mu.
+	setMu sync.Mutex
+
+	mu       sync.Mutex
+	backends []*backend // the rotation, replaced as a whole
+	next     int        // turn of the round robin
+	closers  map[io.Closer]struct{}
+	closed   bool
+}
+
+type backend struct {
+	Backend
+	dialer *nsDialer
+}
+
+var errNoBackends = errors.New("no backend to connect to")
+
+// Balance binds every port on the host and returns the ports as bound
+// (HostPort filled in). Nothing stays bound when it fails; a port in use
+// is an errdefs.ErrConflict, and one a rootless user cannot bind an
+// errdefs.ErrInvalidArgument, as with Publish. Clients are closed until
+// SetBackends gives the balancer backends.
+func Balance(ports []BalancedPort, rootless bool) (*Balancer, []BalancedPort, error) {
+	b := newBalancer(2 * time.Second)
+	var bound []BalancedPort
+	for _, p := range ports {
+		key := fmt.Sprintf("%d/%s", p.TargetPort, p.Protocol)
+		if p.Protocol != "tcp" && p.Protocol != "udp" {
+			b.Close()
+			return nil, nil, errdefs.Invalid("publishing %s: protocol must be tcp or udp", key)
+		}
+		port, err := b.bind(key, p.HostIP, []string{strconv.Itoa(p.HostPort)}, rootless)
+		if err != nil {
+			b.Close()
+			return nil, nil, err
+		}
+		p.HostPort = port
+		bound = append(bound, p)
+	}
+	return b, bound, nil
+}
+
+func newBalancer(timeout time.Duration) *Balancer {
+	return &Balancer{timeout: timeout, closers: map[io.Closer]struct{}{}}
+}
+
+// SetBackends replaces the rotation at once; it is safe from any
+// goroutine. Connections already made stay. Backends no longer listed
+// have their dialers (threads in their namespace) closed and new ones get
+// one; a backend whose namespace cannot be entered (a replica gone or not
+// started yet) is left out.
+func (b *Balancer) SetBackends(bs []Backend) {
+	b.setMu.Lock()
+	defer b.setMu.Unlock()
+	if b.closed {
+		return
+	}
+	have := map[Backend]*backend{}
+	for _, be := range b.backends {
+		have[be.Backend] = be
+	}
+	var next []*backend
+	kept := map[*backend]bool{}
+	for _, want := range bs {
+		be := have[want]
+		if be == nil {
+			d, err := startDialer(want.NSPath)
+			if err != nil {
+				continue
+			}
+			be = &backend{want, d}
+			have[want] = be
+		}
+		next = append(next, be)
+		kept[be] = true
+	}
+	b.mu.Lock()
+	old := b.backends
+	b.backends = next
+	b.mu.Unlock()
+	for _, be := range old {
+		if !kept[be] {
+			be.dialer.close()
+		}
+	}
+}
+
+// Close stops listening, ends the UDP relays and the backends' dialers.
+// TCP connections already made stay.
+func (b *Balancer) Close() {
+	if b == nil {
+		return
+	}
+	b.setMu.Lock()
+	defer b.setMu.Unlock()
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.closed {
+		return
+	}
+	b.closed = true
+	for c := range b.closers {
+		c.Close()
+	}
+	b.closers = nil
+	for _, be := range b.backends {
+		be.dialer.close()
+	}
+	b.backends = nil
+}
+
+// bind listens on hostIP at the first free port of candidates, relaying to
+// the backends' container port of key ("80/tcp"), and returns the port
+// bound.
+func (b *Balancer) bind(key, hostIP string, candidates []string, rootless bool) (int, error) {
+	portStr, proto, _ := strings.Cut(key, "/")
+	port, _ := strconv.Atoi(portStr)
+	if n, _ := strconv.Atoi(candidates[0]); rootless && n > 0 {
+		if start := unprivilegedPortStart(); n < start {
+			return 0, fmt.Errorf("publishing %s: host port %d is below net.ipv4.ip_unprivileged_port_start (%d), which a rootless user cannot bind: pick a port ≥ %d or run sudo sysctl -w net.ipv4.ip_unprivileged_port_start=%d: %w", key, n, start, start, n, errdefs.ErrInvalidArgument)
+		}
+	}
+	var shown string
+	var err error
+	for _, cand := range candidates {
+		addr := net.JoinHostPort(hostIP, cand)
+		shown = addr
+		if hostIP == "" {
+			shown = net.JoinHostPort("0.0.0.0", cand)
+		}
+		var bound net.Addr
+		if proto == "udp" {
+			bound, err = b.listenUDP(addr, port)
+		} else {
+			bound, err = b.listenTCP(addr, port)
+		}
+		if err == nil {
+			_, p, _ := net.SplitHostPort(bound.String())
+			return strconv.Atoi(p)
+		}
+		if !errors.Is(err, unix.EADDRINUSE) {
+			break
+		}
+	}
+	if errors.Is(err, unix.EADDRINUSE) {
+		return 0, fmt.Errorf("publishing %s: host port %s is already in use: stop what uses it or pick another host port: %w", key, shown, errdefs.ErrConflict)
+	}
+	return 0, fmt.Errorf("publishing %s on %s: %w", key, shown, err)
+}
+
+// track keeps c to close with the balancer; it closes c and says false if
+// the balancer is closed already.
+func (b *Balancer) track(c io.Closer) bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.closed {
+		c.Close()
+		return false
+	}
+	b.closers[c] = struct{}{}
+	return true
+}
+
+func (b *Balancer) untrack(c io.Closer) {
+	b.mu.Lock()
+	delete(b.closers, c)
+	b.mu.Unlock()
+	c.Close()
+}
+
+// dial connects to port on the backend whose turn it is, or when that
+// fails on each of the others in turn.
+func (b *Balancer) dial(network string, port int) (net.Conn, error) {
+	b.mu.Lock()
+	rot := b.backends
+	first := 0
+	if len(rot) > 0 {
+		first = b.next % len(rot)
+		b.next = first + 1
+	}
+	b.mu.Unlock()
+	err := errNoBackends
+	for i := range rot {
+		be := rot[(first+i)%len(rot)]
+		var c net.Conn
+		if c, err = be.dialer.dial(network, net.JoinHostPort(be.Target, strconv.Itoa(port)), b.timeout); err == nil {
+			return c, nil
+		}
+	}
+	return nil, err
+}
+
+func (b *Balancer) listenTCP(addr string, port int) (net.Addr, error) {
+	l, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, err
+	}
+	if !b.track(l) {
+		return nil, net.ErrClosed
+	}
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			go b.pipeTCP(c, port)
+		}
+	}()
+	return l.Addr(), nil
+}
+
+// pipeTCP joins a client to port on a backend; TCPConn.ReadFrom splices
+// between the two sockets.
+func (b *Balancer) pipeTCP(client net.Conn, port int) {
+	defer client.Close()
+	up, err := b.dial("tcp", port)
+	if err != nil {
+		return
+	}
+	defer up.Close()
+	done := make(chan struct{}, 2)
+	go func() {
+		_, _ = io.Copy(up, client)
+		if tc, ok := up.(*net.TCPConn); ok {
+			_ = tc.CloseWrite()
+		}
+		done <- struct{}{}
+	}()
+	_, _ = io.Copy(client, up)
+	if tc, ok := client.(*net.TCPConn); ok {
+		_ = tc.CloseWrite()
+	}
+	<-done
+}
+
+// listenUDP relays datagrams: one socket in a backend's namespace per
+// client address, dropped after a minute without traffic.
+func (b *Balancer) listenUDP(addr string, port int) (net.Addr, error) {
+	pc, err := net.ListenPacket("udp", addr)
+	if err != nil {
+		return nil, err
+	}
+	if !b.track(pc) {
+		return nil, net.ErrClosed
+	}
+	go func() {
+		var mu sync.Mutex
+		sessions := map[string]net.Conn{}
+		buf := make([]byte, 65536)
+		for {
+			n, from, err := pc.ReadFrom(buf)
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			up, ok := sessions[from.String()]
+			mu.Unlock()
+			if !ok {
+				if up, err = b.dial("udp", port); err != nil || !b.track(up) {
+					continue
+				}
+				mu.Lock()
+				sessions[from.String()] = up
+				mu.Unlock()
+				go func(up net.Conn, from net.Addr) {
+					buf := make([]byte, 65536)
+					for {
+						_ = up.SetReadDeadline(time.Now().Add(time.Minute))
+						n, err := up.Read(buf)
+						if err != nil {
+							mu.Lock()
+							delete(sessions, from.String())
+							mu.Unlock()
+							b.untrack(up)
+							return
+						}
+						_, _ = pc.WriteTo(buf[:n], from)
+					}
+				}(up, from)
+			}
+			_, _ = up.Write(buf[:n])
+		}
+	}()
+	return pc.LocalAddr(), nil
+}
+
+// nsDialer connects to addresses inside a network namespace. Its sockets
+// are made by a goroutine locked on a thread that entered the namespace (a
+// socket belongs to the namespace it was made in for life) and connected
+// by the caller, so a backend slow to answer holds up no other dial.
+type nsDialer struct {
+	reqs chan socketReq
+	done chan struct{}
+	once sync.Once
+}
+
+type socketReq struct {
+	domain, typ int
+	reply       chan socketRes
+}
+
+type socketRes struct {
+	fd  int
+	err error
+}
+
+// startDialer starts a dialer in the namespace pinned at nsPath.
+func startDialer(nsPath string) (*nsDialer, error) {
+	d := &nsDialer{reqs: make(chan socketReq), done: make(chan struct{})}
+	errc := make(chan error, 1)
+	go func() {
+		runtime.LockOSThread() // never unlocked: the thread dies with the goroutine
+		ns, err := os.Open(nsPath)
+		if err != nil {
+			errc <- err
+			return
+		}
+		err = unix.Setns(int(ns.Fd()), unix.CLONE_NEWNET)
+		ns.Close()
+		if err != nil {
+			errc <- fmt.Errorf("entering the container's network namespace: %w", err)
+			return
+		}
+		errc <- nil
+		for {
+			select {
+			case <-d.done:
+				return
+			case r := <-d.reqs:
+				fd, err := unix.Socket(r.domain, r.typ|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
+				r.reply <- socketRes{fd, err}
+			}
+		}
+	}()
+	if err := <-errc; err != nil {
+		return nil, err
+	}
+	return d, nil
+}
+
+// close ends the dialer's thread; connections it made stay.
+func (d *nsDialer) close() {
+	d.once.Do(func() { close(d.done) })
+}
+
+// dial connects to addr, an IP address and port, over network ("tcp" or
+// "udp"), giving up after timeout.
+func (d *nsDialer) dial(network, addr string, timeout time.Duration) (net.Conn, error) {
+	ap, err := netip.ParseAddrPort(addr)
+	if err != nil {
+		return nil, err
+	}
+	typ := unix.SOCK_STREAM
+	if network == "udp" {
+		typ = unix.SOCK_DGRAM
+	}
+	ip := ap.Addr().Unmap()
+	domain, sa := unix.AF_INET6, unix.Sockaddr(&unix.SockaddrInet6{Port: int(ap.Port()), Addr: ip.As16()})
+	if ip.Is4() {
+		domain, sa = unix.AF_INET, &unix.SockaddrInet4{Port: int(ap.Port()), Addr: ip.As4()}
+	}
+	reply := make(chan socketRes, 1)
+	select {
+	case d.reqs <- socketReq{domain, typ, reply}:
+	case <-d.done:
+		return nil, net.ErrClosed
+	}
+	r := <-reply
+	if r.err != nil {
+		return nil, fmt.Errorf("dial %s %s: %w", network, addr, r.err)
+	}
+	err = unix.Connect(r.fd, sa)
+	f := os.NewFile(uintptr(r.fd), addr) // non-blocking, so deadlines work
+	defer f.Close()
+	if errors.Is(err, unix.EINPROGRESS) {
+		err = waitConnect(f, timeout)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("dial %s %s: %w", network, addr, err)
+	}
+	return net.FileConn(f)
+}
+
+// waitConnect waits for f's connect in progress to end, as net.Dial does.
+func waitConnect(f *os.File, timeout time.Duration) error {
+	rc, err := f.SyscallConn()
+	if err != nil {
+		return err
+	}
+	if err := f.SetWriteDeadline(time.Now().Add(timeout)); err != nil {
+		return err
+	}
+	var cerr error
+	err = rc.Write(func(fd uintptr) bool {
+		n, err := unix.GetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_ERROR)
+		switch {
+		case err != nil:
+			cerr = err
+		case n == 0: // connected, unless the poller woke us for nothing
+			_, err := unix.Getpeername(int(fd))
+			return err == nil
+		case unix.Errno(n) == unix.EINPROGRESS || unix.Errno(n) == unix.EALREADY:
+			return false
+		default:
+			cerr = unix.Errno(n)
+		}
+		return true
+	})
+	if err != nil {
+		return err
+	}
+	return cerr
+}
