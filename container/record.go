@@ -189,6 +189,16 @@ func (c *Container) Outbound() bool {
 	return netns.Outbound(c.HostConfig.NetworkKind, internal)
 }
 
+// PublishTarget is the address published ports are forwarded to inside
+// the container's namespace: the slirp4netns guest address when it has
+// one, else loopback.
+func (c *Container) PublishTarget() string {
+	if c.Outbound() {
+		return netns.SlirpGuest
+	}
+	return "127.0.0.1"
+}
+
 // RestartPolicy is Docker's: no, on-failure[:N], always, unless-stopped.
 type RestartPolicy struct {
 	Name              string `json:"Name"`

@@ -14,6 +14,7 @@ import (
 	"github.com/skiff-project/skiff/errdefs"
 	netpkg "github.com/skiff-project/skiff/netns/network"
 	"github.com/skiff-project/skiff/runtime"
+	"github.com/skiff-project/skiff/services"
 	"github.com/skiff-project/skiff/storage"
 )
 
@@ -70,11 +71,11 @@ func (e *Engine) SystemCheck(ctx context.Context, o CheckOptions) (*CheckReport,
 	if err != nil {
 		return nil, err
 	}
-	c := &checker{st: st, o: o, rep: &CheckReport{}}
+	c := &checker{e: e, st: st, o: o, rep: &CheckReport{}}
 	for _, step := range []func() error{
 		c.supervisors, c.deadContainers, c.removals, c.recordsWithoutStorage, c.storageWithoutRecords,
 		c.buildContainers, c.mounts, c.duplicateNames, c.networkEndpoints, c.halfStoredImages,
-		c.halfCreatedVolumes, c.store,
+		c.halfCreatedVolumes, c.keepers, c.store,
 	} {
 		if err := cancelled(ctx); err != nil {
 			return c.rep, err
@@ -87,6 +88,7 @@ func (e *Engine) SystemCheck(ctx context.Context, o CheckOptions) (*CheckReport,
 }
 
 type checker struct {
+	e   *Engine
 	st  *storage.Store
 	o   CheckOptions
 	rep *CheckReport
@@ -313,6 +315,33 @@ func (c *checker) halfCreatedVolumes() error {
 		name := name
 		c.found("volume directory "+name, "it has no volume record (left by an interrupted create)", "remove it",
 			func() error { return storage.RemoveHalfCreatedVolume(name) })
+	}
+	return nil
+}
+
+// keepers finds services whose keeper is gone (killed, or the host
+// restarted) and services whose removal was cut short.
+func (c *checker) keepers() error {
+	all, err := services.List()
+	if err != nil {
+		return err
+	}
+	for _, s := range all {
+		id := s.ID
+		if alive, err := services.KeeperAlive(id); err != nil || alive {
+			continue
+		}
+		c.found(fmt.Sprintf("service %s (%s)", id[:12], s.Spec.Name), "its keeper is not running: failed replicas are not replaced and its ports are not published",
+			"start it (any skiff service command does too)", func() error { return startKeeper(id) })
+	}
+	for _, id := range services.HalfRemoved() {
+		c.found("service directory "+id, "it has no service record (left by an interrupted service rm)", "remove its replicas and the directory",
+			func() error {
+				if err := c.e.removeReplicas(context.Background(), id); err != nil {
+					return err
+				}
+				return services.Remove(id)
+			})
 	}
 	return nil
 }

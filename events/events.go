@@ -46,6 +46,7 @@ const (
 	NetworkEventType   = mevents.NetworkEventType
 	VolumeEventType    = mevents.VolumeEventType
 	BuilderEventType   = mevents.BuilderEventType
+	ServiceEventType   = mevents.ServiceEventType
 )
 
 // Files in Dir.

@@ -268,11 +268,7 @@ func (m *monitor) runOnce(first bool) (int, error) {
 			defer slirp.Stop()
 		}
 		if pm := c.PublishedPorts(); len(pm) > 0 {
-			target := "127.0.0.1"
-			if c.Outbound() {
-				target = netns.SlirpGuest
-			}
-			fw, bound, err := netns.Publish(c.NetNSPath(), target, pm, paths.Rootless())
+			fw, bound, err := netns.Publish(c.NetNSPath(), c.PublishTarget(), pm, paths.Rootless())
 			if err != nil {
 				return 0, err
 			}
