@@ -166,9 +166,10 @@ type keeper struct {
 	lb       *netns.Balancer
 	portsFor string // the spec ports lb was bound for
 
-	backoff   map[int]*slotBackoff
-	removals  []removal // containers of ended tasks, see removeEnded
-	nextBatch time.Time // an update's next batch waits for its delay
+	backoff    map[int]*slotBackoff
+	monitoring map[string]time.Time // tasks of the update being watched, since they got ready
+	removals   []removal            // containers of ended tasks, see removeEnded
+	nextBatch  time.Time            // an update's next batch waits for its delay
 }
 
 type slotBackoff struct {
@@ -206,7 +207,7 @@ func (e *Engine) ServiceKeep(ctx context.Context, id string, ready io.Writer) er
 		return err
 	}
 	defer release()
-	k := &keeper{e: e, id: id, log: e.log.With("service", id), backoff: map[int]*slotBackoff{}}
+	k := &keeper{e: e, id: id, log: e.log.With("service", id), backoff: map[int]*slotBackoff{}, monitoring: map[string]time.Time{}}
 	if k.node, err = services.NodeID(); err != nil {
 		report(err)
 		return err
@@ -463,20 +464,25 @@ func (k *keeper) end(ctx context.Context, t *swarm.Task, obs observed, state swa
 	}
 	k.setBackends(obs)
 	if c := obs[t.ID]; c != nil {
-		k.removals = append(k.removals, removal{c, state == swarm.TaskStateShutdown})
+		stop := state == swarm.TaskStateShutdown || c.State.Running // shut down, or unhealthy
+		k.removals = append(k.removals, removal{c, stop, fmt.Sprintf("%s.%s", TaskName(k.svc.Spec.Name, t.Slot), t.ID)})
 		delete(obs, t.ID)
 	}
 }
 
-// removal is a container end queued to remove: stopped first (its stop
-// signal, then its grace period) when its task was shut down.
+// removal is the container of an ended task, to stop (its stop signal,
+// then its grace period) and to keep under its task's full name
+// (NAME.SLOT.TASKID, as Docker names them), which frees NAME.SLOT for the
+// next task while the old one's logs and exit code stay until the task
+// leaves the history (then observe removes it).
 type removal struct {
-	c    *container.Container
-	stop bool
+	c      *container.Container
+	stop   bool
+	keepAs string
 }
 
-// removeEnded removes the containers of ended tasks, all at once, as
-// Docker stops a scaled-away batch together.
+// removeEnded stops and renames the containers of ended tasks, all at
+// once, as Docker stops a scaled-away batch together.
 func (k *keeper) removeEnded(ctx context.Context) {
 	var wg sync.WaitGroup
 	for _, r := range k.removals {
@@ -486,8 +492,9 @@ func (k *keeper) removeEnded(ctx context.Context) {
 			if r.stop {
 				_ = k.e.ContainerStop(ctx, r.c.ID, StopOptions{})
 			}
-			if err := k.e.ContainerRemove(ctx, r.c.ID, RemoveOptions{Force: true}); err != nil && !errors.Is(err, errdefs.ErrNotFound) {
-				k.log.Warn("removing a task's container", "container", r.c.Name, "err", err)
+			if err := k.e.ContainerRename(ctx, r.c.ID, r.keepAs); err != nil && !errors.Is(err, errdefs.ErrNotFound) {
+				k.log.Warn("renaming an ended task's container: removing it", "container", r.c.Name, "err", err)
+				_ = k.e.ContainerRemove(ctx, r.c.ID, RemoveOptions{Force: true})
 			}
 		}()
 	}
@@ -695,7 +702,13 @@ func (k *keeper) rollOut(ctx context.Context, obs observed) error {
 			outdated = append(outdated, t)
 		}
 	}
+	if failed := k.monitorFailed(uc.Monitor); failed != nil {
+		return k.updateFailed(uc, rollingBack, failed)
+	}
 	if len(outdated) == 0 {
+		if len(k.monitoring) > 0 {
+			return nil // the last batch is still watched
+		}
 		if st != nil && (st.State == swarm.UpdateStateUpdating || rollingBack) {
 			return k.setUpdate(func(s *swarm.UpdateStatus) {
 				now := time.Now().UTC()
@@ -727,10 +740,10 @@ func (k *keeper) rollOut(ctx context.Context, obs observed) error {
 		slot := old.Slot
 		if uc.Order == swarm.UpdateOrderStartFirst && !terminal(old.Status.State) {
 			t := k.appendTask(slot)
-			c := k.run(ctx, t, fmt.Sprintf("%s.%s", TaskName(k.svc.Spec.Name, slot), t.ID[:12]))
+			c := k.run(ctx, t, fmt.Sprintf("%s.%s", TaskName(k.svc.Spec.Name, slot), t.ID))
 			if c != nil {
 				obs[t.ID] = c
-				k.waitReady(ctx, t, obs, uc.Monitor)
+				k.waitReady(ctx, t, obs)
 			}
 			old = k.taskByID(old.ID)
 			k.shutdown(ctx, old, obs)
@@ -752,18 +765,41 @@ func (k *keeper) rollOut(ctx context.Context, obs observed) error {
 	}
 	k.setBackends(obs)
 	_ = k.save()
-	var failed *swarm.Task
 	for _, t := range fresh {
-		if t = k.taskByID(t.ID); !k.waitReady(ctx, t, obs, uc.Monitor) {
-			failed = k.taskByID(t.ID)
-			break
+		if !k.waitReady(ctx, t, obs) {
+			k.nextBatch = time.Now().Add(uc.Delay)
+			return k.updateFailed(uc, rollingBack, k.taskByID(t.ID))
 		}
+		k.monitoring[t.ID] = time.Now()
 	}
 	k.nextBatch = time.Now().Add(uc.Delay)
-	if failed == nil || uc.FailureAction == swarm.UpdateFailureActionContinue {
+	return nil
+}
+
+// monitorFailed returns the first task of the update that failed within
+// monitor of getting ready, and forgets those that passed it.
+func (k *keeper) monitorFailed(monitor time.Duration) *swarm.Task {
+	for id, readyAt := range k.monitoring {
+		t := k.taskByID(id)
+		if t.Status.State == swarm.TaskStateFailed || t.Status.State == swarm.TaskStateRejected {
+			return t
+		}
+		if time.Since(readyAt) >= monitor || t.DesiredState != swarm.TaskStateRunning {
+			delete(k.monitoring, id)
+		}
+	}
+	return nil
+}
+
+// updateFailed applies the update config's failure action to a task that
+// failed during the update: rollback (to the previous spec), pause, or go
+// on (continue).
+func (k *keeper) updateFailed(uc *swarm.UpdateConfig, rollingBack bool, failed *swarm.Task) error {
+	if uc.FailureAction == swarm.UpdateFailureActionContinue {
 		return nil
 	}
-	why := fmt.Sprintf("task %s (%s) failed: %s", failed.ID[:12], TaskName(k.svc.Spec.Name, failed.Slot), taskError(*failed))
+	k.monitoring = map[string]time.Time{}
+	why := fmt.Sprintf("task %s (%s): %s", failed.ID[:12], TaskName(k.svc.Spec.Name, failed.Slot), taskError(*failed))
 	if uc.FailureAction == swarm.UpdateFailureActionRollback && !rollingBack && k.svc.PreviousSpec != nil {
 		svc, err := services.Update(k.id, func(s *swarm.Service) error {
 			if s.PreviousSpec == nil {
@@ -809,13 +845,15 @@ func (k *keeper) taskByID(id string) *swarm.Task {
 	return &swarm.Task{ID: id}
 }
 
-// waitReady waits until a new task is ready (running, and healthy when
-// it has a healthcheck), then watches it for monitor; false when it
-// failed on the way.
-func (k *keeper) waitReady(ctx context.Context, t *swarm.Task, obs observed, monitor time.Duration) bool {
+// waitReady waits until a new task of an update is ready (running, and
+// healthy when it has a healthcheck); false when it failed on the way.
+// Once ready, monitorFailed watches it while the next batches go on.
+func (k *keeper) waitReady(ctx context.Context, t *swarm.Task, obs observed) bool {
 	id := t.ID
-	var readyAt time.Time
-	limit := time.Now().Add(monitor + 2*time.Minute)
+	limit := time.Now().Add(2 * time.Minute)
+	if hc := t.Spec.ContainerSpec.Healthcheck; hc != nil {
+		limit = limit.Add(hc.StartPeriod)
+	}
 	for time.Now().Before(limit) {
 		fresh, err := k.observe(ctx)
 		if err == nil {
@@ -836,13 +874,8 @@ func (k *keeper) waitReady(ctx context.Context, t *swarm.Task, obs observed, mon
 			return false
 		}
 		if t.Status.State == swarm.TaskStateRunning {
-			if readyAt.IsZero() {
-				readyAt = time.Now()
-				_ = k.save()
-			}
-			if time.Since(readyAt) >= monitor {
-				return true
-			}
+			_ = k.save()
+			return true
 		}
 		select {
 		case <-ctx.Done():
@@ -878,8 +911,13 @@ func (k *keeper) trimHistory() {
 	})
 	out := k.tasks[:0]
 	count := map[int]int{}
+	desired := replicaSlots(k.svc.Spec)
 	for _, t := range k.tasks {
-		if count[t.Slot]++; count[t.Slot] <= taskHistory || t.DesiredState == swarm.TaskStateRunning {
+		if t.DesiredState == swarm.TaskStateRunning {
+			out = append(out, t)
+			continue
+		}
+		if count[t.Slot]++; count[t.Slot] <= taskHistory-1 && t.Slot <= desired {
 			out = append(out, t)
 		}
 	}

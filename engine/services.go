@@ -24,6 +24,7 @@ import (
 
 	mevents "github.com/moby/moby/api/types/events"
 	"github.com/moby/moby/api/types/swarm"
+	"golang.org/x/sys/unix"
 
 	"github.com/skiff-project/skiff/container"
 	"github.com/skiff-project/skiff/errdefs"
@@ -449,6 +450,7 @@ func (e *Engine) ServiceLogs(ctx context.Context, ref string, o LogOptions, to S
 		if err != nil {
 			return err
 		}
+		sort.SliceStable(tasks, func(i, j int) bool { return tasks[i].CreatedAt.Before(tasks[j].CreatedAt) })
 		for _, t := range tasks {
 			cid := ""
 			if t.Status.ContainerStatus != nil {
@@ -636,14 +638,17 @@ func thisNode() (swarm.Node, error) {
 	}
 	host, _ := os.Hostname()
 	created := services.NodeCreated().UTC()
+	var si unix.Sysinfo_t
+	_ = unix.Sysinfo(&si)
 	return swarm.Node{
 		ID:   id,
 		Meta: swarm.Meta{Version: swarm.Version{Index: 1}, CreatedAt: created, UpdatedAt: created},
 		Spec: swarm.NodeSpec{Role: swarm.NodeRoleManager, Availability: swarm.NodeAvailabilityActive},
 		Description: swarm.NodeDescription{
-			Hostname: host,
-			Platform: swarm.Platform{Architecture: goruntime.GOARCH, OS: goruntime.GOOS},
-			Engine:   swarm.EngineDescription{EngineVersion: Version},
+			Hostname:  host,
+			Platform:  swarm.Platform{Architecture: goruntime.GOARCH, OS: goruntime.GOOS},
+			Resources: swarm.Resources{NanoCPUs: int64(goruntime.NumCPU()) * 1e9, MemoryBytes: int64(si.Totalram) * int64(si.Unit)},
+			Engine:    swarm.EngineDescription{EngineVersion: Version},
 		},
 		Status:        swarm.NodeStatus{State: swarm.NodeStateReady, Addr: "127.0.0.1"},
 		ManagerStatus: &swarm.ManagerStatus{Leader: true, Reachability: swarm.ReachabilityReachable, Addr: "127.0.0.1:2377"},
@@ -656,10 +661,19 @@ func (e *Engine) SwarmInspect(ctx context.Context) (swarm.Swarm, error) {
 	if err != nil {
 		return swarm.Swarm{}, err
 	}
+	history, snapshots := int64(taskHistory), uint64(0)
 	return swarm.Swarm{ClusterInfo: swarm.ClusterInfo{
 		ID:   n.ID,
 		Meta: n.Meta,
-		Spec: swarm.Spec{Annotations: swarm.Annotations{Name: "default"}},
+		// Docker's defaults, for what `docker info` shows; skiff has no
+		// Raft, dispatcher or CA behind them.
+		Spec: swarm.Spec{
+			Annotations:   swarm.Annotations{Name: "default"},
+			Orchestration: swarm.OrchestrationConfig{TaskHistoryRetentionLimit: &history},
+			Raft:          swarm.RaftConfig{SnapshotInterval: 10000, KeepOldSnapshots: &snapshots, LogEntriesForSlowFollowers: 500, ElectionTick: 10, HeartbeatTick: 1},
+			Dispatcher:    swarm.DispatcherConfig{HeartbeatPeriod: 5 * time.Second},
+			CAConfig:      swarm.CAConfig{NodeCertExpiry: 90 * 24 * time.Hour},
+		},
 	}}, nil
 }
 

@@ -153,7 +153,7 @@ func validateSpec(spec swarm.ServiceSpec) error {
 		set  bool
 		what string
 	}{
-		{tt.Resources != nil && (tt.Resources.Limits != nil || tt.Resources.Reservations != nil), "resource limits and reservations (--limit-*, --reserve-*)"},
+		{hasResources(tt.Resources), "resource limits and reservations (--limit-*, --reserve-*)"},
 		{tt.Placement != nil && (len(tt.Placement.Constraints) > 0 || len(tt.Placement.Preferences) > 0 || tt.Placement.MaxReplicas > 0), "placement constraints and preferences (one node)"},
 		{tt.PluginSpec != nil || tt.NetworkAttachmentSpec != nil, "plugin and network-attachment tasks"},
 		{len(cs.Secrets) > 0, "secrets (--secret)"},
@@ -177,6 +177,21 @@ func validateSpec(spec swarm.ServiceSpec) error {
 		}
 	}
 	return nil
+}
+
+// hasResources reports whether r asks for any limit or reservation: the
+// docker CLI sends empty ones when no --limit-* or --reserve-* is given.
+func hasResources(r *swarm.ResourceRequirements) bool {
+	if r == nil {
+		return false
+	}
+	if l := r.Limits; l != nil && (l.NanoCPUs != 0 || l.MemoryBytes != 0 || l.Pids != 0) {
+		return true
+	}
+	if v := r.Reservations; v != nil && (v.NanoCPUs != 0 || v.MemoryBytes != 0 || len(v.GenericResources) > 0) {
+		return true
+	}
+	return false
 }
 
 func orDash(s string) string {

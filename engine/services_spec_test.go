@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"encoding/json"
 	"errors"
 	"strings"
 	"testing"
@@ -131,3 +132,21 @@ func TestLineWriterPassesWholeLines(t *testing.T) {
 type writerFunc func([]byte)
 
 func (f writerFunc) Write(p []byte) (int, error) { f(p); return len(p), nil }
+
+// The docker CLI sends empty Resources when no --limit-* or --reserve-*
+// is given: those are no limits, and a real one is refused.
+func TestEmptyResourcesAreNoLimits(t *testing.T) {
+	for in, want := range map[string]bool{
+		`{"Limits":{},"Reservations":{}}`:         false,
+		`{"Limits":{"MemoryBytes":1048576}}`:      true,
+		`{"Reservations":{"NanoCPUs":500000000}}`: true,
+	} {
+		var r swarm.ResourceRequirements
+		if err := json.Unmarshal([]byte(in), &r); err != nil {
+			t.Fatal(err)
+		}
+		if got := hasResources(&r); got != want {
+			t.Errorf("hasResources(%s) = %v, want %v", in, got, want)
+		}
+	}
+}
