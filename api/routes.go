@@ -9,8 +9,8 @@ func (s *Server) routes() *router {
 	get, post, del, head, put := http.MethodGet, http.MethodPost, http.MethodDelete, http.MethodHead, http.MethodPut
 
 	// System.
-	rt.add(get, "/_ping", s.ping)
-	rt.add(head, "/_ping", s.ping)
+	rt.add(get, "/_ping", s.pingSwarm)
+	rt.add(head, "/_ping", s.pingSwarm)
 	rt.add(get, "/version", s.version)
 	rt.add(get, "/info", s.info)
 	rt.add(get, "/system/df", s.systemDF)
@@ -77,5 +77,28 @@ func (s *Server) routes() *router {
 	rt.add(post, "/volumes/prune", s.pruneVolumes)
 	rt.add(get, "/volumes/{name}", s.inspectVolume)
 	rt.add(del, "/volumes/{name}", s.removeVolume)
+
+	// Services, tasks and nodes: skiff is a one-node swarm, always
+	// active (swarm.go, services.go).
+	rt.add(get, "/services", s.listServices)
+	rt.add(post, "/services/create", s.createService)
+	rt.add(get, "/services/{id}", s.inspectService)
+	rt.add(del, "/services/{id}", s.removeService)
+	rt.add(post, "/services/{id}/update", s.updateService)
+	rt.add(get, "/services/{id}/logs", s.serviceLogs)
+	rt.add(get, "/tasks", s.listTasks)
+	rt.add(get, "/tasks/{id}", s.inspectTask)
+	rt.add(get, "/tasks/{id}/logs", s.taskLogs)
+	rt.add(get, "/nodes", s.listNodes)
+	rt.add(get, "/nodes/{id}", s.inspectNode)
+	rt.add(del, "/nodes/{id}", s.nodeFixed("remove"))
+	rt.add(post, "/nodes/{id}/update", s.nodeFixed("update"))
+	rt.add(get, "/swarm", s.inspectSwarm)
+	rt.add(post, "/swarm/init", swarmFixed(swarmInitMsg))
+	rt.add(post, "/swarm/join", swarmFixed(swarmJoinMsg))
+	rt.add(post, "/swarm/leave", swarmFixed(swarmLeaveMsg))
+	rt.add(post, "/swarm/update", swarmFixed(swarmUpdateMsg))
+	rt.add(post, "/swarm/unlock", swarmFixed(swarmUnlockMsg))
+	rt.add(get, "/swarm/unlockkey", swarmFixed(swarmUnlockMsg))
 	return rt
 }

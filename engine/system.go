@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"errors"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -14,11 +15,13 @@ import (
 	ctypes "github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/api/types/image"
 	registry "github.com/moby/moby/api/types/registry"
+	"github.com/moby/moby/api/types/swarm"
 	"github.com/moby/moby/api/types/system"
 	"github.com/moby/moby/api/types/volume"
 	"golang.org/x/sys/unix"
 
 	"github.com/skiff-project/skiff/container"
+	"github.com/skiff-project/skiff/errdefs"
 	"github.com/skiff-project/skiff/paths"
 	skiffregistry "github.com/skiff-project/skiff/registry"
 	"github.com/skiff-project/skiff/storage"
@@ -103,7 +106,37 @@ func (e *Engine) SystemInfo(ctx context.Context) (*Info, error) {
 	}); err != nil {
 		return nil, err
 	}
-	return newInfo(ctrs, nImages), nil
+	info := newInfo(ctrs, nImages)
+	info.Swarm = e.systemInfoSwarm(ctx)
+	return info, nil
+}
+
+// systemInfoSwarm is /info's Swarm: skiff is always a one-node swarm of its
+// user, this host its one manager (services.go).
+func (e *Engine) systemInfoSwarm(ctx context.Context) swarm.Info {
+	si := swarm.Info{
+		NodeAddr: "127.0.0.1", LocalNodeState: swarm.LocalNodeStateActive, ControlAvailable: true,
+		Nodes: 1, Managers: 1, RemoteManagers: []swarm.Peer{},
+	}
+	nodes, err := e.NodeList(ctx, nil)
+	if err == nil && len(nodes) == 0 {
+		err = errors.New("no node")
+	}
+	if err != nil {
+		si.Error = "cannot read this host's node: " + errdefs.Message(err)
+		return si
+	}
+	si.NodeID = nodes[0].ID
+	if ms := nodes[0].ManagerStatus; ms != nil && ms.Addr != "" {
+		si.RemoteManagers = append(si.RemoteManagers, swarm.Peer{NodeID: si.NodeID, Addr: ms.Addr})
+	}
+	sw, err := e.SwarmInspect(ctx)
+	if err != nil {
+		si.Error = "cannot read the swarm: " + errdefs.Message(err)
+		return si
+	}
+	si.Cluster = &sw.ClusterInfo
+	return si
 }
 
 // newInfo is the /info answer for these containers and this many images.
