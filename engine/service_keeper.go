@@ -242,8 +242,7 @@ func (e *Engine) ServiceKeep(ctx context.Context, id string, ready io.Writer) er
 			return nil
 		})
 	}()
-	tick := time.NewTicker(time.Second)
-	defer tick.Stop()
+	quick := 0
 	for {
 		err := k.reconcile(ctx)
 		if errors.Is(err, errGone) {
@@ -253,13 +252,39 @@ func (e *Engine) ServiceKeep(ctx context.Context, id string, ready io.Writer) er
 		if err != nil && ctx.Err() == nil {
 			k.log.Warn("reconcile", "err", err)
 		}
+		due := k.untilDue()
+		if quick > 0 {
+			quick--
+			due = min(due, 50*time.Millisecond)
+		}
+		timer := time.NewTimer(due)
 		select {
 		case <-ctx.Done():
+			timer.Stop()
 			return nil
 		case <-wake:
-		case <-tick.C:
+			// A supervisor records die before the container's record says
+			// it stopped: look again shortly after an event, too.
+			quick = 6
+		case <-timer.C:
+		}
+		timer.Stop()
+	}
+}
+
+// untilDue is how long the keeper may sleep: a second at most, less when
+// a slot's back-off or an update's next batch is due sooner.
+func (k *keeper) untilDue() time.Duration {
+	due := time.Second
+	for _, b := range k.backoff {
+		if d := time.Until(b.next); d > 0 && d < due {
+			due = d
 		}
 	}
+	if d := time.Until(k.nextBatch); d > 0 && d < due {
+		due = d
+	}
+	return due
 }
 
 // bindPorts binds the spec's published ports, again when they changed,
@@ -446,20 +471,10 @@ func (k *keeper) end(ctx context.Context, t *swarm.Task, obs observed, state swa
 		t.Status.ContainerStatus.ExitCode = code
 	}
 	if state == swarm.TaskStateFailed {
-		b := k.backoff[t.Slot]
-		if b == nil {
-			b = &slotBackoff{}
-			k.backoff[t.Slot] = b
+		if b := k.backoff[t.Slot]; b != nil && ranFor > 10*time.Second {
+			b.failures = 0 // it ran a while: not a crash loop
 		}
-		if ranFor > 10*time.Second {
-			b.failures = 0
-		}
-		b.failures++
-		delay := firstRestartDelay << min(b.failures-1, 16)
-		if ceiling := *k.svc.Spec.TaskTemplate.RestartPolicy.Delay; delay > ceiling {
-			delay = ceiling
-		}
-		b.next = time.Now().Add(delay)
+		delay := k.pushBack(t.Slot)
 		k.log.Info("task ended", "slot", t.Slot, "err", errMsg, "next start in", delay)
 	}
 	k.setBackends(obs)
@@ -654,15 +669,22 @@ func (k *keeper) reject(t *swarm.Task, err error) {
 	k.pushBack(t.Slot)
 }
 
-func (k *keeper) pushBack(slot int) {
+// pushBack delays the slot's next start after a failure: not at all the
+// first time, then 100 ms doubling up to the restart policy's delay, so
+// a crash loop backs off instead of spinning.
+func (k *keeper) pushBack(slot int) time.Duration {
 	b := k.backoff[slot]
 	if b == nil {
 		b = &slotBackoff{}
 		k.backoff[slot] = b
 	}
 	b.failures++
-	delay := min(firstRestartDelay<<min(b.failures-1, 16), *k.svc.Spec.TaskTemplate.RestartPolicy.Delay)
+	delay := time.Duration(0)
+	if b.failures > 1 {
+		delay = min(firstRestartDelay<<min(b.failures-2, 16), *k.svc.Spec.TaskTemplate.RestartPolicy.Delay)
+	}
 	b.next = time.Now().Add(delay)
+	return delay
 }
 
 // setBackends puts the ready replicas (running, and healthy when they

@@ -201,12 +201,6 @@ func (e *Engine) ServiceList(ctx context.Context, o ServiceListOptions) ([]swarm
 	if err != nil {
 		return nil, err
 	}
-	var running map[string]uint64
-	if o.Status {
-		if running, err = runningReplicas(); err != nil {
-			return nil, err
-		}
-	}
 	out := []swarm.Service{}
 	for _, s := range all {
 		mode := "replicated"
@@ -221,26 +215,24 @@ func (e *Engine) ServiceList(ctx context.Context, o ServiceListOptions) ([]swarm
 			continue
 		}
 		if o.Status {
-			s.ServiceStatus = &swarm.ServiceStatus{RunningTasks: running[s.ID], DesiredTasks: uint64(replicaSlots(s.Spec))}
+			s.ServiceStatus = &swarm.ServiceStatus{RunningTasks: runningTasks(s.ID), DesiredTasks: uint64(replicaSlots(s.Spec))}
 		}
 		out = append(out, *s)
 	}
 	return out, nil
 }
 
-// runningReplicas counts the running containers of each service.
-func runningReplicas() (map[string]uint64, error) {
-	all, err := container.List()
-	if err != nil {
-		return nil, err
-	}
-	n := map[string]uint64{}
-	for _, c := range all {
-		if id := c.Config.Labels[LabelServiceID]; id != "" && c.State.Running {
-			n[id]++
+// runningTasks counts a service's tasks that should run and do (and
+// passed their healthcheck, when they have one), as Docker's REPLICAS.
+func runningTasks(id string) uint64 {
+	tasks, _ := services.ReadTasks(id)
+	n := uint64(0)
+	for _, t := range tasks {
+		if t.DesiredState == swarm.TaskStateRunning && t.Status.State == swarm.TaskStateRunning {
+			n++
 		}
 	}
-	return n, nil
+	return n
 }
 
 // ServiceUpdate replaces a service's spec (or, with o.Rollback, goes
@@ -294,6 +286,16 @@ func (e *Engine) ServiceUpdate(ctx context.Context, ref string, spec swarm.Servi
 		}
 		s.Spec = spec
 		s.Endpoint.Spec = *spec.EndpointSpec
+		var still []swarm.PortConfig // the keeper records the ports it binds anew
+		for _, p := range s.Endpoint.Ports {
+			for _, q := range spec.EndpointSpec.Ports {
+				if q.Protocol == p.Protocol && q.TargetPort == p.TargetPort && (q.PublishedPort == 0 || q.PublishedPort == p.PublishedPort) {
+					still = append(still, p)
+					break
+				}
+			}
+		}
+		s.Endpoint.Ports = still
 		s.Version.Index++
 		s.UpdatedAt = now
 		return nil
@@ -380,41 +382,48 @@ func (e *Engine) ServiceConverge(ctx context.Context, ref string, progress func(
 		}
 		p := ServiceProgress{Desired: uint64(replicaSlots(svc.Spec)), Update: svc.UpdateStatus}
 		var failed []swarm.Task
-		steady := false
+		steady := uint64(0) // running tasks up longer than stableAfter
 		for _, t := range tasks {
 			switch {
 			case t.DesiredState == swarm.TaskStateRunning:
 				p.Tasks = append(p.Tasks, t)
 				if t.Status.State == swarm.TaskStateRunning && sameTaskSpec(t.Spec, svc.Spec.TaskTemplate) {
 					p.Running++
-					steady = steady || time.Since(t.Status.Timestamp) > 2*time.Second
+					if time.Since(t.Status.Timestamp) > stableAfter {
+						steady++
+					}
 				}
 			case t.Status.State == swarm.TaskStateFailed || t.Status.State == swarm.TaskStateRejected:
 				failed = append(failed, t)
 			}
 		}
+		sort.Slice(p.Tasks, func(i, j int) bool { return p.Tasks[i].Slot < p.Tasks[j].Slot })
 		if progress != nil {
 			if key := fmt.Sprint(p.Running, p.Desired, p.Update, len(p.Tasks)); key != last {
 				last = key
 				progress(p)
 			}
 		}
-		ours := svc.UpdateStatus != nil && svc.UpdateStatus.StartedAt != nil && !svc.UpdateStatus.StartedAt.Before(svc.UpdatedAt)
-		if ours {
-			switch st := svc.UpdateStatus; st.State {
-			case swarm.UpdateStatePaused, swarm.UpdateStateRollbackPaused:
-				return fmt.Errorf("service %s: update paused: %s: see skiff service ps %s, then service update or service rollback: %w", name, st.Message, name, errdefs.ErrUnavailable)
-			case swarm.UpdateStateRollbackCompleted:
-				if st.Message != "manually requested rollback" {
-					return fmt.Errorf("service %s: %s: %w", name, st.Message, errdefs.ErrUnavailable)
-				}
+		// A paused update stays paused until an update changes the task
+		// template again; a rollback the keeper made is the failure of the
+		// update that started it (when that is the one waited for).
+		if st := svc.UpdateStatus; st != nil {
+			ours := st.StartedAt != nil && !st.StartedAt.Before(svc.UpdatedAt)
+			switch {
+			case st.State == swarm.UpdateStatePaused || st.State == swarm.UpdateStateRollbackPaused:
+				return fmt.Errorf("service %s: %s: see skiff service ps %s, then service update or service rollback: %w", name, st.Message, name, errdefs.ErrUnavailable)
+			case ours && st.State == swarm.UpdateStateRollbackCompleted && st.Message != "manually requested rollback":
+				return fmt.Errorf("service %s: %s: %w", name, st.Message, errdefs.ErrUnavailable)
 			}
 		}
 		updating := svc.UpdateStatus != nil && (svc.UpdateStatus.State == swarm.UpdateStateUpdating || svc.UpdateStatus.State == swarm.UpdateStateRollbackStarted)
-		if !updating && p.Running == p.Desired && uint64(len(p.Tasks)) == p.Desired {
+		// A new service's replicas must stay up a moment: one that exits at
+		// once may still be recorded running.
+		stable := svc.Version.Index > 1 || steady == p.Desired
+		if !updating && stable && p.Running == p.Desired && uint64(len(p.Tasks)) == p.Desired {
 			return nil
 		}
-		if svc.Version.Index == 1 && p.Desired > 0 && uint64(len(failed)) >= p.Desired && !steady {
+		if svc.Version.Index == 1 && p.Desired > 0 && uint64(len(failed)) >= p.Desired && steady == 0 {
 			t := failed[0]
 			_ = e.ServiceRemove(context.WithoutCancel(ctx), id)
 			return fmt.Errorf("service %s: replica %s failed right after it started (%s): the service was not created: check its image and command: %w", name, TaskName(name, t.Slot), taskError(t), errdefs.ErrUnavailable)
@@ -426,6 +435,10 @@ func (e *Engine) ServiceConverge(ctx context.Context, ref string, progress func(
 		}
 	}
 }
+
+// stableAfter is how long a new service's replicas must have run for
+// ServiceConverge to call it created.
+const stableAfter = time.Second
 
 func taskError(t swarm.Task) string {
 	if t.Status.Err != "" {
