@@ -12,6 +12,7 @@ import (
 var stopAtFirstArg = map[string]bool{
 	"run": true, "create": true, "exec": true,
 	"container run": true, "container create": true, "container exec": true,
+	"service create": true,
 }
 
 // interspersed lets flags follow positional arguments, as Docker's CLI

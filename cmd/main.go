@@ -76,9 +76,9 @@ func commands(version string) []*cli.Command {
 		buildCommand(), builderCommand(), pullCommand(), pushCommand(), loginCommand(), logoutCommand(),
 		imagesCommand(), imageCommand(), inspectCommand(), tagCommand(), rmiCommand(), importCommand(),
 		saveCommand(), loadCommand(), exportCommand(), diffCommand(), historyCommand(), commitCommand(),
-		systemCommand(), infoCommand(), versionCommand(version), eventsCommand(),
+		systemCommand(), infoCommand(), versionCommand(version), eventsCommand(), servicesCommand(),
 	}
-	return append(cmds, stepCommands()...)
+	return append(append(cmds, stepCommands()...), keeperCommand())
 }
 
 // prepare wires every command as Docker's CLI behaves: usage errors in
