@@ -10,7 +10,6 @@ import (
 	"net/url"
 	"strings"
 	"testing"
-
 )
 
 // The docker CLI shows its service and node commands only when /_ping
