@@ -284,6 +284,14 @@ func (k *keeper) untilDue() time.Duration {
 	if d := time.Until(k.nextBatch); d > 0 && d < due {
 		due = d
 	}
+	if len(k.monitoring) > 0 && k.svc.Spec.UpdateConfig != nil {
+		monitor := max(k.svc.Spec.UpdateConfig.Monitor, k.svc.Spec.RollbackConfig.Monitor)
+		for _, readyAt := range k.monitoring {
+			if d := time.Until(readyAt.Add(monitor)); d > 0 && d < due {
+				due = d
+			}
+		}
+	}
 	return due
 }
 

@@ -248,7 +248,7 @@ func TestServiceLifecycle(t *testing.T) {
 	converged(t, r, n)
 	wantRunning(t, n, 3)
 	serves(t, port, two+"\n")
-	s = inspectService(t, n)
+	s = waitUpdateState(t, n, "completed")
 	if !strings.HasPrefix(s.Spec.TaskTemplate.ContainerSpec.Image, v2.Ref) || s.PreviousSpec == nil || !strings.HasPrefix(s.PreviousSpec.TaskTemplate.ContainerSpec.Image, v1.Ref) {
 		t.Errorf("service inspect after update: image %q, PreviousSpec %+v; want %s after %s", s.Spec.TaskTemplate.ContainerSpec.Image, s.PreviousSpec, v2.Ref, v1.Ref)
 	}
@@ -270,7 +270,7 @@ func TestServiceLifecycle(t *testing.T) {
 	converged(t, r, n)
 	wantRunning(t, n, 3)
 	serves(t, port, one+"\n")
-	s = inspectService(t, n)
+	s = waitUpdateState(t, n, "rollback_completed")
 	if !strings.HasPrefix(s.Spec.TaskTemplate.ContainerSpec.Image, v1.Ref) {
 		t.Errorf("service inspect after rollback: image %q, want %s", s.Spec.TaskTemplate.ContainerSpec.Image, v1.Ref)
 	}
@@ -573,4 +573,19 @@ func TestServiceRawAPI(t *testing.T) {
 		t.Errorf("DELETE /services/ID: want 200\n%s", r)
 	}
 	wantJSONError(t, raw(t, s, "GET", "/v1.47/services/"+svc.ID, nil, nil), 404, 404)
+}
+
+// waitUpdateState inspects the service until its update reaches state
+// (the docker CLI stops waiting once the tasks are stable, at about the
+// moment the keeper marks the update done), for a few seconds at most.
+func waitUpdateState(t *testing.T, name, state string) serviceInspect {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		s := inspectService(t, name)
+		if (s.UpdateStatus != nil && string(s.UpdateStatus.State) == state) || time.Now().After(deadline) {
+			return s
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 }
