@@ -28,16 +28,8 @@ func logsCommand() *cli.Command {
 			if err := exactArgs(c, 1, 1, "logs [OPTIONS] CONTAINER"); err != nil {
 				return err
 			}
-			o := engine.LogOptions{Follow: c.Bool("follow"), Timestamps: c.Bool("timestamps"), Tail: -1}
-			if t := c.String("tail"); t != "all" {
-				n, err := strconv.Atoi(t)
-				if err != nil || n < 0 {
-					return errdefs.Invalid("invalid --tail %q: a number or all", t)
-				}
-				o.Tail = n
-			}
-			var err error
-			if o.Since, err = engine.ParseTime(c.String("since"), "--since"); err != nil {
+			o, err := logOptions(c)
+			if err != nil {
 				return err
 			}
 			if o.Until, err = engine.ParseTime(c.String("until"), "--until"); err != nil {
@@ -48,4 +40,20 @@ func logsCommand() *cli.Command {
 			})
 		},
 	}
+}
+
+// logOptions reads the flags logs and service logs share: --follow,
+// --timestamps, --tail and --since.
+func logOptions(c *cli.Context) (engine.LogOptions, error) {
+	o := engine.LogOptions{Follow: c.Bool("follow"), Timestamps: c.Bool("timestamps"), Tail: -1}
+	if t := c.String("tail"); t != "all" {
+		n, err := strconv.Atoi(t)
+		if err != nil || n < 0 {
+			return o, errdefs.Invalid("invalid --tail %q: a number or all", t)
+		}
+		o.Tail = n
+	}
+	var err error
+	o.Since, err = engine.ParseTime(c.String("since"), "--since")
+	return o, err
 }

@@ -24,16 +24,8 @@ func serviceLogs(c *cli.Context) error {
 	if err := exactArgs(c, 1, 1, "service logs [OPTIONS] SERVICE|TASK"); err != nil {
 		return err
 	}
-	o := engine.LogOptions{Follow: c.Bool("follow"), Timestamps: c.Bool("timestamps"), Tail: -1}
-	if t := c.String("tail"); t != "all" {
-		n, err := strconv.Atoi(t)
-		if err != nil || n < 0 {
-			return errdefs.Invalid("invalid --tail %q: a number or all", t)
-		}
-		o.Tail = n
-	}
-	var err error
-	if o.Since, err = engine.ParseTime(c.String("since"), "--since"); err != nil {
+	o, err := logOptions(c)
+	if err != nil {
 		return err
 	}
 	ref := c.Args().First()
