@@ -3,6 +3,7 @@ package api
 import (
 	"encoding/json"
 	"fmt"
+	"github.com/moby/moby/api/types/swarm"
 	"net"
 	"net/url"
 	"regexp"
@@ -59,45 +60,7 @@ func converged(t *testing.T, r *harness.Result, first string) {
 }
 
 // serviceInspect is the part of `docker service inspect` the tests read.
-type serviceInspect struct {
-	ID      string
-	Version struct{ Index uint64 }
-	Spec    struct {
-		Name         string
-		Labels       map[string]string
-		TaskTemplate struct {
-			ContainerSpec struct {
-				Image string
-				Args  []string
-			}
-		}
-		Mode struct {
-			Replicated *struct{ Replicas *uint64 }
-		}
-		UpdateConfig *struct {
-			Parallelism   uint64
-			FailureAction string
-			Order         string
-		}
-	}
-	PreviousSpec *struct {
-		TaskTemplate struct {
-			ContainerSpec struct{ Image string }
-		}
-	}
-	Endpoint struct {
-		Ports []struct {
-			Protocol      string
-			TargetPort    uint32
-			PublishedPort uint32
-			PublishMode   string
-		}
-	}
-	UpdateStatus *struct {
-		State   string
-		Message string
-	}
-}
+type serviceInspect = swarm.Service
 
 func inspectService(t *testing.T, n string) serviceInspect {
 	t.Helper()

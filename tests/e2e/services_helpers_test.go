@@ -18,6 +18,7 @@ package e2e
 import (
 	"encoding/json"
 	"fmt"
+	"github.com/moby/moby/api/types/swarm"
 	"os"
 	"regexp"
 	"slices"
@@ -112,50 +113,8 @@ func svcCreate(t *testing.T, u *harness.User, name string, flags []string, image
 	return id
 }
 
-// serviceJSON is the part of Docker's service inspect output the tests check.
-type serviceJSON struct {
-	ID      string
-	Version struct{ Index uint64 }
-	Spec    struct {
-		Name         string
-		TaskTemplate struct {
-			ContainerSpec struct {
-				Image   string
-				Command []string
-				Args    []string
-			}
-			Networks []struct {
-				Target  string
-				Aliases []string
-			}
-		}
-		Mode struct {
-			Replicated *struct{ Replicas *uint64 }
-		}
-		UpdateConfig *struct {
-			Parallelism   uint64
-			FailureAction string
-			Order         string
-		}
-	}
-	PreviousSpec *struct {
-		TaskTemplate struct {
-			ContainerSpec struct{ Image string }
-		}
-	}
-	Endpoint struct {
-		Ports []struct {
-			Protocol      string
-			TargetPort    uint32
-			PublishedPort uint32
-			PublishMode   string
-		}
-	}
-	UpdateStatus *struct {
-		State   string
-		Message string
-	}
-}
+// serviceJSON is Docker's service inspect output.
+type serviceJSON struct{ swarm.Service }
 
 // replicasWanted is Spec.Mode.Replicated.Replicas, or -1.
 func (s serviceJSON) replicasWanted() int {
@@ -170,7 +129,7 @@ func (s serviceJSON) updateState() string {
 	if s.UpdateStatus == nil {
 		return ""
 	}
-	return s.UpdateStatus.State
+	return string(s.UpdateStatus.State)
 }
 
 // svcInspectAs runs `service inspect NAME` as u and decodes the one element.
