@@ -265,17 +265,35 @@ func sameTaskSpec(a, b swarm.TaskSpec) bool {
 
 // replicaOptions is the container a task of svc runs in its slot.
 func replicaOptions(svc *swarm.Service, t *swarm.Task, nodeID, name string) ContainerCreateOptions {
-	cs := t.Spec.ContainerSpec
+	o := containerSpecOptions(t.Spec.ContainerSpec, name)
+	o.Labels[LabelServiceID] = svc.ID
+	o.Labels[LabelServiceName] = svc.Spec.Name
+	o.Labels[LabelTaskID] = t.ID
+	o.Labels[LabelTaskName] = fmt.Sprintf("%s.%d.%s", svc.Spec.Name, t.Slot, t.ID)
+	o.Labels[LabelTaskSlot] = strconv.Itoa(t.Slot)
+	o.Labels[LabelNodeID] = nodeID
+	o.Restart = "no" // the keeper restarts replicas, not their supervisor
+	if tt := t.Spec; tt.LogDriver != nil {
+		o.LogDriver = tt.LogDriver.Name
+		for k, v := range tt.LogDriver.Options {
+			o.LogOpts = append(o.LogOpts, k+"="+v)
+		}
+	}
+	if nets := t.Spec.Networks; len(nets) > 0 {
+		o.NetworkMode = nets[0].Target
+		o.Aliases = append([]string{svc.Spec.Name}, nets[0].Aliases...)
+	}
+	return o
+}
+
+// containerSpecOptions is the container a swarm ContainerSpec describes
+// (a service's task, or a container of a Kubernetes pod), named name.
+// Its labels are a copy the caller may add to.
+func containerSpecOptions(cs *swarm.ContainerSpec, name string) ContainerCreateOptions {
 	labels := map[string]string{}
 	for k, v := range cs.Labels {
 		labels[k] = v
 	}
-	labels[LabelServiceID] = svc.ID
-	labels[LabelServiceName] = svc.Spec.Name
-	labels[LabelTaskID] = t.ID
-	labels[LabelTaskName] = fmt.Sprintf("%s.%d.%s", svc.Spec.Name, t.Slot, t.ID)
-	labels[LabelTaskSlot] = strconv.Itoa(t.Slot)
-	labels[LabelNodeID] = nodeID
 	o := ContainerCreateOptions{
 		Image:         cs.Image,
 		Name:          name,
@@ -293,7 +311,6 @@ func replicaOptions(svc *swarm.Service, t *swarm.Task, nodeID, name string) Cont
 		Interactive:   cs.OpenStdin,
 		CapAdd:        cs.CapabilityAdd,
 		CapDrop:       cs.CapabilityDrop,
-		Restart:       "no",
 	}
 	if cs.Init != nil {
 		o.Init = *cs.Init
@@ -319,16 +336,6 @@ func replicaOptions(svc *swarm.Service, t *swarm.Task, nodeID, name string) Cont
 		for _, n := range f[min(1, len(f)):] {
 			o.ExtraHosts = append(o.ExtraHosts, n+":"+f[0])
 		}
-	}
-	if tt := t.Spec; tt.LogDriver != nil {
-		o.LogDriver = tt.LogDriver.Name
-		for k, v := range tt.LogDriver.Options {
-			o.LogOpts = append(o.LogOpts, k+"="+v)
-		}
-	}
-	if nets := t.Spec.Networks; len(nets) > 0 {
-		o.NetworkMode = nets[0].Target
-		o.Aliases = append([]string{svc.Spec.Name}, nets[0].Aliases...)
 	}
 	return o
 }
