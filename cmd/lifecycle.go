@@ -16,13 +16,21 @@ func startCommand() *cli.Command {
 		Name:      "start",
 		Usage:     "Start one or more stopped containers",
 		ArgsUsage: "CONTAINER [CONTAINER...]",
-		UsageText: "skiff start [OPTIONS] CONTAINER [CONTAINER...]\n\nExample: skiff start -a job",
+		UsageText: "skiff start [OPTIONS] CONTAINER [CONTAINER...]\n   or: skiff start --all [--filter restart-policy=always]...\n\nExample: skiff start -a job",
 		Flags: []cli.Flag{
 			&cli.BoolFlag{Name: "attach", Aliases: []string{"a"}, Usage: "attach STDOUT/STDERR and forward signals"},
 			&cli.BoolFlag{Name: "interactive", Aliases: []string{"i"}, Usage: "attach the container's STDIN"},
 			detachKeysFlag(),
+			&cli.BoolFlag{Name: "all", Usage: "start every container that is not running (with --filter: those that match), recovering those whose supervisor died with the machine"},
+			&cli.StringSliceFlag{Name: "filter", Aliases: []string{"f"}, Usage: "with --all: restart-policy=no|on-failure|always|unless-stopped, name=, id=, label=, status=, network="},
 		},
 		Action: func(c *cli.Context) error {
+			if c.Bool("all") {
+				return startAll(c)
+			}
+			if c.IsSet("filter") {
+				return errdefs.Invalid("--filter goes with --all: skiff start --all --filter restart-policy=always")
+			}
 			if c.Bool("attach") || c.Bool("interactive") {
 				if err := exactArgs(c, 1, 1, "start -a CONTAINER (one container when attaching)"); err != nil {
 					return err
@@ -43,11 +51,48 @@ func startCommand() *cli.Command {
 					return attachAndStart(ctx, e, ctr.ID, name, c.Bool("interactive") && ctr.Config.OpenStdin, ctr.Config.Tty, true, keys)
 				})
 			}
+			// Under a systemd Type=notify unit, systemd hears from this
+			// process once the container runs (see run --sdnotify).
+			notify := os.Getenv("NOTIFY_SOCKET")
 			return eachArg(c, "start CONTAINER [CONTAINER...]", func(ctx context.Context, e *engine.Engine, ref string) error {
-				return e.ContainerStart(ctx, ref)
+				return e.ContainerStartNotify(ctx, ref, notify)
 			})
 		},
 	}
+}
+
+// startAll is `start --all [--filter K=V]...`: it prints the name of each
+// container it starts; a failure is an Error line and the exit status,
+// and the others are started all the same.
+func startAll(c *cli.Context) error {
+	if c.NArg() > 0 || c.Bool("attach") || c.Bool("interactive") {
+		return errdefs.Invalid("start --all takes no containers and no --attach or --interactive: skiff start --all [--filter K=V]...")
+	}
+	f, err := engine.ParseFilters(c.StringSlice("filter"))
+	if err != nil {
+		return err
+	}
+	return withEngine(c, func(ctx context.Context, e *engine.Engine) error {
+		res, err := e.ContainerStartAll(ctx, engine.StartAllOptions{Filters: f})
+		var first error
+		for _, r := range res {
+			if r.Err != nil {
+				fmt.Fprintf(os.Stderr, "Error: %s: %s\n", r.Name, oneLine(r.Err))
+				if first == nil {
+					first = r.Err
+				}
+				continue
+			}
+			fmt.Fprintln(c.App.Writer, r.Name)
+		}
+		if err != nil {
+			return err
+		}
+		if first != nil {
+			return &errdefs.ExitStatus{Code: errdefs.ExitCode(first)}
+		}
+		return nil
+	})
 }
 
 func stopFlags() []cli.Flag {

@@ -60,6 +60,7 @@ func runFlags() []cli.Flag {
 		&cli.IntFlag{Name: "health-retries", Usage: "failures in a row that make it unhealthy (default 3)"},
 		&cli.DurationFlag{Name: "health-start-period", Usage: "time to start before failures count"},
 		&cli.BoolFlag{Name: "no-healthcheck", Usage: "disable the image's HEALTHCHECK"},
+		&cli.StringFlag{Name: "sdnotify", Value: "supervisor", Usage: "under a systemd Type=notify unit (NOTIFY_SOCKET): supervisor (or conmon: skiff sends MAINPID and READY=1), container (the container gets the socket and sends READY=1) or ignore"},
 	)
 }
 
@@ -119,7 +120,7 @@ func createOptions(c *cli.Context) (engine.ContainerCreateOptions, error) {
 		ExtraHosts: c.StringSlice("add-host"), CapAdd: c.StringSlice("cap-add"), CapDrop: c.StringSlice("cap-drop"),
 		Privileged: c.Bool("privileged"), SecurityOpt: c.StringSlice("security-opt"), Init: c.Bool("init"),
 		AutoRemove: c.Bool("rm"), Restart: c.String("restart"), LogDriver: c.String("log-driver"),
-		LogOpts: c.StringSlice("log-opt"), StopSignal: c.String("stop-signal"),
+		LogOpts: c.StringSlice("log-opt"), StopSignal: c.String("stop-signal"), SdNotify: c.String("sdnotify"),
 		Health: engine.HealthOptions{
 			Cmd: c.String("health-cmd"), None: c.Bool("no-healthcheck"),
 			Interval: c.Duration("health-interval"), Timeout: c.Duration("health-timeout"),
@@ -196,7 +197,9 @@ func runAction(c *cli.Context) error {
 		}
 		if !run || c.Bool("detach") {
 			if run {
-				if err := e.ContainerStart(ctx, id); err != nil {
+				// Under a systemd Type=notify unit, systemd hears from
+				// this process once the container runs (see --sdnotify).
+				if err := e.ContainerStartNotify(ctx, id, os.Getenv("NOTIFY_SOCKET")); err != nil {
 					return err
 				}
 			}

@@ -2,8 +2,10 @@ package cmd
 
 import (
 	"context"
+	"io"
 	"log/slog"
 	"os"
+	"strconv"
 
 	"github.com/urfave/cli/v2"
 
@@ -28,8 +30,15 @@ func keeperCommand() *cli.Command {
 				return err
 			}
 			defer e.Close()
-			ready := os.NewFile(3, "ready")
-			defer ready.Close()
+			// The engine's ready pipe, when it started this keeper; a systemd
+			// unit starts it without one.
+			var ready io.Writer
+			if fd, err := strconv.Atoi(os.Getenv(engine.EnvKeeperReady)); err == nil && fd > 2 {
+				f := os.NewFile(uintptr(fd), "ready")
+				defer f.Close()
+				ready = f
+			}
+			os.Unsetenv(engine.EnvKeeperReady)
 			return e.ServiceKeep(context.Background(), c.Args().First(), ready)
 		},
 	}

@@ -68,3 +68,36 @@ func ParseLogOpts(opts []string) (LogConfig, error) {
 	}
 	return lc, nil
 }
+
+// The --sdnotify modes: what `run -d` and `start` tell systemd when they
+// run with NOTIFY_SOCKET set (a Type=notify unit).
+const (
+	// SdNotifySupervisor: skiff sends MAINPID (the supervisor) and
+	// READY=1 once the container has started (Podman's conmon).
+	SdNotifySupervisor = "supervisor"
+	// SdNotifyContainer: the socket is passed into the container, whose
+	// application sends READY=1 itself; skiff sends MAINPID only.
+	SdNotifyContainer = "container"
+	// SdNotifyIgnore: nothing is sent and nothing passed.
+	SdNotifyIgnore = "ignore"
+)
+
+// ParseSdNotify parses --sdnotify: supervisor (or Podman's conmon),
+// container or ignore; "" is the default, supervisor.
+func ParseSdNotify(s string) (string, error) {
+	switch s {
+	case "", SdNotifySupervisor, "conmon":
+		return SdNotifySupervisor, nil
+	case SdNotifyContainer, SdNotifyIgnore:
+		return s, nil
+	}
+	return "", errdefs.Invalid("invalid --sdnotify %q: want supervisor (or conmon), container or ignore", s)
+}
+
+// SdNotify is c's --sdnotify mode, supervisor when none was given.
+func (c *Container) SdNotify() string {
+	if c.Config.SdNotifyMode == "" {
+		return SdNotifySupervisor
+	}
+	return c.Config.SdNotifyMode
+}

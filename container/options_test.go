@@ -118,3 +118,20 @@ func TestValidName(t *testing.T) {
 		})
 	}
 }
+
+func TestParseSdNotify(t *testing.T) {
+	for in, want := range map[string]string{"": "supervisor", "supervisor": "supervisor", "conmon": "supervisor", "container": "container", "ignore": "ignore"} {
+		if got, err := ParseSdNotify(in); err != nil || got != want {
+			t.Errorf("ParseSdNotify(%q) = %q, %v; want %q", in, got, err, want)
+		}
+	}
+	for _, in := range []string{"Container", "none", "conmon-only"} {
+		if _, err := ParseSdNotify(in); !errors.Is(err, errdefs.ErrInvalidArgument) {
+			t.Errorf("ParseSdNotify(%q): err = %v, want an invalid argument", in, err)
+		}
+	}
+	c := &Container{}
+	if c.SdNotify() != SdNotifySupervisor {
+		t.Errorf("a record without a mode: %q, want supervisor", c.SdNotify())
+	}
+}

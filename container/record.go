@@ -66,6 +66,10 @@ type Config struct {
 	Healthcheck  *Healthcheck        `json:"Healthcheck,omitempty"`
 	ExposedPorts map[string]struct{} `json:"ExposedPorts,omitempty"`
 	MacAddress   string              `json:"MacAddress,omitempty"`
+	// SdNotifyMode is what a start under systemd (NOTIFY_SOCKET set)
+	// tells it: SdNotifySupervisor ("" too), SdNotifyContainer or
+	// SdNotifyIgnore (see ParseSdNotify); Podman's Config has it too.
+	SdNotifyMode string `json:"SdNotifyMode,omitempty"`
 }
 
 // Healthcheck is Docker's health check configuration (durations in ns).

@@ -78,6 +78,9 @@ type ContainerCreateOptions struct {
 	StopSignal  string
 	StopTimeout *int
 	Health      HealthOptions
+	// SdNotify is --sdnotify: supervisor (default; Podman's conmon too),
+	// container or ignore (see ContainerStartNotify).
+	SdNotify string
 
 	Interactive bool // keep STDIN open (-i)
 	TTY         bool
@@ -147,6 +150,9 @@ func (o ContainerCreateOptions) spec() (runtime.Spec, error) {
 		return s, errdefs.Invalid("no image given: name the image to create the container from")
 	}
 	var err error
+	if s.SdNotify, err = container.ParseSdNotify(o.SdNotify); err != nil {
+		return s, err
+	}
 	for _, v := range o.Binds {
 		m, err := container.ParseVolume(v, o.Dir)
 		if err != nil {

@@ -86,9 +86,19 @@ func ParseSignal(s string) (unix.Signal, error) { return runtime.ParseSignal(s) 
 // ContainerStart starts a created or stopped container in the
 // background; a running one is left as it is, as in Docker.
 func (e *Engine) ContainerStart(ctx context.Context, ref string) error {
-	c, err := runtime.Start(ref)
+	return e.ContainerStartNotify(ctx, ref, "")
+}
+
+// ContainerStartNotify is ContainerStart for a command that systemd runs
+// in a Type=notify unit: notifySocket is its NOTIFY_SOCKET ("" for none).
+// Once the container has started, systemd hears what the container's
+// --sdnotify mode says: MAINPID=<its supervisor> and READY=1
+// (supervisor), MAINPID only, the socket being mounted into the container
+// for its application (container), or nothing (ignore).
+func (e *Engine) ContainerStartNotify(ctx context.Context, ref, notifySocket string) error {
+	c, err := runtime.StartNotify(ref, notifySocket)
 	if err == nil {
-		e.log.Debug("container started", "id", c.ID)
+		e.log.Debug("container started", "id", c.ID, "notify", notifySocket != "")
 	}
 	return err
 }

@@ -24,12 +24,17 @@ import (
 	"github.com/skiff-project/skiff/events"
 	"github.com/skiff-project/skiff/netns"
 	"github.com/skiff-project/skiff/paths"
+	"github.com/skiff-project/skiff/runtime"
 	"github.com/skiff-project/skiff/services"
 )
 
 // KeeperCommand is the hidden command that runs a service's keeper:
-// `skiff __keeper ID`, with the ready pipe as fd 3.
-const KeeperCommand = "__keeper"
+// `skiff __keeper ID`; started by the engine, its ready pipe is the fd
+// EnvKeeperReady names (3). A systemd unit runs it without one.
+const (
+	KeeperCommand  = "__keeper"
+	EnvKeeperReady = "SKIFF_KEEPER_READY_FD"
+)
 
 // taskHistory is how many tasks a slot keeps, the current one included
 // (Docker's default task history retention limit).
@@ -53,6 +58,7 @@ func startKeeper(id string) error {
 	}
 	defer r.Close()
 	cmd := exec.Command(self, KeeperCommand, id)
+	cmd.Env = append(os.Environ(), EnvKeeperReady+"=3")
 	cmd.Stdout, cmd.Stderr = logf, logf
 	cmd.ExtraFiles = []*os.File{w}
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
@@ -188,7 +194,16 @@ type slotBackoff struct {
 // It wakes on its replicas' events, on SIGHUP (a command changed the
 // spec) and every second. Killing it loses nothing: the replicas run on
 // and the next command that touches services starts a new keeper.
+//
+// ready is nil when a systemd unit runs the keeper (skiff generate
+// systemd SERVICE): the unit owns it, so a keeper a command started makes
+// way, and with NOTIFY_SOCKET set it sends READY=1 once the ports are
+// bound.
 func (e *Engine) ServiceKeep(ctx context.Context, id string, ready io.Writer) error {
+	unit := ready == nil // started by a systemd unit (skiff generate systemd), not by startKeeper
+	if unit {
+		ready = io.Discard
+	}
 	reported := false
 	report := func(err error) {
 		if reported {
@@ -202,6 +217,10 @@ func (e *Engine) ServiceKeep(ctx context.Context, id string, ready io.Writer) er
 		fmt.Fprintln(ready, "ready")
 	}
 	release, ok, err := services.HoldKeeper(id)
+	if err == nil && !ok && unit {
+		// The unit owns the keeper: one a command started makes way.
+		release, ok, err = takeOver(id)
+	}
 	if err != nil || !ok {
 		report(err) // another keeper holds the service: nothing to do
 		return err
@@ -227,6 +246,13 @@ func (e *Engine) ServiceKeep(ctx context.Context, id string, ready io.Writer) er
 	}
 	defer func() { k.lb.Close() }()
 	report(nil)
+	if sock := os.Getenv(runtime.EnvNotifySocket); sock != "" {
+		// A Type=notify unit's keeper: ready once its ports are bound.
+		os.Unsetenv(runtime.EnvNotifySocket)
+		if err := runtime.Notify(sock, "READY=1"); err != nil {
+			k.log.Warn("sd_notify", "err", err)
+		}
+	}
 
 	ctx, stop := signal.NotifyContext(ctx, syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
@@ -397,7 +423,7 @@ func (k *keeper) observe(ctx context.Context) (observed, error) {
 		tid := c.Config.Labels[LabelTaskID]
 		if !known[tid] {
 			k.log.Info("removing a container of no task", "container", c.Name)
-			_ = k.e.ContainerRemove(ctx, c.ID, RemoveOptions{Force: true})
+			_ = k.e.ContainerRemove(ctx, c.ID, RemoveOptions{Force: true, Volumes: true})
 			continue
 		}
 		obs[tid] = c
@@ -517,7 +543,7 @@ func (k *keeper) removeEnded(ctx context.Context) {
 			}
 			if err := k.e.ContainerRename(ctx, r.c.ID, r.keepAs); err != nil && !errors.Is(err, errdefs.ErrNotFound) {
 				k.log.Warn("renaming an ended task's container: removing it", "container", r.c.Name, "err", err)
-				_ = k.e.ContainerRemove(ctx, r.c.ID, RemoveOptions{Force: true})
+				_ = k.e.ContainerRemove(ctx, r.c.ID, RemoveOptions{Force: true, Volumes: true})
 			}
 		}()
 	}
@@ -635,7 +661,7 @@ func (k *keeper) run(ctx context.Context, t *swarm.Task, name string) *container
 	if errors.Is(err, errdefs.ErrConflict) {
 		// A container of an older task may still hold the name.
 		if old, lerr := container.ByName(name); lerr == nil && old != nil && old.Config.Labels[LabelServiceID] == k.id {
-			_ = k.e.ContainerRemove(ctx, old.ID, RemoveOptions{Force: true})
+			_ = k.e.ContainerRemove(ctx, old.ID, RemoveOptions{Force: true, Volumes: true})
 			res, err = k.e.ContainerCreate(ctx, o)
 		}
 	}
@@ -654,7 +680,7 @@ func (k *keeper) run(ctx context.Context, t *swarm.Task, name string) *container
 		k.setState(t, swarm.TaskStateFailed, "starting", errdefs.Message(err))
 		t.DesiredState = swarm.TaskStateShutdown
 		k.pushBack(t.Slot)
-		_ = k.e.ContainerRemove(ctx, res.ID, RemoveOptions{Force: true})
+		_ = k.e.ContainerRemove(ctx, res.ID, RemoveOptions{Force: true, Volumes: true})
 		return nil
 	}
 	c, err := container.ReadRecord(res.ID)
@@ -746,4 +772,17 @@ func (k *keeper) save() error {
 	}
 	k.saved = data
 	return nil
+}
+
+// takeOver stops the keeper that holds the service and takes its lock;
+// a killed process can hold it a moment longer than it lives.
+func takeOver(id string) (release func(), ok bool, err error) {
+	stopKeeper(id, services.KeeperPid(id))
+	for range 100 {
+		if release, ok, err = services.HoldKeeper(id); ok || err != nil {
+			return release, ok, err
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	return nil, false, fmt.Errorf("service %s: its keeper (pid %d) does not let go: %w", id, services.KeeperPid(id), errdefs.ErrUnavailable)
 }

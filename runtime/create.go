@@ -100,7 +100,7 @@ func Create(st *storage.Store, img *storage.Image, s Spec) (_ *container.Contain
 			Hostname: s.Hostname, User: firstNonEmpty(s.User, ic.User),
 			Env: mergeEnv(ic.Env, s.Env), Entrypoint: ic.Entrypoint, Cmd: ic.Cmd,
 			WorkingDir: firstNonEmpty(s.Workdir, ic.WorkingDir), Labels: map[string]string{},
-			StopSignal: firstNonEmpty(s.StopSignal, ic.StopSignal), StopTimeout: s.StopTimeout,
+			StopSignal: firstNonEmpty(s.StopSignal, ic.StopSignal), StopTimeout: s.StopTimeout, SdNotifyMode: s.SdNotify,
 			Tty: s.TTY, OpenStdin: s.Interactive, ExposedPorts: ic.ExposedPorts, MacAddress: s.MacAddress,
 		},
 		HostConfig: container.HostConfig{

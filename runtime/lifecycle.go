@@ -35,10 +35,11 @@ type session struct {
 	exited chan struct{} // closed once the supervisor is reaped
 }
 
-// spawn starts the container's supervisor, detached in its own session.
+// spawn starts the container's supervisor, detached in its own session,
+// with this process's environment less systemd's NOTIFY_SOCKET, plus env.
 // With waitAttach it waits for the first attach before starting the
 // container, so that no output is missed.
-func spawn(c *container.Container, waitAttach bool) (*session, error) {
+func spawn(c *container.Container, waitAttach bool, env ...string) (*session, error) {
 	self, err := os.Executable()
 	if err != nil {
 		return nil, err
@@ -56,7 +57,7 @@ func spawn(c *container.Container, waitAttach bool) (*session, error) {
 		args = append(args, "attach")
 	}
 	cmd := exec.Command(bin, args...)
-	cmd.Env = append(os.Environ(), supervisor.EnvSkiff+"="+self)
+	cmd.Env = supervisorEnv(append(env, supervisor.EnvSkiff+"="+self)...)
 	cmd.ExtraFiles = []*os.File{w}
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
 	cmd.Dir = "/"
@@ -129,23 +130,46 @@ func (s *session) started() (int, error) {
 }
 
 // Start starts a created or stopped container in the background.
-func Start(id string) (*container.Container, error) {
+func Start(id string) (*container.Container, error) { return StartNotify(id, "") }
+
+// StartNotify is Start for a command run by a systemd Type=notify unit:
+// socket is its NOTIFY_SOCKET ("" for none). Once the container has
+// started it tells systemd as the container's --sdnotify mode says:
+// MAINPID (its supervisor, which outlives this process) and READY=1; a
+// container with mode container gets the socket mounted and says READY=1
+// itself. A container already running is announced the same way.
+func StartNotify(id, socket string) (*container.Container, error) {
 	c, err := container.Lookup(id)
 	if err != nil {
 		return nil, err
 	}
 	switch c.State.Status {
 	case container.StatusRunning, container.StatusRestarting, container.StatusPaused:
-		return c, nil // Docker: starting a running container is a no-op
+		// Docker: starting a running container is a no-op
+		if state := notifyState(c, c.State.SupervisorPid); socket != "" && c.State.SupervisorPid > 0 && state != "" {
+			return c, Notify(socket, state)
+		}
+		return c, nil
 	case container.StatusDead:
-		return nil, fmt.Errorf("container %s is dead (its supervisor was killed): remove it with rm -f: %w", c.Name, errdefs.ErrConflict)
+		return nil, fmt.Errorf("container %s is dead (its supervisor was killed): remove it with rm -f, or recover it with skiff system check --repair or skiff start --all: %w", c.Name, errdefs.ErrConflict)
 	}
-	s, err := spawn(c, false)
+	env, err := notifyEnv(c, socket)
+	if err != nil {
+		return nil, err
+	}
+	s, err := spawn(c, false, env...)
 	if err != nil {
 		return nil, err
 	}
 	if _, err := s.started(); err != nil {
 		return nil, err
+	}
+	if socket != "" {
+		if state := notifyState(c, s.proc.Pid); state != "" {
+			if err := Notify(socket, state); err != nil {
+				return c, fmt.Errorf("container %s started, but: %w", c.Name, err)
+			}
+		}
 	}
 	return c, nil
 }
@@ -247,7 +271,7 @@ func Stop(ref string, timeout *int, signal string) (*container.Container, error)
 		waitNotRunning(c.ID, 5*time.Second)
 		return c, nil
 	}
-	if c.State.Status == container.StatusDead && c.State.Pid > 0 && pidAlive(c.State.Pid) {
+	if c.State.Status == container.StatusDead && c.State.Pid > 0 && !startedBeforeBoot(c) && pidAlive(c.State.Pid) {
 		// The supervisor is gone but the process is not: stop it all the same.
 		if sig, err := ParseSignal(firstNonEmpty(signal, c.Config.StopSignal, "SIGTERM")); err == nil {
 			_ = unix.Kill(c.State.Pid, sig)
@@ -460,7 +484,7 @@ func Remove(st *storage.Store, ref string, force, volumes bool) (*container.Cont
 		_ = lc.Signal(unix.SIGKILL)
 		_ = lc.Destroy()
 	}
-	if c.State.Pid > 0 && pidAlive(c.State.Pid) && c.State.Status == container.StatusDead {
+	if c.State.Pid > 0 && c.State.Status == container.StatusDead && !startedBeforeBoot(c) && pidAlive(c.State.Pid) {
 		_ = unix.Kill(c.State.Pid, unix.SIGKILL)
 		waitPidExit(c.State.Pid, 5*time.Second)
 	}

@@ -52,6 +52,7 @@ type Spec struct {
 	Labels      map[string]string
 	StopSignal  string
 	StopTimeout *int
+	SdNotify    string // container.SdNotify* ("" is supervisor)
 	Restart     container.RestartPolicy
 	Log         container.LogConfig
 	Health      HealthOptions

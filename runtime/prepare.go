@@ -73,11 +73,13 @@ func prepare(c *container.Container, rootfs, netnsPath string) (*prepared, error
 			return nil, err
 		}
 	}
-	env := buildEnv(c.Config.Env, hostname, user.Home, c.Config.Tty)
+	notifyMounts, notifyVars := notifyMount(c)
+	env := buildEnv(append(withoutVar(c.Config.Env, EnvNotifySocket), notifyVars...), hostname, user.Home, c.Config.Tty)
 	mounts, err := resolveMounts(c.HostConfig.Mounts, rootfs, user)
 	if err != nil {
 		return nil, err
 	}
+	mounts = append(mounts, notifyMounts...)
 	args := append([]string{c.Path}, c.Args...)
 	rootless := paths.Rootless()
 	opts := []SpecOpt{
@@ -119,6 +121,17 @@ func prepare(c *container.Container, rootfs, netnsPath string) (*prepared, error
 		return nil, fmt.Errorf("building the container configuration: %w", err)
 	}
 	return &prepared{config: config, args: spec.Process.Args, env: env, cwd: cwd, user: user}, nil
+}
+
+// withoutVar is env without key's entries.
+func withoutVar(env []string, key string) []string {
+	out := make([]string, 0, len(env))
+	for _, kv := range env {
+		if k, _, _ := strings.Cut(kv, "="); k != key {
+			out = append(out, kv)
+		}
+	}
+	return out
 }
 
 const defaultPath = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"

@@ -21,11 +21,18 @@ import (
 // on networks, its root file system mount; it then records the container
 // as exited, so that it can be started or removed as usual.
 func Recover(st *storage.Store, id string) error {
+	return RecoverWith(st, id, "its supervisor was killed; cleaned up by skiff system check --repair")
+}
+
+// RecoverWith is Recover recording why in the container's State.Error.
+// After a reboot the recorded pid may belong to another process by now:
+// it is left alone when the container started before the machine booted.
+func RecoverWith(st *storage.Store, id, why string) error {
 	c, err := container.ReadRecord(id)
 	if err != nil {
 		return err
 	}
-	if c.State.Pid > 0 && pidAlive(c.State.Pid) {
+	if c.State.Pid > 0 && !startedBeforeBoot(c) && pidAlive(c.State.Pid) {
 		_ = unix.Kill(c.State.Pid, unix.SIGKILL)
 		waitPidExit(c.State.Pid, 5*time.Second)
 	}
@@ -45,7 +52,7 @@ func Recover(st *storage.Store, id string) error {
 		}
 		c.State.Status, c.State.Running, c.State.Paused, c.State.Restarting, c.State.Dead = container.StatusExited, false, false, false, false
 		c.State.Pid, c.State.SupervisorPid, c.State.FinishedAt = 0, 0, time.Now().UTC()
-		c.State.Error = "its supervisor was killed; cleaned up by skiff system check --repair"
+		c.State.Error = why
 		c.NetworkSettings.Ports = nil
 		return nil
 	})
@@ -82,4 +89,27 @@ func Supervisors() []Supervisor {
 		out = append(out, Supervisor{Pid: pid, ContainerID: args[2]})
 	}
 	return out
+}
+
+// startedBeforeBoot reports whether c last started before this machine
+// booted (its pid then means nothing any more).
+func startedBeforeBoot(c *container.Container) bool {
+	boot, ok := bootTime()
+	return ok && !c.State.StartedAt.IsZero() && c.State.StartedAt.Before(boot)
+}
+
+// bootTime is when the machine booted (btime in /proc/stat).
+func bootTime() (time.Time, bool) {
+	data, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return time.Time{}, false
+	}
+	for _, l := range strings.Split(string(data), "\n") {
+		if v, ok := strings.CutPrefix(l, "btime "); ok {
+			if n, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64); err == nil {
+				return time.Unix(n, 0), true
+			}
+		}
+	}
+	return time.Time{}, false
 }

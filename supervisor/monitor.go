@@ -28,6 +28,13 @@ import (
 // steps: `skiff __start ID`, `skiff __cleanup ID`, `skiff __health ID`.
 const EnvSkiff = "_SKIFF_BINARY"
 
+// EnvNotifySocket passes systemd's notify socket (NOTIFY_SOCKET of the
+// command that started the container) to `skiff __start` through the
+// supervisor, for a container whose --sdnotify is container: the socket
+// is bind-mounted into it. The supervisor itself never gets
+// NOTIFY_SOCKET.
+const EnvNotifySocket = "_SKIFF_NOTIFY_SOCKET"
+
 // EnvTermSize passes the attached terminal's size (WxH) to `skiff __start`.
 const EnvTermSize = "_SKIFF_TERM_SIZE"
 
