@@ -9,10 +9,13 @@ Usage: ./install.sh [--user | --deps-only | --check] [--help]
 Installs skiff on a Debian 12 host. Run it as root (or with sudo) for a system-wide install.
 
   (no option)   install missing Debian packages, make /dev/net/tun usable (mode 0666 and a udev
-                rule), build with `make build`, install bin/skiff to /usr/local/bin, and check
-                that rootless use is possible (subuid/subgid, user namespaces)
-  --user        no root needed: build and install to ~/.local/bin; packages and host settings
-                are only checked, and the commands to fix them are printed
+                rule), build with `make build`, install bin/skiff to /usr/local/bin, install the
+                systemd units (the API socket, skiff-restart.service) and the user generator
+                of quadlet-style units, enable the units when systemd runs here, and check that
+                rootless use is possible (subuid/subgid, user namespaces)
+  --user        no root needed: build and install to ~/.local/bin and the units to
+                ~/.config/systemd/user; packages and host settings are only checked, and the
+                commands to fix them are printed
   --deps-only   (root) install packages and apply the host fixes, but do not build or install
   --check       change nothing: report missing packages and host problems; exit 1 when a
                 package needed to build or run is missing (used by `make deps` as non-root)
@@ -242,9 +245,15 @@ build_and_install() {
 	fi
 }
 
-# --- systemd units: the Docker API socket, started on demand ----------------------------------
+# --- systemd units: the Docker API socket, restarts after a reboot, the quadlet generator ---------
+# USER_UNITS and SYSTEM_UNITS are contrib/systemd's units; skiff-restart.service is installed when
+# the checkout has it.
+USER_UNITS=(skiff.socket skiff.service skiff-restart.service)
+USER_GENERATOR=/usr/lib/systemd/user-generators/skiff-user-generator
+
 # install_units writes contrib/systemd's units with this install's binary path: the user units
-# for every user (or, with --user, for this one), and root's.
+# for every user (or, with --user, for this one), and root's; then the user generator, and
+# enables the units when systemd runs here.
 install_units() {
 	local dirs=() d f
 	if [[ $mode == user ]]; then
@@ -254,18 +263,59 @@ install_units() {
 	fi
 	for d in "${dirs[@]}"; do
 		mkdir -p "${d#*:}"
-		for f in skiff.socket skiff.service; do
+		for f in "${USER_UNITS[@]}"; do
+			[[ -f contrib/systemd/${d%%:*}/$f ]] || continue
 			sed "s#@BINDIR@#$bindir#g" "contrib/systemd/${d%%:*}/$f" >"${d#*:}/$f.tmp"
 			chmod 0644 "${d#*:}/$f.tmp"
 			mv "${d#*:}/$f.tmp" "${d#*:}/$f"
 			record file "${d#*:}/$f"
 		done
 	done
+	# systemd runs the generator at boot and on daemon-reload: ~/.config/skiff/systemd/*.container
+	# (.volume, .network) become user units. Its name tells skiff to act as the generator.
 	if [[ $mode == user ]]; then
-		say "installed the API socket unit: systemctl --user enable --now skiff.socket, then DOCKER_HOST=unix://\$XDG_RUNTIME_DIR/skiff/skiff.sock"
+		say "note: the quadlet generator needs a system install (systemd reads generators only from system directories); meanwhile: skiff generate quadlet --user ~/.config/systemd/user && systemctl --user daemon-reload"
 	else
-		say "installed the API socket units: each user runs systemctl --user enable --now skiff.socket (root: systemctl enable --now skiff.socket)"
+		mkdir -p "$(dirname "$USER_GENERATOR")"
+		ln -sfn "$bindir/skiff" "$USER_GENERATOR"
+		record file "$USER_GENERATOR"
+		say "installed the systemd user generator $USER_GENERATOR: ~/.config/skiff/systemd/*.container become user units"
 	fi
+	enable_units
+}
+
+# enable_units enables the API socket and skiff-restart.service: for every user and root (system
+# install) or for this user (--user), when systemd is the init system here.
+enable_units() {
+	local units=() f
+	for f in skiff.socket skiff-restart.service; do
+		[[ -f contrib/systemd/user/$f ]] && units+=("$f")
+	done
+	if [[ ! -d /run/systemd/system ]]; then
+		say "note: systemd is not running on this host: the units are installed but not enabled (later: systemctl --user enable ${units[*]})"
+		return 0
+	fi
+	if [[ $mode == user ]]; then
+		if systemctl --user daemon-reload 2>/dev/null && systemctl --user enable "${units[@]}"; then
+			for f in "${units[@]}"; do record enabled-user "$f"; done
+			say "enabled ${units[*]} (systemctl --user); start the API socket now: systemctl --user start skiff.socket"
+		else
+			warn "could not reach your systemd user manager: enable the units yourself: systemctl --user enable ${units[*]}"
+		fi
+		return 0
+	fi
+	systemctl daemon-reload || true
+	if systemctl --global enable "${units[@]}"; then
+		for f in "${units[@]}"; do record enabled-global "$f"; done
+	else
+		warn "systemctl --global enable ${units[*]} failed"
+	fi
+	local sys=()
+	for f in "${units[@]}"; do [[ -f contrib/systemd/system/$f ]] && sys+=("$f"); done
+	if ((${#sys[@]})) && systemctl enable "${sys[@]}"; then
+		for f in "${sys[@]}"; do record enabled-system "$f"; done
+	fi
+	say "enabled ${units[*]} for every user (systemctl --global) and for root; each user starts the API socket with systemctl --user start skiff.socket (or at the next login); loginctl enable-linger USER keeps a user's containers across reboots without a login"
 }
 
 packages

@@ -28,6 +28,11 @@ func init() {
 }
 
 func main() {
+	// Run as skiff-user-generator (a symlink in systemd's generator
+	// directory), skiff is the systemd generator of quadlet-style units.
+	if cmd.IsGenerator(os.Args[0]) {
+		os.Exit(cmd.Generator(os.Args))
+	}
 	if reexec.Init() {
 		return
 	}

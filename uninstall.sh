@@ -6,8 +6,9 @@ usage() {
 	cat <<'EOF'
 Usage: ./uninstall.sh [--user] [--packages] [--purge] [--dry-run] [--help]
 
-Removes what install.sh recorded: the skiff binary, the /dev/net/tun udev rule (and the mode
-install.sh changed), and, with --packages, the Debian packages install.sh added.
+Removes what install.sh recorded: the skiff binary, the systemd units and the user generator
+(disabled first where systemd runs), the /dev/net/tun udev rule (and the mode install.sh
+changed), and, with --packages, the Debian packages install.sh added.
 
   --user      undo an `install.sh --user` install (~/.local/bin/skiff). Run as that user, or
               with sudo to act for the user who called sudo (root can delete any file)
@@ -208,11 +209,18 @@ fi
 status=0
 ((purge)) && { purge_data || status=1; }
 
+# Units install.sh enabled: disable them before their files go (only where systemd runs).
+if [[ -d /run/systemd/system ]]; then
+	for u in $(entries enabled-global); do run systemctl --global disable "$u" || true; done
+	for u in $(entries enabled-system); do run systemctl disable "$u" || true; done
+	for u in $(entries enabled-user); do as_user systemctl --user disable "$u" || true; done
+fi
 for b in $(entries binary); do
 	[[ -e $b ]] && run rm -f "$b"
 done
 for f in $(entries file); do
-	[[ -e $f ]] && run rm -f "$f"
+	# -L too: the generator is a symlink to the binary, dangling once that is gone.
+	[[ -e $f || -L $f ]] && run rm -f "$f"
 	[[ $f == /etc/udev/* ]] && command -v udevadm >/dev/null 2>&1 && { run udevadm control --reload-rules || true; }
 done
 for m in $(entries tun-mode); do

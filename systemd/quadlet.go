@@ -1,0 +1,555 @@
+package systemd
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strings"
+)
+
+// The generator's names: the skiff binary run under one of these names
+// (argv[0]'s base name) is a systemd generator.
+const (
+	UserGeneratorName   = "skiff-user-generator"
+	SystemGeneratorName = "skiff-system-generator"
+)
+
+// Unit file kinds the generator reads.
+var quadletKinds = map[string]string{".container": "Container", ".volume": "Volume", ".network": "Network"}
+
+// passThrough are the sections copied to the generated unit as they are.
+var passThrough = []string{"Unit", "Service", "Install"}
+
+// GenerateOptions is one run of the generator.
+type GenerateOptions struct {
+	Skiff string   // the skiff binary's absolute path, for Exec*= lines
+	Dirs  []string // where the .container/.volume/.network files are; a name in an earlier one wins
+	Out   string   // where the units go
+	// Warn receives a line for each thing the generator did not take:
+	// unknown keys and sections, bad files (which it skips).
+	Warn func(string)
+}
+
+// source is one quadlet file.
+type source struct {
+	path, base, ext string // base: file name without its extension
+	unit            *Unit
+}
+
+// ServiceName is the unit a quadlet file becomes: web.container →
+// web.service, data.volume → data-volume.service, net.network →
+// net-network.service.
+func ServiceName(file string) string {
+	ext := filepath.Ext(file)
+	base := strings.TrimSuffix(filepath.Base(file), ext)
+	if ext == ".container" {
+		return base + ".service"
+	}
+	return base + "-" + strings.TrimPrefix(ext, ".") + ".service"
+}
+
+// Generate turns every quadlet file of o.Dirs into a unit in o.Out, with
+// the [Install] section's WantedBy=/RequiredBy= as symlinks in
+// TARGET.wants/ and TARGET.requires/ (a generator's units cannot be
+// enabled). It returns the units written; a file that cannot be read or
+// converted is skipped with a warning, and the error says how many were.
+func Generate(o GenerateOptions) ([]string, error) {
+	warn := o.Warn
+	if warn == nil {
+		warn = func(string) {}
+	}
+	sources := map[string]*source{}
+	var names []string
+	for _, d := range o.Dirs {
+		entries, err := os.ReadDir(d)
+		if errors.Is(err, os.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		for _, e := range entries {
+			ext := filepath.Ext(e.Name())
+			if _, ok := quadletKinds[ext]; !ok || e.IsDir() || sources[e.Name()] != nil {
+				continue
+			}
+			sources[e.Name()] = &source{path: filepath.Join(d, e.Name()), base: strings.TrimSuffix(e.Name(), ext), ext: ext}
+			names = append(names, e.Name())
+		}
+	}
+	sort.Strings(names)
+	failed := 0
+	for _, n := range names {
+		s := sources[n]
+		f, err := os.Open(s.path)
+		if err == nil {
+			s.unit, err = Parse(f)
+			f.Close()
+		}
+		if err != nil {
+			warn(fmt.Sprintf("%s: %v (skipped)", s.path, err))
+			delete(sources, n)
+			failed++
+		}
+	}
+	if err := os.MkdirAll(o.Out, 0o755); err != nil {
+		return nil, err
+	}
+	var written []string
+	for _, n := range names {
+		s := sources[n]
+		if s == nil {
+			continue
+		}
+		u, err := convert(s, sources, o.Skiff, warn)
+		if err != nil {
+			warn(fmt.Sprintf("%s: %v (skipped)", s.path, err))
+			failed++
+			continue
+		}
+		unitName := ServiceName(n)
+		path := filepath.Join(o.Out, unitName)
+		if err := writeFile(path, u.String()); err != nil {
+			return written, err
+		}
+		written = append(written, path)
+		if err := installLinks(o.Out, unitName, u, warn); err != nil {
+			return written, err
+		}
+	}
+	if failed > 0 {
+		return written, fmt.Errorf("%d of %d files could not be converted (see the warnings)", failed, len(names))
+	}
+	return written, nil
+}
+
+func writeFile(path, text string) error {
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, []byte(text), 0o644); err != nil {
+		return err
+	}
+	return os.Rename(tmp, path)
+}
+
+// installLinks does for a generated unit what `systemctl enable` would:
+// OUT/TARGET.wants/UNIT → ../UNIT for each WantedBy= (.requires for
+// RequiredBy=).
+func installLinks(out, unitName string, u *Unit, warn func(string)) error {
+	inst := u.Lookup("Install")
+	if inst == nil {
+		return nil
+	}
+	for _, e := range inst.Entries {
+		suffix := map[string]string{"WantedBy": ".wants", "RequiredBy": ".requires", "UpheldBy": ".upholds"}[e.Key]
+		if suffix == "" {
+			continue
+		}
+		targets, err := SplitWords(e.Value)
+		if err != nil {
+			warn(fmt.Sprintf("%s: [Install] %s: %v", unitName, e.Key, err))
+			continue
+		}
+		for _, t := range targets {
+			dir := filepath.Join(out, t+suffix)
+			if err := os.MkdirAll(dir, 0o755); err != nil {
+				return err
+			}
+			link := filepath.Join(dir, unitName)
+			_ = os.Remove(link)
+			if err := os.Symlink("../"+unitName, link); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// convert makes the unit of one quadlet file.
+func convert(s *source, all map[string]*source, skiff string, warn func(string)) (*Unit, error) {
+	kind := quadletKinds[s.ext]
+	out := &Unit{Comments: []string{"generated by skiff's systemd generator from " + s.path}}
+	out.Section("Unit")
+	out.Section("Service")
+	for _, sec := range s.unit.Sections {
+		switch {
+		case slices.Contains(passThrough, sec.Name):
+			out.Section(sec.Name).Entries = append(out.Section(sec.Name).Entries, sec.Entries...)
+		case sec.Name == kind, strings.HasPrefix(sec.Name, "X-"):
+		default:
+			warn(fmt.Sprintf("%s: unknown section [%s] ignored (a %s file takes [%s], [Unit], [Service] and [Install])", s.path, sec.Name, s.ext, kind))
+		}
+	}
+	spec := s.unit.Lookup(kind)
+	if spec == nil {
+		return nil, fmt.Errorf("no [%s] section", kind)
+	}
+	c := &converter{src: s, all: all, spec: spec, warn: warn, out: out}
+	var err error
+	switch kind {
+	case "Container":
+		err = c.container(skiff)
+	case "Volume":
+		err = c.volume(skiff)
+	case "Network":
+		err = c.network(skiff)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if len(c.unknown) > 0 {
+		warn(fmt.Sprintf("%s: unknown key(s) in [%s] ignored: %s", s.path, kind, strings.Join(c.unknown, ", ")))
+	}
+	// The source's section stays in the unit for reference; systemd
+	// ignores X- sections.
+	x := out.Section("X-" + kind)
+	x.Entries = append(x.Entries, spec.Entries...)
+	out.Section("Unit").Default("SourcePath", s.path)
+	return out, nil
+}
+
+type converter struct {
+	src     *source
+	all     map[string]*source
+	spec    *Section
+	warn    func(string)
+	out     *Unit
+	unknown []string
+	args    [][]string // skiff's options, a group per source line
+}
+
+// handler reads one key's value into options.
+type handler func(c *converter, value string) error
+
+// flagEach: each word of the value is one FLAG WORD.
+func flagEach(flag string) handler {
+	return func(c *converter, v string) error {
+		words, err := SplitWords(v)
+		for _, w := range words {
+			c.args = append(c.args, []string{flag, w})
+		}
+		return err
+	}
+}
+
+// flagValue: the whole value is one FLAG VALUE.
+func flagValue(flag string) handler {
+	return func(c *converter, v string) error {
+		if v != "" {
+			c.args = append(c.args, []string{flag, v})
+		}
+		return nil
+	}
+}
+
+// flagBool: FLAG when the value is true.
+func flagBool(flag ...string) handler {
+	return func(c *converter, v string) error {
+		b, err := parseBool(v)
+		if b {
+			c.args = append(c.args, flag)
+		}
+		return err
+	}
+}
+
+func parseBool(v string) (bool, error) {
+	switch strings.ToLower(v) {
+	case "1", "yes", "true", "on":
+		return true, nil
+	case "0", "no", "false", "off", "":
+		return false, nil
+	}
+	return false, fmt.Errorf("%q is not a boolean", v)
+}
+
+// containerKeys are the [Container] keys skiff takes, with podman
+// quadlet's meaning; keys read elsewhere (Image, Exec, …) map to nil.
+var containerKeys = map[string]handler{
+	"Image": nil, "Exec": nil, "ContainerName": nil, "User": nil, "Group": nil, "StopTimeout": nil,
+	"Notify": nil, "PodmanArgs": nil, "SkiffArgs": nil, "Entrypoint": nil,
+	"PublishPort":       flagEach("-p"),
+	"ExposeHostPort":    flagEach("--expose"),
+	"Environment":       flagEach("-e"),
+	"EnvironmentFile":   flagValue("--env-file"),
+	"Label":             flagEach("--label"),
+	"Volume":            (*converter).volumeFlag,
+	"Mount":             flagValue("--mount"),
+	"Tmpfs":             flagValue("--tmpfs"),
+	"Network":           (*converter).networkFlag,
+	"NetworkAlias":      flagEach("--network-alias"),
+	"HostName":          flagValue("--hostname"),
+	"WorkingDir":        flagValue("-w"),
+	"AddCapability":     flagEach("--cap-add"),
+	"DropCapability":    flagEach("--cap-drop"),
+	"ReadOnly":          flagBool("--read-only"),
+	"NoNewPrivileges":   flagBool("--security-opt", "no-new-privileges"),
+	"SeccompProfile":    func(c *converter, v string) error { return flagValue("--security-opt")(c, "seccomp="+v) },
+	"RunInit":           flagBool("--init"),
+	"DNS":               flagEach("--dns"),
+	"DNSSearch":         flagEach("--dns-search"),
+	"DNSOption":         flagEach("--dns-option"),
+	"AddHost":           flagEach("--add-host"),
+	"HealthCmd":         flagValue("--health-cmd"),
+	"HealthInterval":    flagValue("--health-interval"),
+	"HealthTimeout":     flagValue("--health-timeout"),
+	"HealthRetries":     flagValue("--health-retries"),
+	"HealthStartPeriod": flagValue("--health-start-period"),
+	"StopSignal":        flagValue("--stop-signal"),
+	"Pull":              flagValue("--pull"),
+	"LogOpt":            flagEach("--log-opt"),
+}
+
+// volumeFlag: Volume=[SOURCE:]DEST[:OPTS], where a SOURCE NAME.volume is
+// the volume of that file's unit, which this one then requires.
+func (c *converter) volumeFlag(v string) error {
+	src, rest, ok := strings.Cut(v, ":")
+	if ok && strings.HasSuffix(src, ".volume") {
+		name, err := c.dependency(src, "VolumeName")
+		if err != nil {
+			return err
+		}
+		v = name + ":" + rest
+	}
+	c.args = append(c.args, []string{"-v", v})
+	return nil
+}
+
+// networkFlag: Network=NAME|host|none|private|NAME.network.
+func (c *converter) networkFlag(v string) error {
+	if strings.HasSuffix(v, ".network") {
+		name, err := c.dependency(v, "NetworkName")
+		if err != nil {
+			return err
+		}
+		v = name
+	}
+	c.args = append(c.args, []string{"--network", v})
+	return nil
+}
+
+// dependency resolves a reference to another quadlet file (data.volume):
+// the name its unit creates, and Requires=/After= on that unit.
+func (c *converter) dependency(file, nameKey string) (string, error) {
+	ext := filepath.Ext(file)
+	base := strings.TrimSuffix(file, ext)
+	name := "systemd-" + base
+	dep := c.all[file]
+	if dep == nil {
+		return "", fmt.Errorf("%s is not in the unit directories", file)
+	}
+	if sec := dep.unit.Lookup(quadletKinds[ext]); sec != nil {
+		if n := last(sec, nameKey); n != "" {
+			name = n
+		}
+	}
+	unit := c.out.Section("Unit")
+	unit.Add("Requires", ServiceName(file))
+	unit.Add("After", ServiceName(file))
+	return name, nil
+}
+
+// last is the last value of key in s ("" when unset).
+func last(s *Section, key string) string {
+	v := ""
+	for _, e := range s.Entries {
+		if e.Key == key {
+			v = e.Value
+		}
+	}
+	return v
+}
+
+// each runs known's handler for every entry of the spec, collecting the
+// unknown keys.
+func (c *converter) each(known map[string]handler) error {
+	for _, e := range c.spec.Entries {
+		h, ok := known[e.Key]
+		if !ok {
+			if !slices.Contains(c.unknown, e.Key) {
+				c.unknown = append(c.unknown, e.Key)
+			}
+			continue
+		}
+		if h == nil {
+			continue
+		}
+		if err := h(c, e.Value); err != nil {
+			return fmt.Errorf("line %d: %s: %v", e.Line, e.Key, err)
+		}
+	}
+	return nil
+}
+
+// container: web.container → web.service running `skiff run -d` as the
+// unit's main process (its supervisor, Type=notify), removed at stop.
+func (c *converter) container(skiff string) error {
+	if err := c.each(containerKeys); err != nil {
+		return err
+	}
+	image := last(c.spec, "Image")
+	if image == "" {
+		return errors.New("[Container] has no Image=")
+	}
+	name := last(c.spec, "ContainerName")
+	if name == "" {
+		name = "systemd-" + c.src.base
+	}
+	head := []string{skiff, "run", "-d", "--name", name}
+	var pre [][]string
+	if u := last(c.spec, "User"); u != "" {
+		if g := last(c.spec, "Group"); g != "" {
+			u += ":" + g
+		}
+		pre = append(pre, []string{"-u", u})
+	}
+	if ep := last(c.spec, "Entrypoint"); ep != "" {
+		pre = append(pre, []string{"--entrypoint", ep})
+	}
+	notify, err := parseBool(last(c.spec, "Notify"))
+	if err != nil {
+		return fmt.Errorf("Notify: %v", err)
+	}
+	if notify {
+		// The container's own process sends READY=1.
+		pre = append(pre, []string{"--sdnotify", "container"})
+	}
+	stop := -1
+	if st := last(c.spec, "StopTimeout"); st != "" {
+		if _, err := fmt.Sscanf(st, "%d", &stop); err != nil || stop < 0 {
+			return fmt.Errorf("StopTimeout: %q is not a number of seconds", st)
+		}
+		pre = append(pre, []string{"--stop-timeout", st})
+	}
+	tail := []string{image}
+	for _, k := range []string{"Exec"} {
+		for _, e := range c.spec.Entries {
+			if e.Key != k {
+				continue
+			}
+			words, err := SplitWords(e.Value)
+			if err != nil {
+				return fmt.Errorf("line %d: %s: %v", e.Line, k, err)
+			}
+			tail = append(tail, words...)
+		}
+	}
+	var extra []string
+	for _, e := range c.spec.Entries {
+		if e.Key == "PodmanArgs" || e.Key == "SkiffArgs" {
+			words, err := SplitWords(e.Value)
+			if err != nil {
+				return fmt.Errorf("line %d: %s: %v", e.Line, e.Key, err)
+			}
+			extra = append(extra, words...)
+		}
+	}
+	run := &Command{Groups: [][]string{head}}
+	for _, g := range append(append(pre, c.args...), extra) {
+		run.Group(g...)
+	}
+	run.Group(tail...)
+
+	unit := c.out.Section("Unit")
+	unit.Add("Wants", "network-online.target")
+	unit.Add("After", "network-online.target")
+
+	svc := c.out.Section("Service")
+	if km := last(svc, "KillMode"); km != "" && km != "mixed" && km != "control-group" {
+		c.warn(fmt.Sprintf("%s: KillMode=%s: the container may outlive its unit (mixed or control-group work)", c.src.path, km))
+	}
+	rm := NewCommand(true, skiff, "rm", "-f", name)
+	rm.Prefix = "-"
+	stopArgs := []string{skiff, "stop"}
+	if stop >= 0 {
+		stopArgs = append(stopArgs, "-t", fmt.Sprint(stop))
+		svc.Default("TimeoutStopSec", fmt.Sprint(stop+stopSlack))
+	}
+	svc.Add("ExecStartPre", rm.String())
+	svc.Add("ExecStart", run.String())
+	svc.Add("ExecStop", NewCommand(true, append(stopArgs, name)...).String())
+	svc.Add("ExecStopPost", rm.String())
+	svc.Default("Type", "notify")
+	svc.Default("NotifyAccess", "all")
+	svc.Default("KillMode", "mixed")
+	svc.Default("SyslogIdentifier", "%N")
+	return nil
+}
+
+var volumeKeys = map[string]handler{
+	"VolumeName": nil, "Driver": nil,
+	"Label":   flagEach("--label"),
+	"Device":  func(c *converter, v string) error { return flagValue("--opt")(c, "device="+v) },
+	"Type":    func(c *converter, v string) error { return flagValue("--opt")(c, "type="+v) },
+	"Options": func(c *converter, v string) error { return flagValue("--opt")(c, "o="+v) },
+}
+
+// volume: data.volume → data-volume.service, a oneshot that creates the
+// volume systemd-data (or VolumeName=) when it does not exist.
+func (c *converter) volume(skiff string) error {
+	if err := c.each(volumeKeys); err != nil {
+		return err
+	}
+	if d := last(c.spec, "Driver"); d != "" && d != "local" {
+		return fmt.Errorf("Driver=%s: only local exists", d)
+	}
+	return c.oneshot(skiff, "volume", "VolumeName")
+}
+
+var networkKeys = map[string]handler{
+	"NetworkName": nil, "Driver": nil,
+	"Label":    flagEach("--label"),
+	"Subnet":   flagValue("--subnet"),
+	"Gateway":  flagValue("--gateway"),
+	"Internal": flagBool("--internal"),
+}
+
+// network: web.network → web-network.service, a oneshot that creates
+// the network systemd-web (or NetworkName=) when it does not exist.
+func (c *converter) network(skiff string) error {
+	if err := c.each(networkKeys); err != nil {
+		return err
+	}
+	if d := last(c.spec, "Driver"); d != "" && d != "bridge" {
+		return fmt.Errorf("Driver=%s: only bridge exists", d)
+	}
+	return c.oneshot(skiff, "network", "NetworkName")
+}
+
+// oneshot writes the service of a volume or network: `skiff OBJ inspect
+// NAME || skiff OBJ create … NAME`, once, and active after.
+func (c *converter) oneshot(skiff, obj, nameKey string) error {
+	name := last(c.spec, nameKey)
+	if name == "" {
+		name = "systemd-" + c.src.base
+	}
+	create := []string{skiff, obj, "create"}
+	for _, g := range c.args {
+		create = append(create, g...)
+	}
+	create = append(create, name)
+	script := fmt.Sprintf("%s %s inspect %s >/dev/null 2>&1 || exec %s", shQuote(skiff), obj, shQuote(name), shJoin(create))
+	svc := c.out.Section("Service")
+	svc.Add("ExecStart", NewCommand(true, "/bin/sh", "-c", script).String())
+	svc.Default("Type", "oneshot")
+	svc.Default("RemainAfterExit", "yes")
+	svc.Default("SyslogIdentifier", "%N")
+	return nil
+}
+
+func shQuote(s string) string {
+	if s != "" && strings.Trim(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_./=:,+@") == "" {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}
+
+func shJoin(words []string) string {
+	q := make([]string, len(words))
+	for i, w := range words {
+		q[i] = shQuote(w)
+	}
+	return strings.Join(q, " ")
+}
