@@ -76,7 +76,8 @@ func commands(version string) []*cli.Command {
 		buildCommand(), builderCommand(), pullCommand(), pushCommand(), loginCommand(), logoutCommand(),
 		imagesCommand(), imageCommand(), inspectCommand(), tagCommand(), rmiCommand(), importCommand(),
 		saveCommand(), loadCommand(), exportCommand(), diffCommand(), historyCommand(), commitCommand(),
-		systemCommand(), infoCommand(), versionCommand(version), eventsCommand(), servicesCommand(),
+		systemCommand(), infoCommand(), versionCommand(version), eventsCommand(), servicesCommand(), kubeCommand(),
+		generateCommand(),
 	}
 	return append(append(cmds, stepCommands()...), keeperCommand())
 }

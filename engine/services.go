@@ -347,7 +347,8 @@ func (e *Engine) removeReplicas(ctx context.Context, id string) error {
 		wg.Add(1)
 		go func(id string) {
 			defer wg.Done()
-			if err := e.ContainerRemove(ctx, id, RemoveOptions{Force: true}); err != nil && !errors.Is(err, errdefs.ErrNotFound) {
+			// Anonymous volumes go with the replica, as swarm's do.
+			if err := e.ContainerRemove(ctx, id, RemoveOptions{Force: true, Volumes: true}); err != nil && !errors.Is(err, errdefs.ErrNotFound) {
 				errs <- err
 			}
 		}(c.ID)
