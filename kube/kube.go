@@ -177,28 +177,12 @@ func Validate(o Object) error {
 		meta(&o.ObjectMeta, apivalidation.NameIsDNSSubdomain)
 	case *corev1.ConfigMap:
 		meta(&o.ObjectMeta, apivalidation.NameIsDNSSubdomain)
-		for k := range o.Data {
-			for _, msg := range validation.IsConfigMapKey(k) {
-				errs = append(errs, field.Invalid(field.NewPath("data").Key(k), k, msg))
-			}
-		}
-		for k := range o.BinaryData {
-			for _, msg := range validation.IsConfigMapKey(k) {
-				errs = append(errs, field.Invalid(field.NewPath("binaryData").Key(k), k, msg))
-			}
-		}
+		errs = append(errs, checkKeys("data", o.Data)...)
+		errs = append(errs, checkKeys("binaryData", o.BinaryData)...)
 	case *corev1.Secret:
 		meta(&o.ObjectMeta, apivalidation.NameIsDNSSubdomain)
-		for k := range o.Data {
-			for _, msg := range validation.IsConfigMapKey(k) {
-				errs = append(errs, field.Invalid(field.NewPath("data").Key(k), k, msg))
-			}
-		}
-		for k := range o.StringData {
-			for _, msg := range validation.IsConfigMapKey(k) {
-				errs = append(errs, field.Invalid(field.NewPath("stringData").Key(k), k, msg))
-			}
-		}
+		errs = append(errs, checkKeys("data", o.Data)...)
+		errs = append(errs, checkKeys("stringData", o.StringData)...)
 	}
 	if len(errs) == 0 {
 		return nil
@@ -306,4 +290,15 @@ func sortedKeys[V any](m map[string]V) []string {
 	}
 	sort.Strings(out)
 	return out
+}
+
+// checkKeys validates the keys of a ConfigMap's or a Secret's data.
+func checkKeys[V any](name string, m map[string]V) field.ErrorList {
+	var errs field.ErrorList
+	for k := range m {
+		for _, msg := range validation.IsConfigMapKey(k) {
+			errs = append(errs, field.Invalid(field.NewPath(name).Key(k), k, msg))
+		}
+	}
+	return errs
 }
