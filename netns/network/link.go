@@ -372,14 +372,19 @@ func writeHosts() error {
 		for _, e := range es {
 			fmt.Fprintf(&b, "%s\t%s\n", e.ip, e.names)
 		}
-		f, err := os.OpenFile(file, os.O_WRONLY|os.O_TRUNC, 0)
+		// Written over in place, then cut to length: truncating first
+		// would let a reader (the container's resolver, another member
+		// joining) see an empty file.
+		f, err := os.OpenFile(file, os.O_WRONLY, 0)
 		if err != nil {
 			if firstErr == nil && !errors.Is(err, os.ErrNotExist) {
 				firstErr = err
 			}
 			continue
 		}
-		_, _ = f.WriteString(b.String())
+		if _, err := f.WriteAt([]byte(b.String()), 0); err == nil {
+			_ = f.Truncate(int64(b.Len()))
+		}
 		f.Close()
 	}
 	return firstErr
