@@ -62,6 +62,7 @@ func systemCommand() *cli.Command {
 				},
 				Action: systemCheck,
 			},
+			doctorCommand(),
 			serviceCommand(),
 			infoCommand(),
 		},

@@ -57,7 +57,8 @@ func pidFile() string { return filepath.Join(paths.RuntimeDir(), "pause.pid") }
 func Enter() error {
 	if joined() {
 		if singleMapped() {
-			Warn(fmt.Sprintf("no subordinate uid/gid range for %s in /etc/subuid and /etc/subgid: running with a single uid; files of other owners in images will belong to root. Fix: sudo usermod --add-subuids 100000-165535 --add-subgids 100000-165535 %s, then skiff system migrate", userName(), userName()))
+			r := FreeRange()
+			Warn(fmt.Sprintf("no subordinate uid/gid range for %s in /etc/subuid and /etc/subgid: running with a single uid; files of other owners in images will belong to root. Fix: sudo usermod --add-subuids %s --add-subgids %s %s, then skiff system migrate", userName(), r, r, userName()))
 		}
 		return markInside(paths.UID())
 	}
@@ -311,6 +312,92 @@ func parseSubIDs(r io.Reader, name string, uid int) [][2]int {
 		out = append(out, [2]int{start, count})
 	}
 	return out
+}
+
+// SubUIDFile and SubGIDFile are the host's subordinate id files.
+const (
+	SubUIDFile = "/etc/subuid"
+	SubGIDFile = "/etc/subgid"
+)
+
+// SubIDEntry is one OWNER:START:COUNT line of /etc/subuid or /etc/subgid.
+type SubIDEntry struct {
+	Owner        string
+	Start, Count int
+}
+
+// End is the first id after the range.
+func (e SubIDEntry) End() int { return e.Start + e.Count }
+
+// ReadSubIDFile returns every entry of a /etc/subuid-style file; a missing
+// file has none.
+func ReadSubIDFile(file string) ([]SubIDEntry, error) {
+	f, err := os.Open(file)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("reading %s: %w", file, err)
+	}
+	defer f.Close()
+	return ParseSubIDFile(f), nil
+}
+
+// ParseSubIDFile parses the lines with numeric START and COUNT fields, as
+// install.sh's free_range reads them.
+func ParseSubIDFile(r io.Reader) []SubIDEntry {
+	var out []SubIDEntry
+	s := bufio.NewScanner(r)
+	for s.Scan() {
+		parts := strings.Split(strings.TrimSpace(s.Text()), ":")
+		if len(parts) < 3 {
+			continue
+		}
+		start, err1 := strconv.Atoi(parts[1])
+		count, err2 := strconv.Atoi(parts[2])
+		if err1 != nil || err2 != nil || start < 0 || count < 0 {
+			continue
+		}
+		out = append(out, SubIDEntry{Owner: parts[0], Start: start, Count: count})
+	}
+	return out
+}
+
+// IDRange is a range of ids to suggest: Start..Start+Count-1.
+type IDRange struct{ Start, Count int }
+
+// String is usermod's --add-subuids form: FIRST-LAST.
+func (r IDRange) String() string { return fmt.Sprintf("%d-%d", r.Start, r.Start+r.Count-1) }
+
+// FreeRangeSize is the size of a suggested range: a full 16-bit uid space.
+const FreeRangeSize = 65536
+
+// FreeRangeIn is the first range of FreeRangeSize ids starting at 100000
+// or later that overlaps none of entries (install.sh's free_range computes
+// the same).
+func FreeRangeIn(entries []SubIDEntry) IDRange {
+	start := 100000
+	for moved := true; moved; {
+		moved = false
+		for _, e := range entries {
+			if start < e.End() && start+FreeRangeSize > e.Start {
+				start, moved = e.End(), true
+			}
+		}
+	}
+	return IDRange{Start: start, Count: FreeRangeSize}
+}
+
+// FreeRange is FreeRangeIn over /etc/subuid and /etc/subgid together, so
+// that one range fits both --add-subuids and --add-subgids. It is the
+// range the warning, skiff system doctor and install.sh suggest.
+func FreeRange() IDRange {
+	var all []SubIDEntry
+	for _, f := range []string{SubUIDFile, SubGIDFile} {
+		e, _ := ReadSubIDFile(f)
+		all = append(all, e...)
+	}
+	return FreeRangeIn(all)
 }
 
 func userName() string {
