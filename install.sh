@@ -11,7 +11,7 @@ Installs skiff on a Debian 12 host. Run it as root (or with sudo) for a system-w
   (no option)   install missing Debian packages, make /dev/net/tun usable (mode 0666 and a udev
                 rule), build with `make build`, install bin/skiff to /usr/local/bin, install the
                 systemd units (the API socket, skiff-restart.service) and the user generator
-                of quadlet-style units, enable the units when systemd runs here, and check that
+                of quadlet-style units, the bash, zsh and fish completions, enable the units when systemd runs here, and check that
                 rootless use is possible (subuid/subgid, user namespaces)
   --user        no root needed: build and install to ~/.local/bin and the units to
                 ~/.config/systemd/user; packages and host settings are only checked, and the
@@ -29,8 +29,9 @@ EOF
 
 # Needed to build and to run skiff.
 REQUIRED_PKGS=(uidmap slirp4netns passt libseccomp-dev pkg-config gcc libc6-dev fuse-overlayfs iproute2 tini iptables)
-# Needed only by the test suite (local registry, busybox image, process tools).
-FIXTURE_PKGS=(docker-registry busybox-static procps psmisc strace python3-docker)
+# Needed only by the test suite (local registry, busybox image, process tools; systemd-analyze
+# for the generated units; the shells whose completion scripts are checked).
+FIXTURE_PKGS=(docker-registry busybox-static procps psmisc strace python3-docker systemd bash-completion zsh fish)
 UDEV_RULE=/etc/udev/rules.d/60-skiff-tun.rules
 GO_MIN_MINOR=26
 
@@ -240,8 +241,44 @@ build_and_install() {
 	record binary "$bindir/skiff-supervisor"
 	say "installed $bindir/skiff ($("$bindir/skiff" version 2>/dev/null | head -1 || true))"
 	install_units
+	install_completions
 	if [[ $mode == user && :$PATH: != *:$bindir:* ]]; then
 		say "note: $bindir is not in your PATH; add it: export PATH=\"$bindir:\$PATH\""
+	fi
+}
+
+# --- shell completions: written by the installed binary (skiff completion SHELL), where each shell
+# looks for them ---------------------------------------------------------------------------------
+install_completions() {
+	local sh dest
+	for sh in bash zsh fish; do
+		if [[ $mode == user ]]; then
+			case $sh in
+			bash) dest=${XDG_DATA_HOME:-$HOME/.local/share}/bash-completion/completions/skiff ;;
+			zsh) dest=${XDG_DATA_HOME:-$HOME/.local/share}/zsh/site-functions/_skiff ;;
+			fish) dest=${XDG_CONFIG_HOME:-$HOME/.config}/fish/completions/skiff.fish ;;
+			esac
+		else
+			case $sh in
+			bash) dest=/usr/share/bash-completion/completions/skiff ;;
+			zsh) dest=/usr/share/zsh/vendor-completions/_skiff ;;
+			fish) dest=/usr/share/fish/vendor_completions.d/skiff.fish ;;
+			esac
+		fi
+		mkdir -p "$(dirname "$dest")"
+		if ! "$bindir/skiff" completion "$sh" >"$dest.tmp"; then
+			rm -f "$dest.tmp"
+			warn "skiff completion $sh failed: no $sh completion installed"
+			continue
+		fi
+		chmod 0644 "$dest.tmp"
+		mv "$dest.tmp" "$dest"
+		record file "$dest"
+	done
+	if [[ $mode == user ]]; then
+		say "installed shell completions (bash, fish; zsh: add fpath+=(${XDG_DATA_HOME:-$HOME/.local/share}/zsh/site-functions) before compinit in ~/.zshrc)"
+	else
+		say "installed shell completions for bash, zsh and fish (new shells pick them up)"
 	fi
 }
 

@@ -79,7 +79,7 @@ func commands(version string) []*cli.Command {
 		systemCommand(), infoCommand(), versionCommand(version), eventsCommand(), servicesCommand(), kubeCommand(),
 		generateCommand(),
 	}
-	return append(append(cmds, stepCommands()...), keeperCommand())
+	return append(append(append(cmds, completionCommands()...), stepCommands()...), keeperCommand())
 }
 
 // prepare wires every command as Docker's CLI behaves: usage errors in
