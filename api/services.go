@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -130,75 +129,20 @@ func serviceUpdateOptions(r *http.Request) (engine.ServiceUpdateOptions, error) 
 	return o, nil
 }
 
-// upToDateFilter is the docker CLI's private task filter while it
-// follows a service's convergence: only the tasks of the service's
-// current spec.
-const upToDateFilter = "_up-to-date"
-
 func (s *Server) listTasks(w http.ResponseWriter, r *http.Request, _ params) error {
 	f, err := filtersValue(r)
 	if err != nil {
 		return err
 	}
-	upToDate := false
-	if vs, ok := f[upToDateFilter]; ok {
-		for _, v := range vs {
-			switch strings.ToLower(v) {
-			case "true", "1":
-				upToDate = true
-			case "false", "0":
-			default:
-				return errdefs.Invalid("invalid filter %s=%q: want true or false", upToDateFilter, v)
-			}
-		}
-		delete(f, upToDateFilter)
-	}
 	tasks, err := s.e.TaskList(r.Context(), f)
 	if err != nil {
 		return err
-	}
-	if upToDate {
-		if tasks, err = s.upToDateTasks(r.Context(), tasks); err != nil {
-			return err
-		}
 	}
 	if tasks == nil {
 		tasks = []swarm.Task{}
 	}
 	writeJSON(w, http.StatusOK, tasks)
 	return nil
-}
-
-// upToDateTasks keeps the tasks whose spec is their service's current
-// task template (swarm's up-to-date tasks: not those of a spec an update
-// is replacing).
-func (s *Server) upToDateTasks(ctx context.Context, tasks []swarm.Task) ([]swarm.Task, error) {
-	current := map[string][]byte{} // service ID -> its task template, as JSON
-	out := tasks[:0]
-	for _, t := range tasks {
-		tmpl, ok := current[t.ServiceID]
-		if !ok {
-			svc, err := s.e.ServiceInspect(ctx, t.ServiceID)
-			if errors.Is(err, errdefs.ErrNotFound) {
-				continue // removed meanwhile
-			}
-			if err != nil {
-				return nil, err
-			}
-			if tmpl, err = json.Marshal(svc.Spec.TaskTemplate); err != nil {
-				return nil, err
-			}
-			current[t.ServiceID] = tmpl
-		}
-		spec, err := json.Marshal(t.Spec)
-		if err != nil {
-			return nil, err
-		}
-		if bytes.Equal(spec, tmpl) {
-			out = append(out, t)
-		}
-	}
-	return out, nil
 }
 
 func (s *Server) inspectTask(w http.ResponseWriter, r *http.Request, p params) error {

@@ -536,10 +536,20 @@ func (l *lineWriter) Flush() {
 	}
 }
 
+// UpToDateFilter is the docker CLI's private task filter while it follows
+// a service's convergence: with true, only the tasks of the service's
+// current task template (not those of a spec an update is replacing).
+const UpToDateFilter = "_up-to-date"
+
 // TaskList lists the tasks of every service that match f (id, name,
-// service, desired-state, node), by service, slot and newest first.
+// service, desired-state, node, label, _up-to-date), by service, slot and
+// newest first.
 func (e *Engine) TaskList(ctx context.Context, f Filters) ([]swarm.Task, error) {
-	if err := f.check("id", "name", "service", "desired-state", "node", "label"); err != nil {
+	if err := f.check("id", "name", "service", "desired-state", "node", "label", UpToDateFilter); err != nil {
+		return nil, err
+	}
+	upToDate, err := f.boolValue(UpToDateFilter)
+	if err != nil {
 		return nil, err
 	}
 	for _, v := range f["desired-state"] {
@@ -582,7 +592,8 @@ func (e *Engine) TaskList(ctx context.Context, f Filters) ([]swarm.Task, error) 
 				!f.any("name", func(v string) bool { return v == name || v == s.Spec.Name || strings.HasPrefix(name, v) }) ||
 				!f.any("desired-state", func(v string) bool { return swarm.TaskState(v) == t.DesiredState }) ||
 				!f.any("node", func(v string) bool { return v == node || v == host || v == "self" }) ||
-				!f.labels("label", t.Labels) {
+				!f.labels("label", t.Labels) ||
+				(upToDate != nil && *upToDate && !sameTaskSpec(t.Spec, s.Spec.TaskTemplate)) {
 				continue
 			}
 			out = append(out, t)
