@@ -170,7 +170,7 @@ func Update(id string, fn func(*swarm.Service) error) (*swarm.Service, error) {
 // Remove deletes the service's state: service.json first, so that a
 // removal cut short leaves a directory List skips.
 func Remove(id string) error {
-	if err := os.Remove(servicePath(id)); err != nil && !errors.Is(err, os.ErrNotExist) {
+	if err := Hide(id); err != nil {
 		return err
 	}
 	return os.RemoveAll(serviceDir(id))
