@@ -14,7 +14,7 @@ import (
 )
 
 func runFlags() []cli.Flag {
-	return append(pullFlags(),
+	flags := append(pullFlags(),
 		&cli.BoolFlag{Name: "rm", Usage: "remove the container when it exits"},
 		&cli.BoolFlag{Name: "interactive", Aliases: []string{"i"}, Usage: "keep STDIN open"},
 		&cli.BoolFlag{Name: "tty", Aliases: []string{"t"}, Usage: "allocate a pseudo-TTY"},
@@ -62,6 +62,8 @@ func runFlags() []cli.Flag {
 		&cli.BoolFlag{Name: "no-healthcheck", Usage: "disable the image's HEALTHCHECK"},
 		&cli.StringFlag{Name: "sdnotify", Value: "supervisor", Usage: "under a systemd Type=notify unit (NOTIFY_SOCKET): supervisor (or conmon: skiff sends MAINPID and READY=1), container (the container gets the socket and sends READY=1) or ignore"},
 	)
+	flags = append(flags, resourceFlags()...)
+	return append(flags, isolationFlags()...)
 }
 
 func runCommand() *cli.Command {
@@ -137,6 +139,12 @@ func createOptions(c *cli.Context) (engine.ContainerCreateOptions, error) {
 		if ep := c.String("entrypoint"); ep != "" {
 			o.Entrypoint = []string{ep}
 		}
+	}
+	if o.Resources, err = resourceOptions(c); err != nil {
+		return o, err
+	}
+	if o.Isolation, err = isolationOptions(c); err != nil {
+		return o, err
 	}
 	if f := c.String("cidfile"); f != "" {
 		if _, err := os.Stat(f); err == nil {

@@ -119,6 +119,11 @@ type HostConfig struct {
 	AutoRemove    bool          `json:"AutoRemove"`
 	RestartPolicy RestartPolicy `json:"RestartPolicy"`
 	LogConfig     LogConfig     `json:"LogConfig"`
+	// Resources are the cgroup limits (container/resources.go).
+	Resources Resources `json:"Resources"`
+	// Isolation are the namespace modes, devices, sysctls and ulimits
+	// (container/isolation.go).
+	Isolation Isolation `json:"Isolation"`
 }
 
 // Security is what --security-opt asked for.

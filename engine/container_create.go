@@ -78,6 +78,11 @@ type ContainerCreateOptions struct {
 	StopSignal  string
 	StopTimeout *int
 	Health      HealthOptions
+	// Resources are the cgroup limits (-m, --cpus, …): engine/resources.go.
+	Resources ResourceOptions
+	// Isolation are the namespace modes, devices, sysctls and ulimits
+	// (--pid, --ipc, --device, …): engine/isolation.go.
+	Isolation IsolationOptions
 	// SdNotify is --sdnotify: supervisor (default; Podman's conmon too),
 	// container or ignore (see ContainerStartNotify).
 	SdNotify string

@@ -56,6 +56,8 @@ type Spec struct {
 	Restart     container.RestartPolicy
 	Log         container.LogConfig
 	Health      HealthOptions
+	Resources   container.Resources // cgroup limits, parsed
+	Isolation   container.Isolation // namespace modes, devices, sysctls, ulimits, parsed
 
 	Interactive bool
 	TTY         bool

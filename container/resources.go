@@ -1,0 +1,4 @@
+package container
+
+// Resources are a container's cgroup limits, parsed.
+type Resources struct{}
