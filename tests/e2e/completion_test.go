@@ -114,6 +114,30 @@ printf 'service:%s\n' "${COMPREPLY[@]}"
 		}
 	})
 
+	t.Run("bash in tmux", func(t *testing.T) {
+		if _, err := exec.LookPath("tmux"); err != nil {
+			t.Skip("tmux is not installed")
+		}
+		// A real interactive bash in a terminal: Tab typed by tmux.
+		sock := "skiff-comp-" + harness.UniqueSuffix()
+		tmux := func(args ...string) string {
+			return completionShell(t, "env", append([]string{"TERM=xterm", "tmux", "-L", sock}, args...)...)
+		}
+		tmux("new-session", "-d", "-x", "200", "-y", "40", "bash --norc --noprofile")
+		defer tmux("kill-server")
+		tmux("send-keys", "source <(skiff completion bash)", "Enter")
+		tmux("send-keys", "skiff sto", "Tab")
+		tmux("send-keys", "comp-x-", "Tab")
+		var screen string
+		for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
+			screen = tmux("capture-pane", "-p")
+			if strings.Contains(screen, "skiff stop "+name) {
+				return
+			}
+		}
+		t.Errorf("typing 'skiff sto<Tab>comp-x-<Tab>' in bash did not complete to 'skiff stop %s'; the screen:\n%s", name, screen)
+	})
+
 	t.Run("zsh", func(t *testing.T) {
 		script := skiff(t, "completion", "zsh").OK(t).Stdout
 		completionShell(t, "zsh", "-n", "-c", script)

@@ -192,3 +192,62 @@ func TestDoctorJSON(t *testing.T) {
 		}
 	}
 }
+
+// TestDoctorFindsFaults makes faults for one run of doctor each and checks
+// that it names them with their fix: no newuidmap/newgidmap on PATH, and a
+// data directory the user cannot write.
+func TestDoctorFindsFaults(t *testing.T) {
+	parallel(t)
+	u := harness.E2E
+	run := func(env ...string) map[string]string {
+		r := harness.RunAsWith(t, u, harness.RunOptions{Env: env}, "system", "doctor")
+		checks := map[string]string{}
+		for _, l := range r.Lines() {
+			if name, _, ok := strings.Cut(strings.TrimSpace(l[min(5, len(l)):]), ":"); ok {
+				checks[name] = l
+			}
+		}
+		if r.ExitCode != 1 {
+			t.Errorf("%s with %v: exit status %d, want 1 (a check fails)\n%s", r.Cmdline(), env, r.ExitCode, r.Output())
+		}
+		return checks
+	}
+
+	bin := sharedTempDir(t) // a PATH with everything doctor looks for but the id-map tools
+	for _, tool := range []string{"slirp4netns", "pasta", "fuse-overlayfs", "tini"} {
+		if p, err := exec.LookPath(tool); err == nil {
+			if err := os.Symlink(p, bin+"/"+tool); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	checks := run("PATH=" + bin)
+	for _, tool := range []string{"newuidmap", "newgidmap"} {
+		want := "fail " + tool + ": " + tool + " not found: subordinate ids cannot be mapped — fix: sudo apt-get install -y uidmap"
+		if checks[tool] != want {
+			t.Errorf("without %s on PATH:\n got %q\nwant %q", tool, checks[tool], want)
+		}
+	}
+
+	ro := sharedTempDir(t) // root's: the user can enter it, not write in it
+	checks = run("XDG_DATA_HOME=" + ro + "/data")
+	if l := checks["store"]; !strings.HasPrefix(l, "fail store: "+ro+" is not writable by "+u.Name) ||
+		!strings.HasSuffix(l, "— fix: sudo install -d -o "+u.Name+" "+ro+"/data/skiff") {
+		t.Errorf("with XDG_DATA_HOME under root's %s: store line %q", ro, l)
+	}
+}
+
+// sharedTempDir is a directory of root's that every user may enter and
+// read (t.TempDir's parents are root's alone), removed after the test.
+func sharedTempDir(t *testing.T) string {
+	t.Helper()
+	dir, err := os.MkdirTemp("", "skiff-e2e-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	if err := os.Chmod(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
