@@ -20,6 +20,7 @@ import (
 
 	"github.com/skiff-project/skiff/engine"
 	"github.com/skiff-project/skiff/errdefs"
+	"github.com/skiff-project/skiff/internal/trace"
 )
 
 // logLevels are --log-level's values.
@@ -55,7 +56,9 @@ func Main(args []string, version string) int {
 	for _, c := range app.Commands {
 		prepare(c)
 	}
+	end := trace.Begin("skiff " + strings.Join(args[1:], " "))
 	err := app.Run(interspersed(app, args))
+	end()
 	if err == nil {
 		return 0
 	}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/skiff-project/skiff/container"
 	"github.com/skiff-project/skiff/errdefs"
+	"github.com/skiff-project/skiff/internal/trace"
 	"github.com/skiff-project/skiff/netns"
 	"github.com/skiff-project/skiff/runtime"
 	"github.com/skiff-project/skiff/storage"
@@ -127,7 +128,9 @@ func (e *Engine) ContainerCreate(ctx context.Context, o ContainerCreateOptions) 
 		if err := cancelled(ctx); err != nil {
 			return err
 		}
+		end := trace.Begin("create the container")
 		c, err := runtime.Create(st, img, spec)
+		end()
 		if err != nil {
 			return err
 		}

@@ -18,6 +18,7 @@ import (
 	"github.com/skiff-project/skiff/errdefs"
 	"github.com/skiff-project/skiff/events"
 	"github.com/skiff-project/skiff/internal/ondisk"
+	"github.com/skiff-project/skiff/internal/trace"
 	"github.com/skiff-project/skiff/runtime"
 	"github.com/skiff-project/skiff/storage"
 	"github.com/skiff-project/skiff/supervisor"
@@ -115,6 +116,7 @@ func (e *Engine) ContainerStartAttached(ctx context.Context, ref string, streams
 	if started != nil {
 		started(a.Pid)
 	}
+	defer trace.Begin("attached until it exits")()
 	return a.Stream(streams)
 }
 

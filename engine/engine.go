@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/skiff-project/skiff/events"
+	"github.com/skiff-project/skiff/internal/trace"
 	"github.com/skiff-project/skiff/paths"
 	"github.com/skiff-project/skiff/storage"
 	"github.com/skiff-project/skiff/userns"
@@ -93,7 +94,9 @@ func (e *Engine) store() (*storage.Store, error) {
 
 // withStore runs fn with the store open.
 func (e *Engine) withStore(fn func(st *storage.Store) error) error {
+	end := trace.Begin("open the store")
 	st, err := e.store()
+	end()
 	if err != nil {
 		return err
 	}

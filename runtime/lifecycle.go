@@ -20,6 +20,7 @@ import (
 	"github.com/skiff-project/skiff/container"
 	"github.com/skiff-project/skiff/errdefs"
 	"github.com/skiff-project/skiff/events"
+	"github.com/skiff-project/skiff/internal/trace"
 	"github.com/skiff-project/skiff/netns/network"
 	"github.com/skiff-project/skiff/paths"
 	"github.com/skiff-project/skiff/storage"
@@ -61,7 +62,10 @@ func spawn(c *container.Container, waitAttach bool, env ...string) (*session, er
 	cmd.ExtraFiles = []*os.File{w}
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
 	cmd.Dir = "/"
-	if err := cmd.Start(); err != nil {
+	end := trace.Begin("fork and exec the supervisor")
+	err = cmd.Start()
+	end()
+	if err != nil {
 		r.Close()
 		w.Close()
 		return nil, fmt.Errorf("starting the supervisor of %s: %w", c.Name, err)
@@ -116,6 +120,7 @@ func (s *session) next() (string, error) {
 
 // started waits for "started PID" and lets the supervisor go on alone.
 func (s *session) started() (int, error) {
+	defer trace.Begin("wait for the supervisor to start it")()
 	for {
 		line, err := s.next()
 		if err != nil {

@@ -14,6 +14,7 @@ import (
 
 	"github.com/skiff-project/skiff/container"
 	"github.com/skiff-project/skiff/errdefs"
+	"github.com/skiff-project/skiff/internal/trace"
 	"github.com/skiff-project/skiff/netns/network"
 	"github.com/skiff-project/skiff/paths"
 	"github.com/skiff-project/skiff/storage"
@@ -43,12 +44,16 @@ func startStep(id string, report *os.File) error {
 	if err != nil {
 		return err
 	}
+	end := trace.Begin("open the store")
 	st, err := storage.Open()
+	end()
 	if err != nil {
 		return err
 	}
 	defer st.Close()
+	end = trace.Begin("mount the root file system")
 	rootfs, err := st.Raw().Mount(c.ID, "")
+	end()
 	if err != nil {
 		return fmt.Errorf("mounting the container's root file system: %w", err)
 	}
@@ -56,18 +61,25 @@ func startStep(id string, report *os.File) error {
 	if c.OwnNetwork() {
 		nsPath = c.NetNSPath()
 	}
+	end = trace.Begin("prepare the configuration")
 	pr, err := prepare(c, rootfs, nsPath)
+	end()
 	if err != nil {
 		return err
 	}
-	if err := joinNetworks(c); err != nil {
+	end = trace.Begin("join user-defined networks")
+	err = joinNetworks(c)
+	end()
+	if err != nil {
 		network.DetachAll(c.ID)
 		return err
 	}
 	if old, err := libcontainer.Load(stateRoot(), c.ID); err == nil {
 		_ = old.Destroy() // left over from a killed supervisor
 	}
+	end = trace.Begin("libcontainer: create")
 	lc, err := libcontainer.Create(stateRoot(), c.ID, pr.config)
+	end()
 	if err != nil {
 		return fmt.Errorf("creating container %s: %w", container.ShortID(c.ID), err)
 	}
@@ -87,19 +99,28 @@ func startStep(id string, report *os.File) error {
 		proc.Stdout = os.NewFile(supervisor.StartFdStdout, "stdout")
 		proc.Stderr = os.NewFile(supervisor.StartFdStderr, "stderr")
 	}
-	if err := lc.Start(proc); err != nil {
+	end = trace.Begin("libcontainer: start (namespaces, mounts, init)")
+	err = lc.Start(proc)
+	end()
+	if err != nil {
 		_ = lc.Destroy()
 		return startError(pr.args[0], err)
 	}
 	pid, _ := proc.Pid()
 	fmt.Fprintf(report, "created %d\n", pid)
 	goAhead := os.NewFile(supervisor.StartFdGo, "go")
-	if _, err := goAhead.Read(make([]byte, 1)); err != nil {
+	end = trace.Begin("wait for the supervisor's go (network up)")
+	_, err = goAhead.Read(make([]byte, 1))
+	end()
+	if err != nil {
 		_ = proc.Signal(unix.SIGKILL)
 		_ = lc.Destroy()
 		return fmt.Errorf("the supervisor went away before the container started: %w", errdefs.ErrUnavailable)
 	}
-	if err := lc.Exec(); err != nil {
+	end = trace.Begin("libcontainer: exec the command")
+	err = lc.Exec()
+	end()
+	if err != nil {
 		_ = proc.Signal(unix.SIGKILL)
 		_ = lc.Destroy()
 		return startError(pr.args[0], err)

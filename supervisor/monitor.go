@@ -20,6 +20,7 @@ import (
 	"github.com/skiff-project/skiff/container"
 	"github.com/skiff-project/skiff/errdefs"
 	"github.com/skiff-project/skiff/events"
+	"github.com/skiff-project/skiff/internal/trace"
 	"github.com/skiff-project/skiff/netns"
 	"github.com/skiff-project/skiff/paths"
 )
@@ -258,13 +259,18 @@ func (m *monitor) runOnce(first bool) (int, error) {
 	// container is being created.
 	var slirp *netns.Slirp
 	if c.OwnNetwork() {
-		if err := netns.NewPinned(c.NetNSPath()); err != nil {
+		end := trace.Begin("network namespace")
+		err := netns.NewPinned(c.NetNSPath())
+		end()
+		if err != nil {
 			return 0, err
 		}
 		defer netns.RemovePinned(c.NetNSPath())
 		if c.Outbound() {
 			m.mu.Lock() // slirp4netns's Stop waits for it itself
+			end := trace.Begin("start slirp4netns")
 			slirp, err = netns.StartSlirp(c.NetNSPath(), c.Config.MacAddress)
+			end()
 			if err == nil {
 				m.managed[slirp.Pid()] = true
 			}
@@ -275,7 +281,9 @@ func (m *monitor) runOnce(first bool) (int, error) {
 			defer slirp.Stop()
 		}
 		if pm := c.PublishedPorts(); len(pm) > 0 {
+			end := trace.Begin("publish ports")
 			fw, bound, err := netns.Publish(c.NetNSPath(), c.PublishTarget(), pm, paths.Rootless())
+			end()
 			if err != nil {
 				return 0, err
 			}
@@ -295,17 +303,25 @@ func (m *monitor) runOnce(first bool) (int, error) {
 	if !c.Config.Tty {
 		outs = []streamOut{{st.stdout, frameStdout, "stdout"}, {st.stderr, frameStderr, "stderr"}}
 	}
-	if _, err := st.expect("created"); err != nil {
+	end := trace.Begin("wait for skiff __start to create it")
+	_, err = st.expect("created")
+	end()
+	if err != nil {
 		return 0, err
 	}
 	if slirp != nil {
-		if err := slirp.Wait(); err != nil {
+		end := trace.Begin("wait for slirp4netns")
+		err := slirp.Wait()
+		end()
+		if err != nil {
 			_ = st.cmd.Process.Kill()
 			return 0, err
 		}
 	}
 	st.goAhead()
+	end = trace.Begin("wait for skiff __start to start it")
 	pidStr, err := st.expect("started")
+	end()
 	if err != nil {
 		return 0, err
 	}
@@ -633,7 +649,9 @@ func (m *monitor) wait(cmd *exec.Cmd) error {
 // cleanStep undoes what a start did once the container has exited:
 // unmount, libcontainer's state, the cgroup (skiff __cleanup).
 func (m *monitor) cleanStep() {
+	end := trace.Begin("run skiff __cleanup")
 	_, _ = m.run("__cleanup", m.id)
+	end()
 	m.cleaned = true
 }
 
