@@ -55,6 +55,7 @@ func Main(args []string, version string) int {
 	for _, c := range app.Commands {
 		prepare(c)
 	}
+	addExamples(app.Commands, "")
 	err := app.Run(interspersed(app, args))
 	if err == nil {
 		return 0
@@ -79,7 +80,7 @@ func commands(version string) []*cli.Command {
 		systemCommand(), infoCommand(), versionCommand(version), eventsCommand(), servicesCommand(), kubeCommand(),
 		generateCommand(),
 	}
-	return append(append(append(cmds, completionCommands()...), stepCommands()...), keeperCommand())
+	return append(append(append(cmds, completionCommands()...), stepCommands()...), keeperCommand(), manCommand())
 }
 
 // prepare wires every command as Docker's CLI behaves: usage errors in
