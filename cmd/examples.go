@@ -146,14 +146,26 @@ func exampleKey(c *cli.Command, path string) string {
 
 // addExamples ends the help of every command under cmds that has
 // examples with an EXAMPLES section.
-func addExamples(cmds []*cli.Command, parent string) {
-	for _, c := range cmds {
-		path := strings.TrimSpace(parent + " " + c.Name)
+func addExamples(cmds []*cli.Command) {
+	eachCommand(cmds, func(c *cli.Command, path string) {
 		if lines := examplesOf(c, path); len(lines) > 0 {
 			c.CustomHelpTemplate = examplesTemplate(c, lines)
 		}
-		addExamples(c.Subcommands, path)
+	})
+}
+
+// eachCommand calls fn for each command under cmds, subcommands and
+// hidden ones too, with its path ("network create").
+func eachCommand(cmds []*cli.Command, fn func(c *cli.Command, path string)) {
+	var walk func(cmds []*cli.Command, parent string)
+	walk = func(cmds []*cli.Command, parent string) {
+		for _, c := range cmds {
+			path := strings.TrimSpace(parent + " " + c.Name)
+			fn(c, path)
+			walk(c.Subcommands, path)
+		}
 	}
+	walk(cmds, "")
 }
 
 // examplesTemplate is urfave/cli's help template for c followed by the

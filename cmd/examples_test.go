@@ -19,21 +19,15 @@ func testApp(out io.Writer, ran *string) *cli.App {
 		Writer: out, ErrWriter: out, ExitErrHandler: func(*cli.Context, error) {},
 		CommandNotFound: func(_ *cli.Context, name string) { *ran = "unknown command " + name },
 	}
-	var stub func(cmds []*cli.Command, parent string)
-	stub = func(cmds []*cli.Command, parent string) {
-		for _, c := range cmds {
-			path := strings.TrimSpace(parent + " " + c.Name)
-			if c.Action != nil {
-				c.Action = func(*cli.Context) error { *ran = path; return nil }
-			}
-			stub(c.Subcommands, path)
+	eachCommand(app.Commands, func(c *cli.Command, path string) {
+		if c.Action != nil {
+			c.Action = func(*cli.Context) error { *ran = path; return nil }
 		}
-	}
-	stub(app.Commands, "")
+	})
 	for _, c := range app.Commands {
 		prepare(c)
 	}
-	addExamples(app.Commands, "")
+	addExamples(app.Commands)
 	return app
 }
 
@@ -99,15 +93,7 @@ func TestShellCommands(t *testing.T) {
 // a missing value fails here, not in a user's shell.
 func TestExamples(t *testing.T) {
 	shown := map[string]bool{}
-	var walk func(cmds []*cli.Command, parent string)
-	walk = func(cmds []*cli.Command, parent string) {
-		for _, c := range cmds {
-			path := strings.TrimSpace(parent + " " + c.Name)
-			shown[exampleKey(c, path)] = true
-			walk(c.Subcommands, path)
-		}
-	}
-	walk(commands("test"), "")
+	eachCommand(commands("test"), func(c *cli.Command, path string) { shown[exampleKey(c, path)] = true })
 	for key, lines := range examples {
 		t.Run(key, func(t *testing.T) {
 			if !shown[key] {
@@ -140,17 +126,11 @@ func TestExamples(t *testing.T) {
 // text: they belong in examples.go, which puts them in --help and the
 // manual pages alike.
 func TestExamplesLiveInOnePlace(t *testing.T) {
-	var walk func(cmds []*cli.Command, parent string)
-	walk = func(cmds []*cli.Command, parent string) {
-		for _, c := range cmds {
-			path := strings.TrimSpace(parent + " " + c.Name)
-			if strings.Contains(c.UsageText, "Example") {
-				t.Errorf("skiff %s: its UsageText has an example: move it to the examples map in cmd/examples.go", path)
-			}
-			walk(c.Subcommands, path)
+	eachCommand(commands("test"), func(c *cli.Command, path string) {
+		if strings.Contains(c.UsageText, "Example") {
+			t.Errorf("skiff %s: its UsageText has an example: move it to the examples map in cmd/examples.go", path)
 		}
-	}
-	walk(commands("test"), "")
+	})
 }
 
 func TestHelpShowsExamples(t *testing.T) {

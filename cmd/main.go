@@ -55,7 +55,7 @@ func Main(args []string, version string) int {
 	for _, c := range app.Commands {
 		prepare(c)
 	}
-	addExamples(app.Commands, "")
+	addExamples(app.Commands)
 	err := app.Run(interspersed(app, args))
 	if err == nil {
 		return 0
