@@ -30,11 +30,12 @@ EOF
 # Needed to build and to run skiff.
 REQUIRED_PKGS=(uidmap slirp4netns passt libseccomp-dev pkg-config gcc libc6-dev fuse-overlayfs iproute2 tini iptables)
 # Needed only by the test suite (local registry, busybox image, process tools; systemd-analyze
-# for the generated units; the shells whose completion scripts are checked; man and groff for the
-# manual pages).
-FIXTURE_PKGS=(docker-registry busybox-static procps psmisc strace python3-docker systemd bash-completion zsh fish man-db groff-base)
+# for the generated units; the shells whose completion scripts are checked).
+FIXTURE_PKGS=(docker-registry busybox-static procps psmisc strace python3-docker systemd bash-completion zsh fish)
 UDEV_RULE=/etc/udev/rules.d/60-skiff-tun.rules
 GO_MIN_MINOR=26
+# man and groff read the manual pages in the test suite (tests/e2e/docs_test.go).
+FIXTURE_PKGS+=(man-db groff-base)
 
 mode=system
 for arg in "$@"; do
