@@ -20,7 +20,7 @@ ifeq ($(strip $(HOME)$(GOPATH)$(GOMODCACHE)),)
 export GOPATH := $(CURDIR)/.cache/go
 endif
 
-.PHONY: build deps judges test bench crash fuzz lint install uninstall clean help
+.PHONY: build deps judges test bench crash fuzz lint docs install uninstall clean help
 # deps installs what build needs: never run targets side by side.
 .NOTPARALLEL:
 
@@ -31,6 +31,14 @@ build:
 		-ldflags '-X main.version=$(VERSION) -X $(ENGINE).GitCommit=$(COMMIT) -X $(ENGINE).BuildTime=$(BUILDTIME)' -o bin/skiff .
 	CGO_ENABLED=0 $(GO) build -trimpath -buildvcs=$(BUILDVCS) -ldflags '-s -w' \
 		-o bin/skiff-supervisor ./supervisor/skiff-supervisor
+
+# Manual pages, generated from the command definitions by the binary itself, so they list
+# exactly the commands and flags --help shows: docs/man/man1/skiff*.1 (gitignored).
+# Read one with: man -M docs/man skiff-run (or man -l docs/man/man1/skiff-run.1).
+MANDIR = docs/man
+docs: build
+	rm -rf $(MANDIR)
+	bin/skiff __man $(MANDIR)/man1
 
 # As root: install missing packages and apply the host fixes. Otherwise: report what is missing.
 deps:
@@ -109,7 +117,7 @@ uninstall:
 	@if [ "$$(id -u)" = 0 ]; then bash ./uninstall.sh; else bash ./uninstall.sh --user; fi
 
 clean:
-	rm -rf bin/ .cache/ coverage.out coverage.html *.coverprofile
+	rm -rf bin/ .cache/ $(MANDIR) coverage.out coverage.html *.coverprofile
 	find . -path './.*' -prune -o -name '*.test' -type f -print -exec rm -f {} +
 
 help:
@@ -121,7 +129,8 @@ help:
 	@echo 'make crash      deps, build, then kill every operation at up to 40 of its state changes (SKIFF_CRASH_POINTS)'
 	@echo 'make fuzz       every fuzz target for FUZZTIME (default 30s) each'
 	@echo 'make lint       gofmt -l (fails on any file), go vet and go mod tidy -diff'
+	@echo 'make docs       build, then the manual pages into $(MANDIR)/man1 (man -M $(MANDIR) skiff-run)'
 	@echo 'make install    ./install.sh (root) or ./install.sh --user'
 	@echo 'make uninstall  ./uninstall.sh (root) or ./uninstall.sh --user'
-	@echo 'make clean      remove bin/ and test artefacts'
+	@echo 'make clean      remove bin/, $(MANDIR) and test artefacts'
 	@echo 'variables: GO=$(GO) TESTFLAGS=$(TESTFLAGS)'

@@ -11,7 +11,7 @@ Installs skiff on a Debian 12 host. Run it as root (or with sudo) for a system-w
   (no option)   install missing Debian packages, make /dev/net/tun usable (mode 0666 and a udev
                 rule), build with `make build`, install bin/skiff to /usr/local/bin, install the
                 systemd units (the API socket, skiff-restart.service) and the user generator
-                of quadlet-style units, the bash, zsh and fish completions, enable the units when systemd runs here, and check that
+                of quadlet-style units, the bash, zsh and fish completions, the manual pages, enable the units when systemd runs here, and check that
                 rootless use is possible (subuid/subgid, user namespaces)
   --user        no root needed: build and install to ~/.local/bin and the units to
                 ~/.config/systemd/user; packages and host settings are only checked, and the
@@ -34,6 +34,8 @@ REQUIRED_PKGS=(uidmap slirp4netns passt libseccomp-dev pkg-config gcc libc6-dev 
 FIXTURE_PKGS=(docker-registry busybox-static procps psmisc strace python3-docker systemd bash-completion zsh fish tmux)
 UDEV_RULE=/etc/udev/rules.d/60-skiff-tun.rules
 GO_MIN_MINOR=26
+# man and groff read the manual pages in the test suite (tests/e2e/docs_test.go).
+FIXTURE_PKGS+=(man-db groff-base)
 
 mode=system
 for arg in "$@"; do
@@ -242,6 +244,7 @@ build_and_install() {
 	say "installed $bindir/skiff ($("$bindir/skiff" version 2>/dev/null | head -1 || true))"
 	install_units
 	install_completions
+	install_manpages
 	if [[ $mode == user && :$PATH: != *:$bindir:* ]]; then
 		say "note: $bindir is not in your PATH; add it: export PATH=\"$bindir:\$PATH\""
 	fi
@@ -280,6 +283,25 @@ install_completions() {
 	else
 		say "installed shell completions for bash, zsh and fish (new shells pick them up)"
 	fi
+}
+
+# --- manual pages: written by the installed binary (skiff __man DIR) from its command definitions --
+install_manpages() {
+	local dest tmp f
+	if [[ $mode == user ]]; then dest=$HOME/.local/share/man/man1; else dest=/usr/local/share/man/man1; fi
+	tmp=$(mktemp -d)
+	if ! "$bindir/skiff" __man "$tmp"; then
+		rm -rf "$tmp"
+		warn "skiff __man failed: no manual pages installed"
+		return 0
+	fi
+	mkdir -p "$dest"
+	for f in "$tmp"/*.1; do
+		install -m 0644 "$f" "$dest/${f##*/}"
+		record file "$dest/${f##*/}"
+	done
+	rm -rf "$tmp"
+	say "installed the manual pages in $dest (man skiff, man skiff-run)"
 }
 
 # --- systemd units: the Docker API socket, restarts after a reboot, the quadlet generator ---------

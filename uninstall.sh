@@ -7,7 +7,7 @@ usage() {
 Usage: ./uninstall.sh [--user] [--packages] [--purge] [--dry-run] [--help]
 
 Removes what install.sh recorded: the skiff binary, the systemd units and the user generator
-(disabled first where systemd runs), the shell completions, the /dev/net/tun udev rule (and the mode install.sh
+(disabled first where systemd runs), the shell completions, the manual pages, the /dev/net/tun udev rule (and the mode install.sh
 changed), and, with --packages, the Debian packages install.sh added.
 
   --user      undo an `install.sh --user` install (~/.local/bin/skiff). Run as that user, or

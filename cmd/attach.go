@@ -144,7 +144,7 @@ func attachCommand() *cli.Command {
 		Name:      "attach",
 		Usage:     "Attach local standard input, output, and error streams to a running container",
 		ArgsUsage: "CONTAINER",
-		UsageText: "skiff attach [OPTIONS] CONTAINER\n\nExample: skiff attach --detach-keys ctrl-x web",
+		UsageText: "skiff attach [OPTIONS] CONTAINER",
 		Flags: []cli.Flag{
 			detachKeysFlag(),
 			&cli.BoolFlag{Name: "no-stdin", Usage: "do not attach STDIN"},

@@ -19,7 +19,7 @@ func buildCommand() *cli.Command {
 		Name:      "build",
 		Usage:     "Build an image from a Dockerfile",
 		ArgsUsage: "PATH",
-		UsageText: "skiff build [OPTIONS] PATH | -\n\nExamples:\n  skiff build -t app:1 .\n  tar -c . | skiff build -t app -",
+		UsageText: "skiff build [OPTIONS] PATH | -",
 		Flags: []cli.Flag{
 			&cli.StringSliceFlag{Name: "tag", Aliases: []string{"t"}, Usage: "name the image (several allowed)"},
 			&cli.StringFlag{Name: "file", Aliases: []string{"f"}, Usage: "the Dockerfile (default PATH/Dockerfile; - for stdin)"},

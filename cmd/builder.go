@@ -19,7 +19,7 @@ func builderCommand() *cli.Command {
 			{
 				Name:      "prune",
 				Usage:     "Remove the build cache: intermediate images, cached steps and RUN cache mounts",
-				UsageText: "skiff builder prune [-a] [-f]\n\nExample: skiff builder prune -f",
+				UsageText: "skiff builder prune [-a] [-f]",
 				Flags: []cli.Flag{
 					&cli.BoolFlag{Name: "all", Aliases: []string{"a"}, Usage: "accepted for Docker compatibility (the whole cache always goes)"},
 					&cli.BoolFlag{Name: "force", Aliases: []string{"f"}, Usage: "do not ask for confirmation"},

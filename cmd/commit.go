@@ -14,7 +14,7 @@ func commitCommand() *cli.Command {
 		Name:      "commit",
 		Usage:     "Create a new image from a container's changes",
 		ArgsUsage: "CONTAINER [REPOSITORY[:TAG]]",
-		UsageText: "skiff commit [OPTIONS] CONTAINER [REPOSITORY[:TAG]]\n\nExample: skiff commit -m 'add config' -c 'CMD [\"/app\"]' web myapp:2",
+		UsageText: "skiff commit [OPTIONS] CONTAINER [REPOSITORY[:TAG]]",
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "author", Aliases: []string{"a"}, Usage: "author (e.g. \"Jane Doe <jane@example.com>\")"},
 			&cli.StringSliceFlag{Name: "change", Aliases: []string{"c"}, Usage: "apply a Dockerfile instruction (CMD, ENTRYPOINT, ENV, WORKDIR, USER, EXPOSE, LABEL, VOLUME, STOPSIGNAL)"},

@@ -58,9 +58,7 @@ func completionCommands() []*cli.Command {
 			Name:      "completion",
 			Usage:     "Print a shell completion script (bash, zsh or fish)",
 			ArgsUsage: "bash|zsh|fish",
-			UsageText: "skiff completion bash|zsh|fish\n\n" +
-				"Example: source <(skiff completion bash)\n" +
-				"Example: skiff completion fish > ~/.config/fish/completions/skiff.fish",
+			UsageText: "skiff completion bash|zsh|fish",
 			Action: func(c *cli.Context) error {
 				if err := exactArgs(c, 1, 1, "completion bash|zsh|fish"); err != nil {
 					return err

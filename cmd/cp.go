@@ -17,7 +17,7 @@ func cpCommand() *cli.Command {
 		Name:      "cp",
 		Usage:     "Copy files/folders between a container and the local filesystem",
 		ArgsUsage: "CONTAINER:SRC_PATH DEST_PATH|-  or  SRC_PATH|- CONTAINER:DEST_PATH",
-		UsageText: "skiff cp [OPTIONS] CONTAINER:SRC_PATH DEST_PATH|-\nskiff cp [OPTIONS] SRC_PATH|- CONTAINER:DEST_PATH\n\nExample: skiff cp web:/etc/nginx/nginx.conf .",
+		UsageText: "skiff cp [OPTIONS] CONTAINER:SRC_PATH DEST_PATH|-\nskiff cp [OPTIONS] SRC_PATH|- CONTAINER:DEST_PATH",
 		Flags: []cli.Flag{
 			&cli.BoolFlag{Name: "archive", Aliases: []string{"a"}, Usage: "archive mode (copy all uid/gid information)"},
 			&cli.BoolFlag{Name: "follow-link", Aliases: []string{"L"}, Usage: "always follow a symbolic link in SRC_PATH"},

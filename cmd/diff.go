@@ -14,7 +14,7 @@ func diffCommand() *cli.Command {
 		Name:      "diff",
 		Usage:     "Inspect changes to files or directories on a container's filesystem",
 		ArgsUsage: "CONTAINER",
-		UsageText: "skiff diff CONTAINER\n\nExample: skiff diff web   (A added, C changed, D deleted)",
+		UsageText: "skiff diff CONTAINER\n\nEach line is a path: A added, C changed, D deleted.",
 		Action: func(c *cli.Context) error {
 			if err := exactArgs(c, 1, 1, "diff CONTAINER"); err != nil {
 				return err

@@ -14,7 +14,7 @@ func doctorCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "doctor",
 		Usage: "Check what this host gives skiff, as the calling user, and how to fix what is missing",
-		UsageText: "skiff system doctor [--format json]\n\nExamples:\n  skiff system doctor\n  skiff system doctor --format json\n\n" +
+		UsageText: "skiff system doctor [--format json]\n\n" +
 			"One line per check: ok, info, warn or fail, and for a problem the command that fixes it.\n" +
 			"Exits 1 when a check fails. It never enters the user namespace, so it runs where other commands fail.",
 		Flags: []cli.Flag{&cli.StringFlag{Name: "format", Aliases: []string{"f"}, Usage: "json"}},

@@ -24,7 +24,7 @@ func eventsCommand() *cli.Command {
 	return &cli.Command{
 		Name:      "events",
 		Usage:     "Get real time events from the server",
-		UsageText: "skiff events [OPTIONS]\n\nExample: skiff events --since 10m --filter type=container --filter event=die",
+		UsageText: "skiff events [OPTIONS]",
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "since", Usage: "show all events created since timestamp (2013-01-02T13:23:37Z, Unix seconds) or relative (42m)"},
 			&cli.StringFlag{Name: "until", Usage: "stream events until this timestamp or relative time, then exit"},

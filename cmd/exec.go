@@ -15,7 +15,7 @@ func execCommand() *cli.Command {
 		Name:      "exec",
 		Usage:     "Execute a command in a running container",
 		ArgsUsage: "CONTAINER COMMAND [ARG...]",
-		UsageText: "skiff exec [OPTIONS] CONTAINER COMMAND [ARG...]\n\nExamples:\n  skiff exec -it web sh\n  skiff exec -e DEBUG=1 -w /app web ls",
+		UsageText: "skiff exec [OPTIONS] CONTAINER COMMAND [ARG...]",
 		Flags: []cli.Flag{
 			&cli.BoolFlag{Name: "interactive", Aliases: []string{"i"}, Usage: "keep STDIN open"},
 			&cli.BoolFlag{Name: "tty", Aliases: []string{"t"}, Usage: "allocate a pseudo-TTY"},

@@ -16,7 +16,7 @@ func exportCommand() *cli.Command {
 		Name:      "export",
 		Usage:     "Export a container's filesystem as a tar archive",
 		ArgsUsage: "CONTAINER",
-		UsageText: "skiff export [OPTIONS] CONTAINER\n\nExample: skiff export -o rootfs.tar web",
+		UsageText: "skiff export [OPTIONS] CONTAINER",
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "write to a file instead of STDOUT"},
 		},

@@ -26,8 +26,7 @@ func generateCommand() *cli.Command {
 				Name:      "systemd",
 				Usage:     "Generate a systemd user unit that runs a container or a service",
 				ArgsUsage: "CONTAINER|SERVICE",
-				UsageText: "skiff generate systemd [OPTIONS] CONTAINER|SERVICE\n\n" +
-					"Example: skiff generate systemd --new --name --files web && mv container-web.service ~/.config/systemd/user/",
+				UsageText: "skiff generate systemd [OPTIONS] CONTAINER|SERVICE",
 				Flags: []cli.Flag{
 					&cli.BoolFlag{Name: "new", Usage: "create the container at start and remove it at stop"},
 					&cli.BoolFlag{Name: "name", Aliases: []string{"n"}, Usage: "use the name rather than the ID in the unit's name and commands"},
@@ -46,8 +45,7 @@ func generateCommand() *cli.Command {
 				Usage:     "Write the units of quadlet-style .container, .volume and .network files (what the systemd generator does)",
 				ArgsUsage: "OUTDIR",
 				UsageText: "skiff generate quadlet [--user] [--source DIR]... OUTDIR\n\n" +
-					"Reads ~/.config/skiff/systemd (--user) or /etc/skiff/systemd.\n" +
-					"Example: skiff generate quadlet --user /tmp/units",
+					"Reads ~/.config/skiff/systemd (--user) or /etc/skiff/systemd.",
 				Flags: []cli.Flag{
 					&cli.BoolFlag{Name: "user", Usage: "read the user's directory, ~/.config/skiff/systemd"},
 					&cli.StringSliceFlag{Name: "source", Usage: "read this directory instead (repeatable; an earlier one wins)"},

@@ -29,7 +29,7 @@ func historyCommand() *cli.Command {
 		Name:      "history",
 		Usage:     "Show the history of an image",
 		ArgsUsage: "IMAGE",
-		UsageText: "skiff history [OPTIONS] IMAGE\n\nExample: skiff history --no-trunc --format '{{.CreatedBy}}' busybox",
+		UsageText: "skiff history [OPTIONS] IMAGE",
 		Flags: []cli.Flag{
 			&cli.BoolFlag{Name: "no-trunc", Usage: "don't truncate output"},
 			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "only show image IDs"},

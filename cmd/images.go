@@ -45,7 +45,7 @@ func imagesCommand() *cli.Command {
 	return &cli.Command{
 		Name:      "images",
 		Usage:     "List images",
-		UsageText: "skiff images [OPTIONS] [REPOSITORY[:TAG]]\n\nExample: skiff images --format '{{.Repository}}:{{.Tag}}'",
+		UsageText: "skiff images [OPTIONS] [REPOSITORY[:TAG]]",
 		Flags:     imagesFlags(),
 		Action:    listImages,
 	}
@@ -194,7 +194,7 @@ func tagCommand() *cli.Command {
 		Name:      "tag",
 		Usage:     "Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE",
 		ArgsUsage: "SOURCE_IMAGE[:TAG] TARGET_IMAGE[:TAG]",
-		UsageText: "skiff tag SOURCE_IMAGE[:TAG] TARGET_IMAGE[:TAG]\n\nExample: skiff tag 127.0.0.1:5000/busybox mybox:1",
+		UsageText: "skiff tag SOURCE_IMAGE[:TAG] TARGET_IMAGE[:TAG]",
 		Action: func(c *cli.Context) error {
 			if err := exactArgs(c, 2, 2, "tag SOURCE_IMAGE[:TAG] TARGET_IMAGE[:TAG]"); err != nil {
 				return err
@@ -217,7 +217,7 @@ func rmiCommand() *cli.Command {
 		Name:      "rmi",
 		Usage:     "Remove one or more images",
 		ArgsUsage: "IMAGE [IMAGE...]",
-		UsageText: "skiff rmi [OPTIONS] IMAGE [IMAGE...]\n\nExample: skiff rmi busybox",
+		UsageText: "skiff rmi [OPTIONS] IMAGE [IMAGE...]",
 		Flags:     rmiFlags(),
 		Action:    removeImages,
 	}

@@ -16,7 +16,7 @@ func importCommand() *cli.Command {
 		Name:      "import",
 		Usage:     "Import the contents from a tarball to create a filesystem image",
 		ArgsUsage: "FILE|- [REPOSITORY[:TAG]]",
-		UsageText: "skiff import [OPTIONS] FILE|- [REPOSITORY[:TAG]]\n\nExample: skiff import --change 'CMD [\"/bin/sh\"]' rootfs.tar mybox:1",
+		UsageText: "skiff import [OPTIONS] FILE|- [REPOSITORY[:TAG]]",
 		Flags: []cli.Flag{
 			&cli.StringSliceFlag{Name: "change", Aliases: []string{"c"}, Usage: "apply a Dockerfile instruction (CMD, ENTRYPOINT, ENV, WORKDIR, USER, EXPOSE, LABEL)"},
 			&cli.StringFlag{Name: "message", Aliases: []string{"m"}, Usage: "commit message for the imported image"},

@@ -22,7 +22,7 @@ func inspectCommand() *cli.Command {
 		Name:      "inspect",
 		Usage:     "Return low-level information on containers and images",
 		ArgsUsage: "NAME|ID [NAME|ID...]",
-		UsageText: "skiff inspect [OPTIONS] NAME|ID [NAME|ID...]\n\nExamples:\n  skiff inspect --format '{{.State.Status}}' web\n  skiff inspect --type image -f '{{json .Config.Env}}' busybox",
+		UsageText: "skiff inspect [OPTIONS] NAME|ID [NAME|ID...]",
 		Flags: append(inspectFlags(),
 			&cli.StringFlag{Name: "type", Usage: "only inspect objects of this type: container or image"},
 		),

@@ -25,8 +25,7 @@ func kubeCommand() *cli.Command {
 				Name:      "generate",
 				Usage:     "Generate Kubernetes YAML (Deployments, Pods, Services, PersistentVolumeClaims)",
 				ArgsUsage: "CONTAINER|SERVICE [CONTAINER|SERVICE...]",
-				UsageText: "skiff kube generate [--type pod|deployment] [-f FILE] CONTAINER|SERVICE...\n\n" +
-					"Example: skiff kube generate -f web.yaml web",
+				UsageText: "skiff kube generate [--type pod|deployment] [-f FILE] CONTAINER|SERVICE...",
 				Flags: []cli.Flag{
 					&cli.StringFlag{Name: "type", Aliases: []string{"t"}, Value: "pod", Usage: "what plain containers become: pod or deployment"},
 					&cli.StringFlag{Name: "filename", Aliases: []string{"f"}, Usage: "write the YAML to FILE instead of stdout"},
@@ -37,7 +36,7 @@ func kubeCommand() *cli.Command {
 				Name:      "play",
 				Usage:     "Run Kubernetes YAML: Deployments as services, Pods as containers",
 				ArgsUsage: "FILE|- [FILE...]",
-				UsageText: "skiff kube play [--replace] FILE|- [FILE...]\n\nExample: skiff kube play web.yaml",
+				UsageText: "skiff kube play [--replace] FILE|- [FILE...]",
 				Flags: []cli.Flag{
 					&cli.BoolFlag{Name: "replace", Usage: "remove what an earlier play of the file made first"},
 				},
@@ -47,7 +46,7 @@ func kubeCommand() *cli.Command {
 				Name:      "down",
 				Usage:     "Remove what kube play made from Kubernetes YAML",
 				ArgsUsage: "FILE|- [FILE...]",
-				UsageText: "skiff kube down FILE|- [FILE...]\n\nExample: skiff kube down web.yaml",
+				UsageText: "skiff kube down FILE|- [FILE...]",
 				Action:    kubeDown,
 			},
 		},

@@ -16,7 +16,7 @@ func startCommand() *cli.Command {
 		Name:      "start",
 		Usage:     "Start one or more stopped containers",
 		ArgsUsage: "CONTAINER [CONTAINER...]",
-		UsageText: "skiff start [OPTIONS] CONTAINER [CONTAINER...]\n   or: skiff start --all [--filter restart-policy=always]...\n\nExample: skiff start -a job",
+		UsageText: "skiff start [OPTIONS] CONTAINER [CONTAINER...]\n   or: skiff start --all [--filter restart-policy=always]...",
 		Flags: []cli.Flag{
 			&cli.BoolFlag{Name: "attach", Aliases: []string{"a"}, Usage: "attach STDOUT/STDERR and forward signals"},
 			&cli.BoolFlag{Name: "interactive", Aliases: []string{"i"}, Usage: "attach the container's STDIN"},
@@ -118,21 +118,21 @@ func stopOptions(c *cli.Context) (engine.StopOptions, error) {
 }
 
 func stopCommand() *cli.Command {
-	return stoppingCommand("stop", "Stop one or more running containers", "skiff stop -t 2 web", (*engine.Engine).ContainerStop)
+	return stoppingCommand("stop", "Stop one or more running containers", (*engine.Engine).ContainerStop)
 }
 
 func restartCommand() *cli.Command {
-	return stoppingCommand("restart", "Restart one or more containers", "skiff restart web", (*engine.Engine).ContainerRestart)
+	return stoppingCommand("restart", "Restart one or more containers", (*engine.Engine).ContainerRestart)
 }
 
 // stoppingCommand is stop or restart: --time and --signal, then the
 // engine's verb for each container.
-func stoppingCommand(name, usage, example string, verb func(*engine.Engine, context.Context, string, engine.StopOptions) error) *cli.Command {
+func stoppingCommand(name, usage string, verb func(*engine.Engine, context.Context, string, engine.StopOptions) error) *cli.Command {
 	return &cli.Command{
 		Name:      name,
 		Usage:     usage,
 		ArgsUsage: "CONTAINER [CONTAINER...]",
-		UsageText: "skiff " + name + " [OPTIONS] CONTAINER [CONTAINER...]\n\nExample: " + example,
+		UsageText: "skiff " + name + " [OPTIONS] CONTAINER [CONTAINER...]",
 		Flags:     stopFlags(),
 		Action: func(c *cli.Context) error {
 			o, err := stopOptions(c)
@@ -151,7 +151,7 @@ func killCommand() *cli.Command {
 		Name:      "kill",
 		Usage:     "Kill one or more running containers",
 		ArgsUsage: "CONTAINER [CONTAINER...]",
-		UsageText: "skiff kill [OPTIONS] CONTAINER [CONTAINER...]\n\nExample: skiff kill -s HUP web",
+		UsageText: "skiff kill [OPTIONS] CONTAINER [CONTAINER...]",
 		Flags:     []cli.Flag{&cli.StringFlag{Name: "signal", Aliases: []string{"s"}, Value: "KILL", Usage: "signal to send"}},
 		Action: func(c *cli.Context) error {
 			if _, err := engine.ParseSignal(c.String("signal")); err != nil {
@@ -183,7 +183,7 @@ func rmCommand() *cli.Command {
 		Name:      "rm",
 		Usage:     "Remove one or more containers",
 		ArgsUsage: "CONTAINER [CONTAINER...]",
-		UsageText: "skiff rm [OPTIONS] CONTAINER [CONTAINER...]\n\nExample: skiff rm -f web",
+		UsageText: "skiff rm [OPTIONS] CONTAINER [CONTAINER...]",
 		Flags:     rmFlags(),
 		Action:    rmAction,
 	}
@@ -194,7 +194,7 @@ func waitCommand() *cli.Command {
 		Name:      "wait",
 		Usage:     "Block until one or more containers stop, then print their exit codes",
 		ArgsUsage: "CONTAINER [CONTAINER...]",
-		UsageText: "skiff wait CONTAINER [CONTAINER...]\n\nExample: skiff wait job",
+		UsageText: "skiff wait CONTAINER [CONTAINER...]",
 		Action: func(c *cli.Context) error {
 			if err := exactArgs(c, 1, -1, "wait CONTAINER [CONTAINER...]"); err != nil {
 				return err
@@ -247,7 +247,7 @@ func renameCommand() *cli.Command {
 		Name:      "rename",
 		Usage:     "Rename a container",
 		ArgsUsage: "CONTAINER NEW_NAME",
-		UsageText: "skiff rename CONTAINER NEW_NAME\n\nExample: skiff rename brave_heron_1a2b web",
+		UsageText: "skiff rename CONTAINER NEW_NAME",
 		Action: func(c *cli.Context) error {
 			if err := exactArgs(c, 2, 2, "rename CONTAINER NEW_NAME"); err != nil {
 				return err

@@ -17,7 +17,7 @@ func loadCommand() *cli.Command {
 	return &cli.Command{
 		Name:      "load",
 		Usage:     "Load an image from a tar archive or STDIN",
-		UsageText: "skiff load [OPTIONS]\n\nExample: skiff load -i busybox.tar\n         skiff load -i ./oci-layout-dir\n         gunzip -c busybox.tar.gz | skiff load",
+		UsageText: "skiff load [OPTIONS]",
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "input", Aliases: []string{"i"}, Usage: "read from a tar archive file (docker-archive or oci-archive, plain or compressed) or an OCI layout directory, instead of STDIN"},
 			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "suppress the load output"},

@@ -16,7 +16,7 @@ func logsCommand() *cli.Command {
 		Name:      "logs",
 		Usage:     "Fetch the logs of a container",
 		ArgsUsage: "CONTAINER",
-		UsageText: "skiff logs [OPTIONS] CONTAINER\n\nExample: skiff logs -f --tail 10 web",
+		UsageText: "skiff logs [OPTIONS] CONTAINER",
 		Flags: []cli.Flag{
 			&cli.BoolFlag{Name: "follow", Aliases: []string{"f"}, Usage: "follow log output"},
 			&cli.StringFlag{Name: "tail", Aliases: []string{"n"}, Value: "all", Usage: "number of lines to show from the end"},

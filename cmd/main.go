@@ -56,6 +56,7 @@ func Main(args []string, version string) int {
 	for _, c := range app.Commands {
 		prepare(c)
 	}
+	addExamples(app.Commands)
 	end := trace.Begin("skiff " + strings.Join(args[1:], " "))
 	err := app.Run(interspersed(app, args))
 	end()
@@ -82,7 +83,7 @@ func commands(version string) []*cli.Command {
 		systemCommand(), infoCommand(), versionCommand(version), eventsCommand(), servicesCommand(), kubeCommand(),
 		generateCommand(),
 	}
-	return append(append(append(cmds, completionCommands()...), stepCommands()...), keeperCommand())
+	return append(append(append(cmds, completionCommands()...), stepCommands()...), keeperCommand(), manCommand())
 }
 
 // prepare wires every command as Docker's CLI behaves: usage errors in

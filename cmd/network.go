@@ -31,7 +31,7 @@ func networkCommand() *cli.Command {
 				Name:      "create",
 				Usage:     "Create a network",
 				ArgsUsage: "NAME",
-				UsageText: "skiff network create [OPTIONS] NAME\n\nExample: skiff network create --subnet 10.90.0.0/24 backend",
+				UsageText: "skiff network create [OPTIONS] NAME",
 				Flags: []cli.Flag{
 					&cli.StringFlag{Name: "subnet", Usage: "IPv4 subnet in CIDR form (default: a free 10.89.N.0/24)"},
 					&cli.StringFlag{Name: "gateway", Usage: "gateway address inside the subnet (default: the first)"},
@@ -92,7 +92,7 @@ func networkCommand() *cli.Command {
 					})
 				},
 			},
-			pruneCommand("Remove all networks no container uses", "skiff network prune [OPTIONS]\n\nExample: skiff network prune -f",
+			pruneCommand("Remove all networks no container uses", "skiff network prune [OPTIONS]",
 				"WARNING! This will remove all custom networks not used by at least one container.", nil,
 				func(ctx context.Context, c *cli.Context, e *engine.Engine, f engine.Filters) error {
 					rep, err := e.NetworkPrune(ctx, f)
@@ -103,7 +103,7 @@ func networkCommand() *cli.Command {
 				Name:      "connect",
 				Usage:     "Connect a container to a network",
 				ArgsUsage: "NETWORK CONTAINER",
-				UsageText: "skiff network connect [--alias NAME] NETWORK CONTAINER\n\nExample: skiff network connect --alias db backend pg1",
+				UsageText: "skiff network connect [--alias NAME] NETWORK CONTAINER",
 				Flags:     []cli.Flag{&cli.StringSliceFlag{Name: "alias", Usage: "another name for the container on this network"}},
 				Action: func(c *cli.Context) error {
 					if err := exactArgs(c, 2, 2, "network connect [OPTIONS] NETWORK CONTAINER"); err != nil {

@@ -11,11 +11,11 @@ import (
 // pruneCommand is an `X prune`: -f, --filter and the extra flags, the
 // warning asked unless -f (inside the user's namespace, so that entering
 // it cannot ask twice), then run.
-func pruneCommand(usage, example, warning string, extra []cli.Flag, run func(ctx context.Context, c *cli.Context, e *engine.Engine, f engine.Filters) error) *cli.Command {
+func pruneCommand(usage, usageText, warning string, extra []cli.Flag, run func(ctx context.Context, c *cli.Context, e *engine.Engine, f engine.Filters) error) *cli.Command {
 	return &cli.Command{
 		Name:      "prune",
 		Usage:     usage,
-		UsageText: example,
+		UsageText: usageText,
 		Flags: append([]cli.Flag{
 			&cli.BoolFlag{Name: "force", Aliases: []string{"f"}, Usage: "do not ask for confirmation"},
 			&cli.StringSliceFlag{Name: "filter", Usage: "only these: label=KEY[=VALUE], label!=…, until=TIME"},

@@ -54,7 +54,7 @@ func psCommand() *cli.Command {
 	return &cli.Command{
 		Name:      "ps",
 		Usage:     "List containers",
-		UsageText: "skiff ps [OPTIONS]\n\nExample: skiff ps -a --filter status=exited --format '{{.Names}}'",
+		UsageText: "skiff ps [OPTIONS]",
 		Flags:     psFlags(),
 		Action:    psAction,
 	}

@@ -26,7 +26,7 @@ func pullCommand() *cli.Command {
 		Name:      "pull",
 		Usage:     "Download an image from a registry",
 		ArgsUsage: "NAME[:TAG|@DIGEST]",
-		UsageText: "skiff pull [OPTIONS] NAME[:TAG|@DIGEST]\n\nExamples:\n  skiff pull 127.0.0.1:5000/busybox:latest\n  skiff pull --platform linux/arm64 127.0.0.1:5000/multi",
+		UsageText: "skiff pull [OPTIONS] NAME[:TAG|@DIGEST]",
 		Flags: append(pullFlags(),
 			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "print only the image reference"},
 		),

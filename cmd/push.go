@@ -20,7 +20,7 @@ func pushCommand() *cli.Command {
 		Name:      "push",
 		Usage:     "Upload an image to a registry",
 		ArgsUsage: "NAME[:TAG] [DESTINATION]",
-		UsageText: "skiff push [OPTIONS] NAME[:TAG] [DESTINATION]\n\nExample: skiff push 127.0.0.1:5000/app:1",
+		UsageText: "skiff push [OPTIONS] NAME[:TAG] [DESTINATION]",
 		Flags: []cli.Flag{
 			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "print nothing but errors"},
 			&cli.BoolFlag{Name: "tls-verify", Value: true, Usage: "require HTTPS with a verified certificate (loopback registries always speak plain HTTP)"},
@@ -61,7 +61,7 @@ func loginCommand() *cli.Command {
 		Name:      "login",
 		Usage:     "Log in to a registry",
 		ArgsUsage: "[SERVER]",
-		UsageText: "skiff login [OPTIONS] [SERVER]\n\nExample: echo \"$TOKEN\" | skiff login -u ci --password-stdin 127.0.0.1:5000\n\nCredentials go to ~/.docker/config.json (mode 0600), or to its credential helper.",
+		UsageText: "skiff login [OPTIONS] [SERVER]\n\nCredentials go to ~/.docker/config.json (mode 0600), or to its credential helper.",
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "username", Aliases: []string{"u"}, Usage: "username"},
 			&cli.StringFlag{Name: "password", Aliases: []string{"p"}, Usage: "password (prefer --password-stdin)"},

@@ -71,7 +71,7 @@ func runCommand() *cli.Command {
 		Name:      "run",
 		Usage:     "Create and run a new container from an image",
 		ArgsUsage: "IMAGE [COMMAND] [ARG...]",
-		UsageText: "skiff run [OPTIONS] IMAGE [COMMAND] [ARG...]\n\nExamples:\n  skiff run --rm -it 127.0.0.1:5000/busybox sh\n  skiff run -d --name web -p 8080:80 127.0.0.1:5000/busybox httpd -f",
+		UsageText: "skiff run [OPTIONS] IMAGE [COMMAND] [ARG...]",
 		Flags: append(runFlags(),
 			&cli.BoolFlag{Name: "detach", Aliases: []string{"d"}, Usage: "run in the background and print the container ID"},
 			detachKeysFlag(),
@@ -86,7 +86,7 @@ func createCommand() *cli.Command {
 		Name:      "create",
 		Usage:     "Create a new container without starting it",
 		ArgsUsage: "IMAGE [COMMAND] [ARG...]",
-		UsageText: "skiff create [OPTIONS] IMAGE [COMMAND] [ARG...]\n\nExample: skiff create --name job 127.0.0.1:5000/busybox echo hi",
+		UsageText: "skiff create [OPTIONS] IMAGE [COMMAND] [ARG...]",
 		Flags:     runFlags(),
 		Action:    runAction,
 	}

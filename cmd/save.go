@@ -16,7 +16,7 @@ func saveCommand() *cli.Command {
 		Name:      "save",
 		Usage:     "Save one or more images to a tar archive (streamed to STDOUT by default)",
 		ArgsUsage: "IMAGE [IMAGE...]",
-		UsageText: "skiff save [OPTIONS] IMAGE [IMAGE...]\n\nExamples:\n  skiff save -o busybox.tar busybox:latest\n  skiff save --format oci-dir -o ./layout busybox",
+		UsageText: "skiff save [OPTIONS] IMAGE [IMAGE...]",
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "write to a file (a directory for oci-dir) instead of STDOUT"},
 			&cli.StringFlag{Name: "format", Value: engine.FormatDockerArchive, Usage: "docker-archive, oci-archive or oci-dir"},

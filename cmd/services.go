@@ -33,16 +33,15 @@ func servicesCommand() *cli.Command {
 				Name:      "create",
 				Usage:     "Create a new service",
 				ArgsUsage: "IMAGE [COMMAND] [ARG...]",
-				UsageText: "skiff service create [OPTIONS] IMAGE [COMMAND] [ARG...]\n\n" +
-					"Example: skiff service create --name web --replicas 3 -p 8080:80 busybox httpd -f",
-				Flags:  serviceCreateFlags(),
-				Action: serviceCreate,
+				UsageText: "skiff service create [OPTIONS] IMAGE [COMMAND] [ARG...]",
+				Flags:     serviceCreateFlags(),
+				Action:    serviceCreate,
 			},
 			{
 				Name:      "ls",
 				Aliases:   []string{"list"},
 				Usage:     "List services",
-				UsageText: "skiff service ls [OPTIONS]\n\nExample: skiff service ls --filter name=web --format '{{.Name}} {{.Replicas}}'",
+				UsageText: "skiff service ls [OPTIONS]",
 				Flags: []cli.Flag{
 					&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "only display IDs"},
 					&cli.StringSliceFlag{Name: "filter", Aliases: []string{"f"}, Usage: "filter: id=, name=, label=KEY[=VALUE], mode=replicated|global"},
@@ -54,7 +53,7 @@ func servicesCommand() *cli.Command {
 				Name:      "ps",
 				Usage:     "List the tasks of one or more services",
 				ArgsUsage: "SERVICE [SERVICE...]",
-				UsageText: "skiff service ps [OPTIONS] SERVICE [SERVICE...]\n\nExample: skiff service ps --filter desired-state=running web",
+				UsageText: "skiff service ps [OPTIONS] SERVICE [SERVICE...]",
 				Flags: []cli.Flag{
 					&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "only display task IDs"},
 					&cli.BoolFlag{Name: "no-trunc", Usage: "do not truncate output"},
@@ -68,7 +67,7 @@ func servicesCommand() *cli.Command {
 				Name:      "inspect",
 				Usage:     "Display detailed information on one or more services",
 				ArgsUsage: "SERVICE [SERVICE...]",
-				UsageText: "skiff service inspect [--pretty | -f FORMAT] SERVICE [SERVICE...]\n\nExample: skiff service inspect --pretty web",
+				UsageText: "skiff service inspect [--pretty | -f FORMAT] SERVICE [SERVICE...]",
 				Flags: []cli.Flag{
 					&cli.StringFlag{Name: "format", Aliases: []string{"f"}, Usage: "json or a Go template, e.g. '{{.Spec.Name}}'"},
 					&cli.BoolFlag{Name: "pretty", Usage: "print the information in a human friendly format"},
@@ -79,7 +78,7 @@ func servicesCommand() *cli.Command {
 				Name:      "logs",
 				Usage:     "Fetch the logs of a service or task",
 				ArgsUsage: "SERVICE|TASK",
-				UsageText: "skiff service logs [OPTIONS] SERVICE|TASK\n\nExample: skiff service logs -f --tail 10 web",
+				UsageText: "skiff service logs [OPTIONS] SERVICE|TASK",
 				Flags: []cli.Flag{
 					&cli.BoolFlag{Name: "follow", Aliases: []string{"f"}, Usage: "follow log output"},
 					&cli.StringFlag{Name: "tail", Aliases: []string{"n"}, Value: "all", Usage: "number of lines to show from the end of the logs"},
@@ -96,7 +95,7 @@ func servicesCommand() *cli.Command {
 				Name:      "scale",
 				Usage:     "Scale one or multiple replicated services",
 				ArgsUsage: "SERVICE=REPLICAS [SERVICE=REPLICAS...]",
-				UsageText: "skiff service scale [-d] SERVICE=REPLICAS [SERVICE=REPLICAS...]\n\nExample: skiff service scale web=5 api=2",
+				UsageText: "skiff service scale [-d] SERVICE=REPLICAS [SERVICE=REPLICAS...]",
 				Flags:     []cli.Flag{&cli.BoolFlag{Name: "detach", Aliases: []string{"d"}, Usage: "exit at once instead of waiting for the services to converge"}},
 				Action:    serviceScale,
 			},
@@ -104,7 +103,7 @@ func servicesCommand() *cli.Command {
 				Name:      "update",
 				Usage:     "Update a service",
 				ArgsUsage: "SERVICE",
-				UsageText: "skiff service update [OPTIONS] SERVICE\n\nExample: skiff service update --image busybox:2 --update-parallelism 1 --update-delay 5s web",
+				UsageText: "skiff service update [OPTIONS] SERVICE",
 				Flags:     serviceUpdateFlags(),
 				Action:    serviceUpdate,
 			},
@@ -112,7 +111,7 @@ func servicesCommand() *cli.Command {
 				Name:      "rollback",
 				Usage:     "Revert changes to a service's configuration",
 				ArgsUsage: "SERVICE",
-				UsageText: "skiff service rollback [-d] [-q] SERVICE\n\nExample: skiff service rollback web",
+				UsageText: "skiff service rollback [-d] [-q] SERVICE",
 				Flags: []cli.Flag{
 					&cli.BoolFlag{Name: "detach", Aliases: []string{"d"}, Usage: "exit at once instead of waiting for the service to converge"},
 					&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "suppress progress output"},
@@ -124,7 +123,7 @@ func servicesCommand() *cli.Command {
 				Aliases:   []string{"remove"},
 				Usage:     "Remove one or more services",
 				ArgsUsage: "SERVICE [SERVICE...]",
-				UsageText: "skiff service rm SERVICE [SERVICE...]\n\nExample: skiff service rm web",
+				UsageText: "skiff service rm SERVICE [SERVICE...]",
 				Action: func(c *cli.Context) error {
 					return eachArg(c, "service rm SERVICE [SERVICE...]", func(ctx context.Context, e *engine.Engine, ref string) error {
 						return e.ServiceRemove(ctx, ref)

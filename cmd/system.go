@@ -33,14 +33,14 @@ func systemCommand() *cli.Command {
 			{
 				Name:      "df",
 				Usage:     "Show disk usage of images, containers and volumes",
-				UsageText: "skiff system df [OPTIONS]\n\nExample: skiff system df -v",
+				UsageText: "skiff system df [OPTIONS]",
 				Flags:     []cli.Flag{&cli.BoolFlag{Name: "verbose", Aliases: []string{"v"}, Usage: "per object"}},
 				Action:    systemDF,
 			},
 			{
 				Name:      "prune",
 				Usage:     "Remove stopped containers, unused networks and dangling images",
-				UsageText: "skiff system prune [OPTIONS]\n\nExample: skiff system prune -a -f --volumes",
+				UsageText: "skiff system prune [OPTIONS]",
 				Flags: []cli.Flag{
 					&cli.BoolFlag{Name: "all", Aliases: []string{"a"}, Usage: "remove every image no container uses"},
 					&cli.BoolFlag{Name: "force", Aliases: []string{"f"}, Usage: "do not ask for confirmation"},
@@ -52,7 +52,7 @@ func systemCommand() *cli.Command {
 			{
 				Name:  "check",
 				Usage: "Find, and with --repair fix, what a crash or a full disk left behind",
-				UsageText: "skiff system check [--repair] [--force] [--quick]\n\nExamples:\n  skiff system check\n  skiff system check --repair\n\n" +
+				UsageText: "skiff system check [--repair] [--force] [--quick]\n\n" +
 					"Checks supervisors, containers, their storage and mounts, build leftovers, names, network endpoints,\n" +
 					"images, volumes and the image store. Exits 1 when problems are left.",
 				Flags: []cli.Flag{

@@ -26,9 +26,9 @@ func serviceCommand() *cli.Command {
 		Name:  "service",
 		Usage: "Serve the Docker Engine API on a socket, for docker, compose and the SDKs",
 		UsageText: "skiff system service [--time SECONDS] [URI]\n\n" +
-			"URI is unix:///path/to/socket (default: " + engine.DefaultSocket() + ") or tcp://127.0.0.1:PORT.\n" +
-			"Started by systemd socket activation, it serves the sockets it was given.\n\n" +
-			"Examples:\n  skiff system service --time 0 &\n  DOCKER_HOST=unix://" + engine.DefaultSocket() + " docker ps",
+			"URI is unix:///path/to/socket (default: $XDG_RUNTIME_DIR/skiff/skiff.sock, as root /run/skiff/skiff.sock)\n" +
+			"or tcp://127.0.0.1:PORT.\n" +
+			"Started by systemd socket activation, it serves the sockets it was given.",
 		Flags: []cli.Flag{
 			&cli.IntFlag{Name: "time", Aliases: []string{"t"}, Value: 5, Usage: "seconds without a request before the service exits (0: never)"},
 		},

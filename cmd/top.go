@@ -20,7 +20,7 @@ func topCommand() *cli.Command {
 		Name:            "top",
 		Usage:           "Display the running processes of a container",
 		ArgsUsage:       "CONTAINER [ps OPTIONS]",
-		UsageText:       "skiff top CONTAINER [ps OPTIONS]\n\nExamples:\n  skiff top web\n  skiff top web -o pid,comm",
+		UsageText:       "skiff top CONTAINER [ps OPTIONS]",
 		SkipFlagParsing: true,
 		Action: func(c *cli.Context) error {
 			if first := c.Args().First(); first == "--help" || first == "-h" {
@@ -50,7 +50,7 @@ func portCommand() *cli.Command {
 		Name:      "port",
 		Usage:     "List port mappings for the container",
 		ArgsUsage: "CONTAINER [PRIVATE_PORT[/PROTO]]",
-		UsageText: "skiff port CONTAINER [PRIVATE_PORT[/PROTO]]\n\nExample: skiff port web 80",
+		UsageText: "skiff port CONTAINER [PRIVATE_PORT[/PROTO]]",
 		Action: func(c *cli.Context) error {
 			if err := exactArgs(c, 1, 2, "port CONTAINER [PRIVATE_PORT[/PROTO]]"); err != nil {
 				return err

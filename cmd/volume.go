@@ -33,7 +33,7 @@ func volumeCommand() *cli.Command {
 				Name:      "create",
 				Usage:     "Create a volume",
 				ArgsUsage: "[VOLUME]",
-				UsageText: "skiff volume create [OPTIONS] [VOLUME]\n\nExample: skiff volume create --label app=db pgdata",
+				UsageText: "skiff volume create [OPTIONS] [VOLUME]",
 				Flags: []cli.Flag{
 					&cli.StringFlag{Name: "driver", Aliases: []string{"d"}, Value: "local", Usage: "only local exists"},
 					&cli.StringSliceFlag{Name: "label", Aliases: []string{"l"}, Usage: "set metadata KEY=VALUE"},
@@ -96,7 +96,7 @@ func volumeCommand() *cli.Command {
 					})
 				},
 			},
-			pruneCommand("Remove unused anonymous volumes (all unused ones with -a)", "skiff volume prune [OPTIONS]\n\nExample: skiff volume prune -a -f",
+			pruneCommand("Remove unused anonymous volumes (all unused ones with -a)", "skiff volume prune [OPTIONS]",
 				"WARNING! This will remove anonymous local volumes not used by at least one container.",
 				[]cli.Flag{&cli.BoolFlag{Name: "all", Aliases: []string{"a"}, Usage: "named volumes too"}},
 				func(ctx context.Context, c *cli.Context, e *engine.Engine, f engine.Filters) error {
