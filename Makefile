@@ -51,8 +51,14 @@ deps:
 COMPOSE_VERSION = v5.6.0
 JUDGES_DIR = $(CURDIR)/.cache/judges
 COMPOSE_BIN = $(JUDGES_DIR)/docker-compose-$(COMPOSE_VERSION)
-judges: $(COMPOSE_BIN)
+# AppArmor 4's parser judges contrib/apparmor/skiff (tests/e2e/install_test.go): Debian 12's
+# apparmor_parser 3.0 predates the userns rule, so Debian 13's is fetched once with apt-get.
+APPARMOR_PARSER = $(JUDGES_DIR)/apparmor/apparmor_parser
+judges: $(COMPOSE_BIN) $(APPARMOR_PARSER)
 	@ln -sfn $(notdir $(COMPOSE_BIN)) $(JUDGES_DIR)/docker-compose
+
+$(APPARMOR_PARSER):
+	bash tests/e2e/testdata/fetch-apparmor.sh $(dir $@)
 
 # `go install pkg@version` refuses compose: its go.mod has exclude directives. So it is built from
 # a throwaway module in .cache/judges/compose-mod, generated here and never committed: compose's
@@ -123,7 +129,7 @@ clean:
 help:
 	@echo 'make build      build bin/skiff (cgo; tags: $(BUILDTAGS))'
 	@echo 'make deps       root: install missing packages and host fixes; else report what is missing'
-	@echo 'make judges     build docker compose $(COMPOSE_VERSION) into .cache/judges/ (once) for tests/api'
+	@echo 'make judges     build docker compose $(COMPOSE_VERSION) and fetch AppArmor 4'"'"'s parser into .cache/judges/ (once) for the tests'
 	@echo 'make test       deps, build, judges, lint, unit tests, then the end-to-end suites in tests/'
 	@echo 'make bench      deps, build, then the benchmarks in tests/bench/'
 	@echo 'make crash      deps, build, then kill every operation at up to 40 of its state changes (SKIFF_CRASH_POINTS)'

@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # install.sh — install skiff and what it needs on a Debian host. Safe to run again.
+# Sourced (tests/e2e/install_test.go does), it only defines its settings and functions: main
+# sets mode, bindir, manifest and target_user, which the functions use.
 set -euo pipefail
 
 usage() {
 	cat <<'EOF'
-Usage: ./install.sh [--user | --deps-only | --check] [--help]
+Usage: ./install.sh [--user | --deps-only | --check] [--docker-shim] [--help]
 
 Installs skiff on a Debian 12 host. Run it as root (or with sudo) for a system-wide install.
 
@@ -12,10 +14,18 @@ Installs skiff on a Debian 12 host. Run it as root (or with sudo) for a system-w
                 rule), build with `make build`, install bin/skiff to /usr/local/bin, install the
                 systemd units (the API socket, skiff-restart.service) and the user generator
                 of quadlet-style units, the bash, zsh and fish completions, the manual pages, enable the units when systemd runs here, and check that
-                rootless use is possible (subuid/subgid, user namespaces)
+                rootless use is possible (subuid/subgid, user namespaces). Where AppArmor is
+                enabled, install and load its profile /etc/apparmor.d/skiff (it lets skiff create
+                user namespaces where the kernel allows them only to programs with a profile:
+                Ubuntu 23.10 and later). Where the docker CLI is installed, create a docker context
+                `skiff` for you (the one who ran sudo) on your API socket: docker context use skiff.
+                Ends with skiff system doctor, run as you
   --user        no root needed: build and install to ~/.local/bin and the units to
                 ~/.config/systemd/user; packages and host settings are only checked, and the
-                commands to fix them are printed
+                commands to fix them are printed. It cannot load AppArmor profiles: where the
+                kernel restricts user namespaces, skiff system doctor prints what root must run
+  --docker-shim also install a `docker` command that runs skiff (/usr/local/bin/docker, or
+                ~/.local/bin/docker with --user), only where no docker CLI is installed
   --deps-only   (root) install packages and apply the host fixes, but do not build or install
   --check       change nothing: report missing packages and host problems; exit 1 when a
                 package needed to build or run is missing (used by `make deps` as non-root)
@@ -30,50 +40,17 @@ EOF
 # Needed to build and to run skiff.
 REQUIRED_PKGS=(uidmap slirp4netns passt libseccomp-dev pkg-config gcc libc6-dev fuse-overlayfs iproute2 tini iptables)
 # Needed only by the test suite (local registry, busybox image, process tools; systemd-analyze
-# for the generated units; the shells whose completion scripts are checked).
-FIXTURE_PKGS=(docker-registry busybox-static procps psmisc strace python3-docker systemd bash-completion zsh fish tmux)
+# for the generated units; the shells whose completion scripts are checked; apparmor_parser
+# for the AppArmor profile).
+FIXTURE_PKGS=(docker-registry busybox-static procps psmisc strace python3-docker systemd bash-completion zsh fish tmux apparmor)
 UDEV_RULE=/etc/udev/rules.d/60-skiff-tun.rules
 GO_MIN_MINOR=26
 # man and groff read the manual pages in the test suite (tests/e2e/docs_test.go).
 FIXTURE_PKGS+=(man-db groff-base)
 
-mode=system
-for arg in "$@"; do
-	case "$arg" in
-	--user) mode=user ;;
-	--deps-only) mode=deps ;;
-	--check) mode=check ;;
-	-h | --help) usage; exit 0 ;;
-	*) echo "install.sh: unknown option $arg (see --help)" >&2; exit 2 ;;
-	esac
-done
-
-cd "$(dirname "$0")"
-export DEBIAN_FRONTEND=noninteractive
-
 say() { printf '==> %s\n' "$*"; }
 warn() { printf 'WARNING: %s\n' "$*" >&2; problems=$((problems + 1)); }
 problems=0
-
-if [[ $EUID -ne 0 && ($mode == system || $mode == deps) ]]; then
-	echo "install.sh: this needs root: run 'sudo ./install.sh${1:+ $*}', or './install.sh --user' to install for yourself only" >&2
-	exit 1
-fi
-if [[ $mode == user && $EUID -eq 0 && -n ${SUDO_USER:-} && $SUDO_USER != root ]]; then
-	echo "install.sh: --user installs for the user running it: run it without sudo" >&2
-	exit 1
-fi
-
-# The user who will run skiff rootless: the one who called sudo, else ourselves.
-target_user=${SUDO_USER:-${USER:-$(id -un)}}
-
-if [[ $mode == user ]]; then
-	manifest=${XDG_DATA_HOME:-$HOME/.local/share}/skiff-install/manifest
-	bindir=$HOME/.local/bin
-else
-	manifest=/var/lib/skiff-install/manifest
-	bindir=/usr/local/bin
-fi
 
 # record KIND VALUE: add a line to the manifest once.
 record() {
@@ -218,9 +195,13 @@ rootless() {
 		warn "unprivileged user namespaces are disabled (kernel.unprivileged_userns_clone = 0)"
 		echo "    fix: echo kernel.unprivileged_userns_clone=1 | sudo tee /etc/sysctl.d/60-skiff-userns.conf && sudo sysctl --system" >&2
 	fi
-	if [[ -r /proc/sys/kernel/apparmor_restrict_unprivileged_userns && $(cat /proc/sys/kernel/apparmor_restrict_unprivileged_userns) != 0 ]]; then
-		warn "AppArmor blocks unprivileged user namespaces (kernel.apparmor_restrict_unprivileged_userns = 1)"
-		echo "    fix: echo kernel.apparmor_restrict_unprivileged_userns=0 | sudo tee /etc/sysctl.d/60-skiff-userns.conf && sudo sysctl --system" >&2
+	if aa_restricted; then
+		if [[ $mode == system ]]; then
+			say "AppArmor lets only programs with a profile create user namespaces (kernel.apparmor_restrict_unprivileged_userns = 1): skiff's profile, installed below, allows them to skiff"
+		elif [[ $mode != user ]]; then # --user: apparmor_profile says it, after the install
+			warn "AppArmor lets only programs with a profile create user namespaces (kernel.apparmor_restrict_unprivileged_userns = 1): skiff needs its profile"
+			echo "    fix: sudo ./install.sh (installs and loads /etc/apparmor.d/skiff), or allow them to every program: echo kernel.apparmor_restrict_unprivileged_userns=0 | sudo tee /etc/sysctl.d/60-skiff-userns.conf && sudo sysctl --system" >&2
+		fi
 	fi
 }
 
@@ -241,10 +222,13 @@ build_and_install() {
 	# The per-container supervisor; skiff looks for it next to itself.
 	install -m 0755 bin/skiff-supervisor "$bindir/skiff-supervisor"
 	record binary "$bindir/skiff-supervisor"
-	say "installed $bindir/skiff ($("$bindir/skiff" version 2>/dev/null | head -1 || true))"
+	say "installed $bindir/skiff ($("$bindir/skiff" --version 2>/dev/null || echo "skiff --version failed"))"
 	install_units
 	install_completions
 	install_manpages
+	apparmor_profile
+	docker_context "$target_user"
+	((shim == 0)) || docker_shim
 	if [[ $mode == user && :$PATH: != *:$bindir:* ]]; then
 		say "note: $bindir is not in your PATH; add it: export PATH=\"$bindir:\$PATH\""
 	fi
@@ -377,20 +361,220 @@ enable_units() {
 	say "enabled ${units[*]} for every user (systemctl --global) and for root; each user starts the API socket with systemctl --user start skiff.socket (or at the next login); loginctl enable-linger USER keeps a user's containers across reboots without a login"
 }
 
-packages
-if [[ $mode == deps || $mode == check ]]; then
-	find_go || true
-fi
-tun
-rootless
-if [[ $mode == system || $mode == user ]]; then
-	((missing_required == 0)) || { echo "install.sh: install the missing packages first (see above)" >&2; exit 1; }
-	build_and_install
-fi
-[[ $mode == check ]] || [[ ! -f $manifest ]] || say "install record: $manifest"
-if ((problems)); then
-	say "done, with $problems warning(s) above"
-else
-	say "done"
-fi
-exit "$missing_required"
+# --- AppArmor: where the kernel lets only programs with a profile create user namespaces --------
+# Ubuntu 23.10 and later set kernel.apparmor_restrict_unprivileged_userns = 1; a profile with the
+# userns rule (AppArmor 4) lets its program create them anyway. The AA_* paths are settings so
+# that tests can point them at a fake root.
+AA_ENABLED=/sys/module/apparmor/parameters/enabled
+AA_RESTRICT=/proc/sys/kernel/apparmor_restrict_unprivileged_userns
+AA_DIR=/etc/apparmor.d
+AA_PARSER=apparmor_parser
+AA_SOURCE=contrib/apparmor/skiff
+
+aa_enabled() { [[ $(cat "$AA_ENABLED" 2>/dev/null) == Y ]]; }
+aa_restricted() { [[ $(cat "$AA_RESTRICT" 2>/dev/null) == 1 ]]; }
+
+# apparmor_text: skiff's profile for the binaries in $bindir.
+apparmor_text() { sed "s#@BINDIR@#$bindir#g" "$AA_SOURCE"; }
+
+# apparmor_profile installs $AA_DIR/skiff and loads it, where AppArmor is enabled and its parser
+# takes the profile (AppArmor 4; Debian 12's 3.0 predates the userns rule, and its kernel has no
+# restriction to lift). A --user install cannot load profiles: it says what root must do.
+apparmor_profile() {
+	aa_enabled || return 0
+	if [[ $mode == user ]]; then
+		aa_restricted && warn "a --user install cannot load AppArmor profiles, so $bindir/skiff cannot create its user namespace here: skiff system doctor (below) prints the command root runs to allow it"
+		return 0
+	fi
+	if ! command -v "$AA_PARSER" >/dev/null 2>&1; then
+		aa_restricted && warn "AppArmor restricts user namespaces, and $AA_PARSER is missing, so skiff's profile cannot be loaded; fix: sudo apt-get install apparmor && sudo ./install.sh"
+		return 0
+	fi
+	local dest=$AA_DIR/skiff err
+	mkdir -p "$AA_DIR"
+	apparmor_text >"$dest.tmp"
+	if ! err=$("$AA_PARSER" -Q "$dest.tmp" 2>&1); then
+		rm -f "$dest.tmp"
+		if aa_restricted; then
+			warn "$AA_PARSER rejects skiff's AppArmor profile, so skiff cannot create user namespaces here: $(grep -m1 -i error <<<"$err")"
+		else
+			say "AppArmor: no profile installed: this apparmor_parser ($("$AA_PARSER" --version 2>/dev/null | awk 'NR == 1 { print $NF }')) predates the userns rule, and user namespaces are not restricted here"
+		fi
+		return 0
+	fi
+	chmod 0644 "$dest.tmp"
+	mv "$dest.tmp" "$dest"
+	record file "$dest"
+	if "$AA_PARSER" -r "$dest"; then
+		record apparmor "$dest"
+		say "installed and loaded the AppArmor profile $dest: skiff may create user namespaces where AppArmor restricts them"
+	else
+		warn "$AA_PARSER -r $dest failed: skiff's AppArmor profile is installed but not loaded"
+	fi
+}
+
+# --- Docker's habits: a docker context on skiff's API socket, and a docker shim -----------------
+# as_user USER CMD...: run CMD as USER, with their HOME (and their XDG_RUNTIME_DIR where it
+# exists), from /, so what it writes is theirs; as ourselves, run it as it is.
+as_user() {
+	local u=$1 uid home
+	shift
+	uid=$(id -u "$u")
+	if [[ $uid == "$EUID" ]]; then
+		"$@"
+		return
+	fi
+	home=$(getent passwd "$u" | cut -d: -f6)
+	local env=(HOME="$home" USER="$u" LOGNAME="$u")
+	[[ ! -d /run/user/$uid ]] || env+=(XDG_RUNTIME_DIR="/run/user/$uid")
+	(cd / && runuser -u "$u" -- env -u DOCKER_CONFIG -u DOCKER_HOST -u DOCKER_CONTEXT -u XDG_RUNTIME_DIR \
+		-u XDG_DATA_HOME -u XDG_CONFIG_HOME "${env[@]}" "$@")
+}
+
+# skiff_socket USER: where USER's Docker API service listens, as skiff system service and the
+# socket units (contrib/systemd) put it: root /run/skiff/skiff.sock; a user
+# $XDG_RUNTIME_DIR/skiff/skiff.sock, that is /run/user/UID/… under systemd, else skiff's own
+# fallback /tmp/skiff-UID/….
+skiff_socket() {
+	local uid
+	uid=$(id -u "$1")
+	if ((uid == 0)); then
+		echo /run/skiff/skiff.sock
+	elif ((uid == EUID)) && [[ ${XDG_RUNTIME_DIR:-} == /* ]]; then
+		echo "$XDG_RUNTIME_DIR/skiff/skiff.sock"
+	elif [[ -d /run/systemd/system || -d /run/user/$uid ]]; then
+		echo "/run/user/$uid/skiff/skiff.sock"
+	else
+		echo "/tmp/skiff-$uid/skiff.sock"
+	fi
+}
+
+SHIM_MARK='# docker shim of skiff (install.sh --docker-shim): runs skiff'
+is_shim() { [[ -f $1 ]] && grep -qxF "$SHIM_MARK" "$1"; }
+
+# docker_cli: the first docker CLI on PATH that is not skiff's shim; fails when there is none.
+docker_cli() {
+	local d
+	while IFS= read -r d; do
+		is_shim "$d" || { printf '%s\n' "$d"; return 0; }
+	done < <(type -aP docker)
+	return 1
+}
+
+# docker_context USER: a docker context "skiff" in USER's ~/.docker on their API socket, created
+# as USER, where a docker CLI is installed; again, it is brought up to date.
+docker_context() {
+	local u=$1 docker host verb=create out
+	docker=$(docker_cli) || return 0
+	host=unix://$(skiff_socket "$u")
+	as_user "$u" "$docker" context inspect skiff >/dev/null 2>&1 && verb=update
+	if ! out=$(as_user "$u" "$docker" context "$verb" skiff --description "skiff's Docker API (install.sh)" --docker "host=$host" 2>&1); then
+		warn "docker context $verb skiff failed for $u: $out (DOCKER_HOST=$host works without it)"
+		return 0
+	fi
+	record docker-context "$u"
+	say "docker context skiff (for $u): $host; use it with: docker context use skiff (or docker --context skiff …)"
+	if [[ -d /run/systemd/system ]]; then
+		say "    the skiff.socket unit starts skiff's API service on the first request"
+	else
+		say "    systemd is not running here, so nothing starts skiff's API service on demand: run skiff system service --time 0 & (as $u) before using the context"
+	fi
+}
+
+# docker_shim installs $bindir/docker, a script that runs skiff, unless a docker CLI is installed.
+docker_shim() {
+	local d dest=$bindir/docker
+	if d=$(docker_cli); then
+		say "not installing the docker shim: the docker CLI is installed ($d); point it at skiff with docker context use skiff"
+		return 0
+	fi
+	if [[ -e $dest ]] && ! is_shim "$dest"; then
+		say "not installing the docker shim: $dest exists and is not skiff's"
+		return 0
+	fi
+	mkdir -p "$bindir"
+	printf '#!/bin/sh\n%s\nexec %q "$@"\n' "$SHIM_MARK" "$bindir/skiff" >"$dest.tmp"
+	chmod 0755 "$dest.tmp"
+	mv "$dest.tmp" "$dest"
+	record shim "$dest"
+	say "installed $dest: docker COMMAND runs skiff COMMAND"
+}
+
+# --- the verdict: skiff system doctor as the user who will run skiff ------------------------------
+# Its problems are warnings here: the install itself went through.
+run_doctor() {
+	if [[ $target_user == root ]]; then
+		say "skiff system doctor, as root: this checks root mode; users who will run skiff rootless check with skiff system doctor"
+	else
+		say "skiff system doctor, as $target_user:"
+	fi
+	if as_user "$target_user" "$bindir/skiff" system doctor 2>&1 | sed 's/^/    /'; then
+		return 0
+	fi
+	warn "skiff system doctor found problems: the fail lines above say how to fix each"
+}
+
+main() {
+	mode=system shim=0
+	local arg
+	for arg in "$@"; do
+		case "$arg" in
+		--user) mode=user ;;
+		--deps-only) mode=deps ;;
+		--check) mode=check ;;
+		--docker-shim) shim=1 ;;
+		-h | --help) usage; exit 0 ;;
+		*) echo "install.sh: unknown option $arg (see --help)" >&2; exit 2 ;;
+		esac
+	done
+	if ((shim)) && [[ $mode == deps || $mode == check ]]; then
+		echo "install.sh: --docker-shim comes with an install of skiff: not with --deps-only or --check" >&2
+		exit 2
+	fi
+
+	cd "$(dirname "$0")"
+	export DEBIAN_FRONTEND=noninteractive
+
+	if [[ $EUID -ne 0 && ($mode == system || $mode == deps) ]]; then
+		echo "install.sh: this needs root: run 'sudo ./install.sh${1:+ $*}', or './install.sh --user' to install for yourself only" >&2
+		exit 1
+	fi
+	if [[ $mode == user && $EUID -eq 0 && -n ${SUDO_USER:-} && $SUDO_USER != root ]]; then
+		echo "install.sh: --user installs for the user running it: run it without sudo" >&2
+		exit 1
+	fi
+
+	# The user who will run skiff rootless: the one who called sudo, else ourselves.
+	target_user=${SUDO_USER:-${USER:-$(id -un)}}
+
+	if [[ $mode == user ]]; then
+		manifest=${XDG_DATA_HOME:-$HOME/.local/share}/skiff-install/manifest
+		bindir=$HOME/.local/bin
+	else
+		manifest=/var/lib/skiff-install/manifest
+		bindir=/usr/local/bin
+	fi
+
+	packages
+	if [[ $mode == deps || $mode == check ]]; then
+		find_go || true
+	fi
+	tun
+	rootless
+	if [[ $mode == system || $mode == user ]]; then
+		((missing_required == 0)) || { echo "install.sh: install the missing packages first (see above)" >&2; exit 1; }
+		build_and_install
+	fi
+	[[ $mode == check ]] || [[ ! -f $manifest ]] || say "install record: $manifest"
+	if [[ $mode == system || $mode == user ]]; then
+		run_doctor
+	fi
+	if ((problems)); then
+		say "done, with $problems warning(s) above"
+	else
+		say "done"
+	fi
+	exit "$missing_required"
+}
+
+[[ ${BASH_SOURCE[0]} != "$0" ]] || main "$@"

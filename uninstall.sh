@@ -7,8 +7,11 @@ usage() {
 Usage: ./uninstall.sh [--user] [--packages] [--purge] [--dry-run] [--help]
 
 Removes what install.sh recorded: the skiff binary, the systemd units and the user generator
-(disabled first where systemd runs), the shell completions, the manual pages, the /dev/net/tun udev rule (and the mode install.sh
-changed), and, with --packages, the Debian packages install.sh added.
+(disabled first where systemd runs), the shell completions, the manual pages, the AppArmor profile (unloaded first),
+the docker context `skiff` and the docker shim, the /dev/net/tun udev rule (and the mode install.sh
+changed), and, with --packages, the Debian packages install.sh added. The pause processes that
+run the removed binary (each user's keeper of their user namespace) are stopped, with their
+supervisors and containers: once the binary is gone no skiff can reach them again.
 
   --user      undo an `install.sh --user` install (~/.local/bin/skiff). Run as that user, or
               with sudo to act for the user who called sudo (root can delete any file)
@@ -121,38 +124,92 @@ unmount_under() {
 	done < <(mounts_under "$1")
 }
 
+# ns_pids PID: PID and every process in its user namespace (for a pause process: the user's
+# supervisors and containers), or PID alone when it is not in a user namespace of its own.
+ns_pids() {
+	local ns p
+	ns=$(readlink "/proc/$1/ns/user" 2>/dev/null) || return 0
+	if [[ $ns == "$(readlink /proc/1/ns/user 2>/dev/null)" ]]; then
+		echo "$1"
+		return 0
+	fi
+	for p in /proc/[0-9]*; do
+		if [[ $(readlink "$p/ns/user" 2>/dev/null) == "$ns" ]]; then echo "${p#/proc/}"; fi
+	done
+}
+
+# stop_pids WHAT PID...: SIGTERM, then SIGKILL what is left 3 seconds later.
+stop_pids() {
+	say "stopping $1: ${*:2}"
+	shift
+	run kill -TERM "$@" 2>/dev/null || true
+	((dry)) && return 0
+	for _ in 1 2 3 4 5 6 7 8 9 10; do
+		kill -0 "$@" 2>/dev/null || return 0
+		sleep 0.3
+	done
+	run kill -KILL "$@" 2>/dev/null || true
+}
+
+is_pause() { [[ $(tr '\0' '\n' <"$1/cmdline" 2>/dev/null | sed -n 2p) == __skiff_pause ]]; }
+
 # stop_user_processes: kill every process in the user namespace kept by the user's pause process
 # (the pause process itself, supervisors, containers), so nothing holds the data's mounts.
 stop_user_processes() {
-	local rd pidfile pid ns p pids=()
+	local rd pidfile pid pids=()
 	for rd in "${runtime_dirs[@]}"; do
 		pidfile=$rd/pause.pid
 		[[ -r $pidfile ]] || continue
 		pid=$(tr -dc 0-9 <"$pidfile")
 		[[ -n $pid && -d /proc/$pid ]] || continue
-		if [[ $(stat -c %u "/proc/$pid") != "$uid" ]] || ! tr '\0' ' ' <"/proc/$pid/cmdline" | grep -q skiff; then
+		if [[ $(stat -c %u "/proc/$pid") != "$uid" ]] || ! is_pause "/proc/$pid"; then
 			say "pid $pid in $pidfile is not $user's skiff pause process any more: left alone"
 			continue
 		fi
-		ns=$(readlink "/proc/$pid/ns/user" 2>/dev/null) || continue
-		if [[ $ns == "$(readlink /proc/1/ns/user 2>/dev/null)" ]]; then
+		[[ $(readlink "/proc/$pid/ns/user" 2>/dev/null) != "$(readlink /proc/1/ns/user 2>/dev/null)" ]] ||
 			say "pid $pid is not in a user namespace of its own: killing only it"
-			pids+=("$pid")
-			continue
-		fi
-		for p in /proc/[0-9]*; do
-			[[ $(readlink "$p/ns/user" 2>/dev/null) == "$ns" ]] && pids+=("${p#/proc/}")
-		done
+		mapfile -t -O "${#pids[@]}" pids < <(ns_pids "$pid")
 	done
 	((${#pids[@]})) || { say "no skiff pause process running for $user"; return 0; }
-	say "stopping $user's skiff processes (pause process, supervisors, containers): ${pids[*]}"
-	run kill -TERM "${pids[@]}" 2>/dev/null || true
-	((dry)) && return 0
-	for _ in 1 2 3 4 5 6 7 8 9 10; do
-		kill -0 "${pids[@]}" 2>/dev/null || return 0
-		sleep 0.3
+	stop_pids "$user's skiff processes (pause process, supervisors, containers)" "${pids[@]}"
+}
+
+# stop_pause_processes BINARY...: stop the pause processes that run one of these binaries (of
+# every user we can see), with the processes of their user namespaces.
+stop_pause_processes() {
+	local p exe b pids=() owners=()
+	for p in /proc/[0-9]*; do
+		exe=$(readlink "$p/exe" 2>/dev/null) || continue
+		exe=${exe% (deleted)}
+		for b in "$@"; do
+			if [[ $exe == "$b" ]] && is_pause "$p"; then
+				owners+=("$(stat -c %U "$p")")
+				mapfile -t -O "${#pids[@]}" pids < <(ns_pids "${p#/proc/}")
+				break
+			fi
+		done
 	done
-	run kill -KILL "${pids[@]}" 2>/dev/null || true
+	((${#pids[@]})) || return 0
+	stop_pids "the skiff processes of $(printf '%s\n' "${owners[@]}" | sort -u | paste -sd' ') (pause processes, supervisors, containers) running the removed binary" "${pids[@]}"
+}
+
+SHIM_MARK='# docker shim of skiff (install.sh --docker-shim): runs skiff'
+
+# remove_docker_context USER: docker context rm skiff, as USER, where a docker CLI is installed.
+remove_docker_context() {
+	local u=$1 c d= h
+	id -u "$u" >/dev/null 2>&1 || return 0
+	for c in $(type -aP docker); do grep -qxF "$SHIM_MARK" "$c" 2>/dev/null || { d=$c; break; }; done
+	if [[ -z $d ]]; then
+		say "no docker CLI any more: the docker context skiff stays in $u's ~/.docker"
+		return 0
+	fi
+	if [[ $(id -u "$u") == "$EUID" ]]; then
+		run "$d" context rm -f skiff || true
+	else
+		h=$(getent passwd "$u" | cut -d: -f6)
+		(cd / && run runuser -u "$u" -- env -u DOCKER_CONFIG HOME="$h" "$d" context rm -f skiff) || true
+	fi
 }
 
 # remove_dir DIR: delete DIR without crossing into anything still mounted below it. Rootless data
@@ -209,6 +266,12 @@ fi
 status=0
 ((purge)) && { purge_data || status=1; }
 
+# Pause processes of the binaries about to go: the path as the processes see it, even after a
+# removal (" (deleted)"), so a second run still finds them.
+bins=()
+for b in $(entries binary); do bins+=("$b" "$(readlink -f "$b" 2>/dev/null || echo "$b")"); done
+((${#bins[@]} == 0)) || stop_pause_processes "${bins[@]}"
+
 # Units install.sh enabled: disable them before their files go (only where systemd runs).
 if [[ -d /run/systemd/system ]]; then
 	for u in $(entries enabled-global); do run systemctl --global disable "$u" || true; done
@@ -218,6 +281,21 @@ fi
 for b in $(entries binary); do
 	[[ -e $b ]] && run rm -f "$b"
 done
+# The AppArmor profile: unloaded while its file is still there (where AppArmor is enabled).
+for f in $(entries apparmor); do
+	if [[ -f $f && $(cat /sys/module/apparmor/parameters/enabled 2>/dev/null) == Y ]] && command -v apparmor_parser >/dev/null 2>&1; then
+		run apparmor_parser -R "$f" || true
+	fi
+done
+# The docker shim, unless something else has taken its place since.
+for f in $(entries shim); do
+	if [[ -f $f ]] && grep -qxF "$SHIM_MARK" "$f"; then
+		run rm -f "$f"
+	elif [[ -e $f ]]; then
+		say "left $f: it is not skiff's docker shim any more"
+	fi
+done
+for u in $(entries docker-context); do remove_docker_context "$u"; done
 for f in $(entries file); do
 	# -L too: the generator is a symlink to the binary, dangling once that is gone.
 	[[ -e $f || -L $f ]] && run rm -f "$f"

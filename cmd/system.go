@@ -146,14 +146,16 @@ func infoCommand() *cli.Command {
 		Flags: []cli.Flag{&cli.StringFlag{Name: "format", Aliases: []string{"f"}, Usage: "json or a Go template, e.g. '{{.Driver}}'"}},
 		Action: func(c *cli.Context) error {
 			return withEngine(c, func(ctx context.Context, e *engine.Engine) error {
-				info, err := e.SystemInfo(ctx)
+				ei, err := e.SystemInfo(ctx)
 				if err != nil {
 					return err
 				}
+				info := cliInfo{Info: ei}
+				info.DockerHost, info.DockerHostListening = engine.DockerHost()
 				switch f := c.String("format"); f {
 				case "":
 					w := tabwriter.NewWriter(c.App.Writer, 0, 1, 1, ' ', 0)
-					in := info.Info
+					in := info.Info.Info
 					for _, kv := range [][2]any{
 						{"Containers", in.Containers}, {"ContainersRunning", in.ContainersRunning}, {"ContainersPaused", in.ContainersPaused},
 						{"ContainersStopped", in.ContainersStopped}, {"Images", in.Images}, {"Driver", in.Driver},
@@ -161,6 +163,7 @@ func infoCommand() *cli.Command {
 						{"SecurityOptions", in.SecurityOptions}, {"KernelVersion", in.KernelVersion}, {"OperatingSystem", in.OperatingSystem},
 						{"Architecture", in.Architecture}, {"NCPU", in.NCPU}, {"MemTotal", in.MemTotal}, {"Name", in.Name},
 						{"Logs", "skiff: stderr (--log-level); supervisors: " + info.SupervisorLog},
+						{"DOCKER_HOST", dockerHostLine(info)},
 					} {
 						fmt.Fprintf(w, "%s:\t%v\n", kv[0], kv[1])
 					}
@@ -173,6 +176,28 @@ func infoCommand() *cli.Command {
 			})
 		},
 	}
+}
+
+// cliInfo is what skiff info shows: Docker's /info, and where this user's
+// Docker API service listens (the CLI's addition: the API's /info keeps
+// Docker's shape).
+type cliInfo struct {
+	*engine.Info
+	DockerHost          string
+	DockerHostListening bool
+}
+
+// dockerHostLine is info's DOCKER_HOST line: the socket, and what to do
+// when nothing listens there.
+func dockerHostLine(info cliInfo) string {
+	if info.DockerHostListening {
+		return info.DockerHost + " (listening)"
+	}
+	systemctl := "systemctl --user"
+	if !engine.Rootless() {
+		systemctl = "systemctl"
+	}
+	return info.DockerHost + " (not listening: start it with " + systemctl + " start skiff.socket, or skiff system service)"
 }
 
 func systemDF(c *cli.Context) error {

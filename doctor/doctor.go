@@ -78,6 +78,8 @@ type Host struct {
 	LookPath       func(string) (string, error)
 	DataDir        string
 	OSRelease      string // /etc/os-release
+	AppArmorDir    string // /etc/apparmor.d
+	Exe            string // this skiff binary
 }
 
 // Current is the host as the calling user sees it.
@@ -89,11 +91,13 @@ func Current() Host {
 	} else if n := os.Getenv("USER"); n != "" {
 		name = n
 	}
+	exe, _ := os.Executable()
 	return Host{
 		Rootless: paths.Rootless(), Joined: paths.Rootless() && os.Geteuid() == 0, UID: uid, User: name,
 		SubUID: userns.SubUIDFile, SubGID: userns.SubGIDFile,
 		Proc: "/proc", Sys: "/sys", Dev: "/dev",
 		Env: os.Getenv, LookPath: exec.LookPath, DataDir: paths.DataDir(), OSRelease: "/etc/os-release",
+		AppArmorDir: "/etc/apparmor.d", Exe: exe,
 	}
 }
 
@@ -311,6 +315,8 @@ func (h Host) sysctls() []Check {
 			c.Status, c.Message = OK, "skiff's user namespace exists already (the host's limit is not visible from inside it)"
 		case !ok:
 			c.Status, c.Message = Warn, s.name+" cannot be read"
+		case v == s.bad && s.name == "kernel.apparmor_restrict_unprivileged_userns":
+			c = h.apparmor(c)
 		case v == s.bad:
 			c.Status, c.Message, c.Fix = Fail, fmt.Sprintf("%s (%s = %s)", s.what, s.name, v), sysctlFix(s.name, s.good)
 		default:
@@ -319,6 +325,96 @@ func (h Host) sysctls() []Check {
 		out = append(out, c)
 	}
 	return out
+}
+
+// apparmor checks, where AppArmor lets only programs with a profile create
+// user namespaces, that this binary runs under a profile that allows them
+// (install.sh's /etc/apparmor.d/skiff): its own label says so, which any
+// user can read; the list of loaded profiles only root can.
+func (h Host) apparmor(c Check) Check {
+	const restricted = "AppArmor lets only programs with a profile create user namespaces (kernel.apparmor_restrict_unprivileged_userns = 1)"
+	label := h.apparmorLabel()
+	if label != "" && label != "unconfined" {
+		c.Status, c.Message = OK, fmt.Sprintf("%s; skiff runs under the profile %s", restricted, label)
+		if !strings.HasPrefix(label, "skiff") {
+			c.Status, c.Message = Warn, c.Message+", not skiff's: it must have the userns rule"
+		}
+		return c
+	}
+	c.Status = Fail
+	if file, name := h.apparmorProfileFor(h.Exe); file != "" {
+		state := "is not loaded"
+		if loaded, known := h.apparmorLoaded(name); !known {
+			state = "is not loaded, or was loaded for another path"
+		} else if loaded {
+			state = "is loaded, but for another path"
+		}
+		c.Message = fmt.Sprintf("%s, and skiff (%s) runs without one: its profile %s (%s) %s", restricted, h.Exe, name, file, state)
+		c.Fix = "sudo apparmor_parser -r " + file
+		return c
+	}
+	name := "skiff"
+	if _, err := os.Stat(filepath.Join(h.AppArmorDir, name)); err == nil {
+		name += "-" + h.User // skiff's file serves another install of skiff
+	}
+	file := filepath.Join(h.AppArmorDir, name)
+	exe := h.Exe
+	if strings.ContainsAny(exe, " \t") {
+		exe = `"` + exe + `"`
+	}
+	c.Message = fmt.Sprintf("%s, and no profile in %s allows %s to create them", restricted, h.AppArmorDir, h.Exe)
+	c.Fix = fmt.Sprintf(`printf 'abi <abi/4.0>,\ninclude <tunables/global>\nprofile %s %s flags=(unconfined) {\n  userns,\n}\n' | sudo tee %s >/dev/null && sudo apparmor_parser -r %s`,
+		name, strings.ReplaceAll(exe, "'", `'\''`), file, file)
+	return c
+}
+
+// apparmorLabel is this process's AppArmor label ("skiff (unconfined)",
+// "unconfined"), or "" when it cannot be read.
+func (h Host) apparmorLabel() string {
+	for _, f := range []string{"self/attr/apparmor/current", "self/attr/current"} {
+		if data, err := os.ReadFile(filepath.Join(h.Proc, f)); err == nil {
+			return strings.TrimSpace(strings.TrimRight(string(data), "\x00"))
+		}
+	}
+	return ""
+}
+
+// apparmorProfileFor finds the file in AppArmorDir with a profile that
+// attaches to exe, and that profile's name.
+func (h Host) apparmorProfileFor(exe string) (file, name string) {
+	entries, _ := os.ReadDir(h.AppArmorDir)
+	for _, e := range entries {
+		if !e.Type().IsRegular() {
+			continue
+		}
+		p := filepath.Join(h.AppArmorDir, e.Name())
+		data, err := os.ReadFile(p)
+		if err != nil {
+			continue
+		}
+		for _, l := range strings.Split(string(data), "\n") {
+			f := strings.Fields(strings.ReplaceAll(l, `"`, ""))
+			if len(f) >= 3 && f[0] == "profile" && f[2] == exe {
+				return p, f[1]
+			}
+		}
+	}
+	return "", ""
+}
+
+// apparmorLoaded reports whether the kernel has the profile name loaded;
+// known is false where the list cannot be read (only root may).
+func (h Host) apparmorLoaded(name string) (loaded, known bool) {
+	data, err := os.ReadFile(filepath.Join(h.Sys, "kernel/security/apparmor/profiles"))
+	if err != nil {
+		return false, false
+	}
+	for _, l := range strings.Split(string(data), "\n") {
+		if strings.HasPrefix(l, name+" (") {
+			return true, true
+		}
+	}
+	return false, true
 }
 
 // device checks that the user can read and write /dev/<rel>.

@@ -2,6 +2,7 @@ package doctor
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -36,6 +37,7 @@ func fakeHost(t *testing.T, user, subuid, subgid string, sysctls map[string]stri
 		Env:      func(string) string { return "" },
 		LookPath: func(string) (string, error) { return "", errors.New("not found") },
 		DataDir:  dir, OSRelease: filepath.Join(dir, "etc/os-release"),
+		AppArmorDir: filepath.Join(dir, "etc/apparmor.d"), Exe: "/usr/local/bin/skiff",
 	}
 }
 
@@ -98,9 +100,8 @@ func TestSysctls(t *testing.T) {
 	if len(cs) != 2 { // no unprivileged_userns_clone on this kernel
 		t.Fatalf("want 2 checks, got %+v", cs)
 	}
-	aa := find(t, cs, "apparmor_restrict_unprivileged_userns")
-	if aa.Status != Fail || aa.Fix != "echo kernel.apparmor_restrict_unprivileged_userns=0 | sudo tee /etc/sysctl.d/60-skiff-userns.conf && sudo sysctl --system" {
-		t.Errorf("apparmor: %+v", aa)
+	if aa := find(t, cs, "apparmor_restrict_unprivileged_userns"); aa.Status != Fail || !strings.Contains(aa.Fix, "sudo apparmor_parser -r ") {
+		t.Errorf("apparmor: %+v", aa) // TestAppArmor has the cases
 	}
 	if c := find(t, cs, "max_user_namespaces"); c.Status != Fail || !strings.Contains(c.Fix, "user.max_user_namespaces=15000") {
 		t.Errorf("max_user_namespaces: %+v", c)
@@ -179,5 +180,65 @@ func TestRuntimeDir(t *testing.T) {
 	h.UID = os.Getuid() + 1
 	if c := h.runtimeDir(); c.Status != Fail {
 		t.Errorf("another user's dir: %+v", c)
+	}
+}
+
+// TestAppArmor: where the kernel restricts user namespaces to programs with
+// an AppArmor profile, doctor reads this process's label, finds the profile
+// file that names this binary, and whether the kernel has it loaded.
+func TestAppArmor(t *testing.T) {
+	const profile = "abi <abi/4.0>,\ninclude <tunables/global>\n\nprofile skiff /usr/local/bin/skiff flags=(unconfined) {\n  userns,\n}\n"
+	const newProfile = `printf 'abi <abi/4.0>,\ninclude <tunables/global>\nprofile %s %s flags=(unconfined) {\n  userns,\n}\n' | sudo tee %[3]s >/dev/null && sudo apparmor_parser -r %[3]s`
+	tests := []struct {
+		name, label, file, loaded, exe string
+		status                         Status
+		msg, fix                       string
+	}{
+		{"under skiff's profile", "skiff (unconfined)\n", profile, "", "", OK, "skiff runs under the profile skiff (unconfined)", ""},
+		{"under another profile", "snap.foo (enforce)\n", "", "", "", Warn, "runs under the profile snap.foo (enforce), not skiff's", ""},
+		{"installed, not loaded", "unconfined\n", profile, "passt (enforce)\nskiff-supervisor (unconfined)\n", "",
+			Fail, "its profile skiff (ETC/skiff) is not loaded", "sudo apparmor_parser -r ETC/skiff"},
+		{"installed, list unreadable", "unconfined\n", profile, "-", "",
+			Fail, "is not loaded, or was loaded for another path", "sudo apparmor_parser -r ETC/skiff"},
+		{"installed, loaded elsewhere", "unconfined\n", profile, "skiff (unconfined)\n", "",
+			Fail, "is loaded, but for another path", "sudo apparmor_parser -r ETC/skiff"},
+		{"none", "unconfined\n", "", "", "",
+			Fail, "no profile in ETC allows /usr/local/bin/skiff to create them", fmt.Sprintf(newProfile, "skiff", "/usr/local/bin/skiff", "ETC/skiff")},
+		{"another install's", "unconfined\n", profile, "", "/home/bob/.local/bin/skiff",
+			Fail, "no profile in ETC allows /home/bob/.local/bin/skiff", fmt.Sprintf(newProfile, "skiff-bob", "/home/bob/.local/bin/skiff", "ETC/skiff-bob")},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := fakeHost(t, "bob", "", "", map[string]string{"kernel.apparmor_restrict_unprivileged_userns": "1"})
+			etc := h.AppArmorDir
+			write := func(p, data string) {
+				if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+					t.Fatal(err)
+				}
+				if err := os.WriteFile(p, []byte(data), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			write(filepath.Join(h.Proc, "self/attr/apparmor/current"), tt.label)
+			write(filepath.Join(etc, "passt"), "profile passt /usr/bin/passt {\n}\n")
+			if tt.file != "" {
+				write(filepath.Join(etc, "skiff"), tt.file)
+			}
+			if tt.loaded != "-" {
+				write(filepath.Join(h.Sys, "kernel/security/apparmor/profiles"), tt.loaded)
+			}
+			if tt.exe != "" {
+				h.Exe = tt.exe
+			}
+			c := find(t, h.sysctls(), "apparmor_restrict_unprivileged_userns")
+			msg, fix := strings.ReplaceAll(tt.msg, "ETC", etc), strings.ReplaceAll(tt.fix, "ETC", etc)
+			if c.Status != tt.status || !strings.Contains(c.Message, msg) || c.Fix != fix {
+				t.Errorf("got %+v\nwant %s %q fix %q", c, tt.status, msg, fix)
+			}
+		})
+	}
+	h := fakeHost(t, "bob", "", "", map[string]string{"kernel.apparmor_restrict_unprivileged_userns": "0"})
+	if c := find(t, h.sysctls(), "apparmor_restrict_unprivileged_userns"); c.Status != OK {
+		t.Errorf("restriction off: %+v", c)
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	goruntime "runtime"
 	"runtime/debug"
+	"strconv"
 	"strings"
 	"time"
 
@@ -368,6 +369,35 @@ func CheckLogin(ctx context.Context, server, user, password string, tlsVerify *b
 // DefaultSocket is where `system service` serves the Docker API unless
 // told otherwise: the user's runtime directory (root: /run/skiff).
 func DefaultSocket() string { return filepath.Join(paths.RuntimeDir(), "skiff.sock") }
+
+// DockerHost is the DOCKER_HOST of this user's API service (DefaultSocket)
+// and whether something listens there: a running skiff system service, or
+// systemd's skiff.socket, which starts one on the first request.
+func DockerHost() (host string, listening bool) {
+	sock := DefaultSocket()
+	return "unix://" + sock, unixListening(sock)
+}
+
+// unixListening reports whether a listening unix socket is bound to path,
+// from /proc/net/unix (Flags has __SO_ACCEPTCON): connecting to find out
+// would start a socket-activated service.
+func unixListening(path string) bool {
+	data, err := os.ReadFile("/proc/net/unix")
+	if err != nil {
+		return false
+	}
+	for _, l := range strings.Split(string(data), "\n")[1:] {
+		// Num RefCount Protocol Flags Type St Inode Path
+		f := strings.Fields(l)
+		if len(f) < 8 || strings.Join(f[7:], " ") != path {
+			continue
+		}
+		if flags, err := strconv.ParseUint(f[3], 16, 32); err == nil && flags&0x10000 != 0 {
+			return true
+		}
+	}
+	return false
+}
 
 // Logout forgets a registry's credentials.
 func Logout(server string) error { return skiffregistry.Logout(server) }
