@@ -24,7 +24,7 @@ import (
 
 // CopyOptions are `cp`'s flags.
 type CopyOptions struct {
-	Archive    bool // -a: keep uid/gid
+	Archive    bool // -a: keep uid/gid of what is copied into a container
 	FollowLink bool // -L: follow a symlink given as the source
 }
 
@@ -77,7 +77,10 @@ func CopyFrom(st *storage.Store, ref, ctrPath, hostDest string, w io.Writer, o C
 		_, err = io.Copy(w, rc)
 		return err
 	}
-	return copyTree(src, c.Name+":"+ctrPath, st1, contentsOnly(ctrPath), hostDest, "", o.Archive, "")
+	// As with Docker's CLI, files copied out belong to whoever runs cp,
+	// with or without -a: -a only keeps the owners of files copied in
+	// (and a tar stream on "-" always carries them).
+	return copyTree(src, c.Name+":"+ctrPath, st1, contentsOnly(ctrPath), hostDest, "", false, "")
 }
 
 // PathStat describes a path in a container, as Docker's archive API
@@ -179,8 +182,9 @@ func resolveIn(root, p string, follow bool) (string, error) {
 
 // copyTree applies Docker's cp rules for one source (a file, link or
 // directory) and a destination. root, when set, is the container's root
-// the destination lies in (extraction is chrooted there); srcShown and
-// shown name the source and the destination in messages.
+// the destination lies in (extraction is chrooted there, keeping the
+// owners with keepOwner); srcShown and shown name the source and the
+// destination in messages.
 func copyTree(src, srcShown string, fi os.FileInfo, contents bool, dest, shown string, keepOwner bool, root string) error {
 	if shown == "" {
 		shown = dest
@@ -235,8 +239,8 @@ func copyTree(src, srcShown string, fi os.FileInfo, contents bool, dest, shown s
 		return untarIn(rc, into, root, keepOwner)
 	}
 	// Docker's rule, at every depth: a file never replaces a directory,
-	// nor a directory a file.
-	uopts := &archive.TarOptions{NoLchown: !keepOwner, NoOverwriteDirNonDir: true}
+	// nor a directory a file. On the host the files are the caller's.
+	uopts := &archive.TarOptions{NoLchown: true, NoOverwriteDirNonDir: true}
 	if err := archive.Untar(rc, into, uopts); err != nil {
 		return fmt.Errorf("copying %s to %s: %w", srcShown, shown, err)
 	}

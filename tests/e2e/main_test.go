@@ -70,8 +70,13 @@ var pulls sync.Map // user name + " " + reference -> *pullResult
 // reference; every later caller fails the same way if that pull failed.
 func pulled(t testing.TB, u *harness.User, repo string) string {
 	t.Helper()
+	return pulledRef(t, u, ref(repo))
+}
+
+// pulledRef is pulled for a full reference r.
+func pulledRef(t testing.TB, u *harness.User, r string) string {
+	t.Helper()
 	needRootless(t, u)
-	r := ref(repo)
 	v, _ := pulls.LoadOrStore(u.Name+" "+r, &pullResult{})
 	p := v.(*pullResult)
 	p.once.Do(func() { p.res = harness.RunAs(t, u, "pull", r) })

@@ -4,7 +4,9 @@ import (
 	"bufio"
 	"errors"
 	"fmt"
+	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"sort"
 	"strconv"
@@ -24,6 +26,7 @@ func CleanUser(u *User) error {
 	dirs := []string{u.DataDir(), u.RuntimeDir(), u.ConfigDir()}
 	if u.IsRoot() {
 		unmountUnder(dirs)
+		removeRootBridges()
 	} else {
 		unmountUnder([]string{u.Home, u.RuntimeDir()})
 	}
@@ -34,6 +37,34 @@ func CleanUser(u *User) error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// removeRootBridges deletes the bridges root skiff made in the host's
+// namespace (skb-*) and the iptables rules naming them. Their networks'
+// records go with /var/lib/skiff, and a stale bridge of the default
+// network keeps a route to 10.88.0.0/16 that would catch the replies
+// meant for the next run's containers.
+func removeRootBridges() {
+	for _, table := range []string{"filter", "nat"} {
+		out, err := exec.Command("/usr/sbin/iptables", "-w", "-t", table, "-S").Output()
+		if err != nil {
+			continue // no iptables: root never made a bridge's rules
+		}
+		for _, rule := range strings.Split(string(out), "\n") {
+			args := strings.Fields(rule)
+			if len(args) < 2 || args[0] != "-A" || !strings.Contains(rule, "skb-") {
+				continue
+			}
+			args[0] = "-D"
+			_ = exec.Command("/usr/sbin/iptables", append([]string{"-w", "-t", table}, args...)...).Run()
+		}
+	}
+	links, _ := net.Interfaces()
+	for _, l := range links {
+		if strings.HasPrefix(l.Name, "skb-") {
+			_ = exec.Command("/usr/sbin/ip", "link", "del", l.Name).Run()
+		}
+	}
 }
 
 // proc is one process of the host as /proc shows it.

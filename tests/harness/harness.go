@@ -15,6 +15,8 @@
 //
 //	SKIFF_BINARY     the binary under test (default <repo>/bin/skiff)
 //	SKIFF_E2E_KEEP=1 keep the users' stores and the registry after the run
+//	SKIFF_TEST_CACHE where the Debian image's root file system is cached
+//	                 (default /var/cache/skiff-tests, see debian.go)
 //
 // and those of service.go for the Docker Engine API service and its clients.
 package harness

@@ -102,6 +102,7 @@ type tarEntry struct {
 	uid, gid int
 	body     []byte
 	link     string
+	pax      map[string]string // PAX records, e.g. SCHILY.xattr.* for extended attributes
 }
 
 func writeTar(entries []tarEntry) ([]byte, error) {
@@ -109,14 +110,15 @@ func writeTar(entries []tarEntry) ([]byte, error) {
 	tw := tar.NewWriter(&buf)
 	for _, e := range entries {
 		h := &tar.Header{
-			Name:     e.name,
-			Typeflag: e.typ,
-			Mode:     e.mode,
-			Uid:      e.uid,
-			Gid:      e.gid,
-			Linkname: e.link,
-			ModTime:  fixedTime,
-			Format:   tar.FormatPAX,
+			Name:       e.name,
+			Typeflag:   e.typ,
+			Mode:       e.mode,
+			Uid:        e.uid,
+			Gid:        e.gid,
+			Linkname:   e.link,
+			ModTime:    fixedTime,
+			Format:     tar.FormatPAX,
+			PAXRecords: e.pax,
 		}
 		if e.typ == tar.TypeReg {
 			h.Size = int64(len(e.body))
