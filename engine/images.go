@@ -72,6 +72,7 @@ func (e *Engine) ImagePull(ctx context.Context, ref string, o PullOptions) (Pull
 		if err != nil {
 			return PullReport{}, err
 		}
+		slices.Sort(tags)
 		refs = refs[:0]
 		for _, t := range tags {
 			refs = append(refs, n.WithTag(t).String())
@@ -607,14 +608,15 @@ func ProgressText(done, total int64, width int) string {
 	return bar + fmt.Sprintf("%8v/%v", current, units.HumanSize(float64(total)))
 }
 
-// SplitReference returns a reference's familiar repository and tag
-// ("latest" when it names none), as pull's progress shows them.
-func SplitReference(ref string) (repo, tag string) {
+// SplitReference returns a reference's repository path in its registry
+// and its tag ("latest" when it names none), as pull's progress shows
+// them: "latest: Pulling from library/busybox", as Docker.
+func SplitReference(ref string) (path, tag string) {
 	n, err := reference.Parse(ref)
 	if err != nil {
 		return ref, ""
 	}
-	return n.FamiliarRepository(), n.Tag
+	return n.Path, n.Tag
 }
 
 // FamiliarImage is an image name as Docker's ps shows it: the short form,

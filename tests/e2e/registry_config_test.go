@@ -364,7 +364,7 @@ func TestPullProgressTerminal(t *testing.T) {
 	// A pipe: a line per step, no escape sequences, no byte counts.
 	r := skiff(t, "pull", name).OK(t)
 	id := shortDigestOf(t, pi)
-	checkPullLines(t, r, "Using default tag: latest", "latest: Pulling from "+name, id+": Pulling fs layer", id+": Pull complete",
+	checkPullLines(t, r, "Using default tag: latest", "latest: Pulling from "+pi.Repo, id+": Pulling fs layer", id+": Pull complete",
 		"Status: Downloaded newer image for "+name+":latest", pi.Ref)
 	if strings.Contains(r.Stdout, "\x1b[") || strings.Contains(r.Stdout, "Downloading") {
 		t.Errorf("pull on a pipe must not redraw or count bytes\n%s", r.Output())

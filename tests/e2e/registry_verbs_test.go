@@ -19,7 +19,7 @@ func TestPullAllTags(t *testing.T) {
 	t.Cleanup(func() { skiff(t, "rmi", name+":1", name+":2") })
 
 	r := skiff(t, "pull", "-a", name).OK(t)
-	checkPullLines(t, r, "1: Pulling from "+name, "2: Pulling from "+name, "Status: Downloaded newer image for "+name, name)
+	checkPullLines(t, r, "1: Pulling from "+repo, "2: Pulling from "+repo, "Status: Downloaded newer image for "+name, name)
 	for tag, img := range map[string]*harness.Image{"1": one, "2": two} {
 		if got := inspectImage(t, harness.E2E, []string{"image", "inspect"}, name+":"+tag).Id; got != img.ID {
 			t.Errorf("pull -a: %s:%s is %s, want %s", name, tag, got, img.ID)
