@@ -143,13 +143,22 @@ func LoadConfig() (*Config, error) {
 	return c, nil
 }
 
-// readDaemonJSON reads Docker's registry-mirrors and insecure-registries.
-func (c *Config) readDaemonJSON(path string) error {
+// readIfExists reads a file; nil data and no error when it is missing.
+func readIfExists(path string) ([]byte, error) {
 	data, err := os.ReadFile(path)
 	if errors.Is(err, fs.ErrNotExist) {
-		return nil
+		return nil, nil
 	}
-	if err != nil {
+	if err == nil && data == nil {
+		data = []byte{}
+	}
+	return data, err
+}
+
+// readDaemonJSON reads Docker's registry-mirrors and insecure-registries.
+func (c *Config) readDaemonJSON(path string) error {
+	data, err := readIfExists(path)
+	if data == nil {
 		return err
 	}
 	var d struct {
@@ -195,11 +204,8 @@ func normalizeMirror(s string) (string, error) {
 
 // readRegistriesConf reads the [[registry]] tables of one file.
 func (c *Config) readRegistriesConf(path string) error {
-	data, err := os.ReadFile(path)
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil
-	}
-	if err != nil {
+	data, err := readIfExists(path)
+	if data == nil {
 		return err
 	}
 	var f struct {

@@ -76,10 +76,7 @@ func TestRegistryMirror(t *testing.T) {
 		// Again: nothing new, as Docker says.
 		r = skiffWith(t, opts, "pull", mirrorImage).OK(t)
 		checkPullLines(t, r, "Status: Image is up to date for "+mirrorImage+":latest", dockerIORef)
-		info := skiffWith(t, opts, "info").OK(t).Stdout
-		if !strings.Contains(info, "Registry Mirrors:\n  http://"+mirror.Addr+"/\n") {
-			t.Errorf("info does not list the mirror under \"Registry Mirrors:\"\n%s", info)
-		}
+		infoShows(t, opts, "Registry Mirrors:\n  http://"+mirror.Addr+"/\n")
 		rmi()
 	})
 
@@ -94,10 +91,7 @@ location = "`+mirror.Addr+`"
 `)
 		r := skiffWith(t, opts, "pull", mirrorImage).OK(t)
 		checkPullLines(t, r, "Status: Downloaded newer image for "+mirrorImage+":latest", dockerIORef)
-		info := skiffWith(t, opts, "info").OK(t).Stdout
-		if !strings.Contains(info, "Registry Mirrors:\n  "+mirror.Addr+"\n") {
-			t.Errorf("info does not list the registries.conf mirror\n%s", info)
-		}
+		infoShows(t, opts, "Registry Mirrors:\n  "+mirror.Addr+"\n")
 		rmi()
 	})
 
@@ -140,6 +134,18 @@ location = "`+mirror.Addr+`"
 			t.Errorf("push went to the mirror %s", mirror.Addr)
 		}
 	})
+}
+
+// infoShows checks that skiff info (with opts' configuration) prints each
+// of the texts, as docker info does.
+func infoShows(t *testing.T, opts harness.RunOptions, texts ...string) {
+	t.Helper()
+	info := skiffWith(t, opts, "info").OK(t).Stdout
+	for _, want := range texts {
+		if !strings.Contains(info, want) {
+			t.Errorf("skiff info lacks %q\n%s", want, info)
+		}
+	}
 }
 
 // checkPullLines checks that a pull printed each of lines (in order), the
@@ -278,17 +284,24 @@ func TestRegistryCertsD(t *testing.T) {
 
 	// The API's pull reads certs.d too: the docker CLI through a service
 	// with this configuration.
+	dockerOpts := serviceWith(t, opts)
+	skiff(t, "rmi", name).OK(t)
+	harness.DockerWith(t, harness.E2E, dockerOpts, "pull", name).OK(t)
+	if got := inspectImage(t, harness.E2E, []string{"image", "inspect"}, name).Id; got != harness.Images["busybox"].ID {
+		t.Errorf("pulled through the API, the image ID is %s, want busybox's %s", got, harness.Images["busybox"].ID)
+	}
+}
+
+// serviceWith starts an API service for the e2e user with opts'
+// configuration and returns the options that point the docker CLI at it.
+func serviceWith(t *testing.T, opts harness.RunOptions) harness.RunOptions {
+	t.Helper()
 	sock := filepath.Join(harness.UserDir(t, harness.E2E), "api.sock")
 	svc := harness.StartExtraService(t, harness.E2E, opts.Env, "--time", "0", "unix://"+sock)
 	if err := svc.WaitPing(10 * time.Second); err != nil {
 		t.Fatalf("the API service did not start: %v\n%s", err, svc.Output())
 	}
-	skiff(t, "rmi", name).OK(t)
-	dockerOpts := harness.RunOptions{Env: []string{"DOCKER_HOST=unix://" + sock}}
-	harness.DockerWith(t, harness.E2E, dockerOpts, "pull", name).OK(t)
-	if got := inspectImage(t, harness.E2E, []string{"image", "inspect"}, name).Id; got != harness.Images["busybox"].ID {
-		t.Errorf("pulled through the API, the image ID is %s, want busybox's %s", got, harness.Images["busybox"].ID)
-	}
+	return harness.RunOptions{Env: []string{"DOCKER_HOST=unix://" + sock}}
 }
 
 // TestRegistryInfoAPI checks the API's /info RegistryConfig: the docker
@@ -298,18 +311,8 @@ func TestRegistryInfoAPI(t *testing.T) {
 	parallel(t)
 	home, opts := configHome(t)
 	writeConfig(t, home, "docker/daemon.json", `{"registry-mirrors": ["https://mirror.example:5000"], "insecure-registries": ["reg.example:5000", "10.9.0.0/16"]}`)
-	info := skiffWith(t, opts, "info").OK(t).Stdout
-	for _, want := range []string{"Insecure Registries:\n  reg.example:5000\n  127.0.0.0/8\n  ::1/128\n  10.9.0.0/16\n", "Registry Mirrors:\n  https://mirror.example:5000/\n"} {
-		if !strings.Contains(info, want) {
-			t.Errorf("skiff info lacks %q\n%s", want, info)
-		}
-	}
-	sock := filepath.Join(harness.UserDir(t, harness.E2E), "api.sock")
-	svc := harness.StartExtraService(t, harness.E2E, opts.Env, "--time", "0", "unix://"+sock)
-	if err := svc.WaitPing(10 * time.Second); err != nil {
-		t.Fatalf("the API service did not start: %v\n%s", err, svc.Output())
-	}
-	r := harness.DockerWith(t, harness.E2E, harness.RunOptions{Env: []string{"DOCKER_HOST=unix://" + sock}}, "info", "--format", "{{json .RegistryConfig}}").OK(t)
+	infoShows(t, opts, "Insecure Registries:\n  reg.example:5000\n  127.0.0.0/8\n  ::1/128\n  10.9.0.0/16\n", "Registry Mirrors:\n  https://mirror.example:5000/\n")
+	r := harness.DockerWith(t, harness.E2E, serviceWith(t, opts), "info", "--format", "{{json .RegistryConfig}}").OK(t)
 	var rc struct {
 		Mirrors               []string
 		InsecureRegistryCIDRs []string
