@@ -34,6 +34,18 @@ func TestPullAllTags(t *testing.T) {
 	for _, bad := range []string{name + ":1", name + "@" + one.Digest} {
 		skiff(t, "pull", "-a", bad).ErrorLine(t, 125, "tag can't be used with --all-tags/-a")
 	}
+
+	// The API pulls every tag when the request names none (docker pull -a).
+	skiff(t, "rmi", name+":1", name+":2").OK(t)
+	d := harness.Docker(t, harness.E2E, "pull", "-a", name).OK(t)
+	if !strings.Contains(d.Stdout, "Status: Downloaded newer image for "+name+"\n") {
+		t.Errorf("docker pull -a through the API service\n%s", d.Output())
+	}
+	for _, tag := range []string{"1", "2"} {
+		if !imageListed(t, harness.E2E, name+":"+tag) {
+			t.Errorf("docker pull -a through the API did not pull %s:%s", name, tag)
+		}
+	}
 }
 
 // TestPushAllTags pushes every local tag of a repository with -a, and
@@ -61,6 +73,14 @@ func TestPushAllTags(t *testing.T) {
 		}
 	}
 	skiff(t, "push", "-a", name+":a").ErrorLine(t, 125, "tag can't be used with --all-tags/-a")
+
+	// The API pushes every tag when the request names none (docker push -a).
+	skiff(t, "tag", bb, name+":c").OK(t)
+	t.Cleanup(func() { skiff(t, "rmi", name+":c") })
+	harness.Docker(t, harness.E2E, "push", "-a", name).OK(t)
+	if _, ok := fetchManifest(t, harness.Registry, repo, "c", "", ""); !ok {
+		t.Errorf("docker push -a through the API did not push %s:c", repo)
+	}
 	skiff(t, "push", "-a", ref(pushRepo("push-all-none"))).ErrorLine(t, 125, "does not exist locally")
 }
 
