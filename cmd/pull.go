@@ -5,7 +5,9 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 	"sync"
+	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/urfave/cli/v2"
@@ -79,14 +81,15 @@ func tlsVerify(c *cli.Context) *bool {
 // plain stream, a redrawn line per layer with Docker's bar and sizes on
 // a terminal.
 type progress struct {
-	mu     sync.Mutex
-	w      io.Writer
-	tty    bool
-	width  int // the terminal's columns
-	order  []string
-	status map[string]string
-	sizes  map[string]int64
-	drawn  int
+	mu      sync.Mutex
+	w       io.Writer
+	tty     bool
+	width   int // the terminal's columns
+	order   []string
+	status  map[string]string
+	sizes   map[string]int64
+	drawn   int
+	drawnAt time.Time
 }
 
 func newProgress(w *os.File) *progress {
@@ -127,10 +130,14 @@ func (p *progress) LayerBytes(d string, n int64) {
 	if n == p.sizes[d] {
 		st = "Download complete"
 	}
-	// Redraw only when the line changes: a byte count moves often.
-	if p.status[d] != st {
+	// Redraw when the line changes: at once when a layer starts or ends
+	// its download, else at most ten times a second (a byte count moves
+	// with every read).
+	if prev := p.status[d]; prev != st {
 		p.status[d] = st
-		p.redraw()
+		if !strings.HasPrefix(prev, "Downloading") || st == "Download complete" || time.Since(p.drawnAt) >= 100*time.Millisecond {
+			p.redraw()
+		}
 	}
 }
 
@@ -166,5 +173,5 @@ func (p *progress) redraw() {
 	for _, d := range p.order {
 		fmt.Fprintf(p.w, "\x1b[2K%s: %s\n", engine.ShortDigest(d), p.status[d])
 	}
-	p.drawn = len(p.order)
+	p.drawn, p.drawnAt = len(p.order), time.Now()
 }

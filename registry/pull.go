@@ -1,7 +1,9 @@
 // Package registry moves images between skiff's store and registries:
-// resolving references, pulling (and later pushing), and credentials from
-// ~/.docker/config.json. It parses nothing on its own (see
-// registry/reference) and stores through storage/.
+// pulling (from mirrors first), pushing, searching, and credentials from
+// ~/.docker/config.json, with the registry configuration CI hosts have
+// (Docker's daemon.json, containers-registries.conf, certs.d; config.go).
+// References are parsed by registry/reference; images are stored through
+// storage/.
 package registry
 
 import (

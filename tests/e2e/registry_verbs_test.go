@@ -138,6 +138,12 @@ func TestPushPlatform(t *testing.T) {
 	}
 	skiff(t, "push", "--platform", "linux", dst).ErrorLine(t, 125, "invalid platform")
 	pushed(t, skiff(t, "push", "--platform", "linux/amd64", dst), ref(repo), "v1")
+	// The API's platform parameter (docker push --platform).
+	d := harness.Docker(t, harness.E2E, "push", "--platform", "linux/arm64", dst)
+	if d.ExitCode != 1 || !strings.Contains(d.Stderr, "not linux/arm64") {
+		t.Errorf("docker push --platform linux/arm64 of an amd64 image through the API: want exit 1 naming the platform\n%s", d.Output())
+	}
+	harness.Docker(t, harness.E2E, "push", "--platform", "linux/amd64", dst).OK(t)
 }
 
 // TestRmiNoSuchImage: Docker's words, no advice to pull.
