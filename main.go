@@ -14,6 +14,7 @@ import (
 	"go.podman.io/storage/pkg/reexec"
 
 	"github.com/skiff-project/skiff/cmd"
+	"github.com/skiff-project/skiff/internal/trace"
 )
 
 // version is set by the Makefile with -ldflags -X.
@@ -36,5 +37,8 @@ func main() {
 	if reexec.Init() {
 		return
 	}
-	os.Exit(cmd.Main(os.Args, version))
+	end := trace.Begin("the whole command")
+	code := cmd.Main(os.Args, version)
+	end()
+	os.Exit(code)
 }

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -163,26 +164,16 @@ func (s *Server) createImage(w http.ResponseWriter, r *http.Request, _ params) e
 	if err != nil {
 		return err
 	}
-	before, _ := s.e.ImageInspect(r.Context(), ref)
 	js := newJSONStream(w)
 	pp := &pullProgress{js: js, tag: r.FormValue("tag")}
-	full, err := s.e.ImagePull(r.Context(), ref, engine.PullOptions{Platform: r.FormValue("platform"), Progress: pp, Auth: auth})
+	// Docker pulls every tag of a repository named without a tag.
+	all := r.FormValue("tag") == "" && engine.NameOnly(from)
+	rep, err := s.e.ImagePull(r.Context(), ref, engine.PullOptions{Platform: r.FormValue("platform"), Progress: pp, Auth: auth, AllTags: all})
 	if err != nil {
 		return js.finish(err)
 	}
-	after, _ := s.e.ImageInspect(r.Context(), full)
-	status := "Downloaded newer image for " + familiarName(full)
-	if before != nil && after != nil && before.ID == after.ID {
-		status = "Image is up to date for " + familiarName(full)
-	}
-	js.send(jsonMessage{Status: "Status: " + status})
+	js.send(jsonMessage{Status: "Status: " + rep.Status})
 	return nil
-}
-
-// familiarName drops docker.io/library/ as Docker's messages do.
-func familiarName(ref string) string {
-	ref = strings.TrimPrefix(ref, "docker.io/")
-	return strings.TrimPrefix(ref, "library/")
 }
 
 func (s *Server) importImage(w http.ResponseWriter, r *http.Request, src string) error {
@@ -206,22 +197,68 @@ func (s *Server) importImage(w http.ResponseWriter, r *http.Request, src string)
 
 func (s *Server) pushImage(w http.ResponseWriter, r *http.Request, p params) error {
 	ref := p["name"]
-	if tag := r.FormValue("tag"); tag != "" {
+	tag := r.FormValue("tag")
+	if tag != "" {
 		ref += ":" + tag
 	}
 	auth, err := registryAuth(r)
 	if err != nil {
 		return err
 	}
-	if _, err := s.e.ImageInspect(r.Context(), ref); err != nil {
+	platform, err := pushPlatform(r.FormValue("platform"))
+	if err != nil {
+		return err
+	}
+	// Docker pushes every tag of a repository named without a tag.
+	all := tag == "" && engine.NameOnly(ref)
+	if _, err := s.e.ImageInspect(r.Context(), ref); err != nil && !all {
 		return fmt.Errorf("An image does not exist locally with the tag: %s: %w", p["name"], errdefs.ErrNotFound)
 	}
 	js := newJSONStream(w)
 	_, err = s.e.ImagePush(r.Context(), ref, "", engine.PushOptions{
-		Auth:     auth,
+		Auth: auth, AllTags: all, Platform: platform,
 		Progress: func(line string) { js.send(jsonMessage{Status: strings.TrimRight(line, "\n")}) },
 	})
 	return js.finish(err)
+}
+
+// pushPlatform is the platform query of a push (API 1.46: an OCI
+// platform as JSON) as os/arch[/variant].
+func pushPlatform(v string) (string, error) {
+	if v == "" {
+		return "", nil
+	}
+	var p struct {
+		OS           string `json:"os"`
+		Architecture string `json:"architecture"`
+		Variant      string `json:"variant"`
+	}
+	if err := json.Unmarshal([]byte(v), &p); err != nil || p.OS == "" || p.Architecture == "" {
+		return "", errdefs.Invalid("invalid platform %q: want a JSON OCI platform with os and architecture", v)
+	}
+	return strings.TrimSuffix(p.OS+"/"+p.Architecture+"/"+p.Variant, "/"), nil
+}
+
+// searchImages is GET /images/search?term=&limit=&filters=.
+func (s *Server) searchImages(w http.ResponseWriter, r *http.Request, _ params) error {
+	f, err := filtersValue(r)
+	if err != nil {
+		return err
+	}
+	limit, err := intValue(r, "limit", 0)
+	if err != nil {
+		return err
+	}
+	auth, err := registryAuth(r)
+	if err != nil {
+		return err
+	}
+	res, err := s.e.ImageSearch(r.Context(), r.FormValue("term"), engine.SearchOptions{Limit: limit, Filters: f, Auth: auth})
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, res)
+	return nil
 }
 
 // saveImages is GET /images/get?names=… and /images/{name}/get.

@@ -2,13 +2,10 @@ package api
 
 import (
 	"encoding/json"
-	"fmt"
 	"io"
 	"net/http"
-	"strings"
 	"sync"
 
-	"github.com/docker/go-units"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
 	"github.com/skiff-project/skiff/engine"
@@ -127,7 +124,7 @@ type pullProgress struct {
 	tag   string
 }
 
-func (p *pullProgress) Resolved(ref string, layers []v1.Descriptor) {
+func (p *pullProgress) Resolved(ref string, layers []v1.Descriptor, have []bool) {
 	p.mu.Lock()
 	p.sizes = map[string]int64{}
 	for _, l := range layers {
@@ -139,8 +136,12 @@ func (p *pullProgress) Resolved(ref string, layers []v1.Descriptor) {
 		tag = p.tag // a pull by digest: the digest asked for
 	}
 	p.js.send(jsonMessage{Status: "Pulling from " + repo, ID: tag})
-	for _, l := range layers {
-		p.js.send(jsonMessage{Status: "Pulling fs layer", ProgressDetail: &progressDetail{}, ID: engine.ShortDigest(l.Digest.String())})
+	for i, l := range layers {
+		status := "Pulling fs layer"
+		if have[i] {
+			status = "Already exists"
+		}
+		p.js.send(jsonMessage{Status: status, ProgressDetail: &progressDetail{}, ID: engine.ShortDigest(l.Digest.String())})
 	}
 }
 
@@ -149,14 +150,10 @@ func (p *pullProgress) LayerBytes(d string, done int64) {
 	total := p.sizes[d]
 	p.mu.Unlock()
 	p.js.send(jsonMessage{Status: "Downloading", ProgressDetail: &progressDetail{Current: done, Total: total},
-		Progress: progressBar(done, total), ID: engine.ShortDigest(d)})
+		Progress: engine.ProgressText(done, total, 200), ID: engine.ShortDigest(d)})
 }
 
-func (p *pullProgress) LayerDone(d string, cached bool) {
-	if cached {
-		p.js.send(jsonMessage{Status: "Already exists", ProgressDetail: &progressDetail{}, ID: engine.ShortDigest(d)})
-		return
-	}
+func (p *pullProgress) LayerDone(d string) {
 	p.js.send(jsonMessage{Status: "Download complete", ProgressDetail: &progressDetail{}, ID: engine.ShortDigest(d)})
 	p.js.send(jsonMessage{Status: "Pull complete", ProgressDetail: &progressDetail{}, ID: engine.ShortDigest(d)})
 }
@@ -164,23 +161,6 @@ func (p *pullProgress) LayerDone(d string, cached bool) {
 func (p *pullProgress) Finished(digest string) {
 	p.js.send(jsonMessage{Status: "Digest: " + digest})
 }
-
-// progressBar is the text bar older clients print.
-func progressBar(done, total int64) string {
-	if total <= 0 {
-		return fmt.Sprintf("%8s", humanBytes(done))
-	}
-	const width = 50
-	n := int(float64(done) / float64(total) * width)
-	n = max(0, min(n, width))
-	bar := strings.Repeat("=", n)
-	if n < width {
-		bar += ">" + strings.Repeat(" ", width-n-1)
-	}
-	return fmt.Sprintf("[%s] %8s/%s", bar, humanBytes(done), humanBytes(total))
-}
-
-func humanBytes(n int64) string { return units.HumanSizeWithPrecision(float64(n), 3) }
 
 // discardReader drains r so that the client is not stuck sending.
 func discardReader(r io.Reader) { _, _ = io.Copy(io.Discard, r) }

@@ -54,6 +54,7 @@ func (s *Server) routes() *router {
 	rt.add(post, "/images/load", s.loadImages)
 	rt.add(post, "/images/prune", s.pruneImages)
 	rt.add(get, "/images/get", s.saveImages)
+	rt.add(get, "/images/search", s.searchImages)
 	rt.add(get, "/images/{name*}/json", s.inspectImage)
 	rt.add(get, "/images/{name*}/history", s.imageHistory)
 	rt.add(get, "/images/{name*}/get", s.saveImages)

@@ -20,7 +20,6 @@ import (
 
 	"github.com/skiff-project/skiff/engine"
 	"github.com/skiff-project/skiff/errdefs"
-	"github.com/skiff-project/skiff/internal/trace"
 )
 
 // logLevels are --log-level's values.
@@ -57,9 +56,7 @@ func Main(args []string, version string) int {
 		prepare(c)
 	}
 	addExamples(app.Commands)
-	end := trace.Begin("skiff " + strings.Join(args[1:], " "))
 	err := app.Run(interspersed(app, args))
-	end()
 	if err == nil {
 		return 0
 	}
@@ -77,7 +74,7 @@ func commands(version string) []*cli.Command {
 		rmCommand(), psCommand(), logsCommand(), waitCommand(), execCommand(), attachCommand(),
 		topCommand(), renameCommand(), pauseCommand(true), pauseCommand(false), portCommand(),
 		statsCommand(), containerCommand(), networkCommand(), volumeCommand(), cpCommand(),
-		buildCommand(), builderCommand(), pullCommand(), pushCommand(), loginCommand(), logoutCommand(),
+		buildCommand(), builderCommand(), pullCommand(), pushCommand(), searchCommand(), loginCommand(), logoutCommand(),
 		imagesCommand(), imageCommand(), inspectCommand(), tagCommand(), rmiCommand(), importCommand(),
 		saveCommand(), loadCommand(), exportCommand(), diffCommand(), historyCommand(), commitCommand(),
 		systemCommand(), infoCommand(), versionCommand(version), eventsCommand(), servicesCommand(), kubeCommand(),

@@ -5,7 +5,9 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 	"sync"
+	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/urfave/cli/v2"
@@ -29,18 +31,28 @@ func pullCommand() *cli.Command {
 		UsageText: "skiff pull [OPTIONS] NAME[:TAG|@DIGEST]",
 		Flags: append(pullFlags(),
 			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "print only the image reference"},
+			&cli.BoolFlag{Name: "all-tags", Aliases: []string{"a"}, Usage: "download every tag of the repository"},
 		),
 		Action: func(c *cli.Context) error {
 			if err := exactArgs(c, 1, 1, "pull [OPTIONS] NAME[:TAG|@DIGEST]"); err != nil {
 				return err
 			}
+			ref, quiet := c.Args().First(), c.Bool("quiet")
+			o := pullOptions(c, quiet, os.Stdout)
+			o.AllTags = c.Bool("all-tags")
+			if !o.AllTags && !quiet && engine.NameOnly(ref) {
+				fmt.Fprintln(c.App.Writer, "Using default tag: latest")
+			}
 			return withEngine(c, func(ctx context.Context, e *engine.Engine) error {
 				// Like Docker, pull's own progress goes to stdout.
-				name, err := e.ImagePull(ctx, c.Args().First(), pullOptions(c, c.Bool("quiet"), os.Stdout))
+				rep, err := e.ImagePull(ctx, ref, o)
 				if err != nil {
 					return err
 				}
-				fmt.Fprintln(c.App.Writer, name)
+				if !quiet {
+					fmt.Fprintf(c.App.Writer, "Status: %s\n", rep.Status)
+				}
+				fmt.Fprintln(c.App.Writer, rep.Ref)
 				return nil
 			})
 		},
@@ -65,30 +77,45 @@ func tlsVerify(c *cli.Context) *bool {
 	return &v
 }
 
-// progress prints Docker-like pull lines: one per layer on a plain
-// stream, a redrawn line per layer on a terminal.
+// progress prints Docker-like pull lines: one per layer and step on a
+// plain stream, a redrawn line per layer with Docker's bar and sizes on
+// a terminal.
 type progress struct {
-	mu     sync.Mutex
-	w      io.Writer
-	tty    bool
-	order  []string
-	status map[string]string
-	drawn  int
+	mu      sync.Mutex
+	w       io.Writer
+	tty     bool
+	width   int // the terminal's columns
+	order   []string
+	status  map[string]string
+	sizes   map[string]int64
+	drawn   int
+	drawnAt time.Time
 }
 
 func newProgress(w *os.File) *progress {
-	return &progress{w: w, tty: term.IsTerminal(int(w.Fd())), status: map[string]string{}}
+	p := &progress{w: w, tty: term.IsTerminal(int(w.Fd()))}
+	if p.tty {
+		p.width, _, _ = term.GetSize(int(w.Fd()))
+	}
+	return p
 }
 
-func (p *progress) Resolved(ref string, layers []v1.Descriptor) {
+func (p *progress) Resolved(ref string, layers []v1.Descriptor, have []bool) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	repo, tag := engine.SplitReference(ref)
 	fmt.Fprintf(p.w, "%s: Pulling from %s\n", tag, repo)
-	for _, l := range layers {
+	// A new image (pull -a) starts its own lines.
+	p.order, p.status, p.sizes, p.drawn = nil, map[string]string{}, map[string]int64{}, 0
+	for i, l := range layers {
 		d := l.Digest.String()
 		p.order = append(p.order, d)
-		p.status[d] = "Pulling fs layer"
+		p.sizes[d] = l.Size
+		st := "Pulling fs layer"
+		if have[i] {
+			st = "Already exists"
+		}
+		p.set(d, st)
 	}
 	p.redraw()
 }
@@ -99,22 +126,25 @@ func (p *progress) LayerBytes(d string, n int64) {
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	p.status[d] = fmt.Sprintf("Downloading %s", humanBytes(n))
-	p.redraw()
+	st := "Downloading " + engine.ProgressText(n, p.sizes[d], p.width)
+	if n == p.sizes[d] {
+		st = "Download complete"
+	}
+	// Redraw when the line changes: at once when a layer starts or ends
+	// its download, else at most ten times a second (a byte count moves
+	// with every read).
+	if prev := p.status[d]; prev != st {
+		p.status[d] = st
+		if !strings.HasPrefix(prev, "Downloading") || st == "Download complete" || time.Since(p.drawnAt) >= 100*time.Millisecond {
+			p.redraw()
+		}
+	}
 }
 
-func (p *progress) LayerDone(d string, cached bool) {
+func (p *progress) LayerDone(d string) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	st := "Pull complete"
-	if cached {
-		st = "Already exists"
-	}
-	p.status[d] = st
-	if !p.tty {
-		fmt.Fprintf(p.w, "%s: %s\n", engine.ShortDigest(d), st)
-		return
-	}
+	p.set(d, "Pull complete")
 	p.redraw()
 }
 
@@ -122,6 +152,14 @@ func (p *progress) Finished(d string) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	fmt.Fprintf(p.w, "Digest: %s\n", d)
+}
+
+// set records a layer's step; on a plain stream it prints it as a line.
+func (p *progress) set(d, st string) {
+	p.status[d] = st
+	if !p.tty {
+		fmt.Fprintf(p.w, "%s: %s\n", engine.ShortDigest(d), st)
+	}
 }
 
 // redraw rewrites the layer lines on a terminal.
@@ -135,5 +173,5 @@ func (p *progress) redraw() {
 	for _, d := range p.order {
 		fmt.Fprintf(p.w, "\x1b[2K%s: %s\n", engine.ShortDigest(d), p.status[d])
 	}
-	p.drawn = len(p.order)
+	p.drawn, p.drawnAt = len(p.order), time.Now()
 }

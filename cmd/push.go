@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"strings"
+	"sync"
 
 	"github.com/urfave/cli/v2"
 	"golang.org/x/term"
@@ -23,36 +24,52 @@ func pushCommand() *cli.Command {
 		UsageText: "skiff push [OPTIONS] NAME[:TAG] [DESTINATION]",
 		Flags: []cli.Flag{
 			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "print nothing but errors"},
+			&cli.BoolFlag{Name: "all-tags", Aliases: []string{"a"}, Usage: "push every local tag of the repository"},
+			&cli.StringFlag{Name: "platform", Usage: "push only if the image is for `os/arch[/variant]` (skiff keeps one platform's image per name)"},
 			&cli.BoolFlag{Name: "tls-verify", Value: true, Usage: "require HTTPS with a verified certificate (loopback registries always speak plain HTTP)"},
 		},
 		Action: func(c *cli.Context) error {
 			if err := exactArgs(c, 1, 2, "push [OPTIONS] NAME[:TAG] [DESTINATION]"); err != nil {
 				return err
 			}
-			return withEngine(c, func(ctx context.Context, e *engine.Engine) error {
-				o := engine.PushOptions{TLSVerify: tlsVerify(c)}
-				if !c.Bool("quiet") {
-					tty := term.IsTerminal(int(os.Stdout.Fd()))
-					drawn := false
-					o.Progress = func(s string) {
-						if drawn {
-							fmt.Fprint(c.App.Writer, "\r\x1b[2K")
-							drawn = false
-						}
-						fmt.Fprintln(c.App.Writer, s)
-					}
-					if tty {
-						// One redrawn progress line on a terminal.
-						o.Bytes = func(done, total int64) {
-							fmt.Fprintf(c.App.Writer, "\r\x1b[2KPushing %s / %s", humanBytes(done), humanBytes(total))
-							drawn = true
-						}
-					}
+			ref := c.Args().Get(0)
+			o := engine.PushOptions{TLSVerify: tlsVerify(c), AllTags: c.Bool("all-tags"), Platform: c.String("platform")}
+			if !c.Bool("quiet") {
+				if !o.AllTags && engine.NameOnly(ref) {
+					fmt.Fprintln(c.App.Writer, "Using default tag: latest")
 				}
-				_, err := e.ImagePush(ctx, c.Args().Get(0), c.Args().Get(1), o)
+				o.Progress, o.Bytes = pushProgress(c.App.Writer, term.IsTerminal(int(os.Stdout.Fd())))
+			}
+			return withEngine(c, func(ctx context.Context, e *engine.Engine) error {
+				_, err := e.ImagePush(ctx, ref, c.Args().Get(1), o)
 				return err
 			})
 		},
+	}
+}
+
+// pushProgress prints Docker's push lines; on a terminal a redrawn line
+// below them counts the bytes sent.
+func pushProgress(w io.Writer, tty bool) (func(string), func(done, total int64)) {
+	var mu sync.Mutex
+	drawn := false
+	say := func(s string) {
+		mu.Lock()
+		defer mu.Unlock()
+		if drawn {
+			fmt.Fprint(w, "\r\x1b[2K")
+			drawn = false
+		}
+		fmt.Fprintln(w, s)
+	}
+	if !tty {
+		return say, nil
+	}
+	return say, func(done, total int64) {
+		mu.Lock()
+		defer mu.Unlock()
+		fmt.Fprintf(w, "\r\x1b[2KPushing %s / %s", humanBytes(done), humanBytes(total))
+		drawn = true
 	}
 }
 

@@ -167,7 +167,11 @@ func infoCommand() *cli.Command {
 					} {
 						fmt.Fprintf(w, "%s:\t%v\n", kv[0], kv[1])
 					}
-					return w.Flush()
+					if err := w.Flush(); err != nil {
+						return err
+					}
+					printRegistryConfig(c.App.Writer, in.RegistryConfig)
+					return nil
 				case "json":
 					return json.NewEncoder(c.App.Writer).Encode(info)
 				default:

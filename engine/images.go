@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -12,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	units "github.com/docker/go-units"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	ctypes "github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/api/types/image"
@@ -37,26 +39,72 @@ type PullOptions struct {
 	Progress  PullProgress
 	// Auth, when set, replaces the user's stored credentials.
 	Auth *Credentials
+	// AllTags pulls every tag of the repository, which the reference
+	// names without a tag or digest.
+	AllTags bool
 }
 
 // Credentials are a registry user and password, or a token.
 type Credentials = registry.Credentials
 
-// ImagePull downloads an image and returns its full reference.
-func (e *Engine) ImagePull(ctx context.Context, ref string, o PullOptions) (string, error) {
-	n, err := reference.Parse(ref)
+// PullReport is what a pull did.
+type PullReport struct {
+	// Ref is the full reference pulled; the repository with AllTags.
+	Ref string
+	// Status is Docker's closing line of a pull, after "Status: ":
+	// "Downloaded newer image for busybox:latest" when an image or a tag
+	// is new, else "Image is up to date for busybox:latest".
+	Status string
+}
+
+// ImagePull downloads an image (every tag of a repository with AllTags).
+func (e *Engine) ImagePull(ctx context.Context, ref string, o PullOptions) (PullReport, error) {
+	n, err := reference.ParseNoTag(ref)
 	if err != nil {
-		return "", err
+		return PullReport{}, err
 	}
-	err = e.withStore(func(st *storage.Store) error {
-		e.log.Debug("pulling", "ref", n.String(), "platform", o.Platform)
-		img, err := registry.Pull(ctx, st, ref, registry.PullOptions{Platform: o.Platform, TLSVerify: o.TLSVerify, Progress: o.Progress, Auth: o.Auth})
-		if err == nil {
-			refEvent("pull", ref, img)
+	refs := []string{n.String()}
+	switch {
+	case o.AllTags && (n.Tag != "" || n.Digest != ""):
+		return PullReport{}, errdefs.Invalid("tag can't be used with --all-tags/-a")
+	case o.AllTags:
+		tags, err := registry.Tags(ctx, n.Repository(), e.registryPullOptions(o))
+		if err != nil {
+			return PullReport{}, err
 		}
-		return err
+		slices.Sort(tags)
+		refs = refs[:0]
+		for _, t := range tags {
+			refs = append(refs, n.WithTag(t).String())
+		}
+	case n.Digest == "" && n.Tag == "":
+		n.Tag = "latest"
+		refs = []string{n.String()}
+	}
+	newer := false
+	err = e.withStore(func(st *storage.Store) error {
+		for _, r := range refs {
+			e.log.Debug("pulling", "ref", r, "platform", o.Platform)
+			before, _ := st.LookupImage(r)
+			img, err := registry.Pull(ctx, st, r, e.registryPullOptions(o))
+			if err != nil {
+				return err
+			}
+			refEvent("pull", r, img)
+			newer = newer || before == nil || before.ID != img.ID
+		}
+		return nil
 	})
-	return n.String(), err
+	status := "Image is up to date for " + n.Familiar()
+	if newer {
+		status = "Downloaded newer image for " + n.Familiar()
+	}
+	return PullReport{Ref: n.String(), Status: status}, err
+}
+
+// registryPullOptions are the registry's options for a pull.
+func (e *Engine) registryPullOptions(o PullOptions) registry.PullOptions {
+	return registry.PullOptions{Platform: o.Platform, TLSVerify: o.TLSVerify, Progress: o.Progress, Auth: o.Auth, Log: e.log}
 }
 
 // Pull policies of run, create and build.
@@ -97,7 +145,7 @@ func (e *Engine) ImageEnsure(ctx context.Context, ref, policy string, o PullOpti
 	if missing != nil {
 		missing()
 	}
-	img, err := registry.Pull(ctx, st, ref, registry.PullOptions{Platform: o.Platform, TLSVerify: o.TLSVerify, Progress: o.Progress, Auth: o.Auth})
+	img, err := registry.Pull(ctx, st, ref, e.registryPullOptions(o))
 	if err != nil {
 		return "", err
 	}
@@ -108,8 +156,9 @@ func (e *Engine) ImageEnsure(ctx context.Context, ref, policy string, o PullOpti
 // PushOptions are `push`'s.
 type PushOptions = registry.PushOptions
 
-// ImagePush uploads an image to its registry (or to dest) and returns the
-// manifest digest.
+// ImagePush uploads an image to its registry (or to dest), or every local
+// tag of a repository with AllTags, and returns the (last) manifest
+// digest.
 func (e *Engine) ImagePush(ctx context.Context, ref, dest string, o PushOptions) (string, error) {
 	var digest string
 	err := e.withStore(func(st *storage.Store) (err error) {
@@ -335,6 +384,9 @@ func (e *Engine) ImageRemove(ctx context.Context, ref string, force bool) ([]ima
 	err := e.withStore(func(st *storage.Store) error {
 		img, _ := st.LookupImage(ref)
 		res, err := st.RemoveImage(ref, force)
+		if errors.Is(err, errdefs.ErrNotFound) && img == nil {
+			return noSuchImage(ref)
+		}
 		if err != nil {
 			return err
 		}
@@ -348,6 +400,18 @@ func (e *Engine) ImageRemove(ctx context.Context, ref string, force bool) ([]ima
 		return nil
 	})
 	return out, err
+}
+
+// noSuchImage is Docker's error for removing an image that is not
+// there: the name with its default tag, and no advice to pull it.
+func noSuchImage(ref string) error {
+	if n, err := reference.ParseNoTag(ref); err == nil && !reference.IsID(strings.TrimPrefix(ref, "sha256:")) {
+		if n.Tag == "" && n.Digest == "" {
+			n.Tag = "latest"
+		}
+		ref = n.Familiar()
+	}
+	return errdefs.NotFound("No such image: %s", ref)
 }
 
 // ImagePrune removes dangling images (with all, every image no container
@@ -515,14 +579,44 @@ func pathMatch(pattern, name string) (bool, error) { return path.Match(pattern, 
 // 12 hex characters, without sha256:.
 func ShortDigest(d string) string { return container.ShortID(strings.TrimPrefix(d, "sha256:")) }
 
-// SplitReference returns a reference's familiar repository and tag
-// ("latest" when it names none), as pull's progress shows them.
-func SplitReference(ref string) (repo, tag string) {
+// NameOnly reports whether ref names a repository without a tag or
+// digest.
+func NameOnly(ref string) bool {
+	n, err := reference.ParseNoTag(ref)
+	return err == nil && n.Tag == "" && n.Digest == ""
+}
+
+// ProgressText is Docker's progress of a transfer on a terminal width
+// columns wide: "[=====>     ]  86MB/420MB", the bar only on terminals
+// wider than 110 columns, as docker's jsonmessage draws it.
+func ProgressText(done, total int64, width int) string {
+	if done <= 0 && total <= 0 {
+		return ""
+	}
+	current := units.HumanSize(float64(done))
+	if total <= 0 {
+		return fmt.Sprintf("%8v", current)
+	}
+	pct := min(int(float64(done)/float64(total)*100)/2, 50)
+	bar := ""
+	if width > 110 {
+		bar = fmt.Sprintf("[%s>%s] ", strings.Repeat("=", pct), strings.Repeat(" ", 50-pct))
+	}
+	if done > total {
+		return bar + fmt.Sprintf("%8v", current)
+	}
+	return bar + fmt.Sprintf("%8v/%v", current, units.HumanSize(float64(total)))
+}
+
+// SplitReference returns a reference's repository path in its registry
+// and its tag ("latest" when it names none), as pull's progress shows
+// them: "latest: Pulling from library/busybox", as Docker.
+func SplitReference(ref string) (path, tag string) {
 	n, err := reference.Parse(ref)
 	if err != nil {
 		return ref, ""
 	}
-	return n.FamiliarRepository(), n.Tag
+	return n.Path, n.Tag
 }
 
 // FamiliarImage is an image name as Docker's ps shows it: the short form,

@@ -170,14 +170,13 @@ func newInfo(ctrs []*container.Container, images int) *Info {
 	in.ServerVersion, in.DefaultRuntime, in.LoggingDriver = Version, DefaultRuntime, "json-file"
 	in.SystemTime = time.Now().Format(time.RFC3339Nano)
 	in.IndexServerAddress = "https://index.docker.io/v1/"
-	in.RegistryConfig = &registry.ServiceConfig{
-		IndexConfigs:          map[string]*registry.IndexInfo{"docker.io": {Name: "docker.io", Mirrors: []string{}, Secure: true, Official: true}},
-		InsecureRegistryCIDRs: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("::1/128")},
-		Mirrors:               []string{},
-	}
 	exe, _ := os.Executable()
 	in.Runtimes = map[string]system.RuntimeWithStatus{DefaultRuntime: {Runtime: system.Runtime{Path: exe}}}
 	in.Warnings = []string{}
+	var err error
+	if in.RegistryConfig, err = registryServiceConfig(); err != nil {
+		in.Warnings = append(in.Warnings, "WARNING: "+errdefs.Message(err))
+	}
 	if paths.Rootless() && in.CgroupVersion == "1" {
 		in.Warnings = append(in.Warnings, "WARNING: resource limits are not available rootless on cgroup v1: containers run without them")
 	}
@@ -186,6 +185,39 @@ func newInfo(ctrs []*container.Container, images int) *Info {
 	info.RuncCommit = Commit{ID: runc, Expected: runc}
 	info.InitCommit = Commit{ID: "N/A", Expected: "N/A"}
 	return info
+}
+
+// registryServiceConfig is /info's RegistryConfig: the mirrors and
+// insecure registries in effect (daemon.json, registries.conf), as
+// docker info lists them. With a configuration that cannot be read it
+// is Docker's default, with the error.
+func registryServiceConfig() (*registry.ServiceConfig, error) {
+	sc := &registry.ServiceConfig{
+		IndexConfigs:          map[string]*registry.IndexInfo{"docker.io": {Name: "docker.io", Mirrors: []string{}, Secure: true, Official: true}},
+		InsecureRegistryCIDRs: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("::1/128")},
+		Mirrors:               []string{},
+	}
+	cfg, err := skiffregistry.LoadConfig()
+	if err != nil {
+		return sc, err
+	}
+	hosts, cidrs := cfg.InsecureRegistries()
+	sc.InsecureRegistryCIDRs = cidrs
+	sc.Mirrors = append(sc.Mirrors, cfg.DockerIOMirrors()...)
+	sc.IndexConfigs["docker.io"].Mirrors = sc.Mirrors
+	for _, h := range hosts {
+		sc.IndexConfigs[h] = &registry.IndexInfo{Name: h, Mirrors: []string{}}
+	}
+	for prefix, ms := range cfg.MirrorsOf() {
+		if prefix == "docker.io" {
+			continue
+		}
+		if sc.IndexConfigs[prefix] == nil {
+			sc.IndexConfigs[prefix] = &registry.IndexInfo{Name: prefix, Mirrors: []string{}, Secure: true}
+		}
+		sc.IndexConfigs[prefix].Mirrors = ms
+	}
+	return sc, nil
 }
 
 // Rootless reports whether the engine serves an unprivileged user.

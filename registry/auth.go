@@ -2,7 +2,6 @@ package registry
 
 import (
 	"context"
-	"crypto/tls"
 	"fmt"
 	"net/http"
 	"os"
@@ -78,9 +77,13 @@ func CheckLogin(ctx context.Context, host, user, password string, tlsVerify *boo
 	if user == "" || password == "" {
 		return errdefs.Invalid("login to %s: a username and a password are needed (-u, and -p or --password-stdin)", host)
 	}
-	insecure := (tlsVerify != nil && !*tlsVerify) || IsInsecure(host)
+	cfg, err := LoadConfig()
+	if err != nil {
+		return err
+	}
+	insecure := cfg.Insecure(host)
 	var opts []name.Option
-	if insecure {
+	if (tlsVerify == nil && insecure) || (tlsVerify != nil && !*tlsVerify) {
 		opts = append(opts, name.Insecure)
 	}
 	reg, err := name.NewRegistry(host, opts...)
@@ -88,11 +91,15 @@ func CheckLogin(ctx context.Context, host, user, password string, tlsVerify *boo
 		return errdefs.Invalid("login: invalid registry %q: %v", host, err)
 	}
 	auth := authn.FromConfig(authn.AuthConfig{Username: user, Password: password})
-	var tr http.RoundTripper = http.DefaultTransport
-	if insecure {
-		t := http.DefaultTransport.(*http.Transport).Clone()
-		t.TLSClientConfig = &tls.Config{InsecureSkipVerify: true} //nolint:gosec // --tls-verify=false or the config asked for it
-		tr = t
+	tr, err := cfg.transport(host, insecure, tlsVerify)
+	if err != nil {
+		return err
+	}
+	failed := func(err error) error {
+		if hint := cfg.certHint(host, err); hint != "" {
+			return fmt.Errorf("login to %s: %s: %w", host, hint, errdefs.ErrUnavailable)
+		}
+		return fmt.Errorf("login to %s: %v: %w", host, err, errdefs.ErrUnavailable)
 	}
 	// Asking for pull access to the registry proves the credentials; a
 	// registry that needs none also accepts them.
@@ -102,7 +109,7 @@ func CheckLogin(ctx context.Context, host, user, password string, tlsVerify *boo
 		if terr, ok := err.(*transport.Error); ok && (terr.StatusCode == http.StatusUnauthorized || terr.StatusCode == http.StatusForbidden) {
 			return unauthorized
 		}
-		return fmt.Errorf("login to %s: %v: %w", host, err, errdefs.ErrUnavailable)
+		return failed(err)
 	}
 	// A token registry has checked the credentials already; one with
 	// basic auth only does so on a real request.
@@ -112,7 +119,7 @@ func CheckLogin(ctx context.Context, host, user, password string, tlsVerify *boo
 	}
 	resp, err := (&http.Client{Transport: rt}).Do(req)
 	if err != nil {
-		return fmt.Errorf("login to %s: %v: %w", host, err, errdefs.ErrUnavailable)
+		return failed(err)
 	}
 	resp.Body.Close()
 	switch {

@@ -1,15 +1,17 @@
 // Package registry moves images between skiff's store and registries:
-// resolving references, pulling (and later pushing), and credentials from
-// ~/.docker/config.json. It parses nothing on its own (see
-// registry/reference) and stores through storage/.
+// pulling (from mirrors first), pushing, searching, and credentials from
+// ~/.docker/config.json, with the registry configuration CI hosts have
+// (Docker's daemon.json, containers-registries.conf, certs.d; config.go).
+// References are parsed by registry/reference; images are stored through
+// storage/.
 package registry
 
 import (
 	"context"
-	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"os"
@@ -42,22 +44,27 @@ type PullOptions struct {
 	// Auth, when set, is used instead of the stored credentials (the
 	// API's X-Registry-Auth).
 	Auth *Credentials
+	// Log gets one debug line per mirror that failed; nil discards.
+	Log *slog.Logger
 }
 
 // Progress is told what a pull does; the CLI draws it.
 type Progress interface {
-	Resolved(ref string, layers []v1.Descriptor)
+	// Resolved gives the image's layers; have[i] is true for a layer the
+	// store already has, which is not pulled.
+	Resolved(ref string, layers []v1.Descriptor, have []bool)
 	LayerBytes(digest string, done int64)
-	LayerDone(digest string, cached bool)
+	// LayerDone is called once a pulled layer is in the store.
+	LayerDone(digest string)
 	Finished(digest string)
 }
 
 type noProgress struct{}
 
-func (noProgress) Resolved(string, []v1.Descriptor) {}
-func (noProgress) LayerBytes(string, int64)         {}
-func (noProgress) LayerDone(string, bool)           {}
-func (noProgress) Finished(string)                  {}
+func (noProgress) Resolved(string, []v1.Descriptor, []bool) {}
+func (noProgress) LayerBytes(string, int64)                 {}
+func (noProgress) LayerDone(string)                         {}
+func (noProgress) Finished(string)                          {}
 
 // ParsePlatform parses os/arch[/variant]; empty gives the host's.
 func ParsePlatform(s string) (v1.Platform, error) {
@@ -79,30 +86,97 @@ func ParsePlatform(s string) (v1.Platform, error) {
 	return p, nil
 }
 
-// remoteRef turns a parsed reference into go-containerregistry's, with the
-// registry's transport settings.
-func remoteRef(n reference.Named, tlsVerify *bool, auth *Credentials) (name.Reference, []remote.Option, error) {
-	insecure := (tlsVerify != nil && !*tlsVerify) || IsInsecure(n.Domain)
+// remoteRef turns an endpoint into go-containerregistry's reference, with
+// the host's transport (remoteOptions).
+func (c *Config) remoteRef(ep endpoint, tlsVerify *bool, auth *Credentials) (name.Reference, []remote.Option, error) {
+	reg, ropts, err := c.remoteOptions(ep.named.Domain, ep.insecure, tlsVerify, auth)
+	if err != nil {
+		return nil, nil, err
+	}
 	var nopts []name.Option
-	if insecure {
+	if reg.Scheme() == "http" {
 		nopts = append(nopts, name.Insecure)
 	}
-	ref, err := name.ParseReference(n.String(), nopts...)
+	ref, err := name.ParseReference(ep.named.String(), nopts...)
 	if err != nil {
-		return nil, nil, errdefs.Invalid("invalid reference %s: %v", n.String(), err)
+		return nil, nil, errdefs.Invalid("invalid reference %s: %v", ep.named.String(), err)
 	}
-	ropts := []remote.Option{remote.WithUserAgent("skiff")}
+	return ref, ropts, nil
+}
+
+// remoteOptions are go-containerregistry's registry and options for host:
+// certs.d, plain HTTP or unverified TLS where allowed (an explicit
+// tlsVerify decides over the configuration), and the credentials.
+func (c *Config) remoteOptions(host string, insecure bool, tlsVerify *bool, auth *Credentials) (name.Registry, []remote.Option, error) {
+	var nopts []name.Option
+	if (tlsVerify == nil && insecure) || (tlsVerify != nil && !*tlsVerify) {
+		nopts = append(nopts, name.Insecure)
+	}
+	reg, err := name.NewRegistry(host, nopts...)
+	if err != nil {
+		return reg, nil, errdefs.Invalid("invalid registry %q: %v", host, err)
+	}
+	tr, err := c.transport(host, insecure, tlsVerify)
+	if err != nil {
+		return reg, nil, err
+	}
+	ropts := []remote.Option{remote.WithUserAgent("skiff"), remote.WithTransport(tr)}
 	if auth != nil {
 		ropts = append(ropts, remote.WithAuth(auth.authenticator()))
 	} else {
 		ropts = append(ropts, remote.WithAuthFromKeychain(authn.DefaultKeychain))
 	}
-	if insecure {
-		tr := http.DefaultTransport.(*http.Transport).Clone()
-		tr.TLSClientConfig = &tls.Config{InsecureSkipVerify: true} //nolint:gosec // asked for by --tls-verify=false or the config
-		ropts = append(ropts, remote.WithTransport(tr))
+	return reg, ropts, nil
+}
+
+// fromSources runs get against each endpoint in turn until one answers:
+// a failing mirror is logged at debug level and the next one tried; the
+// registry's own failure is the error, naming the mirrors that failed.
+func fromSources[T any](c *Config, n reference.Named, o PullOptions, get func(name.Reference, []remote.Option) (T, error)) (T, error) {
+	var zero T
+	eps, err := c.pullEndpoints(n)
+	if err != nil {
+		return zero, fmt.Errorf("pulling %s: %w", n.String(), err)
 	}
-	return ref, ropts, nil
+	log := o.Log
+	if log == nil {
+		log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	var failed []string
+	for _, ep := range eps {
+		rref, ropts, err := c.remoteRef(ep, o.TLSVerify, o.Auth)
+		if err == nil {
+			var v T
+			if v, err = get(rref, ropts); err == nil {
+				return v, nil
+			}
+		}
+		if ep.mirror == "" {
+			e := c.remoteError("pulling "+n.String(), ep.named.Domain, err)
+			if len(failed) > 0 {
+				e = withNote(e, "the mirrors failed too: "+strings.Join(failed, "; "))
+			}
+			return zero, e
+		}
+		log.Debug("mirror failed, trying the next source", "mirror", ep.mirror, "ref", ep.named.String(), "error", shortCause(err))
+		failed = append(failed, ep.mirror+": "+shortCause(err))
+	}
+	return zero, fmt.Errorf("pulling %s: no source: %w", n.String(), errdefs.ErrUnavailable)
+}
+
+// Tags lists the tags of ref's repository, from a mirror or the registry.
+func Tags(ctx context.Context, ref string, o PullOptions) ([]string, error) {
+	n, err := reference.ParseNoTag(ref)
+	if err != nil {
+		return nil, err
+	}
+	cfg, err := LoadConfig()
+	if err != nil {
+		return nil, err
+	}
+	return fromSources(cfg, n.WithTag("latest"), o, func(r name.Reference, ro []remote.Option) ([]string, error) {
+		return remote.List(r.Context(), append(ro, remote.WithContext(ctx))...)
+	})
 }
 
 // Pull fetches ref into the store and returns the stored image.
@@ -119,54 +193,60 @@ func Pull(ctx context.Context, st *storage.Store, ref string, o PullOptions) (*s
 	if err != nil {
 		return nil, err
 	}
-	rref, ropts, err := remoteRef(n, o.TLSVerify, o.Auth)
+	cfg, err := LoadConfig()
 	if err != nil {
 		return nil, err
 	}
-	ropts = append(ropts, remote.WithContext(ctx), remote.WithPlatform(platform))
-	desc, err := remote.Get(rref, ropts...)
+	desc, err := fromSources(cfg, n, o, func(r name.Reference, ro []remote.Option) (*remote.Descriptor, error) {
+		return remote.Get(r, append(ro, remote.WithContext(ctx), remote.WithPlatform(platform))...)
+	})
 	if err != nil {
-		return nil, pullError(n, err)
+		return nil, err
 	}
+	fail := func(err error) error { return cfg.remoteError("pulling "+n.String(), n.Domain, err) }
 	img, err := desc.Image()
 	if err != nil {
-		return nil, pullError(n, err)
+		return nil, fail(err)
 	}
 	rawConfig, err := img.RawConfigFile()
 	if err != nil {
-		return nil, pullError(n, err)
+		return nil, fail(err)
 	}
-	cfg, err := img.ConfigFile()
+	cfgFile, err := img.ConfigFile()
 	if err != nil {
-		return nil, pullError(n, err)
+		return nil, fail(err)
 	}
-	if desc.MediaType.IsIndex() && (cfg.OS != platform.OS || cfg.Architecture != platform.Architecture) {
+	if desc.MediaType.IsIndex() && (cfgFile.OS != platform.OS || cfgFile.Architecture != platform.Architecture) {
 		return nil, errdefs.NotFound("pulling %s: no image for platform %s/%s in its manifest list", n.String(), platform.OS, platform.Architecture)
 	}
 	manifest, err := img.Manifest()
 	if err != nil {
-		return nil, pullError(n, err)
+		return nil, fail(err)
 	}
 	rawManifest, err := img.RawManifest()
 	if err != nil {
-		return nil, pullError(n, err)
+		return nil, fail(err)
 	}
 	imgDigest, err := img.Digest()
 	if err != nil {
-		return nil, pullError(n, err)
+		return nil, fail(err)
 	}
-	if len(manifest.Layers) != len(cfg.RootFS.DiffIDs) {
-		return nil, errdefs.Invalid("pulling %s: manifest has %d layers but config has %d diff IDs", n.String(), len(manifest.Layers), len(cfg.RootFS.DiffIDs))
+	if len(manifest.Layers) != len(cfgFile.RootFS.DiffIDs) {
+		return nil, errdefs.Invalid("pulling %s: manifest has %d layers but config has %d diff IDs", n.String(), len(manifest.Layers), len(cfgFile.RootFS.DiffIDs))
 	}
-	prog.Resolved(n.String(), manifest.Layers)
 
 	dl := newDownloader(st, img, prog)
 	defer dl.cleanup()
 	diffIDs := make([]string, len(manifest.Layers))
 	for i := range diffIDs {
-		diffIDs[i] = cfg.RootFS.DiffIDs[i].String()
+		diffIDs[i] = cfgFile.RootFS.DiffIDs[i].String()
 	}
 	missing := st.MissingLayers(diffIDs)
+	have := make([]bool, len(missing))
+	for i := range missing {
+		have[i] = !missing[i]
+	}
+	prog.Resolved(n.String(), manifest.Layers, have)
 	layers := make([]storage.LayerSource, len(manifest.Layers))
 	streamed := false
 	for i, ld := range manifest.Layers {
@@ -179,8 +259,6 @@ func Pull(ctx context.Context, st *storage.Store, ref string, o PullOptions) (*s
 			streamed = true
 		case missing[i]:
 			layers[i].Open = dl.start(ld)
-		default:
-			prog.LayerDone(ld.Digest.String(), true)
 		}
 	}
 	digests := []string{desc.Digest.String()}
@@ -240,7 +318,7 @@ func (d *downloader) stream(ld v1.Descriptor) func() (io.ReadCloser, error) {
 			rc.Close()
 			return nil, fmt.Errorf("decompressing layer %s: %w", ld.Digest, err)
 		}
-		return &closeBoth{ReadCloser: dr, c: rc, done: func() { d.prog.LayerDone(ld.Digest.String(), false) }}, nil
+		return &closeBoth{ReadCloser: dr, c: rc, done: func() { d.prog.LayerDone(ld.Digest.String()) }}, nil
 	}
 }
 
@@ -268,7 +346,7 @@ func (d *downloader) start(ld v1.Descriptor) func() (io.ReadCloser, error) {
 			f.Close()
 			return nil, fmt.Errorf("decompressing layer %s: %w", ld.Digest, err)
 		}
-		return &closeBoth{ReadCloser: dr, c: f, done: func() { d.prog.LayerDone(ld.Digest.String(), false) }}, nil
+		return &closeBoth{ReadCloser: dr, c: f, done: func() { d.prog.LayerDone(ld.Digest.String()) }}, nil
 	}
 }
 
@@ -334,37 +412,65 @@ func (c *countingWriter) Write(p []byte) (int, error) {
 	return n, err
 }
 
-// pullError turns a registry or network error into one line with its class.
-func pullError(n reference.Named, err error) error {
+// remoteError turns a registry or network error met while doing what
+// (pulling REF) at host into one line with its class and, where it can, the fix.
+func (c *Config) remoteError(what string, host string, err error) error {
+	if errors.Is(err, errdefs.ErrInvalidArgument) || errors.Is(err, errdefs.ErrNotFound) {
+		return fmt.Errorf("%s: %w", what, err)
+	}
 	var terr *transport.Error
 	if errors.As(err, &terr) {
 		for _, e := range terr.Errors {
 			switch e.Code {
 			case transport.ManifestUnknownErrorCode, transport.NameUnknownErrorCode:
-				return errdefs.NotFound("pulling %s: manifest unknown: the registry has no such repository or tag", n.String())
+				return errdefs.NotFound("%s: manifest unknown: the registry has no such repository or tag", what)
 			case transport.UnauthorizedErrorCode, transport.DeniedErrorCode:
-				return fmt.Errorf("pulling %s: access denied: log in with skiff login %s: %w", n.String(), n.Domain, errdefs.ErrUnavailable)
+				return fmt.Errorf("%s: access denied: log in with skiff login %s: %w", what, host, errdefs.ErrUnavailable)
 			}
 		}
 		switch terr.StatusCode {
 		case http.StatusNotFound:
-			return errdefs.NotFound("pulling %s: manifest unknown: the registry has no such repository or tag", n.String())
+			return errdefs.NotFound("%s: manifest unknown: the registry has no such repository or tag", what)
 		case http.StatusUnauthorized, http.StatusForbidden:
-			return fmt.Errorf("pulling %s: access denied: log in with skiff login %s: %w", n.String(), n.Domain, errdefs.ErrUnavailable)
+			return fmt.Errorf("%s: access denied: log in with skiff login %s: %w", what, host, errdefs.ErrUnavailable)
 		}
 	}
-	var oerr *net.OpError
-	if errors.As(err, &oerr) {
-		return fmt.Errorf("pulling %s: registry %s unreachable: %v: %w", n.String(), n.Domain, oerr, errdefs.ErrUnavailable)
+	if hint := c.certHint(host, err); hint != "" {
+		return fmt.Errorf("%s: %s: %w", what, hint, errdefs.ErrUnavailable)
+	}
+	if strings.Contains(err.Error(), "http: server gave HTTP response to HTTPS client") {
+		return fmt.Errorf("%s: registry %s speaks plain HTTP: use --tls-verify=false or list it as insecure in %s: %w", what, host, SkiffConfigPath(), errdefs.ErrUnavailable)
 	}
 	var nerr net.Error
 	if errors.As(err, &nerr) {
-		return fmt.Errorf("pulling %s: registry %s unreachable: %v: %w", n.String(), n.Domain, rootCause(err), errdefs.ErrUnavailable)
+		return fmt.Errorf("%s: registry %s unreachable: %v: %w", what, host, shortCause(err), errdefs.ErrUnavailable)
 	}
-	if strings.Contains(err.Error(), "http: server gave HTTP response to HTTPS client") {
-		return fmt.Errorf("pulling %s: registry %s speaks plain HTTP: use --tls-verify=false or list it as insecure in %s: %w", n.String(), n.Domain, insecureConfigPath(), errdefs.ErrUnavailable)
+	return fmt.Errorf("%s: %s: %w", what, strings.ReplaceAll(err.Error(), "\n", " "), errdefs.ErrUnavailable)
+}
+
+// shortCause is the innermost error of a network failure, else the
+// first line of err.
+func shortCause(err error) string {
+	var oerr *net.OpError
+	if errors.As(err, &oerr) {
+		return oerr.Error()
 	}
-	return fmt.Errorf("pulling %s: %v: %w", n.String(), err, errdefs.ErrUnavailable)
+	var nerr net.Error
+	if errors.As(err, &nerr) {
+		return rootCause(err).Error()
+	}
+	msg, _, _ := strings.Cut(err.Error(), "\n")
+	return msg
+}
+
+// withNote adds a note to err's message, keeping its class.
+func withNote(err error, note string) error {
+	for _, class := range []error{errdefs.ErrNotFound, errdefs.ErrInvalidArgument, errdefs.ErrUnavailable} {
+		if errors.Is(err, class) {
+			return fmt.Errorf("%s (%s): %w", errdefs.Message(err), note, class)
+		}
+	}
+	return fmt.Errorf("%w (%s)", err, note)
 }
 
 func rootCause(err error) error {

@@ -19,12 +19,17 @@ var pushDigestLine = regexp.MustCompile(`^(\S+): digest: (sha256:[0-9a-f]{64}) s
 
 // pushed checks the output of a successful push of repo (host/path, no tag)
 // with tag, as Docker prints it: "The push refers to repository [repo]"
-// first, "tag: digest: sha256:… size: N" last, nothing on stderr. It returns
+// first (after "Using default tag: latest" for a name without a tag),
+// "tag: digest: sha256:… size: N" last, nothing on stderr. It returns
 // the digest and the size.
 func pushed(t testing.TB, r *harness.Result, repo, tag string) (string, int) {
 	t.Helper()
 	r.OK(t)
 	lines := r.Lines()
+	// A name without a tag: Docker says which one it pushes first.
+	if len(lines) > 0 && lines[0] == "Using default tag: latest" {
+		lines = lines[1:]
+	}
 	if len(lines) < 2 {
 		t.Fatalf("%s: want at least the repository and the digest lines\n%s", r.Cmdline(), r.Output())
 	}

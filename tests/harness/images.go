@@ -49,9 +49,12 @@ type Image struct {
 	Digest string // digest of the manifest (of the index for multi-arch images)
 	// ID is the image ID as Docker shows it: the config digest. For an index
 	// it is the ID of the entry for the host's platform.
-	ID        string
-	DiffIDs   []string
-	MediaType string
+	ID      string
+	DiffIDs []string
+	// LayerDigests are the manifest's layer digests (compressed), as
+	// pull's progress names layers.
+	LayerDigests []string
+	MediaType    string
 	// Platforms holds the entries of an index by "os/arch".
 	Platforms map[string]*Image
 }
@@ -301,6 +304,11 @@ func describe(repo string, img v1.Image) (*Image, error) {
 	for _, h := range cf.RootFS.DiffIDs {
 		out.DiffIDs = append(out.DiffIDs, h.String())
 	}
+	if m, err := img.Manifest(); err == nil {
+		for _, l := range m.Layers {
+			out.LayerDigests = append(out.LayerDigests, l.Digest.String())
+		}
+	}
 	return out, nil
 }
 
@@ -310,7 +318,12 @@ func pushContext() (context.Context, context.CancelFunc) {
 
 // pushImage pushes img as Registry/repo:tag.
 func pushImage(repo, tag string, img v1.Image) (*Image, error) {
-	ref, err := name.ParseReference(Registry+"/"+repo+":"+tag, name.Insecure)
+	return pushImageTo(Registry, repo, tag, img)
+}
+
+// pushImageTo pushes img as addr/repo:tag (plain HTTP).
+func pushImageTo(addr, repo, tag string, img v1.Image) (*Image, error) {
+	ref, err := name.ParseReference(addr+"/"+repo+":"+tag, name.Insecure)
 	if err != nil {
 		return nil, err
 	}
@@ -450,6 +463,13 @@ func pushMulti() error {
 // a marker shared by several variants makes them share a layer.
 func PushVariant(t testing.TB, repo, tag string, markers ...string) *Image {
 	t.Helper()
+	return PushVariantTo(t, Registry, repo, tag, markers...)
+}
+
+// PushVariantTo is PushVariant to the plain-HTTP registry at addr
+// (127.0.0.1:PORT), e.g. one a test started with StartExtraRegistry.
+func PushVariantTo(t testing.TB, addr, repo, tag string, markers ...string) *Image {
+	t.Helper()
 	skipIfUnavailable(t)
 	if len(markers) == 0 {
 		t.Fatal("PushVariant needs a marker")
@@ -466,7 +486,7 @@ func PushVariant(t testing.TB, repo, tag string, markers ...string) *Image {
 	if err != nil {
 		t.Fatal(err)
 	}
-	pi, err := pushImage(repo, tag, img)
+	pi, err := pushImageTo(addr, repo, tag, img)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -30,6 +30,21 @@ func startRegistry(dir string) (*registryProcess, error) {
 // top-level configuration (YAML, e.g. an auth section) and waits until
 // GET /v2/ answers with ready (401 for a registry that wants credentials).
 func startRegistryWith(dir, extraConfig string, ready int) (*registryProcess, error) {
+	client := &http.Client{Timeout: 2 * time.Second}
+	return startRegistryProbe(dir, extraConfig, func(addr string) bool {
+		resp, err := client.Get("http://" + addr + "/v2/")
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == ready
+	})
+}
+
+// startRegistryProbe starts docker-registry like startRegistryWith and
+// waits until ready says it answers. extraConfig may continue the http
+// section with lines indented by two spaces (tls: ...).
+func startRegistryProbe(dir, extraConfig string, ready func(addr string) bool) (*registryProcess, error) {
 	if err := os.MkdirAll(filepath.Join(dir, "data"), 0o755); err != nil {
 		return nil, err
 	}
@@ -70,15 +85,10 @@ http:
 	r := &registryProcess{addr: addr, dir: dir, cmd: cmd, done: make(chan error, 1)}
 	go func() { r.done <- cmd.Wait() }()
 
-	client := &http.Client{Timeout: 2 * time.Second}
 	deadline := time.Now().Add(20 * time.Second)
 	for {
-		resp, err := client.Get("http://" + addr + "/v2/")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == ready {
-				return r, nil
-			}
+		if ready(addr) {
+			return r, nil
 		}
 		select {
 		case werr := <-r.done:
