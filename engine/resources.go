@@ -233,14 +233,15 @@ func parseList(s string) (map[int]bool, error) {
 	return out, nil
 }
 
-// checkOomScoreAdj is Docker's range; rootless, the kernel lets the
-// container's init lower its score below the current value only with
-// CAP_SYS_RESOURCE on the host, which the user lacks.
+// checkOomScoreAdj is Docker's range. The kernel lets the container's
+// init lower its score below the current value only with
+// CAP_SYS_RESOURCE on the host, which a rootless user lacks (and some
+// roots, in containers, too): that is refused here, raising is not.
 func checkOomScoreAdj(r container.Resources, _ bool) error {
 	if r.OomScoreAdj < -1000 || r.OomScoreAdj > 1000 {
 		return errdefs.Invalid("invalid --oom-score-adj %d: the range for oom score adj is [-1000, 1000]", r.OomScoreAdj)
 	}
-	if r.OomScoreAdj == 0 || !paths.Rootless() {
+	if r.OomScoreAdj == 0 || !paths.Rootless() && hasCapability(unix.CAP_SYS_RESOURCE) {
 		return nil
 	}
 	data, err := os.ReadFile("/proc/self/oom_score_adj")
@@ -249,9 +250,29 @@ func checkOomScoreAdj(r container.Resources, _ bool) error {
 	}
 	cur, err := strconv.Atoi(strings.TrimSpace(string(data)))
 	if err == nil && r.OomScoreAdj < cur {
-		return errdefs.Invalid("invalid --oom-score-adj %d: rootless, a container can raise its OOM score but not lower it below the current value (%d): that needs CAP_SYS_RESOURCE on the host; give %d or more, or run as root", r.OomScoreAdj, cur, cur)
+		who := "a rootless user"
+		if !paths.Rootless() {
+			who = "this root (its capabilities are bounded)"
+		}
+		return errdefs.Invalid("invalid --oom-score-adj %d: a container can raise its OOM score but not lower it below the current value (%d) without CAP_SYS_RESOURCE on the host, which %s lacks: give %d or more", r.OomScoreAdj, cur, who, cur)
 	}
 	return nil
+}
+
+// hasCapability reports whether this process holds capability c in its
+// effective set (from /proc/self/status).
+func hasCapability(c int) bool {
+	data, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return false
+	}
+	for _, l := range strings.Split(string(data), "\n") {
+		if v, ok := strings.CutPrefix(l, "CapEff:"); ok {
+			mask, err := strconv.ParseUint(strings.TrimSpace(v), 16, 64)
+			return err == nil && mask&(1<<uint(c)) != 0
+		}
+	}
+	return false
 }
 
 func checkCgroupParent(r container.Resources, _ bool) error {

@@ -2,9 +2,11 @@ package engine
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	"github.com/skiff-project/skiff/container"
+	"github.com/skiff-project/skiff/errdefs"
 	"github.com/skiff-project/skiff/runtime"
 )
 
@@ -86,8 +88,9 @@ func (e *Engine) ContainerStats(ctx context.Context, o StatsOptions, report func
 // against its reading in prev, which it replaces.
 func (e *Engine) statsRound(o StatsOptions, prev map[string]*StatsSample) ([]StatsEntry, error) {
 	type target struct {
-		c    *container.Container
-		name string
+		c     *container.Container
+		name  string
+		named bool
 	}
 	var targets []target
 	if len(o.Refs) == 0 {
@@ -97,7 +100,7 @@ func (e *Engine) statsRound(o StatsOptions, prev map[string]*StatsSample) ([]Sta
 		}
 		for _, c := range list {
 			if c.State.Running || o.All {
-				targets = append(targets, target{c, c.ID})
+				targets = append(targets, target{c, c.ID, false})
 			}
 		}
 	}
@@ -106,11 +109,14 @@ func (e *Engine) statsRound(o StatsOptions, prev map[string]*StatsSample) ([]Sta
 		if err != nil {
 			return nil, err
 		}
-		targets = append(targets, target{c, ref})
+		targets = append(targets, target{c, ref, true})
 	}
 	rows := make([]StatsEntry, 0, len(targets))
 	for _, t := range targets {
 		cur, err := runtime.Sample(t.c)
+		if err != nil && !t.named && !errors.Is(err, errdefs.ErrUnavailable) {
+			continue // stopped or removed since the listing
+		}
 		if err != nil {
 			return nil, err
 		}
