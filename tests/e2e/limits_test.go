@@ -9,6 +9,7 @@ import (
 	"bufio"
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -18,6 +19,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/containerd/console"
 	"golang.org/x/sys/unix"
 
 	"github.com/skiff-project/skiff/tests/harness"
@@ -502,5 +504,36 @@ func TestLimitsRootStats(t *testing.T) {
 		case <-time.After(20 * time.Second):
 			t.Fatalf("stats streamed %d blocks in 20s", n)
 		}
+	}
+}
+
+func TestLimitsRootStatsTerminal(t *testing.T) {
+	parallel(t)
+	needCgroupV1(t)
+	harness.Requires(t, "pty")
+	root := harness.Root
+	name := lcName("limits-stats-tty")
+	runDetachedAs(t, root, pulled(t, root, "busybox"), name, nil, idleCmd...)
+	master, slavePath, err := console.NewPty()
+	must(t, err)
+	defer master.Close()
+	slave, err := os.OpenFile(slavePath, os.O_RDWR|syscall.O_NOCTTY, 0)
+	must(t, err)
+	cmd := harness.Command(root, "stats", name)
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = slave, slave, slave
+	cmd.SysProcAttr.Setsid, cmd.SysProcAttr.Setctty = true, true
+	must(t, cmd.Start())
+	slave.Close()
+	defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }()
+	var out syncBuffer
+	go func() { _, _ = io.Copy(&out, master) }()
+	// Each frame goes home and clears what the last one left, as docker
+	// stats does on a terminal: wait for the second.
+	eventually(t, 20*time.Second, "two frames of stats on a terminal", func() (bool, string) {
+		return strings.Count(out.String(), "\033[H") >= 2, fmt.Sprintf("%q", out.String())
+	})
+	frames := strings.Split(out.String(), "\033[H")
+	if f := frames[2]; !strings.Contains(f, "CONTAINER ID") || !strings.Contains(f, name+" ") || !strings.Contains(f, "\033[K") {
+		t.Errorf("second frame %q: want the table again, each line cleared to its end", f)
 	}
 }
