@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/moby/moby/api/types/blkiodev"
@@ -68,7 +69,11 @@ func (e *Engine) ContainerUpdate(ctx context.Context, ref string, o UpdateOption
 		}
 		discardUnsupported(&merged, s, warn)
 		if c.State.Running && !c.State.Restarting {
-			if err := runtime.UpdateResources(c, merged); err != nil {
+			err := runtime.UpdateResources(c, merged)
+			switch {
+			case errors.Is(err, runtime.ErrNoCgroup):
+				warn(fmt.Sprintf("%s runs without a cgroup of its own (it was started without limits): the new limits apply from its next start", c.Name))
+			case err != nil:
 				return err
 			}
 		}

@@ -1,6 +1,7 @@
 package runtime
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -172,11 +173,11 @@ func realtimeBudget(r container.Resources, id string) error {
 }
 
 // placeCgroup puts the container's cgroup under its cgroup parent
-// (/skiff) as root, or rootless on cgroup v2 makes it a scope of the
-// user's systemd in its delegated user slice, and sets its limits;
-// rootless without delegation it gets none (the limits were recorded
-// with a warning at create) and placeCgroup reports false. The OOM
-// score is the init's, with or without a cgroup.
+// (/skiff) as root, or rootless on cgroup v2 makes a container that has
+// limits a scope of the user's systemd in its delegated user slice, and
+// sets its limits; rootless without delegation (or without limits) it
+// gets none of its own, and placeCgroup reports false. The OOM score is
+// the init's, with or without a cgroup.
 func placeCgroup(config *configs.Config, c *container.Container, rootless bool, s CgroupSupport) bool {
 	r := c.HostConfig.Resources
 	if r.OomScoreAdj != 0 {
@@ -187,7 +188,7 @@ func placeCgroup(config *configs.Config, c *container.Container, rootless bool, 
 	switch {
 	case !rootless:
 		cg.Path, cg.Name = r.CgroupParentDir()+"/"+c.ID, ""
-	case s.Unavailable != "" || !s.Systemd:
+	case s.Unavailable != "" || !s.Systemd || !r.CgroupLimits():
 		return false
 	default:
 		cg.Systemd, cg.Rootless = true, true
@@ -315,6 +316,11 @@ func readInt(path string, dflt int64) int64 {
 	return n
 }
 
+// ErrNoCgroup is UpdateResources's answer for a rootless container that
+// was started without limits, and so without a cgroup of its own: the
+// new ones can apply from its next start only.
+var ErrNoCgroup = errors.New("the container runs without a cgroup of its own")
+
 // UpdateResources writes a running container's new limits to its cgroup
 // (libcontainer's Set, as runc update does). A container without a
 // cgroup of its own (rootless on cgroup v1) cannot be changed.
@@ -333,6 +339,9 @@ func UpdateResources(c *container.Container, r container.Resources) error {
 		}
 	}
 	cfg := lc.Config()
+	if paths.Rootless() && !cfg.Cgroups.Systemd {
+		return ErrNoCgroup
+	}
 	res := *cfg.Cgroups.Resources
 	setResources(&res, r, s)
 	if r.PidsLimit == nil && s.Pids {

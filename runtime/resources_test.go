@@ -110,6 +110,12 @@ func TestPlaceCgroup(t *testing.T) {
 		t.Errorf("rootless v2: limits not set: %+v", v2.Cgroups.Resources)
 	}
 
+	// Without limits a rootless container stays as it was (no scope).
+	bare := &container.Container{ID: "abc123"}
+	if plain := config(); placeCgroup(plain, bare, true, CgroupSupport{V2: true, Systemd: true, Memory: true}) || plain.Cgroups.Systemd {
+		t.Errorf("rootless v2, no limits: %+v, want no scope of its own", plain.Cgroups)
+	}
+
 	v1 := config()
 	if placeCgroup(v1, c, true, CgroupSupport{Unavailable: unavailableV1}) {
 		t.Error("rootless v1: a cgroup placed")
