@@ -37,7 +37,7 @@ func updateResourceFlags() []cli.Flag {
 	return []cli.Flag{
 		&cli.StringFlag{Name: "memory", Aliases: []string{"m"}, Usage: "memory limit: a size such as 64m or 1g (at least 6m)"},
 		&cli.StringFlag{Name: "memory-reservation", Usage: "memory soft limit: a size"},
-		&cli.StringFlag{Name: "memory-swap", Usage: "swap limit equal to memory plus swap: a size, or -1 for unlimited swap (default: twice --memory)"},
+		&cli.StringFlag{Name: "memory-swap", Usage: "swap limit equal to memory plus swap: a size, or -1 for unlimited swap (run: twice --memory by default)"},
 		&cli.StringFlag{Name: "kernel-memory", Hidden: true, Usage: "kernel memory limit (deprecated and ignored by the kernel)"},
 		&cli.StringFlag{Name: "cpus", Usage: "number of CPUs, a decimal such as 1.5"},
 		&cli.Int64Flag{Name: "cpu-shares", Aliases: []string{"c"}, Usage: "CPU shares (relative weight; 1024 is one CPU's)"},
