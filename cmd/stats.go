@@ -20,7 +20,7 @@ func statsCommand() *cli.Command {
 		Name:      "stats",
 		Usage:     "Display a live stream of container(s) resource usage statistics",
 		ArgsUsage: "[CONTAINER...]",
-		UsageText: "skiff stats [OPTIONS] [CONTAINER...]\n\nExamples:\n  skiff stats\n  skiff stats --no-stream --format 'table {{.Name}}\\t{{.MemUsage}}' web\n\n" +
+		UsageText: "skiff stats [OPTIONS] [CONTAINER...]\n\n" +
 			"Placeholders: .Container .Name .ID .CPUPerc .MemUsage .MemPerc .NetIO .BlockIO .PIDs\n" +
 			"Needs readable cgroups: as root; rootless only on cgroup v2 with a delegated user slice.",
 		Flags: []cli.Flag{

@@ -16,7 +16,7 @@ func updateCommand() *cli.Command {
 		Name:      "update",
 		Usage:     "Update configuration of one or more containers",
 		ArgsUsage: "CONTAINER [CONTAINER...]",
-		UsageText: "skiff update [OPTIONS] CONTAINER [CONTAINER...]\n\nExamples:\n  skiff update -m 256m --memory-swap 512m --cpus 1.5 web\n  skiff update --restart unless-stopped web db\n\n" +
+		UsageText: "skiff update [OPTIONS] CONTAINER [CONTAINER...]\n\n" +
 			"A running container's cgroup changes at once, a stopped one's at its next start.\nRootless on a cgroup v1 host containers have no cgroup: only --restart can change.",
 		Flags: append(updateResourceFlags(),
 			&cli.StringFlag{Name: "restart", Usage: "restart policy to apply when a container exits: no, on-failure[:N], always, unless-stopped"}),
