@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/moby/moby/api/types/blkiodev"
 	ctypes "github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/api/types/mount"
 	"github.com/moby/moby/api/types/network"
@@ -179,10 +180,8 @@ func TestCreateOptionsCarryOver(t *testing.T) {
 }
 
 func TestCreateOptionsRefuseWhatSkiffCannotDo(t *testing.T) {
-	one := int64(1)
 	for name, hc := range map[string]*ctypes.HostConfig{
-		"HostConfig.Memory":       {Resources: ctypes.Resources{Memory: 1 << 20}},
-		"HostConfig.PidsLimit":    {Resources: ctypes.Resources{PidsLimit: &one}},
+		"IOMaximumBandwidth":      {Resources: ctypes.Resources{IOMaximumBandwidth: 1 << 20}},
 		"HostConfig.PidMode":      {PidMode: "host"},
 		"HostConfig.Links":        {Links: []string{"a:b"}},
 		"HostConfig.Sysctls":      {Sysctls: map[string]string{"a": "b"}},
@@ -200,5 +199,27 @@ func TestCreateOptionsRefuseWhatSkiffCannotDo(t *testing.T) {
 	hc := &ctypes.HostConfig{NetworkMode: "default", IpcMode: "private", Resources: ctypes.Resources{MemorySwappiness: &neg, OomKillDisable: &no, Ulimits: nil}}
 	if _, _, err := createOptions("", &ctypes.CreateRequest{Config: &ctypes.Config{Image: "x"}, HostConfig: hc}); err != nil {
 		t.Errorf("defaults refused: %v", err)
+	}
+}
+
+func TestCreateOptionsResources(t *testing.T) {
+	swappiness, pids, yes := int64(20), int64(0), true
+	hc := &ctypes.HostConfig{OomScoreAdj: 200, Resources: ctypes.Resources{
+		Memory: 64 << 20, MemorySwap: -1, MemorySwappiness: &swappiness, NanoCPUs: 1500000000, CPUShares: 512,
+		CpusetCpus: "0", PidsLimit: &pids, OomKillDisable: &yes, CgroupParent: "/batch", BlkioWeight: 300,
+		BlkioDeviceReadBps: []*blkiodev.ThrottleDevice{{Path: "/dev/vda", Rate: 1 << 20}},
+	}}
+	o, _, err := createOptions("", &ctypes.CreateRequest{Config: &ctypes.Config{Image: "x"}, HostConfig: hc})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := o.Resources
+	if r.Memory != 64<<20 || r.MemorySwap != -1 || *r.MemorySwappiness != 20 || r.NanoCPUs != 1500000000 || r.CPUShares != 512 ||
+		r.CpusetCpus != "0" || *r.PidsLimit != 0 || !r.OomKillDisable || r.CgroupParent != "/batch" || r.BlkioWeight != 300 ||
+		r.OomScoreAdj != 200 || len(r.BlkioDeviceReadBps) != 1 || r.BlkioDeviceReadBps[0].Path != "/dev/vda" || r.BlkioDeviceReadBps[0].Rate != 1<<20 {
+		t.Errorf("resources %+v", r)
+	}
+	if r.BlkioDeviceWriteBps != nil {
+		t.Errorf("a list not sent reads as given: %v", r.BlkioDeviceWriteBps)
 	}
 }

@@ -352,36 +352,20 @@ func statsResponse(id, name string, prev, cur *engine.StatsSample) ctypes.StatsR
 	res := ctypes.StatsResponse{
 		Name: name, ID: id, Read: cur.Read, PreRead: prev.Read, OSType: "linux",
 		CPUStats: cpu(cur), PreCPUStats: cpu(prev),
-		MemoryStats: ctypes.MemoryStats{Usage: cur.MemUsage, Limit: cur.MemLimit},
+		MemoryStats: ctypes.MemoryStats{Usage: cur.MemUsage, Limit: cur.MemLimit, Stats: cur.MemStats},
 		PidsStats:   ctypes.PidsStats{Current: cur.Pids},
+		BlkioStats: ctypes.BlkioStats{IoServiceBytesRecursive: []ctypes.BlkioStatEntry{
+			{Op: "read", Value: cur.BlockRead}, {Op: "write", Value: cur.BlockWrite},
+		}},
+	}
+	for name, n := range cur.Networks {
+		if res.Networks == nil {
+			res.Networks = map[string]ctypes.NetworkStats{}
+		}
+		res.Networks[name] = ctypes.NetworkStats{RxBytes: n.RxBytes, RxPackets: n.RxPackets, RxErrors: n.RxErrors,
+			RxDropped: n.RxDropped, TxBytes: n.TxBytes, TxPackets: n.TxPackets, TxErrors: n.TxErrors, TxDropped: n.TxDropped}
 	}
 	return res
-}
-
-func (s *Server) updateContainer(w http.ResponseWriter, r *http.Request, p params) error {
-	var u ctypes.UpdateConfig
-	if err := decodeJSON(r, &u, false); err != nil {
-		return err
-	}
-	c, err := s.e.ContainerInspect(r.Context(), p["id"], false)
-	if err != nil {
-		return err
-	}
-	hc := &ctypes.HostConfig{Resources: u.Resources}
-	if err := refuseUnsupported(&ctypes.Config{}, hc); err != nil {
-		return err
-	}
-	if u.RestartPolicy.Name != "" {
-		policy := string(u.RestartPolicy.Name)
-		if u.RestartPolicy.MaximumRetryCount != 0 {
-			policy += ":" + strconv.Itoa(u.RestartPolicy.MaximumRetryCount)
-		}
-		if err := s.e.ContainerUpdate(r.Context(), c.ID, engine.UpdateOptions{Restart: policy}); err != nil {
-			return err
-		}
-	}
-	writeJSON(w, http.StatusOK, ctypes.UpdateResponse{Warnings: []string{}})
-	return nil
 }
 
 func (s *Server) pruneContainers(w http.ResponseWriter, r *http.Request, _ params) error {

@@ -179,6 +179,11 @@ func createOptions(name string, req *ctypes.CreateRequest) (engine.ContainerCrea
 	if err := refuseUnsupported(cfg, hc); err != nil {
 		return o, nil, err
 	}
+	res, err := resourceOptions(hc.Resources, hc.OomScoreAdj) // api/resources.go
+	if err != nil {
+		return o, nil, err
+	}
+	o.Resources = res
 	return o, extra, nil
 }
 
@@ -233,7 +238,6 @@ func refuseUnsupported(cfg *ctypes.Config, hc *ctypes.HostConfig) error {
 		{"UsernsMode", string(hc.UsernsMode), nil, "every container has its own namespaces"},
 		{"CgroupnsMode", string(hc.CgroupnsMode), []string{"private"}, "every container has its own namespaces"},
 		{"Cgroup", string(hc.Cgroup), nil, "every container has its own namespaces"},
-		{"CgroupParent", hc.CgroupParent, nil, "skiff places the containers' cgroups itself"},
 		{"Isolation", string(hc.Isolation), []string{"default"}, "Linux containers only"},
 		{"Runtime", hc.Runtime, []string{"runc", "libcontainer"}, "skiff runs containers with runc's libcontainer"},
 		{"VolumeDriver", hc.VolumeDriver, []string{"local"}, "local volumes only"},
@@ -252,25 +256,18 @@ func refuseUnsupported(cfg *ctypes.Config, hc *ctypes.HostConfig) error {
 	case hc.ReadonlyPaths != nil:
 		return unsupported("HostConfig.ReadonlyPaths", "Docker's read-only paths only")
 	}
-	if f := firstSet(reflect.ValueOf(*hc), "GroupAdd", "OomScoreAdj", "ShmSize", "Sysctls", "StorageOpt", "Umask", "Annotations"); f != "" {
+	if f := firstSet(reflect.ValueOf(*hc), "GroupAdd", "ShmSize", "Sysctls", "StorageOpt", "Umask", "Annotations"); f != "" {
 		return unsupported("HostConfig."+f, "not yet")
 	}
 	r := hc.Resources
-	if r.OomKillDisable != nil && !*r.OomKillDisable {
-		r.OomKillDisable = nil
-	}
-	if r.MemorySwappiness != nil && *r.MemorySwappiness == -1 {
-		r.MemorySwappiness = nil
-	}
-	if r.PidsLimit != nil && *r.PidsLimit <= 0 {
-		r.PidsLimit = nil
-	}
 	var all []string
 	for _, f := range reflect.VisibleFields(reflect.TypeOf(r)) {
-		all = append(all, f.Name)
+		if !limitFields[f.Name] { // api/resources.go
+			all = append(all, f.Name)
+		}
 	}
 	if f := firstSet(reflect.ValueOf(r), all...); f != "" {
-		return unsupported("HostConfig."+f, "resource limits and devices are not there yet")
+		return unsupported("HostConfig."+f, "devices are not there yet")
 	}
 	return nil
 }

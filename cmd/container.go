@@ -32,7 +32,7 @@ func containerCommand() *cli.Command {
 			createCommand(), startCommand(), stopCommand(), restartCommand(), killCommand(),
 			waitCommand(), logsCommand(), execCommand(), attachCommand(), topCommand(),
 			renameCommand(), pauseCommand(true), pauseCommand(false), portCommand(), statsCommand(),
-			exportCommand(), diffCommand(), commitCommand(), cpCommand(),
+			exportCommand(), diffCommand(), commitCommand(), cpCommand(), updateCommand(),
 			{Name: "inspect", Usage: "Display detailed information on containers", ArgsUsage: "CONTAINER [CONTAINER...]", Flags: inspectFlags(), Action: func(c *cli.Context) error { return inspectObjects(c, "container") }},
 			{Name: "run", Usage: "Create and run a new container", Flags: runCommand().Flags, Action: runAction},
 		},

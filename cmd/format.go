@@ -150,9 +150,7 @@ func writeInspect(w io.Writer, values []any, format string) error {
 	for _, v := range values {
 		// Templates address fields by Docker's names: go through JSON so
 		// maps and nested structs behave as in Docker.
-		var generic any
-		b, _ := json.Marshal(v)
-		_ = json.Unmarshal(b, &generic)
+		generic := jsonGeneric(v)
 		var buf bytes.Buffer
 		if err := t.Execute(&buf, generic); err != nil {
 			return errdefs.Invalid("invalid --format template %q: %v", format, err)
@@ -160,6 +158,37 @@ func writeInspect(w io.Writer, values []any, format string) error {
 		fmt.Fprintln(w, buf.String())
 	}
 	return nil
+}
+
+// jsonGeneric is v as maps, lists and values, as it reads in JSON;
+// whole numbers stay integers (134217728, not 1.34217728e+08).
+func jsonGeneric(v any) any {
+	var generic any
+	b, _ := json.Marshal(v)
+	d := json.NewDecoder(bytes.NewReader(b))
+	d.UseNumber()
+	_ = d.Decode(&generic)
+	return numbers(generic)
+}
+
+func numbers(v any) any {
+	switch x := v.(type) {
+	case map[string]any:
+		for k, e := range x {
+			x[k] = numbers(e)
+		}
+	case []any:
+		for i, e := range x {
+			x[i] = numbers(e)
+		}
+	case json.Number:
+		if n, err := x.Int64(); err == nil {
+			return n
+		}
+		f, _ := x.Float64()
+		return f
+	}
+	return v
 }
 
 // headerFor builds the column-title map from a row struct's field names.

@@ -78,7 +78,7 @@ func commands(version string) []*cli.Command {
 		imagesCommand(), imageCommand(), inspectCommand(), tagCommand(), rmiCommand(), importCommand(),
 		saveCommand(), loadCommand(), exportCommand(), diffCommand(), historyCommand(), commitCommand(),
 		systemCommand(), infoCommand(), versionCommand(version), eventsCommand(), servicesCommand(), kubeCommand(),
-		generateCommand(),
+		generateCommand(), updateCommand(),
 	}
 	return append(append(append(cmds, completionCommands()...), stepCommands()...), keeperCommand(), manCommand())
 }

@@ -102,31 +102,3 @@ func hostIP(b network.PortBinding) string {
 	}
 	return b.HostIP.String()
 }
-
-func statsCommand() *cli.Command {
-	return &cli.Command{
-		Name:      "stats",
-		Usage:     "Display a snapshot of containers' resource usage",
-		ArgsUsage: "[CONTAINER...]",
-		UsageText: "skiff stats --no-stream [CONTAINER...]\n\nNeeds readable cgroups: as root on this host; rootless only with cgroup v2 delegation.",
-		Flags: []cli.Flag{
-			&cli.BoolFlag{Name: "no-stream", Usage: "print one snapshot (the only mode for now)"},
-			&cli.BoolFlag{Name: "all", Aliases: []string{"a"}, Usage: "show all containers (default shows just running)"},
-		},
-		Action: func(c *cli.Context) error {
-			return withEngine(c, func(ctx context.Context, e *engine.Engine) error {
-				stats, err := e.ContainerStats(ctx, c.Args().Slice(), c.Bool("all"))
-				if err != nil {
-					return err
-				}
-				w := tabwriter.NewWriter(c.App.Writer, 10, 1, 3, ' ', 0)
-				fmt.Fprintln(w, "CONTAINER ID\tNAME\tCPU %\tMEM USAGE / LIMIT\tMEM %\tPIDS")
-				for _, s := range stats {
-					fmt.Fprintf(w, "%s\t%s\t%.2f%%\t%s / %s\t%.2f%%\t%d\n", s.ID[:12], s.Name, s.CPUPercent,
-						humanBytes(int64(s.MemUsage)), humanBytes(int64(s.MemLimit)), s.MemPercent, s.Pids)
-				}
-				return w.Flush()
-			})
-		},
-	}
-}

@@ -114,6 +114,7 @@ func (e *Engine) ContainerCreate(ctx context.Context, o ContainerCreateOptions) 
 		return res, err
 	}
 	spec.Warn = func(w string) { res.Warnings = append(res.Warnings, w) }
+	o.Resources.adapt(&spec.Resources, runtime.HostCgroupSupport(), spec.Warn) // engine/resources.go
 	err = e.withStore(func(st *storage.Store) error {
 		// The image stays until the container holds it.
 		unlock, err := storage.HoldImages()
@@ -203,6 +204,9 @@ func (o ContainerCreateOptions) spec() (runtime.Spec, error) {
 		if name, mode, _ := strings.Cut(ref, ":"); name == "" || mode != "" && mode != "ro" && mode != "rw" {
 			return s, errdefs.Invalid("invalid --volumes-from %q: want CONTAINER[:ro|rw]", ref)
 		}
+	}
+	if s.Resources, err = o.Resources.parse(false); err != nil { // engine/resources.go
+		return s, err
 	}
 	if s.Restart, err = container.ParseRestart(o.Restart); err != nil {
 		return s, err

@@ -153,6 +153,7 @@ func inspectHostConfig(c *container.Container) *ctypes.HostConfig {
 			out.Mounts = append(out.Mounts, mount.Mount{Type: mount.Type(m.Type), Source: m.Source, Target: m.Destination, ReadOnly: m.ReadOnly})
 		}
 	}
+	inspectResources(out, hc.Resources) // engine/resources_update.go
 	return out
 }
 

@@ -9,7 +9,6 @@ import (
 	"os/exec"
 	"strconv"
 	"strings"
-	"time"
 
 	ctypes "github.com/moby/moby/api/types/container"
 	"golang.org/x/sys/unix"
@@ -251,35 +250,6 @@ func CheckWaitCondition(condition string) error {
 	return errdefs.Invalid("invalid wait condition %q: want not-running, next-exit or removed", condition)
 }
 
-// UpdateOptions are what `update` may change on a container.
-type UpdateOptions struct {
-	Restart string // a restart policy; "" keeps the container's
-}
-
-// ContainerUpdate changes a container's restart policy; the supervisor
-// reads it at the container's next exit.
-func (e *Engine) ContainerUpdate(ctx context.Context, ref string, o UpdateOptions) error {
-	if o.Restart == "" {
-		return nil
-	}
-	policy, err := container.ParseRestart(o.Restart)
-	if err != nil {
-		return err
-	}
-	c, err := container.Lookup(ref)
-	if err != nil {
-		return err
-	}
-	_, err = container.Update(c.ID, func(c *container.Container) error {
-		if c.HostConfig.AutoRemove && policy.Name != "no" {
-			return errdefs.Invalid("conflicting options: restart policy %s and the container's --rm", o.Restart)
-		}
-		c.HostConfig.RestartPolicy = policy
-		return nil
-	})
-	return err
-}
-
 // ContainerRename gives a container a new name.
 func (e *Engine) ContainerRename(ctx context.Context, ref, name string) error {
 	return e.withStore(func(st *storage.Store) error {
@@ -419,66 +389,6 @@ func topResponse(out string, pids []int) (ctypes.TopResponse, error) {
 		res.Processes = append(res.Processes, f)
 	}
 	return res, nil
-}
-
-// statsInterval is how long a CPU sample lasts.
-const statsInterval = 200 * time.Millisecond
-
-// ContainerStats is one container's resource use (`stats --no-stream`).
-type ContainerStats struct {
-	ID, Name   string
-	CPUPercent float64
-	MemUsage   uint64
-	MemLimit   uint64
-	MemPercent float64
-	Pids       uint64
-}
-
-// ContainerStats samples the resource use of the given containers, or
-// of every running one (every one with all) when refs is empty.
-func (e *Engine) ContainerStats(ctx context.Context, refs []string, all bool) ([]ContainerStats, error) {
-	var ctrs []*container.Container
-	if len(refs) == 0 {
-		list, err := container.List()
-		if err != nil {
-			return nil, err
-		}
-		for _, c := range list {
-			if c.State.Running || all {
-				ctrs = append(ctrs, c)
-			}
-		}
-	}
-	for _, ref := range refs {
-		c, err := container.Lookup(ref)
-		if err != nil {
-			return nil, err
-		}
-		ctrs = append(ctrs, c)
-	}
-	out := make([]ContainerStats, 0, len(ctrs))
-	for _, c := range ctrs {
-		s, err := runtime.Stats(c, statsInterval)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, ContainerStats{ID: c.ID, Name: c.Name, CPUPercent: s.CPUPercent, MemUsage: s.MemUsage,
-			MemLimit: s.MemLimit, MemPercent: s.MemPercent, Pids: s.Pids})
-	}
-	return out, nil
-}
-
-// StatsSample is one reading of a container's counters.
-type StatsSample = runtime.StatsSample
-
-// ContainerStatsSample reads a container's counters once (the API's
-// stats: the client computes rates from two readings).
-func (e *Engine) ContainerStatsSample(ctx context.Context, ref string) (*StatsSample, error) {
-	c, err := container.Lookup(ref)
-	if err != nil {
-		return nil, err
-	}
-	return runtime.Sample(c)
 }
 
 // ContainerChanges lists what changed in a container's file system

@@ -110,6 +110,7 @@ func Create(st *storage.Store, img *storage.Image, s Spec) (_ *container.Contain
 			CapAdd: s.CapAdd, CapDrop: s.CapDrop, Privileged: s.Privileged,
 			SecurityOpt: s.SecurityOpt, Security: s.Security, Init: s.Init, InitPath: s.InitPath,
 			AutoRemove: s.Remove, RestartPolicy: s.Restart, LogConfig: s.Log,
+			Resources: s.Resources,
 		},
 		State: container.State{Status: container.StatusCreated},
 	}

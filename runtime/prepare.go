@@ -109,9 +109,6 @@ func prepare(c *container.Container, rootfs, netnsPath string) (*prepared, error
 	if err != nil {
 		return nil, err
 	}
-	if !rootless {
-		spec.Linux.CgroupsPath = "/skiff/" + c.ID
-	}
 	config, err := specconv.CreateLibcontainerConfig(&specconv.CreateOpts{
 		CgroupName:      c.ID,
 		Spec:            spec,
@@ -119,6 +116,9 @@ func prepare(c *container.Container, rootfs, netnsPath string) (*prepared, error
 	})
 	if err != nil {
 		return nil, fmt.Errorf("building the container configuration: %w", err)
+	}
+	if err := withCgroup(config, c, rootless); err != nil { // runtime/resources.go
+		return nil, err
 	}
 	return &prepared{config: config, args: spec.Process.Args, env: env, cwd: cwd, user: user}, nil
 }

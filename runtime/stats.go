@@ -12,19 +12,11 @@ import (
 
 	"github.com/skiff-project/skiff/container"
 	"github.com/skiff-project/skiff/errdefs"
+	"github.com/skiff-project/skiff/netns"
 )
 
-// StatsSnapshot is one `stats --no-stream` line.
-type StatsSnapshot struct {
-	CPUPercent float64
-	MemUsage   uint64
-	MemLimit   uint64
-	MemPercent float64
-	Pids       uint64
-}
-
 // StatsSample is one reading of a container's counters, as Docker's
-// stats API reports them: CPU times in nanoseconds.
+// stats API reports them: CPU times in nanoseconds, sizes in bytes.
 type StatsSample struct {
 	Read       time.Time
 	CPUTotal   uint64 // the container's CPU time
@@ -33,9 +25,21 @@ type StatsSample struct {
 	SystemCPU  uint64 // the host's CPU time
 	OnlineCPUs uint32
 	MemUsage   uint64
-	MemLimit   uint64 // the host's memory when the container has no limit
-	Pids       uint64
-	Running    bool
+	MemLimit   uint64            // the host's memory when the container has no limit
+	MemStats   map[string]uint64 // memory.stat (cache, inactive_file, …)
+	BlockRead  uint64
+	BlockWrite uint64
+	// Networks are the interfaces of the container's own network
+	// namespace, loopback left out (none with --network host).
+	Networks map[string]NetStats
+	Pids     uint64
+	Running  bool
+}
+
+// NetStats are one interface's counters from /proc/PID/net/dev.
+type NetStats struct {
+	RxBytes, RxPackets, RxErrors, RxDropped uint64
+	TxBytes, TxPackets, TxErrors, TxDropped uint64
 }
 
 // Sample reads a container's cgroup once; a stopped container reads as
@@ -63,37 +67,49 @@ func Sample(c *container.Container) (*StatsSample, error) {
 		out.CPUUser = cg.CpuStats.CpuUsage.UsageInUsermode
 		out.MemUsage = cg.MemoryStats.Usage.Usage
 		out.MemLimit = cg.MemoryStats.Usage.Limit
+		out.MemStats = cg.MemoryStats.Stats
 		out.Pids = cg.PidsStats.Current
+		for _, e := range cg.BlkioStats.IoServiceBytesRecursive {
+			switch strings.ToLower(e.Op) {
+			case "read":
+				out.BlockRead += e.Value
+			case "write":
+				out.BlockWrite += e.Value
+			}
+		}
 	}
-	if out.MemLimit > 1<<62 || out.MemLimit == 0 {
-		out.MemLimit = hostMemory()
+	if host := hostMemory(); out.MemLimit > host || out.MemLimit == 0 {
+		out.MemLimit = host
+	}
+	if c.HostConfig.NetworkKind != netns.ModeHost {
+		out.Networks = netDev(c.State.Pid)
 	}
 	return out, nil
 }
 
-// Stats samples a running container's cgroup twice, interval apart.
-func Stats(c *container.Container, interval time.Duration) (*StatsSnapshot, error) {
-	if !c.State.Running {
-		return &StatsSnapshot{}, nil
-	}
-	s1, err := Sample(c)
+// netDev reads the interfaces' counters of pid's network namespace.
+func netDev(pid int) map[string]NetStats {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/net/dev", pid))
 	if err != nil {
-		return nil, err
+		return nil
 	}
-	time.Sleep(interval)
-	s2, err := Sample(c)
-	if err != nil {
-		return nil, err
+	out := map[string]NetStats{}
+	for _, l := range strings.Split(string(data), "\n") {
+		name, rest, ok := strings.Cut(l, ":")
+		name = strings.TrimSpace(name)
+		f := strings.Fields(rest)
+		if !ok || name == "lo" || len(f) < 12 {
+			continue
+		}
+		n := make([]uint64, 12)
+		for i := range n {
+			n[i], _ = strconv.ParseUint(f[i], 10, 64)
+		}
+		// rx: bytes packets errs drop fifo frame compressed multicast; tx: bytes packets errs drop
+		out[name] = NetStats{RxBytes: n[0], RxPackets: n[1], RxErrors: n[2], RxDropped: n[3],
+			TxBytes: n[8], TxPackets: n[9], TxErrors: n[10], TxDropped: n[11]}
 	}
-	out := &StatsSnapshot{MemUsage: s2.MemUsage, MemLimit: s2.MemLimit, Pids: s2.Pids}
-	dc := float64(s2.CPUTotal - s1.CPUTotal)
-	if ds := float64(s2.SystemCPU - s1.SystemCPU); ds > 0 {
-		out.CPUPercent = dc / ds * float64(s2.OnlineCPUs) * 100
-	}
-	if out.MemLimit > 0 {
-		out.MemPercent = float64(out.MemUsage) / float64(out.MemLimit) * 100
-	}
-	return out, nil
+	return out
 }
 
 // systemCPU is the host's total CPU time in nanoseconds, from /proc/stat.

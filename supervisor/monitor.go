@@ -159,6 +159,10 @@ func (m *monitor) loop() int {
 		}
 		first = false
 		cur, cerr := container.ReadRecord(m.id)
+		oom := m.ran && oomKilled(m.id) // supervisor/oom.go
+		if cerr == nil && oom {
+			m.event(cur, "oom", nil)
+		}
 		if cerr == nil && m.ran {
 			// Recorded before the record says it stopped, so that what a
 			// command does on seeing it stopped comes after the die.
@@ -172,7 +176,7 @@ func (m *monitor) loop() int {
 		}
 		c, rerr := container.Update(m.id, func(c *container.Container) error {
 			c.State.Running, c.State.Paused, c.State.Pid = false, false, 0
-			c.State.ExitCode = code
+			c.State.ExitCode, c.State.OOMKilled = code, oom
 			c.State.FinishedAt = time.Now().UTC()
 			c.State.Status = container.StatusExited
 			c.NetworkSettings.Ports = nil
