@@ -76,6 +76,7 @@ var examples = map[string][]string{
 	"builder prune": {"skiff builder prune -f"},
 	"pull":          {"skiff pull 127.0.0.1:5000/busybox:latest", "skiff pull --platform linux/arm64 127.0.0.1:5000/multi", "skiff pull -a 127.0.0.1:5000/busybox"},
 	"push":          {"skiff push 127.0.0.1:5000/app:1", "skiff push app:1 127.0.0.1:5000/app:1", "skiff push -a 127.0.0.1:5000/app"},
+	"update":        {"skiff update -m 256m --memory-swap 512m --cpus 1.5 web", "skiff update --restart unless-stopped web"},
 	"search":        {"skiff search 127.0.0.1:5000/busy", "skiff search --limit 5 --format '{{.Name}}' 127.0.0.1:5000/app"},
 	"login":         {`echo "$TOKEN" | skiff login -u ci --password-stdin 127.0.0.1:5000`},
 	"logout":        {"skiff logout 127.0.0.1:5000"},
