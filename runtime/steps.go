@@ -133,6 +133,7 @@ func connect(c *container.Container, name string) error {
 	ep := c.NetworkSettings.Networks[name]
 	ip, err := network.Attach(name, network.Member{
 		ID: c.ID, Name: c.Name, NetNS: c.NetNSPath(), Hosts: filepath.Join(c.Dir(), "hosts"),
+		IP: requestedAddress(c, name),
 	}, ep.Aliases)
 	if err != nil {
 		return fmt.Errorf("connecting %s to network %s: %w", c.Name, name, err)
@@ -166,6 +167,7 @@ func leaveNetworks(id string) {
 // remove, the container itself.
 func CleanupStep(id string, remove bool) error {
 	leaveNetworks(id)
+	unmountShm(id) // --ipc shareable
 	if lc, err := libcontainer.Load(stateRoot(), id); err == nil {
 		_ = lc.Signal(unix.SIGKILL)
 		_ = lc.Destroy()

@@ -150,6 +150,7 @@ type Member struct {
 	NetNS    string // the container's pinned network namespace
 	Hosts    string // its /etc/hosts file on the host, rewritten in place
 	Hostname string
+	IP       string // the address asked for (--ip), "" for the next free one
 }
 
 // Attach joins a running container's namespace to network ref: a veth
@@ -168,7 +169,7 @@ func Attach(ref string, m Member, aliases []string) (string, error) {
 	if _, ok := n.Containers[m.ID]; ok {
 		return "", fmt.Errorf("container %s is already connected to network %s: %w", m.Name, n.Name, errdefs.ErrConflict)
 	}
-	ip, err := n.allocate()
+	ip, err := n.take(m.IP)
 	if err != nil {
 		return "", err
 	}
