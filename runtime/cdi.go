@@ -113,13 +113,15 @@ func firstGPUs(v string, n int) ([]string, error) {
 	}
 	slices.Sort(gpus)
 	if len(gpus) < n {
-		return nil, noCDI(fmt.Sprintf("--gpus %s", v), fmt.Sprintf("%d GPUs (%s) but the CDI specs describe %d", n, gpuKind, len(gpus)))
+		return nil, fmt.Errorf("--gpus %s: the CDI specs in %s describe %d GPUs (%s): %s: %w", v, strings.Join(cdi.DefaultSpecDirs, " and "), len(gpus), gpuKind, cdiFix, errdefs.ErrInvalidArgument)
 	}
 	return gpus[:n], nil
 }
 
+const cdiFix = "ask for fewer, or generate a CDI spec of the GPUs (nvidia-ctk cdi generate --output=/etc/cdi/nvidia.yaml)"
+
 func noCDI(what, missing string) error {
-	return fmt.Errorf("%s: no CDI spec in %s describes %s: generate one for the GPUs (nvidia-ctk cdi generate --output=/etc/cdi/nvidia.yaml): %w",
+	return fmt.Errorf("%s: no CDI spec in %s describes %s: generate one (for NVIDIA GPUs: nvidia-ctk cdi generate --output=/etc/cdi/nvidia.yaml): %w",
 		what, strings.Join(cdi.DefaultSpecDirs, " or "), missing, errdefs.ErrInvalidArgument)
 }
 
@@ -141,8 +143,9 @@ func CheckCDIDevices(names []string) error {
 }
 
 // withCDIDevices injects the CDI devices' edits (device nodes, mounts,
-// variables, hooks) into the spec.
-func withCDIDevices(names []string) SpecOpt {
+// variables, hooks) into the spec. Rootless, device nodes cannot be
+// made: they are bound from their host paths instead.
+func withCDIDevices(names []string, rootless bool) SpecOpt {
 	return func(s *specs.Spec) error {
 		c, err := cdiCache()
 		if err != nil {
@@ -151,6 +154,24 @@ func withCDIDevices(names []string) SpecOpt {
 		if _, err := c.InjectDevices(s, names...); err != nil {
 			return fmt.Errorf("injecting CDI devices: %w", err)
 		}
+		if rootless {
+			bindCDINodes(s, c, names)
+		}
 		return nil
+	}
+}
+
+// bindCDINodes turns the device nodes the CDI devices added into binds.
+func bindCDINodes(s *specs.Spec, c *cdi.Cache, names []string) {
+	for _, n := range names {
+		d := c.GetDevice(n)
+		if d == nil {
+			continue
+		}
+		for _, node := range append(slices.Clone(d.ContainerEdits.DeviceNodes), d.GetSpec().ContainerEdits.DeviceNodes...) {
+			s.Linux.Devices = slices.DeleteFunc(s.Linux.Devices, func(ld specs.LinuxDevice) bool { return ld.Path == node.Path })
+			setMount(s, node.Path, nil)
+			s.Mounts = append(s.Mounts, *bindMount(node.Path, firstNonEmpty(node.HostPath, node.Path), "nosuid", "noexec"))
+		}
 	}
 }

@@ -55,6 +55,9 @@ func resolveIsolation(s *Spec, userNet *network.Network) error {
 		if st, err := os.Stat(iso.APISocket); err != nil || st.Mode()&os.ModeSocket == 0 {
 			return fmt.Errorf("--use-api-socket: no API socket at %s: start it first with skiff system service: %w", iso.APISocket, errdefs.ErrUnavailable)
 		}
+		if s.Warn != nil {
+			s.Warn("--use-api-socket: " + iso.APISocket + " is bound at /var/run/docker.sock: the container can run containers as this user")
+		}
 	}
 	if iso.IPv6Address != "" {
 		return errdefs.Invalid("--ip6 %s: network %s has no IPv6 subnet", iso.IPv6Address, s.Network)
@@ -169,7 +172,7 @@ func isolationOpts(c *container.Container, rootfs string, user *ExecUser) ([]Spe
 		opts = append(opts, WithMounts([]specs.Mount{{Destination: "/var/run/docker.sock", Type: "bind", Source: iso.APISocket, Options: []string{"rbind"}}}))
 	}
 	if len(iso.CDIDevices) > 0 {
-		opts = append(opts, withCDIDevices(iso.CDIDevices))
+		opts = append(opts, withCDIDevices(iso.CDIDevices, paths.Rootless()))
 	}
 	return opts, nil
 }

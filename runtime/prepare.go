@@ -132,7 +132,7 @@ func prepare(c *container.Container, rootfs, netnsPath string) (*prepared, error
 		return nil, fmt.Errorf("building the container configuration: %w", err)
 	}
 	config.Rlimits = rlimits(c.HostConfig.Isolation.Ulimits)
-	return &prepared{config: config, args: spec.Process.Args, env: env, cwd: cwd, user: user}, nil
+	return &prepared{config: config, args: spec.Process.Args, env: spec.Process.Env, cwd: cwd, user: user}, nil
 }
 
 // withoutVar is env without key's entries.
