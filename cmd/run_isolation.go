@@ -55,6 +55,7 @@ func isolationOptions(c *cli.Context) (engine.IsolationOptions, error) {
 		Annotations: c.StringSlice("annotation"), Domainname: c.String("domainname"),
 		UseAPISocket: c.Bool("use-api-socket"), Runtime: c.String("runtime"), Isolation: c.String("isolation"),
 		VolumeDriver: c.String("volume-driver"), StorageOpts: c.StringSlice("storage-opt"),
+		Platform: c.String("platform"),
 	}, nil
 }
 

@@ -42,6 +42,8 @@ type Isolation struct {
 	// APISocket is the API socket bound at /var/run/docker.sock
 	// (--use-api-socket), "" for none.
 	APISocket string `json:"APISocket,omitempty"`
+	// Platform is --platform (os/arch[/variant]): the image must be of it.
+	Platform string `json:"Platform,omitempty"`
 }
 
 // Ulimit is one --ulimit: a resource's soft and hard limit.

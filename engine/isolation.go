@@ -47,6 +47,9 @@ type IsolationOptions struct {
 	Isolation    string
 	VolumeDriver string
 	StorageOpts  []string
+	// Platform is --platform: the image must be of it (run and create
+	// pull that platform when the image is missing).
+	Platform string
 }
 
 // withIsolation checks o's isolation options against the rest of the
@@ -134,6 +137,10 @@ func parseIsolation(o ContainerCreateOptions, s runtime.Spec) (container.Isolati
 	if io.UseAPISocket {
 		iso.APISocket = DefaultSocket()
 	}
+	if p := io.Platform; p != "" && (strings.Count(p, "/") < 1 || strings.Count(p, "/") > 2 || strings.Contains(p, "//")) {
+		return iso, errdefs.Invalid("invalid --platform %q: want os/arch[/variant], like linux/amd64", p)
+	}
+	iso.Platform = io.Platform
 	return iso, nil
 }
 
@@ -178,7 +185,7 @@ func parseUserns(v string, io IsolationOptions) (string, error) {
 		if io.PidMode != "" || io.IpcMode == "host" || strings.HasPrefix(io.IpcMode, "container:") {
 			return "", errdefs.Invalid("conflicting options: --userns keep-id gives the container its own user namespace, which cannot join --pid or --ipc host or container:NAME")
 		}
-		return v, nil
+		return v, runtime.CheckKeepID()
 	}
 	return "", errdefs.Invalid("invalid --userns %q: want host or keep-id", v)
 }

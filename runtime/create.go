@@ -74,7 +74,7 @@ func Create(st *storage.Store, img *storage.Image, s Spec) (_ *container.Contain
 		}
 		s.Network = "container:" + target.ID
 	}
-	if err := resolveIsolation(&s, userNet); err != nil {
+	if err := resolveIsolation(&s, userNet, img); err != nil {
 		return nil, err
 	}
 	var anon []string

@@ -18,8 +18,10 @@ import (
 
 	"github.com/skiff-project/skiff/container"
 	"github.com/skiff-project/skiff/errdefs"
+	"github.com/skiff-project/skiff/netns"
 	"github.com/skiff-project/skiff/netns/network"
 	"github.com/skiff-project/skiff/paths"
+	"github.com/skiff-project/skiff/storage"
 )
 
 // The namespace modes, devices, sysctls and ulimits of a container
@@ -29,8 +31,14 @@ import (
 // resolveIsolation checks what s.Isolation names on this host when the
 // container is created: the containers whose namespaces it joins (kept
 // by ID), its --ip on its network, its links, the API socket.
-func resolveIsolation(s *Spec, userNet *network.Network) error {
+func resolveIsolation(s *Spec, userNet *network.Network, img *storage.Image) error {
 	iso := &s.Isolation
+	if err := checkPlatform(iso.Platform, img); err != nil {
+		return err
+	}
+	if len(iso.Links) > 0 && s.NetworkKind != netns.ModeUser {
+		return errdefs.Invalid("--link with --network %s: the containers cannot reach each other there: put both on a user-defined network (skiff network create)", s.Network)
+	}
 	var err error
 	if iso.PidMode, err = resolveShared("--pid", iso.PidMode, nil); err != nil {
 		return err
@@ -66,6 +74,29 @@ func resolveIsolation(s *Spec, userNet *network.Network) error {
 		return userNet.CheckAddress(iso.IPv4Address)
 	}
 	return nil
+}
+
+// checkPlatform checks that img is of the platform os/arch[/variant].
+func checkPlatform(want string, img *storage.Image) error {
+	if want == "" {
+		return nil
+	}
+	c := img.Config
+	have := c.OS + "/" + c.Architecture
+	if strings.Count(want, "/") == 2 {
+		have += "/" + c.Variant
+	}
+	if have != want {
+		return errdefs.Invalid("image %s is %s, not the --platform %s asked for: pull that one (skiff pull --platform %s %s)", imageName(img), have, want, want, imageName(img))
+	}
+	return nil
+}
+
+func imageName(img *storage.Image) string {
+	if len(img.Names) > 0 {
+		return img.Names[0]
+	}
+	return img.ID[:12]
 }
 
 // resolveShared turns container:NAME into container:ID, checking the
@@ -108,17 +139,24 @@ func storageOptions(iso container.Isolation) *cstorage.ContainerOptions {
 // the ids below it to 1…id and the ones above it to themselves, as
 // Podman's keep-id: size is how many ids skiff's namespace has.
 func keepIDMap(id, size int) []specs.LinuxIDMapping {
-	if id >= size {
-		id = size - 1
-	}
 	m := []specs.LinuxIDMapping{{ContainerID: uint32(id), HostID: 0, Size: 1}}
-	if id > 0 {
-		m = append(m, specs.LinuxIDMapping{ContainerID: 0, HostID: 1, Size: uint32(id)})
+	below := min(id, size-1)
+	if below > 0 {
+		m = append(m, specs.LinuxIDMapping{ContainerID: 0, HostID: 1, Size: uint32(below)})
 	}
-	if rest := size - id - 1; rest > 0 {
-		m = append(m, specs.LinuxIDMapping{ContainerID: uint32(id + 1), HostID: uint32(id + 1), Size: uint32(rest)})
+	if rest := size - 1 - below; rest > 0 {
+		m = append(m, specs.LinuxIDMapping{ContainerID: uint32(id + 1), HostID: uint32(below + 1), Size: uint32(rest)})
 	}
 	return m
+}
+
+// CheckKeepID says whether --userns keep-id can work: it needs the
+// user's subordinate ids for the container's other users.
+func CheckKeepID() error {
+	if nsSize("/proc/self/uid_map") < 2 || nsSize("/proc/self/gid_map") < 2 {
+		return errdefs.Invalid("--userns keep-id needs a subordinate uid and gid range for the container's other users: add one (sudo usermod --add-subuids 100000-165535 --add-subgids 100000-165535 $USER, then skiff system migrate)")
+	}
+	return nil
 }
 
 // nsSize is how many ids a uid_map or gid_map maps.
