@@ -340,20 +340,12 @@ func TestIsolationHealthStartInterval(t *testing.T) {
 	// before the hour.
 	runDetached(t, name, []string{"--health-cmd", "test -f /tmp/ready", "--health-interval", "1h",
 		"--health-start-period", "5m", "--health-start-interval", "200ms"}, "sh", "-c", "sleep 1; touch /tmp/ready; exec sleep 600")
-	waitHealth(t, harness.E2E, name, "healthy", 60*time.Second)
+	waitHealth(t, name, "healthy", 60*time.Second)
 	out := skiff(t, "inspect", "-f", "{{.Config.Healthcheck.StartInterval}}", name).OK(t).Stdout
 	if out != "200000000\n" {
 		t.Errorf("inspect Config.Healthcheck.StartInterval %q, want 200000000", out)
 	}
 	isoRefused(t, harness.E2E, busybox(t), []string{"--health-start-interval", "1s"}, "--health-cmd")
-}
-
-func waitHealth(t testing.TB, u *harness.User, name, want string, timeout time.Duration) {
-	t.Helper()
-	eventually(t, timeout, name+" "+want, func() (bool, string) {
-		got := strings.TrimSpace(harness.RunAs(t, u, "inspect", "-f", "{{.State.Health.Status}}", name).Stdout)
-		return got == want, got
-	})
 }
 
 func TestIsolationAcceptedValues(t *testing.T) {
