@@ -105,6 +105,11 @@ func parseIsolation(o ContainerCreateOptions, s runtime.Spec) (container.Isolati
 			return iso, errdefs.Invalid("invalid --group-add %q: a group name or number", g)
 		}
 	}
+	if len(io.GroupAdd) > 0 {
+		if err := runtime.CheckGroupAdd(); err != nil {
+			return iso, err
+		}
+	}
 	if iso.Sysctls, err = parseSysctls(io.Sysctls, s.NetworkKind, iso.IpcMode); err != nil {
 		return iso, err
 	}
@@ -148,7 +153,7 @@ func parseIsolation(o ContainerCreateOptions, s runtime.Spec) (container.Isolati
 // --volume-driver and --storage-opt that skiff does not have.
 func checkAccepted(io IsolationOptions) error {
 	switch {
-	case io.Runtime != "" && io.Runtime != "runc":
+	case io.Runtime != "" && io.Runtime != "runc" && io.Runtime != DefaultRuntime:
 		return errdefs.Invalid("unknown or invalid runtime name: %s: skiff runs containers with runc's libcontainer: use --runtime runc", io.Runtime)
 	case io.Isolation != "" && io.Isolation != "default":
 		return errdefs.Invalid("invalid --isolation %q: Linux containers have only default isolation", io.Isolation)

@@ -150,6 +150,15 @@ func keepIDMap(id, size int) []specs.LinuxIDMapping {
 	return m
 }
 
+// CheckGroupAdd says whether supplementary groups can be given: not in a
+// user namespace of one id, where setgroups is denied.
+func CheckGroupAdd() error {
+	if data, err := os.ReadFile("/proc/self/setgroups"); err == nil && strings.TrimSpace(string(data)) == "deny" {
+		return errdefs.Invalid("--group-add needs a subordinate gid range: without one, skiff's user namespace forbids supplementary groups: add one (sudo usermod --add-subgids 100000-165535 $USER, then skiff system migrate)")
+	}
+	return nil
+}
+
 // CheckKeepID says whether --userns keep-id can work: it needs the
 // user's subordinate ids for the container's other users.
 func CheckKeepID() error {
