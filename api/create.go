@@ -163,12 +163,6 @@ func createOptions(name string, req *ctypes.CreateRequest) (engine.ContainerCrea
 				}
 				continue
 			}
-			if ep.IPAMConfig != nil && (ep.IPAMConfig.IPv4Address.IsValid() || ep.IPAMConfig.IPv6Address.IsValid()) {
-				return o, nil, unsupported("EndpointsConfig."+netName+".IPAMConfig", "a fixed address on a second network: connect it afterwards with its --ip")
-			}
-			if len(ep.Links) > 0 {
-				return o, nil, unsupported("EndpointsConfig."+netName+".Links", "links on the container's own network only")
-			}
 			if extra == nil {
 				extra = map[string]*network.EndpointSettings{}
 			}
@@ -325,7 +319,7 @@ func (s *Server) createContainer(w http.ResponseWriter, r *http.Request, _ param
 		s.attaches.setSize(res.ID, uint16(min(sz[1], 65535)), uint16(min(sz[0], 65535)))
 	}
 	for _, netName := range sortedKeys(extra) {
-		if err := s.e.NetworkConnect(r.Context(), netName, res.ID, extra[netName].Aliases); err != nil {
+		if err := s.e.NetworkConnectWith(r.Context(), netName, res.ID, connectOptions(extra[netName])); err != nil {
 			_ = s.e.ContainerRemove(r.Context(), res.ID, engine.RemoveOptions{Force: true, Volumes: true})
 			return err
 		}

@@ -84,6 +84,20 @@ func deviceRequest(r ctypes.DeviceRequest, io *engine.IsolationOptions) error {
 	return nil
 }
 
+// connectOptions are an endpoint's settings as network connect's options.
+func connectOptions(ep *network.EndpointSettings) engine.NetworkConnectOptions {
+	o := engine.NetworkConnectOptions{Aliases: ep.Aliases, Links: ep.Links, DriverOpts: ep.DriverOpts}
+	if c := ep.IPAMConfig; c != nil {
+		if c.IPv4Address.IsValid() {
+			o.IPv4 = c.IPv4Address.String()
+		}
+		if c.IPv6Address.IsValid() {
+			o.IPv6 = c.IPv6Address.String()
+		}
+	}
+	return o
+}
+
 func firstNonEmptyStr(s ...string) string {
 	for _, x := range s {
 		if x != "" {

@@ -99,17 +99,11 @@ func (s *Server) connectNetwork(w http.ResponseWriter, r *http.Request, p params
 	if req.Container == "" {
 		return errdefs.Invalid("connect needs a Container")
 	}
-	var aliases []string
+	var o engine.NetworkConnectOptions
 	if ep := req.EndpointConfig; ep != nil {
-		if ep.IPAMConfig != nil && (ep.IPAMConfig.IPv4Address.IsValid() || ep.IPAMConfig.IPv6Address.IsValid()) {
-			return unsupported("EndpointConfig.IPAMConfig", "addresses are given out by skiff")
-		}
-		if len(ep.Links) > 0 {
-			return unsupported("EndpointConfig.Links", "legacy links")
-		}
-		aliases = ep.Aliases
+		o = connectOptions(ep)
 	}
-	if err := s.e.NetworkConnect(r.Context(), p["id"], req.Container, aliases); err != nil {
+	if err := s.e.NetworkConnectWith(r.Context(), p["id"], req.Container, o); err != nil {
 		return err
 	}
 	w.WriteHeader(http.StatusOK)

@@ -103,14 +103,25 @@ func networkCommand() *cli.Command {
 				Name:      "connect",
 				Usage:     "Connect a container to a network",
 				ArgsUsage: "NETWORK CONTAINER",
-				UsageText: "skiff network connect [--alias NAME] NETWORK CONTAINER\n\nExample: skiff network connect --alias db backend pg1",
-				Flags:     []cli.Flag{&cli.StringSliceFlag{Name: "alias", Usage: "another name for the container on this network"}},
+				UsageText: "skiff network connect [OPTIONS] NETWORK CONTAINER\n\nExample: skiff network connect --alias db --ip 10.89.0.20 backend pg1",
+				Flags: []cli.Flag{
+					&cli.StringSliceFlag{Name: "alias", Usage: "another name for the container on this network"},
+					&cli.StringFlag{Name: "ip", Usage: "IPv4 address on the network"},
+					&cli.StringFlag{Name: "ip6", Usage: "IPv6 address on the network"},
+					&cli.StringSliceFlag{Name: "link", Usage: "reach another container as NAME[:ALIAS] (from the next start)"},
+					&cli.StringSliceFlag{Name: "driver-opt", Usage: "endpoint options of the driver (the bridge has none)"},
+				},
 				Action: func(c *cli.Context) error {
 					if err := exactArgs(c, 2, 2, "network connect [OPTIONS] NETWORK CONTAINER"); err != nil {
 						return err
 					}
+					opts, err := parseKV(c.StringSlice("driver-opt"), "--driver-opt")
+					if err != nil {
+						return err
+					}
+					o := engine.NetworkConnectOptions{Aliases: c.StringSlice("alias"), IPv4: c.String("ip"), IPv6: c.String("ip6"), Links: c.StringSlice("link"), DriverOpts: opts}
 					return withEngine(c, func(ctx context.Context, e *engine.Engine) error {
-						return e.NetworkConnect(ctx, c.Args().Get(0), c.Args().Get(1), c.StringSlice("alias"))
+						return e.NetworkConnectWith(ctx, c.Args().Get(0), c.Args().Get(1), o)
 					})
 				},
 			},

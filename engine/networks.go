@@ -194,6 +194,20 @@ func (e *Engine) NetworkConnect(ctx context.Context, networkRef, ctr string, ali
 	return nil
 }
 
+// NetworkConnectOptions are network connect's: --alias, --ip, --ip6,
+// --link and --driver-opt.
+type NetworkConnectOptions = runtime.ConnectOptions
+
+// NetworkConnectWith is NetworkConnect with all of network connect's
+// options.
+func (e *Engine) NetworkConnectWith(ctx context.Context, networkRef, ctr string, o NetworkConnectOptions) error {
+	if err := runtime.ConnectWith(ctr, networkRef, o); err != nil {
+		return err
+	}
+	connectEvent("connect", networkRef, ctr)
+	return nil
+}
+
 // NetworkDisconnect takes a container off a network.
 func (e *Engine) NetworkDisconnect(ctx context.Context, networkRef, ctr string) error {
 	if err := runtime.Disconnect(ctr, networkRef); err != nil {

@@ -427,12 +427,12 @@ func TestIsolationInspect(t *testing.T) {
 		t.Fatalf("inspect: %d documents", len(doc))
 	}
 	hc := doc[0].HostConfig
-	got := fmt.Sprint(hc.PidMode, hc.IpcMode, hc.UTSMode, hc.CgroupnsMode, hc.GroupAdd, hc.Sysctls, hc.Ulimits, hc.ShmSize, hc.Devices, doc[0].Config.Domainname)
-	want := "hostshareableprivate[staff]map[net.ipv4.ip_forward:1][{nofile 100 200}]" + strconv.Itoa(8<<20) + "[{/dev/null /dev/n r}]example.org"
+	got := fmt.Sprintln(hc.PidMode, hc.IpcMode, hc.UTSMode, hc.CgroupnsMode, hc.GroupAdd, hc.Sysctls, hc.Ulimits, hc.ShmSize, hc.Devices, doc[0].Config.Domainname)
+	want := "host shareable  private [staff] map[net.ipv4.ip_forward:1] [{nofile 100 200}] " + strconv.Itoa(8<<20) + " [{/dev/null /dev/n r}] example.org\n"
 	if got != want {
 		t.Errorf("inspect HostConfig:\n got %s\nwant %s", got, want)
 	}
-	if out := skiff(t, "inspect", "-f", "{{.HostConfig.IpcMode}} {{.HostConfig.ShmSize}}", busyboxCreated(t)).OK(t).Stdout; out != "private 67108864\n" {
+	if out := skiff(t, "inspect", "-f", "{{.HostConfig.IpcMode}} {{json .HostConfig.ShmSize}}", busyboxCreated(t)).OK(t).Stdout; out != "private 67108864\n" {
 		t.Errorf("defaults: IpcMode and ShmSize %q, want private 67108864", out)
 	}
 }
