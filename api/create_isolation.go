@@ -106,3 +106,24 @@ func firstNonEmptyStr(s ...string) string {
 	}
 	return ""
 }
+
+// networkIPAM is one of the API's IPAM.Config entries as the engine's.
+func networkIPAM(c network.IPAMConfig) engine.NetworkIPAM {
+	out := engine.NetworkIPAM{}
+	if c.Subnet.IsValid() {
+		out.Subnet = c.Subnet.String()
+	}
+	if c.Gateway.IsValid() {
+		out.Gateway = c.Gateway.String()
+	}
+	if c.IPRange.IsValid() {
+		out.IPRange = c.IPRange.String()
+	}
+	for k, v := range c.AuxAddress {
+		if out.AuxAddresses == nil {
+			out.AuxAddresses = map[string]string{}
+		}
+		out.AuxAddresses[k] = v.String()
+	}
+	return out
+}

@@ -32,13 +32,11 @@ func networkCommand() *cli.Command {
 				Usage:     "Create a network",
 				ArgsUsage: "NAME",
 				UsageText: "skiff network create [OPTIONS] NAME\n\nExample: skiff network create --subnet 10.90.0.0/24 backend",
-				Flags: []cli.Flag{
-					&cli.StringFlag{Name: "subnet", Usage: "IPv4 subnet in CIDR form (default: a free 10.89.N.0/24)"},
-					&cli.StringFlag{Name: "gateway", Usage: "gateway address inside the subnet (default: the first)"},
+				Flags: append([]cli.Flag{
 					&cli.BoolFlag{Name: "internal", Usage: "no outbound access for containers on it"},
 					&cli.StringSliceFlag{Name: "label", Usage: "set metadata KEY=VALUE"},
 					&cli.StringFlag{Name: "driver", Aliases: []string{"d"}, Value: "bridge", Usage: "only bridge exists"},
-				},
+				}, networkCreateFlags()...),
 				Action: func(c *cli.Context) error {
 					if err := exactArgs(c, 1, 1, "network create [OPTIONS] NAME"); err != nil {
 						return err
@@ -47,7 +45,11 @@ func networkCommand() *cli.Command {
 					if err != nil {
 						return err
 					}
-					o := engine.NetworkCreateOptions{Driver: c.String("driver"), Subnet: c.String("subnet"), Gateway: c.String("gateway"), Internal: c.Bool("internal"), Labels: labels}
+					o, err := networkCreateOptions(c)
+					if err != nil {
+						return err
+					}
+					o.Driver, o.Internal, o.Labels = c.String("driver"), c.Bool("internal"), labels
 					return withEngine(c, func(ctx context.Context, e *engine.Engine) error {
 						res, err := e.NetworkCreate(ctx, c.Args().First(), o)
 						if err != nil {

@@ -192,6 +192,8 @@ func inspectNetworks(c *container.Container) map[string]*network.EndpointSetting
 		ep.IPAddress, _ = netip.ParseAddr(e.IPAddress)
 		ep.Gateway, _ = netip.ParseAddr(e.Gateway)
 		ep.IPAMConfig = endpointIPAM(c, name, e)
+		ep.GlobalIPv6Address, _ = netip.ParseAddr(e.IPv6Address)
+		ep.IPv6Gateway, _ = netip.ParseAddr(e.IPv6Gateway)
 		out[name] = ep
 	}
 	if len(out) == 0 {

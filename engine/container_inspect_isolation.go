@@ -64,15 +64,17 @@ func gpuRequests(iso container.Isolation) []ctypes.DeviceRequest {
 // endpointIPAM is an endpoint's fixed address (--ip, network connect
 // --ip) in Docker's shape.
 func endpointIPAM(c *container.Container, name string, e *container.EndpointSettings) *network.EndpointIPAMConfig {
-	v4 := c.HostConfig.Isolation.IPv4Address
+	v4, v6 := c.HostConfig.Isolation.IPv4Address, c.HostConfig.Isolation.IPv6Address
 	if e.IPAMConfig != nil {
-		v4 = e.IPAMConfig.IPv4Address
+		v4, v6 = e.IPAMConfig.IPv4Address, e.IPAMConfig.IPv6Address
 	} else if name != c.HostConfig.NetworkMode {
-		v4 = ""
+		v4, v6 = "", ""
 	}
-	if v4 == "" {
+	if v4 == "" && v6 == "" {
 		return nil
 	}
-	a, _ := netip.ParseAddr(v4)
-	return &network.EndpointIPAMConfig{IPv4Address: a}
+	out := &network.EndpointIPAMConfig{}
+	out.IPv4Address, _ = netip.ParseAddr(v4)
+	out.IPv6Address, _ = netip.ParseAddr(v6)
+	return out
 }

@@ -67,8 +67,10 @@ func resolveIsolation(s *Spec, userNet *network.Network, img *storage.Image) err
 			s.Warn("--use-api-socket: " + iso.APISocket + " is bound at /var/run/docker.sock: the container can run containers as this user")
 		}
 	}
-	if iso.IPv6Address != "" {
-		return errdefs.Invalid("--ip6 %s: network %s has no IPv6 subnet", iso.IPv6Address, s.Network)
+	if iso.IPv6Address != "" && userNet != nil {
+		if err := userNet.CheckAddress6(iso.IPv6Address); err != nil {
+			return err
+		}
 	}
 	if iso.IPv4Address != "" && userNet != nil {
 		return userNet.CheckAddress(iso.IPv4Address)
@@ -568,13 +570,14 @@ func sharedAddress(c, t *container.Container) string {
 	return ""
 }
 
-// requestedAddress is the --ip asked for on network name, "" for any.
-func requestedAddress(c *container.Container, name string) string {
+// requestedAddresses are the --ip and --ip6 asked for on network name,
+// "" for any.
+func requestedAddresses(c *container.Container, name string) (string, string) {
 	if e := c.NetworkSettings.Networks[name]; e != nil && e.IPAMConfig != nil {
-		return e.IPAMConfig.IPv4Address
+		return e.IPAMConfig.IPv4Address, e.IPAMConfig.IPv6Address
 	}
 	if name == c.HostConfig.NetworkMode {
-		return c.HostConfig.Isolation.IPv4Address
+		return c.HostConfig.Isolation.IPv4Address, c.HostConfig.Isolation.IPv6Address
 	}
-	return ""
+	return "", ""
 }

@@ -34,7 +34,9 @@ func (o ConnectOptions) check(c *container.Container, n *network.Network) ([]con
 		}
 	}
 	if o.IPv6 != "" {
-		return nil, errdefs.Invalid("--ip6 %s: network %s has no IPv6 subnet", o.IPv6, n.Name)
+		if err := n.CheckAddress6(o.IPv6); err != nil {
+			return nil, err
+		}
 	}
 	var links []container.Link
 	for _, l := range o.Links {
@@ -56,8 +58,8 @@ func (o ConnectOptions) check(c *container.Container, n *network.Network) ([]con
 
 // ipam is the endpoint's fixed address, nil for none.
 func (o ConnectOptions) ipam() *container.EndpointIPAM {
-	if o.IPv4 == "" {
+	if o.IPv4 == "" && o.IPv6 == "" {
 		return nil
 	}
-	return &container.EndpointIPAM{IPv4Address: o.IPv4}
+	return &container.EndpointIPAM{IPv4Address: o.IPv4, IPv6Address: o.IPv6}
 }

@@ -18,15 +18,11 @@ func (n *Network) CheckAddress(ip string) error {
 	if a == nil || !c.Contains(a) {
 		return errdefs.Invalid("--ip %s: no matching subnet: network %s has %s: give an address inside it", ip, n.Name, n.Subnet)
 	}
-	bcast := make(net.IP, 4)
-	for i := range bcast {
-		bcast[i] = c.IP.To4()[i] | ^c.Mask[i]
-	}
 	switch {
-	case a.Equal(c.IP), a.Equal(bcast):
+	case a.Equal(c.IP), a.Equal(broadcast(c)):
 		return errdefs.Invalid("--ip %s: the network or broadcast address of %s: give another", ip, n.Subnet)
-	case ip == n.Gateway:
-		return fmt.Errorf("--ip %s: address already in use: it is network %s's gateway: %w", ip, n.Name, errdefs.ErrConflict)
+	case n.reserved()[ip]:
+		return fmt.Errorf("--ip %s: address already in use: it is network %s's gateway or an --aux-address: %w", ip, n.Name, errdefs.ErrConflict)
 	}
 	for _, e := range n.Containers {
 		if e.IP == ip {
@@ -46,4 +42,13 @@ func (n *Network) take(ip string) (string, error) {
 		return "", err
 	}
 	return ip, nil
+}
+
+// broadcast is an IPv4 subnet's last address.
+func broadcast(c *net.IPNet) net.IP {
+	b := make(net.IP, 4)
+	for i := range b {
+		b[i] = c.IP.To4()[i] | ^c.Mask[i]
+	}
+	return b
 }
