@@ -154,8 +154,9 @@ type EndpointSettings struct {
 	// IPAMConfig is the address asked for (network connect --ip).
 	IPAMConfig *EndpointIPAM `json:"IPAMConfig,omitempty"`
 	// IPv6Address and IPv6Gateway are the container's on an IPv6 network.
-	IPv6Address string `json:"GlobalIPv6Address,omitempty"`
-	IPv6Gateway string `json:"IPv6Gateway,omitempty"`
+	IPv6Address   string `json:"GlobalIPv6Address,omitempty"`
+	IPv6PrefixLen int    `json:"GlobalIPv6PrefixLen,omitempty"`
+	IPv6Gateway   string `json:"IPv6Gateway,omitempty"`
 }
 
 // EndpointIPAM is a fixed address on a network.

@@ -193,6 +193,7 @@ func inspectNetworks(c *container.Container) map[string]*network.EndpointSetting
 		ep.Gateway, _ = netip.ParseAddr(e.Gateway)
 		ep.IPAMConfig = endpointIPAM(c, name, e)
 		ep.GlobalIPv6Address, _ = netip.ParseAddr(e.IPv6Address)
+		ep.GlobalIPv6PrefixLen = e.IPv6PrefixLen
 		ep.IPv6Gateway, _ = netip.ParseAddr(e.IPv6Gateway)
 		out[name] = ep
 	}

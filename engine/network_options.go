@@ -161,4 +161,3 @@ func address6(n *netpkg.Network, ip string) netip.Prefix {
 	}
 	return netip.PrefixFrom(a, p.Bits())
 }
-

@@ -143,7 +143,7 @@ func connect(c *container.Container, name string) error {
 			e.IPAddress = ip
 			if n != nil {
 				e.PrefixLen, e.Gateway, e.NetworkID = n.PrefixLen(), n.Gateway, n.ID
-				e.IPv6Address, e.IPv6Gateway = n.Address6(c.ID), n.Gateway6
+				e.IPv6Address, e.IPv6PrefixLen, e.IPv6Gateway = n.Address6(c.ID), n.PrefixLen6(), n.Gateway6
 			}
 		}
 		return nil

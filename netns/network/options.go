@@ -236,3 +236,11 @@ func (n *Network) Address6(id string) string {
 	}
 	return ""
 }
+
+// PrefixLen6 is the IPv6 subnet's prefix length, 0 for none.
+func (n *Network) PrefixLen6() int {
+	if _, c, err := net.ParseCIDR(n.Subnet6); err == nil {
+		return prefixOf(c)
+	}
+	return 0
+}
