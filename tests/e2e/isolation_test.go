@@ -194,6 +194,11 @@ func TestIsolationGroupAdd(t *testing.T) {
 		if g := strings.Fields(out); !contains(g, "50") || !contains(g, "1234") {
 			t.Errorf("--group-add staff --group-add 1234: id -G %q, want 50 (staff) and 1234", out)
 		}
+		name := lcName("iso-groups")
+		runDetachedAs(t, u, bb, name, []string{"--group-add", "staff"}, idleCmd...)
+		if out := harness.RunAs(t, u, "exec", name, "id", "-G").OK(t).Stdout; !contains(strings.Fields(out), "50") {
+			t.Errorf("exec in a --group-add staff container: id -G %q, want 50 among them", out)
+		}
 		harness.RunAs(t, u, "run", "--rm", "--group-add", "nosuchgroup", bb, "true").LastErrorLine(t, 125, "nosuchgroup")
 	})
 }

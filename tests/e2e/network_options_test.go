@@ -92,9 +92,13 @@ func TestNetworkOptionsConnect(t *testing.T) {
 		if out := harness.RunAs(t, u, "start", "-a", app).OK(t).Stdout; !strings.Contains(out, "dbalias") {
 			t.Errorf("network connect --link %s:dbalias: /etc/hosts %q", db, out)
 		}
-		harness.RunAs(t, u, "network", "connect", "--driver-opt", "x=y", n2, app).LastErrorLine(t, errExit, "--driver-opt")
-		harness.RunAs(t, u, "network", "connect", "--ip", "10.234.9.9", n2, app).LastErrorLine(t, errExit, "10.234.3.0/24")
-		harness.RunAs(t, u, "network", "connect", "--ip6", "fd00:5a:3::1", n1, app).LastErrorLine(t, errExit, "IPv6")
+		// A container on n2 only, refused on n1.
+		x := lcName("conn-x")
+		rmOnCleanup(t, u, x)
+		harness.RunAs(t, u, "create", "--name", x, "--network", n2, bb, "true").OK(t)
+		harness.RunAs(t, u, "network", "connect", "--driver-opt", "x=y", n1, x).LastErrorLine(t, errExit, "--driver-opt")
+		harness.RunAs(t, u, "network", "connect", "--ip", "10.234.9.9", n1, x).LastErrorLine(t, errExit, "10.234.2.0/24")
+		harness.RunAs(t, u, "network", "connect", "--ip6", "fd00:5a:3::77", n1, x).LastErrorLine(t, errExit, "IPv6")
 	})
 }
 
