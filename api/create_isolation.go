@@ -1,6 +1,7 @@
 package api
 
 import (
+	"cmp"
 	"fmt"
 	"strconv"
 	"strings"
@@ -42,7 +43,7 @@ func isolationOptions(cfg *ctypes.Config, hc *ctypes.HostConfig, ep *network.End
 		}
 	}
 	for _, d := range hc.Devices {
-		io.Devices = append(io.Devices, strings.Join([]string{d.PathOnHost, firstNonEmptyStr(d.PathInContainer, d.PathOnHost), firstNonEmptyStr(d.CgroupPermissions, "rwm")}, ":"))
+		io.Devices = append(io.Devices, strings.Join([]string{d.PathOnHost, cmp.Or(d.PathInContainer, d.PathOnHost), cmp.Or(d.CgroupPermissions, "rwm")}, ":"))
 	}
 	for _, r := range hc.DeviceRequests {
 		if err := deviceRequest(r, &io); err != nil {
@@ -96,15 +97,6 @@ func connectOptions(ep *network.EndpointSettings) engine.NetworkConnectOptions {
 		}
 	}
 	return o
-}
-
-func firstNonEmptyStr(s ...string) string {
-	for _, x := range s {
-		if x != "" {
-			return x
-		}
-	}
-	return ""
 }
 
 // networkIPAM is one of the API's IPAM.Config entries as the engine's.
