@@ -415,3 +415,63 @@ func outsideID(mapFile string, id int) int {
 	}
 	return id
 }
+
+// isolationArgs are run's flags that make c's isolation options again
+// (generate systemd --new).
+func isolationArgs(c *container.Container) [][]string {
+	iso := c.HostConfig.Isolation
+	var g [][]string
+	add := func(flag, v string) {
+		if v != "" {
+			g = append(g, []string{flag, v})
+		}
+	}
+	add("--pid", iso.PidMode)
+	if iso.IpcMode != "private" {
+		add("--ipc", iso.IpcMode)
+	}
+	add("--uts", iso.UTSMode)
+	add("--userns", iso.UsernsMode)
+	if iso.CgroupnsMode != "host" {
+		add("--cgroupns", iso.CgroupnsMode)
+	}
+	for _, v := range iso.GroupAdd {
+		add("--group-add", v)
+	}
+	for _, k := range slices.Sorted(maps.Keys(iso.Sysctls)) {
+		add("--sysctl", k+"="+iso.Sysctls[k])
+	}
+	for _, u := range iso.Ulimits {
+		add("--ulimit", u.Name+"="+strconv.FormatInt(u.Soft, 10)+":"+strconv.FormatInt(u.Hard, 10))
+	}
+	if iso.ShmSize != 0 && iso.ShmSize != container.DefaultShmSize {
+		add("--shm-size", strconv.FormatInt(iso.ShmSize, 10))
+	}
+	for _, d := range iso.Devices {
+		add("--device", d.PathOnHost+":"+d.PathInContainer+":"+d.CgroupPermissions)
+	}
+	for _, r := range iso.DeviceCgroupRules {
+		add("--device-cgroup-rule", r)
+	}
+	if iso.GPUs != "" {
+		add("--gpus", iso.GPUs)
+	} else {
+		for _, d := range iso.CDIDevices {
+			add("--device", d)
+		}
+	}
+	for _, k := range slices.Sorted(maps.Keys(iso.Annotations)) {
+		add("--annotation", k+"="+iso.Annotations[k])
+	}
+	add("--domainname", iso.Domainname)
+	add("--ip", iso.IPv4Address)
+	add("--ip6", iso.IPv6Address)
+	for _, l := range iso.Links {
+		add("--link", l.Name+":"+l.Alias)
+	}
+	if iso.APISocket != "" {
+		g = append(g, []string{"--use-api-socket"})
+	}
+	add("--platform", iso.Platform)
+	return g
+}
