@@ -341,6 +341,12 @@ func TestIsolationAttachStreams(t *testing.T) {
 	if r.Stdout != "" || r.Stderr != "err\n" {
 		t.Errorf("-a STDERR: stdout %q stderr %q, want none and err", r.Stdout, r.Stderr)
 	}
+	// -i -a stdin -a stdout: input goes in, stderr stays out.
+	in := []string{"run", "--rm", "-i", "-a", "stdin", "-a", "stdout", bb, "sh", "-c", "cat; echo err >&2"}
+	r = skiffWith(t, harness.RunOptions{Stdin: strings.NewReader("typed\n")}, in...).OK(t)
+	if r.Stdout != "typed\n" || strings.Contains(r.Stderr, "err") {
+		t.Errorf("-i -a stdin -a stdout: stdout %q stderr %q, want the input echoed and no err", r.Stdout, r.Stderr)
+	}
 	isoRefused(t, harness.E2E, bb, []string{"-a", "stdweird"}, "STDIN, STDOUT and STDERR")
 	isoRefused(t, harness.E2E, bb, []string{"-d", "-a", "stdout"}, "--attach", "--detach")
 }
@@ -447,4 +453,39 @@ func busyboxCreated(t *testing.T) string {
 	name := lcName("iso-plain")
 	createContainer(t, name, nil, "true")
 	return name
+}
+
+// TestIsolationGenerateSystemd checks that generate systemd --new makes
+// the container again with its isolation flags.
+func TestIsolationGenerateSystemd(t *testing.T) {
+	parallel(t)
+	name := lcName("iso-unit")
+	createContainer(t, name, []string{"--sysctl", "net.ipv4.ip_forward=1", "--ulimit", "nofile=100:200", "--shm-size", "8m",
+		"--ipc", "shareable", "--group-add", "staff", "--health-cmd", "true", "--health-start-interval", "2s"}, "true")
+	out := skiff(t, "generate", "systemd", "--new", "--name", name).OK(t).Stdout
+	for _, want := range []string{"--ipc shareable", "--group-add staff", "--sysctl net.ipv4.ip_forward=1", "--ulimit nofile=100:200",
+		"--shm-size 8388608", "--health-start-interval 2s"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("generate systemd --new: no %q in\n%s", want, out)
+		}
+	}
+}
+
+// TestIsolationLinkDefaultNetwork checks Docker's legacy links on the
+// default network: as root it is a bridge, so they work; rootless each
+// container has its own slirp4netns, so they are refused.
+func TestIsolationLinkDefaultNetwork(t *testing.T) {
+	parallel(t)
+	harness.Requires(t, "slirp4netns")
+	root := harness.Root
+	bb := pulled(t, root, "busybox")
+	db := lcName("iso-linkdb")
+	runDetachedAs(t, root, bb, db, nil, idleCmd...)
+	out := isoRun(t, root, bb, []string{"--link", db + ":legacydb"}, "sh", "-c", "ping -c1 -W5 legacydb >/dev/null && echo reached")
+	if out != "reached\n" {
+		t.Errorf("root: --link %s:legacydb on the default network: %q", db, out)
+	}
+	other := lcName("iso-linkother")
+	runDetached(t, other, nil, idleCmd...)
+	isoRefused(t, harness.E2E, busybox(t), []string{"--link", other}, "user-defined network")
 }
