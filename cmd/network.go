@@ -105,7 +105,7 @@ func networkCommand() *cli.Command {
 				Name:      "connect",
 				Usage:     "Connect a container to a network",
 				ArgsUsage: "NETWORK CONTAINER",
-				UsageText: "skiff network connect [OPTIONS] NETWORK CONTAINER\n\nExample: skiff network connect --alias db --ip 10.89.0.20 backend pg1",
+				UsageText: "skiff network connect [--alias NAME] NETWORK CONTAINER\n\nExample: skiff network connect --alias db backend pg1",
 				Flags: []cli.Flag{
 					&cli.StringSliceFlag{Name: "alias", Usage: "another name for the container on this network"},
 					&cli.StringFlag{Name: "ip", Usage: "IPv4 address on the network"},
