@@ -87,9 +87,17 @@ func isNetNS(h vnetns.NsHandle) bool {
 	return fstat(int(h), &st) == nil && stat("/proc/self/ns/net", &self) == nil && st.Dev == self.Dev
 }
 
+// bridgeName is n's bridge: -o com.docker.network.bridge.name, a fixed
+// one for root's default network (a record made again, after its data
+// directory was wiped, finds the same bridge and NAT rules instead of
+// adding a second bridge on the same subnet, as docker0), else one
+// named after the ID.
 func bridgeName(n *Network) string {
-	if b := n.Options[OptBridgeName]; b != "" {
-		return b
+	switch {
+	case n.Options[OptBridgeName] != "":
+		return n.Options[OptBridgeName]
+	case n.Name == DefaultName:
+		return "skb-default"
 	}
 	return "skb-" + n.ID[:10]
 }
