@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 
+	securejoin "github.com/cyphar/filepath-securejoin"
 	"github.com/docker/go-units"
 	"github.com/opencontainers/runc/libcontainer/configs"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -215,7 +216,11 @@ func isolationOpts(c *container.Container, rootfs string, user *ExecUser) ([]Spe
 	}
 	opts = append(opts, pid, ipc)
 	if iso.UsernsMode == "keep-id" {
-		opts = append(opts, withKeepID(iso))
+		ms, err := keepIDEntries(c, rootfs)
+		if err != nil {
+			return nil, err
+		}
+		opts = append(opts, withKeepID(iso), WithMounts(ms))
 	}
 	if iso.APISocket != "" {
 		opts = append(opts, WithMounts([]specs.Mount{{Destination: "/var/run/docker.sock", Type: "bind", Source: iso.APISocket, Options: []string{"rbind"}}}))
@@ -451,6 +456,53 @@ func withKeepID(iso container.Isolation) SpecOpt {
 		setMount(s, "/sys", bindMount("/sys", "/sys", "nosuid", "noexec", "nodev", "ro"))
 		return nil
 	}
+}
+
+// keepIDEntries gives the user a name inside under --userns keep-id, as
+// Podman does: when the image's /etc/passwd or /etc/group lacks the
+// user's uid or gid, a copy with an entry for it (the user's name from
+// the host, home /) is bound over it.
+func keepIDEntries(c *container.Container, rootfs string) ([]specs.Mount, error) {
+	iso := c.HostConfig.Isolation
+	name := hostUserName(iso.KeepIDUID)
+	var ms []specs.Mount
+	for _, f := range []struct {
+		file, line string
+		id         int
+		idField    int
+	}{
+		{"passwd", fmt.Sprintf("%s:x:%d:%d:%s:/:/bin/sh", name, iso.KeepIDUID, iso.KeepIDGID, name), iso.KeepIDUID, 2},
+		{"group", fmt.Sprintf("%s:x:%d:", name, iso.KeepIDGID), iso.KeepIDGID, 2},
+	} {
+		entries := readColonFile(rootfs, "/etc/"+f.file)
+		if slices.ContainsFunc(entries, func(e []string) bool { return len(e) > f.idField && e[f.idField] == strconv.Itoa(f.id) }) {
+			continue
+		}
+		p, err := securejoin.SecureJoin(rootfs, "/etc/"+f.file)
+		if err != nil {
+			return nil, err
+		}
+		data, _ := os.ReadFile(p)
+		if len(data) > 0 && data[len(data)-1] != '\n' {
+			data = append(data, '\n')
+		}
+		dst := filepath.Join(c.Dir(), "keep-id-"+f.file)
+		if err := os.WriteFile(dst, append(data, f.line+"\n"...), 0o644); err != nil {
+			return nil, err
+		}
+		ms = append(ms, specs.Mount{Destination: "/etc/" + f.file, Type: "bind", Source: dst, Options: []string{"rbind", "ro"}})
+	}
+	return ms, nil
+}
+
+// hostUserName is the name of the host's user uid, or "user".
+func hostUserName(uid int) string {
+	for _, e := range readColonFile("/", "/etc/passwd") {
+		if len(e) > 2 && e[2] == strconv.Itoa(uid) {
+			return e[0]
+		}
+	}
+	return "user"
 }
 
 // withDevices adds --device nodes and --device-cgroup-rule rules. As

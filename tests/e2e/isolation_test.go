@@ -163,8 +163,8 @@ func TestIsolationUsernsKeepID(t *testing.T) {
 	bb := pulled(t, u, "busybox")
 	dir := harness.UserDir(t, u)
 	harness.WriteUserFile(t, u, filepath.Join(dir, "mine"), []byte("x"))
-	out := isoRun(t, u, bb, []string{"--userns", "keep-id", "-v", dir + ":/b"}, "sh", "-c", "id -u; id -g; stat -c %u /b/mine; stat -c %u /bin/busybox; touch /b/made")
-	want := fmt.Sprintf("%d\n%d\n%d\n0\n", u.UID, u.GID, u.UID)
+	out := isoRun(t, u, bb, []string{"--userns", "keep-id", "-v", dir + ":/b"}, "sh", "-c", "id -u; id -g; id -un; stat -c %u /b/mine; stat -c %u /bin/busybox; touch /b/made")
+	want := fmt.Sprintf("%d\n%d\n%s\n%d\n0\n", u.UID, u.GID, u.Name, u.UID)
 	if out != want {
 		t.Errorf("--userns keep-id: uid, gid, owner of a bound file and of the image's /bin/busybox: %q, want %q", out, want)
 	}

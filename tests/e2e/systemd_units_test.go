@@ -625,8 +625,10 @@ func TestQuadletGenerator(t *testing.T) {
 			t.Errorf("no warning naming the unknown keys:\n%s", r.Output())
 		}
 		odd := filepath.Join(out2, "sdq-odd-"+sfx+".service")
-		if _, err := os.Stat(odd); err != nil {
+		if data, err := os.ReadFile(odd); err != nil {
 			t.Errorf("the file with unknown keys was not converted: %v", err)
+		} else if !strings.Contains(string(data), "--shm-size 8m") {
+			t.Errorf("ShmSize=8m: no --shm-size 8m in\n%s", data)
 		}
 		verifyUnits(t, u, odd)
 		// --source reads another directory.
