@@ -119,6 +119,9 @@ func parseIsolation(o ContainerCreateOptions, s runtime.Spec) (container.Isolati
 	if iso.ShmSize, err = parseShmSize(io.ShmSize); err != nil {
 		return iso, err
 	}
+	if m := iso.IpcMode; io.ShmSize != "" && (m == "host" || m == "none" || strings.HasPrefix(m, "container:")) {
+		return iso, errdefs.Invalid("conflicting options: --shm-size and --ipc %s, which has no /dev/shm of its own", m)
+	}
 	if err := parseDevices(io, &iso); err != nil {
 		return iso, err
 	}

@@ -121,6 +121,7 @@ func TestIsolationIpcShm(t *testing.T) {
 			}
 		}
 		isoRefused(t, u, bb, []string{"--shm-size", "-1"}, "--shm-size")
+		isoRefused(t, u, bb, []string{"--ipc", "host", "--shm-size", "1m"}, "--shm-size", "--ipc host")
 		isoRefused(t, u, bb, []string{"--ipc", "bogus"}, "--ipc", "shareable")
 	})
 }
