@@ -2,8 +2,10 @@ package api
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"strings"
 	"testing"
 
@@ -181,12 +183,9 @@ func TestCreateOptionsCarryOver(t *testing.T) {
 
 func TestCreateOptionsRefuseWhatSkiffCannotDo(t *testing.T) {
 	for name, hc := range map[string]*ctypes.HostConfig{
-		"IOMaximumBandwidth":      {Resources: ctypes.Resources{IOMaximumBandwidth: 1 << 20}},
-		"HostConfig.PidMode":      {PidMode: "host"},
-		"HostConfig.Links":        {Links: []string{"a:b"}},
-		"HostConfig.Sysctls":      {Sysctls: map[string]string{"a": "b"}},
-		"HostConfig.Devices":      {Resources: ctypes.Resources{Devices: []ctypes.DeviceMapping{{PathOnHost: "/dev/null"}}}},
-		"HostConfig.CgroupnsMode": {CgroupnsMode: "host"},
+		"IOMaximumBandwidth":                 {Resources: ctypes.Resources{IOMaximumBandwidth: 1 << 20}},
+		"HostConfig.Cgroup":                  {Cgroup: "container:x"},
+		"HostConfig.DeviceRequests driver x": {Resources: ctypes.Resources{DeviceRequests: []ctypes.DeviceRequest{{Driver: "x", Count: 1}}}},
 	} {
 		_, _, err := createOptions("", &ctypes.CreateRequest{Config: &ctypes.Config{Image: "x"}, HostConfig: hc})
 		if err == nil || !strings.Contains(err.Error(), name) || statusOf(err) != 400 {
@@ -221,5 +220,34 @@ func TestCreateOptionsResources(t *testing.T) {
 	}
 	if r.BlkioDeviceWriteBps != nil {
 		t.Errorf("a list not sent reads as given: %v", r.BlkioDeviceWriteBps)
+	}
+}
+
+func TestCreateOptionsCarryIsolation(t *testing.T) {
+	v4 := netip.MustParseAddr("10.89.0.9")
+	req := &ctypes.CreateRequest{
+		Config: &ctypes.Config{Image: "x", Domainname: "example.org"},
+		HostConfig: &ctypes.HostConfig{
+			NetworkMode: "net1", PidMode: "host", IpcMode: "shareable", UTSMode: "host", CgroupnsMode: "private",
+			GroupAdd: []string{"audio"}, ShmSize: 1 << 20, Sysctls: map[string]string{"net.ipv4.ip_forward": "1"},
+			Annotations: map[string]string{"a": "b"}, Links: []string{"db:d"},
+			Resources: ctypes.Resources{
+				Ulimits:        []*ctypes.Ulimit{{Name: "nofile", Soft: 10, Hard: 20}},
+				Devices:        []ctypes.DeviceMapping{{PathOnHost: "/dev/null"}},
+				DeviceRequests: []ctypes.DeviceRequest{{Count: -1, Capabilities: [][]string{{"gpu"}}}},
+			},
+		},
+		NetworkingConfig: &network.NetworkingConfig{EndpointsConfig: map[string]*network.EndpointSettings{"net1": {IPAMConfig: &network.EndpointIPAMConfig{IPv4Address: v4}}}},
+	}
+	o, _, err := createOptions("", req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	io := o.Isolation
+	got := fmt.Sprintln(io.PidMode, io.IpcMode, io.UTSMode, io.CgroupnsMode, io.GroupAdd, io.ShmSize, io.Sysctls, io.Annotations,
+		io.Links, io.Ulimits, io.Devices, io.GPUs, io.IP, io.Domainname)
+	want := "host shareable host private [audio] 1048576 [net.ipv4.ip_forward=1] [a=b] [db:d] [nofile=10:20] [/dev/null:/dev/null:rwm] all 10.89.0.9 example.org\n"
+	if got != want {
+		t.Errorf("isolation options %s, want %s", got, want)
 	}
 }

@@ -81,10 +81,7 @@ func createOptions(name string, req *ctypes.CreateRequest) (engine.ContainerCrea
 		o.Restart = string(r.Name)
 	}
 	if h := cfg.Healthcheck; h != nil {
-		if h.StartInterval != 0 {
-			return o, nil, unsupported("Healthcheck.StartInterval", "health checks run every Interval")
-		}
-		o.Health = engine.HealthOptions{Test: h.Test, Interval: h.Interval, Timeout: h.Timeout, StartPeriod: h.StartPeriod, Retries: h.Retries}
+		o.Health = engine.HealthOptions{Test: h.Test, Interval: h.Interval, Timeout: h.Timeout, StartPeriod: h.StartPeriod, Retries: h.Retries, StartInterval: h.StartInterval}
 	}
 	// Ports.
 	for _, p := range sortedKeys(hc.PortBindings) {
@@ -141,6 +138,7 @@ func createOptions(name string, req *ctypes.CreateRequest) (engine.ContainerCrea
 	}
 	o.NetworkMode = mode
 	var extra map[string]*network.EndpointSettings
+	var primary *network.EndpointSettings
 	if req.NetworkingConfig != nil {
 		eps := req.NetworkingConfig.EndpointsConfig
 		if mode == "" && len(eps) == 1 {
@@ -157,13 +155,8 @@ func createOptions(name string, req *ctypes.CreateRequest) (engine.ContainerCrea
 			if ep == nil {
 				ep = &network.EndpointSettings{}
 			}
-			if ep.IPAMConfig != nil && (ep.IPAMConfig.IPv4Address.IsValid() || ep.IPAMConfig.IPv6Address.IsValid()) {
-				return o, nil, unsupported("EndpointsConfig."+netName+".IPAMConfig", "addresses are given out by skiff")
-			}
-			if len(ep.Links) > 0 {
-				return o, nil, unsupported("EndpointsConfig."+netName+".Links", "legacy links; containers on one network reach each other by name")
-			}
 			if netName == mode || builtinNetwork(netName) && builtinNetwork(mode) {
+				primary = ep
 				o.Aliases = ep.Aliases
 				if len(ep.MacAddress) > 0 {
 					o.MacAddress = ep.MacAddress.String()
@@ -184,6 +177,12 @@ func createOptions(name string, req *ctypes.CreateRequest) (engine.ContainerCrea
 		return o, nil, err
 	}
 	o.Resources = res
+	if o.Isolation, err = isolationOptions(cfg, hc, primary); err != nil {
+		return o, nil, err
+	}
+	if primary != nil {
+		o.Isolation.Links = append(o.Isolation.Links, primary.Links...)
+	}
 	return o, extra, nil
 }
 
@@ -221,33 +220,20 @@ func mountFields(m mount.Mount) (engine.MountFields, error) {
 }
 
 // refuseUnsupported names the first field set to something skiff does
-// not do yet (resource limits, namespace modes, devices: issue 15).
+// not do yet (resource limits: issue 15). The namespace modes, devices,
+// sysctls and ulimits are checked by the engine (isolationOptions).
 func refuseUnsupported(cfg *ctypes.Config, hc *ctypes.HostConfig) error {
-	if cfg.Domainname != "" {
-		return unsupported("Config.Domainname", "set a fully qualified Hostname instead")
-	}
 	// Modes, each with the values that say what skiff does anyway.
 	for _, m := range []struct {
 		field, value string
 		ok           []string
 		why          string
 	}{
-		{"IpcMode", string(hc.IpcMode), []string{"private", "shareable"}, "every container has its own namespaces"},
-		{"PidMode", string(hc.PidMode), nil, "every container has its own namespaces"},
-		{"UTSMode", string(hc.UTSMode), nil, "every container has its own namespaces"},
-		{"UsernsMode", string(hc.UsernsMode), nil, "every container has its own namespaces"},
-		{"CgroupnsMode", string(hc.CgroupnsMode), []string{"private"}, "every container has its own namespaces"},
 		{"Cgroup", string(hc.Cgroup), nil, "every container has its own namespaces"},
-		{"Isolation", string(hc.Isolation), []string{"default"}, "Linux containers only"},
-		{"Runtime", hc.Runtime, []string{"runc", "libcontainer"}, "skiff runs containers with runc's libcontainer"},
-		{"VolumeDriver", hc.VolumeDriver, []string{"local"}, "local volumes only"},
 	} {
 		if m.value != "" && !slices.Contains(m.ok, m.value) {
 			return unsupported("HostConfig."+m.field+" "+m.value, m.why)
 		}
-	}
-	if len(hc.Links) > 0 {
-		return unsupported("HostConfig.Links", "legacy links; containers on one network reach each other by name")
 	}
 	// MaskedPaths and ReadonlyPaths set but empty unmask everything.
 	switch {
@@ -256,10 +242,11 @@ func refuseUnsupported(cfg *ctypes.Config, hc *ctypes.HostConfig) error {
 	case hc.ReadonlyPaths != nil:
 		return unsupported("HostConfig.ReadonlyPaths", "Docker's read-only paths only")
 	}
-	if f := firstSet(reflect.ValueOf(*hc), "GroupAdd", "ShmSize", "Sysctls", "StorageOpt", "Umask", "Annotations"); f != "" {
+	if f := firstSet(reflect.ValueOf(*hc), "Umask"); f != "" {
 		return unsupported("HostConfig."+f, "not yet")
 	}
 	r := hc.Resources
+	r.Devices, r.DeviceCgroupRules, r.DeviceRequests, r.Ulimits = nil, nil, nil, nil // isolationOptions
 	var all []string
 	for _, f := range reflect.VisibleFields(reflect.TypeOf(r)) {
 		if !limitFields[f.Name] { // api/resources.go
@@ -267,7 +254,7 @@ func refuseUnsupported(cfg *ctypes.Config, hc *ctypes.HostConfig) error {
 		}
 	}
 	if f := firstSet(reflect.ValueOf(r), all...); f != "" {
-		return unsupported("HostConfig."+f, "devices are not there yet")
+		return unsupported("HostConfig."+f, "not supported by skiff")
 	}
 	return nil
 }
@@ -328,7 +315,7 @@ func (s *Server) createContainer(w http.ResponseWriter, r *http.Request, _ param
 		s.attaches.setSize(res.ID, uint16(min(sz[1], 65535)), uint16(min(sz[0], 65535)))
 	}
 	for _, netName := range sortedKeys(extra) {
-		if err := s.e.NetworkConnect(r.Context(), netName, res.ID, extra[netName].Aliases); err != nil {
+		if err := s.e.NetworkConnectWith(r.Context(), netName, res.ID, connectOptions(extra[netName])); err != nil {
 			_ = s.e.ContainerRemove(r.Context(), res.ID, engine.RemoveOptions{Force: true, Volumes: true})
 			return err
 		}

@@ -43,36 +43,21 @@ func (s *Server) createNetwork(w http.ResponseWriter, r *http.Request, _ params)
 	if req.Name == "" {
 		return errdefs.Invalid("a network needs a Name")
 	}
-	switch {
-	case req.EnableIPv6 != nil && *req.EnableIPv6:
-		return unsupported("EnableIPv6", "IPv4 networks only")
-	case req.EnableIPv4 != nil && !*req.EnableIPv4:
-		return unsupported("EnableIPv4=false", "IPv4 networks only")
-	case req.Ingress || req.ConfigOnly || req.ConfigFrom != nil || req.Scope != "" && req.Scope != "local":
-		return unsupported("swarm network settings (Ingress, ConfigOnly, ConfigFrom, Scope)", "single-host bridges only")
-	case len(req.Options) > 0:
-		return unsupported("network Options", "skiff's bridges take no driver options")
+	if req.Ingress {
+		return unsupported("Ingress", "single-host bridges only")
 	}
-	o := engine.NetworkCreateOptions{Driver: req.Driver, Internal: req.Internal, Labels: req.Labels}
+	o := engine.NetworkCreateOptions{
+		Driver: req.Driver, Internal: req.Internal, Labels: req.Labels, Options: req.Options,
+		IPv6: req.EnableIPv6 != nil && *req.EnableIPv6, DisableIPv4: req.EnableIPv4 != nil && !*req.EnableIPv4,
+		Attachable: req.Attachable, ConfigOnly: req.ConfigOnly, Scope: req.Scope,
+	}
+	if req.ConfigFrom != nil {
+		o.ConfigFrom = req.ConfigFrom.Network
+	}
 	if ipam := req.IPAM; ipam != nil {
-		if ipam.Driver != "" && ipam.Driver != "default" || len(ipam.Options) > 0 {
-			return unsupported("IPAM.Driver and IPAM.Options", "skiff's own address management")
-		}
-		switch len(ipam.Config) {
-		case 0:
-		case 1:
-			c := ipam.Config[0]
-			if c.IPRange.IsValid() || len(c.AuxAddress) > 0 {
-				return unsupported("IPAM.Config IPRange and AuxiliaryAddresses", "a subnet and a gateway only")
-			}
-			if c.Subnet.IsValid() {
-				o.Subnet = c.Subnet.String()
-			}
-			if c.Gateway.IsValid() {
-				o.Gateway = c.Gateway.String()
-			}
-		default:
-			return unsupported("several IPAM.Config entries", "one subnet per network")
+		o.IPAMDriver, o.IPAMOptions = ipam.Driver, ipam.Options
+		for _, c := range ipam.Config {
+			o.IPAM = append(o.IPAM, networkIPAM(c))
 		}
 	}
 	res, err := s.e.NetworkCreate(r.Context(), req.Name, o)
@@ -99,17 +84,11 @@ func (s *Server) connectNetwork(w http.ResponseWriter, r *http.Request, p params
 	if req.Container == "" {
 		return errdefs.Invalid("connect needs a Container")
 	}
-	var aliases []string
+	var o engine.NetworkConnectOptions
 	if ep := req.EndpointConfig; ep != nil {
-		if ep.IPAMConfig != nil && (ep.IPAMConfig.IPv4Address.IsValid() || ep.IPAMConfig.IPv6Address.IsValid()) {
-			return unsupported("EndpointConfig.IPAMConfig", "addresses are given out by skiff")
-		}
-		if len(ep.Links) > 0 {
-			return unsupported("EndpointConfig.Links", "legacy links")
-		}
-		aliases = ep.Aliases
+		o = connectOptions(ep)
 	}
-	if err := s.e.NetworkConnect(r.Context(), p["id"], req.Container, aliases); err != nil {
+	if err := s.e.NetworkConnectWith(r.Context(), p["id"], req.Container, o); err != nil {
 		return err
 	}
 	w.WriteHeader(http.StatusOK)

@@ -48,7 +48,7 @@ func resourceOptions(r ctypes.Resources, oomScoreAdj int) (engine.ResourceOption
 	}
 	for _, d := range r.BlkioWeightDevice {
 		if d != nil {
-			o.BlkioWeightDevice = append(o.BlkioWeightDevice, engine.WeightDevice{Device: engine.Device{Path: d.Path}, Weight: d.Weight})
+			o.BlkioWeightDevice = append(o.BlkioWeightDevice, engine.WeightDevice{BlockDevice: engine.BlockDevice{Path: d.Path}, Weight: d.Weight})
 		}
 	}
 	o.BlkioDeviceReadBps, o.BlkioDeviceWriteBps = throttles(r.BlkioDeviceReadBps), throttles(r.BlkioDeviceWriteBps)
@@ -64,7 +64,7 @@ func throttles(in []*blkiodev.ThrottleDevice) []engine.ThrottleDevice {
 	out := []engine.ThrottleDevice{}
 	for _, d := range in {
 		if d != nil {
-			out = append(out, engine.ThrottleDevice{Device: engine.Device{Path: d.Path}, Rate: d.Rate})
+			out = append(out, engine.ThrottleDevice{BlockDevice: engine.BlockDevice{Path: d.Path}, Rate: d.Rate})
 		}
 	}
 	return out

@@ -73,12 +73,14 @@ func detachKeysFlag() cli.Flag {
 }
 
 // attachAndStart starts a created container with this terminal attached,
-// forwards signals and returns its exit status.
-func attachAndStart(ctx context.Context, e *engine.Engine, id, name string, interactive, tty, sigProxy bool, detachKeys []byte) error {
+// forwards signals and returns its exit status. only, when given, names
+// the streams to attach (run -a).
+func attachAndStart(ctx context.Context, e *engine.Engine, id, name string, interactive, tty, sigProxy bool, detachKeys []byte, only ...string) error {
 	if !tty || !interactive {
 		detachKeys = nil
 	}
 	return attached(name, interactive, tty, sigProxy, detachKeys, func(streams engine.AttachStreams, started func(int)) (int, error) {
+		keepStreams(&streams, only) // run -a
 		return e.ContainerStartAttached(ctx, id, streams, started)
 	})
 }

@@ -32,13 +32,11 @@ func networkCommand() *cli.Command {
 				Usage:     "Create a network",
 				ArgsUsage: "NAME",
 				UsageText: "skiff network create [OPTIONS] NAME",
-				Flags: []cli.Flag{
-					&cli.StringFlag{Name: "subnet", Usage: "IPv4 subnet in CIDR form (default: a free 10.89.N.0/24)"},
-					&cli.StringFlag{Name: "gateway", Usage: "gateway address inside the subnet (default: the first)"},
+				Flags: append([]cli.Flag{
 					&cli.BoolFlag{Name: "internal", Usage: "no outbound access for containers on it"},
 					&cli.StringSliceFlag{Name: "label", Usage: "set metadata KEY=VALUE"},
 					&cli.StringFlag{Name: "driver", Aliases: []string{"d"}, Value: "bridge", Usage: "only bridge exists"},
-				},
+				}, networkCreateFlags()...),
 				Action: func(c *cli.Context) error {
 					if err := exactArgs(c, 1, 1, "network create [OPTIONS] NAME"); err != nil {
 						return err
@@ -47,7 +45,11 @@ func networkCommand() *cli.Command {
 					if err != nil {
 						return err
 					}
-					o := engine.NetworkCreateOptions{Driver: c.String("driver"), Subnet: c.String("subnet"), Gateway: c.String("gateway"), Internal: c.Bool("internal"), Labels: labels}
+					o, err := networkCreateOptions(c)
+					if err != nil {
+						return err
+					}
+					o.Driver, o.Internal, o.Labels = c.String("driver"), c.Bool("internal"), labels
 					return withEngine(c, func(ctx context.Context, e *engine.Engine) error {
 						res, err := e.NetworkCreate(ctx, c.Args().First(), o)
 						if err != nil {
@@ -103,14 +105,25 @@ func networkCommand() *cli.Command {
 				Name:      "connect",
 				Usage:     "Connect a container to a network",
 				ArgsUsage: "NETWORK CONTAINER",
-				UsageText: "skiff network connect [--alias NAME] NETWORK CONTAINER",
-				Flags:     []cli.Flag{&cli.StringSliceFlag{Name: "alias", Usage: "another name for the container on this network"}},
+				UsageText: "skiff network connect [OPTIONS] NETWORK CONTAINER",
+				Flags: []cli.Flag{
+					&cli.StringSliceFlag{Name: "alias", Usage: "another name for the container on this network"},
+					&cli.StringFlag{Name: "ip", Usage: "IPv4 address on the network"},
+					&cli.StringFlag{Name: "ip6", Usage: "IPv6 address on the network"},
+					&cli.StringSliceFlag{Name: "link", Usage: "reach another container as NAME[:ALIAS] (from the next start)"},
+					&cli.StringSliceFlag{Name: "driver-opt", Usage: "endpoint options of the driver (the bridge has none)"},
+				},
 				Action: func(c *cli.Context) error {
 					if err := exactArgs(c, 2, 2, "network connect [OPTIONS] NETWORK CONTAINER"); err != nil {
 						return err
 					}
+					opts, err := parseKV(c.StringSlice("driver-opt"), "--driver-opt")
+					if err != nil {
+						return err
+					}
+					o := engine.NetworkConnectOptions{Aliases: c.StringSlice("alias"), IPv4: c.String("ip"), IPv6: c.String("ip6"), Links: c.StringSlice("link"), DriverOpts: opts}
 					return withEngine(c, func(ctx context.Context, e *engine.Engine) error {
-						return e.NetworkConnect(ctx, c.Args().Get(0), c.Args().Get(1), c.StringSlice("alias"))
+						return e.NetworkConnectWith(ctx, c.Args().Get(0), c.Args().Get(1), o)
 					})
 				},
 			},

@@ -76,6 +76,7 @@ func runCommand() *cli.Command {
 			&cli.BoolFlag{Name: "detach", Aliases: []string{"d"}, Usage: "run in the background and print the container ID"},
 			detachKeysFlag(),
 			&cli.BoolFlag{Name: "sig-proxy", Value: true, Usage: "pass received signals to the container"},
+			attachFlag(),
 		),
 		Action: runAction,
 	}
@@ -102,7 +103,7 @@ func createOptions(c *cli.Context) (engine.ContainerCreateOptions, error) {
 	if err != nil {
 		return o, err
 	}
-	labels, err := parseLabels(c.StringSlice("label"))
+	labels, err := readLabels(c)
 	if err != nil {
 		return o, err
 	}
@@ -127,6 +128,7 @@ func createOptions(c *cli.Context) (engine.ContainerCreateOptions, error) {
 			Cmd: c.String("health-cmd"), None: c.Bool("no-healthcheck"),
 			Interval: c.Duration("health-interval"), Timeout: c.Duration("health-timeout"),
 			StartPeriod: c.Duration("health-start-period"), Retries: c.Int("health-retries"),
+			StartInterval: c.Duration("health-start-interval"),
 		},
 		Interactive: c.Bool("interactive"), TTY: c.Bool("tty"),
 	}
@@ -198,6 +200,10 @@ func runAction(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
+	only, err := attachOnly(c)
+	if err != nil {
+		return err
+	}
 	return withEngine(c, func(ctx context.Context, e *engine.Engine) error {
 		id, err := create(ctx, c, e, o)
 		if err != nil {
@@ -214,7 +220,7 @@ func runAction(c *cli.Context) error {
 			fmt.Fprintln(c.App.Writer, id)
 			return nil
 		}
-		return attachAndStart(ctx, e, id, firstNonEmpty(o.Name, id[:12]), o.Interactive, o.TTY, c.Bool("sig-proxy"), detachKeys)
+		return attachAndStart(ctx, e, id, firstNonEmpty(o.Name, id[:12]), o.Interactive, o.TTY, c.Bool("sig-proxy"), detachKeys, only...)
 	})
 }
 

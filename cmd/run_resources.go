@@ -147,7 +147,7 @@ func deviceFlags(c *cli.Context, o *engine.ResourceOptions) error {
 		if err != nil || n > 0 && (n < 10 || n > 1000) {
 			return errdefs.Invalid("invalid argument %q for \"--blkio-weight-device\" flag: invalid weight for device: give DEVICE:WEIGHT with a weight from 10 to 1000", v)
 		}
-		o.BlkioWeightDevice = append(o.BlkioWeightDevice, engine.WeightDevice{Device: deviceOf(path), Weight: uint16(n)})
+		o.BlkioWeightDevice = append(o.BlkioWeightDevice, engine.WeightDevice{BlockDevice: deviceOf(path), Weight: uint16(n)})
 	}
 	for _, f := range []struct {
 		name  string
@@ -170,13 +170,13 @@ func deviceFlags(c *cli.Context, o *engine.ResourceOptions) error {
 				}
 				return errdefs.Invalid("invalid argument %q for \"--%s\" flag: invalid rate for device: the format is <device-path>:%s", v, f.name, unit)
 			}
-			*f.dst = append(*f.dst, engine.ThrottleDevice{Device: deviceOf(path), Rate: n})
+			*f.dst = append(*f.dst, engine.ThrottleDevice{BlockDevice: deviceOf(path), Rate: n})
 		}
 	}
 	return nil
 }
 
-func deviceOf(path string) engine.Device { return engine.Device{Path: path} }
+func deviceOf(path string) engine.BlockDevice { return engine.BlockDevice{Path: path} }
 
 // deviceValue splits DEVICE:VALUE; the device is a path under /dev/.
 func deviceValue(v, flag string) (string, string, error) {

@@ -79,6 +79,8 @@ type Healthcheck struct {
 	Timeout     time.Duration `json:"Timeout,omitempty"`
 	StartPeriod time.Duration `json:"StartPeriod,omitempty"`
 	Retries     int           `json:"Retries,omitempty"`
+	// StartInterval is the time between checks during StartPeriod.
+	StartInterval time.Duration `json:"StartInterval,omitempty"`
 }
 
 // HostConfig is how the container is set up on this host, parsed once
@@ -149,6 +151,18 @@ type EndpointSettings struct {
 	Gateway   string   `json:"Gateway"`
 	PrefixLen int      `json:"IPPrefixLen"`
 	Internal  bool     `json:"Internal"`
+	// IPAMConfig is the address asked for (network connect --ip).
+	IPAMConfig *EndpointIPAM `json:"IPAMConfig,omitempty"`
+	// IPv6Address and IPv6Gateway are the container's on an IPv6 network.
+	IPv6Address   string `json:"GlobalIPv6Address,omitempty"`
+	IPv6PrefixLen int    `json:"GlobalIPv6PrefixLen,omitempty"`
+	IPv6Gateway   string `json:"IPv6Gateway,omitempty"`
+}
+
+// EndpointIPAM is a fixed address on a network.
+type EndpointIPAM struct {
+	IPv4Address string `json:"IPv4Address,omitempty"`
+	IPv6Address string `json:"IPv6Address,omitempty"`
 }
 
 // PublishedPorts is what to publish at start: -p's bindings, and with -P

@@ -40,9 +40,9 @@ type Resources struct {
 	CgroupParent string `json:"CgroupParent,omitempty"`
 }
 
-// Device is a block device as --blkio-weight-device and --device-*-bps
+// BlockDevice is a block device as --blkio-weight-device and --device-*-bps
 // name it, with its numbers found when the limit was given.
-type Device struct {
+type BlockDevice struct {
 	Path  string `json:"Path"`
 	Major int64  `json:"Major"`
 	Minor int64  `json:"Minor"`
@@ -50,13 +50,13 @@ type Device struct {
 
 // WeightDevice is one --blkio-weight-device DEVICE:WEIGHT.
 type WeightDevice struct {
-	Device
+	BlockDevice
 	Weight uint16 `json:"Weight"`
 }
 
 // ThrottleDevice is one --device-{read,write}-{bps,iops} DEVICE:RATE.
 type ThrottleDevice struct {
-	Device
+	BlockDevice
 	Rate uint64 `json:"Rate"`
 }
 

@@ -234,6 +234,9 @@ func (o ContainerCreateOptions) spec() (runtime.Spec, error) {
 	if err := checkNetworkOptions(o, s); err != nil {
 		return s, err
 	}
+	if err := withIsolation(o, &s); err != nil {
+		return s, err
+	}
 	if s.Security, err = runtime.ParseSecurityOpts(o.SecurityOpt); err != nil {
 		return s, err
 	}

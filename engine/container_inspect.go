@@ -120,9 +120,10 @@ func inspectConfig(c *container.Container) *ctypes.Config {
 		Entrypoint: cc.Entrypoint, WorkingDir: cc.WorkingDir, Labels: cc.Labels, Image: c.Image,
 		Tty: cc.Tty, OpenStdin: cc.OpenStdin, AttachStdin: cc.OpenStdin, AttachStdout: true, AttachStderr: true,
 		StopSignal: cc.StopSignal, StopTimeout: cc.StopTimeout, ExposedPorts: portSet(cc.ExposedPorts),
+		Domainname: c.HostConfig.Isolation.Domainname,
 	}
 	if h := cc.Healthcheck; h != nil {
-		cfg.Healthcheck = &ctypes.HealthConfig{Test: h.Test, Interval: h.Interval, Timeout: h.Timeout, StartPeriod: h.StartPeriod, Retries: h.Retries}
+		cfg.Healthcheck = &ctypes.HealthConfig{Test: h.Test, Interval: h.Interval, Timeout: h.Timeout, StartPeriod: h.StartPeriod, Retries: h.Retries, StartInterval: h.StartInterval}
 	}
 	return cfg
 }
@@ -145,6 +146,7 @@ func inspectHostConfig(c *container.Container) *ctypes.HostConfig {
 			out.DNS = append(out.DNS, a)
 		}
 	}
+	inspectIsolation(c, out)
 	for _, m := range hc.Mounts {
 		switch m.Origin {
 		case container.FromTmpfsFlag:
@@ -190,6 +192,10 @@ func inspectNetworks(c *container.Container) map[string]*network.EndpointSetting
 		ep := &network.EndpointSettings{NetworkID: e.NetworkID, Aliases: e.Aliases, IPPrefixLen: e.PrefixLen, DNSNames: append([]string{c.Name}, e.Aliases...)}
 		ep.IPAddress, _ = netip.ParseAddr(e.IPAddress)
 		ep.Gateway, _ = netip.ParseAddr(e.Gateway)
+		ep.IPAMConfig = endpointIPAM(c, name, e)
+		ep.GlobalIPv6Address, _ = netip.ParseAddr(e.IPv6Address)
+		ep.GlobalIPv6PrefixLen = e.IPv6PrefixLen
+		ep.IPv6Gateway, _ = netip.ParseAddr(e.IPv6Gateway)
 		out[name] = ep
 	}
 	if len(out) == 0 {

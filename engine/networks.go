@@ -22,6 +22,20 @@ type NetworkCreateOptions struct {
 	Gateway  string
 	Internal bool
 	Labels   map[string]string
+	// IPAM are the subnets (Subnet and Gateway are one more): at most
+	// one IPv4 and one IPv6 (engine/network_options.go).
+	IPAM        []NetworkIPAM
+	IPv6        bool // an IPv6 subnet too: IPAM's, or a free fd89:0:0:N::/64
+	DisableIPv4 bool // --ipv4=false, refused
+	// Options are -o: com.docker.network.driver.mtu and
+	// com.docker.network.bridge.name.
+	Options     map[string]string
+	IPAMDriver  string // default only
+	IPAMOptions map[string]string
+	Attachable  bool // every network here is
+	ConfigOnly  bool // refused (swarm)
+	ConfigFrom  string
+	Scope       string // local only
 }
 
 // NetworkCreate makes a user-defined network.
@@ -29,7 +43,11 @@ func (e *Engine) NetworkCreate(ctx context.Context, name string, o NetworkCreate
 	if o.Driver != "" && o.Driver != "bridge" {
 		return network.CreateResponse{}, errdefs.Invalid("invalid --driver %q: only bridge exists", o.Driver)
 	}
-	n, err := netpkg.Create(name, netpkg.CreateOptions{Subnet: o.Subnet, Gateway: o.Gateway, Internal: o.Internal, Labels: o.Labels})
+	co, err := networkCreateOptions(o)
+	if err != nil {
+		return network.CreateResponse{}, err
+	}
+	n, err := netpkg.Create(name, co)
 	if err != nil {
 		return network.CreateResponse{}, err
 	}
@@ -107,6 +125,7 @@ func dockerNetwork(n *netpkg.Network) network.Network {
 	cfg.Subnet, _ = netip.ParsePrefix(n.Subnet)
 	cfg.Gateway, _ = netip.ParseAddr(n.Gateway)
 	out.IPAM.Config = []network.IPAMConfig{cfg}
+	networkOptions(n, &out)
 	return out
 }
 
@@ -126,6 +145,7 @@ func networkInspect(n *netpkg.Network) *NetworkInspect {
 		r := NetworkEndpoint{Aliases: nonNil(ep.Aliases)}
 		r.Name = ep.Name
 		r.IPv4Address, _ = netip.ParsePrefix(fmt.Sprintf("%s/%d", ep.IP, n.PrefixLen()))
+		r.IPv6Address = address6(n, ep.IP6)
 		out.Containers[id] = r
 	}
 	return out
@@ -188,6 +208,20 @@ func usedByContainers(name string) (bool, error) {
 // its next start otherwise.
 func (e *Engine) NetworkConnect(ctx context.Context, networkRef, ctr string, aliases []string) error {
 	if err := runtime.Connect(ctr, networkRef, aliases); err != nil {
+		return err
+	}
+	connectEvent("connect", networkRef, ctr)
+	return nil
+}
+
+// NetworkConnectOptions are network connect's: --alias, --ip, --ip6,
+// --link and --driver-opt.
+type NetworkConnectOptions = runtime.ConnectOptions
+
+// NetworkConnectWith is NetworkConnect with all of network connect's
+// options.
+func (e *Engine) NetworkConnectWith(ctx context.Context, networkRef, ctr string, o NetworkConnectOptions) error {
+	if err := runtime.ConnectWith(ctr, networkRef, o); err != nil {
 		return err
 	}
 	connectEvent("connect", networkRef, ctr)

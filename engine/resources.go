@@ -16,7 +16,7 @@ import (
 )
 
 // Device is a block device a limit names, by path.
-type Device = container.Device
+type BlockDevice = container.BlockDevice
 
 // WeightDevice is one --blkio-weight-device: the device's path and the
 // weight; its numbers are found when the options are checked.
@@ -114,7 +114,7 @@ func (r ResourceOptions) parse(update bool) (container.Resources, error) {
 		{"--device-write-iops", r.BlkioDeviceWriteIOps, &out.BlkioDeviceWriteIOps},
 	} {
 		for _, d := range t.in {
-			if d.Device, err = blockDevice(t.flag, d.Path); err != nil {
+			if d.BlockDevice, err = blockDevice(t.flag, d.Path); err != nil {
 				return out, err
 			}
 			*t.out = append(*t.out, d)
@@ -292,7 +292,7 @@ func weightDevices(in []WeightDevice) ([]container.WeightDevice, error) {
 			return nil, errdefs.Invalid("invalid --blkio-weight-device %s:%d: the weight is from 10 to 1000 (or 0)", d.Path, d.Weight)
 		}
 		var err error
-		if d.Device, err = blockDevice("--blkio-weight-device", d.Path); err != nil {
+		if d.BlockDevice, err = blockDevice("--blkio-weight-device", d.Path); err != nil {
 			return nil, err
 		}
 		out = append(out, d)
@@ -301,15 +301,15 @@ func weightDevices(in []WeightDevice) ([]container.WeightDevice, error) {
 }
 
 // blockDevice finds a block device's numbers.
-func blockDevice(flag, path string) (container.Device, error) {
+func blockDevice(flag, path string) (container.BlockDevice, error) {
 	var st unix.Stat_t
 	if err := unix.Stat(path, &st); err != nil {
-		return container.Device{}, errdefs.Invalid("invalid %s %s: %v: give a block device such as /dev/sda", flag, path, err)
+		return container.BlockDevice{}, errdefs.Invalid("invalid %s %s: %v: give a block device such as /dev/sda", flag, path, err)
 	}
 	if st.Mode&unix.S_IFMT != unix.S_IFBLK {
-		return container.Device{}, errdefs.Invalid("invalid %s %s: not a block device: give one such as /dev/sda", flag, path)
+		return container.BlockDevice{}, errdefs.Invalid("invalid %s %s: not a block device: give one such as /dev/sda", flag, path)
 	}
-	return container.Device{Path: path, Major: int64(unix.Major(st.Rdev)), Minor: int64(unix.Minor(st.Rdev))}, nil
+	return container.BlockDevice{Path: path, Major: int64(unix.Major(st.Rdev)), Minor: int64(unix.Minor(st.Rdev))}, nil
 }
 
 // adapt does, for a new container, what Docker's daemon does after the

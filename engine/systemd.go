@@ -272,6 +272,7 @@ func runArgs(c *container.Container, img *ctypes.Config) [][]string {
 		add("--log-opt", k+"="+hc.LogConfig.Config[k])
 	}
 	g = append(g, healthArgs(cfg.Healthcheck, img.Healthcheck)...)
+	g = append(g, isolationArgs(c)...)
 
 	// The command: the entrypoint when it is not the image's, then the
 	// arguments (the image's CMD is not repeated).
@@ -299,7 +300,7 @@ func healthArgs(h *container.Healthcheck, img *ctypes.HealthConfig) [][]string {
 		return nil
 	}
 	if img != nil && slices.Equal(h.Test, img.Test) && h.Interval == img.Interval && h.Timeout == img.Timeout &&
-		h.StartPeriod == img.StartPeriod && h.Retries == img.Retries {
+		h.StartPeriod == img.StartPeriod && h.Retries == img.Retries && h.StartInterval == img.StartInterval {
 		return nil
 	}
 	if len(h.Test) > 0 && h.Test[0] == "NONE" {
@@ -320,6 +321,7 @@ func healthArgs(h *container.Healthcheck, img *ctypes.HealthConfig) [][]string {
 	dur("--health-interval", h.Interval)
 	dur("--health-timeout", h.Timeout)
 	dur("--health-start-period", h.StartPeriod)
+	dur("--health-start-interval", h.StartInterval)
 	if h.Retries > 0 {
 		g = append(g, []string{"--health-retries", strconv.Itoa(h.Retries)})
 	}

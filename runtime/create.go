@@ -74,6 +74,9 @@ func Create(st *storage.Store, img *storage.Image, s Spec) (_ *container.Contain
 		}
 		s.Network = "container:" + target.ID
 	}
+	if err := resolveIsolation(&s, userNet, img); err != nil {
+		return nil, err
+	}
 	var anon []string
 	defer func() {
 		if retErr != nil {
@@ -111,6 +114,7 @@ func Create(st *storage.Store, img *storage.Image, s Spec) (_ *container.Contain
 			SecurityOpt: s.SecurityOpt, Security: s.Security, Init: s.Init, InitPath: s.InitPath,
 			AutoRemove: s.Remove, RestartPolicy: s.Restart, LogConfig: s.Log,
 			Resources: s.Resources,
+			Isolation: s.Isolation,
 		},
 		State: container.State{Status: container.StatusCreated},
 	}
@@ -177,9 +181,9 @@ func Create(st *storage.Store, img *storage.Image, s Spec) (_ *container.Contain
 			return nil, err
 		}
 	}
-	_, err = raw.CreateContainer(c.ID, []string{c.Name}, img.ID, "", "", nil)
+	_, err = raw.CreateContainer(c.ID, []string{c.Name}, img.ID, "", "", storageOptions(s.Isolation))
 	if errors.Is(err, cstorage.ErrDuplicateName) && s.Name != "" && dropOrphanLayer(raw, c.Name) {
-		_, err = raw.CreateContainer(c.ID, []string{c.Name}, img.ID, "", "", nil)
+		_, err = raw.CreateContainer(c.ID, []string{c.Name}, img.ID, "", "", storageOptions(s.Isolation))
 	}
 	if err != nil {
 		if errors.Is(err, cstorage.ErrDuplicateName) {
@@ -272,7 +276,7 @@ func healthConfig(ih *v1.HealthConfig, o HealthOptions) (*container.Healthcheck,
 		}
 	}
 	if o.None {
-		if o.Cmd != "" || o.Interval != 0 || o.Timeout != 0 || o.Retries != 0 || o.StartPeriod != 0 {
+		if o.Cmd != "" || o.Interval != 0 || o.Timeout != 0 || o.Retries != 0 || o.StartPeriod != 0 || o.StartInterval != 0 {
 			return nil, errdefs.Invalid("--no-healthcheck conflicts with --health-* options")
 		}
 		return nil, nil
@@ -287,12 +291,12 @@ func healthConfig(ih *v1.HealthConfig, o HealthOptions) (*container.Healthcheck,
 		h.Test = o.Test
 	}
 	if h == nil {
-		if o.Interval != 0 || o.Timeout != 0 || o.Retries != 0 || o.StartPeriod != 0 {
-			return nil, errdefs.Invalid("--health-interval, --health-timeout, --health-retries and --health-start-period need --health-cmd or an image HEALTHCHECK")
+		if o.Interval != 0 || o.Timeout != 0 || o.Retries != 0 || o.StartPeriod != 0 || o.StartInterval != 0 {
+			return nil, errdefs.Invalid("--health-interval, --health-timeout, --health-retries, --health-start-period and --health-start-interval need --health-cmd or an image HEALTHCHECK")
 		}
 		return nil, nil
 	}
-	if o.Interval < 0 || o.Timeout < 0 || o.Retries < 0 || o.StartPeriod < 0 {
+	if o.Interval < 0 || o.Timeout < 0 || o.Retries < 0 || o.StartPeriod < 0 || o.StartInterval < 0 {
 		return nil, errdefs.Invalid("health check durations and retries must not be negative")
 	}
 	if o.Interval != 0 {
@@ -306,6 +310,9 @@ func healthConfig(ih *v1.HealthConfig, o HealthOptions) (*container.Healthcheck,
 	}
 	if o.Retries != 0 {
 		h.Retries = o.Retries
+	}
+	if o.StartInterval != 0 {
+		h.StartInterval = o.StartInterval
 	}
 	return h, nil
 }

@@ -68,6 +68,11 @@ func Exec(ref string, o ExecOptions) error {
 	if err != nil {
 		return err
 	}
+	groups, err := resolveGroups(root, c.HostConfig.Isolation.GroupAdd) // as Docker's exec
+	if err != nil {
+		return err
+	}
+	user.Groups = append(user.Groups, groups...)
 	hostname := firstNonEmpty(c.Config.Hostname, c.ID[:12])
 	env := mergeEnv(buildEnv(c.Config.Env, hostname, user.Home, o.TTY), o.Env)
 	p := &libcontainer.Process{

@@ -648,6 +648,12 @@ func ContainerPids(c *container.Container) ([]int, error) {
 // Connect puts a container on a user-defined network: at once when it is
 // running, at its next start otherwise.
 func Connect(ref, name string, aliases []string) error {
+	return ConnectWith(ref, name, ConnectOptions{Aliases: aliases})
+}
+
+// ConnectWith is Connect with network connect's options (see
+// runtime/isolation_connect.go).
+func ConnectWith(ref, name string, o ConnectOptions) error {
 	c, err := container.Lookup(ref)
 	if err != nil {
 		return err
@@ -670,12 +676,18 @@ func Connect(ref, name string, aliases []string) error {
 		unlockNet()
 		return fmt.Errorf("container %s is already connected to network %s: %w", c.Name, n.Name, errdefs.ErrConflict)
 	}
+	links, err := o.check(c, n)
+	if err != nil {
+		unlockNet()
+		return err
+	}
 	hadOutbound := c.Outbound()
 	c, err = container.Update(c.ID, func(c *container.Container) error {
 		if c.NetworkSettings.Networks == nil {
 			c.NetworkSettings.Networks = map[string]*container.EndpointSettings{}
 		}
-		c.NetworkSettings.Networks[n.Name] = &container.EndpointSettings{NetworkID: n.ID, Aliases: aliases, Gateway: n.Gateway, Internal: n.Internal}
+		c.NetworkSettings.Networks[n.Name] = &container.EndpointSettings{NetworkID: n.ID, Aliases: o.Aliases, Gateway: n.Gateway, Internal: n.Internal, IPAMConfig: o.ipam()}
+		c.HostConfig.Isolation.Links = append(c.HostConfig.Isolation.Links, links...)
 		return nil
 	})
 	unlockNet()

@@ -79,4 +79,6 @@ type HealthOptions struct {
 	Timeout     time.Duration
 	StartPeriod time.Duration
 	Retries     int
+	// StartInterval is the time between checks during StartPeriod.
+	StartInterval time.Duration
 }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	securejoin "github.com/cyphar/filepath-securejoin"
@@ -40,7 +41,7 @@ func prepare(c *container.Container, rootfs, netnsPath string) (*prepared, error
 		return nil, err
 	}
 	hostname := firstNonEmpty(c.Config.Hostname, c.ID[:12])
-	if c.HostConfig.NetworkKind == netns.ModeHost && c.Config.Hostname == "" {
+	if (c.HostConfig.NetworkKind == netns.ModeHost || c.HostConfig.Isolation.UTSMode == "host") && c.Config.Hostname == "" {
 		hostname, _ = os.Hostname()
 	}
 	var etc []specs.Mount
@@ -68,6 +69,11 @@ func prepare(c *container.Container, rootfs, netnsPath string) (*prepared, error
 		if names := c.NetworkNames(); len(names) > 0 && !paths.Rootless() {
 			files.Gateway = c.NetworkSettings.Networks[names[0]].Gateway // root: the bridge
 		}
+		links, err := linkHosts(c)
+		if err != nil {
+			return nil, err
+		}
+		files.ExtraHosts = append(slices.Clone(files.ExtraHosts), links...)
 		etc, err = netns.WriteFilesWith(c.Dir(), files)
 		if err != nil {
 			return nil, err
@@ -82,6 +88,10 @@ func prepare(c *container.Container, rootfs, netnsPath string) (*prepared, error
 	mounts = append(mounts, notifyMounts...)
 	args := append([]string{c.Path}, c.Args...)
 	rootless := paths.Rootless()
+	isolation, err := isolationOpts(c, rootfs, &user) // --group-add changes user
+	if err != nil {
+		return nil, err
+	}
 	opts := []SpecOpt{
 		WithCgroupMount(rootless),
 		WithDevptsGID(gidMapped(5)),
@@ -105,6 +115,7 @@ func prepare(c *container.Container, rootfs, netnsPath string) (*prepared, error
 	if c.HostConfig.Init {
 		opts = append(opts, WithInit(c.HostConfig.InitPath))
 	}
+	opts = append(opts, isolation...)
 	spec, err := NewSpec(rootfs, opts...)
 	if err != nil {
 		return nil, err
@@ -120,7 +131,8 @@ func prepare(c *container.Container, rootfs, netnsPath string) (*prepared, error
 	if err := withCgroup(config, c, rootless); err != nil { // runtime/resources.go
 		return nil, err
 	}
-	return &prepared{config: config, args: spec.Process.Args, env: env, cwd: cwd, user: user}, nil
+	config.Rlimits = rlimits(c.HostConfig.Isolation.Ulimits)
+	return &prepared{config: config, args: spec.Process.Args, env: spec.Process.Env, cwd: cwd, user: user}, nil
 }
 
 // withoutVar is env without key's entries.

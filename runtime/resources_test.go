@@ -77,7 +77,7 @@ func TestPlaceCgroup(t *testing.T) {
 	pids := int64(50)
 	c := &container.Container{ID: "abc123", HostConfig: container.HostConfig{Resources: container.Resources{
 		Memory: 64 << 20, MemorySwap: 128 << 20, NanoCPUs: 1500000000, CPUShares: 512, PidsLimit: &pids, OomScoreAdj: 300,
-		BlkioDeviceReadBps: []container.ThrottleDevice{{Device: container.Device{Path: "/dev/vda", Major: 254, Minor: 0}, Rate: 1 << 20}},
+		BlkioDeviceReadBps: []container.ThrottleDevice{{BlockDevice: container.BlockDevice{Path: "/dev/vda", Major: 254, Minor: 0}, Rate: 1 << 20}},
 	}}}
 	config := func() *configs.Config {
 		return &configs.Config{Cgroups: &cgroups.Cgroup{Name: "abc123", Resources: &cgroups.Resources{}}}

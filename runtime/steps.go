@@ -152,9 +152,9 @@ func joinNetworks(c *container.Container) error {
 
 func connect(c *container.Container, name string) error {
 	ep := c.NetworkSettings.Networks[name]
-	ip, err := network.Attach(name, network.Member{
-		ID: c.ID, Name: c.Name, NetNS: c.NetNSPath(), Hosts: filepath.Join(c.Dir(), "hosts"),
-	}, ep.Aliases)
+	m := network.Member{ID: c.ID, Name: c.Name, NetNS: c.NetNSPath(), Hosts: filepath.Join(c.Dir(), "hosts")}
+	m.IP, m.IP6 = requestedAddresses(c, name)
+	ip, err := network.Attach(name, m, ep.Aliases)
 	if err != nil {
 		return fmt.Errorf("connecting %s to network %s: %w", c.Name, name, err)
 	}
@@ -164,6 +164,7 @@ func connect(c *container.Container, name string) error {
 			e.IPAddress = ip
 			if n != nil {
 				e.PrefixLen, e.Gateway, e.NetworkID = n.PrefixLen(), n.Gateway, n.ID
+				e.IPv6Address, e.IPv6PrefixLen, e.IPv6Gateway = n.Address6(c.ID), n.PrefixLen6(), n.Gateway6
 			}
 		}
 		return nil
@@ -176,7 +177,7 @@ func leaveNetworks(id string) {
 	network.DetachAll(id)
 	_, _ = container.Update(id, func(c *container.Container) error {
 		for _, e := range c.NetworkSettings.Networks {
-			e.IPAddress = ""
+			e.IPAddress, e.IPv6Address = "", ""
 		}
 		return nil
 	})
@@ -187,6 +188,7 @@ func leaveNetworks(id string) {
 // remove, the container itself.
 func CleanupStep(id string, remove bool) error {
 	leaveNetworks(id)
+	unmountShm(id) // --ipc shareable
 	if lc, err := libcontainer.Load(stateRoot(), id); err == nil {
 		_ = lc.Signal(unix.SIGKILL)
 		_ = lc.Destroy()

@@ -703,7 +703,7 @@ func (m *monitor) startHealth(c *container.Container) func() {
 	started := time.Now()
 	go func() {
 		defer close(done)
-		t := time.NewTicker(interval)
+		t := time.NewTimer(nextCheck(h, interval, started, true))
 		defer t.Stop()
 		for {
 			select {
@@ -748,6 +748,7 @@ func (m *monitor) startHealth(c *container.Container) func() {
 				m.diag.printf("health: %s (check exited %d)", changed, res.ExitCode)
 				m.event(cur, events.Action("health_status: "+changed), nil)
 			}
+			t.Reset(nextCheck(h, interval, started, err == nil && cur != nil && cur.State.Health != nil && cur.State.Health.Status == "starting"))
 		}
 	}()
 	return func() { close(stop); <-done }

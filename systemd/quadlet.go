@@ -300,6 +300,16 @@ var containerKeys = map[string]handler{
 	"StopSignal":        flagValue("--stop-signal"),
 	"Pull":              flagValue("--pull"),
 	"LogOpt":            flagEach("--log-opt"),
+	// Namespaces, devices and limits (run's isolation flags).
+	"AddDevice":  flagEach("--device"),
+	"GroupAdd":   flagEach("--group-add"),
+	"ShmSize":    flagValue("--shm-size"),
+	"Sysctl":     flagEach("--sysctl"),
+	"Ulimit":     flagEach("--ulimit"),
+	"UserNS":     flagValue("--userns"),
+	"IP":         flagValue("--ip"),
+	"IP6":        flagValue("--ip6"),
+	"Annotation": flagEach("--annotation"),
 }
 
 // volumeFlag: Volume=[SOURCE:]DEST[:OPTS], where a SOURCE NAME.volume is

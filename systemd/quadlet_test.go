@@ -65,7 +65,7 @@ func write(t *testing.T, dir, name, text string) {
 // error counts them; an earlier directory's file wins.
 func TestQuadletProblems(t *testing.T) {
 	src, src2, out := t.TempDir(), t.TempDir(), t.TempDir()
-	write(t, src, "odd.container", "[Container]\nImage=busybox\nFrobnicate=1\nAnnotation=a=b\nFrobnicate=2\n[Pod]\nX=1\n")
+	write(t, src, "odd.container", "[Container]\nImage=busybox\nFrobnicate=1\nSparkle=a=b\nFrobnicate=2\n[Pod]\nX=1\n")
 	write(t, src, "noimage.container", "[Container]\nExec=true\n")
 	write(t, src, "bad.container", "[Container]\nImage\n")
 	write(t, src, "missing.container", "[Container]\nImage=busybox\nVolume=nothere.volume:/data\n")
@@ -88,7 +88,7 @@ func TestQuadletProblems(t *testing.T) {
 	}
 	all := strings.Join(warnings, "\n")
 	for _, want := range []string{
-		"odd.container: unknown key(s) in [Container] ignored: Frobnicate, Annotation",
+		"odd.container: unknown key(s) in [Container] ignored: Frobnicate, Sparkle",
 		"odd.container: unknown section [Pod]",
 		"noimage.container: [Container] has no Image=",
 		"bad.container: line 2",

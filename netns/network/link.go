@@ -87,7 +87,20 @@ func isNetNS(h vnetns.NsHandle) bool {
 	return fstat(int(h), &st) == nil && stat("/proc/self/ns/net", &self) == nil && st.Dev == self.Dev
 }
 
-func bridgeName(n *Network) string { return "skb-" + n.ID[:10] }
+// bridgeName is n's bridge: -o com.docker.network.bridge.name, a fixed
+// one for root's default network (a record made again, after its data
+// directory was wiped, finds the same bridge and NAT rules instead of
+// adding a second bridge on the same subnet, as docker0), else one
+// named after the ID.
+func bridgeName(n *Network) string {
+	switch {
+	case n.Options[OptBridgeName] != "":
+		return n.Options[OptBridgeName]
+	case n.Name == DefaultName:
+		return "skb-default"
+	}
+	return "skb-" + n.ID[:10]
+}
 
 func randomName(prefix string) string {
 	b := make([]byte, 5)
@@ -100,7 +113,7 @@ func ensureBridge(h *netlink.Handle, n *Network) (netlink.Link, error) {
 	if l, err := h.LinkByName(bridgeName(n)); err == nil {
 		return l, nil
 	}
-	br := &netlink.Bridge{LinkAttrs: netlink.LinkAttrs{Name: bridgeName(n)}}
+	br := &netlink.Bridge{LinkAttrs: netlink.LinkAttrs{Name: bridgeName(n), MTU: n.mtu()}}
 	if err := h.LinkAdd(br); err != nil {
 		return nil, fmt.Errorf("creating the bridge of network %s: %w", n.Name, err)
 	}
@@ -113,6 +126,9 @@ func ensureBridge(h *netlink.Handle, n *Network) (netlink.Link, error) {
 		return nil, err
 	}
 	if err := h.AddrAdd(l, addr); err != nil {
+		return nil, fmt.Errorf("addressing the bridge of network %s: %w", n.Name, err)
+	}
+	if err := addIPv6(h, l, n.Gateway6, n.Subnet6); err != nil {
 		return nil, fmt.Errorf("addressing the bridge of network %s: %w", n.Name, err)
 	}
 	if hostMode() {
@@ -150,6 +166,8 @@ type Member struct {
 	NetNS    string // the container's pinned network namespace
 	Hosts    string // its /etc/hosts file on the host, rewritten in place
 	Hostname string
+	IP       string // the address asked for (--ip), "" for the next free one
+	IP6      string // likewise, IPv6 (--ip6)
 }
 
 // Attach joins a running container's namespace to network ref: a veth
@@ -168,15 +186,19 @@ func Attach(ref string, m Member, aliases []string) (string, error) {
 	if _, ok := n.Containers[m.ID]; ok {
 		return "", fmt.Errorf("container %s is already connected to network %s: %w", m.Name, n.Name, errdefs.ErrConflict)
 	}
-	ip, err := n.allocate()
+	ip, err := n.take(m.IP)
 	if err != nil {
 		return "", err
 	}
-	hostVeth, err := plug(n, m, ip)
+	ip6, err := n.take6(m.IP6)
 	if err != nil {
 		return "", err
 	}
-	n.Containers[m.ID] = &Endpoint{Name: m.Name, IP: ip, Aliases: aliases, HostVeth: hostVeth, Hosts: m.Hosts}
+	hostVeth, err := plug(n, m, ip, ip6)
+	if err != nil {
+		return "", err
+	}
+	n.Containers[m.ID] = &Endpoint{Name: m.Name, IP: ip, IP6: ip6, Aliases: aliases, HostVeth: hostVeth, Hosts: m.Hosts}
 	if err := n.save(); err != nil {
 		return "", err
 	}
@@ -184,7 +206,7 @@ func Attach(ref string, m Member, aliases []string) (string, error) {
 }
 
 // plug makes the veth pair and configures the container's end.
-func plug(n *Network, m Member, ip string) (string, error) {
+func plug(n *Network, m Member, ip, ip6 string) (string, error) {
 	inf, err := infra()
 	if err != nil {
 		return "", err
@@ -210,7 +232,7 @@ func plug(n *Network, m Member, ip string) (string, error) {
 	}
 	defer hc.Close()
 	hostName, peerName := randomName("skv"), randomName("skp")
-	veth := &netlink.Veth{LinkAttrs: netlink.LinkAttrs{Name: hostName, MasterIndex: br.Attrs().Index}, PeerName: peerName}
+	veth := &netlink.Veth{LinkAttrs: netlink.LinkAttrs{Name: hostName, MasterIndex: br.Attrs().Index, MTU: n.mtu()}, PeerName: peerName}
 	if err := hi.LinkAdd(veth); err != nil {
 		return "", fmt.Errorf("creating a veth pair for %s: %w", m.Name, err)
 	}
@@ -250,6 +272,9 @@ func plug(n *Network, m Member, ip string) (string, error) {
 		return fail(err)
 	}
 	if err := hc.AddrAdd(p, addr); err != nil {
+		return fail(fmt.Errorf("addressing %s in %s: %w", ifName, m.Name, err))
+	}
+	if err := addIPv6(hc, p, ip6, n.Subnet6); err != nil {
 		return fail(fmt.Errorf("addressing %s in %s: %w", ifName, m.Name, err))
 	}
 	if err := hc.LinkSetUp(p); err != nil {

@@ -41,12 +41,22 @@ type Network struct {
 	Internal   bool                 `json:"Internal"`
 	Labels     map[string]string    `json:"Labels"`
 	Containers map[string]*Endpoint `json:"Containers"` // by container ID
+	// Subnet6 and Gateway6 are an IPv6 network's (create --ipv6).
+	Subnet6  string `json:"Subnet6,omitempty"`
+	Gateway6 string `json:"Gateway6,omitempty"`
+	// IPRange is where containers' IPv4 addresses come from (--ip-range).
+	IPRange string `json:"IPRange,omitempty"`
+	// AuxAddresses are addresses no container gets (--aux-address).
+	AuxAddresses map[string]string `json:"AuxAddresses,omitempty"`
+	// Options are the driver options (-o): OptMTU, OptBridgeName.
+	Options map[string]string `json:"Options,omitempty"`
 }
 
 // Endpoint is one container's attachment to a network.
 type Endpoint struct {
 	Name     string   `json:"Name"`
 	IP       string   `json:"IPv4Address"` // without the prefix
+	IP6      string   `json:"IPv6Address,omitempty"`
 	Aliases  []string `json:"Aliases"`
 	HostVeth string   `json:"HostVeth"`
 	Hosts    string   `json:"HostsFile"` // the container's /etc/hosts on the host
@@ -58,6 +68,13 @@ type CreateOptions struct {
 	Gateway  string
 	Internal bool
 	Labels   map[string]string
+	// IPv6 gives the network an IPv6 subnet too: Subnet6, or a free one.
+	IPv6         bool
+	Subnet6      string
+	Gateway6     string
+	IPRange      string
+	AuxAddresses map[string]string
+	Options      map[string]string
 }
 
 // Reserved names are the built-in modes.
@@ -161,6 +178,9 @@ func Create(name string, o CreateOptions) (*Network, error) {
 		return nil, err
 	}
 	n := newNetwork(name, subnet, gateway, o)
+	if err := n.withOptions(o, all); err != nil {
+		return nil, err
+	}
 	return n, n.save()
 }
 
@@ -282,20 +302,27 @@ func Prune(inUse func(n *Network) (bool, error)) ([]string, error) {
 	return removed, nil
 }
 
-// allocate picks the next free address of n's subnet.
+// allocate picks the next free address of n's subnet (of its --ip-range
+// when it has one).
 func (n *Network) allocate() (string, error) {
 	_, c, err := net.ParseCIDR(n.Subnet)
 	if err != nil {
 		return "", err
 	}
-	used := map[string]bool{n.Gateway: true}
+	used := n.reserved()
 	for _, e := range n.Containers {
 		used[e.IP] = true
+	}
+	first, end := 2, -1 // the network's own address, the gateway's usual one, its broadcast
+	if n.IPRange != "" {
+		used[c.IP.String()], used[broadcast(c).String()] = true, true
+		_, c, _ = net.ParseCIDR(n.IPRange)
+		first, end = 0, 0
 	}
 	base := c.IP.To4()
 	ones, bits := c.Mask.Size()
 	size := 1 << (bits - ones)
-	for i := 2; i < size-1; i++ {
+	for i := first; i < size+end; i++ {
 		v := uint32(base[0])<<24 | uint32(base[1])<<16 | uint32(base[2])<<8 | uint32(base[3])
 		v += uint32(i)
 		ip := net.IPv4(byte(v>>24), byte(v>>16), byte(v>>8), byte(v)).String()

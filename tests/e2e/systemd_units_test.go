@@ -615,18 +615,20 @@ func TestQuadletGenerator(t *testing.T) {
 
 	t.Run("generate-quadlet", func(t *testing.T) {
 		harness.WriteUserFile(t, u, filepath.Join(cfg, "sdq-odd-"+sfx+".container"),
-			[]byte("[Container]\nImage="+img+"\nFrobnicate=yes\nShmSize=64m\n"))
+			[]byte("[Container]\nImage="+img+"\nFrobnicate=yes\nSparkle=64m\nShmSize=8m\n"))
 		out2 := harness.UserDir(t, u)
 		r := harness.RunAsWith(t, u, harness.RunOptions{Env: []string{"HOME=" + home}}, "generate", "quadlet", "--user", out2).OK(t)
 		if n := len(r.Lines()); n != 4 {
 			t.Errorf("generate quadlet printed %d paths, want 4\n%s", n, r.Output())
 		}
-		if !strings.Contains(r.Stderr, "sdq-odd-"+sfx+".container: unknown key(s) in [Container] ignored: Frobnicate, ShmSize") {
+		if !strings.Contains(r.Stderr, "sdq-odd-"+sfx+".container: unknown key(s) in [Container] ignored: Frobnicate, Sparkle") {
 			t.Errorf("no warning naming the unknown keys:\n%s", r.Output())
 		}
 		odd := filepath.Join(out2, "sdq-odd-"+sfx+".service")
-		if _, err := os.Stat(odd); err != nil {
+		if data, err := os.ReadFile(odd); err != nil {
 			t.Errorf("the file with unknown keys was not converted: %v", err)
+		} else if !strings.Contains(string(data), "--shm-size 8m") {
+			t.Errorf("ShmSize=8m: no --shm-size 8m in\n%s", data)
 		}
 		verifyUnits(t, u, odd)
 		// --source reads another directory.
