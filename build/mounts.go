@@ -61,7 +61,11 @@ func (b *builder) mounts(s *stage, n *parser.Node) (*runMounts, error) {
 			out.done()
 			return nil, errdefs.Invalid("RUN: unknown flag --%s (want --mount=type=bind|cache|secret|tmpfs,...)", k)
 		}
-		if err := b.mount(s, s.expand(v), out); err != nil {
+		spec, err := b.expand(s, v)
+		if err == nil {
+			err = b.mount(s, spec, out)
+		}
+		if err != nil {
 			out.done()
 			return nil, fmt.Errorf("RUN --mount=%s: %w", v, err)
 		}
@@ -109,11 +113,10 @@ func (b *builder) mount(s *stage, spec string, out *runMounts) error {
 		if err != nil {
 			return err
 		}
-		fi, err := os.Stat(src)
-		if err != nil {
+		if _, err := os.Stat(src); err != nil {
 			return errdefs.NotFound("source %s: no such file or directory", firstNonEmpty(kv["source"], "."))
 		}
-		sum, err := b.treeSum(root, src, fi.IsDir(), kv["from"] == "")
+		sum, err := b.treeSum(root, src, kv["from"] == "")
 		if err != nil {
 			return err
 		}
@@ -174,10 +177,7 @@ func (b *builder) mount(s *stage, spec string, out *runMounts) error {
 
 // treeSum is the names, modes, owners and contents under src, as a COPY
 // of it would key them.
-func (b *builder) treeSum(root, src string, dir, fromContext bool) (string, error) {
-	lw := newLayerWriter(io.Discard)
-	if err := b.addTree(lw, root, src, "m", dir, 0, 0, nil, fromContext); err != nil {
-		return "", err
-	}
-	return lw.close()
+func (b *builder) treeSum(root, src string, fromContext bool) (string, error) {
+	w := copyWriter{b: b, root: root, fromContext: fromContext}
+	return w.layer(io.Discard, &destView{}, []copySource{{source: source{path: src, name: "m"}}}, "/m")
 }
