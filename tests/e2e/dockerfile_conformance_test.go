@@ -453,3 +453,21 @@ var podmanDiffersAll = []podmanDiffer{{
 		})
 	},
 }}
+
+// TestBuildInspectConfigShape: a built image whose Dockerfile sets no
+// WORKDIR and no ONBUILD still answers {{.Config.WorkingDir}} and
+// {{.Config.OnBuild}} with zero values (Docker always sends those keys),
+// and a base without Env gives the image Docker's default PATH.
+func TestBuildInspectConfigShape(t *testing.T) {
+	parallel(t)
+	rootfs, err := harness.RootfsTar()
+	must(t, err)
+	base := "inspect-bare:" + harness.UniqueSuffix()
+	skiffWith(t, harness.RunOptions{Stdin: bytes.NewReader(rootfs)}, "import", "-", base).OK(t)
+	tag := "inspect-shape:" + harness.UniqueSuffix()
+	dir := buildContext(t, map[string]string{"Dockerfile": "FROM " + base + "\nLABEL a=b\n"})
+	skiff(t, "build", "-q", "-t", tag, dir).OK(t)
+	t.Cleanup(func() { harness.RunAs(t, harness.E2E, "rmi", tag, base) })
+	skiff(t, "image", "inspect", "-f", "[{{.Config.WorkingDir}}] {{.Config.OnBuild}} {{json .Config.OnBuild}} {{json .Config.Env}}", tag).OK(t).
+		StdoutIs(t, `[] [] null ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"]`+"\n")
+}
