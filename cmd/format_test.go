@@ -145,7 +145,7 @@ type inspectValue struct {
 	Name    string            `json:"Name"`
 	Labels  map[string]string `json:"Labels"`
 	OnBuild []string          `json:"OnBuild,omitempty"`
-	State  struct {
+	State   struct {
 		Status   string `json:"Status"`
 		ExitCode int    `json:"ExitCode"`
 	} `json:"State"`
