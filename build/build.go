@@ -57,6 +57,20 @@ type Options struct {
 	Secrets map[string]string
 	// Pull makes FROM images available (pulling when missing).
 	Pull func(ctx context.Context, ref string) (*storage.Image, error)
+	// ExtraHosts (name:ip), SecurityOpt and Security (parsed), Isolation
+	// and Resources are those of every RUN container, as for `run`.
+	ExtraHosts  []string
+	SecurityOpt []string
+	Security    container.Security
+	Isolation   container.Isolation
+	Resources   container.Resources
+	// CacheFrom are images whose layers stand in for steps that would
+	// make the same layer on the same base (matched by history).
+	CacheFrom []*storage.Image
+	// SSH are the --ssh agent sockets by id, for RUN --mount=type=ssh.
+	SSH map[string]string
+	// Squash merges the layers the final stage adds into one.
+	Squash bool
 }
 
 // stage is one FROM section being built.
@@ -73,6 +87,8 @@ type stage struct {
 	chain string
 	// cmdSet is a CMD in this stage, which a later ENTRYPOINT keeps.
 	cmdSet bool
+	// base is the image the stage started from (nil for scratch).
+	base *storage.Image
 }
 
 type builder struct {
@@ -188,6 +204,12 @@ func Build(ctx context.Context, st *storage.Store, o Options) (*storage.Image, e
 		}
 		st.RememberStep(final.chain, img.ID)
 	}
+	if o.Squash {
+		var err error
+		if img, err = b.squash(final, img); err != nil {
+			return nil, err
+		}
+	}
 	for _, t := range o.Tags {
 		if err := st.Tag(img.ID, t); err != nil {
 			return nil, err
@@ -271,6 +293,7 @@ func (b *builder) from(n *parser.Node, globalArgs map[string]string) (*stage, er
 		s.img, s.cfg = img, *img.Config.DeepCopy()
 		s.chain = "FROM " + img.ID
 	}
+	s.base = s.img
 	// Docker's builder gives every stage a PATH when its base has none.
 	if _, ok := shell.EnvsFromSlice(s.cfg.Config.Env).Get("PATH"); !ok {
 		s.cfg.Config.Env = append(s.cfg.Config.Env, "PATH="+defaultPath)
@@ -291,13 +314,18 @@ func (b *builder) stage(name string) *stage {
 	return nil
 }
 
-// cached takes the image a step with the stage's chain made before, unless
-// --no-cache; it says whether it did.
-func (b *builder) cached(s *stage) bool {
+// cached takes the image a step with the stage's chain made before, or,
+// for a step that writes the history entry createdBy (not ""), the layer
+// a --cache-from image has for it; unless --no-cache. It says whether it
+// did.
+func (b *builder) cached(s *stage, createdBy string) bool {
 	if b.o.NoCache {
 		return false
 	}
 	img, ok := b.st.CachedStep(s.chain)
+	if !ok && createdBy != "" {
+		img, ok = b.fromCacheImages(s, createdBy)
+	}
 	if !ok {
 		return false
 	}
@@ -318,10 +346,15 @@ func (b *builder) runStep(s *stage, n *parser.Node) error {
 	}
 	defer m.done()
 	s.chain += "\n" + strings.TrimSpace(n.Original) + heredocKey(n) + m.key + "\x00" + argsKey(s.args)
-	if b.cached(s) {
+	args := b.runArgs(s, n)
+	createdBy := runCreatedBy(args, s.args)
+	if m.key != "" {
+		createdBy = "" // what a bind mount holds is not in the history
+	}
+	if b.cached(s, createdBy) {
 		return nil
 	}
-	if err := b.run(s, n, m); err != nil {
+	if err := b.run(s, args, createdBy, m); err != nil {
 		return err
 	}
 	b.st.RememberStep(s.chain, s.img.ID)
@@ -338,10 +371,9 @@ func command(n *parser.Node) []string {
 	return []string{"/bin/sh", "-c", strings.Join(ws, " ")}
 }
 
-func (b *builder) run(s *stage, n *parser.Node, m *runMounts) error {
-	if s.img == nil {
-		return errdefs.Invalid("RUN needs a base image with a shell (this stage is FROM scratch with nothing in it)")
-	}
+// runArgs is a RUN's command: its exec form, or its script run by the
+// stage's SHELL.
+func (b *builder) runArgs(s *stage, n *parser.Node) []string {
 	args := command(n)
 	if !n.Attributes["json"] {
 		shell := []string{"/bin/sh", "-c"}
@@ -349,6 +381,23 @@ func (b *builder) run(s *stage, n *parser.Node, m *runMounts) error {
 			shell = s.cfg.Config.Shell
 		}
 		args = append(append([]string(nil), shell...), runScript(n))
+	}
+	return args
+}
+
+// runCreatedBy is a RUN's history entry as Docker's builder writes it:
+// the build args in force first ("|2 A=1 B=2 /bin/sh -c make").
+func runCreatedBy(args []string, buildArgs map[string]string) string {
+	cmd := strings.Join(args, " ")
+	if len(buildArgs) == 0 {
+		return cmd
+	}
+	return fmt.Sprintf("|%d %s %s", len(buildArgs), strings.Join(argsEnv(buildArgs), " "), cmd)
+}
+
+func (b *builder) run(s *stage, args []string, createdBy string, m *runMounts) error {
+	if s.img == nil {
+		return errdefs.Invalid("RUN needs a base image with a shell (this stage is FROM scratch with nothing in it)")
 	}
 	// The image so far, with the config built so far, is what RUN runs
 	// in; it is remembered too, which also hides it from `images`.
@@ -391,7 +440,9 @@ func (b *builder) run(s *stage, n *parser.Node, m *runMounts) error {
 	spec := runtime.Spec{
 		Image: img.ID, Cmd: args, EntrypointSet: true, Env: env,
 		Workdir: s.cfg.Config.WorkingDir, User: s.cfg.Config.User, Network: b.o.Network, NetworkKind: b.o.NetworkKind, Mounts: m.mounts,
-		Name: "skiff-build-" + img.ID[:8] + "-" + strconv.FormatInt(time.Now().UnixNano(), 36),
+		Name:       "skiff-build-" + img.ID[:8] + "-" + strconv.FormatInt(time.Now().UnixNano(), 36),
+		ExtraHosts: b.o.ExtraHosts, SecurityOpt: b.o.SecurityOpt, Security: b.o.Security,
+		Isolation: b.o.Isolation, Resources: b.o.Resources,
 	}
 	c, err := runtime.Create(b.st, img, spec)
 	if err != nil {
@@ -423,8 +474,12 @@ func (b *builder) run(s *stage, n *parser.Node, m *runMounts) error {
 	if code != 0 {
 		return &RunError{Cmd: strings.Join(args, " "), Code: code}
 	}
+	stubs, err := b.stubs(s, m.targets)
+	if err != nil {
+		return err
+	}
 	committed, err := b.st.Commit(b.ctx, c.ID, storage.CommitOptions{
-		Config: s.cfg.Config, CreatedBy: strings.Join(args, " "), Stubs: m.targets, Author: s.cfg.Author,
+		Config: s.cfg.Config, CreatedBy: firstNonEmpty(createdBy, runCreatedBy(args, s.args)), Stubs: stubs, Author: s.cfg.Author,
 	})
 	if err != nil {
 		return err
@@ -476,6 +531,22 @@ func indexOf(ss []*stage, s *stage) int {
 // store writes the stage's image: its layers, plus layer when given (a
 // tar), with the stage's config.
 func (b *builder) store(s *stage, layer []byte, createdBy string) (*storage.Image, error) {
+	if layer == nil {
+		return b.storeLayer(s, nil, v1.History{})
+	}
+	d, _, err := v1.SHA256(bytes.NewReader(layer))
+	if err != nil {
+		return nil, err
+	}
+	return b.storeLayer(s, &storage.LayerSource{DiffID: d.String(), Open: func() (io.ReadCloser, error) {
+		return io.NopCloser(bytes.NewReader(layer)), nil
+	}}, v1.History{CreatedBy: createdBy})
+}
+
+// storeLayer writes the stage's image with one more layer, and its
+// history entry h, when given (its Open nil when the store has it on the
+// same parents already).
+func (b *builder) storeLayer(s *stage, layer *storage.LayerSource, h v1.History) (*storage.Image, error) {
 	cfg := *s.cfg.DeepCopy()
 	cfg.Created = v1.Time{Time: time.Now().UTC()}
 	var ni storage.NewImage
@@ -491,15 +562,14 @@ func (b *builder) store(s *stage, layer []byte, createdBy string) (*storage.Imag
 		cfg.RootFS.DiffIDs = append(cfg.RootFS.DiffIDs, h)
 	}
 	if layer != nil {
-		d, _, err := v1.SHA256(bytes.NewReader(layer))
+		d, err := v1.NewHash(layer.DiffID)
 		if err != nil {
 			return nil, err
 		}
-		ni.Layers = append(ni.Layers, storage.LayerSource{DiffID: d.String(), Open: func() (io.ReadCloser, error) {
-			return io.NopCloser(bytes.NewReader(layer)), nil
-		}})
+		ni.Layers = append(ni.Layers, *layer)
 		cfg.RootFS.DiffIDs = append(cfg.RootFS.DiffIDs, d)
-		cfg.History = append(cfg.History, v1.History{Created: cfg.Created, CreatedBy: createdBy})
+		h.Created = cfg.Created
+		cfg.History = append(cfg.History, h)
 	}
 	raw, err := json.Marshal(cfg)
 	if err != nil {

@@ -112,7 +112,9 @@ func (b *builder) copy(s *stage, n *parser.Node, cs copySpec) error {
 		return err
 	}
 	s.chain += "\n" + strings.TrimSpace(n.Original) + "\x00" + dest + "\x00" + attrs.String() + "\x00" + key
-	if b.cached(s) {
+	// The history names the contents, so --cache-from matches them too.
+	createdBy := "/bin/sh -c #(nop) " + strings.TrimSpace(n.Original) + " # sha256:" + key
+	if b.cached(s, createdBy) {
 		return nil
 	}
 	view, done, err := b.view(s)
@@ -124,7 +126,7 @@ func (b *builder) copy(s *stage, n *parser.Node, cs copySpec) error {
 	if _, err := w.layer(&buf, view, srcs, dest); err != nil {
 		return err
 	}
-	return b.commitLayer(s, buf.Bytes(), "/bin/sh -c #(nop) "+strings.TrimSpace(n.Original))
+	return b.commitLayer(s, buf.Bytes(), createdBy)
 }
 
 // commitLayer stores the stage's image with one more layer and remembers
@@ -571,7 +573,7 @@ func (b *builder) workdir(s *stage, n *parser.Node, p string) error {
 	p = path.Clean(p)
 	s.cfg.Config.WorkingDir = p
 	s.chain += "\n" + strings.TrimSpace(n.Original) + "\x00" + p + "\x00" + s.cfg.Config.User
-	if p == "/" || b.cached(s) {
+	if p == "/" || b.cached(s, "") {
 		return nil
 	}
 	view, done, err := b.view(s)
