@@ -51,10 +51,10 @@ type copySpec struct {
 // copyAttrs are the owner and mode a COPY gives what it writes.
 type copyAttrs struct {
 	uid, gid int
-	mode     *os.FileMode // --chmod, else each source's own
+	mode     *int64 // --chmod (tar mode bits), else each source's own
 }
 
-func (a copyAttrs) dirMode() os.FileMode {
+func (a copyAttrs) dirMode() int64 {
 	if a.mode != nil {
 		return *a.mode
 	}
@@ -74,7 +74,7 @@ func (a copyAttrs) String() string {
 type copySource struct {
 	source
 	data     []byte // set for a heredoc or a download
-	dataMode os.FileMode
+	dataMode int64
 	mtime    time.Time
 	unpack   bool // an ADD of a local archive
 }
@@ -167,21 +167,11 @@ func (b *builder) copyAttrs(s *stage, cs copySpec) (copyAttrs, error) {
 		}
 	}
 	if cs.chmod != "" {
-		m, err := strconv.ParseUint(cs.chmod, 8, 32)
-		if err != nil || m > 0o7777 {
+		m, err := strconv.ParseInt(cs.chmod, 8, 32)
+		if err != nil || m < 0 || m > 0o7777 {
 			return a, errdefs.Invalid("invalid chmod parameter: '%v'. it should be octal string and between 0 and 07777", cs.chmod)
 		}
-		fm := os.FileMode(m).Perm()
-		if m&syscall.S_ISUID != 0 {
-			fm |= os.ModeSetuid
-		}
-		if m&syscall.S_ISGID != 0 {
-			fm |= os.ModeSetgid
-		}
-		if m&syscall.S_ISVTX != 0 {
-			fm |= os.ModeSticky
-		}
-		a.mode = &fm
+		a.mode = &m
 	}
 	return a, nil
 }
@@ -375,9 +365,8 @@ func (w *copyWriter) mkdirAll(p string) error {
 		if exists {
 			continue
 		}
-		h := &tar.Header{Typeflag: tar.TypeDir, Name: strings.TrimPrefix(cur, "/") + "/", Mode: int64(w.attrs.dirMode() & os.ModePerm),
+		h := &tar.Header{Typeflag: tar.TypeDir, Name: strings.TrimPrefix(cur, "/") + "/", Mode: w.attrs.dirMode(),
 			Uid: w.attrs.uid, Gid: w.attrs.gid, ModTime: time.Now().UTC()}
-		h.Mode |= specialBits(w.attrs.dirMode())
 		if err := w.lw.add(h, nil); err != nil {
 			return err
 		}
@@ -435,7 +424,7 @@ func (w *copyWriter) data(src copySource, target string) error {
 	if w.attrs.mode != nil {
 		mode = *w.attrs.mode
 	}
-	h := &tar.Header{Typeflag: tar.TypeReg, Name: strings.TrimPrefix(target, "/"), Mode: int64(mode&os.ModePerm) | specialBits(mode),
+	h := &tar.Header{Typeflag: tar.TypeReg, Name: strings.TrimPrefix(target, "/"), Mode: mode,
 		Size: int64(len(src.data)), Uid: w.attrs.uid, Gid: w.attrs.gid, ModTime: src.mtime}
 	return w.lw.add(h, bytes.NewReader(src.data))
 }
@@ -476,7 +465,7 @@ func (w *copyWriter) entry(target string, fi os.FileInfo, full string) error {
 		h.Name += "/"
 	}
 	if w.attrs.mode != nil && fi.Mode()&os.ModeSymlink == 0 {
-		h.Mode = int64(*w.attrs.mode&os.ModePerm) | specialBits(*w.attrs.mode)
+		h.Mode = *w.attrs.mode
 	}
 	if !fi.Mode().IsRegular() {
 		return w.lw.add(h, nil)
@@ -495,20 +484,6 @@ func (w *copyWriter) entry(target string, fi os.FileInfo, full string) error {
 	}
 	defer f.Close()
 	return w.lw.add(h, f)
-}
-
-func specialBits(m os.FileMode) int64 {
-	var out int64
-	if m&os.ModeSetuid != 0 {
-		out |= syscall.S_ISUID
-	}
-	if m&os.ModeSetgid != 0 {
-		out |= syscall.S_ISGID
-	}
-	if m&os.ModeSticky != 0 {
-		out |= syscall.S_ISVTX
-	}
-	return out
 }
 
 // walk calls fn for src and everything under it (rel "" is src itself),

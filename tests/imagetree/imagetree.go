@@ -16,6 +16,7 @@ import (
 	"fmt"
 	"io"
 	"path"
+	"slices"
 	"sort"
 	"strings"
 	"unicode/utf8"
@@ -112,7 +113,7 @@ func Read(r io.Reader, bases ...[]string) (*Summary, error) {
 	}
 	baseLen := 0
 	for _, b := range bases {
-		if len(b) > baseLen && len(b) <= len(cfg.RootFS.DiffIDs) && equal(b, cfg.RootFS.DiffIDs[:len(b)]) {
+		if len(b) > baseLen && len(b) <= len(cfg.RootFS.DiffIDs) && slices.Equal(b, cfg.RootFS.DiffIDs[:len(b)]) {
 			baseLen = len(b)
 		}
 	}
@@ -193,18 +194,6 @@ func keys(m map[string]struct{}) []string {
 	}
 	sort.Strings(out)
 	return out
-}
-
-func equal(a, b []string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 func same(a, b File) bool {
