@@ -20,7 +20,7 @@ ifeq ($(strip $(HOME)$(GOPATH)$(GOMODCACHE)),)
 export GOPATH := $(CURDIR)/.cache/go
 endif
 
-.PHONY: build deps judges test bench crash fuzz lint docs install uninstall clean help
+.PHONY: build deps judges test bench crash fuzz lint docs install uninstall clean help dockerfile-golden
 # deps installs what build needs: never run targets side by side.
 .NOTPARALLEL:
 
@@ -89,6 +89,11 @@ test: deps build judges lint
 bench: deps build
 	SKIFF_BINARY=$(CURDIR)/bin/skiff $(GO) test -tags '$(BUILDTAGS)' -count=1 -run '^$$' -bench . -benchtime 1x -timeout 60m $(TESTFLAGS) ./tests/bench/
 
+# Podman's builds of the Dockerfile corpus (tests/e2e/testdata/dockerfiles/*/podman.json), which
+# make test holds skiff's against: as root, with podman and runc installed; about a minute.
+dockerfile-golden: deps build
+	SKIFF_BINARY=$(CURDIR)/bin/skiff SKIFF_DOCKERFILE_GOLDEN=1 $(GO) test -tags '$(BUILDTAGS)' -count=1 -timeout 15m -v -run '^TestDockerfileGolden$$' $(TESTFLAGS) ./tests/e2e/
+
 # gofmt, go vet, and go.mod/go.sum as `go mod tidy` leaves them (direct
 # dependencies listed as direct): a failure prints what to run.
 # The crash-injection sweep with more kill points than make test's slice.
@@ -129,6 +134,7 @@ clean:
 help:
 	@echo 'make build      build bin/skiff (cgo; tags: $(BUILDTAGS))'
 	@echo 'make deps       root: install missing packages and host fixes; else report what is missing'
+	@echo 'make dockerfile-golden  root: record Podman'"'"'s builds of the Dockerfile corpus (golden files of make test)'
 	@echo 'make judges     build docker compose $(COMPOSE_VERSION) and fetch AppArmor 4'"'"'s parser into .cache/judges/ (once) for the tests'
 	@echo 'make test       deps, build, judges, lint, unit tests, then the end-to-end suites in tests/'
 	@echo 'make bench      deps, build, then the benchmarks in tests/bench/'

@@ -41,8 +41,8 @@ EOF
 REQUIRED_PKGS=(uidmap slirp4netns passt libseccomp-dev pkg-config gcc libc6-dev fuse-overlayfs iproute2 tini iptables)
 # Needed only by the test suite (local registry, busybox image, process tools; systemd-analyze
 # for the generated units; the shells whose completion scripts are checked; apparmor_parser
-# for the AppArmor profile; debootstrap for the Debian test image).
-FIXTURE_PKGS=(docker-registry busybox-static procps psmisc strace python3-docker systemd bash-completion zsh fish tmux apparmor debootstrap)
+# for the AppArmor profile; debootstrap for the Debian test image; openssh-client for build --ssh).
+FIXTURE_PKGS=(docker-registry busybox-static procps psmisc strace python3-docker systemd bash-completion zsh fish tmux apparmor debootstrap openssh-client)
 UDEV_RULE=/etc/udev/rules.d/60-skiff-tun.rules
 GO_MIN_MINOR=26
 # man and groff read the manual pages in the test suite (tests/e2e/docs_test.go).

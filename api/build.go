@@ -53,7 +53,13 @@ func (s *Server) buildImage(w http.ResponseWriter, r *http.Request, _ params) er
 			}
 		}
 	}
-	for _, k := range []string{"memory", "memswap", "cpushares", "cpusetcpus", "cpuperiod", "cpuquota", "shmsize", "squash", "extrahosts", "isolation", "cachefrom", "outputs"} {
+	o.ExtraHosts, o.Squash, o.Isolation = r.Form["extrahosts"], boolValue(r, "squash"), r.FormValue("isolation")
+	if v := r.FormValue("cachefrom"); v != "" {
+		if err := json.Unmarshal([]byte(v), &o.CacheFrom); err != nil {
+			return errdefs.Invalid("invalid cachefrom=%q: want a JSON array of images: %v", v, err)
+		}
+	}
+	for _, k := range []string{"memory", "memswap", "cpushares", "cpusetcpus", "cpuperiod", "cpuquota", "shmsize", "outputs"} {
 		switch v := r.FormValue(k); v {
 		case "", "0", "false", "[]", "null", "default":
 		default:
@@ -71,6 +77,7 @@ func (s *Server) buildImage(w http.ResponseWriter, r *http.Request, _ params) er
 	}
 	js := newJSONStream(w)
 	o.Out = streamWriter{js: js}
+	o.Warn = func(msg string) { js.send(jsonMessage{Stream: "WARNING: " + msg + "\n"}) }
 	o.PullProgress = &pullProgress{js: js}
 	id, err := s.e.Build(r.Context(), o)
 	if err != nil {

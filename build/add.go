@@ -2,7 +2,6 @@ package build
 
 import (
 	"archive/tar"
-	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
@@ -21,13 +20,21 @@ import (
 
 // What ADD does beyond COPY: unpack local tar archives, download URLs.
 
+// isArchive says whether a local file is a tar archive, plain or
+// compressed, by its contents (as Docker does, whatever its name).
 func isArchive(p string) bool {
-	for _, ext := range []string{".tar", ".tar.gz", ".tgz", ".tar.xz", ".tar.bz2", ".tar.zst"} {
-		if strings.HasSuffix(p, ext) {
-			return true
-		}
+	f, err := os.Open(p)
+	if err != nil {
+		return false
 	}
-	return false
+	defer f.Close()
+	dr, err := archive.DecompressStream(f)
+	if err != nil {
+		return false
+	}
+	defer dr.Close()
+	_, err = tar.NewReader(dr).Next()
+	return err == nil
 }
 
 // addArchive copies the entries of a (possibly compressed) tar archive
@@ -73,59 +80,51 @@ func isURL(s string) bool {
 // maxADDDownload bounds what ADD URL holds in memory for one file.
 const maxADDDownload = 1 << 30
 
-// addURL downloads src into the layer as Docker's ADD does: not unpacked,
-// mode 0600 unless --chmod, named after the URL's last path element when
-// the destination is a directory, checked against --checksum if given.
-func (b *builder) addURL(lw *layerWriter, src, dest string, destIsDir bool, uid, gid int, mode *os.FileMode, checksum string) error {
+// download fetches an ADD URL as Docker's ADD does: not unpacked, mode
+// 0600 unless --chmod, named after the URL's last path element when the
+// destination is a directory, checked against --checksum if given.
+func (b *builder) download(src, checksum string) (copySource, error) {
+	var out copySource
 	u, err := url.Parse(src)
 	if err != nil {
-		return errdefs.Invalid("ADD %s: %v", src, err)
+		return out, errdefs.Invalid("ADD %s: %v", src, err)
 	}
 	req, err := http.NewRequestWithContext(b.ctx, http.MethodGet, src, nil)
 	if err != nil {
-		return errdefs.Invalid("ADD %s: %v", src, err)
+		return out, errdefs.Invalid("ADD %s: %v", src, err)
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
-		return fmt.Errorf("ADD %s: %w", src, err)
+		return out, fmt.Errorf("ADD %s: %w", src, err)
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("ADD %s: the server answered %s", src, resp.Status)
+		return out, fmt.Errorf("ADD %s: the server answered %s", src, resp.Status)
 	}
 	body, err := io.ReadAll(io.LimitReader(resp.Body, maxADDDownload+1))
 	if err != nil {
-		return fmt.Errorf("ADD %s: %w", src, err)
+		return out, fmt.Errorf("ADD %s: %w", src, err)
 	}
 	if len(body) > maxADDDownload {
-		return errdefs.Invalid("ADD %s: larger than %d bytes; download it in a RUN step instead", src, maxADDDownload)
+		return out, errdefs.Invalid("ADD %s: larger than %d bytes; download it in a RUN step instead", src, maxADDDownload)
 	}
 	if checksum != "" {
 		want, ok := strings.CutPrefix(checksum, "sha256:")
 		got := sha256.Sum256(body)
 		if !ok {
-			return errdefs.Invalid("ADD --checksum=%s: want sha256:HEX", checksum)
+			return out, errdefs.Invalid("ADD --checksum=%s: want sha256:HEX", checksum)
 		}
 		if hex.EncodeToString(got[:]) != want {
-			return errdefs.Invalid("ADD %s: checksum mismatch: got sha256:%x, want %s", src, got, checksum)
+			return out, errdefs.Invalid("ADD %s: checksum mismatch: got sha256:%x, want %s", src, got, checksum)
 		}
 	}
-	target := dest
-	if destIsDir || strings.HasSuffix(dest, "/") {
-		name := path.Base(u.Path)
-		if name == "/" || name == "." || name == "" {
-			return errdefs.Invalid("ADD %s: the URL names no file; give a destination file name, not a directory", src)
-		}
-		target = path.Join(dest, name)
+	name := path.Base(u.Path)
+	if name == "/" || name == "." || name == "" {
+		name = "" // only a file destination will do
 	}
-	fm := os.FileMode(0o600)
-	if mode != nil {
-		fm = *mode
-	}
-	mtime := time.Unix(0, 0)
+	out = copySource{source: source{name: name}, data: body, dataMode: 0o600, mtime: time.Unix(0, 0)}
 	if lm, err := http.ParseTime(resp.Header.Get("Last-Modified")); err == nil {
-		mtime = lm
+		out.mtime = lm
 	}
-	hdr := &tar.Header{Name: strings.TrimPrefix(path.Clean(target), "/"), Mode: int64(fm), Size: int64(len(body)), Uid: uid, Gid: gid, Typeflag: tar.TypeReg, ModTime: mtime}
-	return lw.add(hdr, bytes.NewReader(body))
+	return out, nil
 }

@@ -4,6 +4,12 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+
+	"github.com/moby/buildkit/frontend/dockerfile/instructions"
+	"github.com/moby/buildkit/frontend/dockerfile/parser"
+	"github.com/moby/buildkit/frontend/dockerfile/shell"
+
+	"github.com/skiff-project/skiff/errdefs"
 )
 
 // Build args: Docker's predefined ones and the cache key of a stage's values.
@@ -47,4 +53,69 @@ func validArgName(k string) bool {
 		}
 	}
 	return true
+}
+
+// argsEnv is args as KEY=VALUE, sorted by key.
+func argsEnv(args map[string]string) []string {
+	keys := make([]string, 0, len(args))
+	for k := range args {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	out := make([]string, 0, len(keys))
+	for _, k := range keys {
+		out = append(out, k+"="+args[k])
+	}
+	return out
+}
+
+// globalArg reads an ARG before the first FROM: its default is expanded
+// with the ARGs before it; a --build-arg replaces it.
+func (b *builder) globalArg(n *parser.Node, global map[string]string) error {
+	cmd, err := instructions.ParseCommand(n)
+	if err != nil {
+		return errdefs.Invalid("%v", err)
+	}
+	for _, a := range cmd.(*instructions.ArgCommand).Args {
+		if !validArgName(a.Key) {
+			return errdefs.Invalid("ARG %q: a name is letters, digits and _, not starting with a digit", a.Key)
+		}
+		if v, ok := b.o.BuildArgs[a.Key]; ok {
+			global[a.Key] = v
+		} else if a.Value != nil {
+			v, _, err := b.lex.ProcessWord(*a.Value, shell.EnvsFromSlice(argsEnv(global)))
+			if err != nil {
+				return errdefs.Invalid("ARG %s: %v", a.Key, err)
+			}
+			global[a.Key] = v
+		}
+	}
+	return nil
+}
+
+// stageArg reads an ARG in a stage: a --build-arg, else the default
+// expanded with the stage's variables, else (a bare ARG) the value of
+// the ARG of that name before the first FROM; with none of them the
+// variable stays unset.
+func (b *builder) stageArg(s *stage, cmd *instructions.ArgCommand) error {
+	for _, a := range cmd.Args {
+		if !validArgName(a.Key) {
+			return errdefs.Invalid("ARG %q: a name is letters, digits and _, not starting with a digit", a.Key)
+		}
+		v, ok := b.o.BuildArgs[a.Key]
+		switch {
+		case ok:
+		case a.Value != nil:
+			var err error
+			if v, err = b.expand(s, *a.Value); err != nil {
+				return err
+			}
+		default:
+			if v, ok = s.global[a.Key]; !ok {
+				continue // declared, but unset
+			}
+		}
+		s.args[a.Key] = v
+	}
+	return nil
 }

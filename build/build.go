@@ -7,7 +7,6 @@
 package build
 
 import (
-	"archive/tar"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -15,15 +14,14 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path"
 	"path/filepath"
-	"sort"
 	"strconv"
 	"strings"
 	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/moby/buildkit/frontend/dockerfile/parser"
+	"github.com/moby/buildkit/frontend/dockerfile/shell"
 	"github.com/moby/patternmatcher"
 	"github.com/moby/patternmatcher/ignorefile"
 
@@ -59,6 +57,20 @@ type Options struct {
 	Secrets map[string]string
 	// Pull makes FROM images available (pulling when missing).
 	Pull func(ctx context.Context, ref string) (*storage.Image, error)
+	// ExtraHosts (name:ip), SecurityOpt and Security (parsed), Isolation
+	// and Resources are those of every RUN container, as for `run`.
+	ExtraHosts  []string
+	SecurityOpt []string
+	Security    container.Security
+	Isolation   container.Isolation
+	Resources   container.Resources
+	// CacheFrom are images whose layers stand in for steps that would
+	// make the same layer on the same base (matched by history).
+	CacheFrom []*storage.Image
+	// SSH are the --ssh agent sockets by id, for RUN --mount=type=ssh.
+	SSH map[string]string
+	// Squash merges the layers the final stage adds into one.
+	Squash bool
 }
 
 // stage is one FROM section being built.
@@ -73,6 +85,10 @@ type stage struct {
 	// chain identifies everything the stage's steps so far depend on: the
 	// base image and each instruction with its inputs.
 	chain string
+	// cmdSet is a CMD in this stage, which a later ENTRYPOINT keeps.
+	cmdSet bool
+	// base is the image the stage started from (nil for scratch).
+	base *storage.Image
 }
 
 type builder struct {
@@ -83,6 +99,9 @@ type builder struct {
 	ignore *patternmatcher.PatternMatcher
 	step   int
 	steps  int
+	// lex expands variables with the Dockerfile's escape character.
+	lex    *shell.Lex
+	escape rune
 }
 
 // Build runs the Dockerfile and returns the final image.
@@ -101,7 +120,7 @@ func Build(ctx context.Context, st *storage.Store, o Options) (*storage.Image, e
 	if abs, err := filepath.Abs(o.ContextDir); err == nil {
 		o.ContextDir = abs // RUN --mount=type=bind hands it to the runtime
 	}
-	b := &builder{ctx: ctx, st: st, o: o}
+	b := &builder{ctx: ctx, st: st, o: o, lex: shell.NewLex(res.EscapeToken), escape: res.EscapeToken}
 	if err := b.loadIgnore(); err != nil {
 		return nil, err
 	}
@@ -143,15 +162,8 @@ func Build(ctx context.Context, st *storage.Store, o Options) (*storage.Image, e
 		}
 		if cur == nil {
 			if instr == "ARG" {
-				for _, a := range words(n) {
-					k, v, _ := strings.Cut(a, "=")
-					if !validArgName(k) {
-						return nil, b.fail(n, errdefs.Invalid("ARG %q: a name is letters, digits and _, not starting with a digit", k))
-					}
-					if bv, ok := o.BuildArgs[k]; ok {
-						v = bv
-					}
-					globalArgs[k] = v
+				if err := b.globalArg(n, globalArgs); err != nil {
+					return nil, b.fail(n, err)
 				}
 				continue
 			}
@@ -191,6 +203,12 @@ func Build(ctx context.Context, st *storage.Store, o Options) (*storage.Image, e
 			return nil, err
 		}
 		st.RememberStep(final.chain, img.ID)
+	}
+	if o.Squash {
+		var err error
+		if img, err = b.squash(final, img); err != nil {
+			return nil, err
+		}
 	}
 	for _, t := range o.Tags {
 		if err := st.Tag(img.ID, t); err != nil {
@@ -244,19 +262,6 @@ func words(n *parser.Node) []string {
 	return out
 }
 
-// expand substitutes $VAR and ${VAR} from env and the stage's args.
-func (s *stage) expand(w string) string {
-	vars := map[string]string{}
-	for k, v := range s.args {
-		vars[k] = v
-	}
-	for _, e := range s.cfg.Config.Env {
-		k, v, _ := strings.Cut(e, "=")
-		vars[k] = v
-	}
-	return os.Expand(w, func(k string) string { return vars[k] })
-}
-
 func (b *builder) from(n *parser.Node, globalArgs map[string]string) (*stage, error) {
 	ws := words(n)
 	if len(ws) != 1 && !(len(ws) == 3 && strings.EqualFold(ws[1], "as")) {
@@ -268,154 +273,59 @@ func (b *builder) from(n *parser.Node, globalArgs map[string]string) (*stage, er
 		}
 	}
 	s := &stage{name: stageName(n), args: map[string]string{}, global: globalArgs}
-	base := os.Expand(ws[0], func(k string) string { return globalArgs[k] })
-	defer func() {
-		if s.img != nil {
-			s.chain = "FROM " + s.img.ID
-		} else {
-			s.chain = "FROM scratch"
-		}
-	}()
-	if base == "scratch" {
-		s.cfg = v1.ConfigFile{OS: "linux", Architecture: goarch(), RootFS: v1.RootFS{Type: "layers"}}
-		s.cfg.Config.Env = []string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"}
-		return s, nil
-	}
-	for _, prev := range b.stages {
-		if prev.name != "" && prev.name == strings.ToLower(base) {
-			s.img, s.cfg = prev.img, *prev.cfg.DeepCopy()
-			return s, nil
-		}
-	}
-	img, err := b.o.Pull(b.ctx, base)
+	base, _, err := b.lex.ProcessWord(ws[0], shell.EnvsFromSlice(argsEnv(globalArgs)))
 	if err != nil {
-		return nil, err
+		return nil, errdefs.Invalid("FROM %s: %v", ws[0], err)
 	}
-	s.img, s.cfg = img, *img.Config.DeepCopy()
+	switch prev := b.stage(base); {
+	case base == "scratch":
+		s.cfg = v1.ConfigFile{OS: "linux", Architecture: goarch(), RootFS: v1.RootFS{Type: "layers"}}
+		s.chain = "FROM scratch"
+	case prev != nil:
+		s.img, s.cfg = prev.img, *prev.cfg.DeepCopy()
+		// The stage's config may have changed after its last layer.
+		s.chain = prev.chain + "\nFROM stage"
+	default:
+		img, err := b.o.Pull(b.ctx, base)
+		if err != nil {
+			return nil, err
+		}
+		s.img, s.cfg = img, *img.Config.DeepCopy()
+		s.chain = "FROM " + img.ID
+	}
+	s.base = s.img
+	// Docker's builder gives every stage a PATH when its base has none.
+	if _, ok := shell.EnvsFromSlice(s.cfg.Config.Env).Get("PATH"); !ok {
+		s.cfg.Config.Env = append(s.cfg.Config.Env, "PATH="+defaultPath)
+	}
 	return s, nil
 }
 
-func (b *builder) exec(s *stage, n *parser.Node) error {
-	ws := words(n)
-	c := &s.cfg.Config
-	switch strings.ToUpper(n.Value) {
-	case "RUN":
-		// A RUN depends on everything before it and the build args' values.
-		m, err := b.mounts(s, n)
-		if err != nil {
-			return err
+// defaultPath is the PATH Docker's builder sets when the base image has none.
+const defaultPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+// stage is the earlier stage named name (case-insensitively), or nil.
+func (b *builder) stage(name string) *stage {
+	for _, s := range b.stages {
+		if s.name != "" && s.name == strings.ToLower(name) {
+			return s
 		}
-		defer m.done()
-		s.chain += "\n" + strings.TrimSpace(n.Original) + heredocKey(n) + m.key + "\x00" + argsKey(s.args)
-		if b.cached(s) {
-			return nil
-		}
-		if err := b.run(s, n, m); err != nil {
-			return err
-		}
-		b.st.RememberStep(s.chain, s.img.ID)
-		return nil
-	case "COPY", "ADD":
-		return b.copy(s, n)
-	case "ENV":
-		for _, kv := range pairs(ws) {
-			c.Env = setEnv(c.Env, kv[0]+"="+s.expand(kv[1]))
-		}
-	case "ARG":
-		for _, a := range ws {
-			k, v, hasDefault := strings.Cut(a, "=")
-			if !validArgName(k) {
-				return errdefs.Invalid("ARG %q: a name is letters, digits and _, not starting with a digit", k)
-			}
-			if bv, ok := b.o.BuildArgs[k]; ok {
-				v = bv
-			} else if gv, ok := s.global[k]; ok && !hasDefault {
-				v = gv
-			} else {
-				v = s.expand(v)
-			}
-			s.args[k] = v
-		}
-	case "WORKDIR":
-		if len(ws) != 1 {
-			return errdefs.Invalid("WORKDIR wants one path")
-		}
-		p := s.expand(ws[0])
-		if !path.IsAbs(p) {
-			p = path.Join(firstNonEmpty(c.WorkingDir, "/"), p)
-		}
-		c.WorkingDir = p
-	case "USER":
-		if len(ws) != 1 {
-			return errdefs.Invalid("USER wants user[:group]")
-		}
-		c.User = s.expand(ws[0])
-	case "CMD":
-		c.Cmd = command(n)
-	case "ENTRYPOINT":
-		c.Entrypoint = command(n)
-		c.Cmd = nil // Docker resets CMD with a new ENTRYPOINT
-	case "EXPOSE":
-		if c.ExposedPorts == nil {
-			c.ExposedPorts = map[string]struct{}{}
-		}
-		for _, p := range ws {
-			p = s.expand(p)
-			if !strings.Contains(p, "/") {
-				p += "/tcp"
-			}
-			c.ExposedPorts[p] = struct{}{}
-		}
-	case "LABEL":
-		if c.Labels == nil {
-			c.Labels = map[string]string{}
-		}
-		for _, kv := range pairs(ws) {
-			c.Labels[s.expand(kv[0])] = s.expand(kv[1])
-		}
-	case "VOLUME":
-		if c.Volumes == nil {
-			c.Volumes = map[string]struct{}{}
-		}
-		for _, v := range ws {
-			c.Volumes[s.expand(v)] = struct{}{}
-		}
-	case "STOPSIGNAL":
-		c.StopSignal = s.expand(ws[0])
-	case "SHELL":
-		if !n.Attributes["json"] {
-			return errdefs.Invalid("SHELL wants the JSON form, e.g. SHELL [\"/bin/bash\", \"-c\"]")
-		}
-		c.Shell = ws
-	case "MAINTAINER":
-		s.cfg.Author = strings.Join(ws, " ")
-	case "HEALTHCHECK":
-		h, err := healthcheck(n, ws)
-		if err != nil {
-			return err
-		}
-		c.Healthcheck = h
-	case "ONBUILD":
-		trigger, err := onbuildTrigger(n)
-		if err != nil {
-			return err
-		}
-		c.OnBuild = append(c.OnBuild, trigger)
-	default:
-		return errdefs.Invalid("unknown instruction %s", strings.ToUpper(n.Value))
 	}
-	s.cfg.History = append(s.cfg.History, v1.History{Created: v1.Time{Time: time.Now().UTC()}, CreatedBy: "/bin/sh -c #(nop) " + strings.TrimSpace(n.Original), EmptyLayer: true})
-	s.chain += "\n" + strings.TrimSpace(n.Original) + "\x00" + argsKey(s.args)
 	return nil
 }
 
-// cached takes the image a step with the stage's chain made before, unless
-// --no-cache; it says whether it did.
-func (b *builder) cached(s *stage) bool {
+// cached takes the image a step with the stage's chain made before, or,
+// for a step that writes the history entry createdBy (not ""), the layer
+// a --cache-from image has for it; unless --no-cache. It says whether it
+// did.
+func (b *builder) cached(s *stage, createdBy string) bool {
 	if b.o.NoCache {
 		return false
 	}
 	img, ok := b.st.CachedStep(s.chain)
+	if !ok && createdBy != "" {
+		img, ok = b.fromCacheImages(s, createdBy)
+	}
 	if !ok {
 		return false
 	}
@@ -424,6 +334,31 @@ func (b *builder) cached(s *stage) bool {
 		fmt.Fprintf(b.o.Out, "--> Using cache %s\n", img.ID[:12])
 	}
 	return true
+}
+
+// runStep runs a RUN instruction, or takes its result from the cache: it
+// depends on everything before it, its mounts' contents and the build
+// args' values.
+func (b *builder) runStep(s *stage, n *parser.Node) error {
+	m, err := b.mounts(s, n)
+	if err != nil {
+		return err
+	}
+	defer m.done()
+	s.chain += "\n" + strings.TrimSpace(n.Original) + heredocKey(n) + m.key + "\x00" + argsKey(s.args)
+	args := b.runArgs(s, n)
+	createdBy := runCreatedBy(args, s.args)
+	if m.key != "" {
+		createdBy = "" // what a bind mount holds is not in the history
+	}
+	if b.cached(s, createdBy) {
+		return nil
+	}
+	if err := b.run(s, args, createdBy, m); err != nil {
+		return err
+	}
+	b.st.RememberStep(s.chain, s.img.ID)
+	return nil
 }
 
 // command is an instruction's exec form, or its shell form run by the
@@ -436,10 +371,9 @@ func command(n *parser.Node) []string {
 	return []string{"/bin/sh", "-c", strings.Join(ws, " ")}
 }
 
-func (b *builder) run(s *stage, n *parser.Node, m *runMounts) error {
-	if s.img == nil {
-		return errdefs.Invalid("RUN needs a base image with a shell (this stage is FROM scratch with nothing in it)")
-	}
+// runArgs is a RUN's command: its exec form, or its script run by the
+// stage's SHELL.
+func (b *builder) runArgs(s *stage, n *parser.Node) []string {
 	args := command(n)
 	if !n.Attributes["json"] {
 		shell := []string{"/bin/sh", "-c"}
@@ -447,6 +381,23 @@ func (b *builder) run(s *stage, n *parser.Node, m *runMounts) error {
 			shell = s.cfg.Config.Shell
 		}
 		args = append(append([]string(nil), shell...), runScript(n))
+	}
+	return args
+}
+
+// runCreatedBy is a RUN's history entry as Docker's builder writes it:
+// the build args in force first ("|2 A=1 B=2 /bin/sh -c make").
+func runCreatedBy(args []string, buildArgs map[string]string) string {
+	cmd := strings.Join(args, " ")
+	if len(buildArgs) == 0 {
+		return cmd
+	}
+	return fmt.Sprintf("|%d %s %s", len(buildArgs), strings.Join(argsEnv(buildArgs), " "), cmd)
+}
+
+func (b *builder) run(s *stage, args []string, createdBy string, m *runMounts) error {
+	if s.img == nil {
+		return errdefs.Invalid("RUN needs a base image with a shell (this stage is FROM scratch with nothing in it)")
 	}
 	// The image so far, with the config built so far, is what RUN runs
 	// in; it is remembered too, which also hides it from `images`.
@@ -458,20 +409,23 @@ func (b *builder) run(s *stage, n *parser.Node, m *runMounts) error {
 		img, ok = b.st.CachedStep(baseKey)
 	}
 	if !ok {
+		// Without the VOLUMEs: a RUN writes into those paths of the image
+		// (BuildKit keeps such changes), not into anonymous volumes.
+		base := *s
+		base.cfg = *s.cfg.DeepCopy()
+		base.cfg.Config.Volumes = nil
 		var err error
-		if img, err = b.store(s, nil, ""); err != nil {
+		if img, err = b.store(&base, nil, ""); err != nil {
 			return err
 		}
 		b.st.RememberStep(baseKey, img.ID)
 	}
+	// The ARGs are in the RUN's environment, under its ENV.
 	env := append([]string(nil), s.cfg.Config.Env...)
-	keys := make([]string, 0, len(s.args))
-	for k := range s.args {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	for _, k := range keys {
-		env = append(env, k+"="+s.args[k])
+	for _, kv := range argsEnv(s.args) {
+		if k, _, _ := strings.Cut(kv, "="); !hasEnv(env, k) {
+			env = append(env, kv)
+		}
 	}
 	// Docker's predefined proxy args reach RUN without an ARG line, and,
 	// like Docker, stay out of the cache key and the image.
@@ -486,7 +440,9 @@ func (b *builder) run(s *stage, n *parser.Node, m *runMounts) error {
 	spec := runtime.Spec{
 		Image: img.ID, Cmd: args, EntrypointSet: true, Env: env,
 		Workdir: s.cfg.Config.WorkingDir, User: s.cfg.Config.User, Network: b.o.Network, NetworkKind: b.o.NetworkKind, Mounts: m.mounts,
-		Name: "skiff-build-" + img.ID[:8] + "-" + strconv.FormatInt(time.Now().UnixNano(), 36),
+		Name:       "skiff-build-" + img.ID[:8] + "-" + strconv.FormatInt(time.Now().UnixNano(), 36),
+		ExtraHosts: b.o.ExtraHosts, SecurityOpt: b.o.SecurityOpt, Security: b.o.Security,
+		Isolation: b.o.Isolation, Resources: b.o.Resources,
 	}
 	c, err := runtime.Create(b.st, img, spec)
 	if err != nil {
@@ -518,8 +474,12 @@ func (b *builder) run(s *stage, n *parser.Node, m *runMounts) error {
 	if code != 0 {
 		return &RunError{Cmd: strings.Join(args, " "), Code: code}
 	}
+	stubs, err := b.stubs(s, m.targets)
+	if err != nil {
+		return err
+	}
 	committed, err := b.st.Commit(b.ctx, c.ID, storage.CommitOptions{
-		Config: s.cfg.Config, CreatedBy: strings.Join(args, " "), Stubs: m.targets, Author: s.cfg.Author,
+		Config: s.cfg.Config, CreatedBy: firstNonEmpty(createdBy, runCreatedBy(args, s.args)), Stubs: stubs, Author: s.cfg.Author,
 	})
 	if err != nil {
 		return err
@@ -537,192 +497,6 @@ type RunError struct {
 
 func (e *RunError) Error() string {
 	return fmt.Sprintf("the command %q exited with status %d", e.Cmd, e.Code)
-}
-
-// copy makes a layer of the sources (from the context, or another stage
-// with --from) at the destination.
-func (b *builder) copy(s *stage, n *parser.Node) error {
-	ws := words(n)
-	if len(ws) < 2 {
-		return errdefs.Invalid("%s wants at least one source and a destination", strings.ToUpper(n.Value))
-	}
-	uid, gid := 0, 0
-	var mode *os.FileMode
-	from, checksum := "", ""
-	for _, f := range n.Flags {
-		k, v, _ := strings.Cut(strings.TrimPrefix(f, "--"), "=")
-		switch k {
-		case "chown":
-			var err error
-			if uid, gid, err = b.owner(s, s.expand(v)); err != nil {
-				return err
-			}
-		case "chmod":
-			m, err := strconv.ParseUint(v, 8, 32)
-			if err != nil {
-				return errdefs.Invalid("--chmod=%s: want an octal mode", v)
-			}
-			fm := os.FileMode(m)
-			mode = &fm
-		case "from":
-			from = v
-		case "checksum":
-			checksum = v
-		case "link":
-		default:
-			return errdefs.Invalid("unknown flag --%s", k)
-		}
-	}
-	srcRoot := b.o.ContextDir
-	var release func()
-	if from != "" {
-		root, done, err := b.fromRoot(from)
-		if err != nil {
-			return err
-		}
-		srcRoot, release = root, done
-		defer release()
-	}
-	dest := s.expand(ws[len(ws)-1])
-	if !path.IsAbs(dest) {
-		dest = path.Join(firstNonEmpty(s.cfg.Config.WorkingDir, "/"), dest) + map[bool]string{true: "/", false: ""}[strings.HasSuffix(ws[len(ws)-1], "/")]
-	}
-	var buf bytes.Buffer
-	lw := newLayerWriter(&buf)
-	var matches []source
-	destIsDir := strings.HasSuffix(dest, "/") || len(ws) > 2
-	for _, src := range ws[:len(ws)-1] {
-		if h := heredocSource(n, src); h != nil {
-			// COPY <<EOF /dest: the body is the file, named after its marker.
-			body := heredocBody(h)
-			if h.Expand {
-				body = s.expand(body)
-			}
-			target := dest
-			if destIsDir {
-				target = path.Join(dest, h.Name)
-			}
-			fm := os.FileMode(0o644)
-			if mode != nil {
-				fm = *mode
-			}
-			hdr := &tar.Header{Name: strings.TrimPrefix(path.Clean(target), "/"), Mode: int64(fm), Size: int64(len(body)), Uid: uid, Gid: gid, Typeflag: tar.TypeReg, ModTime: time.Unix(0, 0)}
-			if err := lw.add(hdr, strings.NewReader(body)); err != nil {
-				return err
-			}
-			continue
-		}
-		src = s.expand(src)
-		if isURL(src) {
-			if !strings.EqualFold(n.Value, "add") {
-				return errdefs.Invalid("COPY takes no URLs (%s); use ADD to download", src)
-			}
-			if err := b.addURL(lw, src, dest, destIsDir, uid, gid, mode, checksum); err != nil {
-				return err
-			}
-			continue
-		}
-		found, err := sources(srcRoot, src)
-		if err != nil || len(found) == 0 {
-			where := "the build context"
-			if from != "" {
-				where = from
-			}
-			return errdefs.NotFound("%s %s: no such file or directory in %s (symlinks are followed only inside it)", strings.ToUpper(n.Value), src, where)
-		}
-		matches = append(matches, found...)
-	}
-	destIsDir = destIsDir || len(matches) > 1
-	for _, src := range matches {
-		m := src.path
-		fi, err := os.Stat(m)
-		if err != nil {
-			return err
-		}
-		target := dest
-		if fi.IsDir() || destIsDir {
-			if !fi.IsDir() {
-				target = path.Join(dest, src.name)
-			}
-		}
-		if strings.EqualFold(n.Value, "add") && !fi.IsDir() && isArchive(m) {
-			// ADD unpacks a local tar archive into the destination directory.
-			if err := b.addArchive(lw, m, strings.TrimPrefix(path.Clean(dest), "/")); err != nil {
-				return fmt.Errorf("ADD %s: %w", filepath.Base(m), err)
-			}
-			continue
-		}
-		if err := b.addTree(lw, srcRoot, m, strings.TrimPrefix(path.Clean(target), "/"), fi.IsDir(), uid, gid, mode, from == ""); err != nil {
-			return err
-		}
-	}
-	key, err := lw.close()
-	if err != nil {
-		return err
-	}
-	// The sources' names, owners, modes and contents, not their times.
-	s.chain += "\n" + strings.TrimSpace(n.Original) + "\x00" + key
-	if b.cached(s) {
-		return nil
-	}
-	img, err := b.store(s, buf.Bytes(), fmt.Sprintf("/bin/sh -c #(nop) %s", strings.TrimSpace(n.Original)))
-	if err != nil {
-		return err
-	}
-	s.img = img
-	s.cfg = *img.Config.DeepCopy()
-	b.st.RememberStep(s.chain, img.ID)
-	return nil
-}
-
-// addTree writes src (a file or a directory's contents) to lw as name,
-// leaving out what .dockerignore excludes.
-func (b *builder) addTree(lw *layerWriter, root, src, name string, dir bool, uid, gid int, mode *os.FileMode, fromContext bool) error {
-	return filepath.Walk(src, func(p string, fi os.FileInfo, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, _ := filepath.Rel(root, p)
-		if fromContext && b.ignore != nil {
-			if ok, _ := b.ignore.MatchesOrParentMatches(filepath.ToSlash(rel)); ok {
-				if fi.IsDir() {
-					return filepath.SkipDir
-				}
-				return nil
-			}
-		}
-		sub, _ := filepath.Rel(src, p)
-		entry := name
-		if dir && sub != "." {
-			entry = path.Join(name, filepath.ToSlash(sub))
-		} else if dir {
-			entry = name
-		}
-		link := ""
-		if fi.Mode()&os.ModeSymlink != 0 {
-			link, _ = os.Readlink(p)
-		}
-		h, err := tar.FileInfoHeader(fi, link)
-		if err != nil {
-			return err
-		}
-		h.Name, h.Uid, h.Gid, h.Uname, h.Gname = entry, uid, gid, "", ""
-		if fi.IsDir() {
-			h.Name += "/"
-		}
-		if mode != nil && !fi.IsDir() {
-			h.Mode = int64(*mode)
-		}
-		if !fi.Mode().IsRegular() {
-			return lw.add(h, nil)
-		}
-		f, err := os.Open(p)
-		if err != nil {
-			return err
-		}
-		defer f.Close()
-		return lw.add(h, f)
-	})
 }
 
 // fromRoot mounts a previous stage's (or an image's) files for COPY --from.
@@ -757,6 +531,22 @@ func indexOf(ss []*stage, s *stage) int {
 // store writes the stage's image: its layers, plus layer when given (a
 // tar), with the stage's config.
 func (b *builder) store(s *stage, layer []byte, createdBy string) (*storage.Image, error) {
+	if layer == nil {
+		return b.storeLayer(s, nil, v1.History{})
+	}
+	d, _, err := v1.SHA256(bytes.NewReader(layer))
+	if err != nil {
+		return nil, err
+	}
+	return b.storeLayer(s, &storage.LayerSource{DiffID: d.String(), Open: func() (io.ReadCloser, error) {
+		return io.NopCloser(bytes.NewReader(layer)), nil
+	}}, v1.History{CreatedBy: createdBy})
+}
+
+// storeLayer writes the stage's image with one more layer, and its
+// history entry h, when given (its Open nil when the store has it on the
+// same parents already).
+func (b *builder) storeLayer(s *stage, layer *storage.LayerSource, h v1.History) (*storage.Image, error) {
 	cfg := *s.cfg.DeepCopy()
 	cfg.Created = v1.Time{Time: time.Now().UTC()}
 	var ni storage.NewImage
@@ -772,15 +562,14 @@ func (b *builder) store(s *stage, layer []byte, createdBy string) (*storage.Imag
 		cfg.RootFS.DiffIDs = append(cfg.RootFS.DiffIDs, h)
 	}
 	if layer != nil {
-		d, _, err := v1.SHA256(bytes.NewReader(layer))
+		d, err := v1.NewHash(layer.DiffID)
 		if err != nil {
 			return nil, err
 		}
-		ni.Layers = append(ni.Layers, storage.LayerSource{DiffID: d.String(), Open: func() (io.ReadCloser, error) {
-			return io.NopCloser(bytes.NewReader(layer)), nil
-		}})
+		ni.Layers = append(ni.Layers, *layer)
 		cfg.RootFS.DiffIDs = append(cfg.RootFS.DiffIDs, d)
-		cfg.History = append(cfg.History, v1.History{Created: cfg.Created, CreatedBy: createdBy})
+		h.Created = cfg.Created
+		cfg.History = append(cfg.History, h)
 	}
 	raw, err := json.Marshal(cfg)
 	if err != nil {
@@ -788,6 +577,15 @@ func (b *builder) store(s *stage, layer []byte, createdBy string) (*storage.Imag
 	}
 	ni.Config = raw
 	return b.st.PutImage(b.ctx, ni)
+}
+
+func hasEnv(env []string, k string) bool {
+	for _, e := range env {
+		if ek, _, _ := strings.Cut(e, "="); ek == k {
+			return true
+		}
+	}
+	return false
 }
 
 func setEnv(env []string, kv string) []string {
@@ -808,79 +606,6 @@ func firstNonEmpty(s ...string) string {
 		}
 	}
 	return ""
-}
-
-// pairs reads the parser's KEY VALUE SEPARATOR triplets of ENV and LABEL,
-// with the quotes of a value taken off as the shell would.
-func pairs(ws []string) [][2]string {
-	var out [][2]string
-	for i := 0; i+1 < len(ws); i += 3 {
-		out = append(out, [2]string{unquote(ws[i]), unquote(ws[i+1])})
-	}
-	return out
-}
-
-func unquote(v string) string {
-	if len(v) >= 2 && (v[0] == '"' && v[len(v)-1] == '"') {
-		inner := v[1 : len(v)-1]
-		var b strings.Builder
-		for i := 0; i < len(inner); i++ {
-			if inner[i] == '\\' && i+1 < len(inner) && strings.ContainsRune("\"\\$`", rune(inner[i+1])) {
-				i++
-			}
-			b.WriteByte(inner[i])
-		}
-		return b.String()
-	}
-	if len(v) >= 2 && v[0] == '\'' && v[len(v)-1] == '\'' {
-		return v[1 : len(v)-1]
-	}
-	return v
-}
-
-// healthcheck reads HEALTHCHECK [OPTIONS] CMD command | NONE, as Docker
-// stores it in the image config.
-func healthcheck(n *parser.Node, ws []string) (*v1.HealthConfig, error) {
-	if len(ws) == 0 {
-		return nil, errdefs.Invalid("HEALTHCHECK wants CMD command or NONE")
-	}
-	switch strings.ToUpper(ws[0]) {
-	case "NONE":
-		if len(ws) != 1 || len(n.Flags) > 0 {
-			return nil, errdefs.Invalid("HEALTHCHECK NONE takes no options or arguments")
-		}
-		return &v1.HealthConfig{Test: []string{"NONE"}}, nil
-	case "CMD":
-	default:
-		return nil, errdefs.Invalid("HEALTHCHECK wants CMD command or NONE, not %s", ws[0])
-	}
-	if len(ws) < 2 {
-		return nil, errdefs.Invalid("HEALTHCHECK CMD needs a command")
-	}
-	h := &v1.HealthConfig{Test: append([]string{"CMD"}, ws[1:]...)}
-	if !n.Attributes["json"] {
-		h.Test = []string{"CMD-SHELL", strings.Join(ws[1:], " ")}
-	}
-	for _, f := range n.Flags {
-		k, v, _ := strings.Cut(strings.TrimPrefix(f, "--"), "=")
-		var err error
-		switch k {
-		case "interval":
-			h.Interval, err = time.ParseDuration(v)
-		case "timeout":
-			h.Timeout, err = time.ParseDuration(v)
-		case "start-period":
-			h.StartPeriod, err = time.ParseDuration(v)
-		case "retries":
-			h.Retries, err = strconv.Atoi(v)
-		default:
-			return nil, errdefs.Invalid("HEALTHCHECK: unknown flag --%s", k)
-		}
-		if err != nil {
-			return nil, errdefs.Invalid("HEALTHCHECK --%s=%s: %v", k, v, err)
-		}
-	}
-	return h, nil
 }
 
 // owner resolves --chown's user[:group] (names from the stage's

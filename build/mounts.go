@@ -19,9 +19,10 @@ import (
 type runMounts struct {
 	mounts  []container.Mount
 	targets []string // left out of the committed layer
-	env     []string // secrets given as env=VAR
+	env     []string // secrets given as env=VAR, SSH_AUTH_SOCK
 	key     string   // what the mounts add to the step's cache key
 	release []func()
+	ssh     int // ssh mounts so far
 }
 
 func (m *runMounts) add(mt container.Mount) {
@@ -41,6 +42,9 @@ func (m *runMounts) done() {
 //	type=bind   (default) source= from the context, or from=stage|image; read-only
 //	type=cache  target=, id= (default the target): a directory kept between builds
 //	type=secret id=, target= (default /run/secrets/ID), env=VAR, required: a --secret
+//	type=ssh    id= (default "default"), target= (default
+//	            /run/buildkit/ssh_agent.N), required: an --ssh agent socket;
+//	            SSH_AUTH_SOCK names the first
 //	type=tmpfs  target=, size=
 //
 // A bind's contents go into the step's cache key; a cache's and a
@@ -59,9 +63,13 @@ func (b *builder) mounts(s *stage, n *parser.Node) (*runMounts, error) {
 			continue
 		default:
 			out.done()
-			return nil, errdefs.Invalid("RUN: unknown flag --%s (want --mount=type=bind|cache|secret|tmpfs,...)", k)
+			return nil, errdefs.Invalid("RUN: unknown flag --%s (want --mount=type=bind|cache|secret|ssh|tmpfs,...)", k)
 		}
-		if err := b.mount(s, s.expand(v), out); err != nil {
+		spec, err := b.expand(s, v)
+		if err == nil {
+			err = b.mount(s, spec, out)
+		}
+		if err != nil {
 			out.done()
 			return nil, fmt.Errorf("RUN --mount=%s: %w", v, err)
 		}
@@ -109,11 +117,10 @@ func (b *builder) mount(s *stage, spec string, out *runMounts) error {
 		if err != nil {
 			return err
 		}
-		fi, err := os.Stat(src)
-		if err != nil {
+		if _, err := os.Stat(src); err != nil {
 			return errdefs.NotFound("source %s: no such file or directory", firstNonEmpty(kv["source"], "."))
 		}
-		sum, err := b.treeSum(root, src, fi.IsDir(), kv["from"] == "")
+		sum, err := b.treeSum(root, src, kv["from"] == "")
 		if err != nil {
 			return err
 		}
@@ -157,6 +164,23 @@ func (b *builder) mount(s *stage, spec string, out *runMounts) error {
 			target = "/run/secrets/" + id
 		}
 		out.add(container.Mount{Type: container.MountBind, Source: file, Destination: target, ReadOnly: true})
+	case "ssh":
+		id := firstNonEmpty(kv["id"], "default")
+		sock, ok := b.o.SSH[id]
+		if !ok {
+			if kv["required"] == "true" {
+				return errdefs.NotFound("ssh %s is required: forward an agent with --ssh %s (default is $SSH_AUTH_SOCK)", id, id)
+			}
+			return nil // Docker skips a missing optional ssh mount
+		}
+		if target == "" {
+			target = fmt.Sprintf("/run/buildkit/ssh_agent.%d", out.ssh)
+		}
+		if out.ssh == 0 {
+			out.env = append(out.env, "SSH_AUTH_SOCK="+target)
+		}
+		out.ssh++
+		out.add(container.Mount{Type: container.MountBind, Source: sock, Destination: target})
 	case "tmpfs":
 		if target == "" {
 			return errdefs.Invalid("type=tmpfs needs target=/path")
@@ -167,17 +191,38 @@ func (b *builder) mount(s *stage, spec string, out *runMounts) error {
 		}
 		out.add(m)
 	default:
-		return errdefs.Invalid("unknown mount type %q (want bind, cache, secret or tmpfs)", typ)
+		return errdefs.Invalid("unknown mount type %q (want bind, cache, secret, ssh or tmpfs)", typ)
 	}
 	return nil
 }
 
 // treeSum is the names, modes, owners and contents under src, as a COPY
 // of it would key them.
-func (b *builder) treeSum(root, src string, dir, fromContext bool) (string, error) {
-	lw := newLayerWriter(io.Discard)
-	if err := b.addTree(lw, root, src, "m", dir, 0, 0, nil, fromContext); err != nil {
-		return "", err
+func (b *builder) treeSum(root, src string, fromContext bool) (string, error) {
+	w := copyWriter{b: b, root: root, fromContext: fromContext}
+	return w.layer(io.Discard, &destView{}, []copySource{{source: source{path: src, name: "m"}}}, "/m")
+}
+
+// stubs are what a RUN's commit leaves out for its mounts: each target,
+// and the directories above it the image did not have (made only to
+// mount on, as /run/secrets for a secret).
+func (b *builder) stubs(s *stage, targets []string) ([]string, error) {
+	if len(targets) == 0 {
+		return nil, nil
 	}
-	return lw.close()
+	view, done, err := b.view(s)
+	if err != nil {
+		return nil, err
+	}
+	defer done()
+	out := append([]string(nil), targets...)
+	for _, t := range targets {
+		for d := path.Dir(t); d != "/"; d = path.Dir(d) {
+			if exists, _ := view.stat(view.resolve(d)); exists {
+				break
+			}
+			out = append(out, d)
+		}
+	}
+	return out, nil
 }

@@ -11,20 +11,6 @@ import (
 
 // ONBUILD: triggers stored in an image and run by the builds FROM it.
 
-// onbuildTrigger checks an ONBUILD line and gives the instruction it
-// stores in the image ("RUN make"), as Docker does.
-func onbuildTrigger(n *parser.Node) (string, error) {
-	if n.Next == nil || len(n.Next.Children) == 0 {
-		return "", errdefs.Invalid("ONBUILD wants an instruction, as in ONBUILD RUN make")
-	}
-	switch sub := strings.ToUpper(n.Next.Children[0].Value); sub {
-	case "ONBUILD", "FROM", "MAINTAINER":
-		return "", errdefs.Invalid("ONBUILD cannot trigger %s", sub)
-	}
-	orig := strings.TrimSpace(n.Original)
-	return strings.TrimSpace(orig[len("ONBUILD"):]), nil
-}
-
 // runTriggers runs the ONBUILD instructions the base image of s carries,
 // right after its FROM, in the order they were declared; the new image
 // does not inherit them.

@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"path/filepath"
 
 	"github.com/urfave/cli/v2"
 	"golang.org/x/sys/unix"
@@ -33,6 +34,18 @@ func buildCommand() *cli.Command {
 			&cli.BoolFlag{Name: "pull", Usage: "always pull the FROM images"},
 			&cli.StringFlag{Name: "platform", Usage: "only this host's platform"},
 			&cli.StringSliceFlag{Name: "secret", Usage: "a secret for RUN --mount=type=secret: id=NAME,src=FILE or id=NAME,env=VAR"},
+			&cli.StringSliceFlag{Name: "ssh", Usage: "an SSH agent for RUN --mount=type=ssh: default ($SSH_AUTH_SOCK), ID or ID=SOCKET"},
+			&cli.StringSliceFlag{Name: "add-host", Usage: "add a hosts entry name:ip to RUN steps (ip may be host-gateway)"},
+			&cli.StringSliceFlag{Name: "security-opt", Usage: "for RUN steps: no-new-privileges, seccomp=unconfined or seccomp=FILE"},
+			&cli.StringSliceFlag{Name: "cache-from", Usage: "an image whose layers serve as cache (pulled when missing)"},
+			&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "also write the final stage's files: type=local,dest=DIR, type=tar,dest=FILE or - (a tar on stdout)"},
+			&cli.BoolFlag{Name: "squash", Usage: "squash the layers the build adds into one"},
+			&cli.StringFlag{Name: "progress", Value: "auto", Usage: "auto, plain, tty (step lines) or quiet (as -q)"},
+			&cli.StringFlag{Name: "isolation", Usage: "only default on Linux"},
+			&cli.BoolFlag{Name: "rm", Value: true, Usage: "remove intermediate containers (skiff always does, also on failure)"},
+			&cli.BoolFlag{Name: "force-rm", Usage: "remove intermediate containers on failure too (skiff always does)"},
+			&cli.BoolFlag{Name: "compress", Usage: "compress the context (no effect: skiff reads the context in place)"},
+			&cli.BoolFlag{Name: "disable-content-trust", Value: true, Usage: "skip image verification (always: content trust is not supported)"},
 		},
 		Action: func(c *cli.Context) error {
 			if err := exactArgs(c, 1, 1, "build [OPTIONS] PATH"); err != nil {
@@ -50,7 +63,12 @@ func buildCommand() *cli.Command {
 				ContextDir: c.Args().First(), Dockerfile: c.String("file"), Tags: c.StringSlice("tag"),
 				BuildArgs: args, Target: c.String("target"), Labels: labels, Network: c.String("network"),
 				NoCache: c.Bool("no-cache"), Platform: c.String("platform"), Secrets: c.StringSlice("secret"),
-				Quiet: c.Bool("quiet"), Out: os.Stdout,
+				Quiet: c.Bool("quiet"), Out: os.Stdout, SSH: c.StringSlice("ssh"), ExtraHosts: c.StringSlice("add-host"),
+				SecurityOpt: c.StringSlice("security-opt"), CacheFrom: c.StringSlice("cache-from"), Squash: c.Bool("squash"),
+				Isolation: c.String("isolation"), Warn: func(s string) { fmt.Fprintln(os.Stderr, "WARNING: "+s) },
+			}
+			if err := buildProgress(c, &o); err != nil {
+				return err
 			}
 			if c.Bool("pull") {
 				o.Pull = engine.PullAlways
@@ -88,11 +106,44 @@ func buildCommand() *cli.Command {
 						return fmt.Errorf("writing --iidfile %s: %w", f, err)
 					}
 				}
-				if o.Quiet {
+				if o.Quiet && (o.Output == nil || o.Output.Dest != "-") {
 					fmt.Fprintln(c.App.Writer, id)
 				}
 				return nil
 			})
 		},
 	}
+}
+
+// buildProgress reads the flags that decide what build prints and what
+// it writes besides the image: --progress, --output (stdout then holds
+// the tar and the step lines go to stderr), and --compress and
+// --disable-content-trust, which have nothing to act on in skiff.
+func buildProgress(c *cli.Context, o *engine.BuildOptions) error {
+	switch p := c.String("progress"); p {
+	case "auto", "plain", "tty":
+	case "quiet":
+		o.Quiet = true
+	default:
+		return errdefs.Invalid("invalid --progress %q: want auto, plain, tty or quiet", p)
+	}
+	if c.IsSet("output") {
+		out, err := engine.ParseBuildOutput(c.String("output"))
+		if err != nil {
+			return err
+		}
+		if out.Dest == "-" {
+			out.Writer, o.Out = os.Stdout, os.Stderr
+		} else if out.Dest, err = filepath.Abs(out.Dest); err != nil {
+			return err
+		}
+		o.Output = &out
+	}
+	if !c.Bool("disable-content-trust") {
+		return errdefs.Invalid("--disable-content-trust=false: content trust (image signing with Notary) is not supported by skiff; verify images by digest (NAME@sha256:...) instead")
+	}
+	if c.Bool("compress") {
+		fmt.Fprintln(os.Stderr, "WARNING: --compress has no effect: skiff reads the build context in place, nothing is sent to compress")
+	}
+	return nil
 }

@@ -148,12 +148,17 @@ func writeInspect(w io.Writer, values []any, format string) error {
 		return err
 	}
 	for _, v := range values {
-		// Templates address fields by Docker's names: go through JSON so
-		// maps and nested structs behave as in Docker.
-		generic := jsonGeneric(v)
+		// As docker/cli does: the typed value first, so a field Docker's
+		// JSON leaves out when empty prints its zero value ([] for a nil
+		// list, "" for a string), not <no value>; where that fails (a name
+		// that is Docker's JSON name, not the Go field's, such as .Id), the
+		// JSON document as maps.
 		var buf bytes.Buffer
-		if err := t.Execute(&buf, generic); err != nil {
-			return errdefs.Invalid("invalid --format template %q: %v", format, err)
+		if err := t.Execute(&buf, v); err != nil {
+			buf.Reset()
+			if err := t.Execute(&buf, jsonGeneric(v)); err != nil {
+				return errdefs.Invalid("invalid --format template %q: %v", format, err)
+			}
 		}
 		fmt.Fprintln(w, buf.String())
 	}

@@ -141,10 +141,11 @@ func TestHeaderFor(t *testing.T) {
 }
 
 type inspectValue struct {
-	ID     string            `json:"Id"`
-	Name   string            `json:"Name"`
-	Labels map[string]string `json:"Labels"`
-	State  struct {
+	ID      string            `json:"Id"`
+	Name    string            `json:"Name"`
+	Labels  map[string]string `json:"Labels"`
+	OnBuild []string          `json:"OnBuild,omitempty"`
+	State   struct {
 		Status   string `json:"Status"`
 		ExitCode int    `json:"ExitCode"`
 	} `json:"State"`
@@ -166,7 +167,10 @@ func TestWriteInspect(t *testing.T) {
 		{format: "{{.State.Status}} {{.State.ExitCode}}", want: "running 0\nexited 3\n"},
 		{format: "{{.Id}}", want: "abc\ndef\n"},
 		{format: `{{index .Labels "com.example.tier"}}`, values: []any{a}, want: "front\n"},
-		{format: "{{json .State}}", want: "{\"ExitCode\":0,\"Status\":\"running\"}\n{\"ExitCode\":3,\"Status\":\"exited\"}\n"},
+		// As docker/cli: the typed value first, its fields in their order.
+		{format: "{{json .State}}", want: "{\"Status\":\"running\",\"ExitCode\":0}\n{\"Status\":\"exited\",\"ExitCode\":3}\n"},
+		// A field the JSON leaves out when empty prints its zero value.
+		{format: "{{.OnBuild}}", want: "[]\n[]\n"},
 		{format: "{{.Name", wantErr: true},
 		{format: "{{.Name.Bogus.Deeper}}", wantErr: true},
 	}

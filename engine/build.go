@@ -51,6 +51,66 @@ type BuildOptions struct {
 	// PullProgress and PullMissing report pulls of FROM images.
 	PullProgress PullProgress
 	PullMissing  func(ref string)
+	// ExtraHosts (--add-host name:ip) and SecurityOpt (--security-opt)
+	// are every RUN container's, as for `run`.
+	ExtraHosts  []string
+	SecurityOpt []string
+	// Isolation is --isolation: only "default" (or "") on Linux.
+	Isolation string
+	// CacheFrom are images (pulled when missing) whose layers stand in
+	// for steps with the same history: IMAGE or type=registry,ref=IMAGE.
+	CacheFrom []string
+	// SSH are --ssh's agents for RUN --mount=type=ssh: "default" (or an
+	// ID) for $SSH_AUTH_SOCK, or ID=SOCKET.
+	SSH []string
+	// Squash merges the layers the final stage adds into one.
+	Squash bool
+	// Output, when set, receives the final stage's files (--output).
+	Output *BuildOutput
+	// Warn receives one-line warnings (a --cache-from image that cannot
+	// be used).
+	Warn func(string)
+}
+
+// BuildOutput is --output: the final stage's files, as a directory tree
+// (Type local, Dest a directory) or a tar (Type tar, Dest a file, or "-"
+// for Writer). The image is made and tagged as without it.
+type BuildOutput struct {
+	Type   string
+	Dest   string
+	Writer io.Writer
+}
+
+// ParseBuildOutput reads --output as buildx does: type=local,dest=DIR,
+// type=tar,dest=FILE, "-" (a tar on standard output), or a bare DIR.
+func ParseBuildOutput(spec string) (BuildOutput, error) {
+	switch {
+	case spec == "-":
+		return BuildOutput{Type: "tar", Dest: "-"}, nil
+	case !strings.Contains(spec, "="):
+		return BuildOutput{Type: "local", Dest: spec}, nil
+	}
+	var out BuildOutput
+	for _, f := range strings.Split(spec, ",") {
+		k, v, _ := strings.Cut(f, "=")
+		switch k {
+		case "type":
+			out.Type = v
+		case "dest":
+			out.Dest = v
+		default:
+			return out, errdefs.Invalid("invalid --output %q: unknown key %q (want type=local,dest=DIR or type=tar,dest=FILE)", spec, k)
+		}
+	}
+	switch {
+	case out.Type != "local" && out.Type != "tar":
+		return out, errdefs.Invalid("invalid --output %q: type %q is not supported: want local or tar (the image itself is stored as without --output)", spec, out.Type)
+	case out.Dest == "":
+		return out, errdefs.Invalid("invalid --output %q: dest= is missing", spec)
+	case out.Type == "local" && out.Dest == "-":
+		return out, errdefs.Invalid("invalid --output %q: a local output needs a directory; use type=tar for standard output", spec)
+	}
+	return out, nil
 }
 
 // Build builds an image from a Dockerfile and returns its ID. Cancelling
@@ -77,6 +137,22 @@ func (e *Engine) Build(ctx context.Context, o BuildOptions) (string, error) {
 	}
 	if o.Pull != "" && o.Pull != PullMissing && o.Pull != PullAlways {
 		return "", errdefs.Invalid("invalid --pull %q: want missing or always", o.Pull)
+	}
+	if o.Isolation != "" && o.Isolation != "default" {
+		return "", errdefs.Invalid("invalid --isolation %q: only default is supported on Linux", o.Isolation)
+	}
+	for _, h := range o.ExtraHosts {
+		if _, _, err := netns.ParseExtraHost(h); err != nil {
+			return "", err
+		}
+	}
+	security, err := runtime.ParseSecurityOpts(o.SecurityOpt)
+	if err != nil {
+		return "", err
+	}
+	sshSockets, err := sshAgents(o.SSH)
+	if err != nil {
+		return "", err
 	}
 	st, err := e.store()
 	if err != nil {
@@ -139,7 +215,8 @@ func (e *Engine) Build(ctx context.Context, o BuildOptions) (string, error) {
 	img, err := build.Build(ctx, st, build.Options{
 		ContextDir: dir, Dockerfile: df, Tags: tags, BuildArgs: o.BuildArgs, Target: o.Target,
 		Labels: o.Labels, Network: o.Network, NetworkKind: kind, Quiet: o.Quiet, Out: o.Out, NoCache: o.NoCache,
-		Secrets: secrets,
+		Secrets: secrets, ExtraHosts: o.ExtraHosts, SecurityOpt: o.SecurityOpt, Security: security,
+		CacheFrom: e.cacheFrom(ctx, st, o), SSH: sshSockets, Squash: o.Squash,
 		Running: func(id string) {
 			mu.Lock()
 			defer mu.Unlock()
@@ -169,7 +246,106 @@ func (e *Engine) Build(ctx context.Context, o BuildOptions) (string, error) {
 	for _, t := range tags {
 		imageEvent("tag", "sha256:"+img.ID, familiarRef(t), img.Config.Config.Labels)
 	}
+	if out := o.Output; out != nil {
+		if err := exportBuild(st, img.ID, *out); err != nil {
+			return "", fmt.Errorf("--output type=%s,dest=%s: %w", out.Type, out.Dest, err)
+		}
+	}
 	return "sha256:" + img.ID, nil
+}
+
+// exportBuild writes a built image's files where --output says.
+func exportBuild(st *storage.Store, id string, out BuildOutput) error {
+	switch {
+	case out.Type == "local":
+		return build.Export(st, id, out.Dest, nil)
+	case out.Dest == "-":
+		return build.Export(st, id, "", out.Writer)
+	}
+	f, err := os.OpenFile(out.Dest, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
+	if err != nil {
+		return err
+	}
+	if err := build.Export(st, id, "", f); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}
+
+// cacheFrom finds the --cache-from images, pulling the missing ones; one
+// that cannot be had is left out with a warning, as Docker does.
+func (e *Engine) cacheFrom(ctx context.Context, st *storage.Store, o BuildOptions) []*storage.Image {
+	var out []*storage.Image
+	for _, spec := range o.CacheFrom {
+		ref := spec
+		if strings.Contains(spec, "=") {
+			kv := map[string]string{}
+			for _, f := range strings.Split(spec, ",") {
+				k, v, _ := strings.Cut(f, "=")
+				kv[k] = v
+			}
+			if t := kv["type"]; t != "" && t != "registry" {
+				warn(o.Warn, fmt.Sprintf("--cache-from %s: type %s is not supported (want an image, or type=registry,ref=IMAGE); not used", spec, t))
+				continue
+			}
+			ref = kv["ref"]
+		}
+		id, err := e.ImageEnsure(ctx, ref, PullMissing, PullOptions{Progress: o.PullProgress}, nil)
+		if err == nil {
+			var img *storage.Image
+			if img, err = st.LookupImage(id); err == nil {
+				out = append(out, img)
+				continue
+			}
+		}
+		warn(o.Warn, fmt.Sprintf("--cache-from %s: %v; not used", spec, oneLineErr(err)))
+	}
+	return out
+}
+
+func warn(f func(string), msg string) {
+	if f != nil {
+		f(msg)
+	}
+}
+
+func oneLineErr(err error) string {
+	return strings.ReplaceAll(strings.TrimSpace(err.Error()), "\n", " ")
+}
+
+// sshAgents reads --ssh: ID (default is the usual one) for the agent at
+// $SSH_AUTH_SOCK, or ID=SOCKET. Key files, which buildx loads into an
+// agent of its own, are refused: skiff forwards agent sockets.
+func sshAgents(specs []string) (map[string]string, error) {
+	out := map[string]string{}
+	for _, spec := range specs {
+		id, sock, given := strings.Cut(spec, "=")
+		if id == "" {
+			return nil, errdefs.Invalid("invalid --ssh %q: want default, ID or ID=SOCKET", spec)
+		}
+		if !given {
+			if sock = os.Getenv("SSH_AUTH_SOCK"); sock == "" {
+				return nil, errdefs.Invalid("--ssh %s: SSH_AUTH_SOCK is not set: start ssh-agent (eval $(ssh-agent); ssh-add) or give --ssh %s=SOCKET", spec, id)
+			}
+		}
+		if strings.Contains(sock, ",") {
+			return nil, errdefs.Invalid("--ssh %s: several paths: skiff forwards one agent socket per ID", spec)
+		}
+		abs, err := filepath.Abs(sock)
+		if err != nil {
+			return nil, err
+		}
+		fi, err := os.Stat(abs)
+		switch {
+		case err != nil:
+			return nil, errdefs.NotFound("--ssh %s: %v", spec, err)
+		case fi.Mode()&os.ModeSocket == 0:
+			return nil, errdefs.Invalid("--ssh %s: %s is not an agent socket (key files are not forwarded: load the key with ssh-add and give the agent's socket)", spec, sock)
+		}
+		out[id] = abs
+	}
+	return out, nil
 }
 
 // IsRunFailure reports whether err is a RUN step that exited non-zero.

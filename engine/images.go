@@ -278,11 +278,19 @@ func familiar(names []string) []string {
 // always, and the config in the shape of a container's.
 type ImageInspect struct {
 	image.InspectResponse
-	Parent        string         `json:"Parent"`
-	DockerVersion string         `json:"DockerVersion"`
-	Comment       string         `json:"Comment"`
-	Author        string         `json:"Author"`
-	Config        *ctypes.Config `json:"Config"`
+	Parent        string       `json:"Parent"`
+	DockerVersion string       `json:"DockerVersion"`
+	Comment       string       `json:"Comment"`
+	Author        string       `json:"Author"`
+	Config        *ImageConfig `json:"Config"`
+}
+
+// ImageConfig is an image's config in ImageInspect: a container's Config
+// with OnBuild always sent (null when empty), as Docker does below API
+// 1.50, so `inspect -f '{{.Config.OnBuild}}'` never says <no value>.
+type ImageConfig struct {
+	*ctypes.Config
+	OnBuild []string `json:"OnBuild"`
 }
 
 // ImageInspect returns Docker's inspect document of an image.
@@ -312,7 +320,7 @@ func inspectImage(img *storage.Image) (*ImageInspect, error) {
 			GraphDriver: &mstorage.DriverData{Name: "overlay", Data: map[string]string{}},
 			RootFS:      image.RootFS{Type: "layers"},
 		},
-		Author: img.Config.Author, Config: cfg,
+		Author: img.Config.Author, Config: &ImageConfig{Config: cfg, OnBuild: cfg.OnBuild},
 	}
 	for _, h := range img.Config.History {
 		if h.Comment != "" {

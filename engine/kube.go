@@ -130,7 +130,7 @@ func podName(cs []*container.Container) string {
 func (e *Engine) kubeContainer(ctx context.Context, c *container.Container) (kube.Container, error) {
 	img := &mcontainer.Config{}
 	if ii, err := e.ImageInspect(ctx, c.ImageID); err == nil && ii.Config != nil {
-		img = ii.Config
+		img = ii.Config.Config
 	}
 	cfg, hc := c.Config, c.HostConfig
 	kc := kube.Container{

@@ -126,7 +126,7 @@ func (e *Engine) GenerateSystemd(ctx context.Context, ref string, o GenerateSyst
 		if err != nil {
 			return nil, fmt.Errorf("the image of container %s: %w", c.Name, err)
 		}
-		cu.RunArgs = runArgs(c, img.Config)
+		cu.RunArgs = runArgs(c, img.Config.Config)
 	}
 	return []SystemdUnit{{Name: unitName + ".service", Text: systemd.RenderContainer(cu).String()}}, nil
 }

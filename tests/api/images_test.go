@@ -336,3 +336,27 @@ RUN echo final > /final
 	}
 	docker(t, "rmi", tag, tag+"-final").OK(t)
 }
+
+// TestDockerBuildFlags: the classic builder's --add-host, --cache-from and
+// --isolation reach skiff's build through the API (cachefrom is held
+// against images in tests/e2e's TestBuildCacheFrom; here a missing one
+// gives the warning the CLI does).
+func TestDockerBuildFlags(t *testing.T) {
+	parallel(t)
+	bb := busybox(t)
+	marker := harness.UniqueSuffix()
+	dir := buildContext(t, "FROM "+bb+"\nARG M="+marker+"\nRUN (grep apihost /etc/hosts || echo none) > /hosts\n", nil)
+	tag := "localhost/api-build-flags:" + marker
+	opts := harness.RunOptions{Dir: dir, Timeout: 3 * time.Minute}
+	dockerWith(t, opts, "build", "-q", "-t", tag, "--add-host", "apihost:10.9.8.7", "--isolation", "default", ".").OK(t)
+	docker(t, "run", "--rm", tag, "cat", "/hosts").OK(t).StdoutIs(t, "10.9.8.7\tapihost\n")
+	r := dockerWith(t, opts, "build", "--no-cache", "--cache-from", "localhost/nosuch-"+marker, ".").OK(t)
+	if !strings.Contains(r.Stdout, "WARNING: --cache-from localhost/nosuch-"+marker) {
+		t.Errorf("docker build --cache-from of a missing image: want skiff's warning in the stream\n%s", r.Output())
+	}
+	r = dockerWith(t, opts, "build", "--isolation", "hyperv", ".")
+	if r.ExitCode == 0 || !strings.Contains(r.Stderr, "isolation") {
+		t.Errorf("docker build --isolation hyperv: want a failure naming isolation\n%s", r.Output())
+	}
+	docker(t, "rmi", tag).OK(t)
+}

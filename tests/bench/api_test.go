@@ -39,7 +39,7 @@ func startAPIService(b *testing.B, name string, binary, dir string) *apiService 
 	b.Helper()
 	u := harness.E2E
 	s := &apiService{name: name, socket: filepath.Join(dir, name+".sock")}
-	s.cmd = userCommand(context.Background(), u, binary, "system", "service", "--time", "0", "unix://"+s.socket)
+	s.cmd = harness.UserCommandContext(context.Background(), u, binary, "system", "service", "--time", "0", "unix://"+s.socket)
 	out, _ := os.CreateTemp("", "skiff-bench-svc-")
 	defer out.Close()
 	s.cmd.Stdout, s.cmd.Stderr = out, out
@@ -223,7 +223,7 @@ func activatedStart(dir, name, binary string) (time.Duration, error) {
 	os.Remove(sock)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	cmd := userCommand(ctx, harness.E2E, "systemd-socket-activate", "-l", sock, binary, "system", "service", "--time", "1")
+	cmd := harness.UserCommandContext(ctx, harness.E2E, "systemd-socket-activate", "-l", sock, binary, "system", "service", "--time", "1")
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		return 0, err

@@ -51,7 +51,7 @@ func run(m *testing.M) int {
 	}
 	code := m.Run()
 	if harness.E2E != nil && os.Geteuid() == 0 && os.Getenv("SKIFF_E2E_KEEP") != "1" {
-		if err := cleanPodman(harness.E2E); err != nil {
+		if err := harness.CleanPodman(harness.E2E); err != nil {
 			fmt.Fprintf(os.Stderr, "bench teardown: %v\n", err)
 		}
 	}

@@ -69,31 +69,31 @@ func prepare() (*fixture, error) {
 	f := &fixture{
 		image: img.Ref,
 		skiff: &engine{name: "skiff", command: func(ctx context.Context, args ...string) *exec.Cmd {
-			return userCommand(ctx, u, harness.Binary, args...)
+			return harness.UserCommandContext(ctx, u, harness.Binary, args...)
 		}},
 	}
 	// Podman first: cleaning its state ends every process of the user and
 	// removes skiff's store too.
 	if f.missing = ensurePodman(); f.missing == "" {
-		if err := cleanPodman(u); err != nil {
+		if err := harness.CleanPodman(u); err != nil {
 			return nil, err
 		}
 		driver := podmanDriver()
-		if err := configurePodman(u, driver); err != nil {
+		if err := harness.ConfigurePodman(u, driver); err != nil {
 			return nil, fmt.Errorf("configuring podman for %s: %w", u.Name, err)
 		}
 		if _, err := podmanOutput(u, "info"); err != nil && driver != "vfs" {
 			// This kernel may not allow overlay mounts in a user namespace.
 			fmt.Printf("bench: podman cannot use the %s storage driver here, falling back to vfs: %s\n", driver, lastLines(err.Error(), 2))
-			if err := cleanPodman(u); err != nil {
+			if err := harness.CleanPodman(u); err != nil {
 				return nil, err
 			}
-			if err := configurePodman(u, "vfs"); err != nil {
+			if err := harness.ConfigurePodman(u, "vfs"); err != nil {
 				return nil, err
 			}
 		}
 		f.podman = &engine{name: "podman", command: func(ctx context.Context, args ...string) *exec.Cmd {
-			return podmanCommand(ctx, u, args...)
+			return harness.PodmanCommand(ctx, u, args...)
 		}}
 	}
 	for _, e := range []*engine{f.skiff, f.podman} {

@@ -75,6 +75,8 @@ var requiredBinaries = []struct{ path, pkg string }{
 	{"/usr/sbin/usermod", "passwd"},
 	{"/usr/bin/strace", "strace"},
 	{dockerPyModule, "python3-docker"},
+	{"/usr/bin/ssh-agent", "openssh-client"}, // build --ssh
+	{"/usr/bin/ssh-add", "openssh-client"},
 }
 
 // Main runs Setup, the tests and Teardown, and returns the exit code for os.Exit.
