@@ -75,6 +75,11 @@ func (c *Config) transport(host string, insecure bool, verify *bool) (http.Round
 		return nil, err
 	}
 	tr := http.DefaultTransport.(*http.Transport).Clone()
+	// HTTP/1.1, as a registry needs no more: over HTTP/2 a server's refusal
+	// of the client's certificate reaches us as "http2: client conn could
+	// not be established", without the TLS alert that certHint explains.
+	tr.ForceAttemptHTTP2 = false
+	tr.TLSNextProto = map[string]func(string, *tls.Conn) http.RoundTripper{}
 	cfg := &tls.Config{MinVersion: tls.VersionTLS12}
 	if len(hc.cas) > 0 {
 		pool, err := x509.SystemCertPool()

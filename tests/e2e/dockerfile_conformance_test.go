@@ -131,8 +131,13 @@ func corpusContext(t *testing.T, u *harness.User, c corpusCase) string {
 		switch f[0] {
 		case "symlink":
 			err = os.Symlink(f[1], at(2))
-		case "hardlink":
-			err = os.Link(at(1), at(2))
+		case "hardlink": // NEW's directory may be one git cannot hold: empty
+			if err = os.MkdirAll(filepath.Dir(at(2)), 0o755); err == nil {
+				err = os.Chown(filepath.Dir(at(2)), u.UID, u.GID)
+			}
+			if err == nil {
+				err = os.Link(at(1), at(2))
+			}
 		case "chmod":
 			var m uint32
 			if _, err = fmt.Sscanf(f[1], "%o", &m); err == nil {

@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"encoding/json"
 	"fmt"
 	"io/fs"
 	"os"
@@ -39,6 +40,35 @@ func findInStore(dir, suffix string) []string {
 	return out
 }
 
+// defaultMappedLayers keeps the paths in layers stored with the store's
+// own id mapping: a container with other mappings (--userns keep-id) gets a
+// copy of the image's layers shifted to them, which other tests may be
+// making at the same time.
+func defaultMappedLayers(t *testing.T, u *harness.User, paths []string) []string {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join(u.DataDir(), "storage", "overlay-layers", "layers.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var layers []struct {
+		ID     string `json:"id"`
+		UIDMap []any  `json:"uidmap"`
+	}
+	must(t, json.Unmarshal(data, &layers))
+	shifted := map[string]bool{}
+	for _, l := range layers {
+		shifted[l.ID] = len(l.UIDMap) > 0
+	}
+	var out []string
+	for _, p := range paths {
+		layer, rest, _ := strings.Cut(strings.TrimPrefix(p, filepath.Join(u.DataDir(), "storage", "overlay")+"/"), "/")
+		if strings.HasPrefix(rest, "diff/") && !shifted[layer] {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
 func TestRootlessFileOwnership(t *testing.T) {
 	parallel(t)
 	u := harness.E2E
@@ -49,7 +79,7 @@ func TestRootlessFileOwnership(t *testing.T) {
 	}
 	// On the host the files belong to the user's subordinate ids:
 	// container uid 1000 is subuid start + 999.
-	paths := findInStore(u.DataDir(), "/etc/owned-by-1000")
+	paths := defaultMappedLayers(t, u, findInStore(u.DataDir(), "/etc/owned-by-1000"))
 	if len(paths) == 0 {
 		t.Fatalf("no etc/owned-by-1000 under %s", u.DataDir())
 	}
