@@ -2,6 +2,7 @@ package cmd
 
 import (
 	"context"
+	"errors"
 	"os"
 
 	"github.com/urfave/cli/v2"
@@ -27,21 +28,36 @@ func execCommand() *cli.Command {
 			&cli.BoolFlag{Name: "privileged", Usage: "give the command all capabilities"},
 		},
 		Action: func(c *cli.Context) error {
-			if c.NArg() < 2 {
-				return errdefs.Invalid("\"exec\" needs at least 2 arguments: usage: skiff exec [OPTIONS] CONTAINER COMMAND [ARG...]")
+			if err := exactArgs(c, 2, -1, "exec [OPTIONS] CONTAINER COMMAND [ARG...]"); err != nil {
+				return err
+			}
+			if !c.Bool("detach") {
+				if err := checkTTY(c.Bool("interactive"), c.Bool("tty")); err != nil {
+					return err
+				}
 			}
 			env, err := collectEnv(c.StringSlice("env-file"), c.StringSlice("env"))
 			if err != nil {
-				return err
+				return withStatus(exitUsage, err)
 			}
 			o := engine.ExecOptions{
 				Cmd: c.Args().Tail(), Env: env, User: c.String("user"), Workdir: c.String("workdir"),
 				Privileged: c.Bool("privileged"), Interactive: c.Bool("interactive"), TTY: c.Bool("tty"),
 				Detach: c.Bool("detach"), Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr,
 			}
-			return withEngine(c, func(ctx context.Context, e *engine.Engine) error {
+			return execStatus(withEngine(c, func(ctx context.Context, e *engine.Engine) error {
 				return e.ContainerExec(ctx, c.Args().First(), o)
-			})
+			}))
 		},
 	}
+}
+
+// execStatus is exec's exit status, as Docker's: the process's own, 126
+// when it could not be started, 127 when the command does not exist, and
+// 1 when there was nothing to run it in (no such container, not running).
+func execStatus(err error) error {
+	if errors.Is(err, errdefs.ErrCannotInvoke) || errors.Is(err, errdefs.ErrCommandNotFound) {
+		return runStatus(err)
+	}
+	return err
 }

@@ -12,7 +12,6 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/skiff-project/skiff/engine"
-	"github.com/skiff-project/skiff/errdefs"
 )
 
 // imageRow is one line of `images`, with Docker's field names.
@@ -250,7 +249,7 @@ func removeImages(c *cli.Context) error {
 			}
 		}
 		if firstErr != nil {
-			return &errdefs.ExitStatus{Code: errdefs.ExitCode(firstErr)}
+			return failed()
 		}
 		return nil
 	})

@@ -89,7 +89,7 @@ func startAll(c *cli.Context) error {
 			return err
 		}
 		if first != nil {
-			return &errdefs.ExitStatus{Code: errdefs.ExitCode(first)}
+			return failed()
 		}
 		return nil
 	})
@@ -213,7 +213,7 @@ func waitCommand() *cli.Command {
 					fmt.Fprintln(c.App.Writer, code)
 				}
 				if first != nil {
-					return &errdefs.ExitStatus{Code: errdefs.ExitCode(first)}
+					return failed()
 				}
 				return nil
 			})

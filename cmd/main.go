@@ -47,8 +47,9 @@ func Main(args []string, version string) int {
 		Before:   setUpLogging,
 		Commands: commands(version),
 		CommandNotFound: func(c *cli.Context, name string) {
-			fmt.Fprintf(os.Stderr, "Error: unknown command %q for skiff: see skiff --help\n", name)
-			os.Exit(errdefs.ExitEngine)
+			path := commandPath(c)
+			fmt.Fprintf(os.Stderr, "Error: unknown command %q for %q: see %s --help\n", name, path, path)
+			os.Exit(exitFailed)
 		},
 		ExitErrHandler: func(*cli.Context, error) {},
 	}
@@ -63,7 +64,7 @@ func Main(args []string, version string) int {
 	if !errors.As(err, &st) {
 		fmt.Fprintf(os.Stderr, "Error: %s\n", oneLine(err))
 	}
-	return errdefs.ExitCode(err)
+	return exitCode(err)
 }
 
 // commands are skiff's commands, Docker's names first.
@@ -121,7 +122,7 @@ func usageError(c *cli.Context, err error, _ bool) error {
 		msg = "unknown flag: " + dash + m[1]
 	}
 	name := commandPath(c)
-	return errdefs.Invalid("%s: %s: see %s --help", name, msg, name)
+	return withStatus(exitUsage, errdefs.Invalid("%s: %s: see %s --help", name, msg, name))
 }
 
 // setUpLogging sends skiff's diagnostics (and the libraries') to stderr
@@ -195,7 +196,7 @@ func commandPath(c *cli.Context) string {
 
 // eachArg runs fn for every argument (containers, networks, volumes),
 // printing the argument on success and the error otherwise, as Docker
-// does; the exit status is the first error's when any failed.
+// does; the exit status is 1 when any failed.
 func eachArg(c *cli.Context, usage string, fn func(ctx context.Context, e *engine.Engine, ref string) error) error {
 	if err := exactArgs(c, 1, -1, usage); err != nil {
 		return err
@@ -213,7 +214,7 @@ func eachArg(c *cli.Context, usage string, fn func(ctx context.Context, e *engin
 			fmt.Fprintln(c.App.Writer, ref)
 		}
 		if first != nil {
-			return &errdefs.ExitStatus{Code: errdefs.ExitCode(first)}
+			return failed()
 		}
 		return nil
 	})

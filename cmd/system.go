@@ -11,7 +11,6 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/skiff-project/skiff/engine"
-	"github.com/skiff-project/skiff/errdefs"
 )
 
 func systemCommand() *cli.Command {
@@ -102,7 +101,7 @@ func systemCheck(c *cli.Context) error {
 				fmt.Fprint(w, ": run skiff system check --repair to fix them")
 			}
 			fmt.Fprintln(w)
-			return &errdefs.ExitStatus{Code: 1}
+			return failed()
 		}
 		return nil
 	})

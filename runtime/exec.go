@@ -1,6 +1,7 @@
 package runtime
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -66,7 +67,7 @@ func Exec(ref string, o ExecOptions) error {
 	root := fmt.Sprintf("/proc/%d/root", c.State.Pid)
 	user, err := resolveUser(root, firstNonEmpty(o.User, c.Config.User))
 	if err != nil {
-		return err
+		return cannotStart(err)
 	}
 	hostname := firstNonEmpty(c.Config.Hostname, c.ID[:12])
 	env := mergeEnv(buildEnv(c.Config.Env, hostname, user.Home, o.TTY), o.Env)
@@ -118,7 +119,7 @@ func Exec(ref string, o ExecOptions) error {
 		p.Stdout, p.Stderr = o.Stdout, o.Stderr
 	}
 	if err := lc.Run(p); err != nil {
-		return startError(o.Cmd[0], err)
+		return cannotStart(startError(o.Cmd[0], err))
 	}
 	if o.Started != nil {
 		if pid, err := p.Pid(); err == nil {
@@ -159,6 +160,15 @@ func Exec(ref string, o ExecOptions) error {
 		return &errdefs.ExitStatus{Code: code}
 	}
 	return nil
+}
+
+// cannotStart marks a failure to start an exec'd process as Docker's
+// daemon does: 126 unless it is already a 126 or 127 (no such command).
+func cannotStart(err error) error {
+	if errors.Is(err, errdefs.ErrCannotInvoke) || errors.Is(err, errdefs.ErrCommandNotFound) {
+		return err
+	}
+	return fmt.Errorf("%w: %w", err, errdefs.ErrCannotInvoke)
 }
 
 func cut(kv string) (string, string, bool) {

@@ -76,7 +76,6 @@ func (t *ttyIO) attach(stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	_ = console.ClearONLCR(pty.Fd())
 	t.pty = pty
 	if t.host != nil && t.raw {
 		_ = t.host.SetRaw()

@@ -520,11 +520,9 @@ func (m *monitor) receivePty(sock *os.File) (*os.File, error) {
 	if err != nil || len(fds) == 0 {
 		return nil, fmt.Errorf("receiving the container's pty: no descriptor")
 	}
+	// The terminal keeps its ONLCR: lines end in \r\n, as a terminal (and
+	// Docker's -t) gives them.
 	master := os.NewFile(uintptr(fds[0]), "pty")
-	if t, err := unix.IoctlGetTermios(fds[0], unix.TCGETS); err == nil {
-		t.Oflag &^= unix.ONLCR
-		_ = unix.IoctlSetTermios(fds[0], unix.TCSETS, t)
-	}
 	m.hub.setStdin(nopCloser{master})
 	m.hub.setResize(func(w, h uint16) {
 		_ = unix.IoctlSetWinsize(fds[0], unix.TIOCSWINSZ, &unix.Winsize{Col: w, Row: h})
