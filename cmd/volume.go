@@ -33,11 +33,11 @@ func volumeCommand() *cli.Command {
 				Name:      "create",
 				Usage:     "Create a volume",
 				ArgsUsage: "[VOLUME]",
-				UsageText: "skiff volume create [OPTIONS] [VOLUME]\n\nExample: skiff volume create --label app=db pgdata",
+				UsageText: "skiff volume create [OPTIONS] [VOLUME]\n\nExamples:\n  skiff volume create --label app=db pgdata\n  skiff volume create -o type=tmpfs -o device=tmpfs -o o=size=64m,uid=1000 scratch\n  skiff volume create -o type=none -o o=bind -o device=/srv/data data",
 				Flags: []cli.Flag{
 					&cli.StringFlag{Name: "driver", Aliases: []string{"d"}, Value: "local", Usage: "only local exists"},
 					&cli.StringSliceFlag{Name: "label", Aliases: []string{"l"}, Usage: "set metadata KEY=VALUE"},
-					&cli.StringSliceFlag{Name: "opt", Aliases: []string{"o"}, Usage: "driver option KEY=VALUE (recorded; the local driver keeps a plain directory)"},
+					&cli.StringSliceFlag{Name: "opt", Aliases: []string{"o"}, Usage: "local driver option: type=tmpfs|none (as root any file system), device=tmpfs|/host/path, o=MOUNT-OPTIONS (o=bind for a host directory)"},
 				},
 				Action: func(c *cli.Context) error {
 					if err := exactArgs(c, 0, 1, "volume create [OPTIONS] [VOLUME]"); err != nil {

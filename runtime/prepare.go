@@ -233,7 +233,10 @@ func resolveMounts(ms []container.Mount, rootfs string, user ExecUser) ([]specs.
 			if err != nil {
 				return nil, fmt.Errorf("volume %s for %s: %w", m.Source, m.Destination, err)
 			}
-			if !m.NoCopy && !v.Populated {
+			if err := storage.MountVolume(v); err != nil {
+				return nil, err
+			}
+			if !m.NoCopy && (!v.Populated || v.NeedsMount()) {
 				imgPath, err := securejoin.SecureJoin(rootfs, m.Destination)
 				if err != nil {
 					return nil, err
