@@ -3,6 +3,7 @@ package cmd
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 
 	"github.com/urfave/cli/v2"
@@ -26,6 +27,7 @@ func execCommand() *cli.Command {
 			&cli.StringFlag{Name: "user", Aliases: []string{"u"}, Usage: "user[:group]"},
 			&cli.StringFlag{Name: "workdir", Aliases: []string{"w"}, Usage: "working directory inside the container"},
 			&cli.BoolFlag{Name: "privileged", Usage: "give the command all capabilities"},
+			detachKeysFlag(),
 		},
 		Action: func(c *cli.Context) error {
 			if err := exactArgs(c, 2, -1, "exec [OPTIONS] CONTAINER COMMAND [ARG...]"); err != nil {
@@ -40,14 +42,26 @@ func execCommand() *cli.Command {
 			if err != nil {
 				return withStatus(exitUsage, err)
 			}
+			keys, err := engine.ParseDetachKeys(c.String("detach-keys"))
+			if err != nil {
+				return err
+			}
 			o := engine.ExecOptions{
 				Cmd: c.Args().Tail(), Env: env, User: c.String("user"), Workdir: c.String("workdir"),
 				Privileged: c.Bool("privileged"), Interactive: c.Bool("interactive"), TTY: c.Bool("tty"),
 				Detach: c.Bool("detach"), Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr,
 			}
-			return execStatus(withEngine(c, func(ctx context.Context, e *engine.Engine) error {
+			if o.TTY && o.Interactive {
+				o.DetachKeys = keys // Docker: the keys work on an interactive terminal
+			}
+			err = withEngine(c, func(ctx context.Context, e *engine.Engine) error {
 				return e.ContainerExec(ctx, c.Args().First(), o)
-			}))
+			})
+			if errors.Is(err, engine.ErrDetached) {
+				fmt.Fprintf(os.Stderr, "\nDetached from the exec in %s; the process keeps running.\n", c.Args().First())
+				return nil
+			}
+			return execStatus(err)
 		},
 	}
 }

@@ -78,7 +78,7 @@ func commands(version string) []*cli.Command {
 		imagesCommand(), imageCommand(), inspectCommand(), tagCommand(), rmiCommand(), importCommand(),
 		saveCommand(), loadCommand(), exportCommand(), diffCommand(), historyCommand(), commitCommand(),
 		systemCommand(), infoCommand(), versionCommand(version), eventsCommand(), servicesCommand(), kubeCommand(),
-		generateCommand(),
+		generateCommand(), checkpointCommand(),
 	}
 	return append(append(append(cmds, completionCommands()...), stepCommands()...), keeperCommand())
 }
@@ -194,6 +194,9 @@ func commandPath(c *cli.Context) string {
 	return strings.Join(append([]string{"skiff"}, names...), " ")
 }
 
+// errSkipArg, from eachArg's fn, passes over an argument silently.
+var errSkipArg = errors.New("skipped")
+
 // eachArg runs fn for every argument (containers, networks, volumes),
 // printing the argument on success and the error otherwise, as Docker
 // does; the exit status is 1 when any failed.
@@ -204,7 +207,9 @@ func eachArg(c *cli.Context, usage string, fn func(ctx context.Context, e *engin
 	return withEngine(c, func(ctx context.Context, e *engine.Engine) error {
 		var first error
 		for _, ref := range c.Args().Slice() {
-			if err := fn(ctx, e, ref); err != nil {
+			if err := fn(ctx, e, ref); errors.Is(err, errSkipArg) {
+				continue
+			} else if err != nil {
 				fmt.Fprintf(os.Stderr, "Error: %s\n", oneLine(err))
 				if first == nil {
 					first = err

@@ -8,17 +8,17 @@ import (
 	"github.com/skiff-project/skiff/engine"
 )
 
-// pruneCommand is an `X prune`: -f, --filter and the extra flags, the
-// warning asked unless -f (inside the user's namespace, so that entering
-// it cannot ask twice), then run.
-func pruneCommand(usage, example, warning string, extra []cli.Flag, run func(ctx context.Context, c *cli.Context, e *engine.Engine, f engine.Filters) error) *cli.Command {
+// pruneCommand is an `X prune`: -f, --filter (the keys filters names)
+// and the extra flags, the warning asked unless -f (inside the user's
+// namespace, so that entering it cannot ask twice), then run.
+func pruneCommand(usage, example, warning, filters string, extra []cli.Flag, run func(ctx context.Context, c *cli.Context, e *engine.Engine, f engine.Filters) error) *cli.Command {
 	return &cli.Command{
 		Name:      "prune",
 		Usage:     usage,
 		UsageText: example,
 		Flags: append([]cli.Flag{
 			&cli.BoolFlag{Name: "force", Aliases: []string{"f"}, Usage: "do not ask for confirmation"},
-			&cli.StringSliceFlag{Name: "filter", Usage: "only these: label=KEY[=VALUE], label!=…, until=TIME"},
+			&cli.StringSliceFlag{Name: "filter", Usage: "only these: " + filters},
 		}, extra...),
 		Action: func(c *cli.Context) error {
 			if err := exactArgs(c, 0, 0, "prune [OPTIONS]"); err != nil {

@@ -98,7 +98,7 @@ func volumeCommand() *cli.Command {
 			},
 			pruneCommand("Remove unused anonymous volumes (all unused ones with -a)", "skiff volume prune [OPTIONS]\n\nExample: skiff volume prune -a -f",
 				"WARNING! This will remove anonymous local volumes not used by at least one container.",
-				[]cli.Flag{&cli.BoolFlag{Name: "all", Aliases: []string{"a"}, Usage: "named volumes too"}},
+				"label=KEY[=VALUE], label!=…, all=true|false", []cli.Flag{&cli.BoolFlag{Name: "all", Aliases: []string{"a"}, Usage: "named volumes too"}},
 				func(ctx context.Context, c *cli.Context, e *engine.Engine, f engine.Filters) error {
 					rep, err := e.VolumePrune(ctx, c.Bool("all"), f)
 					if err != nil {

@@ -343,7 +343,10 @@ func (e *Engine) ContainerExec(ctx context.Context, ref string, o ExecOptions) e
 	}
 	err = runtime.Exec(ref, o)
 	var st *errdefs.ExitStatus
-	if started && !o.Detach && (err == nil || errors.As(err, &st)) {
+	switch {
+	case errors.Is(err, ErrDetached):
+		containerEvent(c, "exec_detach", map[string]string{"execID": id})
+	case started && !o.Detach && (err == nil || errors.As(err, &st)):
 		containerEvent(c, "exec_die", map[string]string{"execID": id, "exitCode": strconv.Itoa(errdefs.ExitCode(err))})
 	}
 	return err

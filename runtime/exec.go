@@ -13,6 +13,7 @@ import (
 
 	"github.com/skiff-project/skiff/container"
 	"github.com/skiff-project/skiff/errdefs"
+	"github.com/skiff-project/skiff/supervisor"
 )
 
 // ExecOptions describe `skiff exec`.
@@ -37,6 +38,9 @@ type ExecOptions struct {
 	Width, Height uint16
 	// Started, when set, gets the process's pid once it runs.
 	Started func(pid int)
+	// DetachKeys, typed on an interactive TTY's input, detach: Exec
+	// returns supervisor.ErrDetached and the process runs on.
+	DetachKeys []byte
 }
 
 // Exec runs a process in a running container's namespaces and returns
@@ -83,7 +87,7 @@ func Exec(ref string, o ExecOptions) error {
 	switch {
 	case o.Detach:
 	case o.TTY:
-		if term, err = newTTY(p, o.Stdin, o.Interactive, o.Resize == nil, o.Width, o.Height); err != nil {
+		if term, err = newTTY(p, supervisor.NewDetachReader(o.Stdin, o.DetachKeys), o.Interactive, o.Resize == nil, o.Width, o.Height); err != nil {
 			return err
 		}
 		defer term.close()
@@ -152,7 +156,13 @@ func Exec(ref string, o ExecOptions) error {
 			}()
 		}
 	}
-	code := waitStatus(p)
+	code, detached := waitOrDetach(p, term)
+	if detached {
+		if err := term.handOff(); err != nil {
+			return err
+		}
+		return supervisor.ErrDetached
+	}
 	if term != nil {
 		term.wait()
 	}
@@ -160,6 +170,22 @@ func Exec(ref string, o ExecOptions) error {
 		return &errdefs.ExitStatus{Code: code}
 	}
 	return nil
+}
+
+// waitOrDetach waits for the process's exit status, or for the detach
+// keys on its terminal (detached).
+func waitOrDetach(p *libcontainer.Process, term *ttyIO) (code int, detached bool) {
+	if term == nil {
+		return waitStatus(p), false
+	}
+	exited := make(chan int, 1)
+	go func() { exited <- waitStatus(p) }()
+	select {
+	case code := <-exited:
+		return code, false
+	case <-term.detached:
+		return 0, true
+	}
 }
 
 // cannotStart marks a failure to start an exec'd process as Docker's

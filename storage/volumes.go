@@ -279,13 +279,4 @@ func ChownVolume(dir string, uid, gid int) error {
 }
 
 // VolumeSize is the disk use of a volume's data.
-func VolumeSize(v *Volume) int64 {
-	var n int64
-	_ = filepath.Walk(v.Mountpoint, func(_ string, fi os.FileInfo, err error) error {
-		if err == nil && fi.Mode().IsRegular() {
-			n += fi.Size()
-		}
-		return nil
-	})
-	return n
-}
+func VolumeSize(v *Volume) int64 { return dirSize(v.Mountpoint) }

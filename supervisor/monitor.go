@@ -59,6 +59,9 @@ type monitor struct {
 // [attach]. It reports on fd 3, one line at a time: "listening" (with
 // attach), then "started PID" or "error CODE MSG".
 func Main(args []string) int {
+	if len(args) == 2 && args[1] == DrainArg {
+		return drain()
+	}
 	if len(args) < 3 || args[1] != container.SupervisorArg {
 		fmt.Fprintln(os.Stderr, "skiff-supervisor is started by skiff run and skiff start; it is not a command")
 		return 2
