@@ -154,7 +154,7 @@ func warn(msg string) { fmt.Fprintf(os.Stderr, "WARNING: %s\n", msg) }
 func exactArgs(c *cli.Context, min, max int, usage string) error {
 	n := c.NArg()
 	if n < min || (max >= 0 && n > max) {
-		return errdefs.Invalid("%q needs %s: usage: skiff %s", c.Command.FullName(), argCount(min, max), usage)
+		return errdefs.Invalid("%q needs %s: usage: skiff %s", strings.TrimPrefix(commandPath(c), "skiff "), argCount(min, max), usage)
 	}
 	return nil
 }

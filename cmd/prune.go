@@ -2,6 +2,7 @@ package cmd
 
 import (
 	"context"
+	"strings"
 
 	"github.com/urfave/cli/v2"
 
@@ -21,7 +22,7 @@ func pruneCommand(usage, example, warning, filters string, extra []cli.Flag, run
 			&cli.StringSliceFlag{Name: "filter", Usage: "only these: " + filters},
 		}, extra...),
 		Action: func(c *cli.Context) error {
-			if err := exactArgs(c, 0, 0, "prune [OPTIONS]"); err != nil {
+			if err := exactArgs(c, 0, 0, strings.TrimPrefix(commandPath(c), "skiff ")+" [OPTIONS]"); err != nil {
 				return err
 			}
 			f, err := engine.ParseFilters(c.StringSlice("filter"))

@@ -48,9 +48,12 @@ func pick(dst, src map[string]string, list, re string) {
 }
 
 // LogDetails is what `logs --details` puts before each line: the
-// attributes as k=v,k=v (sorted, query-escaped) and a space, as Docker.
-func (c *Container) LogDetails() string {
-	attrs := c.LogAttrs()
+// attributes (FormatLogAttrs) and a space, as Docker.
+func (c *Container) LogDetails() string { return FormatLogAttrs(c.LogAttrs()) + " " }
+
+// FormatLogAttrs is log attributes as Docker's --details shows them:
+// k=v,k=v, sorted, query-escaped.
+func FormatLogAttrs(attrs map[string]string) string {
 	keys := make([]string, 0, len(attrs))
 	for k := range attrs {
 		keys = append(keys, k)
@@ -60,5 +63,5 @@ func (c *Container) LogDetails() string {
 	for i, k := range keys {
 		parts[i] = url.QueryEscape(k) + "=" + url.QueryEscape(attrs[k])
 	}
-	return strings.Join(parts, ",") + " "
+	return strings.Join(parts, ",")
 }

@@ -32,6 +32,10 @@ type ExecOptions = runtime.ExecOptions
 // LogOptions select what ContainerLogs writes.
 type LogOptions = supervisor.LogOptions
 
+// FormatLogAttrs is log attributes as `logs --details` shows them:
+// k=v,k=v, sorted, query-escaped (Docker's).
+func FormatLogAttrs(attrs map[string]string) string { return container.FormatLogAttrs(attrs) }
+
 // ErrDetached ends an attach on the detach keys: the container runs on.
 var ErrDetached = supervisor.ErrDetached
 

@@ -348,7 +348,7 @@ func (m *monitor) runOnce(first bool) (int, error) {
 			SupervisorPid: os.Getpid(),
 		}
 		c.NetworkSettings.Ports = ports
-		if c.Config.Healthcheck != nil {
+		if h := c.Config.Healthcheck; h != nil && len(h.Test) > 0 && h.Test[0] != "NONE" {
 			c.State.Health = &container.HealthState{Status: "starting", Log: []container.HealthLog{}}
 		}
 		return nil

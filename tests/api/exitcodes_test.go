@@ -26,7 +26,7 @@ func TestExitCodesMatchDockerCLI(t *testing.T) {
 	absent := ref("ec-absent-" + harness.UniqueSuffix())
 
 	for _, tc := range []struct {
-		args string // split on spaces; @RUN @STOPPED @NOCMD @EXIT3 @MISSING @IMG @ABSENT
+		args string // split on spaces (%20 is one inside an argument); @RUN @STOPPED @NOCMD @EXIT3 @MISSING @IMG @ABSENT
 		want int
 	}{
 		// Any failed command: 1.
@@ -48,7 +48,7 @@ func TestExitCodesMatchDockerCLI(t *testing.T) {
 		{"service create --replicas x @IMG", 125},
 		// run: 125 when it fails itself, 126/127 for the command, else its status.
 		{"run --pull never @ABSENT", 125}, {"run --rm -p bad @IMG", 125}, {"run --name @STOPPED @IMG", 125},
-		{"run --rm @IMG nosuchcmd", 127}, {"run --rm @IMG /etc", 126}, {"run --rm @IMG sh -c exit\u00a07", 7},
+		{"run --rm @IMG nosuchcmd", 127}, {"run --rm @IMG /etc", 126}, {"run --rm @IMG sh -c exit%207", 7},
 		{"run --rm -it @IMG true", 1},
 		// create: 125 for options that do not parse, else 1.
 		{"create -p bad @IMG", 125}, {"create --pull never @ABSENT", 1}, {"create --name @STOPPED @IMG", 1},
@@ -58,12 +58,12 @@ func TestExitCodesMatchDockerCLI(t *testing.T) {
 		// cannot start, else its status.
 		{"exec @MISSING true", 1}, {"exec @STOPPED true", 1}, {"exec -it @RUN true", 1},
 		{"exec @RUN nosuchcmd", 127}, {"exec @RUN /etc", 126}, {"exec -u nosuchuser @RUN true", 126},
-		{"exec @RUN sh -c exit\u00a04", 4},
+		{"exec @RUN sh -c exit%204", 4},
 	} {
 		args := strings.Fields(strings.NewReplacer("@RUN", running, "@STOPPED", stopped, "@NOCMD", noCmd,
 			"@EXIT3", exits3, "@MISSING", missing, "@IMG", bb, "@ABSENT", absent).Replace(tc.args))
 		for i, a := range args {
-			args[i] = strings.ReplaceAll(a, "\u00a0", " ")
+			args[i] = strings.ReplaceAll(a, "%20", " ")
 		}
 		d := docker(t, args...)
 		s := skiff(t, args...)

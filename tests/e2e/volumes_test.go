@@ -170,7 +170,8 @@ func volAnonAt(t testing.TB, ctr, dest string) string {
 func TestVolumeCreateInspect(t *testing.T) {
 	parallel(t)
 	name := volName("create")
-	volCreate(t, name, "--label", "app=db", "--label", "tier=back", "--opt", "o=size=1m")
+	// Docker's local driver takes o= only with type= and device=.
+	volCreate(t, name, "--label", "app=db", "--label", "tier=back", "--opt", "type=tmpfs", "--opt", "device=tmpfs", "--opt", "o=size=1m")
 	v := volInspect(t, name)[0]
 	if v.Name != name || v.Driver != "local" || v.Scope != "local" {
 		t.Errorf("volume inspect: Name %q Driver %q Scope %q, want %q local local", v.Name, v.Driver, v.Scope, name)
@@ -184,8 +185,8 @@ func TestVolumeCreateInspect(t *testing.T) {
 	if v.Labels["app"] != "db" || v.Labels["tier"] != "back" || len(v.Labels) != 2 {
 		t.Errorf("volume inspect: Labels %v, want app=db tier=back", v.Labels)
 	}
-	if v.Options["o"] != "size=1m" {
-		t.Errorf("volume inspect: Options %v, want o=size=1m", v.Options)
+	if v.Options["o"] != "size=1m" || v.Options["type"] != "tmpfs" || v.Options["device"] != "tmpfs" || len(v.Options) != 3 {
+		t.Errorf("volume inspect: Options %v, want type=tmpfs device=tmpfs o=size=1m", v.Options)
 	}
 	ct := parseDockerTime(t, "CreatedAt", v.CreatedAt)
 	if d := time.Since(ct); d < -time.Minute || d > 5*time.Minute {
