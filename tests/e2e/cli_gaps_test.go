@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	goruntime "runtime"
+	"sort"
 	"strings"
 	"testing"
 	"time"
@@ -289,4 +290,44 @@ func TestImagesTree(t *testing.T) {
 		t.Errorf("images --tree does not mark an image a container uses with U:\n%s", out)
 	}
 	skiff(t, "images", "--tree", "-q").ErrorLine(t, errExit, "--quiet", "--tree")
+}
+
+func TestImagesFilters(t *testing.T) {
+	parallel(t)
+	sfx := harness.UniqueSuffix()
+	label := "filter-" + sfx
+	for i, n := range []string{"a", "b", "c"} {
+		if i > 0 {
+			time.Sleep(1100 * time.Millisecond) // created one after the other
+		}
+		importImage(t, "--change", "LABEL "+label+"="+n, "filter-"+n+":"+sfx)
+	}
+	list := func(filters ...string) string {
+		args := []string{"images", "--format", "{{.Repository}}"}
+		for _, f := range filters {
+			args = append(args, "--filter", f)
+		}
+		lines := skiff(t, args...).OK(t).Lines()
+		sort.Strings(lines)
+		return strings.Join(lines, " ")
+	}
+	for _, tc := range []struct {
+		filters []string
+		want    string
+	}{
+		{[]string{"label=" + label}, "filter-a filter-b filter-c"},
+		{[]string{"label=" + label + "=b"}, "filter-b"},
+		{[]string{"label=" + label, "before=filter-b:" + sfx}, "filter-a"},
+		{[]string{"label=" + label, "since=filter-b:" + sfx}, "filter-c"},
+		{[]string{"reference=filter-c:" + sfx}, "filter-c"},
+		{[]string{"label=" + label, "reference=filter-a", "reference=filter-b"}, "filter-a filter-b"},
+		{[]string{"label=" + label, "dangling=false"}, "filter-a filter-b filter-c"},
+		{[]string{"label=" + label, "dangling=true"}, ""},
+	} {
+		if got := list(tc.filters...); got != tc.want {
+			t.Errorf("images --filter %s: %q, want %q", strings.Join(tc.filters, " --filter "), got, tc.want)
+		}
+	}
+	skiff(t, "images", "--filter", "before=filter-nosuch:"+sfx).ErrorLine(t, errExit, "filter-nosuch")
+	skiff(t, "image", "ls", "--filter", "colour=red").ErrorLine(t, errExit, "colour")
 }
