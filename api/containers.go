@@ -240,7 +240,7 @@ func (s *Server) logsContainer(w http.ResponseWriter, r *http.Request, p params)
 	if err != nil {
 		return err
 	}
-	o := engine.LogOptions{Follow: boolValue(r, "follow"), Tail: -1, Timestamps: boolValue(r, "timestamps")}
+	o := engine.LogOptions{Follow: boolValue(r, "follow"), Tail: -1, Timestamps: boolValue(r, "timestamps"), Details: boolValue(r, "details")}
 	if v := r.FormValue("tail"); v != "" && v != "all" {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 0 {

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/url"
 	"reflect"
+	"strconv"
 	"strings"
 
 	"github.com/moby/moby/api/pkg/authconfig"
@@ -118,21 +119,7 @@ func (s *Server) pruneImages(w http.ResponseWriter, r *http.Request, _ params) e
 	if err != nil {
 		return err
 	}
-	all := false
-	for _, v := range f["dangling"] {
-		switch v {
-		case "false", "0":
-			all = true
-		case "true", "1":
-		default:
-			return errdefs.Invalid("invalid filter dangling=%s: want true or false", v)
-		}
-	}
-	delete(f, "dangling")
-	if len(f) > 0 {
-		return errdefs.Invalid("image prune takes only the dangling filter here")
-	}
-	rep, err := s.e.ImagePrune(r.Context(), all)
+	rep, err := s.e.ImagePrune(r.Context(), false, f)
 	if err != nil {
 		return err
 	}
@@ -281,7 +268,7 @@ func (s *Server) saveImages(w http.ResponseWriter, r *http.Request, p params) er
 
 func (s *Server) loadImages(w http.ResponseWriter, r *http.Request, _ params) error {
 	js := newJSONStream(w)
-	loaded, err := s.e.ImageLoad(r.Context(), r.Body, "")
+	loaded, err := s.e.ImageLoad(r.Context(), r.Body, "", r.URL.Query().Get("platform"))
 	if err != nil {
 		discardReader(r.Body)
 		return js.finish(err)
@@ -325,9 +312,20 @@ func (s *Server) commitContainer(w http.ResponseWriter, r *http.Request, _ param
 	return nil
 }
 
-// pruneBuildCache is POST /build/prune: the build cache, all of it.
+// pruneBuildCache is POST /build/prune: the build cache, all of it or
+// what filters (until) and keep-storage select.
 func (s *Server) pruneBuildCache(w http.ResponseWriter, r *http.Request, _ params) error {
-	removed, err := s.e.BuildPrune(r.Context())
+	f, err := filtersValue(r)
+	if err != nil {
+		return err
+	}
+	o := engine.BuildPruneOptions{Filters: f}
+	if v := r.FormValue("keep-storage"); v != "" {
+		if o.KeepStorage, err = strconv.ParseInt(v, 10, 64); err != nil {
+			return errdefs.Invalid("invalid keep-storage %q: want a number of bytes", v)
+		}
+	}
+	removed, err := s.e.BuildPrune(r.Context(), o)
 	if err != nil {
 		return err
 	}

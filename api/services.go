@@ -8,10 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"net/url"
-	"sort"
 	"strconv"
-	"strings"
 	"sync"
 	"time"
 
@@ -184,19 +181,9 @@ func serviceLogOptions(r *http.Request) (o engine.LogOptions, stdout, stderr, de
 // docker CLI's service logs reads the node, service and task IDs from
 // them to print each line's replica (web.1.abcdef@host).
 func logDetails(nodeID, serviceID, taskID string) string {
-	attrs := map[string]string{
+	return engine.FormatLogAttrs(map[string]string{
 		engine.LabelNodeID: nodeID, engine.LabelServiceID: serviceID, engine.LabelTaskID: taskID,
-	}
-	keys := make([]string, 0, len(attrs))
-	for k := range attrs {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	parts := make([]string, len(keys))
-	for i, k := range keys {
-		parts[i] = url.QueryEscape(k) + "=" + url.QueryEscape(attrs[k])
-	}
-	return strings.Join(parts, ",")
+	})
 }
 
 // logStream is the reply of a service's or task's logs: one frame per

@@ -165,6 +165,11 @@ func attachCommand() *cli.Command {
 				if err != nil {
 					return err
 				}
+				if ctr.State.Running {
+					if err := checkTTY(!c.Bool("no-stdin"), ctr.Config.Tty); err != nil {
+						return err
+					}
+				}
 				interactive := !c.Bool("no-stdin") && ctr.Config.OpenStdin
 				return attached(strings.TrimPrefix(ctr.Name, "/"), interactive, ctr.Config.Tty, c.Bool("sig-proxy"), keys,
 					func(streams engine.AttachStreams, started func(int)) (int, error) {

@@ -19,7 +19,7 @@ func containerCommand() *cli.Command {
 			{Name: "ls", Aliases: []string{"list", "ps"}, Usage: "List containers", Flags: psFlags(), Action: psAction},
 			{Name: "rm", Aliases: []string{"remove"}, Usage: "Remove one or more containers", ArgsUsage: "CONTAINER [CONTAINER...]", Flags: rmFlags(), Action: rmAction},
 			pruneCommand("Remove all stopped containers", "skiff container prune [OPTIONS]",
-				"WARNING! This will remove all stopped containers.", nil,
+				"WARNING! This will remove all stopped containers.", "label=KEY[=VALUE], label!=…, until=TIME", nil,
 				func(ctx context.Context, c *cli.Context, e *engine.Engine, f engine.Filters) error {
 					rep, err := e.ContainerPrune(ctx, f)
 					fmt.Fprintln(c.App.Writer, "Deleted Containers:")

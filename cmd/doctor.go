@@ -37,7 +37,7 @@ func doctorCommand() *cli.Command {
 				return errdefs.Invalid("--format %q: only json is supported", f)
 			}
 			if !rep.OK() {
-				return &errdefs.ExitStatus{Code: 1}
+				return failed()
 			}
 			return nil
 		},

@@ -57,6 +57,7 @@ var examples = map[string][]string{
 	"network create":     {"skiff network create --subnet 10.90.0.0/24 backend", "skiff network create --internal private-net"},
 	"network connect":    {"skiff network connect --alias db backend pg1"},
 	"network prune":      {"skiff network prune -f"},
+	"network rm":         {"skiff network rm -f backend"},
 	"network ls":         {"skiff network ls --format '{{.Name}} {{.Driver}}'"},
 	"network inspect":    {"skiff network inspect -f '{{json .IPAM.Config}}' backend"},
 	"network disconnect": {"skiff network disconnect backend pg1"},
@@ -65,6 +66,8 @@ var examples = map[string][]string{
 	"volume create": {
 		"skiff volume create --label app=db pgdata",
 		"skiff run --rm -v pgdata:/data 127.0.0.1:5000/busybox ls /data",
+		"skiff volume create -o type=tmpfs -o device=tmpfs -o o=size=64m,uid=1000 scratch",
+		"skiff volume create -o type=none -o o=bind -o device=/srv/data data",
 	},
 	"volume prune": {"skiff volume prune -a -f"},
 
@@ -73,7 +76,7 @@ var examples = map[string][]string{
 		"skiff build -f Dockerfile.dev --build-arg VERSION=2 -t app:dev .",
 		"tar -c . | skiff build -t app -",
 	},
-	"builder prune": {"skiff builder prune -f"},
+	"builder prune": {"skiff builder prune -f", "skiff builder prune -f --filter until=24h --keep-storage 500MB"},
 	"pull":          {"skiff pull 127.0.0.1:5000/busybox:latest", "skiff pull --platform linux/arm64 127.0.0.1:5000/multi", "skiff pull -a 127.0.0.1:5000/busybox"},
 	"push":          {"skiff push 127.0.0.1:5000/app:1", "skiff push app:1 127.0.0.1:5000/app:1", "skiff push -a 127.0.0.1:5000/app"},
 	"update":        {"skiff update -m 256m --memory-swap 512m --cpus 1.5 web", "skiff update --restart unless-stopped web"},
@@ -99,10 +102,10 @@ var examples = map[string][]string{
 	},
 	"image ls":    {"skiff image ls --filter reference='127.0.0.1:5000/*'"},
 	"image rm":    {"skiff image rm 127.0.0.1:5000/busybox"},
-	"image prune": {"skiff image prune -a -f"},
+	"image prune": {"skiff image prune -a -f", "skiff image prune -a -f --filter until=24h --filter label!=keep"},
 	"history":     {"skiff history --no-trunc --format '{{.CreatedBy}}' 127.0.0.1:5000/busybox"},
 
-	"system df":     {"skiff system df -v"},
+	"system df":     {"skiff system df -v", "skiff system df --format '{{.Type}}: {{.Size}}'"},
 	"system prune":  {"skiff system prune -a -f --volumes"},
 	"system check":  {"skiff system check", "skiff system check --repair"},
 	"system doctor": {"skiff system doctor", "skiff system doctor --format json"},

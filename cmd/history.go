@@ -35,6 +35,7 @@ func historyCommand() *cli.Command {
 			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "only show image IDs"},
 			&cli.BoolFlag{Name: "human", Aliases: []string{"H"}, Value: true, Usage: "print sizes and dates in human readable format"},
 			&cli.StringFlag{Name: "format", Usage: "`table`, json or a Go template, e.g. '{{.CreatedBy}}'"},
+			platformFlag("show the history of this platform's image"),
 		},
 		Action: func(c *cli.Context) error {
 			if err := exactArgs(c, 1, 1, "history [OPTIONS] IMAGE"); err != nil {
@@ -46,6 +47,9 @@ func historyCommand() *cli.Command {
 				}
 			}
 			return withEngine(c, func(ctx context.Context, e *engine.Engine) error {
+				if err := checkPlatform(ctx, c, e, c.Args().First()); err != nil {
+					return err
+				}
 				hist, err := e.ImageHistory(ctx, c.Args().First())
 				if err != nil {
 					return err

@@ -12,7 +12,6 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/skiff-project/skiff/engine"
-	"github.com/skiff-project/skiff/errdefs"
 )
 
 // imageRow is one line of `images`, with Docker's field names.
@@ -37,7 +36,8 @@ func imagesFlags() []cli.Flag {
 		&cli.BoolFlag{Name: "digests", Usage: "show digests"},
 		&cli.BoolFlag{Name: "no-trunc", Usage: "don't truncate output"},
 		&cli.StringFlag{Name: "format", Usage: "`table`, json or a Go template, e.g. '{{.Repository}}:{{.Tag}}'"},
-		&cli.StringSliceFlag{Name: "filter", Aliases: []string{"f"}, Usage: "filter: dangling=true|false, reference=PATTERN"},
+		&cli.StringSliceFlag{Name: "filter", Aliases: []string{"f"}, Usage: "filter: dangling=true|false, reference=PATTERN[:TAG], label=KEY[=VALUE], before=IMAGE, since=IMAGE"},
+		&cli.BoolFlag{Name: "tree", Usage: "list images as a tree of their platform variants (one per image here), with U for an image in use"},
 	}
 }
 
@@ -57,18 +57,21 @@ func imageCommand() *cli.Command {
 		Usage: "Manage images",
 		Subcommands: []*cli.Command{
 			{Name: "ls", Aliases: []string{"list"}, Usage: "List images", Flags: imagesFlags(), Action: listImages},
-			{Name: "inspect", Usage: "Show details of images", ArgsUsage: "IMAGE [IMAGE...]", Flags: inspectFlags(), Action: func(c *cli.Context) error { return inspectObjects(c, "image") }},
+			{Name: "inspect", Usage: "Show details of images", ArgsUsage: "IMAGE [IMAGE...]", Flags: append(inspectFlags()[:1], platformFlag("inspect this platform's image")),
+				Action: func(c *cli.Context) error { return inspectObjects(c, "image") }},
 			pullCommand(),
 			pushCommand(),
 			buildCommand(),
 			tagCommand(),
 			{Name: "rm", Aliases: []string{"remove"}, Usage: "Remove images", ArgsUsage: "IMAGE [IMAGE...]", Flags: rmiFlags(), Action: removeImages},
 			{
-				Name:  "prune",
-				Usage: "Remove unused images",
+				Name:      "prune",
+				Usage:     "Remove unused images",
+				UsageText: "skiff image prune [OPTIONS]",
 				Flags: []cli.Flag{
 					&cli.BoolFlag{Name: "all", Aliases: []string{"a"}, Usage: "remove all images no container uses, not just dangling ones"},
 					&cli.BoolFlag{Name: "force", Aliases: []string{"f"}, Usage: "do not ask for confirmation"},
+					&cli.StringSliceFlag{Name: "filter", Usage: "only these: dangling=false (as -a), until=TIME, label=KEY[=VALUE], label!=…"},
 				},
 				Action: pruneImages,
 			},
@@ -92,6 +95,9 @@ func listImages(c *cli.Context) error {
 	}
 	if c.NArg() == 1 {
 		f["reference"] = append(f["reference"], c.Args().First())
+	}
+	if c.Bool("tree") {
+		return listImageTree(c, f)
 	}
 	return withEngine(c, func(ctx context.Context, e *engine.Engine) error {
 		imgs, err := e.ImageList(ctx, engine.ImageListOptions{All: c.Bool("all"), Filters: f})
@@ -209,6 +215,10 @@ func tagCommand() *cli.Command {
 func rmiFlags() []cli.Flag {
 	return []cli.Flag{
 		&cli.BoolFlag{Name: "force", Aliases: []string{"f"}, Usage: "remove an image with several names, or untag one in use"},
+		// skiff keeps no parent chain: rmi never removes other images, so
+		// untagged parents always stay, which is what --no-prune asks.
+		&cli.BoolFlag{Name: "no-prune", Usage: "do not delete untagged parents (there are none to delete here: images have no parent chain)"},
+		&cli.StringSliceFlag{Name: "platform", Usage: "remove the image only if it is of one of these platforms, os[/arch[/variant]] (an image here has one platform)"},
 	}
 }
 
@@ -230,7 +240,11 @@ func removeImages(c *cli.Context) error {
 	return withEngine(c, func(ctx context.Context, e *engine.Engine) error {
 		var firstErr error
 		for _, ref := range c.Args().Slice() {
-			res, err := e.ImageRemove(ctx, ref, c.Bool("force"))
+			err := checkPlatforms(ctx, e, c.StringSlice("platform"), ref)
+			var res []image.DeleteResponse
+			if err == nil {
+				res, err = e.ImageRemove(ctx, ref, c.Bool("force"))
+			}
 			if err != nil {
 				fmt.Fprintf(os.Stderr, "Error: %s\n", oneLine(err))
 				if firstErr == nil {
@@ -250,13 +264,20 @@ func removeImages(c *cli.Context) error {
 			}
 		}
 		if firstErr != nil {
-			return &errdefs.ExitStatus{Code: errdefs.ExitCode(firstErr)}
+			return failed()
 		}
 		return nil
 	})
 }
 
 func pruneImages(c *cli.Context) error {
+	if err := exactArgs(c, 0, 0, "image prune [OPTIONS]"); err != nil {
+		return err
+	}
+	f, err := engine.ParseFilters(c.StringSlice("filter"))
+	if err != nil {
+		return err
+	}
 	return withEngine(c, func(ctx context.Context, e *engine.Engine) error {
 		if !c.Bool("force") {
 			what := "all dangling images"
@@ -267,7 +288,7 @@ func pruneImages(c *cli.Context) error {
 				return nil
 			}
 		}
-		rep, err := e.ImagePrune(ctx, c.Bool("all"))
+		rep, err := e.ImagePrune(ctx, c.Bool("all"), f)
 		if err != nil {
 			return err
 		}

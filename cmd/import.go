@@ -20,12 +20,13 @@ func importCommand() *cli.Command {
 		Flags: []cli.Flag{
 			&cli.StringSliceFlag{Name: "change", Aliases: []string{"c"}, Usage: "apply a Dockerfile instruction (CMD, ENTRYPOINT, ENV, WORKDIR, USER, EXPOSE, LABEL)"},
 			&cli.StringFlag{Name: "message", Aliases: []string{"m"}, Usage: "commit message for the imported image"},
+			&cli.StringFlag{Name: "platform", Usage: "record the image as this platform's, os[/arch[/variant]] (default: this host's)"},
 		},
 		Action: func(c *cli.Context) error {
 			if err := exactArgs(c, 1, 2, "import [OPTIONS] FILE|- [REPOSITORY[:TAG]]"); err != nil {
 				return err
 			}
-			o := engine.ImageImportOptions{Changes: c.StringSlice("change"), Message: c.String("message"), Name: c.Args().Get(1)}
+			o := engine.ImageImportOptions{Changes: c.StringSlice("change"), Message: c.String("message"), Name: c.Args().Get(1), Platform: c.String("platform")}
 			var in io.Reader = os.Stdin
 			if src := c.Args().First(); src != "-" {
 				f, err := os.Open(src)

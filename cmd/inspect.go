@@ -46,6 +46,9 @@ func inspectObjects(c *cli.Context, kind string) error {
 				return ctr, err
 			}
 		}
+		if err := checkPlatform(ctx, c, e, ref); err != nil {
+			return nil, err
+		}
 		img, err := e.ImageInspect(ctx, ref)
 		if kind == "" && isNotFound(err) {
 			return nil, errdefs.NotFound("no such object: %s", ref)

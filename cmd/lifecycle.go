@@ -23,8 +23,13 @@ func startCommand() *cli.Command {
 			detachKeysFlag(),
 			&cli.BoolFlag{Name: "all", Usage: "start every container that is not running (with --filter: those that match), recovering those whose supervisor died with the machine"},
 			&cli.StringSliceFlag{Name: "filter", Aliases: []string{"f"}, Usage: "with --all: restart-policy=no|on-failure|always|unless-stopped, name=, id=, label=, status=, network="},
+			&cli.StringFlag{Name: "checkpoint", Usage: "restore from this checkpoint (not supported: checkpoints need CRIU)"},
+			&cli.StringFlag{Name: "checkpoint-dir", Usage: "where the checkpoint is (not supported: checkpoints need CRIU)"},
 		},
 		Action: func(c *cli.Context) error {
+			if c.IsSet("checkpoint") || c.IsSet("checkpoint-dir") {
+				return errNoCheckpoints("start --checkpoint")
+			}
 			if c.Bool("all") {
 				return startAll(c)
 			}
@@ -89,7 +94,7 @@ func startAll(c *cli.Context) error {
 			return err
 		}
 		if first != nil {
-			return &errdefs.ExitStatus{Code: errdefs.ExitCode(first)}
+			return failed()
 		}
 		return nil
 	})
@@ -168,10 +173,14 @@ func rmFlags() []cli.Flag {
 	return []cli.Flag{
 		&cli.BoolFlag{Name: "force", Aliases: []string{"f"}, Usage: "kill and remove a running container"},
 		&cli.BoolFlag{Name: "volumes", Aliases: []string{"v"}, Usage: "remove the container's anonymous volumes too"},
+		&cli.BoolFlag{Name: "link", Aliases: []string{"l"}, Usage: "remove a legacy link: there are none here (user-defined networks replace --link)"},
 	}
 }
 
 func rmAction(c *cli.Context) error {
+	if c.Bool("link") {
+		return errdefs.Invalid("rm --link removes a legacy container link, and skiff has none: containers find each other on user-defined networks (skiff network create)")
+	}
 	o := engine.RemoveOptions{Force: c.Bool("force"), Volumes: c.Bool("volumes")}
 	return eachArg(c, "rm [OPTIONS] CONTAINER [CONTAINER...]", func(ctx context.Context, e *engine.Engine, ref string) error {
 		return e.ContainerRemove(ctx, ref, o)
@@ -213,7 +222,7 @@ func waitCommand() *cli.Command {
 					fmt.Fprintln(c.App.Writer, code)
 				}
 				if first != nil {
-					return &errdefs.ExitStatus{Code: errdefs.ExitCode(first)}
+					return failed()
 				}
 				return nil
 			})

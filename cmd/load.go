@@ -21,6 +21,7 @@ func loadCommand() *cli.Command {
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "input", Aliases: []string{"i"}, Usage: "read from a tar archive file (docker-archive or oci-archive, plain or compressed) or an OCI layout directory, instead of STDIN"},
 			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "suppress the load output"},
+			&cli.StringFlag{Name: "platform", Usage: "load only the images of this platform, os[/arch[/variant]] (default: an index gives this host's)"},
 		},
 		Action: func(c *cli.Context) error {
 			if err := exactArgs(c, 0, 0, "load [OPTIONS]"); err != nil {
@@ -48,7 +49,7 @@ func loadCommand() *cli.Command {
 				r = f
 			}
 			return withEngine(c, func(ctx context.Context, e *engine.Engine) error {
-				imgs, err := e.ImageLoad(ctx, r, dir)
+				imgs, err := e.ImageLoad(ctx, r, dir, c.String("platform"))
 				if err != nil {
 					return err
 				}

@@ -23,6 +23,7 @@ func logsCommand() *cli.Command {
 			&cli.StringFlag{Name: "since", Usage: "show logs since a timestamp (2013-01-02T13:23:37Z) or relative (42m)"},
 			&cli.StringFlag{Name: "until", Usage: "show logs before a timestamp or relative time"},
 			&cli.BoolFlag{Name: "timestamps", Aliases: []string{"t"}, Usage: "show timestamps"},
+			&cli.BoolFlag{Name: "details", Usage: "show the extra attributes --log-opt labels=, labels-regex=, env= and env-regex= give each line"},
 		},
 		Action: func(c *cli.Context) error {
 			if err := exactArgs(c, 1, 1, "logs [OPTIONS] CONTAINER"); err != nil {
@@ -35,6 +36,7 @@ func logsCommand() *cli.Command {
 			if o.Until, err = engine.ParseTime(c.String("until"), "--until"); err != nil {
 				return err
 			}
+			o.Details = c.Bool("details")
 			return withEngine(c, func(ctx context.Context, e *engine.Engine) error {
 				return e.ContainerLogs(ctx, c.Args().First(), o, os.Stdout, os.Stderr)
 			})

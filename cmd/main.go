@@ -47,8 +47,9 @@ func Main(args []string, version string) int {
 		Before:   setUpLogging,
 		Commands: commands(version),
 		CommandNotFound: func(c *cli.Context, name string) {
-			fmt.Fprintf(os.Stderr, "Error: unknown command %q for skiff: see skiff --help\n", name)
-			os.Exit(errdefs.ExitEngine)
+			path := commandPath(c)
+			fmt.Fprintf(os.Stderr, "Error: unknown command %q for %q: see %s --help\n", name, path, path)
+			os.Exit(exitFailed)
 		},
 		ExitErrHandler: func(*cli.Context, error) {},
 	}
@@ -64,7 +65,7 @@ func Main(args []string, version string) int {
 	if !errors.As(err, &st) {
 		fmt.Fprintf(os.Stderr, "Error: %s\n", oneLine(err))
 	}
-	return errdefs.ExitCode(err)
+	return exitCode(err)
 }
 
 // commands are skiff's commands, Docker's names first.
@@ -78,7 +79,7 @@ func commands(version string) []*cli.Command {
 		imagesCommand(), imageCommand(), inspectCommand(), tagCommand(), rmiCommand(), importCommand(),
 		saveCommand(), loadCommand(), exportCommand(), diffCommand(), historyCommand(), commitCommand(),
 		systemCommand(), infoCommand(), versionCommand(version), eventsCommand(), servicesCommand(), kubeCommand(),
-		generateCommand(), updateCommand(),
+		generateCommand(), updateCommand(), checkpointCommand(),
 	}
 	return append(append(append(cmds, completionCommands()...), stepCommands()...), keeperCommand(), manCommand())
 }
@@ -122,7 +123,7 @@ func usageError(c *cli.Context, err error, _ bool) error {
 		msg = "unknown flag: " + dash + m[1]
 	}
 	name := commandPath(c)
-	return errdefs.Invalid("%s: %s: see %s --help", name, msg, name)
+	return withStatus(exitUsage, errdefs.Invalid("%s: %s: see %s --help", name, msg, name))
 }
 
 // setUpLogging sends skiff's diagnostics (and the libraries') to stderr
@@ -154,7 +155,7 @@ func warn(msg string) { fmt.Fprintf(os.Stderr, "WARNING: %s\n", msg) }
 func exactArgs(c *cli.Context, min, max int, usage string) error {
 	n := c.NArg()
 	if n < min || (max >= 0 && n > max) {
-		return errdefs.Invalid("%q needs %s: usage: skiff %s", c.Command.FullName(), argCount(min, max), usage)
+		return errdefs.Invalid("%q needs %s: usage: skiff %s", strings.TrimPrefix(commandPath(c), "skiff "), argCount(min, max), usage)
 	}
 	return nil
 }
@@ -194,9 +195,12 @@ func commandPath(c *cli.Context) string {
 	return strings.Join(append([]string{"skiff"}, names...), " ")
 }
 
+// errSkipArg, from eachArg's fn, passes over an argument silently.
+var errSkipArg = errors.New("skipped")
+
 // eachArg runs fn for every argument (containers, networks, volumes),
 // printing the argument on success and the error otherwise, as Docker
-// does; the exit status is the first error's when any failed.
+// does; the exit status is 1 when any failed.
 func eachArg(c *cli.Context, usage string, fn func(ctx context.Context, e *engine.Engine, ref string) error) error {
 	if err := exactArgs(c, 1, -1, usage); err != nil {
 		return err
@@ -204,7 +208,9 @@ func eachArg(c *cli.Context, usage string, fn func(ctx context.Context, e *engin
 	return withEngine(c, func(ctx context.Context, e *engine.Engine) error {
 		var first error
 		for _, ref := range c.Args().Slice() {
-			if err := fn(ctx, e, ref); err != nil {
+			if err := fn(ctx, e, ref); errors.Is(err, errSkipArg) {
+				continue
+			} else if err != nil {
 				fmt.Fprintf(os.Stderr, "Error: %s\n", oneLine(err))
 				if first == nil {
 					first = err
@@ -214,7 +220,7 @@ func eachArg(c *cli.Context, usage string, fn func(ctx context.Context, e *engin
 			fmt.Fprintln(c.App.Writer, ref)
 		}
 		if first != nil {
-			return &errdefs.ExitStatus{Code: errdefs.ExitCode(first)}
+			return failed()
 		}
 		return nil
 	})

@@ -27,6 +27,7 @@ func TestOneLine(t *testing.T) {
 		{"class in the middle stays", errors.New("a: not found: b"), "a: not found: b"},
 		{"newlines joined", errors.New("line one\nline two"), "line one line two"},
 		{"exit codes classes", fmt.Errorf("exec: %w", errdefs.ErrCommandNotFound), "exec"},
+		{"two classes", fmt.Errorf("%w: %w", errdefs.NotFound("no user x"), errdefs.ErrCannotInvoke), "no user x"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -92,8 +93,8 @@ func TestUsageError(t *testing.T) {
 			if got := oneLine(err); got != tt.want {
 				t.Errorf("message %q, want %q", got, tt.want)
 			}
-			if errdefs.ExitCode(err) != errdefs.ExitEngine {
-				t.Errorf("exit code %d, want %d", errdefs.ExitCode(err), errdefs.ExitEngine)
+			if exitCode(err) != exitUsage {
+				t.Errorf("exit code %d, want %d (Docker's for a flag it cannot parse)", exitCode(err), exitUsage)
 			}
 		})
 	}
@@ -119,6 +120,36 @@ func TestUsageErrorCommandName(t *testing.T) {
 			}
 			if got := oneLine(err); got != tt.want {
 				t.Fatalf("usage error reads %q, want %q", got, tt.want)
+			}
+		})
+	}
+}
+
+// Docker's exit statuses: 1 for a failed command, 125 for a flag it cannot
+// parse, run's 125/126/127, and a container's own status passed through.
+func TestExitCode(t *testing.T) {
+	tests := []struct {
+		name string
+		err  error
+		want int
+	}{
+		{"success", nil, 0},
+		{"any failure", errdefs.NotFound("no such container: web"), 1},
+		{"engine error outside run", errors.New("boom"), 1},
+		{"usage", withStatus(exitUsage, errdefs.Invalid("unknown flag")), 125},
+		{"run engine error", runStatus(errors.New("boom")), 125},
+		{"run cannot invoke", runStatus(fmt.Errorf("x: %w", errdefs.ErrCannotInvoke)), 126},
+		{"run not found", runStatus(fmt.Errorf("x: %w", errdefs.ErrCommandNotFound)), 127},
+		{"container status", runStatus(&errdefs.ExitStatus{Code: 3}), 3},
+		{"first status kept", runStatus(withStatus(1, errNotTTY)), 1},
+		{"exec start failure", execStatus(fmt.Errorf("%w: %w", errdefs.NotFound("no user"), errdefs.ErrCannotInvoke)), 126},
+		{"exec without a container", execStatus(errdefs.NotFound("no such container")), 1},
+		{"reported per argument", failed(), 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := exitCode(tt.err); got != tt.want {
+				t.Errorf("exitCode(%v) = %d, want %d", tt.err, got, tt.want)
 			}
 		})
 	}

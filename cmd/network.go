@@ -88,14 +88,20 @@ func networkCommand() *cli.Command {
 				Aliases:   []string{"remove"},
 				Usage:     "Remove one or more networks",
 				ArgsUsage: "NETWORK [NETWORK...]",
+				UsageText: "skiff network rm [OPTIONS] NETWORK [NETWORK...]",
+				Flags:     []cli.Flag{&cli.BoolFlag{Name: "force", Aliases: []string{"f"}, Usage: "do not error if the network does not exist"}},
 				Action: func(c *cli.Context) error {
 					return eachArg(c, "network rm NETWORK [NETWORK...]", func(ctx context.Context, e *engine.Engine, ref string) error {
-						return e.NetworkRemove(ctx, ref)
+						err := e.NetworkRemove(ctx, ref)
+						if c.Bool("force") && isNotFound(err) {
+							return errSkipArg // Docker: nothing said of it
+						}
+						return err
 					})
 				},
 			},
 			pruneCommand("Remove all networks no container uses", "skiff network prune [OPTIONS]",
-				"WARNING! This will remove all custom networks not used by at least one container.", nil,
+				"WARNING! This will remove all custom networks not used by at least one container.", "label=KEY[=VALUE], label!=…, until=TIME", nil,
 				func(ctx context.Context, c *cli.Context, e *engine.Engine, f engine.Filters) error {
 					rep, err := e.NetworkPrune(ctx, f)
 					printList(c.App.Writer, "Deleted Networks:", rep.NetworksDeleted, false)

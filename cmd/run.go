@@ -96,9 +96,6 @@ func createCommand() *cli.Command {
 // createOptions turns run/create flags into the engine's options.
 func createOptions(c *cli.Context) (engine.ContainerCreateOptions, error) {
 	var o engine.ContainerCreateOptions
-	if c.NArg() < 1 {
-		return o, errdefs.Invalid("%q needs at least 1 argument: usage: skiff %s [OPTIONS] IMAGE [COMMAND] [ARG...]", c.Command.Name, c.Command.Name)
-	}
 	env, err := collectEnv(c.StringSlice("env-file"), c.StringSlice("env"))
 	if err != nil {
 		return o, err
@@ -148,12 +145,7 @@ func createOptions(c *cli.Context) (engine.ContainerCreateOptions, error) {
 	if o.Isolation, err = isolationOptions(c); err != nil {
 		return o, err
 	}
-	if f := c.String("cidfile"); f != "" {
-		if _, err := os.Stat(f); err == nil {
-			return o, errdefs.Invalid("--cidfile %s already exists: remove it first", f)
-		}
-	}
-	return o, nil
+	return o, o.Validate()
 }
 
 // create makes sure the image is there (as --pull says), creates the
@@ -166,8 +158,10 @@ func create(ctx context.Context, c *cli.Context, e *engine.Engine, o engine.Cont
 			fmt.Fprintf(os.Stderr, "Unable to find image '%s' locally\n", o.Image)
 		}
 	}
-	if err := o.Validate(); err != nil {
-		return "", err
+	if f := c.String("cidfile"); f != "" {
+		if _, err := os.Stat(f); err == nil {
+			return "", fmt.Errorf("--cidfile %s already exists: remove it first: %w", f, errdefs.ErrAlreadyExists)
+		}
 	}
 	if _, err := e.ImageEnsure(ctx, o.Image, c.String("pull"), po, missing); err != nil {
 		return "", err
@@ -189,21 +183,42 @@ func create(ctx context.Context, c *cli.Context, e *engine.Engine, o engine.Cont
 
 // runAction is create and run: create prints the new container's ID; run
 // starts it too, in the background (-d, printing the ID) or attached.
+// Exit statuses are Docker's: a wrong argument count or -it without a
+// terminal 1; invalid options 125; then run 125/126/127 (or the
+// container's status) and create 1.
 func runAction(c *cli.Context) error {
-	o, err := createOptions(c)
-	if err != nil {
+	run := c.Command.Name == "run"
+	if err := exactArgs(c, 1, -1, c.Command.Name+" [OPTIONS] IMAGE [COMMAND] [ARG...]"); err != nil {
 		return err
 	}
-	run := c.Command.Name == "run"
+	if run && !c.Bool("detach") {
+		if err := checkTTY(c.Bool("interactive"), c.Bool("tty")); err != nil {
+			return err
+		}
+	}
+	o, err := createOptions(c)
+	if err != nil {
+		return withStatus(exitUsage, err)
+	}
 	o.StartNext = run
 	detachKeys, err := engine.ParseDetachKeys(c.String("detach-keys"))
 	if err != nil {
-		return err
+		return withStatus(exitUsage, err)
 	}
 	only, err := attachOnly(c)
 	if err != nil {
-		return err
+		return withStatus(exitUsage, err)
 	}
+	err = runOrCreate(c, o, run, detachKeys, only)
+	if run {
+		return runStatus(err)
+	}
+	return err
+}
+
+// runOrCreate creates the container and, for run, starts it, attached
+// to the streams in only (all when empty).
+func runOrCreate(c *cli.Context, o engine.ContainerCreateOptions, run bool, detachKeys []byte, only []string) error {
 	return withEngine(c, func(ctx context.Context, e *engine.Engine) error {
 		id, err := create(ctx, c, e, o)
 		if err != nil {

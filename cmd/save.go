@@ -20,6 +20,7 @@ func saveCommand() *cli.Command {
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "write to a file (a directory for oci-dir) instead of STDOUT"},
 			&cli.StringFlag{Name: "format", Value: engine.FormatDockerArchive, Usage: "docker-archive, oci-archive or oci-dir"},
+			platformFlag("save only this platform's images"),
 		},
 		Action: func(c *cli.Context) error {
 			if err := exactArgs(c, 1, -1, "save [OPTIONS] IMAGE [IMAGE...]"); err != nil {
@@ -32,7 +33,12 @@ func saveCommand() *cli.Command {
 				}
 				o.Writer = c.App.Writer
 			}
-			return withEngine(c, func(ctx context.Context, e *engine.Engine) error { return e.ImageSave(ctx, o) })
+			return withEngine(c, func(ctx context.Context, e *engine.Engine) error {
+				if err := checkPlatform(ctx, c, e, o.Refs...); err != nil {
+					return err
+				}
+				return e.ImageSave(ctx, o)
+			})
 		},
 	}
 }

@@ -140,7 +140,7 @@ func serviceCreate(c *cli.Context) error {
 	}
 	spec, err := createSpec(c, c.Args().Slice(), serviceMounts)
 	if err != nil {
-		return err
+		return withStatus(exitUsage, err) // docker/cli: a flag value it cannot parse
 	}
 	return withEngine(c, func(ctx context.Context, e *engine.Engine) error {
 		res, err := e.ServiceCreate(ctx, spec, engine.ServiceCreateOptions{})
@@ -180,7 +180,7 @@ func serviceUpdate(c *cli.Context) error {
 		spec := svc.Spec
 		if !rollback {
 			if err := updateSpec(c, &spec, serviceMounts); err != nil {
-				return err
+				return withStatus(exitUsage, err)
 			}
 		}
 		o := engine.ServiceUpdateOptions{Version: svc.Version.Index, Rollback: rollback, Force: c.Bool("force")}
@@ -278,7 +278,7 @@ func serviceScale(c *cli.Context) error {
 			}
 		}
 		if first != nil {
-			return &errdefs.ExitStatus{Code: errdefs.ExitCode(first)}
+			return failed()
 		}
 		return nil
 	})

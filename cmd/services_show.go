@@ -294,8 +294,8 @@ func servicePs(c *cli.Context) error {
 	})
 }
 
-// reportMissing prints each lookup error and returns the exit status of
-// the first, as eachArg does; nil when there are none.
+// reportMissing prints each lookup error and returns exit status 1, as
+// eachArg does; nil when there are none.
 func reportMissing(errs []error) error {
 	if len(errs) == 0 {
 		return nil
@@ -303,7 +303,7 @@ func reportMissing(errs []error) error {
 	for _, err := range errs {
 		fmt.Fprintf(os.Stderr, "Error: %s\n", oneLine(err))
 	}
-	return &errdefs.ExitStatus{Code: errdefs.ExitCode(errs[0])}
+	return failed()
 }
 
 // nodeNames maps node IDs to host names (the one node here); empty when

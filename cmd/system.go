@@ -8,10 +8,10 @@ import (
 	"strings"
 	"text/tabwriter"
 
+	"github.com/moby/moby/api/types/system"
 	"github.com/urfave/cli/v2"
 
 	"github.com/skiff-project/skiff/engine"
-	"github.com/skiff-project/skiff/errdefs"
 )
 
 func systemCommand() *cli.Command {
@@ -34,8 +34,11 @@ func systemCommand() *cli.Command {
 				Name:      "df",
 				Usage:     "Show disk usage of images, containers and volumes",
 				UsageText: "skiff system df [OPTIONS]",
-				Flags:     []cli.Flag{&cli.BoolFlag{Name: "verbose", Aliases: []string{"v"}, Usage: "per object"}},
-				Action:    systemDF,
+				Flags: []cli.Flag{
+					&cli.BoolFlag{Name: "verbose", Aliases: []string{"v"}, Usage: "per object"},
+					&cli.StringFlag{Name: "format", Usage: "table, table TEMPLATE, json or a Go template per row ({{.Type}} {{.TotalCount}} {{.Active}} {{.Size}} {{.Reclaimable}}); with -v, a template over .Images, .Containers, .Volumes, .BuildCache"},
+				},
+				Action: systemDF,
 			},
 			{
 				Name:      "prune",
@@ -65,6 +68,7 @@ func systemCommand() *cli.Command {
 			doctorCommand(),
 			serviceCommand(),
 			infoCommand(),
+			eventsCommand(),
 		},
 	}
 }
@@ -102,7 +106,7 @@ func systemCheck(c *cli.Context) error {
 				fmt.Fprint(w, ": run skiff system check --repair to fix them")
 			}
 			fmt.Fprintln(w)
-			return &errdefs.ExitStatus{Code: 1}
+			return failed()
 		}
 		return nil
 	})
@@ -204,31 +208,85 @@ func dockerHostLine(info cliInfo) string {
 	return info.DockerHost + " (not listening: start it with " + systemctl + " start skiff.socket, or skiff system service)"
 }
 
+// dfRow is one line of `system df`, with Docker's field names.
+type dfRow struct {
+	Type        string
+	TotalCount  string
+	Active      string
+	Size        string
+	Reclaimable string
+}
+
+// dfRows are system df's lines: images, containers, local volumes and
+// the build cache (counted with the images here).
+func dfRows(du *system.DiskUsage) []any {
+	pct := func(part, whole int64) string {
+		if whole == 0 {
+			return humanBytes(part)
+		}
+		return fmt.Sprintf("%s (%d%%)", humanBytes(part), part*100/whole)
+	}
+	row := func(typ string, total, active, size, reclaimable int64) dfRow {
+		return dfRow{Type: typ, TotalCount: fmt.Sprint(total), Active: fmt.Sprint(active), Size: humanBytes(size), Reclaimable: pct(reclaimable, size)}
+	}
+	iu, cu, vu := du.ImageUsage, du.ContainerUsage, du.VolumeUsage
+	return []any{
+		row("Images", iu.TotalCount, iu.ActiveCount, iu.TotalSize, iu.Reclaimable),
+		row("Containers", cu.TotalCount, cu.ActiveCount, cu.TotalSize, cu.Reclaimable),
+		row("Local Volumes", vu.TotalCount, vu.ActiveCount, vu.TotalSize, vu.Reclaimable),
+		row("Build Cache", 0, 0, 0, 0),
+	}
+}
+
+// dfVerbose is what `system df -v --format` templates see, as Docker's:
+// the rows of images, containers, volumes and the build cache.
+func dfVerbose(du *system.DiskUsage) any {
+	v := struct {
+		Images     []imageRow
+		Containers []psRow
+		Volumes    []volumeRow
+		BuildCache []any
+	}{Images: []imageRow{}, Containers: []psRow{}, Volumes: []volumeRow{}, BuildCache: []any{}}
+	for _, img := range du.ImageUsage.Items {
+		v.Images = append(v.Images, imageRows(img, true)...)
+	}
+	for _, ctr := range du.ContainerUsage.Items {
+		v.Containers = append(v.Containers, psRowFor(ctr, true, true))
+	}
+	for _, vol := range du.VolumeUsage.Items {
+		v.Volumes = append(v.Volumes, volumeRow{Driver: vol.Driver, Name: vol.Name, Mountpoint: vol.Mountpoint, Labels: joinLabels(vol.Labels),
+			Scope: vol.Scope, Size: humanBytes(vol.UsageData.Size), Links: fmt.Sprint(vol.UsageData.RefCount), CreatedAt: vol.CreatedAt})
+	}
+	return v
+}
+
 func systemDF(c *cli.Context) error {
+	if err := exactArgs(c, 0, 0, "system df [OPTIONS]"); err != nil {
+		return err
+	}
+	format := c.String("format")
+	if format != "" && format != "json" && !strings.HasPrefix(format, "table") {
+		if _, err := parseTemplate(format); err != nil {
+			return err
+		}
+	}
 	return withEngine(c, func(ctx context.Context, e *engine.Engine) error {
 		du, err := e.SystemDF(ctx)
 		if err != nil {
 			return err
 		}
-		pct := func(part, whole int64) string {
-			if whole == 0 {
-				return humanBytes(part)
-			}
-			return fmt.Sprintf("%s (%d%%)", humanBytes(part), part*100/whole)
+		if c.Bool("verbose") && format != "" && format != "table" {
+			return writeInspect(c.App.Writer, []any{dfVerbose(du)}, format)
 		}
-		w := tabwriter.NewWriter(c.App.Writer, 10, 1, 3, ' ', 0)
-		fmt.Fprintln(w, "TYPE\tTOTAL\tACTIVE\tSIZE\tRECLAIMABLE")
-		iu, cu, vu := du.ImageUsage, du.ContainerUsage, du.VolumeUsage
-		fmt.Fprintf(w, "Images\t%d\t%d\t%s\t%s\n", iu.TotalCount, iu.ActiveCount, humanBytes(iu.TotalSize), pct(iu.Reclaimable, iu.TotalSize))
-		fmt.Fprintf(w, "Containers\t%d\t%d\t%s\t%s\n", cu.TotalCount, cu.ActiveCount, humanBytes(cu.TotalSize), pct(cu.Reclaimable, cu.TotalSize))
-		fmt.Fprintf(w, "Local Volumes\t%d\t%d\t%s\t%s\n", vu.TotalCount, vu.ActiveCount, humanBytes(vu.TotalSize), pct(vu.Reclaimable, vu.TotalSize))
-		fmt.Fprintf(w, "Build Cache\t0\t0\t0B\t0B\n")
-		if err := w.Flush(); err != nil {
+		lf := listFormat{format: format, defTable: "{{.Type}}\t{{.TotalCount}}\t{{.Active}}\t{{.Size}}\t{{.Reclaimable}}",
+			header: headerFor(dfRow{}, map[string]string{"TotalCount": "TOTAL"})}
+		if err := lf.write(c.App.Writer, dfRows(du)); err != nil {
 			return err
 		}
 		if !c.Bool("verbose") {
 			return nil
 		}
+		iu, cu, vu := du.ImageUsage, du.ContainerUsage, du.VolumeUsage
 		fmt.Fprintln(c.App.Writer, "\nImages space usage:")
 		rows := []any{}
 		for _, img := range iu.Items {
@@ -240,7 +298,7 @@ func systemDF(c *cli.Context) error {
 			return err
 		}
 		fmt.Fprintln(c.App.Writer, "\nContainers space usage:")
-		w = tabwriter.NewWriter(c.App.Writer, 10, 1, 3, ' ', 0)
+		w := tabwriter.NewWriter(c.App.Writer, 10, 1, 3, ' ', 0)
 		fmt.Fprintln(w, "CONTAINER ID\tIMAGE\tSIZE\tSTATUS\tNAMES")
 		for _, ctr := range cu.Items {
 			fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\n", ctr.ID[:12], ctr.Image, humanBytes(ctr.SizeRw), ctr.Status, strings.TrimPrefix(ctr.Names[0], "/"))

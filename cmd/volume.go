@@ -37,7 +37,7 @@ func volumeCommand() *cli.Command {
 				Flags: []cli.Flag{
 					&cli.StringFlag{Name: "driver", Aliases: []string{"d"}, Value: "local", Usage: "only local exists"},
 					&cli.StringSliceFlag{Name: "label", Aliases: []string{"l"}, Usage: "set metadata KEY=VALUE"},
-					&cli.StringSliceFlag{Name: "opt", Aliases: []string{"o"}, Usage: "driver option KEY=VALUE (recorded; the local driver keeps a plain directory)"},
+					&cli.StringSliceFlag{Name: "opt", Aliases: []string{"o"}, Usage: "local driver option: type=tmpfs|none (as root any file system), device=tmpfs|/host/path, o=MOUNT-OPTIONS (o=bind for a host directory)"},
 				},
 				Action: func(c *cli.Context) error {
 					if err := exactArgs(c, 0, 1, "volume create [OPTIONS] [VOLUME]"); err != nil {
@@ -98,7 +98,7 @@ func volumeCommand() *cli.Command {
 			},
 			pruneCommand("Remove unused anonymous volumes (all unused ones with -a)", "skiff volume prune [OPTIONS]",
 				"WARNING! This will remove anonymous local volumes not used by at least one container.",
-				[]cli.Flag{&cli.BoolFlag{Name: "all", Aliases: []string{"a"}, Usage: "named volumes too"}},
+				"label=KEY[=VALUE], label!=…, all=true|false", []cli.Flag{&cli.BoolFlag{Name: "all", Aliases: []string{"a"}, Usage: "named volumes too"}},
 				func(ctx context.Context, c *cli.Context, e *engine.Engine, f engine.Filters) error {
 					rep, err := e.VolumePrune(ctx, c.Bool("all"), f)
 					if err != nil {

@@ -1,6 +1,7 @@
 package container
 
 import (
+	"regexp"
 	"strconv"
 	"strings"
 
@@ -61,8 +62,13 @@ func ParseLogOpts(opts []string) (LogConfig, error) {
 			if n, err := strconv.Atoi(v); err != nil || n < 1 {
 				return lc, errdefs.Invalid("invalid --log-opt %q: a number ≥ 1", o)
 			}
+		case ok && (k == "labels" || k == "env"):
+		case ok && (k == "labels-regex" || k == "env-regex"):
+			if _, err := regexp.Compile(v); err != nil {
+				return lc, errdefs.Invalid("invalid --log-opt %q: %v", o, err)
+			}
 		default:
-			return lc, errdefs.Invalid("invalid --log-opt %q: json-file takes max-size and max-file", o)
+			return lc, errdefs.Invalid("invalid --log-opt %q: json-file takes max-size, max-file, labels, labels-regex, env and env-regex", o)
 		}
 		lc.Config[k] = v
 	}

@@ -32,6 +32,10 @@ type ExecOptions = runtime.ExecOptions
 // LogOptions select what ContainerLogs writes.
 type LogOptions = supervisor.LogOptions
 
+// FormatLogAttrs is log attributes as `logs --details` shows them:
+// k=v,k=v, sorted, query-escaped (Docker's).
+func FormatLogAttrs(attrs map[string]string) string { return container.FormatLogAttrs(attrs) }
+
 // ErrDetached ends an attach on the detach keys: the container runs on.
 var ErrDetached = supervisor.ErrDetached
 
@@ -315,7 +319,10 @@ func (e *Engine) ContainerExec(ctx context.Context, ref string, o ExecOptions) e
 	}
 	err = runtime.Exec(ref, o)
 	var st *errdefs.ExitStatus
-	if started && !o.Detach && (err == nil || errors.As(err, &st)) {
+	switch {
+	case errors.Is(err, ErrDetached):
+		containerEvent(c, "exec_detach", map[string]string{"execID": id})
+	case started && !o.Detach && (err == nil || errors.As(err, &st)):
 		containerEvent(c, "exec_die", map[string]string{"execID": id, "exitCode": strconv.Itoa(errdefs.ExitCode(err))})
 	}
 	return err

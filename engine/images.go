@@ -176,6 +176,9 @@ type ImageListOptions struct {
 	All bool // a build's intermediate images too
 	// Filters: dangling, reference, label, before, since.
 	Filters Filters
+	// Containers counts the containers (any state) of each image into
+	// Summary.Containers; otherwise it is -1, as in Docker's list.
+	Containers bool
 }
 
 // ImageList lists images, as Docker's API does: RepoTags in the familiar
@@ -190,6 +193,16 @@ func (e *Engine) ImageList(ctx context.Context, o ImageListOptions) ([]image.Sum
 		return nil, err
 	}
 	out := []image.Summary{}
+	used := map[string]int64{}
+	if o.Containers {
+		ctrs, err := container.List()
+		if err != nil {
+			return nil, err
+		}
+		for _, c := range ctrs {
+			used[c.ImageID]++
+		}
+	}
 	err = e.withStore(func(st *storage.Store) error {
 		imgs, err := st.Images()
 		if err != nil {
@@ -216,6 +229,9 @@ func (e *Engine) ImageList(ctx context.Context, o ImageListOptions) ([]image.Sum
 				continue
 			}
 			sm := imageSummary(img)
+			if o.Containers {
+				sm.Containers = used[img.ID]
+			}
 			if refs := f["reference"]; len(refs) > 0 {
 				sm.RepoTags = slices.DeleteFunc(sm.RepoTags, func(t string) bool { return !matchReference(refs, t) })
 				// Digests of other repositories go too, as in Docker (the
@@ -423,11 +439,28 @@ func noSuchImage(ref string) error {
 }
 
 // ImagePrune removes dangling images (with all, every image no container
-// uses) and reports them.
-func (e *Engine) ImagePrune(ctx context.Context, all bool) (image.PruneReport, error) {
+// uses) and reports them. Filters (Docker's): dangling=false (all),
+// until=, label=, label!=.
+func (e *Engine) ImagePrune(ctx context.Context, all bool, f Filters) (image.PruneReport, error) {
 	var rep image.PruneReport
-	err := e.withStore(func(st *storage.Store) error {
-		removed, err := st.PruneImages(all)
+	if err := f.check("dangling", "until", "label", "label!"); err != nil {
+		return rep, err
+	}
+	if d, err := f.boolValue("dangling"); err != nil {
+		return rep, err
+	} else if d != nil && !*d {
+		all = true
+	}
+	until, err := untilFilter(f)
+	if err != nil {
+		return rep, err
+	}
+	take := func(img *storage.Image) bool {
+		labels := img.Config.Config.Labels
+		return f.labels("label", labels) && !labelsMatchAny(f["label!"], labels) && (until.IsZero() || img.Created.Before(until))
+	}
+	err = e.withStore(func(st *storage.Store) error {
+		removed, err := st.PruneImages(all, take)
 		for _, id := range removed {
 			rep.ImagesDeleted = append(rep.ImagesDeleted, image.DeleteResponse{Deleted: id})
 		}
@@ -440,12 +473,32 @@ func (e *Engine) ImagePrune(ctx context.Context, all bool) (image.PruneReport, e
 	return rep, err
 }
 
-// BuildPrune empties the build cache: intermediate images, cached steps
-// and RUN cache mounts. It reports the images it removed.
-func (e *Engine) BuildPrune(ctx context.Context) ([]string, error) {
+// BuildPruneOptions are `builder prune`'s: --filter until= (or
+// unused-for=): only cache older than that; --keep-storage: keep the
+// newest cache up to that many bytes.
+type BuildPruneOptions struct {
+	Filters     Filters
+	KeepStorage int64
+}
+
+// BuildPrune empties the build cache, or the part of it o selects:
+// intermediate images, cached steps and RUN cache mounts. It reports the
+// images it removed.
+func (e *Engine) BuildPrune(ctx context.Context, o BuildPruneOptions) ([]string, error) {
+	f := Filters{"until": append(o.Filters["until"], o.Filters["unused-for"]...)}
+	if err := o.Filters.check("until", "unused-for"); err != nil {
+		return nil, err
+	}
+	until, err := untilFilter(f)
+	if err != nil {
+		return nil, err
+	}
+	if o.KeepStorage < 0 {
+		return nil, errdefs.Invalid("invalid --keep-storage %d: want a size of 0 or more", o.KeepStorage)
+	}
 	var removed []string
-	err := e.withStore(func(st *storage.Store) (err error) {
-		removed, err = st.PruneBuild()
+	err = e.withStore(func(st *storage.Store) (err error) {
+		removed, err = st.PruneBuildWith(storage.BuildPruneOptions{Until: until, KeepStorage: o.KeepStorage})
 		return err
 	})
 	if err == nil {
@@ -482,6 +535,9 @@ type ImageImportOptions struct {
 	Changes []string // Dockerfile instructions: CMD, ENTRYPOINT, ENV, …
 	Message string
 	Name    string // REPOSITORY[:TAG] or ""
+	// Platform, os[/arch[/variant]], is recorded as the image's; "" is
+	// this host's.
+	Platform string
 }
 
 // ImageImport makes a one-layer image from a root file system tarball
@@ -491,9 +547,17 @@ func (e *Engine) ImageImport(ctx context.Context, r io.Reader, o ImageImportOpti
 	if err != nil {
 		return "", err
 	}
+	io := storage.ImportOptions{Changes: o.Changes, Message: o.Message, Name: name}
+	if o.Platform != "" {
+		p, err := ParsePlatform(o.Platform)
+		if err != nil {
+			return "", err
+		}
+		io.Platform = &p
+	}
 	var id string
 	err = e.withStore(func(st *storage.Store) error {
-		img, err := st.Import(ctx, r, storage.ImportOptions{Changes: o.Changes, Message: o.Message, Name: name})
+		img, err := st.Import(ctx, r, io)
 		if err == nil {
 			id = img.ID
 			if name != "" {
@@ -513,11 +577,20 @@ type LoadedImage struct {
 }
 
 // ImageLoad stores every image of a docker-archive or oci-archive read
-// from r, or of the OCI layout in dir; all or nothing.
-func (e *Engine) ImageLoad(ctx context.Context, r io.Reader, dir string) ([]LoadedImage, error) {
+// from r, or of the OCI layout in dir; all or nothing. With platform
+// (os[/arch[/variant]]) only the images of that platform are stored.
+func (e *Engine) ImageLoad(ctx context.Context, r io.Reader, dir, platform string) ([]LoadedImage, error) {
 	var out []LoadedImage
+	lo := storage.LoadOptions{Reader: r, Dir: dir}
+	if platform != "" {
+		p, err := ParsePlatform(platform)
+		if err != nil {
+			return nil, err
+		}
+		lo.Platform = &p
+	}
 	err := e.withStore(func(st *storage.Store) error {
-		imgs, err := st.Load(ctx, storage.LoadOptions{Reader: r, Dir: dir})
+		imgs, err := st.Load(ctx, lo)
 		for _, img := range imgs {
 			out = append(out, LoadedImage{ID: "sha256:" + img.ID, Names: familiar(img.Names)})
 			if err == nil {

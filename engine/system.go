@@ -323,6 +323,9 @@ func (e *Engine) SystemDF(ctx context.Context) (*system.DiskUsage, error) {
 	return du, nil
 }
 
+// untilOnly is the until filter of f, the one the build cache takes.
+func untilOnly(f Filters) Filters { return Filters{"until": f["until"]} }
+
 // SystemPruneOptions are `system prune`'s.
 type SystemPruneOptions struct {
 	All     bool // every unused image, not only dangling ones
@@ -354,14 +357,14 @@ func (e *Engine) SystemPrune(ctx context.Context, o SystemPruneOptions) (*System
 		return rep, err
 	}
 	rep.Networks = nr.NetworksDeleted
-	ir, err := e.ImagePrune(ctx, o.All)
+	ir, err := e.ImagePrune(ctx, o.All, o.Filters)
 	if err != nil {
 		return rep, err
 	}
 	for _, d := range ir.ImagesDeleted {
 		rep.Images = append(rep.Images, d.Deleted)
 	}
-	cache, err := e.BuildPrune(ctx) // Docker's system prune takes the build cache too
+	cache, err := e.BuildPrune(ctx, BuildPruneOptions{Filters: untilOnly(o.Filters)}) // Docker's system prune takes the build cache too
 	if err != nil {
 		return rep, err
 	}

@@ -19,7 +19,7 @@ import (
 type VolumeCreateOptions struct {
 	Driver  string // only local
 	Labels  map[string]string
-	Options map[string]string // type, device, o (recorded)
+	Options map[string]string // type, device, o: a file system mounted on the volume (see storage.MountVolume)
 }
 
 // VolumeCreate makes a volume; an empty name gets a random one.

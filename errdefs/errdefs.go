@@ -72,8 +72,13 @@ var classes = []error{ErrNotFound, ErrInvalidArgument, ErrConflict, ErrUnavailab
 // suffixes that only matter for exit codes and HTTP statuses.
 func Message(err error) string {
 	s := err.Error()
-	for _, class := range classes {
-		s = strings.TrimSuffix(s, ": "+class.Error())
+	for trimmed := true; trimmed; {
+		trimmed = false
+		for _, class := range classes {
+			if t := strings.TrimSuffix(s, ": "+class.Error()); t != s {
+				s, trimmed = t, true
+			}
+		}
 	}
 	return strings.ReplaceAll(s, "\n", " ")
 }

@@ -279,7 +279,8 @@ func healthConfig(ih *v1.HealthConfig, o HealthOptions) (*container.Healthcheck,
 		if o.Cmd != "" || o.Interval != 0 || o.Timeout != 0 || o.Retries != 0 || o.StartPeriod != 0 || o.StartInterval != 0 {
 			return nil, errdefs.Invalid("--no-healthcheck conflicts with --health-* options")
 		}
-		return nil, nil
+		// Docker records it, so inspect shows it and commit keeps it.
+		return &container.Healthcheck{Test: []string{"NONE"}}, nil
 	}
 	if o.Cmd != "" {
 		o.Test = []string{"CMD-SHELL", o.Cmd}

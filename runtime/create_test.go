@@ -58,7 +58,7 @@ func TestHealthConfig(t *testing.T) {
 		{name: "image's", image: image, want: imageHC},
 		{name: "image's NONE", image: &v1.HealthConfig{Test: []string{"NONE"}}, want: nil},
 		{name: "image with empty test", image: &v1.HealthConfig{Interval: time.Second}, want: nil},
-		{name: "--no-healthcheck", image: image, o: HealthOptions{None: true}, want: nil},
+		{name: "--no-healthcheck", image: image, o: HealthOptions{None: true}, want: &container.Healthcheck{Test: []string{"NONE"}}},
 		{name: "--health-cmd alone", o: HealthOptions{Cmd: "curl -f localhost"}, want: &container.Healthcheck{Test: []string{"CMD-SHELL", "curl -f localhost"}}},
 		{name: "--health-cmd replaces the image's test only", image: image, o: HealthOptions{Cmd: "true"},
 			want: &container.Healthcheck{Test: []string{"CMD-SHELL", "true"}, Interval: 10 * time.Second, Timeout: 2 * time.Second, StartPeriod: time.Second, Retries: 5}},

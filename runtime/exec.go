@@ -1,6 +1,7 @@
 package runtime
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/skiff-project/skiff/container"
 	"github.com/skiff-project/skiff/errdefs"
+	"github.com/skiff-project/skiff/supervisor"
 )
 
 // ExecOptions describe `skiff exec`.
@@ -36,6 +38,9 @@ type ExecOptions struct {
 	Width, Height uint16
 	// Started, when set, gets the process's pid once it runs.
 	Started func(pid int)
+	// DetachKeys, typed on an interactive TTY's input, detach: Exec
+	// returns supervisor.ErrDetached and the process runs on.
+	DetachKeys []byte
 }
 
 // Exec runs a process in a running container's namespaces and returns
@@ -66,7 +71,7 @@ func Exec(ref string, o ExecOptions) error {
 	root := fmt.Sprintf("/proc/%d/root", c.State.Pid)
 	user, err := resolveUser(root, firstNonEmpty(o.User, c.Config.User))
 	if err != nil {
-		return err
+		return cannotStart(err)
 	}
 	groups, err := resolveGroups(root, c.HostConfig.Isolation.GroupAdd) // as Docker's exec
 	if err != nil {
@@ -87,7 +92,7 @@ func Exec(ref string, o ExecOptions) error {
 	switch {
 	case o.Detach:
 	case o.TTY:
-		if term, err = newTTY(p, o.Stdin, o.Interactive, o.Resize == nil, o.Width, o.Height); err != nil {
+		if term, err = newTTY(p, supervisor.NewDetachReader(o.Stdin, o.DetachKeys), o.Interactive, o.Resize == nil, o.Width, o.Height); err != nil {
 			return err
 		}
 		defer term.close()
@@ -123,7 +128,7 @@ func Exec(ref string, o ExecOptions) error {
 		p.Stdout, p.Stderr = o.Stdout, o.Stderr
 	}
 	if err := lc.Run(p); err != nil {
-		return startError(o.Cmd[0], err)
+		return cannotStart(startError(o.Cmd[0], err))
 	}
 	if o.Started != nil {
 		if pid, err := p.Pid(); err == nil {
@@ -156,7 +161,13 @@ func Exec(ref string, o ExecOptions) error {
 			}()
 		}
 	}
-	code := waitStatus(p)
+	code, detached := waitOrDetach(p, term)
+	if detached {
+		if err := term.handOff(); err != nil {
+			return err
+		}
+		return supervisor.ErrDetached
+	}
 	if term != nil {
 		term.wait()
 	}
@@ -164,6 +175,31 @@ func Exec(ref string, o ExecOptions) error {
 		return &errdefs.ExitStatus{Code: code}
 	}
 	return nil
+}
+
+// waitOrDetach waits for the process's exit status, or for the detach
+// keys on its terminal (detached).
+func waitOrDetach(p *libcontainer.Process, term *ttyIO) (code int, detached bool) {
+	if term == nil {
+		return waitStatus(p), false
+	}
+	exited := make(chan int, 1)
+	go func() { exited <- waitStatus(p) }()
+	select {
+	case code := <-exited:
+		return code, false
+	case <-term.detached:
+		return 0, true
+	}
+}
+
+// cannotStart marks a failure to start an exec'd process as Docker's
+// daemon does: 126 unless it is already a 126 or 127 (no such command).
+func cannotStart(err error) error {
+	if errors.Is(err, errdefs.ErrCannotInvoke) || errors.Is(err, errdefs.ErrCommandNotFound) {
+		return err
+	}
+	return fmt.Errorf("%w: %w", err, errdefs.ErrCannotInvoke)
 }
 
 func cut(kv string) (string, string, bool) {

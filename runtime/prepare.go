@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 
@@ -205,11 +206,16 @@ func gidMapped(gid int) bool {
 	return false
 }
 
+// cwdFailed is libcontainer's failure to enter the working directory.
+var cwdFailed = regexp.MustCompile(`chdir to cwd \("([^"]*)"\)`)
+
 // startError classifies a failure to start the command: 127 when it does
 // not exist, 126 when it cannot be executed, 125 otherwise.
 func startError(cmd string, err error) error {
 	msg := err.Error()
 	switch {
+	case cwdFailed.MatchString(msg):
+		return fmt.Errorf("starting %s: working directory %s: %s: %w", cmd, cwdFailed.FindStringSubmatch(msg)[1], lastPart(msg), errdefs.ErrCannotInvoke)
 	case strings.Contains(msg, "executable file not found") || strings.Contains(msg, "no such file or directory"):
 		return fmt.Errorf("starting container: %s: executable file not found in $PATH or the image: %w", cmd, errdefs.ErrCommandNotFound)
 	case strings.Contains(msg, "permission denied") || strings.Contains(msg, "is a directory") || strings.Contains(msg, "exec format error"):
@@ -239,7 +245,10 @@ func resolveMounts(ms []container.Mount, rootfs string, user ExecUser) ([]specs.
 			if err != nil {
 				return nil, fmt.Errorf("volume %s for %s: %w", m.Source, m.Destination, err)
 			}
-			if !m.NoCopy && !v.Populated {
+			if err := storage.MountVolume(v); err != nil {
+				return nil, err
+			}
+			if !m.NoCopy && (!v.Populated || v.NeedsMount()) {
 				imgPath, err := securejoin.SecureJoin(rootfs, m.Destination)
 				if err != nil {
 					return nil, err

@@ -1,14 +1,20 @@
 package runtime
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"os"
+	"os/exec"
 	"sync"
+	"syscall"
 
 	"github.com/containerd/console"
 	"github.com/opencontainers/runc/libcontainer"
 	"github.com/opencontainers/runc/libcontainer/utils"
+	"golang.org/x/sys/unix"
+
+	"github.com/skiff-project/skiff/supervisor"
 )
 
 // ttyIO gives a container process a pty and joins it to the caller:
@@ -22,6 +28,8 @@ type ttyIO struct {
 	raw           bool
 	pty           console.Console
 	wg            sync.WaitGroup
+	// detached is closed when the detach keys end the input.
+	detached chan struct{}
 }
 
 // newTTY gives p a pty. With host, it is sized like the caller's
@@ -33,7 +41,7 @@ func newTTY(p *libcontainer.Process, stdin io.Reader, input, host bool, width, h
 	if err != nil {
 		return nil, fmt.Errorf("creating console socket: %w", err)
 	}
-	t := &ttyIO{parent: parent, child: child, raw: input}
+	t := &ttyIO{parent: parent, child: child, raw: input, detached: make(chan struct{})}
 	if input {
 		t.stdin = stdin
 	}
@@ -76,13 +84,16 @@ func (t *ttyIO) attach(stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	_ = console.ClearONLCR(pty.Fd())
 	t.pty = pty
 	if t.host != nil && t.raw {
 		_ = t.host.SetRaw()
 	}
 	if t.stdin != nil {
-		go func() { _, _ = io.Copy(pty, t.stdin) }()
+		go func() {
+			if _, err := io.Copy(pty, t.stdin); errors.Is(err, supervisor.ErrDetached) {
+				close(t.detached)
+			}
+		}()
 	}
 	t.wg.Add(1)
 	go func() {
@@ -110,4 +121,33 @@ func (t *ttyIO) close() {
 	}
 	t.parent.Close()
 	t.child.Close()
+}
+
+// handOff gives the pty to a small process (skiff-supervisor's drain) that
+// keeps it open and reads and drops its output, so the process on it runs
+// on after the caller detached and exits, as it would under Docker's
+// daemon.
+func (t *ttyIO) handOff() error {
+	self, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	bin, err := supervisorBinary(self)
+	if err != nil {
+		return err
+	}
+	fd, err := unix.Dup(int(t.pty.Fd()))
+	if err != nil {
+		return fmt.Errorf("keeping the detached process's terminal: %w", err)
+	}
+	f := os.NewFile(uintptr(fd), "pty")
+	defer f.Close()
+	cmd := exec.Command(bin, supervisor.DrainArg)
+	cmd.ExtraFiles = []*os.File{f}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	cmd.Dir = "/"
+	if err := cmd.Start(); err != nil {
+		return fmt.Errorf("keeping the detached process's terminal: %w", err)
+	}
+	return cmd.Process.Release()
 }

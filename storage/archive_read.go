@@ -29,6 +29,9 @@ import (
 type LoadOptions struct {
 	Reader io.Reader
 	Dir    string
+	// Platform, when set, loads only the images of that platform (load
+	// --platform); by default an index gives this host's image.
+	Platform *v1.Platform
 }
 
 // LoadedImage is one image `skiff load` stored.
@@ -47,9 +50,18 @@ func (s *Store) Load(ctx context.Context, o LoadOptions) ([]LoadedImage, error) 
 		return nil, err
 	}
 	defer cleanup()
-	imgs, err := readArchive(root)
+	want := v1.Platform{OS: "linux", Architecture: goruntime.GOARCH}
+	if o.Platform != nil {
+		want = *o.Platform
+	}
+	imgs, err := readArchive(root, want)
 	if err != nil {
 		return nil, err
+	}
+	if o.Platform != nil {
+		if imgs = onlyPlatform(imgs, want); len(imgs) == 0 {
+			return nil, errdefs.NotFound("loading the archive: it holds no image for %s", PlatformString(want))
+		}
 	}
 	return s.putArchiveImages(ctx, root, imgs)
 }
@@ -221,14 +233,14 @@ const (
 // before anything is stored: every referenced file exists, the OCI blobs
 // match their digests and sizes, the configs parse and list as many diff
 // IDs as there are layers.
-func readArchive(root *os.Root) ([]archiveImage, error) {
+func readArchive(root *os.Root, want v1.Platform) ([]archiveImage, error) {
 	var imgs []archiveImage
 	var err error
 	switch {
 	case exists(root, dockerManifestFile):
 		imgs, err = readDockerArchive(root)
 	case exists(root, ociIndexFile):
-		imgs, err = readOCILayout(root)
+		imgs, err = readOCILayout(root, want)
 	default:
 		return nil, errdefs.Invalid("loading the archive: it has neither %s (docker-archive) nor %s (OCI layout): is it an image archive made by skiff save or docker save?", dockerManifestFile, ociIndexFile)
 	}
@@ -344,7 +356,7 @@ const (
 	annotationRefName        = "org.opencontainers.image.ref.name"
 )
 
-func readOCILayout(root *os.Root) ([]archiveImage, error) {
+func readOCILayout(root *os.Root, want v1.Platform) ([]archiveImage, error) {
 	layout, err := readSmall(root, ociLayoutFile)
 	if err != nil {
 		return nil, err
@@ -366,7 +378,7 @@ func readOCILayout(root *os.Root) ([]archiveImage, error) {
 	var out []archiveImage
 	for _, d := range idx.Manifests {
 		names := ociNames(d.Annotations)
-		desc, err := resolvePlatform(root, d, 0)
+		desc, err := resolvePlatform(root, d, 0, want)
 		if err != nil {
 			return nil, err
 		}
@@ -405,8 +417,8 @@ func ociNames(ann map[string]string) []string {
 	return nil
 }
 
-// resolvePlatform follows nested indexes to the manifest for this host.
-func resolvePlatform(root *os.Root, d v1.Descriptor, depth int) (v1.Descriptor, error) {
+// resolvePlatform follows nested indexes to the manifest for want.
+func resolvePlatform(root *os.Root, d v1.Descriptor, depth int, want v1.Platform) (v1.Descriptor, error) {
 	if !d.MediaType.IsIndex() {
 		return d, nil
 	}
@@ -422,11 +434,38 @@ func resolvePlatform(root *os.Root, d v1.Descriptor, depth int) (v1.Descriptor, 
 		return d, errdefs.Invalid("loading the archive: index %s: %v", d.Digest, err)
 	}
 	for _, m := range idx.Manifests {
-		if m.Platform == nil || (m.Platform.OS == "linux" && m.Platform.Architecture == goruntime.GOARCH) {
-			return resolvePlatform(root, m, depth+1)
+		if m.Platform == nil || PlatformMatches(want, *m.Platform) {
+			return resolvePlatform(root, m, depth+1, want)
 		}
 	}
-	return d, errdefs.NotFound("loading the archive: index %s has no image for linux/%s", d.Digest, goruntime.GOARCH)
+	return d, errdefs.NotFound("loading the archive: index %s has no image for %s", d.Digest, PlatformString(want))
+}
+
+// onlyPlatform keeps the images whose config is of platform want.
+func onlyPlatform(imgs []archiveImage, want v1.Platform) []archiveImage {
+	var out []archiveImage
+	for _, img := range imgs {
+		var cfg v1.ConfigFile
+		if json.Unmarshal(img.Config, &cfg) == nil && PlatformMatches(want, v1.Platform{OS: cfg.OS, Architecture: cfg.Architecture, Variant: cfg.Variant}) {
+			out = append(out, img)
+		}
+	}
+	return out
+}
+
+// PlatformMatches reports whether have is the platform want names; a
+// want without a variant takes any variant.
+func PlatformMatches(want, have v1.Platform) bool {
+	return want.OS == have.OS && want.Architecture == have.Architecture && (want.Variant == "" || want.Variant == have.Variant)
+}
+
+// PlatformString is os/arch[/variant].
+func PlatformString(p v1.Platform) string {
+	s := p.OS + "/" + p.Architecture
+	if p.Variant != "" {
+		s += "/" + p.Variant
+	}
+	return s
 }
 
 // blobPath is where an OCI layout keeps the blob of d.

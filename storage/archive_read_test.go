@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	goruntime "runtime"
 	"testing"
 
 	"github.com/google/go-containerregistry/pkg/name"
@@ -21,6 +22,9 @@ import (
 
 	"github.com/skiff-project/skiff/errdefs"
 )
+
+// hostPlatform is what load picks from an index by default.
+var hostPlatform = v1.Platform{OS: "linux", Architecture: goruntime.GOARCH}
 
 func tempRoot(t testing.TB) (*os.Root, string) {
 	t.Helper()
@@ -127,7 +131,7 @@ func TestReadDockerArchive(t *testing.T) {
 	if err := extractArchive(&buf, root); err != nil {
 		t.Fatal(err)
 	}
-	imgs, err := readArchive(root)
+	imgs, err := readArchive(root, hostPlatform)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -161,7 +165,7 @@ func TestReadOCILayout(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer root.Close()
-	imgs, err := readArchive(root)
+	imgs, err := readArchive(root, hostPlatform)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -175,7 +179,7 @@ func TestReadOCILayout(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, "blobs", "sha256", d.Hex), []byte("changed"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := readArchive(root); err == nil || !errors.Is(err, errdefs.ErrInvalidArgument) {
+	if _, err := readArchive(root, hostPlatform); err == nil || !errors.Is(err, errdefs.ErrInvalidArgument) {
 		t.Errorf("a changed blob: err %v, want an invalid-argument error", err)
 	}
 }
@@ -206,7 +210,7 @@ func TestReadArchiveErrors(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			if _, err := readArchive(root); err == nil {
+			if _, err := readArchive(root, hostPlatform); err == nil {
 				t.Fatal("want an error")
 			}
 		})
@@ -234,7 +238,7 @@ func FuzzExtractArchive(f *testing.F) {
 		}
 		defer root.Close()
 		if extractTar(bytes.NewReader(data), root) == nil {
-			_, _ = readArchive(root)
+			_, _ = readArchive(root, hostPlatform)
 		}
 		ents, _ := os.ReadDir(parent)
 		if len(ents) != 1 {

@@ -396,8 +396,8 @@ func imagesLock() string { return filepath.Join(DataDir(), "images.lock") }
 func HoldImages() (func(), error) { return ondisk.LockShared(imagesLock()) }
 
 // PruneImages removes dangling images (all unused ones with all) that no
-// container uses, and returns their IDs.
-func (s *Store) PruneImages(all bool) ([]string, error) {
+// container uses and take selects (nil: any), and returns their IDs.
+func (s *Store) PruneImages(all bool, take func(*Image) bool) ([]string, error) {
 	unlock, err := ondisk.Lock(imagesLock())
 	if err != nil {
 		return nil, err
@@ -409,7 +409,7 @@ func (s *Store) PruneImages(all bool) ([]string, error) {
 	}
 	var removed []string
 	for _, img := range imgs {
-		if (img.Dangling() || all) && s.removeUnused(img.ID) {
+		if (img.Dangling() || all) && (take == nil || take(img)) && s.removeUnused(img.ID) {
 			removed = append(removed, "sha256:"+img.ID)
 		}
 	}

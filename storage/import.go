@@ -23,6 +23,9 @@ type ImportOptions struct {
 	Changes []string // Dockerfile instructions: CMD, ENTRYPOINT, ENV, WORKDIR, USER, EXPOSE, LABEL
 	Message string
 	Name    string // full reference, or empty
+	// Platform is recorded as the image's (import --platform); nil is
+	// this host's.
+	Platform *v1.Platform
 }
 
 // Import makes a one-layer image from a root file system tarball
@@ -33,6 +36,9 @@ func (s *Store) Import(ctx context.Context, r io.Reader, o ImportOptions) (*Imag
 		OS:           "linux",
 		Created:      v1.Time{Time: time.Now().UTC()},
 		RootFS:       v1.RootFS{Type: "layers"},
+	}
+	if p := o.Platform; p != nil {
+		cfg.OS, cfg.Architecture, cfg.Variant = p.OS, p.Architecture, p.Variant
 	}
 	for _, ch := range o.Changes {
 		if err := ApplyChange(&cfg.Config, ch); err != nil {

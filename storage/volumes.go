@@ -87,12 +87,8 @@ func CreateVolumeLocked(name string, o VolumeOptions, existsOK bool) (*Volume, e
 	if !names.Valid(name) || len(name) > 255 {
 		return nil, errdefs.Invalid("invalid volume name %q: letters, digits, _, . and -, starting with a letter or digit", name)
 	}
-	for k := range o.Options {
-		switch k {
-		case "type", "device", "o":
-		default:
-			return nil, errdefs.Invalid("invalid volume option %q: the local driver takes type, device and o", k)
-		}
+	if err := checkVolumeOptions(o.Options); err != nil {
+		return nil, err
 	}
 	if v, err := GetVolume(name); err == nil {
 		if existsOK {
@@ -197,6 +193,9 @@ func RemoveVolume(name string, inUse func(v *Volume) ([]string, error)) error {
 			return fmt.Errorf("volume %s is in use by container %s: remove the container first: %w", name, strings.Join(users, ", "), errdefs.ErrConflict)
 		}
 	}
+	if err := unmountVolume(v); err != nil {
+		return err
+	}
 	return os.RemoveAll(volumeDir(name))
 }
 
@@ -228,6 +227,9 @@ func PruneVolumes(all bool, keep func(v *Volume) bool, inUse func(v *Volume) ([]
 			continue
 		}
 		n := VolumeSize(v)
+		if err := unmountVolume(v); err != nil {
+			return removed, size, err
+		}
 		if err := os.RemoveAll(volumeDir(v.Name)); err != nil {
 			return removed, size, fmt.Errorf("removing volume %s: %w", v.Name, err)
 		}
@@ -239,7 +241,8 @@ func PruneVolumes(all bool, keep func(v *Volume) bool, inUse func(v *Volume) ([]
 
 // Populate copies what the image has at the mount point into a volume
 // used for the first time (Docker's copy-up), unless it already holds
-// something.
+// something. A mounted volume (NeedsMount) is filled whenever it is found
+// empty, as Docker does: a new tmpfs, an empty host directory.
 func Populate(v *Volume, imagePath string) error {
 	unlock, err := lockVolumes()
 	if err != nil {
@@ -247,7 +250,7 @@ func Populate(v *Volume, imagePath string) error {
 	}
 	defer unlock()
 	cur, err := GetVolume(v.Name)
-	if err != nil || cur.Populated {
+	if err != nil || cur.Populated && !cur.NeedsMount() {
 		return err
 	}
 	entries, _ := os.ReadDir(cur.Mountpoint)
@@ -276,13 +279,4 @@ func ChownVolume(dir string, uid, gid int) error {
 }
 
 // VolumeSize is the disk use of a volume's data.
-func VolumeSize(v *Volume) int64 {
-	var n int64
-	_ = filepath.Walk(v.Mountpoint, func(_ string, fi os.FileInfo, err error) error {
-		if err == nil && fi.Mode().IsRegular() {
-			n += fi.Size()
-		}
-		return nil
-	})
-	return n
-}
+func VolumeSize(v *Volume) int64 { return dirSize(v.Mountpoint) }

@@ -290,46 +290,19 @@ func (a *Conn) stream(s AttachStreams) (int, error) {
 	detached := make(chan struct{})
 	if s.Stdin != nil {
 		go func() {
+			in := NewDetachReader(s.Stdin, s.DetachKeys)
 			buf := make([]byte, 32<<10)
-			keys := s.DetachKeys
-			var held []byte // a partial detach sequence, not sent yet
 			for {
-				n, err := s.Stdin.Read(buf)
-				if n > 0 {
-					var out []byte
-					for _, b := range buf[:n] {
-						if len(keys) == 0 {
-							out = append(out, b)
-							continue
-						}
-						if b == keys[len(held)] {
-							held = append(held, b)
-							if len(held) == len(keys) {
-								if len(out) > 0 {
-									_ = send(frameStdin, out)
-								}
-								close(detached)
-								a.conn.Close()
-								return
-							}
-							continue
-						}
-						out = append(out, held...)
-						held = held[:0]
-						if b == keys[0] {
-							held = append(held, b)
-						} else {
-							out = append(out, b)
-						}
-					}
-					if len(out) > 0 && send(frameStdin, out) != nil {
-						return
-					}
+				n, err := in.Read(buf)
+				if n > 0 && send(frameStdin, buf[:n]) != nil {
+					return
+				}
+				if errors.Is(err, ErrDetached) {
+					close(detached)
+					a.conn.Close()
+					return
 				}
 				if err != nil {
-					if len(held) > 0 { // a partial detach sequence is input after all
-						_ = send(frameStdin, held)
-					}
 					_ = send(frameEOF, nil)
 					return
 				}

@@ -131,6 +131,9 @@ type LogOptions struct {
 	Since      time.Time
 	Until      time.Time
 	Timestamps bool
+	// Details puts the log's attributes before each line (see
+	// container.LogDetails), after the timestamp.
+	Details bool
 }
 
 // ReadLogs writes a container's log to stdout and stderr; with Follow it
@@ -168,6 +171,10 @@ func ReadLogs(c *container.Container, o LogOptions, stdout, stderr io.Writer, st
 	if o.Tail >= 0 && len(entries) > o.Tail {
 		entries = entries[len(entries)-o.Tail:]
 	}
+	details := ""
+	if o.Details {
+		details = c.LogDetails()
+	}
 	emit := func(e logEntry) {
 		if !o.Since.IsZero() && e.Time.Before(o.Since) {
 			return
@@ -180,10 +187,9 @@ func ReadLogs(c *container.Container, o LogOptions, stdout, stderr io.Writer, st
 			w = stderr
 		}
 		if o.Timestamps {
-			fmt.Fprintf(w, "%s %s", e.Time.Format("2006-01-02T15:04:05.000000000Z07:00"), e.Log)
-		} else {
-			io.WriteString(w, e.Log)
+			fmt.Fprintf(w, "%s ", e.Time.Format("2006-01-02T15:04:05.000000000Z07:00"))
 		}
+		io.WriteString(w, details+e.Log)
 	}
 	for _, e := range entries {
 		emit(e)

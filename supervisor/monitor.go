@@ -60,6 +60,9 @@ type monitor struct {
 // [attach]. It reports on fd 3, one line at a time: "listening" (with
 // attach), then "started PID" or "error CODE MSG".
 func Main(args []string) int {
+	if len(args) == 2 && args[1] == DrainArg {
+		return drain()
+	}
 	if len(args) < 3 || args[1] != container.SupervisorArg {
 		fmt.Fprintln(os.Stderr, "skiff-supervisor is started by skiff run and skiff start; it is not a command")
 		return 2
@@ -365,7 +368,7 @@ func (m *monitor) runOnce(first bool) (int, error) {
 			SupervisorPid: os.Getpid(),
 		}
 		c.NetworkSettings.Ports = ports
-		if c.Config.Healthcheck != nil {
+		if h := c.Config.Healthcheck; h != nil && len(h.Test) > 0 && h.Test[0] != "NONE" {
 			c.State.Health = &container.HealthState{Status: "starting", Log: []container.HealthLog{}}
 		}
 		return nil
@@ -540,11 +543,9 @@ func (m *monitor) receivePty(sock *os.File) (*os.File, error) {
 	if err != nil || len(fds) == 0 {
 		return nil, fmt.Errorf("receiving the container's pty: no descriptor")
 	}
+	// The terminal keeps its ONLCR: lines end in \r\n, as a terminal (and
+	// Docker's -t) gives them.
 	master := os.NewFile(uintptr(fds[0]), "pty")
-	if t, err := unix.IoctlGetTermios(fds[0], unix.TCGETS); err == nil {
-		t.Oflag &^= unix.ONLCR
-		_ = unix.IoctlSetTermios(fds[0], unix.TCSETS, t)
-	}
 	m.hub.setStdin(nopCloser{master})
 	m.hub.setResize(func(w, h uint16) {
 		_ = unix.IoctlSetWinsize(fds[0], unix.TIOCSWINSZ, &unix.Winsize{Col: w, Row: h})

@@ -108,9 +108,9 @@ func TestBuildErrors(t *testing.T) {
 		words            []string
 	}{
 		{"failing RUN", "FROM " + bb + "\nRUN exit 3\n", 1, []string{"STEP 2/2", "exit 3", "status 3"}},
-		{"missing COPY source", "FROM " + bb + "\nCOPY nosuch /x\n", 125, []string{"nosuch"}},
-		{"unknown instruction", "FROM " + bb + "\nFROBNICATE x\n", 125, []string{"FROBNICATE"}},
-		{"no FROM", "RUN true\n", 125, []string{"FROM"}},
+		{"missing COPY source", "FROM " + bb + "\nCOPY nosuch /x\n", errExit, []string{"nosuch"}},
+		{"unknown instruction", "FROM " + bb + "\nFROBNICATE x\n", errExit, []string{"FROBNICATE"}},
+		{"no FROM", "RUN true\n", errExit, []string{"FROM"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := buildContext(t, map[string]string{"Dockerfile": tc.dockerfile})
@@ -118,7 +118,7 @@ func TestBuildErrors(t *testing.T) {
 		})
 	}
 	dir := buildContext(t, map[string]string{"Dockerfile": "FROM " + bb + "\n"})
-	skiff(t, "build", "--target", "nostage", dir).ErrorLine(t, 125, "nostage")
+	skiff(t, "build", "--target", "nostage", dir).ErrorLine(t, errExit, "nostage")
 	if left := skiff(t, "ps", "-a", "-q", "--filter", "name=skiff-build-").OK(t).Lines(); len(left) > 0 {
 		t.Errorf("builds left containers behind: %v", left)
 	}
@@ -221,9 +221,9 @@ COPY --chown=7:8 hello.txt /c.txt
 	dir := buildContext(t, map[string]string{
 		"Dockerfile": "FROM " + bb + "\nCOPY --chown=nosuchuser Dockerfile /\n",
 	})
-	skiff(t, "build", "-t", "build-badchown:"+harness.UniqueSuffix(), dir).ErrorLine(t, 125, "nosuchuser", "passwd")
+	skiff(t, "build", "-t", "build-badchown:"+harness.UniqueSuffix(), dir).ErrorLine(t, errExit, "nosuchuser", "passwd")
 	skiffWith(t, harness.RunOptions{Stdin: strings.NewReader("")}, "build", "-f", "-", "-").
-		ErrorLine(t, 125, "stdin")
+		ErrorLine(t, errExit, "stdin")
 }
 
 // TestBuildOnbuild stores ONBUILD triggers in one image and runs them, with
@@ -252,7 +252,7 @@ func TestBuildOnbuild(t *testing.T) {
 	skiff(t, "inspect", "--format", "{{json .Config.OnBuild}}", child).OK(t).StdoutIs(t, "null\n")
 
 	bad := buildContext(t, map[string]string{"Dockerfile": "FROM " + bb + "\nONBUILD FROM " + bb + "\n"})
-	skiff(t, "build", bad).ErrorLine(t, 125, "ONBUILD", "FROM")
+	skiff(t, "build", bad).ErrorLine(t, errExit, "ONBUILD", "FROM")
 }
 
 // TestBuildHeredocs runs RUN heredoc scripts (plain, fed to a command, with
@@ -327,7 +327,7 @@ func TestBuildAddURL(t *testing.T) {
 		{"COPY " + url + " /m", "ADD"},
 	} {
 		d := buildContext(t, map[string]string{"Dockerfile": "FROM " + bb + "\n" + c.df + "\n"})
-		skiff(t, "build", "-q", d).ErrorLine(t, 125, c.words)
+		skiff(t, "build", "-q", d).ErrorLine(t, errExit, c.words)
 	}
 }
 
@@ -352,7 +352,7 @@ func TestBuildPredefinedArgs(t *testing.T) {
 	}
 
 	bad := buildContext(t, map[string]string{"Dockerfile": "FROM " + bb + "\nARG 1BAD=x\n"})
-	skiff(t, "build", bad).ErrorLine(t, 125, "ARG", "1BAD")
+	skiff(t, "build", bad).ErrorLine(t, errExit, "ARG", "1BAD")
 }
 
 // TestBuildRunMounts covers RUN --mount: bind (context and another stage),
@@ -402,7 +402,7 @@ RUN --mount=type=tmpfs,target=/scratch sh -c 'mount | grep -c " /scratch " > /tm
 		{"RUN true", []string{"--secret", "id=x,src=/nonexistent/file"}, []string{"--secret", "/nonexistent/file"}},
 	} {
 		d := buildContext(t, map[string]string{"Dockerfile": "FROM " + bb + "\n" + c.df + "\n"})
-		skiff(t, append(append([]string{"build", "-q"}, c.args...), d)...).ErrorLine(t, 125, c.words...)
+		skiff(t, append(append([]string{"build", "-q"}, c.args...), d)...).ErrorLine(t, errExit, c.words...)
 	}
 }
 
@@ -432,7 +432,7 @@ func TestBuilderPrune(t *testing.T) {
 		t.Errorf("the build after builder prune used the cache:\n%s", out)
 	}
 	skiff(t, "run", "--rm", tag, "cat", "/n.txt").OK(t).StdoutIs(t, "1\n")
-	skiff(t, "builder", "prune", "-f", "extra").ErrorLine(t, 125, "builder prune")
+	skiff(t, "builder", "prune", "-f", "extra").ErrorLine(t, errExit, "builder prune")
 }
 
 // TestBuildOptionsAndConfig goes through `image build` with the options the
@@ -486,10 +486,10 @@ EXPOSE 53/udp
 		d := buildContext(t, map[string]string{"Dockerfile": c.df})
 		r := skiff(t, append(append([]string{"build", "-q"}, c.args...), d)...)
 		if len(c.words) > 0 && c.words[0] == "nosuchstage" {
-			r.LastErrorLine(t, 125, c.words...) // after the attempt to pull it
+			r.LastErrorLine(t, errExit, c.words...) // after the attempt to pull it
 			continue
 		}
-		r.ErrorLine(t, 125, c.words...)
+		r.ErrorLine(t, errExit, c.words...)
 	}
 }
 

@@ -147,12 +147,12 @@ func TestMountOverRootRefused(t *testing.T) {
 	name := lcName("rootmount")
 	for _, flags := range [][]string{{"-v", "/tmp:/"}, {"--mount", "type=bind,source=/tmp,target=/"}, {"-v", "data:/."}, {"--tmpfs", "/"}} {
 		r := skiff(t, append(append([]string{"create", "--name", name}, flags...), busybox(t), "true")...)
-		r.ErrorLine(t, errExit, "/", "cannot be /")
+		r.ErrorLine(t, runExit, "/", "cannot be /")
 		if got := psNames(t, "-a", "-q", "--filter", "name="+name); len(got) != 0 {
 			t.Errorf("%v: a refused create left %v", flags, got)
 		}
 	}
 	// The options are refused before a missing image is pulled: nothing
 	// listens on 127.0.0.1:1, so a pull would fail with another error.
-	skiff(t, "run", "--rm", "-v", "/tmp:/", "127.0.0.1:1/skiff-absent:1", "true").ErrorLine(t, errExit, "cannot be /")
+	skiff(t, "run", "--rm", "-v", "/tmp:/", "127.0.0.1:1/skiff-absent:1", "true").ErrorLine(t, runExit, "cannot be /")
 }

@@ -3,7 +3,7 @@ package e2e
 // cp between containers and the host, in both directions, with a running
 // container and with a stopped one: Docker's path rules (trailing "/",
 // DIR/., renaming), tar streams on "-", -a, -L, symlinks resolved inside the
-// container's root, and the errors (exit 125, errExit).
+// container's root, and the errors (exit 1, errExit).
 //
 // Every test runs twice, as parallel subtests "running" and "stopped", each
 // on its own container prepared by cpSetup. A stopped container is looked

@@ -109,7 +109,7 @@ func TestCrashRemove(t *testing.T) {
 		// The name is free, or refused with the way out; never shared.
 		r := skiff(t, "run", "-d", "--name", name, bb, "sleep", "300")
 		if r.ExitCode != 0 {
-			r.ErrorLine(t, errExit, name, "rm -f|in use")
+			r.ErrorLine(t, runExit, name, "rm -f|in use")
 		}
 		if got := skiff(t, "ps", "-a", "-q", "--filter", "name="+name).OK(t).Lines(); len(got) > 1 {
 			t.Fatalf("after rm -f killed at call %d: two containers named %s: %v", n, name, got)

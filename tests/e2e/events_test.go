@@ -278,7 +278,7 @@ func TestEventsFilters(t *testing.T) {
 	check(nil, "image=no-such-image", "container="+name)
 }
 
-// Bad values: one error line, exit 125, before anything is read.
+// Bad values: one error line, exit 1, before anything is read.
 func TestEventsBadInput(t *testing.T) {
 	parallel(t)
 	for _, tt := range []struct {

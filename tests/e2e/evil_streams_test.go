@@ -12,7 +12,7 @@ import (
 )
 
 // Crafted tar streams given to `import` and to `cp -` must not write
-// outside where they belong: import refuses them (exit 125, no image);
+// outside where they belong: import refuses them (exit 1, no image);
 // cp extracts chrooted into the container, so nothing reaches the host.
 
 func evilTar(t *testing.T, hostDir string) map[string][]byte {
@@ -58,7 +58,7 @@ func TestImportRefusesEscapingArchives(t *testing.T) {
 			file := filepath.Join(dir, "evil-import-"+name+".tar")
 			harness.WriteUserFile(t, harness.E2E, file, data)
 			tag := "evil-import-" + name + ":" + harness.UniqueSuffix()
-			skiff(t, "import", file, tag).ErrorLine(t, 125)
+			skiff(t, "import", file, tag).ErrorLine(t, errExit)
 			if out := skiff(t, "images", "-q", tag).OK(t).Stdout; strings.TrimSpace(out) != "" {
 				t.Errorf("a refused import left an image: %q", out)
 			}
@@ -84,8 +84,8 @@ func TestCpStreamStaysInContainer(t *testing.T) {
 	runDetached(t, name, nil, "sleep", "300")
 	for kind, data := range evilTar(t, hostDir) {
 		r := skiffWith(t, harness.RunOptions{Stdin: bytes.NewReader(data)}, "cp", "-", name+":/tmp")
-		if r.ExitCode != 0 && r.ExitCode != 125 {
-			t.Errorf("cp - of the %s stream: exit %d, want 0 (kept inside) or 125 (refused)\n%s", kind, r.ExitCode, r.Output())
+		if r.ExitCode != 0 && r.ExitCode != errExit {
+			t.Errorf("cp - of the %s stream: exit %d, want 0 (kept inside) or 1 (refused)\n%s", kind, r.ExitCode, r.Output())
 		}
 	}
 	entries, _ := os.ReadDir(hostDir)

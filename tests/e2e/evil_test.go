@@ -64,7 +64,7 @@ func checkEvilPull(t *testing.T, u *harness.User, repo string) {
 		t.Logf("evil-symlink was accepted; inside the container %s/pwned: exit %d %q", harness.EvilSymlinkDir, in.ExitCode, in.Stdout)
 	}
 	// Progress lines may come first (checked by TestPullProgressOnStdout).
-	r.LastErrorLine(t, 125, "layer")
+	r.LastErrorLine(t, errExit, "layer")
 	if imageListed(t, u, harness.Registry+"/"+repo+":latest") {
 		t.Errorf("after the refused pull, images lists %s", ref(repo))
 	}

@@ -18,7 +18,7 @@ import (
 
 // The crafted archives `skiff load` must refuse. They are generated here
 // (the corpus is this code): every case fails with one error line, exit
-// 125, no image, name or layer left behind and nothing written on the host.
+// 1, no image, name or layer left behind and nothing written on the host.
 
 // archEntry is one entry of a hand-made tar.
 type archEntry struct {
@@ -208,7 +208,7 @@ func TestLoadEvilArchives(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			file := filepath.Join(dir, c.name+".tar")
 			harness.WriteUserFile(t, harness.E2E, file, c.data)
-			skiff(t, "load", "-i", file).ErrorLine(t, 125, c.words...)
+			skiff(t, "load", "-i", file).ErrorLine(t, errExit, c.words...)
 			if ids := imageIDs(t, harness.E2E); !slices.Equal(ids, beforeIDs) {
 				t.Errorf("the refused load changed the images: %v, before %v", ids, beforeIDs)
 			}
@@ -227,7 +227,7 @@ func TestLoadEvilArchives(t *testing.T) {
 		})
 	}
 	// From stdin too, and the good archive still loads.
-	skiffWith(t, harness.RunOptions{Stdin: bytes.NewReader(goodArchive[:len(goodArchive)/3])}, "load").ErrorLine(t, 125)
+	skiffWith(t, harness.RunOptions{Stdin: bytes.NewReader(goodArchive[:len(goodArchive)/3])}, "load").ErrorLine(t, errExit)
 	skiffWith(t, harness.RunOptions{Stdin: bytes.NewReader(goodArchive)}, "load").OK(t).StdoutIs(t, "Loaded image: evil-load-good:v1\n")
 	skiff(t, "rmi", "evil-load-good:v1").OK(t)
 	// The store is still usable.

@@ -130,9 +130,9 @@ func TestSaveOCIRoundTrip(t *testing.T) {
 		})
 	}
 	// oci-dir refuses a directory that is not empty, and changes nothing.
-	skiff(t, "save", "--format", "oci-dir", "-o", filepath.Join(dir, "oci-dir"), ref("archive-oci")).ErrorLine(t, 125, "oci-dir", "not empty")
-	skiff(t, "save", "--format", "oci-dir", ref("archive-oci")).ErrorLine(t, 125, "-o")
-	skiff(t, "save", "--format", "zip", ref("archive-oci")).ErrorLine(t, 125, "zip")
+	skiff(t, "save", "--format", "oci-dir", "-o", filepath.Join(dir, "oci-dir"), ref("archive-oci")).ErrorLine(t, errExit, "oci-dir", "not empty")
+	skiff(t, "save", "--format", "oci-dir", ref("archive-oci")).ErrorLine(t, errExit, "-o")
+	skiff(t, "save", "--format", "zip", ref("archive-oci")).ErrorLine(t, errExit, "zip")
 }
 
 func TestSaveErrors(t *testing.T) {
@@ -140,18 +140,18 @@ func TestSaveErrors(t *testing.T) {
 	bb := busybox(t)
 	dir := harness.UserDir(t, harness.E2E)
 	file := filepath.Join(dir, "never.tar")
-	skiff(t, "save", "-o", file, bb, ref("nosuchimage")).ErrorLine(t, 125, "nosuchimage")
+	skiff(t, "save", "-o", file, bb, ref("nosuchimage")).ErrorLine(t, errExit, "nosuchimage")
 	if _, err := os.Stat(file); err == nil {
 		t.Errorf("a failed save left %s behind", file)
 	}
-	skiff(t, "save").ErrorLine(t, 125, "save")
+	skiff(t, "save").ErrorLine(t, errExit, "save")
 	out, code := runInPty(t, harness.E2E, 24, 80, "", "save", bb)
-	if code != 125 || !strings.Contains(out, "Error: cowardly refusing to save to a terminal. Use the -o flag or redirect") {
-		t.Errorf("save to a terminal: exit %d, output %q; want 125 and Docker's refusal", code, out)
+	if code != errExit || !strings.Contains(out, "Error: cowardly refusing to save to a terminal. Use the -o flag or redirect") {
+		t.Errorf("save to a terminal: exit %d, output %q; want 1 and Docker's refusal", code, out)
 	}
 	out, code = runInPty(t, harness.E2E, 24, 80, "", "export", "nosuchcontainer")
-	if code != 125 || !strings.Contains(out, "cowardly refusing") {
-		t.Errorf("export to a terminal: exit %d, output %q; want 125 and Docker's refusal", code, out)
+	if code != errExit || !strings.Contains(out, "cowardly refusing") {
+		t.Errorf("export to a terminal: exit %d, output %q; want 1 and Docker's refusal", code, out)
 	}
 }
 
@@ -183,7 +183,7 @@ func TestExportImport(t *testing.T) {
 		t.Errorf("export of the running container lacks /live")
 	}
 	skiff(t, "exec", run, "cat", "/live").OK(t).StdoutIs(t, "live\n")
-	skiff(t, "export", "nosuchcontainer").ErrorLine(t, 125, "nosuchcontainer")
+	skiff(t, "export", "nosuchcontainer").ErrorLine(t, errExit, "nosuchcontainer")
 }
 
 // waitFile waits until the running container has made path.
@@ -234,8 +234,8 @@ func TestCommit(t *testing.T) {
 	skiff(t, "run", "--rm", "--pull", "never", live, "cat", "/live").OK(t).StdoutIs(t, "live\n")
 	skiff(t, "exec", run, "true").OK(t) // still running (and not paused)
 
-	skiff(t, "commit", "-c", "FROM scratch", name).ErrorLine(t, 125, "FROM")
-	skiff(t, "commit", "nosuchcontainer").ErrorLine(t, 125, "nosuchcontainer")
+	skiff(t, "commit", "-c", "FROM scratch", name).ErrorLine(t, errExit, "FROM")
+	skiff(t, "commit", "nosuchcontainer").ErrorLine(t, errExit, "nosuchcontainer")
 }
 
 func TestDiff(t *testing.T) {
@@ -258,7 +258,7 @@ func TestDiff(t *testing.T) {
 	t.Cleanup(func() { skiff(t, "rm", "-f", quiet) })
 	skiff(t, "diff", quiet).OK(t).StdoutIs(t, "")
 	skiff(t, "container", "diff", quiet).OK(t).StdoutIs(t, "")
-	skiff(t, "diff", "nosuchcontainer").ErrorLine(t, 125, "nosuchcontainer")
+	skiff(t, "diff", "nosuchcontainer").ErrorLine(t, errExit, "nosuchcontainer")
 }
 
 func TestHistory(t *testing.T) {
@@ -279,7 +279,7 @@ func TestHistory(t *testing.T) {
 	skiff(t, "history", "-q", bb).OK(t).StdoutIs(t, want.ShortID()+"\n")
 	skiff(t, "image", "history", "--no-trunc", "--format", "{{.ID}} {{.CreatedBy}}", bb).OK(t).
 		StdoutIs(t, want.ID+" skiff e2e harness: busybox-static rootfs\n")
-	skiff(t, "history", ref("nosuchimage")).ErrorLine(t, 125, "nosuchimage")
+	skiff(t, "history", ref("nosuchimage")).ErrorLine(t, errExit, "nosuchimage")
 }
 
 // tarNames lists the cleaned entry names of a tar.

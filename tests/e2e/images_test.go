@@ -174,7 +174,7 @@ func TestImageInspect(t *testing.T) {
 	// --format applies a Go template to each object.
 	skiff(t, "image", "inspect", "--format", "{{.Id}} {{.Os}}", bb).OK(t).StdoutIs(t, want.ID+" linux\n")
 	// Unknown image.
-	skiff(t, "image", "inspect", ref("nosuchimage")).ErrorLine(t, 125, "nosuchimage")
+	skiff(t, "image", "inspect", ref("nosuchimage")).ErrorLine(t, errExit, "nosuchimage")
 }
 
 func TestImageInspectConfig(t *testing.T) {
@@ -216,9 +216,9 @@ func TestTag(t *testing.T) {
 		}
 	}
 	// A tag without a source image fails.
-	skiff(t, "tag", ref("nosuchimage"), "other:v1").ErrorLine(t, 125, "nosuchimage")
+	skiff(t, "tag", ref("nosuchimage"), "other:v1").ErrorLine(t, errExit, "nosuchimage")
 	// An invalid target name fails.
-	skiff(t, "tag", ref("tag-src"), "Bad::Name").ErrorLine(t, 125, "Bad::Name")
+	skiff(t, "tag", ref("tag-src"), "Bad::Name").ErrorLine(t, errExit, "Bad::Name")
 }
 
 func TestRmiByName(t *testing.T) {
@@ -232,7 +232,7 @@ func TestRmiByName(t *testing.T) {
 	if contains(imageIDs(t, harness.E2E), pi.ID) {
 		t.Errorf("image %s still listed after rmi", pi.ID)
 	}
-	skiff(t, "image", "inspect", ref("rmi-name")).ErrorLine(t, 125, "rmi-name")
+	skiff(t, "image", "inspect", ref("rmi-name")).ErrorLine(t, errExit, "rmi-name")
 	// The shared busybox layer is still usable by the other images.
 	skiff(t, "run", "--rm", busybox(t), "true").OK(t)
 }
@@ -253,7 +253,7 @@ func TestRmiForceMultiplyTagged(t *testing.T) {
 	skiff(t, "pull", ref("rmi-force")).OK(t)
 	skiff(t, "tag", ref("rmi-force"), ref("rmi-force")+":second").OK(t)
 	// By ID, an image with several names needs -f (Docker: "must be forced").
-	skiff(t, "rmi", pi.ShortID()).ErrorLine(t, 125, pi.ShortID(), "force|-f")
+	skiff(t, "rmi", pi.ShortID()).ErrorLine(t, errExit, pi.ShortID(), "force|-f")
 	if !imageListed(t, harness.E2E, pi.Ref) {
 		t.Fatalf("the refused rmi removed %s", pi.Ref)
 	}
@@ -280,7 +280,7 @@ func TestRmiUntagsOneOfSeveralNames(t *testing.T) {
 
 func TestRmiUnknown(t *testing.T) {
 	parallel(t)
-	skiff(t, "rmi", "nosuchimage:latest").ErrorLine(t, 125, "nosuchimage")
+	skiff(t, "rmi", "nosuchimage:latest").ErrorLine(t, errExit, "nosuchimage")
 }
 
 // TestImagePrune is not parallel: prune removes every dangling image of the user.

@@ -238,7 +238,7 @@ data:
 
 	t.Run("replace", func(t *testing.T) {
 		// A second play of the same file is refused; --replace makes it anew.
-		harness.RunAs(t, u, "kube", "play", file).ErrorLine(t, 125, "in use")
+		harness.RunAs(t, u, "kube", "play", file).ErrorLine(t, errExit, "in use")
 		harness.RunAsWith(t, u, harness.RunOptions{Timeout: 120 * time.Second}, "kube", "play", "--replace", file).OK(t)
 		waitServiceAnswers(t, port, "kube blue hello ", 30*time.Second)
 	})
@@ -336,7 +336,7 @@ spec:
 }
 
 // TestKubePlayBadInput: invalid YAML in a later document, a document
-// without a kind, a reference to a missing ConfigMap: exit 125, one error
+// without a kind, a reference to a missing ConfigMap: exit 1, one error
 // line, and nothing made (not even from the valid documents before).
 func TestKubePlayBadInput(t *testing.T) {
 	parallel(t)
@@ -365,7 +365,7 @@ spec:
 			file := kubeFile(t, u, name+"-"+strings.ReplaceAll(tc.what, " ", "-")+".yaml", tc.yaml)
 			kubeDownOnCleanup(t, u, file)
 			r := harness.RunAs(t, u, "kube", "play", file)
-			r.ErrorLine(t, 125, "document")
+			r.ErrorLine(t, errExit, "document")
 			if r.Stdout != "" {
 				t.Errorf("%s: stdout %q, want nothing", r.Cmdline(), r.Stdout)
 			}

@@ -5,9 +5,11 @@ package e2e
 //
 // Conventions of these tests:
 //   - every container gets a unique name (lcName) and a t.Cleanup `rm -f`;
-//   - commands other than `run` report a failure with one "Error: " line and
-//     exit 125 (errExit below), the project's choice for every engine error
-//     (Docker's CLI uses 1 there; the brief says 125);
+//   - a failed command reports one "Error: " line and exits as Docker's CLI
+//     does: 1 (errExit below) for every command but run; run (and create
+//     with invalid options) 125 (runExit), 126/127 when the container's
+//     command cannot be run or does not exist; an unknown flag or a flag
+//     value that does not parse 125 (usageExit);
 //   - long-running containers trap TERM so `stop` does not wait for its
 //     timeout (a pid 1 without a handler ignores SIGTERM).
 
@@ -24,8 +26,16 @@ import (
 	"github.com/skiff-project/skiff/tests/harness"
 )
 
-// errExit is the exit code of a failed lifecycle command other than run.
-const errExit = 125
+// Exit codes of failed commands, Docker's (see the README's Exit codes).
+const (
+	// errExit: any command but run failed (rm, inspect, start, pull, ...).
+	errExit = 1
+	// runExit: run failed in skiff (no such image, a name in use, a port
+	// taken), or run or create got options that are not valid.
+	runExit = 125
+	// usageExit: an unknown flag, or a flag value that does not parse.
+	usageExit = 125
+)
 
 // idleScript runs until SIGTERM, then exits 0 at once.
 const idleScript = "trap 'exit 0' TERM; sleep 300 & wait"

@@ -209,6 +209,6 @@ func TestLifecycleLogsRotation(t *testing.T) {
 	for _, opt := range []string{"max-size=lots", "max-file=0x", "nosuchopt=1"} {
 		n := lcName("logs-badopt")
 		rmOnCleanup(t, harness.E2E, n)
-		skiff(t, "run", "-d", "--name", n, "--log-opt", opt, busybox(t), "true").ErrorLine(t, 125, strings.Split(opt, "=")[0])
+		skiff(t, "run", "-d", "--name", n, "--log-opt", opt, busybox(t), "true").ErrorLine(t, runExit, strings.Split(opt, "=")[0])
 	}
 }

@@ -228,7 +228,7 @@ func TestLifecyclePauseRootless(t *testing.T) {
 	name := lcName("pause-rootless")
 	runDetached(t, name, nil, idleCmd...)
 	// cgroup v1 gives a rootless user no freezer: a clear refusal.
-	skiff(t, "pause", name).ErrorLine(t, 125, "cgroup|freezer")
+	skiff(t, "pause", name).ErrorLine(t, errExit, "cgroup|freezer")
 	c := inspectC(t, name)
 	if c.State.Status != "running" || c.State.Paused {
 		t.Errorf("after a refused pause: State %+v, want running, not paused", c.State)
@@ -242,7 +242,7 @@ func TestLifecycleStatsRootless(t *testing.T) {
 	name := lcName("stats-rootless")
 	runDetached(t, name, nil, idleCmd...)
 	r := skiffWith(t, harness.RunOptions{Timeout: 30 * time.Second}, "stats", "--no-stream", name)
-	r.ErrorLine(t, 125, "cgroup")
+	r.ErrorLine(t, errExit, "cgroup")
 }
 
 // ticks counts the "t" lines in a container's logs.
@@ -366,8 +366,8 @@ func TestLifecycleUnknownContainer(t *testing.T) {
 	// Unknown subcommand flags and missing arguments are usage errors.
 	skiff(t, "stop").ErrorLine(t, errExit)
 	skiff(t, "logs").ErrorLine(t, errExit)
-	skiff(t, "stop", "--nosuchflag", missing).ErrorLine(t, errExit, "nosuchflag")
-	skiff(t, "stop", "-t", "soon", missing).ErrorLine(t, errExit, "soon")
+	skiff(t, "stop", "--nosuchflag", missing).ErrorLine(t, usageExit, "nosuchflag")
+	skiff(t, "stop", "-t", "soon", missing).ErrorLine(t, usageExit, "soon")
 }
 
 // wait on a container whose start failed prints its status at once.
@@ -375,7 +375,7 @@ func TestWaitAfterFailedStart(t *testing.T) {
 	parallel(t)
 	name := lcName("wait-failed")
 	createContainer(t, name, nil, "/no/such/command")
-	skiff(t, "start", name).Exit(t, 127)
+	skiff(t, "start", name).Exit(t, errExit)
 	r := skiffWith(t, harness.RunOptions{Timeout: 10 * time.Second}, "wait", name)
 	r.OK(t).StdoutIs(t, "127\n")
 }
@@ -384,6 +384,6 @@ func TestWaitAfterFailedStart(t *testing.T) {
 func TestUserOutOfRange(t *testing.T) {
 	parallel(t)
 	for _, u := range []string{"99999999999", "0:99999999999", "-1"} {
-		skiff(t, "create", "--user", u, busybox(t), "true").ErrorLine(t, errExit, "--user|user", u)
+		skiff(t, "create", "--user", u, busybox(t), "true").ErrorLine(t, runExit, "--user|user", u)
 	}
 }

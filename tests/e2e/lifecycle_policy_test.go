@@ -135,7 +135,7 @@ func TestLifecycleRestartBadValues(t *testing.T) {
 		name := lcName("badflag")
 		rmOnCleanup(t, harness.E2E, name)
 		args := append(append([]string{"run", "-d", "--name", name}, tc.flags...), bb, "echo", "must-not-run")
-		skiff(t, args...).ErrorLine(t, 125, tc.word)
+		skiff(t, args...).ErrorLine(t, runExit, tc.word)
 		skiff(t, "inspect", name).ErrorLine(t, errExit, name)
 	}
 }

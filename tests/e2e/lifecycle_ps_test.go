@@ -279,14 +279,15 @@ func TestLifecyclePsBadInput(t *testing.T) {
 		{[]string{"--filter", "exited=notanumber"}, "notanumber"},
 		{[]string{"--format", "{{.NoSuchField}}"}, "NoSuchField"},
 		{[]string{"--format", "{{.Names"}, "template|format"},
-		{[]string{"-n", "many"}, "many"},
 	} {
 		r := skiff(t, append([]string{"ps", "-a"}, tc.args...)...)
-		r.ErrorLine(t, 125, tc.word)
+		r.ErrorLine(t, errExit, tc.word)
 		if r.Stdout != "" {
 			t.Errorf("%s printed a table despite the error:\n%s", r.Cmdline(), r.Stdout)
 		}
 	}
+	// A flag value that does not parse is a usage error (Docker: 125).
+	skiff(t, "ps", "-a", "-n", "many").ErrorLine(t, usageExit, "many")
 	// A fresh ps still works (nothing got stuck).
 	skiff(t, "ps", "-a").OK(t)
 }

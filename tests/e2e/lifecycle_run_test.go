@@ -65,7 +65,7 @@ func TestLifecycleRunDetachedStartErrors(t *testing.T) {
 	n2 := lcName("noexec")
 	rmOnCleanup(t, harness.E2E, n2)
 	skiff(t, "run", "-d", "--name", n2, bb, "/etc/passwd").ErrorLine(t, 126, "/etc/passwd")
-	skiff(t, "run", "-d", "--pull", "never", ref("nosuchimage")).ErrorLine(t, 125, "nosuchimage")
+	skiff(t, "run", "-d", "--pull", "never", ref("nosuchimage")).ErrorLine(t, runExit, "nosuchimage")
 	// The failed container stays (no --rm), not running, with the error
 	// and Docker's exit code recorded.
 	c := inspectC(t, n1)
@@ -200,7 +200,7 @@ func TestLifecycleCidfileAndLabels(t *testing.T) {
 	// An existing cidfile is refused before anything is created (Docker).
 	n2 := lcName("cidfile-exists")
 	rmOnCleanup(t, harness.E2E, n2)
-	skiff(t, "run", "-d", "--name", n2, "--cidfile", cid, busybox(t), "true").ErrorLine(t, 125, cid)
+	skiff(t, "run", "-d", "--name", n2, "--cidfile", cid, busybox(t), "true").ErrorLine(t, runExit, cid)
 	skiff(t, "inspect", n2).ErrorLine(t, errExit, n2)
 	// Image labels are merged with --label.
 	cfg := pulled(t, harness.E2E, "config")
@@ -296,13 +296,14 @@ func TestLifecycleNameInUse(t *testing.T) {
 		{"create", "--name", name, busybox(t), "true"},
 		{"run", "-d", "--name", name, busybox(t), "true"},
 	} {
+		// Docker: create exits 1, run 125.
 		r := skiff(t, args...)
-		r.ErrorLine(t, 125, name, "already in use|already exists|conflict")
+		r.ErrorLine(t, map[string]int{"create": errExit, "run": runExit}[args[0]], name, "already in use|already exists|conflict")
 	}
 	// Nothing changed: still one container by that name, the first one.
 	if got := psNames(t, "-a", "--no-trunc", "-q", "--filter", "name="+name); len(got) != 1 || got[0] != id {
 		t.Errorf("after the refused duplicates: ps -a --no-trunc -q %v, want [%s]", got, id)
 	}
 	// Docker's name rules.
-	skiff(t, "create", "--name", "bad/name", busybox(t), "true").ErrorLine(t, 125, "bad/name")
+	skiff(t, "create", "--name", "bad/name", busybox(t), "true").ErrorLine(t, runExit, "bad/name")
 }

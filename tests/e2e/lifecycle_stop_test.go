@@ -159,7 +159,7 @@ func TestLifecycleStopSignal(t *testing.T) {
 	// A bad signal name is refused before anything is created.
 	n4 := lcName("stopsig-bad")
 	rmOnCleanup(t, harness.E2E, n4)
-	skiff(t, "run", "-d", "--name", n4, "--stop-signal", "NOPE", busybox(t), "true").ErrorLine(t, 125, "NOPE")
+	skiff(t, "run", "-d", "--name", n4, "--stop-signal", "NOPE", busybox(t), "true").ErrorLine(t, runExit, "NOPE")
 	skiff(t, "inspect", n4).ErrorLine(t, errExit, n4)
 }
 

@@ -59,7 +59,7 @@ func noCredentials(t testing.TB, u *harness.User, ar *harness.AuthRegistry, when
 // unauthorized checks a pull or push refused for lack of credentials.
 func unauthorized(t testing.TB, r *harness.Result) {
 	t.Helper()
-	r.ErrorLine(t, 125, "login|unauthorized|authentication required")
+	r.ErrorLine(t, errExit, "login|unauthorized|authentication required")
 }
 
 func TestLoginRefused(t *testing.T) {
@@ -83,7 +83,7 @@ func TestLoginRefused(t *testing.T) {
 		t.Run(strings.ReplaceAll(c.name, " ", "_"), func(t *testing.T) {
 			harness.ResetDockerConfig(t, u)
 			args := append(append([]string{"login"}, c.args...), ar.Addr)
-			skiffWith(t, stdin(c.stdin), args...).ErrorLine(t, 125, c.words...)
+			skiffWith(t, stdin(c.stdin), args...).ErrorLine(t, errExit, c.words...)
 			noCredentials(t, u, ar, "after login with "+c.name)
 		})
 	}
@@ -146,7 +146,7 @@ func TestLoginPushPullLogout(t *testing.T) {
 		}
 	}
 	// Again: not logged in.
-	skiff(t, "logout", ar.Addr).ErrorLine(t, 125, "not logged in", ar.Addr)
+	skiff(t, "logout", ar.Addr).ErrorLine(t, errExit, "not logged in", ar.Addr)
 
 	// Logged out, the registry refuses again: drop the name so the pull
 	// must reach the registry.
@@ -298,7 +298,7 @@ func TestLoginCredentialHelper(t *testing.T) {
 	// Without the helper on PATH the pull cannot get credentials: it fails.
 	skiff(t, "rmi", name).OK(t)
 	r = skiff(t, "pull", name)
-	if r.ExitCode != 125 {
-		t.Errorf("pull with a configured credential helper missing from PATH: want exit 125\n%s", r.Output())
+	if r.ExitCode != errExit {
+		t.Errorf("pull with a configured credential helper missing from PATH: want exit 1\n%s", r.Output())
 	}
 }

@@ -47,7 +47,7 @@ func TestRunMountFlag(t *testing.T) {
 	}
 	skiff(t, "run", "--rm", "--mount", "type=tmpfs,target=/t", busybox(t), "sh", "-c", `awk '$2=="/t"{print $3}' /proc/mounts`).OK(t).StdoutIs(t, "tmpfs\n")
 	// Unlike -v, a missing host path is an error for --mount (Docker).
-	skiff(t, "run", "--rm", "--mount", "type=bind,source="+dir+"/missing,target=/m", busybox(t), "true").ErrorLine(t, 125, dir+"/missing")
+	skiff(t, "run", "--rm", "--mount", "type=bind,source="+dir+"/missing,target=/m", busybox(t), "true").ErrorLine(t, runExit, dir+"/missing")
 }
 
 func TestRunBindMountReadOnly(t *testing.T) {

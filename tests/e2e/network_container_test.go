@@ -74,8 +74,8 @@ func TestNetworkContainerJoin(t *testing.T) {
 }
 
 // TestNetworkContainerErrors: joining what cannot be joined, or asking for
-// what the joined namespace decides, exits 125 with one "Error: " line and
-// leaves no running container.
+// what the joined namespace decides, exits 125 (run's status) with one
+// "Error: " line and leaves no running container.
 func TestNetworkContainerErrors(t *testing.T) {
 	parallel(t)
 	harness.Requires(t, "slirp4netns")
@@ -110,7 +110,7 @@ func TestNetworkContainerErrors(t *testing.T) {
 			args := append([]string{"run", "-d", "--name", name}, tc.flags...)
 			args = append(args, img, "sleep", "300")
 			r := skiff(t, args...)
-			line := r.ErrorLine(t, 125, tc.words...)
+			line := r.ErrorLine(t, runExit, tc.words...)
 			t.Logf("%s: %s", strings.Join(tc.flags, " "), line)
 			if psRunning(t, name) {
 				t.Errorf("%s: container %s is running", strings.Join(tc.flags, " "), name)

@@ -196,7 +196,7 @@ func TestNetworkDNSBadValues(t *testing.T) {
 				if cmd == "run" {
 					args = append([]string{"run", "--rm"}, args[1:]...)
 				}
-				line := skiff(t, args...).ErrorLine(t, 125, tc.word)
+				line := skiff(t, args...).ErrorLine(t, runExit, tc.word)
 				t.Logf("%s %s %q: %s", cmd, tc.flag, tc.value, line)
 				if psListed(t, name) {
 					t.Errorf("%s %s %q: container %s was created", cmd, tc.flag, tc.value, name)

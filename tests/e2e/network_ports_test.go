@@ -803,7 +803,7 @@ func TestPortsErrors(t *testing.T) {
 			name := lcName("ports-inuse")
 			rmOnCleanup(t, harness.E2E, name)
 			r := skiff(t, "run", "-d", "--name", name, "-p", fmt.Sprintf("%d:8080", other), "-p", spec, img, "sleep", "300")
-			line := r.ErrorLine(t, 125, strconv.Itoa(busy), "in use|already allocated")
+			line := r.ErrorLine(t, runExit, strconv.Itoa(busy), "in use|already allocated")
 			t.Logf("-p %s: %s", spec, line)
 			if psRunning(t, name) {
 				t.Errorf("-p %s with the host port in use: container %s is running", spec, name)
@@ -830,7 +830,7 @@ func TestPortsErrors(t *testing.T) {
 		second := lcName("ports-second")
 		rmOnCleanup(t, harness.E2E, second)
 		r := skiff(t, "run", "-d", "--name", second, "-p", fmt.Sprintf("%d:8080", hp), img, "sleep", "300")
-		r.ErrorLine(t, 125, strconv.Itoa(hp), "in use|already allocated")
+		r.ErrorLine(t, runExit, strconv.Itoa(hp), "in use|already allocated")
 		if psRunning(t, second) {
 			t.Errorf("second container %s with the same host port is running", second)
 		}
@@ -850,7 +850,7 @@ func TestPortsErrors(t *testing.T) {
 		if err != nil {
 			t.Fatalf("binding the released port: %v", err)
 		}
-		skiff(t, "start", name).ErrorLine(t, 125, strconv.Itoa(hp), "in use|already allocated")
+		skiff(t, "start", name).ErrorLine(t, errExit, strconv.Itoa(hp), "in use|already allocated")
 		if st := stateOf(t, harness.E2E, name); st == "running" {
 			t.Errorf("start with its host port taken: container is %s", st)
 		}
@@ -875,7 +875,7 @@ func TestPortsErrors(t *testing.T) {
 			name := lcName("ports-priv")
 			rmOnCleanup(t, harness.E2E, name)
 			r := skiff(t, "run", "-d", "--name", name, "-p", fmt.Sprintf("%d:8080", other), "-p", spec, img, "sleep", "300")
-			line := r.ErrorLine(t, 125, "ip_unprivileged_port_start")
+			line := r.ErrorLine(t, runExit, "ip_unprivileged_port_start")
 			t.Logf("-p %s: %s", spec, line)
 			if psRunning(t, name) {
 				t.Errorf("-p %s rootless: container %s is running", spec, name)
@@ -909,7 +909,7 @@ func TestPortsErrors(t *testing.T) {
 				if cmd == "run" {
 					args = append([]string{"run", "-d"}, args[1:]...)
 				}
-				line := skiff(t, args...).ErrorLine(t, 125, tc.word)
+				line := skiff(t, args...).ErrorLine(t, runExit, tc.word)
 				t.Logf("%s -p %s: %s", cmd, tc.spec, line)
 				if psListed(t, name) {
 					t.Errorf("%s -p %s: container %s was created", cmd, tc.spec, name)

@@ -129,25 +129,25 @@ func TestPullConcurrent(t *testing.T) {
 func TestPullUnknownTag(t *testing.T) {
 	parallel(t)
 	r := skiff(t, "pull", ref("busybox")+":nosuchtag")
-	r.ErrorLine(t, 125, "busybox:nosuchtag", "manifest unknown|not found")
+	r.ErrorLine(t, errExit, "busybox:nosuchtag", "manifest unknown|not found")
 }
 
 func TestPullUnknownRepository(t *testing.T) {
 	parallel(t)
 	r := skiff(t, "pull", ref("nosuchrepo"))
-	r.ErrorLine(t, 125, "nosuchrepo", "unknown|not found")
+	r.ErrorLine(t, errExit, "nosuchrepo", "unknown|not found")
 }
 
 func TestPullUnreachableRegistry(t *testing.T) {
 	parallel(t)
 	r := skiffWith(t, harness.RunOptions{Timeout: 90 * time.Second}, "pull", "127.0.0.1:1/busybox")
-	r.ErrorLine(t, 125, "127.0.0.1:1/busybox")
+	r.ErrorLine(t, errExit, "127.0.0.1:1/busybox")
 }
 
 func TestPullMalformedReference(t *testing.T) {
 	parallel(t)
 	r := skiff(t, "pull", "UPPER/Case::x")
-	line := r.ErrorLine(t, 125, "UPPER/Case::x")
+	line := r.ErrorLine(t, errExit, "UPPER/Case::x")
 	if strings.Contains(strings.ToLower(line), "connection refused") || strings.Contains(line, "docker.io") {
 		t.Errorf("a malformed reference must be rejected before any network access: %q", line)
 	}

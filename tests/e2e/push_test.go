@@ -218,7 +218,7 @@ func TestPushUnknownImage(t *testing.T) {
 	parallel(t)
 	name := ref(pushRepo("push-unknown")) + ":v1"
 	r := skiff(t, "push", name)
-	r.ErrorLine(t, 125, name)
+	r.ErrorLine(t, errExit, name)
 	if r.Stdout != "" {
 		t.Errorf("push of an unknown image printed on stdout\n%s", r.Output())
 	}
@@ -231,5 +231,5 @@ func TestPushUnreachableRegistry(t *testing.T) {
 	skiff(t, "tag", bb, name).OK(t)
 	t.Cleanup(func() { skiff(t, "rmi", name) })
 	r := skiffWith(t, harness.RunOptions{Timeout: 30 * time.Second}, "push", name)
-	r.ErrorLine(t, 125, "127.0.0.1:1")
+	r.ErrorLine(t, errExit, "127.0.0.1:1")
 }

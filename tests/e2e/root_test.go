@@ -22,7 +22,7 @@ func TestRootPullRun(t *testing.T) {
 	harness.RunAsRoot(t, "run", "--rm", bb, "sh", "-c", "exit 3").Exit(t, 3)
 	harness.RunAsRoot(t, "run", "--rm", bb, "nosuchcmd").ErrorLine(t, 127, "nosuchcmd")
 	harness.RunAsRoot(t, "run", "--rm", bb, "/etc/passwd").ErrorLine(t, 126, "/etc/passwd")
-	harness.RunAsRoot(t, "run", "--rm", "--pull", "never", ref("nosuchimage")).ErrorLine(t, 125, "nosuchimage")
+	harness.RunAsRoot(t, "run", "--rm", "--pull", "never", ref("nosuchimage")).ErrorLine(t, runExit, "nosuchimage")
 
 	// The store is /var/lib/skiff, not root's home.
 	if entries, err := os.ReadDir(harness.Root.DataDir()); err != nil || len(entries) == 0 {

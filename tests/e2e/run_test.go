@@ -88,8 +88,8 @@ func TestRunNotExecutable(t *testing.T) {
 
 func TestRunUnknownImagePullNever(t *testing.T) {
 	parallel(t)
-	skiff(t, "run", "--rm", "--pull", "never", ref("nosuchimage")).ErrorLine(t, 125, "nosuchimage")
-	skiff(t, "run", "--rm", "--pull", "never", "nosuchlocal:v9").ErrorLine(t, 125, "nosuchlocal")
+	skiff(t, "run", "--rm", "--pull", "never", ref("nosuchimage")).ErrorLine(t, runExit, "nosuchimage")
+	skiff(t, "run", "--rm", "--pull", "never", "nosuchlocal:v9").ErrorLine(t, runExit, "nosuchlocal")
 }
 
 func TestRunPullsMissingImage(t *testing.T) {
@@ -128,14 +128,14 @@ func TestRunBadArguments(t *testing.T) {
 			t.Parallel()
 			args := append(append([]string{"run", "--rm"}, tc.flags...), bb, "echo", "must-not-run")
 			r := skiff(t, args...)
-			r.ErrorLine(t, 125, tc.word)
+			r.ErrorLine(t, runExit, tc.word)
 			if strings.Contains(r.Stdout, "must-not-run") {
 				t.Errorf("the container ran despite the bad argument")
 			}
 		})
 	}
 	// No image at all.
-	skiff(t, "run", "--rm").ErrorLine(t, 125)
+	skiff(t, "run", "--rm").ErrorLine(t, errExit)
 }
 
 func TestRunEnv(t *testing.T) {
@@ -154,7 +154,7 @@ func TestRunEnv(t *testing.T) {
 	r = skiff(t, "run", "--rm", "--env-file", envFile, "-e", "FOO=from-flag", bb, "sh", "-c", `echo "$A|$B|$FOO"`)
 	r.OK(t).StdoutIs(t, "1|two words|from-flag\n")
 
-	skiff(t, "run", "--rm", "--env-file", filepath.Join(dir, "missing.list"), bb, "true").ErrorLine(t, 125, "missing.list")
+	skiff(t, "run", "--rm", "--env-file", filepath.Join(dir, "missing.list"), bb, "true").ErrorLine(t, runExit, "missing.list")
 }
 
 func TestRunWorkdir(t *testing.T) {
@@ -253,7 +253,7 @@ func TestRunNameDuplicate(t *testing.T) {
 	name := "dup-" + harness.UniqueSuffix()
 	bg := startBackground(t, harness.E2E, "run", "--rm", "--name", name, bb, "sh", "-c", "trap 'exit 0' TERM; echo started; sleep 60 & wait")
 	bg.waitFor(t, "started")
-	skiff(t, "run", "--rm", "--name", name, bb, "true").ErrorLine(t, 125, name, "already in use|already exists|conflict")
+	skiff(t, "run", "--rm", "--name", name, bb, "true").ErrorLine(t, runExit, name, "already in use|already exists|conflict")
 	bg.stop(t)
 	// Once the first is gone (--rm), the name is free again.
 	skiff(t, "run", "--rm", "--name", name, bb, "echo", "reused").OK(t).StdoutIs(t, "reused\n")
@@ -277,7 +277,7 @@ func TestRunRmLeavesNothing(t *testing.T) {
 	if mountsAfter := storeMounts(t, u); len(mountsAfter) > len(mountsBefore) {
 		t.Errorf("--rm left mounts under the store:\nbefore %v\nafter %v", mountsBefore, mountsAfter)
 	}
-	skiff(t, "inspect", name).ErrorLine(t, 125, name)
+	skiff(t, "inspect", name).ErrorLine(t, errExit, name)
 }
 
 // dirNames lists the entries of dirs (none for a missing dir).

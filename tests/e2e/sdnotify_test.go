@@ -196,7 +196,7 @@ func TestSdNotifyStart(t *testing.T) {
 	checkMainPID(t, f, id)
 
 	r := skiff(t, "create", "--sdnotify", "bogus", busybox(t), "true")
-	r.ErrorLine(t, 125, "sdnotify")
+	r.ErrorLine(t, runExit, "sdnotify")
 }
 
 // TestSdNotifyContainer: --sdnotify container mounts the socket at
@@ -388,8 +388,8 @@ func TestStartAllAfterReboot(t *testing.T) {
 	if r.Stdout != "" {
 		t.Errorf("start --all again printed %q, want nothing", r.Stdout)
 	}
-	skiff(t, "start", "--all", "--filter", "restart-policy=sometimes").ErrorLine(t, 125, "restart-policy")
-	skiff(t, "start", "--filter", "restart-policy=always", always).ErrorLine(t, 125, "--all")
+	skiff(t, "start", "--all", "--filter", "restart-policy=sometimes").ErrorLine(t, errExit, "restart-policy")
+	skiff(t, "start", "--filter", "restart-policy=always", always).ErrorLine(t, errExit, "--all")
 }
 
 // TestStartAllRestartUnits: contrib's skiff-restart.service (user and

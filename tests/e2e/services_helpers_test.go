@@ -13,7 +13,7 @@ package e2e
 //     drawn when the replica starts, so two replicas never answer alike;
 //   - the published port is reached from the test process (root, in the
 //     host's network namespace, which is also the unprivileged user's);
-//   - failed service commands exit 125 with one "Error: " line (errExit).
+//   - failed service commands exit 1 with one "Error: " line (errExit).
 
 import (
 	"encoding/json"

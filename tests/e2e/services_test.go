@@ -468,8 +468,9 @@ func TestServiceNetwork(t *testing.T) {
 	}
 }
 
-// TestServiceBadInput: refused specs and unknown services exit 125 with
-// one error line and leave no service and no replica behind; a service
+// TestServiceBadInput: refused specs and unknown services exit 1 (125 for
+// a flag value that does not parse, as Docker's CLI) with one error line
+// and leave no service and no replica behind; a service
 // whose replicas crash at once is not created; a crash loop started with
 // -d shows its error in service ps and backs off.
 func TestServiceBadInput(t *testing.T) {
@@ -497,7 +498,7 @@ func TestServiceBadInput(t *testing.T) {
 			name := svcName("bad-replicas")
 			svcRmOnCleanup(t, u, name)
 			r := harness.RunAs(t, u, "service", "create", "--replicas", v, "--name", name, img, "true")
-			line := r.ErrorLine(t, errExit, "replicas")
+			line := r.ErrorLine(t, usageExit, "replicas")
 			if !strings.Contains(line, v) {
 				t.Errorf("%s: error line %q does not name the value %q", r.Cmdline(), line, v)
 			}

@@ -312,12 +312,12 @@ func TestGenerateSystemdContainer(t *testing.T) {
 
 	t.Run("errors", func(t *testing.T) {
 		r := harness.RunAs(t, u, "generate", "systemd", "--restart-policy", "unless-stopped", id)
-		r.ErrorLine(t, 125, "restart-policy", "unless-stopped")
+		r.ErrorLine(t, errExit, "restart-policy", "unless-stopped")
 		r = harness.RunAs(t, u, "generate", "systemd", "no-such-thing-"+harness.UniqueSuffix())
 		if r.ExitCode == 0 || !strings.Contains(r.Stderr, "no such container or service") {
 			t.Errorf("%s: want an error naming no such container or service\n%s", r.Cmdline(), r.Output())
 		}
-		harness.RunAs(t, u, "generate", "systemd").Exit(t, 125)
+		harness.RunAs(t, u, "generate", "systemd").Exit(t, errExit)
 	})
 }
 
@@ -636,6 +636,6 @@ func TestQuadletGenerator(t *testing.T) {
 		if n := len(r.Lines()); n != 4 {
 			t.Errorf("generate quadlet --source printed %d paths, want 4\n%s", n, r.Output())
 		}
-		harness.RunAs(t, u, "generate", "quadlet").Exit(t, 125)
+		harness.RunAs(t, u, "generate", "quadlet").Exit(t, errExit)
 	})
 }
