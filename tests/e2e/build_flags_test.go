@@ -51,8 +51,8 @@ func TestBuildAddHostAndSecurityOpt(t *testing.T) {
 			t.Errorf("RUN without the flags saw %q, want %q in it", out, want)
 		}
 	}
-	skiff(t, "build", "--add-host", "nocolon", dir).ErrorLine(t, 125, "--add-host")
-	skiff(t, "build", "--security-opt", "bogus", dir).ErrorLine(t, 125, "--security-opt")
+	skiff(t, "build", "--add-host", "nocolon", dir).ErrorLine(t, errExit, "--add-host")
+	skiff(t, "build", "--security-opt", "bogus", dir).ErrorLine(t, errExit, "--security-opt")
 }
 
 // TestBuildCacheFrom: an image pushed by one user stands in, for root
@@ -156,8 +156,8 @@ func TestBuildOutput(t *testing.T) {
 	if !strings.Contains(r.Stderr, "STEP 2/2") {
 		t.Errorf("-o -: the steps should go to stderr:\n%s", r.Stderr)
 	}
-	skiff(t, "build", "-o", "type=registry,dest=x", dir).ErrorLine(t, 125, "--output")
-	skiff(t, "build", "-o", "type=local", dir).ErrorLine(t, 125, "dest")
+	skiff(t, "build", "-o", "type=registry,dest=x", dir).ErrorLine(t, errExit, "--output")
+	skiff(t, "build", "-o", "type=local", dir).ErrorLine(t, errExit, "dest")
 }
 
 // tarHas says whether a tar holds an entry (leading ./ ignored).
@@ -207,9 +207,9 @@ func TestBuildSSH(t *testing.T) {
 		t.Errorf("--ssh work=SOCKET: output lacks the key:\n%s", out)
 	}
 	harness.WriteUserFile(t, harness.E2E, filepath.Join(dir, "Dockerfile"), []byte("FROM "+bb+"\nRUN --mount=type=ssh,required true\n"))
-	skiff(t, "build", dir).LastErrorLine(t, 125, "--ssh default")
-	skiff(t, "build", "--ssh", "default", dir).ErrorLine(t, 125, "SSH_AUTH_SOCK")
-	skiff(t, "build", "--ssh", "default="+key, dir).ErrorLine(t, 125, "not an agent socket")
+	skiff(t, "build", dir).LastErrorLine(t, errExit, "--ssh default")
+	skiff(t, "build", "--ssh", "default", dir).ErrorLine(t, errExit, "SSH_AUTH_SOCK")
+	skiff(t, "build", "--ssh", "default="+key, dir).ErrorLine(t, errExit, "not an agent socket")
 }
 
 // userRun runs a program as the e2e user and fails the test unless it exits 0.
@@ -287,11 +287,11 @@ func TestBuildProgressAndNoOpFlags(t *testing.T) {
 	if !regexp.MustCompile(`^sha256:[0-9a-f]{64}\n$`).MatchString(out) {
 		t.Errorf("--progress quiet printed %q, want the image ID only", out)
 	}
-	skiff(t, "build", "--progress", "rawjson", dir).ErrorLine(t, 125, "--progress")
+	skiff(t, "build", "--progress", "rawjson", dir).ErrorLine(t, errExit, "--progress")
 	skiff(t, "build", "-q", "--isolation", "default", dir).OK(t)
-	skiff(t, "build", "--isolation", "hyperv", dir).ErrorLine(t, 125, "--isolation")
+	skiff(t, "build", "--isolation", "hyperv", dir).ErrorLine(t, errExit, "--isolation")
 	skiff(t, "build", "-q", "--disable-content-trust", dir).OK(t)
-	skiff(t, "build", "--disable-content-trust=false", dir).ErrorLine(t, 125, "content trust")
+	skiff(t, "build", "--disable-content-trust=false", dir).ErrorLine(t, errExit, "content trust")
 	r := skiff(t, "build", "-q", "--compress", dir).OK(t)
 	if !strings.Contains(r.Stderr, "WARNING: --compress has no effect") {
 		t.Errorf("--compress: want a warning saying it does nothing, stderr:\n%s", r.Stderr)

@@ -120,7 +120,7 @@ func TestLimitsRootCgroup(t *testing.T) {
 	id := runDetachedAs(t, root, bb, name, []string{
 		"-m", "64m", "--memory-reservation", "32m", "--memory-swappiness", "10", "--cpus", "0.5", "-c", "512",
 		"--pids-limit", "50", "--cpuset-cpus", "0", "--cpuset-mems", "0",
-		"--device-read-bps", dev + ":1mb", "--device-write-iops", dev + ":300",
+		"--device-read-bps", dev + ":1mb", "--device-write-iops", dev + ":300", "--device-read-iops", dev + ":200",
 	}, idleCmd...)
 	// Beside the container: its cgroup's files.
 	for _, f := range []struct{ controller, file, want string }{
@@ -151,6 +151,9 @@ func TestLimitsRootCgroup(t *testing.T) {
 	}
 	if got := cgroupFile(t, "blkio", "skiff", id, "blkio.throttle.write_iops_device"); got != majMin+" 300" {
 		t.Errorf("blkio.throttle.write_iops_device = %q, want %q", got, majMin+" 300")
+	}
+	if got := cgroupFile(t, "blkio", "skiff", id, "blkio.throttle.read_iops_device"); got != majMin+" 200" {
+		t.Errorf("blkio.throttle.read_iops_device = %q, want %q", got, majMin+" 200")
 	}
 	// Inside it: its own cgroup at /sys/fs/cgroup/CONTROLLER.
 	out := harness.RunAsRoot(t, "exec", name, "cat", "/sys/fs/cgroup/memory/memory.limit_in_bytes", "/sys/fs/cgroup/cpu/cpu.cfs_quota_us", "/sys/fs/cgroup/pids/pids.max").OK(t).Stdout
@@ -258,9 +261,9 @@ func TestLimitsRootUpdate(t *testing.T) {
 	}
 	// Docker's rules: a memory limit above the swap limit needs a new
 	// swap limit; --cpu-quota cannot follow --cpus. Nothing changes.
-	harness.RunAsRoot(t, "update", "-m", "512m", name).ErrorLine(t, 125, "memoryswap")
-	harness.RunAsRoot(t, "update", "--cpu-quota", "20000", name).ErrorLine(t, 125, "NanoCPUs")
-	harness.RunAsRoot(t, "update", name).ErrorLine(t, 125, "one or more flags")
+	harness.RunAsRoot(t, "update", "-m", "512m", name).ErrorLine(t, errExit, "memoryswap")
+	harness.RunAsRoot(t, "update", "--cpu-quota", "20000", name).ErrorLine(t, errExit, "NanoCPUs")
+	harness.RunAsRoot(t, "update", name).ErrorLine(t, errExit, "one or more flags")
 	if got := cgroupFile(t, "memory", "skiff", id, "memory.limit_in_bytes"); got != strconv.Itoa(128<<20) {
 		t.Errorf("a refused update changed memory.limit_in_bytes to %s", got)
 	}
@@ -364,7 +367,7 @@ func TestLimitsRootless(t *testing.T) {
 			}
 			// update: --restart works; limits cannot change without a cgroup.
 			harness.RunAs(t, u, "update", "--restart", "unless-stopped", name).OK(t).StdoutIs(t, name+"\n")
-			harness.RunAs(t, u, "update", "-m", "128m", "--memory-swap", "256m", name).ErrorLine(t, 125, "cgroup v1", "cgroup v2")
+			harness.RunAs(t, u, "update", "-m", "128m", "--memory-swap", "256m", name).ErrorLine(t, errExit, "cgroup v1", "cgroup v2")
 			hc = inspectLimits(t, u, name).HostConfig
 			if hc.Memory != 64<<20 || hc.RestartPolicy.Name != "unless-stopped" {
 				t.Errorf("after the updates: Memory %d, restart %q; want 64m kept and unless-stopped", hc.Memory, hc.RestartPolicy.Name)
@@ -535,5 +538,44 @@ func TestLimitsRootStatsTerminal(t *testing.T) {
 	frames := strings.Split(out.String(), "\033[H")
 	if f := frames[2]; !strings.Contains(f, "CONTAINER ID") || !strings.Contains(f, name+" ") || !strings.Contains(f, "\033[K") {
 		t.Errorf("second frame %q: want the table again, each line cleared to its end", f)
+	}
+}
+
+// --blkio-weight-device: in the cgroup where the kernel has per-device
+// weights, else dropped with Docker's warning; recorded either way.
+func TestLimitsRootBlkioWeightDevice(t *testing.T) {
+	parallel(t)
+	needCgroupV1(t)
+	bb := pulled(t, harness.Root, "busybox")
+	dev := rootDevice(t)
+	name := lcName("limits-weightdev")
+	r := harness.RunAsRoot(t, "run", "-d", "--name", name, "--blkio-weight-device", dev+":300", bb, "sleep", "300").OK(t)
+	t.Cleanup(func() { harness.RunAsRoot(t, "rm", "-f", name) })
+	id := strings.TrimSpace(r.Stdout)
+	var st syscall.Stat_t
+	must(t, syscall.Stat(dev, &st))
+	majMin := fmt.Sprintf("%d:%d", unix.Major(st.Rdev), unix.Minor(st.Rdev))
+	// As Docker's daemon: a weight the kernel cannot apply is discarded
+	// with a warning, and inspect shows none.
+	want := 0
+	if hasCgroupFile("blkio", "blkio.weight_device") {
+		want = 1
+		if got := cgroupFile(t, "blkio", "skiff", id, "blkio.weight_device"); !strings.Contains(got, majMin+" 300") {
+			t.Errorf("blkio.weight_device = %q, want %s 300", got, majMin)
+		}
+	} else if !strings.Contains(r.Stderr, "WARNING: ") || !strings.Contains(r.Stderr, "weight_device") {
+		t.Errorf("this kernel has no blkio.weight_device: want Docker's warning that the weight is discarded, got %q", r.Stderr)
+	}
+	var out []struct {
+		HostConfig struct {
+			BlkioWeightDevice []struct {
+				Path   string
+				Weight uint16
+			}
+		}
+	}
+	must(t, json.Unmarshal([]byte(harness.RunAsRoot(t, "inspect", name).OK(t).Stdout), &out))
+	if w := out[0].HostConfig.BlkioWeightDevice; len(w) != want || want == 1 && (w[0].Path != dev || w[0].Weight != 300) {
+		t.Errorf("inspect HostConfig.BlkioWeightDevice = %+v, want %d entries (%s 300)", w, want, dev)
 	}
 }

@@ -116,7 +116,7 @@ location = "`+mirror.Addr+`"
 		// Only the dead mirror and no internet: one error naming both.
 		writeConfig(t, home, "docker/daemon.json", `{"registry-mirrors": ["http://`+down.Addr+`"]}`)
 		r = skiffWith(t, opts, "pull", mirrorImage)
-		r.ErrorLine(t, 125, "docker.io", down.Addr, "mirror")
+		r.ErrorLine(t, errExit, "docker.io", down.Addr, "mirror")
 		if strings.Contains(r.Stderr, "DEBUG") {
 			t.Errorf("the debug line shows only at --log-level debug\n%s", r.Output())
 		}
@@ -129,7 +129,7 @@ location = "`+mirror.Addr+`"
 		skiffWith(t, opts, "tag", busybox(t), name).OK(t)
 		t.Cleanup(func() { skiff(t, "rmi", name) })
 		r := skiffWith(t, opts, "push", name)
-		r.ErrorLine(t, 125, "docker.io")
+		r.ErrorLine(t, errExit, "docker.io")
 		if _, ok := fetchManifest(t, mirror.Addr, "library/"+mirrorImage+"-push", "v1", "", ""); ok {
 			t.Errorf("push went to the mirror %s", mirror.Addr)
 		}
@@ -247,16 +247,16 @@ func TestRegistryCertsD(t *testing.T) {
 	// No certs.d: a loopback registry's certificate is not checked (as in
 	// Docker), but the registry wants a client certificate.
 	r := skiffWith(t, opts, "push", name)
-	r.ErrorLine(t, 125, name, "client certificate", "client.cert", certsDir)
+	r.ErrorLine(t, errExit, name, "client certificate", "client.cert", certsDir)
 	// Verification asked for: the unknown CA is the problem.
 	r = skiffWith(t, opts, "push", "--tls-verify", name)
-	r.ErrorLine(t, 125, "certificate", "x509", filepath.Join(certsDir, "ca.crt"))
+	r.ErrorLine(t, errExit, "certificate", "x509", filepath.Join(certsDir, "ca.crt"))
 	r = skiffWith(t, opts, "pull", "--tls-verify", name)
-	r.ErrorLine(t, 125, "x509", filepath.Join(certsDir, "ca.crt"))
+	r.ErrorLine(t, errExit, "x509", filepath.Join(certsDir, "ca.crt"))
 	// The CA alone: verified, and still no client certificate.
 	certs.install(t, home, "docker", reg.Addr, true)
 	r = skiffWith(t, opts, "pull", name)
-	r.ErrorLine(t, 125, "client certificate", "client.key", certsDir)
+	r.ErrorLine(t, errExit, "client certificate", "client.key", certsDir)
 
 	// Everything in place: push, push again, pull, login.
 	certs.install(t, home, "docker", reg.Addr, false)
@@ -280,7 +280,7 @@ func TestRegistryCertsD(t *testing.T) {
 	// login without certs.d names the problem too.
 	_, bare := configHome(t)
 	r = skiffWith(t, harness.RunOptions{Env: bare.Env, Stdin: strings.NewReader("secret\n")}, "login", "-u", "anyone", "--password-stdin", reg.Addr)
-	r.ErrorLine(t, 125, "client certificate")
+	r.ErrorLine(t, errExit, "client certificate")
 
 	// The API's pull reads certs.d too: the docker CLI through a service
 	// with this configuration.
@@ -334,7 +334,7 @@ func TestRegistryInfoAPI(t *testing.T) {
 	if !strings.Contains(r.Stdout, "daemon.json") {
 		t.Errorf("info with a broken daemon.json: want a warning naming it\n%s", r.Output())
 	}
-	skiffWith(t, opts, "pull", mirrorImage).ErrorLine(t, 125, "daemon.json")
+	skiffWith(t, opts, "pull", mirrorImage).ErrorLine(t, errExit, "daemon.json")
 }
 
 var pullBar = regexp.MustCompile(`: Downloading \[=*>\s*\]\s+[0-9.]+[kMG]?B/[0-9.]+[kMG]?B`)

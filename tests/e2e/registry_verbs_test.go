@@ -32,7 +32,7 @@ func TestPullAllTags(t *testing.T) {
 	checkPullLines(t, r, "Status: Image is up to date for "+name, name)
 
 	for _, bad := range []string{name + ":1", name + "@" + one.Digest} {
-		skiff(t, "pull", "-a", bad).ErrorLine(t, 125, "tag can't be used with --all-tags/-a")
+		skiff(t, "pull", "-a", bad).ErrorLine(t, errExit, "tag can't be used with --all-tags/-a")
 	}
 
 	// The API pulls every tag when the request names none (docker pull -a).
@@ -72,7 +72,7 @@ func TestPushAllTags(t *testing.T) {
 			t.Errorf("push -a: the registry has no %s:%s", repo, tag)
 		}
 	}
-	skiff(t, "push", "-a", name+":a").ErrorLine(t, 125, "tag can't be used with --all-tags/-a")
+	skiff(t, "push", "-a", name+":a").ErrorLine(t, errExit, "tag can't be used with --all-tags/-a")
 
 	// The API pushes every tag when the request names none (docker push -a).
 	skiff(t, "tag", bb, name+":c").OK(t)
@@ -81,7 +81,7 @@ func TestPushAllTags(t *testing.T) {
 	if _, ok := fetchManifest(t, harness.Registry, repo, "c", "", ""); !ok {
 		t.Errorf("docker push -a through the API did not push %s:c", repo)
 	}
-	skiff(t, "push", "-a", ref(pushRepo("push-all-none"))).ErrorLine(t, 125, "does not exist locally")
+	skiff(t, "push", "-a", ref(pushRepo("push-all-none"))).ErrorLine(t, errExit, "does not exist locally")
 }
 
 // TestPushLayerLines checks push's lines on a pipe, as docker push prints
@@ -132,11 +132,11 @@ func TestPushPlatform(t *testing.T) {
 	t.Cleanup(func() { skiff(t, "rmi", dst) })
 
 	r := skiff(t, "push", "--platform", "linux/arm64", dst)
-	r.ErrorLine(t, 125, "linux/amd64", "linux/arm64")
+	r.ErrorLine(t, errExit, "linux/amd64", "linux/arm64")
 	if _, ok := fetchManifest(t, harness.Registry, repo, "v1", "", ""); ok {
 		t.Errorf("push --platform linux/arm64 of an amd64 image pushed it")
 	}
-	skiff(t, "push", "--platform", "linux", dst).ErrorLine(t, 125, "invalid platform")
+	skiff(t, "push", "--platform", "linux", dst).ErrorLine(t, errExit, "invalid platform")
 	pushed(t, skiff(t, "push", "--platform", "linux/amd64", dst), ref(repo), "v1")
 	// The API's platform parameter (docker push --platform).
 	d := harness.Docker(t, harness.E2E, "push", "--platform", "linux/arm64", dst)
@@ -149,11 +149,11 @@ func TestPushPlatform(t *testing.T) {
 // TestRmiNoSuchImage: Docker's words, no advice to pull.
 func TestRmiNoSuchImage(t *testing.T) {
 	parallel(t)
-	line := skiff(t, "rmi", "nosuchimage").ErrorLine(t, 125, "No such image: nosuchimage:latest")
+	line := skiff(t, "rmi", "nosuchimage").ErrorLine(t, errExit, "No such image: nosuchimage:latest")
 	if strings.Contains(strings.ToLower(line), "pull") {
 		t.Errorf("rmi of a missing image must not suggest pulling it: %q", line)
 	}
-	skiff(t, "image", "rm", "nosuchimage:v2").ErrorLine(t, 125, "No such image: nosuchimage:v2")
+	skiff(t, "image", "rm", "nosuchimage:v2").ErrorLine(t, errExit, "No such image: nosuchimage:v2")
 }
 
 // TestSearch searches a registry's catalog with docker search's flags,
@@ -177,7 +177,7 @@ func TestSearch(t *testing.T) {
 		}
 	}
 	skiff(t, "search", "--limit", "1", "--format", "{{.Name}}", term).OK(t).StdoutIs(t, harness.Registry+"/other/"+word+"-c\n")
-	skiff(t, "search", "--limit", "101", term).ErrorLine(t, 125, "limit 101 is outside the range of [1, 100]")
+	skiff(t, "search", "--limit", "101", term).ErrorLine(t, errExit, "limit 101 is outside the range of [1, 100]")
 	// Filters as Docker: a registry's catalog has no stars nor official images.
 	for _, f := range []string{"stars=1", "is-official=true", "is-automated=true"} {
 		r := skiff(t, "search", "--filter", f, "--format", "{{.Name}}", term).OK(t)
@@ -191,8 +191,8 @@ func TestSearch(t *testing.T) {
 	if n := len(skiff(t, "search", "-f", "is-official=false", "-f", "stars=0", "--format", "{{.Name}}", term).OK(t).Lines()); n != 3 {
 		t.Errorf("search --filter is-official=false --filter stars=0: %d results, want 3", n)
 	}
-	skiff(t, "search", "--filter", "stars=many", term).ErrorLine(t, 125, "stars=many")
-	skiff(t, "search", "--filter", "color=blue", term).ErrorLine(t, 125, "color")
+	skiff(t, "search", "--filter", "stars=many", term).ErrorLine(t, errExit, "stars=many")
+	skiff(t, "search", "--filter", "color=blue", term).ErrorLine(t, errExit, "color")
 	// --format json as Docker: strings, booleans spelled out.
 	var row map[string]string
 	must(t, json.Unmarshal([]byte(skiff(t, "search", "--limit", "1", "--format", "json", term).OK(t).Stdout), &row))
@@ -203,7 +203,7 @@ func TestSearch(t *testing.T) {
 	// cut; cmd's TestSearchRow checks the cut itself).
 	skiff(t, "search", "--no-trunc", "--limit", "1", term).OK(t)
 	// Docker Hub cannot be reached here: one line saying so.
-	skiff(t, "search", "busybox").ErrorLine(t, 125, "Docker Hub", "index.docker.io")
+	skiff(t, "search", "busybox").ErrorLine(t, errExit, "Docker Hub", "index.docker.io")
 	// The API's /images/search: the docker CLI through skiff's service.
 	d := harness.Docker(t, harness.E2E, "search", "--format", "{{.Name}}", term).OK(t)
 	if d.Lines()[0] != harness.Registry+"/other/"+word+"-c" || len(d.Lines()) != 3 {

@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -40,29 +41,48 @@ func findInStore(dir, suffix string) []string {
 	return out
 }
 
-// defaultMappedLayers keeps the paths in layers stored with the store's
-// own id mapping: a container with other mappings (--userns keep-id) gets a
-// copy of the image's layers shifted to them, which other tests may be
-// making at the same time.
-func defaultMappedLayers(t *testing.T, u *harness.User, paths []string) []string {
+// imageLayerPaths keeps the paths in the layers of image (its top layer
+// and its parents, as the store lists them): other tests' builds and
+// keep-id containers make layers of their own holding the same files.
+func imageLayerPaths(t *testing.T, u *harness.User, image string, paths []string) []string {
 	t.Helper()
-	data, err := os.ReadFile(filepath.Join(u.DataDir(), "storage", "overlay-layers", "layers.json"))
-	if err != nil {
-		t.Fatal(err)
+	store := filepath.Join(u.DataDir(), "storage")
+	read := func(file string, v any) {
+		data, err := os.ReadFile(filepath.Join(store, file))
+		if err != nil {
+			t.Fatal(err)
+		}
+		must(t, json.Unmarshal(data, v))
+	}
+	var images []struct {
+		Names []string `json:"names"`
+		Layer string   `json:"layer"`
 	}
 	var layers []struct {
 		ID     string `json:"id"`
-		UIDMap []any  `json:"uidmap"`
+		Parent string `json:"parent"`
 	}
-	must(t, json.Unmarshal(data, &layers))
-	shifted := map[string]bool{}
+	read("overlay-images/images.json", &images)
+	read("overlay-layers/layers.json", &layers)
+	parent := map[string]string{}
 	for _, l := range layers {
-		shifted[l.ID] = len(l.UIDMap) > 0
+		parent[l.ID] = l.Parent
+	}
+	mine := map[string]bool{}
+	for _, img := range images {
+		if slices.Contains(img.Names, image) || slices.Contains(img.Names, image+":latest") {
+			for id := img.Layer; id != ""; id = parent[id] {
+				mine[id] = true
+			}
+		}
+	}
+	if len(mine) == 0 {
+		t.Fatalf("no image named %s in %s", image, store)
 	}
 	var out []string
 	for _, p := range paths {
-		layer, rest, _ := strings.Cut(strings.TrimPrefix(p, filepath.Join(u.DataDir(), "storage", "overlay")+"/"), "/")
-		if strings.HasPrefix(rest, "diff/") && !shifted[layer] {
+		layer, rest, _ := strings.Cut(strings.TrimPrefix(p, filepath.Join(store, "overlay")+"/"), "/")
+		if strings.HasPrefix(rest, "diff/") && mine[layer] {
 			out = append(out, p)
 		}
 	}
@@ -79,7 +99,7 @@ func TestRootlessFileOwnership(t *testing.T) {
 	}
 	// On the host the files belong to the user's subordinate ids:
 	// container uid 1000 is subuid start + 999.
-	paths := defaultMappedLayers(t, u, findInStore(u.DataDir(), "/etc/owned-by-1000"))
+	paths := imageLayerPaths(t, u, busybox(t), findInStore(u.DataDir(), "/etc/owned-by-1000"))
 	if len(paths) == 0 {
 		t.Fatalf("no etc/owned-by-1000 under %s", u.DataDir())
 	}
