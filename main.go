@@ -8,6 +8,7 @@ package main
 
 import (
 	"os"
+	"runtime"
 
 	"github.com/opencontainers/runc/libcontainer"
 	_ "github.com/opencontainers/runc/libcontainer/nsenter"
@@ -25,6 +26,14 @@ func init() {
 		// libcontainer's container init: runs after nsenter's C constructor
 		// and never returns.
 		libcontainer.Init()
+	}
+	if len(os.Args) > 1 && os.Args[1] == "__start" {
+		// The starter moves locked threads into a container's network
+		// namespace to join its networks, and rootless they cannot come
+		// back. With the main goroutine on the main thread none of them
+		// is the main thread, whose /proc/self/ns/net libcontainer reads
+		// as "the host's" (it refuses net.* sysctls there).
+		runtime.LockOSThread()
 	}
 }
 

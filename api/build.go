@@ -6,6 +6,8 @@ import (
 	"net/http"
 	"strings"
 
+	ctypes "github.com/moby/moby/api/types/container"
+
 	"github.com/skiff-project/skiff/engine"
 	"github.com/skiff-project/skiff/errdefs"
 )
@@ -54,17 +56,19 @@ func (s *Server) buildImage(w http.ResponseWriter, r *http.Request, _ params) er
 		}
 	}
 	o.ExtraHosts, o.Squash, o.Isolation = r.Form["extrahosts"], boolValue(r, "squash"), r.FormValue("isolation")
+	o.SecurityOpt = r.Form["securityopt"]
 	if v := r.FormValue("cachefrom"); v != "" {
 		if err := json.Unmarshal([]byte(v), &o.CacheFrom); err != nil {
 			return errdefs.Invalid("invalid cachefrom=%q: want a JSON array of images: %v", v, err)
 		}
 	}
-	for _, k := range []string{"memory", "memswap", "cpushares", "cpusetcpus", "cpuperiod", "cpuquota", "shmsize", "outputs"} {
-		switch v := r.FormValue(k); v {
-		case "", "0", "false", "[]", "null", "default":
-		default:
-			return unsupported(k+"="+v, "not for builds yet")
-		}
+	if err := buildLimits(r, &o); err != nil {
+		return err
+	}
+	switch v := r.FormValue("outputs"); v {
+	case "", "[]", "null":
+	default:
+		return unsupported("outputs="+v, "not for builds yet")
 	}
 	// X-Registry-Config carries credentials for FROM pulls; the build
 	// uses the user's stored ones.
@@ -95,6 +99,39 @@ func (s *Server) buildImage(w http.ResponseWriter, r *http.Request, _ params) er
 	js.send(jsonMessage{Stream: "Successfully built " + engine.ShortDigest(full) + "\n"})
 	for _, t := range o.Tags {
 		js.send(jsonMessage{Stream: "Successfully tagged " + t + "\n"})
+	}
+	return nil
+}
+
+// buildLimits reads the RUN containers' limits, /dev/shm size and ulimits
+// (Docker's numbers in bytes, µs and shares) into the options run's
+// flags give.
+func buildLimits(r *http.Request, o *engine.BuildOptions) error {
+	res := &o.Resources
+	for _, p := range []struct {
+		key string
+		dst *int64
+	}{{"memory", &res.Memory}, {"memswap", &res.MemorySwap}, {"cpushares", &res.CPUShares}, {"cpuperiod", &res.CPUPeriod}, {"cpuquota", &res.CPUQuota}} {
+		n, err := intValue(r, p.key, 0)
+		if err != nil {
+			return err
+		}
+		*p.dst = int64(n)
+	}
+	res.CpusetCpus, res.CpusetMems, res.CgroupParent = r.FormValue("cpusetcpus"), r.FormValue("cpusetmems"), r.FormValue("cgroupparent")
+	shm, err := intValue(r, "shmsize", 0)
+	if err != nil {
+		return err
+	}
+	if o.ShmSize, err = shmSizeOption("shmsize", int64(shm)); err != nil {
+		return err
+	}
+	if v := r.FormValue("ulimits"); v != "" {
+		var us []*ctypes.Ulimit
+		if err := json.Unmarshal([]byte(v), &us); err != nil {
+			return errdefs.Invalid("invalid ulimits=%q: want a JSON array of {\"Name\", \"Soft\", \"Hard\"}: %v", v, err)
+		}
+		o.Ulimits = ulimitOptions(us)
 	}
 	return nil
 }

@@ -23,10 +23,9 @@ func isolationOptions(cfg *ctypes.Config, hc *ctypes.HostConfig, ep *network.End
 		GroupAdd: hc.GroupAdd, DeviceCgroupRules: hc.DeviceCgroupRules, Links: hc.Links,
 		Domainname: cfg.Domainname, Runtime: hc.Runtime, Isolation: string(hc.Isolation), VolumeDriver: hc.VolumeDriver,
 	}
-	if hc.ShmSize > 0 {
-		io.ShmSize = strconv.FormatInt(hc.ShmSize, 10)
-	} else if hc.ShmSize < 0 {
-		return io, errdefs.Invalid("invalid HostConfig.ShmSize %d: bytes, not negative", hc.ShmSize)
+	var err error
+	if io.ShmSize, err = shmSizeOption("HostConfig.ShmSize", hc.ShmSize); err != nil {
+		return io, err
 	}
 	for _, k := range sortedKeys(hc.Sysctls) {
 		io.Sysctls = append(io.Sysctls, k+"="+hc.Sysctls[k])
@@ -37,11 +36,7 @@ func isolationOptions(cfg *ctypes.Config, hc *ctypes.HostConfig, ep *network.End
 	for _, k := range sortedKeys(hc.StorageOpt) {
 		io.StorageOpts = append(io.StorageOpts, k+"="+hc.StorageOpt[k])
 	}
-	for _, u := range hc.Ulimits {
-		if u != nil {
-			io.Ulimits = append(io.Ulimits, fmt.Sprintf("%s=%d:%d", u.Name, u.Soft, u.Hard))
-		}
-	}
+	io.Ulimits = ulimitOptions(hc.Ulimits)
 	for _, d := range hc.Devices {
 		io.Devices = append(io.Devices, strings.Join([]string{d.PathOnHost, cmp.Or(d.PathInContainer, d.PathOnHost), cmp.Or(d.CgroupPermissions, "rwm")}, ":"))
 	}
@@ -59,6 +54,29 @@ func isolationOptions(cfg *ctypes.Config, hc *ctypes.HostConfig, ep *network.End
 		}
 	}
 	return io, nil
+}
+
+// shmSizeOption is Docker's /dev/shm size in bytes (0: the default) as
+// --shm-size's value.
+func shmSizeOption(field string, n int64) (string, error) {
+	switch {
+	case n < 0:
+		return "", errdefs.Invalid("invalid %s %d: bytes, not negative", field, n)
+	case n == 0:
+		return "", nil
+	}
+	return strconv.FormatInt(n, 10), nil
+}
+
+// ulimitOptions are Docker's ulimits as --ulimit values.
+func ulimitOptions(us []*ctypes.Ulimit) []string {
+	var out []string
+	for _, u := range us {
+		if u != nil {
+			out = append(out, fmt.Sprintf("%s=%d:%d", u.Name, u.Soft, u.Hard))
+		}
+	}
+	return out
 }
 
 // deviceRequest turns one of Docker's DeviceRequests into --gpus (the

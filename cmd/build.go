@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"slices"
 
 	"github.com/urfave/cli/v2"
 	"golang.org/x/sys/unix"
@@ -21,7 +22,7 @@ func buildCommand() *cli.Command {
 		Usage:     "Build an image from a Dockerfile",
 		ArgsUsage: "PATH",
 		UsageText: "skiff build [OPTIONS] PATH | -",
-		Flags: []cli.Flag{
+		Flags: append([]cli.Flag{
 			&cli.StringSliceFlag{Name: "tag", Aliases: []string{"t"}, Usage: "name the image (several allowed)"},
 			&cli.StringFlag{Name: "file", Aliases: []string{"f"}, Usage: "the Dockerfile (default PATH/Dockerfile; - for stdin)"},
 			&cli.StringSliceFlag{Name: "build-arg", Usage: "set a build-time variable KEY=VALUE"},
@@ -46,7 +47,7 @@ func buildCommand() *cli.Command {
 			&cli.BoolFlag{Name: "force-rm", Usage: "remove intermediate containers on failure too (skiff always does)"},
 			&cli.BoolFlag{Name: "compress", Usage: "compress the context (no effect: skiff reads the context in place)"},
 			&cli.BoolFlag{Name: "disable-content-trust", Value: true, Usage: "skip image verification (always: content trust is not supported)"},
-		},
+		}, buildLimitFlags()...),
 		Action: func(c *cli.Context) error {
 			if err := exactArgs(c, 1, 1, "build [OPTIONS] PATH"); err != nil {
 				return err
@@ -70,6 +71,11 @@ func buildCommand() *cli.Command {
 			if err := buildProgress(c, &o); err != nil {
 				return err
 			}
+			// run's parser: the flags build lacks read as not given.
+			if o.Resources, err = resourceOptions(c); err != nil {
+				return err
+			}
+			o.ShmSize, o.Ulimits = c.String("shm-size"), c.StringSlice("ulimit")
 			if c.Bool("pull") {
 				o.Pull = engine.PullAlways
 			}
@@ -113,6 +119,28 @@ func buildCommand() *cli.Command {
 			})
 		},
 	}
+}
+
+// buildLimitFlags are Docker's build flags for the RUN containers' limits:
+// run's own flags of those names, so both read the same values the same
+// way.
+func buildLimitFlags() []cli.Flag {
+	return pickFlags(append(resourceFlags(), isolationFlags()...),
+		"memory", "memory-swap", "cpu-shares", "cpu-period", "cpu-quota", "cpuset-cpus", "cpuset-mems",
+		"cgroup-parent", "shm-size", "ulimit")
+}
+
+// pickFlags are the flags of all named names, in that order.
+func pickFlags(all []cli.Flag, names ...string) []cli.Flag {
+	var out []cli.Flag
+	for _, n := range names {
+		i := slices.IndexFunc(all, func(f cli.Flag) bool { return f.Names()[0] == n })
+		if i < 0 {
+			panic("pickFlags: no flag " + n)
+		}
+		out = append(out, all[i])
+	}
+	return out
 }
 
 // buildProgress reads the flags that decide what build prints and what

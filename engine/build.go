@@ -15,6 +15,7 @@ import (
 	"go.podman.io/storage/pkg/archive"
 
 	"github.com/skiff-project/skiff/build"
+	"github.com/skiff-project/skiff/container"
 	"github.com/skiff-project/skiff/errdefs"
 	"github.com/skiff-project/skiff/netns"
 	"github.com/skiff-project/skiff/registry/reference"
@@ -57,6 +58,13 @@ type BuildOptions struct {
 	SecurityOpt []string
 	// Isolation is --isolation: only "default" (or "") on Linux.
 	Isolation string
+	// Resources (-m, --memory-swap, -c, --cpu-period, --cpu-quota,
+	// --cpuset-cpus, --cpuset-mems, --cgroup-parent), ShmSize
+	// (--shm-size, "" for 64m) and Ulimits (--ulimit NAME=SOFT[:HARD])
+	// are every RUN container's, checked as run's.
+	Resources ResourceOptions
+	ShmSize   string
+	Ulimits   []string
 	// CacheFrom are images (pulled when missing) whose layers stand in
 	// for steps with the same history: IMAGE or type=registry,ref=IMAGE.
 	CacheFrom []string
@@ -150,6 +158,10 @@ func (e *Engine) Build(ctx context.Context, o BuildOptions) (string, error) {
 	if err != nil {
 		return "", err
 	}
+	resources, isolation, err := o.runLimits()
+	if err != nil {
+		return "", err
+	}
 	sshSockets, err := sshAgents(o.SSH)
 	if err != nil {
 		return "", err
@@ -212,11 +224,14 @@ func (e *Engine) Build(ctx context.Context, o BuildOptions) (string, error) {
 	if o.Pull != "" {
 		pull = o.Pull
 	}
+	// Once for the build, not per RUN: what the host cannot limit.
+	o.Resources.adapt(&resources, runtime.HostCgroupSupport(), func(s string) { warn(o.Warn, s) })
 	img, err := build.Build(ctx, st, build.Options{
 		ContextDir: dir, Dockerfile: df, Tags: tags, BuildArgs: o.BuildArgs, Target: o.Target,
 		Labels: o.Labels, Network: o.Network, NetworkKind: kind, Quiet: o.Quiet, Out: o.Out, NoCache: o.NoCache,
 		Secrets: secrets, ExtraHosts: o.ExtraHosts, SecurityOpt: o.SecurityOpt, Security: security,
 		CacheFrom: e.cacheFrom(ctx, st, o), SSH: sshSockets, Squash: o.Squash,
+		Resources: resources, Isolation: isolation,
 		Running: func(id string) {
 			mu.Lock()
 			defer mu.Unlock()
@@ -252,6 +267,21 @@ func (e *Engine) Build(ctx context.Context, o BuildOptions) (string, error) {
 		}
 	}
 	return "sha256:" + img.ID, nil
+}
+
+// runLimits parses the RUN containers' limits, /dev/shm size and ulimits
+// with run's parsers and rules.
+func (o BuildOptions) runLimits() (container.Resources, container.Isolation, error) {
+	var iso container.Isolation
+	res, err := o.Resources.parse(false)
+	if err != nil {
+		return res, iso, err
+	}
+	if iso.ShmSize, err = parseShmSize(o.ShmSize); err != nil {
+		return res, iso, err
+	}
+	iso.Ulimits, err = parseUlimits(o.Ulimits)
+	return res, iso, err
 }
 
 // exportBuild writes a built image's files where --output says.

@@ -197,7 +197,7 @@ func isolationOpts(c *container.Container, rootfs string, user *ExecUser) ([]Spe
 	}
 	user.Groups = append(user.Groups, groups...)
 	opts := []SpecOpt{
-		withShm(iso), withDomainname(iso.Domainname), withSysctls(iso.Sysctls),
+		withShm(iso), withDomainname(iso.Domainname), withSysctls(containerSysctls(c)),
 		withDevices(iso, paths.Rootless()), withAnnotations(iso.Annotations),
 	}
 	if iso.UTSMode == "host" {
