@@ -46,7 +46,7 @@ func buildCommand() *cli.Command {
 			&cli.BoolFlag{Name: "rm", Value: true, Usage: "remove intermediate containers (skiff always does, also on failure)"},
 			&cli.BoolFlag{Name: "force-rm", Usage: "remove intermediate containers on failure too (skiff always does)"},
 			&cli.BoolFlag{Name: "compress", Usage: "compress the context (no effect: skiff reads the context in place)"},
-			&cli.BoolFlag{Name: "disable-content-trust", Value: true, Usage: "skip image verification (always: content trust is not supported)"},
+			contentTrustFlag(),
 		}, buildLimitFlags()...),
 		Action: func(c *cli.Context) error {
 			if err := exactArgs(c, 1, 1, "build [OPTIONS] PATH"); err != nil {
@@ -167,8 +167,8 @@ func buildProgress(c *cli.Context, o *engine.BuildOptions) error {
 		}
 		o.Output = &out
 	}
-	if !c.Bool("disable-content-trust") {
-		return errdefs.Invalid("--disable-content-trust=false: content trust (image signing with Notary) is not supported by skiff; verify images by digest (NAME@sha256:...) instead")
+	if err := checkContentTrust(c); err != nil {
+		return err
 	}
 	if c.Bool("compress") {
 		fmt.Fprintln(os.Stderr, "WARNING: --compress has no effect: skiff reads the build context in place, nothing is sent to compress")

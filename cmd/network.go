@@ -118,9 +118,13 @@ func networkCommand() *cli.Command {
 					&cli.StringFlag{Name: "ip6", Usage: "IPv6 address on the network"},
 					&cli.StringSliceFlag{Name: "link", Usage: "reach another container as NAME[:ALIAS] (from the next start)"},
 					&cli.StringSliceFlag{Name: "driver-opt", Usage: "endpoint options of the driver (the bridge has none)"},
+					linkLocalFlag(),
 				},
 				Action: func(c *cli.Context) error {
 					if err := exactArgs(c, 2, 2, "network connect [OPTIONS] NETWORK CONTAINER"); err != nil {
+						return err
+					}
+					if err := checkLinkLocal(c); err != nil {
 						return err
 					}
 					opts, err := parseKV(c.StringSlice("driver-opt"), "--driver-opt")

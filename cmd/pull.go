@@ -14,13 +14,29 @@ import (
 	"golang.org/x/term"
 
 	"github.com/skiff-project/skiff/engine"
+	"github.com/skiff-project/skiff/errdefs"
 )
 
 func pullFlags() []cli.Flag {
 	return []cli.Flag{
 		&cli.StringFlag{Name: "platform", Usage: "pull for `os/arch[/variant]` instead of this host's"},
 		&cli.BoolFlag{Name: "tls-verify", Value: true, Usage: "require HTTPS with a verified certificate (loopback registries always speak plain HTTP)"},
+		contentTrustFlag(),
 	}
+}
+
+// contentTrustFlag is Docker's --disable-content-trust, true by default
+// there too: skiff never verifies signatures, so only false is refused.
+func contentTrustFlag() cli.Flag {
+	return &cli.BoolFlag{Name: "disable-content-trust", Value: true, Usage: "skip image verification (always: content trust is not supported)"}
+}
+
+// checkContentTrust refuses --disable-content-trust=false.
+func checkContentTrust(c *cli.Context) error {
+	if !c.Bool("disable-content-trust") {
+		return errdefs.Invalid("--disable-content-trust=false: content trust (image signing with Notary) is not supported by skiff; verify images by digest (NAME@sha256:...) instead")
+	}
+	return nil
 }
 
 func pullCommand() *cli.Command {
@@ -35,6 +51,9 @@ func pullCommand() *cli.Command {
 		),
 		Action: func(c *cli.Context) error {
 			if err := exactArgs(c, 1, 1, "pull [OPTIONS] NAME[:TAG|@DIGEST]"); err != nil {
+				return err
+			}
+			if err := checkContentTrust(c); err != nil {
 				return err
 			}
 			ref, quiet := c.Args().First(), c.Bool("quiet")

@@ -27,9 +27,13 @@ func pushCommand() *cli.Command {
 			&cli.BoolFlag{Name: "all-tags", Aliases: []string{"a"}, Usage: "push every local tag of the repository"},
 			&cli.StringFlag{Name: "platform", Usage: "push only if the image is for `os/arch[/variant]` (skiff keeps one platform's image per name)"},
 			&cli.BoolFlag{Name: "tls-verify", Value: true, Usage: "require HTTPS with a verified certificate (loopback registries always speak plain HTTP)"},
+			contentTrustFlag(),
 		},
 		Action: func(c *cli.Context) error {
 			if err := exactArgs(c, 1, 2, "push [OPTIONS] NAME[:TAG] [DESTINATION]"); err != nil {
+				return err
+			}
+			if err := checkContentTrust(c); err != nil {
 				return err
 			}
 			ref := c.Args().Get(0)

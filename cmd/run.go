@@ -139,6 +139,9 @@ func createOptions(c *cli.Context) (engine.ContainerCreateOptions, error) {
 			o.Entrypoint = []string{ep}
 		}
 	}
+	if err := checkContentTrust(c); err != nil {
+		return o, err
+	}
 	if o.Resources, err = resourceOptions(c); err != nil {
 		return o, err
 	}

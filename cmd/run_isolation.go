@@ -14,8 +14,24 @@ import (
 
 // isolationFlags are run/create's namespace, device, sysctl and ulimit
 // flags (--pid, --ipc, --device, …), and the rest of Docker's.
+// linkLocalFlag is Docker's --link-local-ip, on run, create and network
+// connect.
+func linkLocalFlag() cli.Flag {
+	return &cli.StringSliceFlag{Name: "link-local-ip", Usage: "link-local addresses of the container (refused: skiff's networks have none to give)"}
+}
+
+// checkLinkLocal refuses --link-local-ip: skiff's bridges do not route
+// addresses of the link-local ranges a container would choose.
+func checkLinkLocal(c *cli.Context) error {
+	if ips := c.StringSlice("link-local-ip"); len(ips) > 0 {
+		return errdefs.Invalid("--link-local-ip %s: skiff's networks give containers no link-local addresses of their own: leave it out (--ip and --ip6 set fixed addresses)", ips[0])
+	}
+	return nil
+}
+
 func isolationFlags() []cli.Flag {
 	return []cli.Flag{
+		linkLocalFlag(),
 		&cli.StringFlag{Name: "pid", Usage: "PID namespace: host or container:NAME"},
 		&cli.StringFlag{Name: "ipc", Usage: "IPC namespace: private (default), shareable, host, none or container:NAME"},
 		&cli.StringFlag{Name: "uts", Usage: "UTS namespace: host"},
@@ -45,6 +61,9 @@ func isolationFlags() []cli.Flag {
 
 // isolationOptions reads isolationFlags.
 func isolationOptions(c *cli.Context) (engine.IsolationOptions, error) {
+	if err := checkLinkLocal(c); err != nil {
+		return engine.IsolationOptions{}, err
+	}
 	return engine.IsolationOptions{
 		PidMode: c.String("pid"), IpcMode: c.String("ipc"), UTSMode: c.String("uts"),
 		UsernsMode: c.String("userns"), CgroupnsMode: c.String("cgroupns"),

@@ -26,8 +26,10 @@ func resourceFlags() []cli.Flag {
 		&cli.StringSliceFlag{Name: "device-read-iops", Usage: "limit the read rate from a device: DEVICE:N (IO per second)"},
 		&cli.StringSliceFlag{Name: "device-write-iops", Usage: "limit the write rate to a device: DEVICE:N (IO per second)"},
 		&cli.StringFlag{Name: "cgroup-parent", Usage: "cgroup to make the container's cgroup under (root; default /skiff)"},
-		&cli.Int64Flag{Name: "cpu-count", Hidden: true, Usage: "CPU count (Windows only)"},
-		&cli.Int64Flag{Name: "cpu-percent", Hidden: true, Usage: "CPU percent (Windows only)"},
+		&cli.Int64Flag{Name: "cpu-count", Usage: "CPU count (Windows only: refused)"},
+		&cli.Int64Flag{Name: "cpu-percent", Usage: "CPU percent (Windows only: refused)"},
+		&cli.StringFlag{Name: "io-maxbandwidth", Usage: "maximum IO bandwidth of the system drive (Windows only: refused; see --device-read-bps)"},
+		&cli.Uint64Flag{Name: "io-maxiops", Usage: "maximum IOps of the system drive (Windows only: refused; see --device-read-iops)"},
 	)
 }
 
@@ -38,7 +40,7 @@ func updateResourceFlags() []cli.Flag {
 		&cli.StringFlag{Name: "memory", Aliases: []string{"m"}, Usage: "memory limit: a size such as 64m or 1g (at least 6m)"},
 		&cli.StringFlag{Name: "memory-reservation", Usage: "memory soft limit: a size"},
 		&cli.StringFlag{Name: "memory-swap", Usage: "swap limit equal to memory plus swap: a size, or -1 for unlimited swap (run: twice --memory by default)"},
-		&cli.StringFlag{Name: "kernel-memory", Hidden: true, Usage: "kernel memory limit (deprecated and ignored by the kernel)"},
+		&cli.StringFlag{Name: "kernel-memory", Usage: "kernel memory limit (deprecated and ignored by the kernel: a warning)"},
 		&cli.StringFlag{Name: "cpus", Usage: "number of CPUs, a decimal such as 1.5"},
 		&cli.Int64Flag{Name: "cpu-shares", Aliases: []string{"c"}, Usage: "CPU shares (relative weight; 1024 is one CPU's)"},
 		&cli.Int64Flag{Name: "cpu-period", Usage: "limit the CPU CFS (Completely Fair Scheduler) period, µs"},
@@ -55,9 +57,12 @@ func updateResourceFlags() []cli.Flag {
 // resourceOptions reads resourceFlags (and update's share of them).
 func resourceOptions(c *cli.Context) (engine.ResourceOptions, error) {
 	var o engine.ResourceOptions
-	for _, f := range []string{"cpu-count", "cpu-percent"} {
-		if c.IsSet(f) {
-			return o, errdefs.Invalid("\"--%s\" is only supported on a Docker daemon running on windows, but skiff runs linux containers: leave it out (--cpus limits the CPUs)", f)
+	for _, f := range []struct{ name, instead string }{
+		{"cpu-count", "--cpus"}, {"cpu-percent", "--cpus"},
+		{"io-maxbandwidth", "--device-read-bps/--device-write-bps"}, {"io-maxiops", "--device-read-iops/--device-write-iops"},
+	} {
+		if c.IsSet(f.name) {
+			return o, errdefs.Invalid("\"--%s\" is only supported on a Docker daemon running on windows, but skiff runs linux containers: leave it out (%s limits Linux containers)", f.name, f.instead)
 		}
 	}
 	if c.IsSet("kernel-memory") {

@@ -331,3 +331,33 @@ func TestImagesFilters(t *testing.T) {
 	skiff(t, "images", "--filter", "before=filter-nosuch:"+sfx).ErrorLine(t, errExit, "filter-nosuch")
 	skiff(t, "image", "ls", "--filter", "colour=red").ErrorLine(t, errExit, "colour")
 }
+
+// --disable-content-trust is true by default, as Docker's: skiff verifies
+// no signatures, so only false is refused, and nothing is changed by it.
+func TestDisableContentTrust(t *testing.T) {
+	parallel(t)
+	image := busybox(t)
+	skiff(t, "run", "--rm", "--disable-content-trust", image, "true").OK(t)
+	skiff(t, "pull", "--disable-content-trust", image).OK(t)
+	skiff(t, "pull", "--disable-content-trust=false", image).ErrorLine(t, errExit, "content trust", "digest")
+	skiff(t, "push", "--disable-content-trust=false", image).ErrorLine(t, errExit, "content trust")
+	name := lcName("trust")
+	skiff(t, "create", "--name", name, "--disable-content-trust=false", image).ErrorLine(t, runExit, "content trust")
+	notCreated(t, harness.E2E, name)
+}
+
+// network connect --link-local-ip is refused, and the container stays off
+// the network.
+func TestNetworkConnectLinkLocalRefused(t *testing.T) {
+	parallel(t)
+	net := lcName("llnet")
+	skiff(t, "network", "create", net).OK(t)
+	t.Cleanup(func() { skiff(t, "network", "rm", "-f", net) })
+	name := lcName("llc")
+	skiff(t, "create", "--name", name, busybox(t), "true").OK(t)
+	t.Cleanup(func() { skiff(t, "rm", "-f", name) })
+	skiff(t, "network", "connect", "--link-local-ip", "169.254.9.9", net, name).ErrorLine(t, errExit, "--link-local-ip")
+	if out := skiff(t, "inspect", "-f", "{{json .NetworkSettings.Networks}}", name).OK(t).Stdout; strings.Contains(out, net) {
+		t.Errorf("refused connect left %s on %s: %s", name, net, out)
+	}
+}

@@ -416,6 +416,11 @@ func TestLimitsBadValues(t *testing.T) {
 		{[]string{"--device-read-bps", "/dev/nosuch:1mb"}, []string{"/dev/nosuch"}},
 		{[]string{"--device-write-bps", "vda:1mb"}, []string{"device path"}},
 		{[]string{"--cpu-count", "2"}, []string{"windows"}},
+		{[]string{"--cpu-percent", "50"}, []string{"windows", "--cpus"}},
+		{[]string{"--io-maxbandwidth", "10m"}, []string{"windows", "--device-read-bps"}},
+		{[]string{"--io-maxiops", "100"}, []string{"windows", "--device-read-iops"}},
+		{[]string{"--link-local-ip", "169.254.1.1"}, []string{"--link-local-ip", "--ip"}},
+		{[]string{"--disable-content-trust=false"}, []string{"content trust"}},
 	} {
 		name := lcName("limits-bad")
 		args := append(append([]string{"run", "--name", name}, tt.flags...), bb, "true")
