@@ -187,19 +187,28 @@ func leaveNetworks(id string) {
 // state and cgroup, the rootfs mount, its places on networks; with
 // remove, the container itself.
 func CleanupStep(id string, remove bool) error {
+	end := trace.Begin("leave networks")
 	leaveNetworks(id)
 	unmountShm(id) // --ipc shareable
+	end()
+	end = trace.Begin("libcontainer: destroy")
 	if lc, err := libcontainer.Load(stateRoot(), id); err == nil {
 		_ = lc.Signal(unix.SIGKILL)
 		_ = lc.Destroy()
 	}
+	end()
+	end = trace.Begin("open the store")
 	st, err := storage.Open()
+	end()
 	if err != nil {
 		return err
 	}
 	defer st.Close()
+	end = trace.Begin("unmount the root file system")
 	_, _ = st.Raw().Unmount(id, true)
+	end()
 	if remove {
+		defer trace.Begin("remove the container")()
 		if c, err := container.ReadRecord(id); err == nil {
 			removeVolumes(c.HostConfig.AnonymousVolumes) // --rm takes them, as Docker
 		}
