@@ -423,3 +423,28 @@ func TestManifestRoot(t *testing.T) {
 		t.Errorf("root pull of the list gave %s, want this host's image %s", got, oci.ID)
 	}
 }
+
+// TestManifestAuth: a registry that wants credentials refuses a list's
+// reads and push until `skiff login` (to a DOCKER_CONFIG of the test's
+// own) stored them; then the list is made and pushed with them.
+func TestManifestAuth(t *testing.T) {
+	parallel(t)
+	ar := harness.NeedAuthRegistry(t)
+	_, opts := configHome(t)
+	list := ar.Ref("mauth-"+harness.UniqueSuffix()) + ":1"
+	t.Cleanup(func() { harness.RunAsWith(t, harness.E2E, opts, "manifest", "rm", list) })
+
+	unauthorized(t, skiffWith(t, opts, "manifest", "create", list, ar.Ref("busybox")))
+	unauthorized(t, skiffWith(t, opts, "manifest", "inspect", ar.Ref("busybox")))
+	login := harness.RunOptions{Env: opts.Env, Stdin: strings.NewReader(ar.Password + "\n")}
+	skiffWith(t, login, "login", "-u", ar.User, "--password-stdin", ar.Addr).OK(t)
+	skiffWith(t, opts, "manifest", "create", list, ar.Ref("busybox")).OK(t)
+	local := skiffWith(t, opts, "manifest", "inspect", list).OK(t).Stdout
+	lines := skiffWith(t, opts, "manifest", "push", "--purge", list).OK(t).Lines()
+	if d := lines[len(lines)-1]; d != sha256Of(local) {
+		t.Errorf("push to the authenticated registry printed %s, want %s", d, sha256Of(local))
+	}
+	if remote := skiffWith(t, opts, "manifest", "inspect", list).OK(t).Stdout; remote != local {
+		t.Errorf("the pushed list prints otherwise than the local one\nregistry:\n%s\nlocal:\n%s", remote, local)
+	}
+}
