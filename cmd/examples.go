@@ -105,6 +105,15 @@ var examples = map[string][]string{
 	"image prune": {"skiff image prune -a -f", "skiff image prune -a -f --filter until=24h --filter label!=keep"},
 	"history":     {"skiff history --no-trunc --format '{{.CreatedBy}}' 127.0.0.1:5000/busybox"},
 
+	"manifest create": {
+		"skiff manifest create 127.0.0.1:5000/app:1 127.0.0.1:5000/app:1-amd64 127.0.0.1:5000/app:1-arm64",
+		"skiff manifest create --amend 127.0.0.1:5000/app:1 127.0.0.1:5000/app:1-riscv64",
+	},
+	"manifest annotate": {"skiff manifest annotate --variant v8 127.0.0.1:5000/app:1 127.0.0.1:5000/app:1-arm64"},
+	"manifest inspect":  {"skiff manifest inspect 127.0.0.1:5000/app:1", "skiff manifest inspect -v 127.0.0.1:5000/multi"},
+	"manifest push":     {"skiff manifest push --purge 127.0.0.1:5000/app:1"},
+	"manifest rm":       {"skiff manifest rm 127.0.0.1:5000/app:1"},
+
 	"system df":     {"skiff system df -v", "skiff system df --format '{{.Type}}: {{.Size}}'"},
 	"system prune":  {"skiff system prune -a -f --volumes"},
 	"system check":  {"skiff system check", "skiff system check --repair"},

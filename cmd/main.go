@@ -75,7 +75,7 @@ func commands(version string) []*cli.Command {
 		rmCommand(), psCommand(), logsCommand(), waitCommand(), execCommand(), attachCommand(),
 		topCommand(), renameCommand(), pauseCommand(true), pauseCommand(false), portCommand(),
 		statsCommand(), containerCommand(), networkCommand(), volumeCommand(), cpCommand(),
-		buildCommand(), builderCommand(), pullCommand(), pushCommand(), searchCommand(), loginCommand(), logoutCommand(),
+		buildCommand(), builderCommand(), pullCommand(), pushCommand(), searchCommand(), loginCommand(), logoutCommand(), manifestCommand(),
 		imagesCommand(), imageCommand(), inspectCommand(), tagCommand(), rmiCommand(), importCommand(),
 		saveCommand(), loadCommand(), exportCommand(), diffCommand(), historyCommand(), commitCommand(),
 		systemCommand(), infoCommand(), versionCommand(version), eventsCommand(), servicesCommand(), kubeCommand(),

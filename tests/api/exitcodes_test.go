@@ -40,6 +40,8 @@ func TestExitCodesMatchDockerCLI(t *testing.T) {
 		{"service rm @MISSING", 1}, {"service inspect @MISSING", 1}, {"pull 127.0.0.1:1/x", 1},
 		{"ps --filter bogus=1", 1}, {"images --filter bogus=1", 1},
 		{"volume create -o type=nfs -o device=:/export @MISSING", 1},
+		{"manifest rm @MISSING", 1}, {"manifest annotate @MISSING @MISSING", 1}, {"manifest create @MISSING", 1},
+		{"manifest push --bogus @MISSING", 125},
 		// Wrong argument counts and unknown commands: 1, run's too.
 		{"rm", 1}, {"run", 1}, {"exec @RUN", 1}, {"container rm", 1}, {"bogus", 1}, {"volume bogus", 1}, {"container bogus", 1},
 		// A flag that does not parse: 125.
