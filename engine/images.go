@@ -142,7 +142,7 @@ func (e *Engine) ImageEnsure(ctx context.Context, ref, policy string, o PullOpti
 	if _, err := reference.Parse(ref); err != nil {
 		return "", err
 	}
-	if missing != nil {
+	if missing != nil && policy != PullAlways { // always pulls without saying the image is missing, as Docker
 		missing()
 	}
 	img, err := registry.Pull(ctx, st, ref, e.registryPullOptions(o))

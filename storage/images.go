@@ -461,22 +461,40 @@ func (s *Store) MissingLayers(diffIDs []string) []bool {
 // PutImage stores the layers that are missing and the image record, and
 // moves the names to it. Layers already present (by chain ID) are reused;
 // on failure the layers this call created are removed again.
-func (s *Store) PutImage(ctx context.Context, ni NewImage) (_ *Image, retErr error) {
-	// The layers found in the store stay until the image holds them.
+func (s *Store) PutImage(ctx context.Context, ni NewImage) (*Image, error) {
+	var created []string
+	img, err := s.putImage(ctx, ni, &created)
+	if err != nil && len(created) > 0 {
+		s.dropLayers(created)
+	}
+	return img, err
+}
+
+// dropLayers removes the layers a failed PutImage created, newest first,
+// holding the images alone: a PutImage beside it may have found one of
+// them and be about to store its image on it. By then that image (or a
+// child layer) holds it, and the store refuses to delete it.
+func (s *Store) dropLayers(ids []string) {
+	unlock, err := ondisk.Lock(imagesLock())
+	if err != nil {
+		return // left for system check --repair, as a killed pull's
+	}
+	defer unlock()
+	for i := len(ids) - 1; i >= 0; i-- {
+		_ = s.s.DeleteLayer(ids[i])
+	}
+}
+
+// putImage is PutImage's work, with the images held (shared): the layers
+// found in the store stay until the image holds them. created collects
+// the layers it made.
+func (s *Store) putImage(ctx context.Context, ni NewImage, created *[]string) (*Image, error) {
 	unlock, err := HoldImages()
 	if err != nil {
 		return nil, err
 	}
 	defer unlock()
 	parent := ""
-	var created []string
-	defer func() {
-		if retErr != nil {
-			for i := len(created) - 1; i >= 0; i-- {
-				_ = s.s.DeleteLayer(created[i])
-			}
-		}
-	}()
 	for i, l := range ni.Layers {
 		if err := ctx.Err(); err != nil {
 			return nil, err
@@ -494,7 +512,7 @@ func (s *Store) PutImage(ctx context.Context, ni NewImage) (_ *Image, retErr err
 		case err != nil:
 			return nil, fmt.Errorf("layer %d (%s): %w", i+1, l.DiffID, err)
 		default:
-			created = append(created, id)
+			*created = append(*created, id)
 		}
 		parent = id
 	}

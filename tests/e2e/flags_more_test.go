@@ -215,7 +215,9 @@ func TestRunMacAddressLogDriverNoHealthcheck(t *testing.T) {
 		}
 	}
 	skiff(t, "run", "--rm", "--log-driver", "syslog", bb, "true").ErrorLine(t, runExit, "syslog")
-	skiff(t, "run", "--rm", "--tls-verify=false", "--pull", "always", bb, "true").OK(t)
+	if r := skiff(t, "run", "--rm", "--tls-verify=false", "--pull", "always", bb, "true").OK(t); strings.Contains(r.Stderr, "Unable to find image") {
+		t.Errorf("--pull always said the present image is missing:\n%s", r.Stderr)
+	}
 	skiff(t, "container", "run", "--rm", "--tls-verify", "--no-healthcheck", "--log-driver", "json-file", bb, "true").OK(t)
 }
 
