@@ -156,6 +156,9 @@ func createOptions(c *cli.Context) (engine.ContainerCreateOptions, error) {
 func create(ctx context.Context, c *cli.Context, e *engine.Engine, o engine.ContainerCreateOptions) (string, error) {
 	quiet := c.Bool("quiet")
 	po := pullOptions(c, quiet, os.Stderr)
+	if !quiet {
+		po.Pulled = func(status string) { fmt.Fprintf(os.Stderr, "Status: %s\n", status) }
+	}
 	missing := func() {
 		if !quiet {
 			fmt.Fprintf(os.Stderr, "Unable to find image '%s' locally\n", o.Image)

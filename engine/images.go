@@ -42,6 +42,9 @@ type PullOptions struct {
 	// AllTags pulls every tag of the repository, which the reference
 	// names without a tag or digest.
 	AllTags bool
+	// Pulled, when set, hears ImageEnsure's pull end with Docker's
+	// closing line (PullReport.Status), as run and create print it.
+	Pulled func(status string)
 }
 
 // Credentials are a registry user and password, or a token.
@@ -95,11 +98,15 @@ func (e *Engine) ImagePull(ctx context.Context, ref string, o PullOptions) (Pull
 		}
 		return nil
 	})
-	status := "Image is up to date for " + n.Familiar()
+	return PullReport{Ref: n.String(), Status: pullStatus(n, newer)}, err
+}
+
+// pullStatus is Docker's closing line of a pull of n, after "Status: ".
+func pullStatus(n reference.Named, newer bool) string {
 	if newer {
-		status = "Downloaded newer image for " + n.Familiar()
+		return "Downloaded newer image for " + n.Familiar()
 	}
-	return PullReport{Ref: n.String(), Status: status}, err
+	return "Image is up to date for " + n.Familiar()
 }
 
 // registryPullOptions are the registry's options for a pull.
@@ -127,10 +134,10 @@ func (e *Engine) ImageEnsure(ctx context.Context, ref, policy string, o PullOpti
 	if err != nil {
 		return "", err
 	}
+	before, err := st.LookupImage(ref)
 	if policy != PullAlways {
-		img, err := st.LookupImage(ref)
 		if err == nil {
-			return img.ID, nil
+			return before.ID, nil
 		}
 		if policy == PullNever {
 			return "", fmt.Errorf("%s: image not known and --pull=never: %w", ref, errdefs.ErrNotFound)
@@ -139,7 +146,8 @@ func (e *Engine) ImageEnsure(ctx context.Context, ref, policy string, o PullOpti
 			return "", err
 		}
 	}
-	if _, err := reference.Parse(ref); err != nil {
+	n, err := reference.Parse(ref)
+	if err != nil {
 		return "", err
 	}
 	if missing != nil && policy != PullAlways { // always pulls without saying the image is missing, as Docker
@@ -150,6 +158,9 @@ func (e *Engine) ImageEnsure(ctx context.Context, ref, policy string, o PullOpti
 		return "", err
 	}
 	refEvent("pull", ref, img)
+	if o.Pulled != nil {
+		o.Pulled(pullStatus(n, before == nil || before.ID != img.ID))
+	}
 	return img.ID, nil
 }
 

@@ -97,9 +97,25 @@ func TestRunPullsMissingImage(t *testing.T) {
 	pi := harness.PushVariant(t, "autopull", "latest", "autopull")
 	// Like docker run: pulled on demand; progress may go to stderr, the
 	// container's output alone to stdout.
-	skiff(t, "run", "--rm", ref("autopull"), "cat", "/variant").OK(t).StdoutIs(t, "autopull\n")
+	image := ref("autopull")
+	r := skiff(t, "run", "--rm", image, "cat", "/variant").OK(t).StdoutIs(t, "autopull\n")
 	if !imageListed(t, harness.E2E, pi.Ref) {
 		t.Errorf("run did not keep the pulled image %s", pi.Ref)
+	}
+	// Docker's lines around the pull, on stderr.
+	for _, want := range []string{"Unable to find image '" + image + "' locally", "Status: Downloaded newer image for " + image + ":latest"} {
+		if !strings.Contains(r.Stderr, want) {
+			t.Errorf("run of a missing image: no %q on stderr\n%s", want, r.Output())
+		}
+	}
+	// --pull always pulls without calling the image missing, and says
+	// when nothing changed; -q says nothing.
+	r = skiff(t, "run", "--rm", "--pull", "always", image, "true").OK(t)
+	if !strings.Contains(r.Stderr, "Status: Image is up to date for "+image+":latest") || strings.Contains(r.Stderr, "Unable to find image") {
+		t.Errorf("run --pull always of a present, unchanged image:\n%s", r.Output())
+	}
+	if r = skiff(t, "run", "--rm", "-q", "--pull", "always", image, "true").OK(t); r.Stderr != "" {
+		t.Errorf("run -q --pull always wrote to stderr: %q", r.Stderr)
 	}
 }
 
