@@ -275,8 +275,11 @@ func parseShmSize(v string) (int64, error) {
 		return container.DefaultShmSize, nil
 	}
 	n, err := units.RAMInBytes(v)
-	if err != nil || n <= 0 {
-		return 0, errdefs.Invalid("invalid --shm-size %q: a size greater than 0, like 64m or 1g", v)
+	if err != nil || n < 0 {
+		return 0, errdefs.Invalid("invalid --shm-size %q: a size such as 64m or 1g (0: the default, 64m)", v)
+	}
+	if n == 0 { // Docker's daemon gives 0 its default too
+		return container.DefaultShmSize, nil
 	}
 	return n, nil
 }

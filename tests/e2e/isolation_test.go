@@ -114,7 +114,7 @@ func TestIsolationIpcShm(t *testing.T) {
 		if out := isoRun(t, u, bb, []string{"--ipc", "host"}, "ls", "/dev/shm"); !strings.Contains(out, mark) {
 			t.Errorf("--ipc host: the host's /dev/shm/%s is not there: %q", mark, out)
 		}
-		for flags, want := range map[string]string{"": "65536", "--shm-size 10m": "10240", "--ipc shareable --shm-size 2m": "2048"} {
+		for flags, want := range map[string]string{"": "65536", "--shm-size 10m": "10240", "--shm-size 0": "65536", "--ipc shareable --shm-size 2m": "2048"} {
 			out := isoRun(t, u, bb, strings.Fields(flags), "df", "-k", "/dev/shm")
 			if f := strings.Fields(out); len(f) < 9 || f[8] != want {
 				t.Errorf("%s: df /dev/shm %q, want %s 1k-blocks", flags, out, want)
