@@ -110,7 +110,7 @@ func parseIsolation(o ContainerCreateOptions, s runtime.Spec) (container.Isolati
 			return iso, err
 		}
 	}
-	if iso.Sysctls, err = parseSysctls(io.Sysctls, s.NetworkKind, iso.IpcMode); err != nil {
+	if iso.Sysctls, err = parseSysctls(io.Sysctls, s.NetworkKind, iso.IpcMode, iso.UsernsMode); err != nil {
 		return iso, err
 	}
 	if iso.Ulimits, err = parseUlimits(io.Ulimits); err != nil {
@@ -206,7 +206,10 @@ var ipcSysctls = []string{"kernel.msgmax", "kernel.msgmnb", "kernel.msgmni", "ke
 // parseSysctls applies Docker's rules: only namespaced sysctls, net.*
 // only in the container's own network namespace, the IPC ones only in
 // its own IPC namespace; the host and domain names have their flags.
-func parseSysctls(kvs []string, networkKind, ipcMode string) (map[string]string, error) {
+// With --userns keep-id the container's root does not own the network
+// namespace skiff makes (it belongs to the user's namespace, the
+// container's is nested in it), so net.* is refused there too.
+func parseSysctls(kvs []string, networkKind, ipcMode, usernsMode string) (map[string]string, error) {
 	out, err := parseKeyValues("--sysctl", kvs)
 	if err != nil || out == nil {
 		return out, err
@@ -220,6 +223,8 @@ func parseSysctls(kvs []string, networkKind, ipcMode string) (map[string]string,
 			return nil, errdefs.Invalid("sysctl %q is not allowed in the host's network namespace (--network host)", k)
 		case strings.HasPrefix(k, "net.") && networkKind == netns.ModeContainer:
 			return nil, errdefs.Invalid("sysctl %q is not allowed with --network container:…: set it on that container", k)
+		case strings.HasPrefix(k, "net.") && usernsMode == "keep-id" && netns.OwnNamespace(networkKind):
+			return nil, errdefs.Invalid("sysctl %q cannot be set with --userns keep-id: the container's network namespace belongs to your user namespace, not the container's; use --network none, or leave out --userns keep-id", k)
 		case ipc && (ipcMode == "host" || strings.HasPrefix(ipcMode, "container:")):
 			return nil, errdefs.Invalid("sysctl %q is not allowed without the container's own IPC namespace (--ipc %s)", k, ipcMode)
 		case !ipc && !strings.HasPrefix(k, "net."):
