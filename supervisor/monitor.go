@@ -161,6 +161,7 @@ func (m *monitor) loop() int {
 			code = errdefs.ExitCode(err)
 		}
 		first = false
+		end := trace.Begin("the OOM check and the die event")
 		cur, cerr := container.ReadRecord(m.id)
 		oom := m.ran && oomKilled(m.id) // supervisor/oom.go
 		if cerr == nil && oom {
@@ -171,12 +172,14 @@ func (m *monitor) loop() int {
 			// command does on seeing it stopped comes after the die.
 			m.event(cur, "die", map[string]string{"exitCode": strconv.Itoa(code), "execDuration": strconv.Itoa(int(time.Since(started).Seconds()))})
 		}
+		end()
 		// Clean up before the record says the container stopped: a start
 		// that follows a stop must not find this run's mount going away.
 		// With --rm, finish removes everything in one go instead.
 		if cerr == nil && (shouldRestart(cur, code) || !cur.HostConfig.AutoRemove) {
 			m.cleanStep()
 		}
+		end = trace.Begin("record the exit")
 		c, rerr := container.Update(m.id, func(c *container.Container) error {
 			c.State.Running, c.State.Paused, c.State.Pid = false, false, 0
 			c.State.ExitCode, c.State.OOMKilled = code, oom
@@ -195,6 +198,7 @@ func (m *monitor) loop() int {
 			}
 			return nil
 		})
+		end()
 		if err != nil {
 			m.diag.printf("run failed (status %d): %v", code, err)
 		}
@@ -386,11 +390,15 @@ func (m *monitor) runOnce(first bool) (int, error) {
 	if slirp == nil {
 		stopLate = m.watchOutbound(c)
 	}
+	end = trace.Begin("the container runs")
 	code := waitPid(pid)
+	end()
 	stopHealth()
 	if stopLate != nil {
 		stopLate()
 	}
+	end = trace.Begin("drain its output")
+	defer end()
 	done := make(chan struct{})
 	go func() { copiers.Wait(); close(done) }()
 	select {
@@ -675,7 +683,9 @@ func (m *monitor) cleanUp(code int) {
 		m.log.close()
 	}
 	if m.c != nil && m.c.HostConfig.AutoRemove {
+		end := trace.Begin("run skiff __cleanup remove")
 		_, _ = m.run("__cleanup", m.id, "remove")
+		end()
 	} else if m.c != nil && !m.cleaned {
 		m.cleanStep()
 	}
