@@ -646,12 +646,8 @@ func (p *player) podSpec(d doc, object, pod string, s *corev1.PodSpec, path stri
 		c.Spec.Env = env
 		for j := range k.Ports {
 			port := &k.Ports[j]
-			proto := network.TCP
-			switch port.Protocol {
-			case corev1.ProtocolUDP:
-				proto = network.UDP
-			case corev1.ProtocolTCP, "":
-			default:
+			proto, ok := portProtocol(port.Protocol)
+			if !ok {
 				return nil, fmt.Errorf("%s.ports[%d].protocol %s: only TCP and UDP are supported", cp, j, port.Protocol)
 			}
 			if port.Name != "" {
@@ -1056,12 +1052,8 @@ func (p *player) service(d doc, s *corev1.Service) error {
 	configs := func(object string) ([]swarm.PortConfig, error) {
 		var out []swarm.PortConfig
 		for _, sp := range s.Spec.Ports {
-			proto := network.TCP
-			switch sp.Protocol {
-			case corev1.ProtocolUDP:
-				proto = network.UDP
-			case corev1.ProtocolTCP, "":
-			default:
+			proto, ok := portProtocol(sp.Protocol)
+			if !ok {
 				return nil, fmt.Errorf("port %s: protocol %s: only TCP and UDP are supported", sp.Name, sp.Protocol)
 			}
 			target, err := resolve(object, sp)
@@ -1132,4 +1124,16 @@ func mergePorts(have, add []swarm.PortConfig) []swarm.PortConfig {
 		}
 	}
 	return have
+}
+
+// portProtocol is a Kubernetes port's protocol as swarm's (TCP when
+// unset); false for SCTP, which skiff does not forward.
+func portProtocol(p corev1.Protocol) (network.IPProtocol, bool) {
+	switch p {
+	case corev1.ProtocolTCP, "":
+		return network.TCP, true
+	case corev1.ProtocolUDP:
+		return network.UDP, true
+	}
+	return "", false
 }
