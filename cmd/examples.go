@@ -1,6 +1,8 @@
 package cmd
 
 import (
+	"io"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -152,13 +154,13 @@ var examples = map[string][]string{
 
 // examplesOf is the examples of a command at path ("network create").
 func examplesOf(c *cli.Command, path string) []string {
-	return examples[exampleKey(c, path)]
+	return examples[exampleKey(c.UsageText, path)]
 }
 
 // exampleKey is the command its usage line names ("skiff logs [OPTIONS]
 // CONTAINER": logs), else its path.
-func exampleKey(c *cli.Command, path string) string {
-	words := strings.Fields(strings.SplitN(c.UsageText, "\n", 2)[0])
+func exampleKey(usageText, path string) string {
+	words := strings.Fields(strings.SplitN(usageText, "\n", 2)[0])
 	if len(words) < 2 || words[0] != "skiff" {
 		return path
 	}
@@ -172,14 +174,17 @@ func exampleKey(c *cli.Command, path string) string {
 	return strings.Join(names, " ")
 }
 
-// addExamples ends the help of every command under cmds that has
-// examples with an EXAMPLES section.
-func addExamples(cmds []*cli.Command) {
-	eachCommand(cmds, func(c *cli.Command, path string) {
-		if lines := examplesOf(c, path); len(lines) > 0 {
-			c.CustomHelpTemplate = examplesTemplate(c, lines)
+// helpPrinter is urfave/cli's help printer with an EXAMPLES section after
+// the help of a command that has examples. They are looked up only when
+// help is printed: the commands that do work (and the supervisor's steps)
+// never pay for them.
+func helpPrinter(w io.Writer, templ string, data any) {
+	if c, ok := data.(*cli.Command); ok {
+		if lines := examplesOf(c, strings.TrimSpace(strings.TrimPrefix(c.HelpName, "skiff"))); len(lines) > 0 {
+			templ = withExamples(c, lines)
 		}
-	})
+	}
+	cli.HelpPrinterCustom(w, templ, data, nil)
 }
 
 // eachCommand calls fn for each command under cmds, subcommands and
@@ -196,11 +201,13 @@ func eachCommand(cmds []*cli.Command, fn func(c *cli.Command, path string)) {
 	walk(cmds, "")
 }
 
-// examplesTemplate is urfave/cli's help template for c followed by the
+// withExamples is urfave/cli's help template for c followed by the
 // examples, each a quoted string so that {{ in them stays text.
-func examplesTemplate(c *cli.Command, lines []string) string {
+func withExamples(c *cli.Command, lines []string) string {
 	base := cli.CommandHelpTemplate
-	if len(c.Subcommands) > 0 {
+	// By the time help is printed urfave/cli has given every command a
+	// "help" subcommand: only real ones make it a group.
+	if slices.ContainsFunc(c.Subcommands, func(s *cli.Command) bool { return s.Name != "help" }) {
 		base = cli.SubcommandHelpTemplate
 	}
 	var b strings.Builder

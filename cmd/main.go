@@ -32,6 +32,7 @@ func Main(args []string, version string) int {
 	// elsewhere (see helpFlag).
 	cli.HelpFlag = &cli.BoolFlag{Name: "help", Aliases: []string{"h"}, Usage: "show help"}
 	cli.VersionFlag = &cli.BoolFlag{Name: "version", Aliases: []string{"v"}, Usage: "print the version and quit"}
+	cli.HelpPrinter = helpPrinter // with the command's EXAMPLES
 	cli.VersionPrinter = func(c *cli.Context) { fmt.Fprintf(c.App.Writer, "skiff version %s\n", c.App.Version) }
 	app := &cli.App{
 		Name:                      "skiff",
@@ -56,7 +57,6 @@ func Main(args []string, version string) int {
 	for _, c := range app.Commands {
 		prepare(c)
 	}
-	addExamples(app.Commands)
 	err := app.Run(interspersed(app, args))
 	if err == nil {
 		return 0
