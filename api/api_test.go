@@ -237,7 +237,7 @@ func TestCreateOptionsCarryIsolation(t *testing.T) {
 				DeviceRequests: []ctypes.DeviceRequest{{Count: -1, Capabilities: [][]string{{"gpu"}}}},
 			},
 		},
-		NetworkingConfig: &network.NetworkingConfig{EndpointsConfig: map[string]*network.EndpointSettings{"net1": {IPAMConfig: &network.EndpointIPAMConfig{IPv4Address: v4}}}},
+		NetworkingConfig: &network.NetworkingConfig{EndpointsConfig: map[string]*network.EndpointSettings{"net1": {IPAMConfig: &network.EndpointIPAMConfig{IPv4Address: v4, LinkLocalIPs: []netip.Addr{netip.MustParseAddr("169.254.1.1")}}}}},
 	}
 	o, _, err := createOptions("", req)
 	if err != nil {
@@ -245,8 +245,8 @@ func TestCreateOptionsCarryIsolation(t *testing.T) {
 	}
 	io := o.Isolation
 	got := fmt.Sprintln(io.PidMode, io.IpcMode, io.UTSMode, io.CgroupnsMode, io.GroupAdd, io.ShmSize, io.Sysctls, io.Annotations,
-		io.Links, io.Ulimits, io.Devices, io.GPUs, io.IP, io.Domainname)
-	want := "host shareable host private [audio] 1048576 [net.ipv4.ip_forward=1] [a=b] [db:d] [nofile=10:20] [/dev/null:/dev/null:rwm] all 10.89.0.9 example.org\n"
+		io.Links, io.Ulimits, io.Devices, io.GPUs, io.IP, io.Domainname, io.LinkLocalIPs)
+	want := "host shareable host private [audio] 1048576 [net.ipv4.ip_forward=1] [a=b] [db:d] [nofile=10:20] [/dev/null:/dev/null:rwm] all 10.89.0.9 example.org [169.254.1.1]\n"
 	if got != want {
 		t.Errorf("isolation options %s, want %s", got, want)
 	}

@@ -3,6 +3,7 @@ package api
 import (
 	"cmp"
 	"fmt"
+	"net/netip"
 	"strconv"
 	"strings"
 
@@ -52,6 +53,7 @@ func isolationOptions(cfg *ctypes.Config, hc *ctypes.HostConfig, ep *network.End
 		if a := ep.IPAMConfig.IPv6Address; a.IsValid() {
 			io.IP6 = a.String()
 		}
+		io.LinkLocalIPs = addrStrings(ep.IPAMConfig.LinkLocalIPs)
 	}
 	return io, nil
 }
@@ -113,8 +115,18 @@ func connectOptions(ep *network.EndpointSettings) engine.NetworkConnectOptions {
 		if c.IPv6Address.IsValid() {
 			o.IPv6 = c.IPv6Address.String()
 		}
+		o.LinkLocalIPs = addrStrings(c.LinkLocalIPs)
 	}
 	return o
+}
+
+// addrStrings are addresses as text.
+func addrStrings(addrs []netip.Addr) []string {
+	var out []string
+	for _, a := range addrs {
+		out = append(out, a.String())
+	}
+	return out
 }
 
 // networkIPAM is one of the API's IPAM.Config entries as the engine's.

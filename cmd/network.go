@@ -124,14 +124,11 @@ func networkCommand() *cli.Command {
 					if err := exactArgs(c, 2, 2, "network connect [OPTIONS] NETWORK CONTAINER"); err != nil {
 						return err
 					}
-					if err := checkLinkLocal(c); err != nil {
-						return err
-					}
 					opts, err := parseKV(c.StringSlice("driver-opt"), "--driver-opt")
 					if err != nil {
 						return err
 					}
-					o := engine.NetworkConnectOptions{Aliases: c.StringSlice("alias"), IPv4: c.String("ip"), IPv6: c.String("ip6"), Links: c.StringSlice("link"), DriverOpts: opts}
+					o := engine.NetworkConnectOptions{Aliases: c.StringSlice("alias"), IPv4: c.String("ip"), IPv6: c.String("ip6"), Links: c.StringSlice("link"), DriverOpts: opts, LinkLocalIPs: c.StringSlice("link-local-ip")}
 					return withEngine(c, func(ctx context.Context, e *engine.Engine) error {
 						return e.NetworkConnectWith(ctx, c.Args().Get(0), c.Args().Get(1), o)
 					})

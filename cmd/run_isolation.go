@@ -20,15 +20,6 @@ func linkLocalFlag() cli.Flag {
 	return &cli.StringSliceFlag{Name: "link-local-ip", Usage: "link-local addresses of the container (refused: skiff's networks have none to give)"}
 }
 
-// checkLinkLocal refuses --link-local-ip: skiff's bridges do not route
-// addresses of the link-local ranges a container would choose.
-func checkLinkLocal(c *cli.Context) error {
-	if ips := c.StringSlice("link-local-ip"); len(ips) > 0 {
-		return errdefs.Invalid("--link-local-ip %s: skiff's networks give containers no link-local addresses of their own: leave it out (--ip and --ip6 set fixed addresses)", ips[0])
-	}
-	return nil
-}
-
 func isolationFlags() []cli.Flag {
 	return []cli.Flag{
 		linkLocalFlag(),
@@ -61,16 +52,13 @@ func isolationFlags() []cli.Flag {
 
 // isolationOptions reads isolationFlags.
 func isolationOptions(c *cli.Context) (engine.IsolationOptions, error) {
-	if err := checkLinkLocal(c); err != nil {
-		return engine.IsolationOptions{}, err
-	}
 	return engine.IsolationOptions{
 		PidMode: c.String("pid"), IpcMode: c.String("ipc"), UTSMode: c.String("uts"),
 		UsernsMode: c.String("userns"), CgroupnsMode: c.String("cgroupns"),
 		GroupAdd: c.StringSlice("group-add"), Sysctls: c.StringSlice("sysctl"), Ulimits: c.StringSlice("ulimit"),
 		ShmSize: c.String("shm-size"), Devices: c.StringSlice("device"),
 		DeviceCgroupRules: c.StringSlice("device-cgroup-rule"), GPUs: c.String("gpus"),
-		IP: c.String("ip"), IP6: c.String("ip6"), Links: c.StringSlice("link"),
+		IP: c.String("ip"), IP6: c.String("ip6"), LinkLocalIPs: c.StringSlice("link-local-ip"), Links: c.StringSlice("link"),
 		Annotations: c.StringSlice("annotation"), Domainname: c.String("domainname"),
 		UseAPISocket: c.Bool("use-api-socket"), Runtime: c.String("runtime"), Isolation: c.String("isolation"),
 		VolumeDriver: c.String("volume-driver"), StorageOpts: c.StringSlice("storage-opt"),

@@ -37,6 +37,7 @@ type IsolationOptions struct {
 	GPUs              string   // all, N, device=0,1
 	IP                string   // --ip on the user-defined network
 	IP6               string
+	LinkLocalIPs      []string // --link-local-ip: refused (runtime.CheckLinkLocal)
 	Links             []string // NAME[:ALIAS]
 	Annotations       []string // KEY=VALUE
 	Domainname        string
@@ -379,6 +380,9 @@ func validPerms(p string) bool {
 // container's user-defined network, checked against its subnet when the
 // container is created.
 func parseAddresses(io IsolationOptions, s runtime.Spec, iso *container.Isolation) error {
+	if err := runtime.CheckLinkLocal(io.LinkLocalIPs); err != nil {
+		return err
+	}
 	for _, a := range []struct {
 		flag, v string
 		v4      bool

@@ -18,12 +18,27 @@ type ConnectOptions struct {
 	IPv6       string
 	Links      []string // NAME[:ALIAS]
 	DriverOpts map[string]string
+	// LinkLocalIPs are refused: see CheckLinkLocal.
+	LinkLocalIPs []string
+}
+
+// CheckLinkLocal refuses --link-local-ip (the API's
+// IPAMConfig.LinkLocalIPs): skiff's bridges give containers no
+// link-local addresses of their own choosing.
+func CheckLinkLocal(ips []string) error {
+	if len(ips) > 0 {
+		return errdefs.Invalid("--link-local-ip %s: skiff's networks give containers no link-local addresses of their own: leave it out (--ip and --ip6 set fixed addresses)", ips[0])
+	}
+	return nil
 }
 
 // check checks o for c joining n and returns its links resolved.
 func (o ConnectOptions) check(c *container.Container, n *network.Network) ([]container.Link, error) {
 	for k := range o.DriverOpts {
 		return nil, errdefs.Invalid("network connect --driver-opt %s: the bridge driver here takes no endpoint options", k)
+	}
+	if err := CheckLinkLocal(o.LinkLocalIPs); err != nil {
+		return nil, err
 	}
 	if o.IPv4 != "" {
 		if ip := net.ParseIP(o.IPv4); ip == nil || ip.To4() == nil {
