@@ -13,11 +13,13 @@ import (
 	"github.com/opencontainers/runc/libcontainer/configs"
 	"github.com/opencontainers/runc/libcontainer/specconv"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"github.com/sirupsen/logrus"
 
 	"github.com/skiff-project/skiff/container"
 	"github.com/skiff-project/skiff/errdefs"
 	"github.com/skiff-project/skiff/netns"
 	"github.com/skiff-project/skiff/paths"
+	"github.com/skiff-project/skiff/runtime/seccompcache"
 	"github.com/skiff-project/skiff/storage"
 )
 
@@ -133,6 +135,10 @@ func prepare(c *container.Container, rootfs, netnsPath string) (*prepared, error
 		return nil, err
 	}
 	config.Rlimits = rlimits(c.HostConfig.Isolation.Ulimits)
+	// The seccomp program compiled once, not by init at every start.
+	if err := seccompcache.Attach(config.Seccomp, filepath.Join(paths.RuntimeDir(), "seccomp")); err != nil {
+		logrus.Debugf("seccomp program cache: %v", err)
+	}
 	return &prepared{config: config, args: spec.Process.Args, env: spec.Process.Env, cwd: cwd, user: user}, nil
 }
 
