@@ -51,7 +51,7 @@ func inspectObjects(c *cli.Context, kind string) error {
 		}
 		img, err := e.ImageInspect(ctx, ref)
 		if kind == "" && isNotFound(err) {
-			return nil, errdefs.NotFound("no such object: %s", ref)
+			return nil, errdefs.NotFound("No such object: %s", ref)
 		}
 		return img, err
 	})

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"os/exec"
 	"strconv"
@@ -128,10 +129,24 @@ func (e *Engine) ContainerStartAttached(ctx context.Context, ref string, streams
 type Attachment struct {
 	Pid int
 	a   *runtime.Attached
+	log *slog.Logger
 }
 
-// Stream copies until the container exits and returns its status.
-func (a *Attachment) Stream(streams AttachStreams) (int, error) { return a.a.Stream(streams) }
+// Stream copies until the container exits and returns its status. A
+// --rm container is removed here, by the process that has it attached,
+// before Stream returns (the supervisor hands it over).
+func (a *Attachment) Stream(streams AttachStreams) (int, error) {
+	code, err := a.a.Stream(streams)
+	if a.a.HandedOver() {
+		end := trace.Begin("remove the container (--rm)")
+		if cerr := cleanupStep(a.a.C.ID, true); cerr != nil {
+			a.log.Debug("removing the --rm container; its supervisor will", "id", a.a.C.ID, "err", cerr)
+		}
+		_ = a.a.Close()
+		end()
+	}
+	return code, err
+}
 
 // ContainerStartWith starts a container that is not running with the
 // caller attached from its first byte, and returns once it runs.
@@ -144,12 +159,13 @@ func (e *Engine) ContainerStartWith(ctx context.Context, ref string, streams Att
 		return nil, fmt.Errorf("container %s is already running: use attach: %w", c.Name, errdefs.ErrConflict)
 	}
 	containerEvent(c, "attach", nil) // before its start, as Docker's run
+	streams.RemoveOnExit = c.HostConfig.AutoRemove
 	a, err := runtime.StartAttached(c, streams)
 	if err != nil {
 		return nil, err
 	}
 	e.log.Debug("container started attached", "id", c.ID)
-	return &Attachment{Pid: a.Pid, a: a}, nil
+	return &Attachment{Pid: a.Pid, a: a, log: e.log}, nil
 }
 
 // ContainerAttach joins a running container's streams until it exits

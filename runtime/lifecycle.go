@@ -213,6 +213,13 @@ func StartAttached(c *container.Container, streams supervisor.AttachStreams) (*A
 // Stream copies until the container exits and returns its status.
 func (a *Attached) Stream(streams supervisor.AttachStreams) (int, error) { return a.ac.Stream(streams) }
 
+// HandedOver reports whether the container exited and is this caller's to
+// remove (streams.RemoveOnExit); Close tells the supervisor it is done.
+func (a *Attached) HandedOver() bool { return a.ac.HandedOver() }
+
+// Close ends the session.
+func (a *Attached) Close() error { return a.ac.Close() }
+
 // Attach joins a running container's streams.
 func Attach(ref string, streams supervisor.AttachStreams) (int, error) {
 	c, err := container.Lookup(ref)

@@ -25,12 +25,19 @@ const (
 	frameEOF    byte = 3 // client → supervisor: stdin ended
 	frameResize byte = 4 // client → supervisor: width, height (uint16 each)
 	frameExit   byte = 5 // supervisor → client: exit status (int32); last frame
+	// supervisor → the client that asked to Remove: exit status (int32);
+	// the container is the client's to remove (--rm), which closes the
+	// connection when it is done.
+	frameExitRemove byte = 6
 )
 
 type attachRequest struct {
 	Stdin, Stdout, Stderr bool
 	// Width and Height are the client's terminal size, if it has one.
 	Width, Height uint16
+	// Remove asks for the container to remove when it exits (--rm): the
+	// client has the store open already, so no `skiff __cleanup remove`.
+	Remove bool
 }
 
 func writeFrame(w io.Writer, t byte, p []byte) error {
@@ -61,6 +68,7 @@ type attachClient struct {
 	req  attachRequest
 	mu   sync.Mutex
 	dead bool
+	gone chan struct{} // closed when the client's side of the connection ends
 }
 
 func (a *attachClient) send(t byte, p []byte) {
@@ -109,7 +117,8 @@ func (h *attachHub) handle(conn net.Conn) {
 		conn.Close()
 		return
 	}
-	c := &attachClient{conn: conn}
+	c := &attachClient{conn: conn, gone: make(chan struct{})}
+	defer close(c.gone)
 	if err := json.Unmarshal(line, &c.req); err != nil {
 		conn.Close()
 		return
@@ -205,16 +214,40 @@ func (h *attachHub) broadcast(t byte, p []byte) {
 	}
 }
 
+// handOver gives the container, after its exit, to the first client that
+// asked to remove it: that client alone hears the status now, and the
+// hub forgets it. It returns the client, or nil when none asked.
+func (h *attachHub) handOver(code int) *attachClient {
+	h.mu.Lock()
+	var c *attachClient
+	for i, cl := range h.clients {
+		if cl.req.Remove {
+			c = cl
+			h.clients = append(h.clients[:i:i], h.clients[i+1:]...)
+			break
+		}
+	}
+	h.mu.Unlock()
+	if c != nil {
+		c.send(frameExitRemove, exitStatus(code))
+	}
+	return c
+}
+
+func exitStatus(code int) []byte {
+	var b [4]byte
+	binary.BigEndian.PutUint32(b[:], uint32(int32(code)))
+	return b[:]
+}
+
 // exit tells every client the exit status and lets them go.
 func (h *attachHub) exit(code int) {
 	h.mu.Lock()
 	cs := h.clients
 	h.clients = nil
 	h.mu.Unlock()
-	var b [4]byte
-	binary.BigEndian.PutUint32(b[:], uint32(int32(code)))
 	for _, c := range cs {
-		c.send(frameExit, b[:])
+		c.send(frameExit, exitStatus(code))
 		c.conn.Close()
 	}
 }
@@ -241,6 +274,9 @@ type AttachStreams struct {
 	DetachKeys []byte
 	// Width and Height are the terminal's size when there is one.
 	Width, Height uint16
+	// RemoveOnExit asks the supervisor to leave the removal of the
+	// container (--rm) to this caller: see Conn.HandedOver.
+	RemoveOnExit bool
 }
 
 // ErrDetached is returned by an attach that ended on the detach keys.
@@ -248,13 +284,19 @@ var ErrDetached = errors.New("detached")
 
 // Conn is a connected attach session, from the CLI's side.
 type Conn struct {
-	conn net.Conn
+	conn       net.Conn
+	handedOver bool
 }
+
+// HandedOver reports whether the container exited and is the caller's
+// to remove (RemoveOnExit); the connection stays open until Close, which
+// tells the supervisor the removal is done (it removes what is left).
+func (a *Conn) HandedOver() bool { return a.handedOver }
 
 // Dial attaches to c's supervisor, asking for the streams s has, and
 // telling it the terminal size.
 func Dial(c *container.Container, s AttachStreams) (*Conn, error) {
-	return dialAttach(c, attachRequest{Stdin: s.Stdin != nil, Stdout: s.Stdout != nil, Stderr: s.Stderr != nil, Width: s.Width, Height: s.Height})
+	return dialAttach(c, attachRequest{Stdin: s.Stdin != nil, Stdout: s.Stdout != nil, Stderr: s.Stderr != nil, Width: s.Width, Height: s.Height, Remove: s.RemoveOnExit})
 }
 
 // Close drops the session.
@@ -280,7 +322,11 @@ func dialAttach(c *container.Container, req attachRequest) (*Conn, error) {
 // stream copies until the supervisor sends the exit status (returned) or
 // the detach keys are typed (ErrDetached).
 func (a *Conn) stream(s AttachStreams) (int, error) {
-	defer a.conn.Close()
+	defer func() {
+		if !a.handedOver {
+			a.conn.Close()
+		}
+	}()
 	var wmu sync.Mutex
 	send := func(t byte, p []byte) error {
 		wmu.Lock()
@@ -352,7 +398,8 @@ func (a *Conn) stream(s AttachStreams) (int, error) {
 			if s.Stderr != nil {
 				_, werr = s.Stderr.Write(p)
 			}
-		case frameExit:
+		case frameExit, frameExitRemove:
+			a.handedOver = t == frameExitRemove
 			if len(p) == 4 {
 				return int(int32(binary.BigEndian.Uint32(p))), nil
 			}

@@ -3,6 +3,7 @@ package supervisor
 import (
 	"bufio"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -143,7 +144,7 @@ func (m *monitor) fail(err error) {
 			return nil
 		})
 	}
-	m.cleanUp(code)
+	m.cleanUp(code, false)
 }
 
 // loop runs the container, again and again as its restart policy asks.
@@ -675,17 +676,21 @@ func (m *monitor) finish(code int) {
 		c.State.SupervisorPid = 0
 		return nil
 	})
-	m.cleanUp(code)
+	m.cleanUp(code, true)
 }
 
-func (m *monitor) cleanUp(code int) {
+// cleanUp ends the supervision; handOver lets an attached `run --rm`
+// remove the container it ran (after a failed start the supervisor does).
+func (m *monitor) cleanUp(code int, handOver bool) {
 	if m.log != nil {
 		m.log.close()
 	}
 	if m.c != nil && m.c.HostConfig.AutoRemove {
-		end := trace.Begin("run skiff __cleanup remove")
-		_, _ = m.run("__cleanup", m.id, "remove")
-		end()
+		if !handOver || !m.removedByClient(code) {
+			end := trace.Begin("run skiff __cleanup remove")
+			_, _ = m.run("__cleanup", m.id, "remove")
+			end()
+		}
 	} else if m.c != nil && !m.cleaned {
 		m.cleanStep()
 	}
@@ -693,6 +698,25 @@ func (m *monitor) cleanUp(code int) {
 	if m.c != nil {
 		_ = os.RemoveAll(m.c.RunDir())
 	}
+}
+
+// removedByClient hands the exited container to the attached client that
+// asked to remove it (run --rm: it has the store open, so this saves an
+// exec of skiff) and waits until it is done. False when no client asked,
+// or the client went away leaving the container: the caller removes it.
+func (m *monitor) removedByClient(code int) bool {
+	c := m.hub.handOver(code)
+	if c == nil {
+		return false
+	}
+	defer trace.Begin("the attached client removes it")()
+	select {
+	case <-c.gone:
+	case <-time.After(time.Minute):
+		m.diag.printf("the client that asked to remove the container did not finish in a minute")
+	}
+	_, err := container.ReadRecord(m.id)
+	return errors.Is(err, errdefs.ErrNotFound)
 }
 
 // startHealth runs `skiff __health ID` every interval and records the

@@ -4,6 +4,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -96,6 +97,36 @@ func TestLifecycleRunDetachedRm(t *testing.T) {
 	runDetached(t, n2, []string{"--rm"}, idleCmd...)
 	skiff(t, "stop", n2).OK(t).StdoutIs(t, n2+"\n")
 	waitGoneC(t, harness.E2E, n2, 15*time.Second)
+}
+
+// TestLifecycleRunRmAttached: a foreground run --rm is gone, with its
+// anonymous volumes, when the CLI returns the container's status (the
+// CLI removes it itself; the supervisor hands it over).
+func TestLifecycleRunRmAttached(t *testing.T) {
+	parallel(t)
+	name := lcName("rm-attached")
+	skiff(t, "run", "--rm", "--name", name, "-v", "/data", busybox(t), "sh", "-c", "echo hi; mount | grep -q ' /data ' && exit 3").
+		Exit(t, 3).StdoutIs(t, "hi\n")
+	r := skiff(t, "inspect", name)
+	if r.ExitCode != 1 || !strings.Contains(r.Stderr, "No such object: "+name) { // Docker's words
+		t.Errorf("the --rm container is still there when run returned\n%s", r.Output())
+	}
+	if vols := skiff(t, "volume", "ls", "-q", "--filter", "dangling=true").OK(t).Stdout; strings.Contains(vols, name) {
+		t.Errorf("volume left: %s", vols)
+	}
+}
+
+// TestLifecycleRunRmClientKilled: when the CLI of a run --rm cannot remove
+// the container after it exits (stopped, then killed), its supervisor does.
+func TestLifecycleRunRmClientKilled(t *testing.T) {
+	parallel(t)
+	name := lcName("rm-killed")
+	b := startBackground(t, harness.E2E, "run", "--rm", "--name", name, busybox(t), "sh", "-c", "echo up; sleep 1")
+	b.waitFor(t, "up")
+	b.signal(t, syscall.SIGSTOP)
+	waitStatus(t, harness.E2E, name, "exited", 30*time.Second) // handed over to a CLI that cannot act
+	b.signal(t, syscall.SIGKILL)
+	waitGoneC(t, harness.E2E, name, 30*time.Second)
 }
 
 func TestLifecycleCreateStart(t *testing.T) {
