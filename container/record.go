@@ -269,6 +269,9 @@ type State struct {
 	// StoppedByUser is set by stop and kill so that restart policies
 	// other than always leave the container stopped.
 	StoppedByUser bool `json:"StoppedByUser,omitempty"`
+	// RemovalInProgress is set by rm -f before it kills a running
+	// container: its supervisor then leaves the clean-up to rm.
+	RemovalInProgress bool `json:"RemovalInProgress,omitempty"`
 }
 
 // HealthState is Docker's State.Health.

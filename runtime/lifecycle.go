@@ -321,8 +321,13 @@ func Stop(ref string, timeout *int, signal string) (*container.Container, error)
 	return c, nil
 }
 
-// waitPidExit polls until pid is gone (or a zombie).
+// waitPidExit waits until pid is gone (or a zombie): told by the kernel
+// through a pidfd, else by polling.
 func waitPidExit(pid int, d time.Duration) bool {
+	if fd, err := unix.PidfdOpen(pid, 0); err == nil {
+		defer unix.Close(fd)
+		return pidfdExited(fd, d)
+	}
 	deadline := time.Now().Add(d)
 	for {
 		if !pidAlive(pid) {
@@ -467,14 +472,19 @@ func Remove(st *storage.Store, ref string, force, volumes bool) (*container.Cont
 		if !force {
 			return nil, fmt.Errorf("cannot remove container %s: it is %s: stop it first or use rm -f: %w", c.Name, c.State.Status, errdefs.ErrConflict)
 		}
-		_, _ = container.Update(c.ID, func(c *container.Container) error { c.State.StoppedByUser = true; return nil })
+		_, _ = container.Update(c.ID, func(c *container.Container) error {
+			c.State.StoppedByUser, c.State.RemovalInProgress = true, true
+			return nil
+		})
 		if c.State.Paused {
 			_ = Unpause(c.ID)
 		}
+		end := trace.Begin("kill it and wait for its supervisor")
 		if c.State.Pid > 0 {
 			_ = unix.Kill(c.State.Pid, unix.SIGKILL)
 		}
 		waitSupervisorGone(c, 10*time.Second)
+		end()
 	case container.StatusDead:
 		if !force {
 			return nil, fmt.Errorf("cannot remove container %s: it is dead and may still hold processes: use rm -f: %w", c.Name, errdefs.ErrConflict)
@@ -492,6 +502,7 @@ func Remove(st *storage.Store, ref string, force, volumes bool) (*container.Cont
 		return nil, fmt.Errorf("removing container %s: %w", c.Name, err)
 	}
 	// Whatever is left (a killed supervisor leaves all of it).
+	end := trace.Begin("libcontainer: destroy")
 	if lc, err := libcontainer.Load(stateRoot(), c.ID); err == nil {
 		_ = lc.Signal(unix.SIGKILL)
 		_ = lc.Destroy()
@@ -500,14 +511,21 @@ func Remove(st *storage.Store, ref string, force, volumes bool) (*container.Cont
 		_ = unix.Kill(c.State.Pid, unix.SIGKILL)
 		waitPidExit(c.State.Pid, 5*time.Second)
 	}
+	end()
+	end = trace.Begin("leave networks")
 	network.DetachAll(c.ID)
+	unmountShm(c.ID) // --ipc shareable
+	end()
 	unlock, err := container.Lock(c.ID)
 	if err != nil {
 		return nil, nil // removed meanwhile (--rm)
 	}
 	defer unlock()
 	raw := st.Raw()
+	end = trace.Begin("unmount the root file system")
 	_, _ = raw.Unmount(c.ID, true)
+	end()
+	defer trace.Begin("remove the container")()
 	if err := raw.DeleteContainer(c.ID); err != nil && !isUnknownContainer(err) {
 		return nil, fmt.Errorf("removing container %s: %w", c.Name, err)
 	}
@@ -521,7 +539,32 @@ func Remove(st *storage.Store, ref string, force, volumes bool) (*container.Cont
 	return c, nil
 }
 
+// pidfdExited waits up to d for the process of pidfd fd to exit.
+func pidfdExited(fd int, d time.Duration) bool {
+	deadline := time.Now().Add(d)
+	for {
+		ms := max(int(time.Until(deadline).Milliseconds()), 0)
+		n, err := unix.Poll([]unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}, ms)
+		if err == unix.EINTR {
+			continue
+		}
+		return err == nil && n > 0
+	}
+}
+
+// waitSupervisorGone waits up to d for c's supervisor to exit.
 func waitSupervisorGone(c *container.Container, d time.Duration) {
+	pid := c.State.SupervisorPid
+	if pid <= 0 {
+		return
+	}
+	if fd, err := unix.PidfdOpen(pid, 0); err == nil {
+		defer unix.Close(fd)
+		if container.Alive(pid, c.ID) { // the pidfd is the supervisor's, not a reused pid's
+			pidfdExited(fd, d)
+		}
+		return
+	}
 	deadline := time.Now().Add(d)
 	for c.State.SupervisorPid > 0 && container.Alive(c.State.SupervisorPid, c.ID) && time.Now().Before(deadline) {
 		time.Sleep(20 * time.Millisecond)

@@ -51,10 +51,11 @@ type monitor struct {
 
 	diag *diag // supervisor.log in the container's directory
 
-	mu      sync.Mutex
-	managed map[int]bool // children reaped by their own Wait
-	cleaned bool         // the last run's clean-up is done
-	ran     bool         // the last run started the container
+	mu       sync.Mutex
+	managed  map[int]bool // children reaped by their own Wait
+	cleaned  bool         // the last run's clean-up is done
+	removing bool         // rm -f removes the container: no clean-up here
+	ran      bool         // the last run started the container
 }
 
 // Main is the supervisor binary's body: skiff-supervisor __supervise ID
@@ -177,7 +178,10 @@ func (m *monitor) loop() int {
 		// Clean up before the record says the container stopped: a start
 		// that follows a stop must not find this run's mount going away.
 		// With --rm, finish removes everything in one go instead.
-		if cerr == nil && (shouldRestart(cur, code) || !cur.HostConfig.AutoRemove) {
+		switch {
+		case cerr == nil && cur.State.RemovalInProgress:
+			m.cleaned, m.removing = true, true // rm -f cleans up and removes
+		case cerr == nil && (shouldRestart(cur, code) || !cur.HostConfig.AutoRemove):
 			m.cleanStep()
 		}
 		end = trace.Begin("record the exit")
@@ -341,7 +345,9 @@ func (m *monitor) runOnce(first bool) (int, error) {
 	m.mu.Lock() // waitPid below reaps the container, not the orphan reaper
 	m.managed[pid] = true
 	m.mu.Unlock()
+	end = trace.Begin("wait for skiff __start to exit")
 	m.wait(st.cmd) // the starter exits; the container is now our child
+	end()
 	if c.Config.Tty {
 		master, err := m.receivePty(st.console)
 		if err != nil {
@@ -364,6 +370,7 @@ func (m *monitor) runOnce(first bool) (int, error) {
 	// Recorded before the record says it runs, so that what a command
 	// does on seeing it run comes after the start.
 	m.ran = true
+	end = trace.Begin("the start event and the record")
 	m.event(c, "start", nil)
 	now := time.Now().UTC()
 	if _, err := container.Update(m.id, func(c *container.Container) error {
@@ -380,6 +387,7 @@ func (m *monitor) runOnce(first bool) (int, error) {
 	}); err != nil {
 		_ = unix.Kill(pid, unix.SIGKILL)
 	}
+	end()
 	m.diag.printf("started: pid %d", pid)
 	if first {
 		m.say("started %d", pid)
@@ -685,7 +693,7 @@ func (m *monitor) cleanUp(code int, handOver bool) {
 	if m.log != nil {
 		m.log.close()
 	}
-	if m.c != nil && m.c.HostConfig.AutoRemove {
+	if m.c != nil && m.c.HostConfig.AutoRemove && !m.removing {
 		if !handOver || !m.removedByClient(code) {
 			end := trace.Begin("run skiff __cleanup remove")
 			_, _ = m.run("__cleanup", m.id, "remove")
