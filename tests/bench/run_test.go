@@ -27,6 +27,24 @@ const (
 	target = 0.30
 )
 
+// floorArgs is the kernel's floor for a container start, timed as the user
+// in the same loop: every namespace a container gets, /proc mounted, one
+// exec. The issue's goals are skiff's run --rm at most floorTarget times it
+// (floorTargetNone with --network none), so they hold on any machine.
+var floorArgs = []string{"-r", "-p", "-f", "-n", "-m", "-i", "-u", "--mount-proc", "true"}
+
+const (
+	floorTarget     = 4.0
+	floorTargetNone = 3.0
+)
+
+// floorEngine runs the floor's command whatever it is asked to run.
+func floorEngine() *engine {
+	return &engine{name: "floor", command: func(ctx context.Context, _ ...string) *exec.Cmd {
+		return harness.UserCommandContext(ctx, harness.E2E, "unshare", floorArgs...)
+	}}
+}
+
 // engine is one container engine under measurement.
 type engine struct {
 	name    string
@@ -246,12 +264,13 @@ func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond)
 // measure runs `ENGINE run --rm [extra...] IMAGE true` for every engine in
 // one interleaved loop: warm-ups first, then runs() timed iterations whose
 // order of engines alternates. Any failed run fails the benchmark.
-func measure(b *testing.B, f *fixture, extra ...string) map[string]*stats {
+func measure(b *testing.B, f *fixture, more []*engine, extra ...string) map[string]*stats {
 	b.Helper()
 	engines := []*engine{f.skiff}
 	if f.podman != nil {
 		engines = append(engines, f.podman)
 	}
+	engines = append(engines, more...)
 	args := append(append([]string{"run", "--rm"}, extra...), f.image, "true")
 	res := map[string]*stats{}
 	for _, e := range engines {
@@ -259,10 +278,9 @@ func measure(b *testing.B, f *fixture, extra ...string) map[string]*stats {
 	}
 	n := runs()
 	for i := -warmups; i < n; i++ {
-		order := engines
-		if i%2 != 0 && len(engines) > 1 {
-			order = []*engine{engines[1], engines[0]}
-		}
+		// The order rotates, so no engine always follows the same one.
+		k := (i + warmups) % len(engines)
+		order := append(append([]*engine(nil), engines[k:]...), engines[:k]...)
 		for _, e := range order {
 			d, out, warn, err := timed(e, args...)
 			if err != nil {
@@ -315,6 +333,19 @@ func reportAs(b *testing.B, label, suffix string, tgt float64, res map[string]*s
 	}
 }
 
+// reportFloor prints skiff's median as a multiple of the kernel's floor.
+func reportFloor(b *testing.B, res map[string]*stats, tgt float64) {
+	b.Helper()
+	s, fl := res["skiff"], res["floor"]
+	if s == nil || fl == nil || fl.median() == 0 {
+		return
+	}
+	x := float64(s.median()) / float64(fl.median())
+	fmt.Printf("    kernel floor (unshare %s) %.1f ms: skiff = %.1fx the floor (target <= %.0fx)\n", strings.Join(floorArgs, " "), ms(fl.median()), x, tgt)
+	b.ReportMetric(ms(fl.median()), "floor_ms")
+	b.ReportMetric(x, "x_floor")
+}
+
 // BenchmarkRunRm times `run --rm busybox true` end to end (CLI start to exit:
 // user namespace entry, container creation, start, wait, removal) for skiff
 // and Podman, with the default network (both slirp4netns) and with
@@ -325,14 +356,16 @@ func BenchmarkRunRm(b *testing.B) {
 	for _, sc := range []struct {
 		name, label string
 		extra       []string
+		floor       float64
 	}{
-		{"default", "run --rm busybox true", nil},
-		{"network-none", "run --rm --network none busybox true", []string{"--network", "none"}},
+		{"default", "run --rm busybox true", nil, floorTarget},
+		{"network-none", "run --rm --network none busybox true", []string{"--network", "none"}, floorTargetNone},
 	} {
 		b.Run(sc.name, func(b *testing.B) {
 			// The loop is the measurement; -benchtime 1x runs it once.
-			res := measure(b, f, sc.extra...)
+			res := measure(b, f, []*engine{floorEngine()}, sc.extra...)
 			report(b, sc.label, res)
+			reportFloor(b, res, sc.floor)
 			results[sc.name] = res
 		})
 	}
