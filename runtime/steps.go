@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -185,19 +186,24 @@ func leaveNetworks(id string) {
 
 // CleanupStep undoes a start after the container exited: libcontainer's
 // state and cgroup, the rootfs mount, its places on networks; with
-// remove, the container itself.
+// remove, the container itself. The networks and libcontainer's state are
+// let go while the store unmounts (and removes): they share nothing.
 func CleanupStep(id string, remove bool) error {
-	end := trace.Begin("leave networks")
-	leaveNetworks(id)
-	unmountShm(id) // --ipc shareable
-	end()
-	end = trace.Begin("libcontainer: destroy")
-	if lc, err := libcontainer.Load(stateRoot(), id); err == nil {
-		_ = lc.Signal(unix.SIGKILL)
-		_ = lc.Destroy()
-	}
-	end()
-	end = trace.Begin("open the store")
+	var aside sync.WaitGroup
+	defer aside.Wait()
+	aside.Go(func() {
+		end := trace.Begin("leave networks")
+		leaveNetworks(id)
+		unmountShm(id) // --ipc shareable
+		end()
+		end = trace.Begin("libcontainer: destroy")
+		if lc, err := libcontainer.Load(stateRoot(), id); err == nil {
+			_ = lc.Signal(unix.SIGKILL)
+			_ = lc.Destroy()
+		}
+		end()
+	})
+	end := trace.Begin("open the store")
 	st, err := storage.Open()
 	end()
 	if err != nil {
@@ -213,6 +219,7 @@ func CleanupStep(id string, remove bool) error {
 			removeVolumes(c.HostConfig.AnonymousVolumes) // --rm takes them, as Docker
 		}
 		_ = st.Raw().DeleteContainer(id)
+		aside.Wait() // leaving the networks updates the record
 		_ = os.RemoveAll(filepath.Join(paths.ContainersDir(), id))
 	}
 	return nil
