@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"os"
 	"os/exec"
 	"strconv"
@@ -101,11 +100,45 @@ func (e *Engine) ContainerStart(ctx context.Context, ref string) error {
 // (supervisor), MAINPID only, the socket being mounted into the container
 // for its application (container), or nothing (ignore).
 func (e *Engine) ContainerStartNotify(ctx context.Context, ref, notifySocket string) error {
+	wait := e.mountAside(ref)
 	c, err := runtime.StartNotify(ref, notifySocket)
+	wait(err)
 	if err == nil {
 		e.log.Debug("container started", "id", c.ID, "notify", notifySocket != "")
 	}
 	return err
+}
+
+// mountAside mounts the root file system of the container ref names, if
+// it is not running, on another thread while its supervisor and `skiff
+// __start` come up: __start, whose first work that is, then finds it
+// mounted. The returned func waits for it; given the start's error, it
+// takes its mount back (the failed start's clean-up may have come first).
+// A failure to mount is left to __start, which reports it.
+func (e *Engine) mountAside(ref string) func(startErr error) {
+	done := make(chan func())
+	go func() {
+		undo := func() {}
+		defer func() { done <- undo }()
+		c, err := container.Lookup(ref)
+		if err != nil || c.State.Running || c.State.Restarting || c.State.Paused {
+			return
+		}
+		st, err := e.store()
+		if err != nil {
+			return
+		}
+		defer trace.Begin("mount the root file system (aside)")()
+		if _, err := st.Raw().Mount(c.ID, ""); err == nil {
+			undo = func() { _, _ = st.Raw().Unmount(c.ID, false) }
+		}
+	}()
+	return func(startErr error) {
+		undo := <-done
+		if startErr != nil {
+			undo()
+		}
+	}
 }
 
 // ContainerStartAttached starts a container that is not running with
@@ -129,7 +162,7 @@ func (e *Engine) ContainerStartAttached(ctx context.Context, ref string, streams
 type Attachment struct {
 	Pid int
 	a   *runtime.Attached
-	log *slog.Logger
+	e   *Engine
 }
 
 // Stream copies until the container exits and returns its status. A
@@ -139,8 +172,9 @@ func (a *Attachment) Stream(streams AttachStreams) (int, error) {
 	code, err := a.a.Stream(streams)
 	if a.a.HandedOver() {
 		end := trace.Begin("remove the container (--rm)")
-		if cerr := cleanupStep(a.a.C.ID, true); cerr != nil {
-			a.log.Debug("removing the --rm container; its supervisor will", "id", a.a.C.ID, "err", cerr)
+		err := a.e.withStore(func(st *storage.Store) error { return cleanupStep(st, a.a.C.ID, true) })
+		if err != nil {
+			a.e.log.Debug("removing the --rm container; its supervisor will", "id", a.a.C.ID, "err", err)
 		}
 		_ = a.a.Close()
 		end()
@@ -160,12 +194,14 @@ func (e *Engine) ContainerStartWith(ctx context.Context, ref string, streams Att
 	}
 	containerEvent(c, "attach", nil) // before its start, as Docker's run
 	streams.RemoveOnExit = c.HostConfig.AutoRemove
+	wait := e.mountAside(c.ID)
 	a, err := runtime.StartAttached(c, streams)
+	wait(err)
 	if err != nil {
 		return nil, err
 	}
 	e.log.Debug("container started attached", "id", c.ID)
-	return &Attachment{Pid: a.Pid, a: a, log: e.log}, nil
+	return &Attachment{Pid: a.Pid, a: a, e: e}, nil
 }
 
 // ContainerAttach joins a running container's streams until it exits

@@ -4,6 +4,7 @@ import (
 	"github.com/skiff-project/skiff/container"
 	"github.com/skiff-project/skiff/errdefs"
 	"github.com/skiff-project/skiff/runtime"
+	"github.com/skiff-project/skiff/storage"
 	"github.com/skiff-project/skiff/userns"
 )
 
@@ -23,7 +24,7 @@ func RunStep(step, id string, args []string) error {
 	case "__start":
 		return runtime.StartStep(id)
 	case "__cleanup":
-		return cleanupStep(id, len(args) > 0 && args[0] == "remove")
+		return cleanupStep(nil, id, len(args) > 0 && args[0] == "remove")
 	case "__health":
 		return runtime.HealthStep(id)
 	}
@@ -31,13 +32,14 @@ func RunStep(step, id string, args []string) error {
 }
 
 // cleanupStep undoes a start; with remove (--rm) it removes the container
-// and records its destroy, as Docker's daemon does for AutoRemove.
-func cleanupStep(id string, remove bool) error {
+// and records its destroy, as Docker's daemon does for AutoRemove. st is
+// the caller's open store (nil: the step opens one).
+func cleanupStep(st *storage.Store, id string, remove bool) error {
 	var c *container.Container
 	if remove {
 		c, _ = container.ReadRecord(id)
 	}
-	if err := runtime.CleanupStep(id, remove); err != nil {
+	if err := runtime.CleanupStep(st, id, remove); err != nil {
 		return err
 	}
 	if c != nil {

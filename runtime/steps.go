@@ -188,7 +188,8 @@ func leaveNetworks(id string) {
 // state and cgroup, the rootfs mount, its places on networks; with
 // remove, the container itself. The networks and libcontainer's state are
 // let go while the store unmounts (and removes): they share nothing.
-func CleanupStep(id string, remove bool) error {
+// st is the caller's open store, or nil to open one for the step.
+func CleanupStep(st *storage.Store, id string, remove bool) error {
 	var aside sync.WaitGroup
 	defer aside.Wait()
 	aside.Go(func() {
@@ -203,14 +204,17 @@ func CleanupStep(id string, remove bool) error {
 		}
 		end()
 	})
-	end := trace.Begin("open the store")
-	st, err := storage.Open()
-	end()
-	if err != nil {
-		return err
+	if st == nil {
+		end := trace.Begin("open the store")
+		opened, err := storage.Open()
+		end()
+		if err != nil {
+			return err
+		}
+		defer opened.Close()
+		st = opened
 	}
-	defer st.Close()
-	end = trace.Begin("unmount the root file system")
+	end := trace.Begin("unmount the root file system")
 	_, _ = st.Raw().Unmount(id, true)
 	end()
 	if remove {
