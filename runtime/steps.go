@@ -58,6 +58,13 @@ func startStep(id string, report *os.File) error {
 	if err != nil {
 		return fmt.Errorf("mounting the container's root file system: %w", err)
 	}
+	goAhead := os.NewFile(supervisor.StartFdGo, "go")
+	end = trace.Begin("wait for the supervisor's network namespace")
+	_, err = goAhead.Read(make([]byte, 1))
+	end()
+	if err != nil {
+		return fmt.Errorf("the supervisor went away before the container was created: %w", errdefs.ErrUnavailable)
+	}
 	nsPath := ""
 	if c.OwnNetwork() {
 		nsPath = c.NetNSPath()
@@ -109,7 +116,6 @@ func startStep(id string, report *os.File) error {
 	}
 	pid, _ := proc.Pid()
 	fmt.Fprintf(report, "created %d\n", pid)
-	goAhead := os.NewFile(supervisor.StartFdGo, "go")
 	end = trace.Begin("wait for the supervisor's go (network up)")
 	_, err = goAhead.Read(make([]byte, 1))
 	end()

@@ -255,7 +255,7 @@ func (m *monitor) sleepUnlessStopped(d time.Duration) bool {
 // Descriptors the starter (`skiff __start ID`) finds open.
 const (
 	StartFdReport  = 3 // starter → supervisor: "created PID", "started PID", "error CODE MSG"
-	StartFdGo      = 4 // supervisor → starter: one byte when the network is up
+	StartFdGo      = 4 // supervisor → starter: one byte when the network namespace is there, one when the network is up
 	StartFdStdin   = 5
 	StartFdStdout  = 6
 	StartFdStderr  = 7
@@ -271,50 +271,21 @@ func (m *monitor) runOnce(first bool) (int, error) {
 	}
 	m.c = c
 	m.cleaned, m.ran = false, false
-	// The private network first, so slirp4netns comes up while the
-	// container is being created.
-	var slirp *netns.Slirp
-	if c.OwnNetwork() {
-		end := trace.Begin("network namespace")
-		err := netns.NewPinned(c.NetNSPath())
-		end()
-		if err != nil {
-			return 0, err
-		}
-		defer netns.RemovePinned(c.NetNSPath())
-		if c.Outbound() {
-			m.mu.Lock() // slirp4netns's Stop waits for it itself
-			end := trace.Begin("start slirp4netns")
-			slirp, err = netns.StartSlirp(c.NetNSPath(), c.Config.MacAddress)
-			end()
-			if err == nil {
-				m.managed[slirp.Pid()] = true
-			}
-			m.mu.Unlock()
-			if err != nil {
-				return 0, err
-			}
-			defer slirp.Stop()
-		}
-		if pm := c.PublishedPorts(); len(pm) > 0 {
-			end := trace.Begin("publish ports")
-			fw, bound, err := netns.Publish(c.NetNSPath(), c.PublishTarget(), pm, paths.Rootless())
-			end()
-			if err != nil {
-				return 0, err
-			}
-			defer fw.Close()
-			if _, err := container.Update(m.id, func(c *container.Container) error { c.NetworkSettings.Ports = bound; return nil }); err != nil {
-				return 0, err
-			}
-		}
-	}
-
+	// skiff __start first: it loads and opens the store while the network
+	// namespace is made and slirp4netns comes up; it waits for the first
+	// go before it configures the container in that namespace.
 	st, err := m.spawnStarter(c)
 	if err != nil {
 		return 0, err
 	}
 	defer st.close()
+	slirp, cleanup, err := m.setUpNetwork(c)
+	defer cleanup()
+	if err != nil {
+		st.abort()
+		return 0, err
+	}
+	st.goAhead() // the namespace is there
 	var outs []streamOut
 	if !c.Config.Tty {
 		outs = []streamOut{{st.stdout, frameStdout, "stdout"}, {st.stderr, frameStderr, "stderr"}}
@@ -417,6 +388,55 @@ func (m *monitor) runOnce(first bool) (int, error) {
 	return code, nil
 }
 
+// setUpNetwork makes the container's own network namespace, starts
+// slirp4netns for its outbound traffic and publishes its ports; cleanup
+// undoes what was done (also after an error).
+func (m *monitor) setUpNetwork(c *container.Container) (slirp *netns.Slirp, cleanup func(), err error) {
+	var undo []func()
+	cleanup = func() {
+		for i := len(undo) - 1; i >= 0; i-- {
+			undo[i]()
+		}
+	}
+	if !c.OwnNetwork() {
+		return nil, cleanup, nil
+	}
+	end := trace.Begin("network namespace")
+	err = netns.NewPinned(c.NetNSPath())
+	end()
+	if err != nil {
+		return nil, cleanup, err
+	}
+	undo = append(undo, func() { netns.RemovePinned(c.NetNSPath()) })
+	if c.Outbound() {
+		m.mu.Lock() // slirp4netns's Stop waits for it itself
+		end := trace.Begin("start slirp4netns")
+		slirp, err = netns.StartSlirp(c.NetNSPath(), c.Config.MacAddress)
+		end()
+		if err == nil {
+			m.managed[slirp.Pid()] = true
+		}
+		m.mu.Unlock()
+		if err != nil {
+			return nil, cleanup, err
+		}
+		undo = append(undo, slirp.Stop)
+	}
+	if pm := c.PublishedPorts(); len(pm) > 0 {
+		end := trace.Begin("publish ports")
+		fw, bound, err := netns.Publish(c.NetNSPath(), c.PublishTarget(), pm, paths.Rootless())
+		end()
+		if err != nil {
+			return nil, cleanup, err
+		}
+		undo = append(undo, fw.Close)
+		if _, err := container.Update(m.id, func(c *container.Container) error { c.NetworkSettings.Ports = bound; return nil }); err != nil {
+			return nil, cleanup, err
+		}
+	}
+	return slirp, cleanup, nil
+}
+
 type streamOut struct {
 	r      io.Reader
 	t      byte
@@ -517,7 +537,15 @@ func (st *starter) expect(word string) (string, error) {
 	return rest, nil
 }
 
+// goAhead writes one byte to the starter: the first says the network
+// namespace is there, the second that the network is up.
 func (st *starter) goAhead() { _, _ = st.goW.Write([]byte{1}) }
+
+// abort kills the starter and reaps it.
+func (st *starter) abort() {
+	_ = st.cmd.Process.Kill()
+	_ = st.cmd.Wait()
+}
 
 func (st *starter) close() {
 	for _, f := range append(st.child, st.reportR, st.goW, st.stdout, st.stderr, st.console) {
