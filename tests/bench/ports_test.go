@@ -18,6 +18,18 @@ import (
 // container, where a sink reads and discards them. Compared with the same
 // client writing to a sink on the host's loopback in the test process (the
 // ceiling) and with Podman's rootless published port.
+//
+// Like with like: the issue's ratio is the forwarder's cost, so the sink
+// must not be what limits the stream. The container's sink is busybox's
+// nc -ll -e dd, the loopback's a Go listener in this process that reads
+// the same 1 MiB blocks. A fourth sink, the busybox one in a container on
+// --network host (the same program, the same kernel path as the loopback,
+// no forwarding), checks that premise in every run: measured here it runs
+// at the loopback's speed (within the noise of the 2 shared cores), so the
+// loopback stays the reference and both ratios are printed; where the
+// busybox sink is clearly slower (below hostNetSlow of the loopback) the
+// output says so and gives the published port's ratio to that sink too,
+// the forwarder's cost alone.
 
 const (
 	// defaultStreamMiB is the size of one timed stream.
@@ -36,9 +48,13 @@ const (
 	streamTimeout = 3 * time.Minute
 	// hostNet names the reference without forwarding.
 	hostNet = "skiff-hostnet"
-	// Targets of the issue: skiff at least half the loopback, twice Podman.
-	targetVsLoopback = 0.5
+	// Targets of the issue: skiff at least 0.80 of the loopback, twice
+	// Podman.
+	targetVsLoopback = 0.80
 	targetVsPodman   = 2.0
+	// hostNetSlow: a busybox sink on the host network below this fraction
+	// of the loopback's speed limits the stream itself.
+	hostNetSlow = 0.9
 )
 
 // sinkScript runs in the container for each connection, with the socket as
@@ -325,9 +341,12 @@ func BenchmarkPortThroughput(b *testing.B) {
 		}
 	}
 	fmt.Println(line)
-	if h := med[hostNet]; h > 0 {
+	if h, l := med[hostNet], med["loopback"]; h > 0 && l > 0 {
 		b.ReportMetric(med["skiff"]/h, "ratio_hostnet")
-		fmt.Printf("    the same busybox sink in a skiff container on the host network (no forwarding): %.0f MiB/s; the published port delivers %.2f of it\n", h, med["skiff"]/h)
+		fmt.Printf("    the sink check: the same busybox sink in a skiff container on the host network (no forwarding) %.0f MiB/s, %.2f of the loopback's Go sink; the published port delivers %.2f of it\n", h, h/l, med["skiff"]/h)
+		if h/l < hostNetSlow {
+			fmt.Printf("    the busybox sink is slower than the loopback's (%.2f < %.2f): skiff/loopback counts the sink's cost as the forwarder's; skiff/hostnet %.2f is the forwarder's alone\n", h/l, hostNetSlow, med["skiff"]/h)
+		}
 	}
 	var each []string
 	for _, tg := range targets {
