@@ -23,7 +23,10 @@ import (
 type Backend struct {
 	ID     string // the container ID, to tell backends apart
 	NSPath string // its pinned network namespace file (container.NetNSPath())
-	Target string // the address to dial inside that namespace, e.g. "10.0.2.100" or "127.0.0.1"
+	// Target is the address to dial inside that namespace, e.g.
+	// "10.0.2.100"; "" is the namespace's own address, looked up when
+	// dialing (see namespaceAddress).
+	Target string
 }
 
 // BalancedPort is one published port of a service.
@@ -228,7 +231,7 @@ func (b *Balancer) dial(network string, port int) (net.Conn, error) {
 	for i := range rot {
 		be := rot[(first+i)%len(rot)]
 		var c net.Conn
-		if c, err = be.dialer.dial(network, net.JoinHostPort(be.Target, strconv.Itoa(port)), b.timeout); err == nil {
+		if c, err = be.dialer.dial(network, be.Target, port, b.timeout); err == nil {
 			return c, nil
 		}
 	}
@@ -408,24 +411,17 @@ func replyUDP(pc *net.UDPConn, up net.Conn, from netip.AddrPort) {
 // socket belongs to the namespace it was made in for life) and connected
 // by the caller, so a backend slow to answer holds up no other dial.
 type nsDialer struct {
-	reqs chan socketReq
+	reqs chan func() // run on the thread in the namespace
 	done chan struct{}
 	once sync.Once
-}
 
-type socketReq struct {
-	domain, typ int
-	reply       chan socketRes
-}
-
-type socketRes struct {
-	fd  int
-	err error
+	mu  sync.Mutex
+	own netip.Addr // the namespace's own address once found, for Target ""
 }
 
 // startDialer starts a dialer in the namespace pinned at nsPath.
 func startDialer(nsPath string) (*nsDialer, error) {
-	d := &nsDialer{reqs: make(chan socketReq), done: make(chan struct{})}
+	d := &nsDialer{reqs: make(chan func()), done: make(chan struct{})}
 	errc := make(chan error, 1)
 	go func() {
 		runtime.LockOSThread() // never unlocked: the thread dies with the goroutine
@@ -445,9 +441,8 @@ func startDialer(nsPath string) (*nsDialer, error) {
 			select {
 			case <-d.done:
 				return
-			case r := <-d.reqs:
-				fd, err := unix.Socket(r.domain, r.typ|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
-				r.reply <- socketRes{fd, err}
+			case f := <-d.reqs:
+				f()
 			}
 		}
 	}()
@@ -457,45 +452,134 @@ func startDialer(nsPath string) (*nsDialer, error) {
 	return d, nil
 }
 
+// inNS runs f on the dialer's thread, inside the namespace.
+func (d *nsDialer) inNS(f func()) error {
+	ran := make(chan struct{})
+	select {
+	case d.reqs <- func() { f(); close(ran) }:
+	case <-d.done:
+		return net.ErrClosed
+	}
+	<-ran
+	return nil
+}
+
+// ownAddress is the namespace's own address (namespaceAddress), kept
+// once it is one other than loopback.
+func (d *nsDialer) ownAddress() (netip.Addr, error) {
+	d.mu.Lock()
+	own := d.own
+	d.mu.Unlock()
+	if own.IsValid() {
+		return own, nil
+	}
+	var err error
+	if e := d.inNS(func() { own, err = namespaceAddress() }); e != nil {
+		return own, e
+	}
+	if err == nil && !own.IsLoopback() {
+		d.mu.Lock()
+		d.own = own
+		d.mu.Unlock()
+	}
+	return own, err
+}
+
+// forgetOwn drops the kept address, after a dial to it failed (the
+// container may have left its network for another).
+func (d *nsDialer) forgetOwn() {
+	d.mu.Lock()
+	d.own = netip.Addr{}
+	d.mu.Unlock()
+}
+
+// namespaceAddress is the calling thread's network namespace's own
+// address, where Docker forwards published ports (so a server bound to
+// the container's 127.0.0.1 stays private): its first IPv4 address other
+// than loopback and link-local, else such an IPv6 one, else 127.0.0.1
+// while it has no other (a network not joined yet).
+func namespaceAddress() (netip.Addr, error) {
+	addrs, err := net.InterfaceAddrs()
+	if err != nil {
+		return netip.Addr{}, fmt.Errorf("listing the container's addresses: %w", err)
+	}
+	var v6 netip.Addr
+	for _, a := range addrs {
+		n, ok := a.(*net.IPNet)
+		if !ok {
+			continue
+		}
+		ip, ok := netip.AddrFromSlice(n.IP)
+		if !ok {
+			continue
+		}
+		ip = ip.Unmap()
+		switch {
+		case ip.IsLoopback() || ip.IsLinkLocalUnicast():
+		case ip.Is4():
+			return ip, nil
+		case !v6.IsValid():
+			v6 = ip
+		}
+	}
+	if v6.IsValid() {
+		return v6, nil
+	}
+	return netip.AddrFrom4([4]byte{127, 0, 0, 1}), nil
+}
+
 // close ends the dialer's thread; connections it made stay.
 func (d *nsDialer) close() {
 	d.once.Do(func() { close(d.done) })
 }
 
-// dial connects to addr, an IP address and port, over network ("tcp" or
-// "udp"), giving up after timeout.
-func (d *nsDialer) dial(network, addr string, timeout time.Duration) (net.Conn, error) {
-	ap, err := netip.ParseAddrPort(addr)
+// dial connects to port at target, an IP address ("" for the
+// namespace's own), over network ("tcp" or "udp"), giving up after
+// timeout.
+func (d *nsDialer) dial(network, target string, port int, timeout time.Duration) (net.Conn, error) {
+	var ip netip.Addr
+	var err error
+	if target == "" {
+		ip, err = d.ownAddress()
+	} else {
+		ip, err = netip.ParseAddr(target)
+	}
 	if err != nil {
 		return nil, err
 	}
+	c, err := d.connect(network, netip.AddrPortFrom(ip.Unmap(), uint16(port)), timeout)
+	if err != nil && target == "" {
+		d.forgetOwn()
+	}
+	return c, err
+}
+
+// connect makes a socket in the namespace and connects it to ap.
+func (d *nsDialer) connect(network string, ap netip.AddrPort, timeout time.Duration) (net.Conn, error) {
 	typ := unix.SOCK_STREAM
 	if network == "udp" {
 		typ = unix.SOCK_DGRAM
 	}
-	ip := ap.Addr().Unmap()
+	ip := ap.Addr()
 	domain, sa := unix.AF_INET6, unix.Sockaddr(&unix.SockaddrInet6{Port: int(ap.Port()), Addr: ip.As16()})
 	if ip.Is4() {
 		domain, sa = unix.AF_INET, &unix.SockaddrInet4{Port: int(ap.Port()), Addr: ip.As4()}
 	}
-	reply := make(chan socketRes, 1)
-	select {
-	case d.reqs <- socketReq{domain, typ, reply}:
-	case <-d.done:
-		return nil, net.ErrClosed
+	fd, serr := -1, error(nil)
+	if err := d.inNS(func() { fd, serr = unix.Socket(domain, typ|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0) }); err != nil {
+		return nil, err
 	}
-	r := <-reply
-	if r.err != nil {
-		return nil, fmt.Errorf("dial %s %s: %w", network, addr, r.err)
+	if serr != nil {
+		return nil, fmt.Errorf("dial %s %s: %w", network, ap, serr)
 	}
-	err = unix.Connect(r.fd, sa)
-	f := os.NewFile(uintptr(r.fd), addr) // non-blocking, so deadlines work
+	err := unix.Connect(fd, sa)
+	f := os.NewFile(uintptr(fd), ap.String()) // non-blocking, so deadlines work
 	defer f.Close()
 	if errors.Is(err, unix.EINPROGRESS) {
 		err = waitConnect(f, timeout)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("dial %s %s: %w", network, addr, err)
+		return nil, fmt.Errorf("dial %s %s: %w", network, ap, err)
 	}
 	return net.FileConn(f)
 }

@@ -60,6 +60,30 @@ func dialPublished(t testing.TB, port int) net.Conn {
 func TestPortsTCPStreamIntegrity(t *testing.T) {
 	parallel(t)
 	dir := netEchoDir(t)
+	asUserAndRoot(t, func(t *testing.T, u *harness.User) {
+		base := netPorts(t, 4)
+		sumPort, echoPort, manyPort, resetPort := base, base+1, base+2, base+3
+		var flags []string
+		for i := 0; i < 4; i++ {
+			flags = append(flags, "-p", fmt.Sprintf("127.0.0.1:%d:%d", base+i, 7000+i))
+		}
+		name := lcName("ports-stream")
+		runDetachedAs(t, u, pulled(t, u, "busybox"), name, append(flags, "-v", dir+":/h:ro"),
+			"sh", "-c", "nc -ll -p 7000 -e sha256sum & /h/netecho 7002 tcp & /h/netecho 7003 reset & nc -ll -p 7001 -e cat & trap 'exit 0' TERM; sleep 300 & wait")
+		dialPublished(t, manyPort).Close()
+		dialPublished(t, echoPort).Close() // started last: the others are up
+		payload := make([]byte, 64<<20)
+		_, _ = rand.Read(payload)
+		checkUpload(t, sumPort, payload[:32<<20])
+		checkEcho(t, echoPort, payload)
+		checkConcurrentEchoes(t, manyPort, 32, payload[:1<<20])
+		checkResetPassed(t, resetPort)
+	})
+}
+
+// asUserAndRoot runs test as the user with subordinate ids and as root,
+// in parallel subtests.
+func asUserAndRoot(t *testing.T, test func(t *testing.T, u *harness.User)) {
 	for _, u := range []*harness.User{harness.E2E, harness.Root} {
 		t.Run(u.Name, func(t *testing.T) {
 			t.Parallel()
@@ -67,23 +91,7 @@ func TestPortsTCPStreamIntegrity(t *testing.T) {
 			if !u.IsRoot() {
 				harness.Requires(t, "slirp4netns")
 			}
-			base := netPorts(t, 4)
-			sumPort, echoPort, manyPort, resetPort := base, base+1, base+2, base+3
-			var flags []string
-			for i := 0; i < 4; i++ {
-				flags = append(flags, "-p", fmt.Sprintf("127.0.0.1:%d:%d", base+i, 7000+i))
-			}
-			name := lcName("ports-stream")
-			runDetachedAs(t, u, pulled(t, u, "busybox"), name, append(flags, "-v", dir+":/h:ro"),
-				"sh", "-c", "nc -ll -p 7000 -e sha256sum & /h/netecho 7002 tcp & /h/netecho 7003 reset & nc -ll -p 7001 -e cat & trap 'exit 0' TERM; sleep 300 & wait")
-			dialPublished(t, manyPort).Close()
-			dialPublished(t, echoPort).Close() // started last: the others are up
-			payload := make([]byte, 64<<20)
-			_, _ = rand.Read(payload)
-			checkUpload(t, sumPort, payload[:32<<20])
-			checkEcho(t, echoPort, payload)
-			checkConcurrentEchoes(t, manyPort, 32, payload[:1<<20])
-			checkResetPassed(t, resetPort)
+			test(t, u)
 		})
 	}
 }
@@ -153,32 +161,43 @@ func checkEcho(t *testing.T, port int, payload []byte) {
 // each sends its own copy of payload with its number in front and must
 // get exactly that back before EOF.
 func checkConcurrentEchoes(t *testing.T, port, n int, payload []byte) {
+	failed := inParallel(n, func(i int) error {
+		c, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", port), 5*time.Second)
+		if err != nil {
+			return err
+		}
+		defer c.Close()
+		_ = c.SetDeadline(time.Now().Add(60 * time.Second))
+		msg := append([]byte(fmt.Sprintf("conn-%02d\n", i)), payload...)
+		got := make(chan []byte, 1)
+		go func() {
+			b, _ := io.ReadAll(c)
+			got <- b
+		}()
+		if _, err := c.Write(msg); err != nil {
+			return fmt.Errorf("connection %d: write: %w", i, err)
+		}
+		_ = c.(*net.TCPConn).CloseWrite()
+		if b := <-got; !bytes.Equal(b, msg) {
+			return fmt.Errorf("connection %d: %d bytes back of %d, equal: false", i, len(b), len(msg))
+		}
+		return nil
+	})
+	if len(failed) > 0 {
+		t.Errorf("%d of %d concurrent connections failed: %s", len(failed), n, strings.Join(failed, "; "))
+	}
+}
+
+// inParallel runs f(0) to f(n-1) at once and returns their errors' texts.
+func inParallel(n int, f func(i int) error) []string {
 	var wg sync.WaitGroup
 	errs := make(chan string, n)
 	for i := 0; i < n; i++ {
 		wg.Add(1)
 		go func(i int) {
 			defer wg.Done()
-			c, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", port), 5*time.Second)
-			if err != nil {
+			if err := f(i); err != nil {
 				errs <- err.Error()
-				return
-			}
-			defer c.Close()
-			_ = c.SetDeadline(time.Now().Add(60 * time.Second))
-			msg := append([]byte(fmt.Sprintf("conn-%02d\n", i)), payload...)
-			got := make(chan []byte, 1)
-			go func() {
-				b, _ := io.ReadAll(c)
-				got <- b
-			}()
-			if _, err := c.Write(msg); err != nil {
-				errs <- fmt.Sprintf("connection %d: write: %v", i, err)
-				return
-			}
-			_ = c.(*net.TCPConn).CloseWrite()
-			if b := <-got; !bytes.Equal(b, msg) {
-				errs <- fmt.Sprintf("connection %d: %d bytes back of %d, equal: false", i, len(b), len(msg))
 			}
 		}(i)
 	}
@@ -188,9 +207,7 @@ func checkConcurrentEchoes(t *testing.T, port, n int, payload []byte) {
 	for e := range errs {
 		failed = append(failed, e)
 	}
-	if len(failed) > 0 {
-		t.Errorf("%d of %d concurrent connections failed: %s", len(failed), n, strings.Join(failed, "; "))
-	}
+	return failed
 }
 
 // TestPortsPublishIPv6Loopback: -p [::1]:H:8080 answers on ::1 only, and
@@ -326,42 +343,19 @@ func TestPortsHostRangeForOnePort(t *testing.T) {
 func TestPortsUDPManyClients(t *testing.T) {
 	parallel(t)
 	dir := netEchoDir(t)
-	for _, u := range []*harness.User{harness.E2E, harness.Root} {
-		t.Run(u.Name, func(t *testing.T) {
-			t.Parallel()
-			needRootless(t, u)
-			if !u.IsRoot() {
-				harness.Requires(t, "slirp4netns")
-			}
-			hp := netPort(t)
-			name := lcName("ports-udp-many")
-			runDetachedAs(t, u, pulled(t, u, "busybox"), name, []string{"-v", dir + ":/h:ro", "-p", fmt.Sprintf("127.0.0.1:%d:53/udp", hp)}, "/h/netecho", "53")
-			if _, err := udpExchange(hp, "ready", 20*time.Second); err != nil {
-				t.Fatalf("UDP through -p %d:53/udp: %v", hp, err)
-			}
-			const clients, each = 16, 100
-			var wg sync.WaitGroup
-			errs := make(chan string, clients)
-			for i := 0; i < clients; i++ {
-				wg.Add(1)
-				go func(i int) {
-					defer wg.Done()
-					if err := udpClientExchanges(hp, i, each); err != nil {
-						errs <- err.Error()
-					}
-				}(i)
-			}
-			wg.Wait()
-			close(errs)
-			var failed []string
-			for e := range errs {
-				failed = append(failed, e)
-			}
-			if len(failed) > 0 {
-				t.Errorf("%d of %d UDP clients failed: %s", len(failed), clients, strings.Join(failed, "; "))
-			}
-		})
-	}
+	asUserAndRoot(t, func(t *testing.T, u *harness.User) {
+		hp := netPort(t)
+		name := lcName("ports-udp-many")
+		runDetachedAs(t, u, pulled(t, u, "busybox"), name, []string{"-v", dir + ":/h:ro", "-p", fmt.Sprintf("127.0.0.1:%d:53/udp", hp)}, "/h/netecho", "53")
+		if _, err := udpExchange(hp, "ready", 20*time.Second); err != nil {
+			t.Fatalf("UDP through -p %d:53/udp: %v", hp, err)
+		}
+		const clients, each = 16, 100
+		failed := inParallel(clients, func(i int) error { return udpClientExchanges(hp, i, each) })
+		if len(failed) > 0 {
+			t.Errorf("%d of %d UDP clients failed: %s", len(failed), clients, strings.Join(failed, "; "))
+		}
+	})
 }
 
 // udpClientExchanges sends n datagrams from one socket to 127.0.0.1:port,
@@ -406,7 +400,7 @@ func udpClientExchanges(port, client, n int) error {
 	return nil
 }
 
-// checkResetPassed connects to a server on port that answers a line and
+// checkResetPassed asks a server on port a line; it answers a line and
 // resets the connection: the client must read the line, then the reset
 // (ECONNRESET), not a clean EOF that would make a cut stream look complete.
 func checkResetPassed(t *testing.T, port int) {
@@ -416,6 +410,9 @@ func checkResetPassed(t *testing.T, port int) {
 	}
 	defer conn.Close()
 	_ = conn.SetDeadline(time.Now().Add(30 * time.Second))
+	if _, err := conn.Write([]byte("question\n")); err != nil {
+		t.Fatalf("writing to the resetting server: %v", err)
+	}
 	got, err := io.ReadAll(conn)
 	if string(got) != "answer\n" {
 		t.Errorf("the resetting server's answer through the published port: %q, want %q", got, "answer\n")

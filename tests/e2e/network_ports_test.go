@@ -308,7 +308,8 @@ func waitNoProcessesOf(t testing.TB, id, after string) {
 // program and bind-mounts it. "netecho PORT" is the UDP echo; "netecho PORT
 // tcp" a TCP echo for many connections at once (busybox's nc -ll resets
 // most of 32 connections that arrive together, forwarded or not);
-// "netecho PORT reset" answers each TCP connection a line, then resets it.
+// "netecho PORT reset" answers each TCP connection's first line with a
+// line, then resets it.
 
 const netEchoSource = `package main
 
@@ -339,7 +340,7 @@ func main() {
 }
 
 // Serves TCP: "tcp" sends every connection's bytes back until its
-// half-close, then closes; "reset" sends a line, then resets.
+// half-close, then closes; "reset" reads a line, answers one, then resets.
 func tcpServe(port, mode string) {
 	l, err := net.Listen("tcp", ":"+port)
 	if err != nil {
@@ -354,6 +355,12 @@ func tcpServe(port, mode string) {
 		go func() {
 			defer c.Close()
 			if mode == "reset" {
+				line := make([]byte, 1)
+				for line[0] != '\n' {
+					if _, err := c.Read(line); err != nil {
+						return
+					}
+				}
 				_, _ = c.Write([]byte("answer\n"))
 				_ = c.(*net.TCPConn).SetLinger(0)
 				return
@@ -775,7 +782,10 @@ func TestPortsPublishUDP(t *testing.T) {
 // (compare Podman's CVE-2021-20199).
 func TestPortsContainerLoopbackNotExposed(t *testing.T) {
 	parallel(t)
-	harness.Requires(t, "slirp4netns")
+	asUserAndRoot(t, loopbackNotExposed)
+}
+
+func loopbackNotExposed(t *testing.T, u *harness.User) {
 	lo, ifc := netPort(t), netPort(t)
 	name := lcName("ports-lo")
 	// 8080 on 127.0.0.1 only; 8081 on the interface address only, with a
@@ -791,8 +801,8 @@ httpd -p 127.0.0.1:8080 -h /lo
 httpd -p "$ip":8081 -h /if
 echo "listening on $ip"
 trap 'exit 0' TERM; sleep 300 & wait`
-	runDetached(t, name, []string{"-p", fmt.Sprintf("127.0.0.1:%d:8080", lo), "-p", fmt.Sprintf("127.0.0.1:%d:8081", ifc)}, "sh", "-c", script)
-	logs := waitLogs(t, name, "listening on", 20*time.Second)
+	runDetachedAs(t, u, pulled(t, u, "busybox"), name, []string{"-p", fmt.Sprintf("127.0.0.1:%d:8080", lo), "-p", fmt.Sprintf("127.0.0.1:%d:8081", ifc)}, "sh", "-c", script)
+	logs := waitLogsAs(t, u, name, "listening on", 20*time.Second)
 	t.Logf("container: %s", strings.TrimSpace(logs))
 
 	// The interface-bound server answers through the published port.
