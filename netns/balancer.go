@@ -289,11 +289,18 @@ func (b *Balancer) pipeTCP(client net.Conn, port int) {
 	<-done
 }
 
+// drainLimit bounds the wait for what was sent to reach an end before a
+// reset.
+const drainLimit = 10 * time.Second
+
 // relayTCP copies src to dst until src's half-close, which it passes on;
-// on an error it resets both.
+// on an error it resets both, once what each was sent has reached it (a
+// client reading the end of an answer when the server has already gone
+// gets all of it).
 func relayTCP(dst, src net.Conn) {
 	if _, err := io.Copy(dst, src); err != nil {
-		waitSent(dst, 2*time.Second)
+		waitSent(dst, drainLimit)
+		waitSent(src, drainLimit)
 		abortTCP(dst)
 		abortTCP(src)
 		return
