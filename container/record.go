@@ -214,12 +214,14 @@ func (c *Container) Outbound() bool {
 
 // PublishTarget is the address published ports are forwarded to inside
 // the container's namespace: the slirp4netns guest address when it has
-// one, else loopback.
+// one, else "", its own address on its network, looked up when a client
+// comes (as root it joins its bridge after the ports are bound). Never
+// its loopback, as Docker: a server bound to 127.0.0.1 stays private.
 func (c *Container) PublishTarget() string {
 	if c.Outbound() {
 		return netns.SlirpGuest
 	}
-	return "127.0.0.1"
+	return ""
 }
 
 // RestartPolicy is Docker's: no, on-failure[:N], always, unless-stopped.

@@ -89,6 +89,18 @@ func ask(t *testing.T, port int) string {
 	return string(got)
 }
 
+// tryAsk is ask that returns the error of the dial or the read.
+func tryAsk(port int) (string, error) {
+	c, err := net.Dial("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
+	if err != nil {
+		return "", err
+	}
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(10 * time.Second))
+	got, err := io.ReadAll(c)
+	return string(got), err
+}
+
 func askN(t *testing.T, port, n int) map[string]int {
 	seen := map[string]int{}
 	for i := 0; i < n; i++ {
@@ -105,8 +117,8 @@ func TestBalancerRoundRobin(t *testing.T) {
 		t.Fatalf("bound %+v", bound)
 	}
 
-	if got := ask(t, port); got != "" {
-		t.Fatalf("with no backends a client got %q, want it closed", got)
+	if got, err := tryAsk(port); got != "" || !errors.Is(err, unix.ECONNRESET) {
+		t.Fatalf("with no backends a client got %q, %v; want it reset, as a refused connection", got, err)
 	}
 
 	b.SetBackends(backends(replicas...))
@@ -313,4 +325,51 @@ func freePort(t *testing.T) int {
 	}
 	defer l.Close()
 	return l.Addr().(*net.TCPAddr).Port
+}
+
+// TestBalancerOwnAddress: a backend with Target "" is dialed at its
+// namespace's own address, not its loopback: a server on 0.0.0.0 answers
+// and sees the connection come from that address; one on 127.0.0.1 only
+// is not reached.
+func TestBalancerOwnAddress(t *testing.T) {
+	own, err := namespaceAddress()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if own.IsLoopback() {
+		t.Skip("this namespace has no address but loopback")
+	}
+	l, err := net.Listen("tcp", ":0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			host, _, _ := net.SplitHostPort(c.RemoteAddr().String())
+			_, _ = io.WriteString(c, host)
+			c.Close()
+		}
+	}()
+	port := l.Addr().(*net.TCPAddr).Port
+	b, bound := balance(t, BalancedPort{Protocol: "tcp", HostIP: "127.0.0.1", TargetPort: port})
+	b.SetBackends([]Backend{{ID: "own", NSPath: selfNS}})
+	if got := ask(t, bound[0].HostPort); got != own.String() {
+		t.Errorf("the server saw the forwarded connection from %q, want the namespace's own address %s", got, own)
+	}
+
+	lo, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lo.Close()
+	b2, bound2 := balance(t, BalancedPort{Protocol: "tcp", HostIP: "127.0.0.1", TargetPort: lo.Addr().(*net.TCPAddr).Port})
+	b2.SetBackends([]Backend{{ID: "own", NSPath: selfNS}})
+	if got, err := tryAsk(bound2[0].HostPort); got != "" || !errors.Is(err, unix.ECONNRESET) {
+		t.Errorf("a server on 127.0.0.1 only, forwarded to the own address: got %q, %v; want a reset", got, err)
+	}
 }

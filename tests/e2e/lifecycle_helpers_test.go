@@ -224,9 +224,15 @@ func waitStatus(t testing.TB, u *harness.User, name, want string, timeout time.D
 // waitLogs waits until `logs NAME` (stdout and stderr) contains s and returns stdout.
 func waitLogs(t testing.TB, name, s string, timeout time.Duration) string {
 	t.Helper()
+	return waitLogsAs(t, harness.E2E, name, s, timeout)
+}
+
+// waitLogsAs is waitLogs for u's container.
+func waitLogsAs(t testing.TB, u *harness.User, name, s string, timeout time.Duration) string {
+	t.Helper()
 	var out string
 	eventually(t, timeout, fmt.Sprintf("logs of %s containing %q", name, s), func() (bool, string) {
-		r := skiff(t, "logs", name)
+		r := harness.RunAs(t, u, "logs", name)
 		out = r.Stdout
 		return r.ExitCode == 0 && strings.Contains(r.Stdout+r.Stderr, s), r.Output()
 	})

@@ -9,12 +9,14 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 	"net"
 	"slices"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -48,26 +50,59 @@ func dialPublished(t testing.TB, port int) net.Conn {
 	return conn
 }
 
-// TestPortsTCPStreamIntegrity: 32 MiB of random bytes to a sha256sum in the
-// container (the client's half-close ends its input, its answer comes
-// back), 16 MiB echoed back whole by cat, and 32 connections at once.
+// TestPortsTCPStreamIntegrity, as the user with subordinate ids and as
+// root: 32 MiB of random bytes to a sha256sum in the container (the
+// client's half-close ends its input, its answer comes back), 64 MiB
+// echoed back whole by cat (both directions at once, EOF after the
+// half-close), 32 connections at once, each echoing 1 MiB of its own, and
+// a server that resets the connection after its answer: the client gets
+// the answer, then the reset, not a clean end.
 func TestPortsTCPStreamIntegrity(t *testing.T) {
 	parallel(t)
-	harness.Requires(t, "slirp4netns")
-	sumPort, echoPort := netPort(t), netPort(t)
-	name := lcName("ports-stream")
-	runDetached(t, name, []string{"-p", fmt.Sprintf("127.0.0.1:%d:7000", sumPort), "-p", fmt.Sprintf("127.0.0.1:%d:7001", echoPort)},
-		"sh", "-c", "nc -ll -p 7000 -e sha256sum & nc -ll -p 7001 -e cat & trap 'exit 0' TERM; sleep 300 & wait")
+	dir := netEchoDir(t)
+	asUserAndRoot(t, func(t *testing.T, u *harness.User) {
+		base := netPorts(t, 4)
+		sumPort, echoPort, manyPort, resetPort := base, base+1, base+2, base+3
+		var flags []string
+		for i := 0; i < 4; i++ {
+			flags = append(flags, "-p", fmt.Sprintf("127.0.0.1:%d:%d", base+i, 7000+i))
+		}
+		name := lcName("ports-stream")
+		runDetachedAs(t, u, pulled(t, u, "busybox"), name, append(flags, "-v", dir+":/h:ro"),
+			"sh", "-c", "nc -ll -p 7000 -e sha256sum & /h/netecho 7002 tcp & /h/netecho 7003 reset & nc -ll -p 7001 -e cat & trap 'exit 0' TERM; sleep 300 & wait")
+		dialPublished(t, manyPort).Close()
+		dialPublished(t, echoPort).Close() // started last: the others are up
+		payload := make([]byte, 64<<20)
+		_, _ = rand.Read(payload)
+		checkUpload(t, sumPort, payload[:32<<20])
+		checkEcho(t, echoPort, payload)
+		checkConcurrentEchoes(t, manyPort, 32, payload[:1<<20])
+		checkResetPassed(t, resetPort)
+	})
+}
 
-	// Upload and half-close: the answer is the checksum of every byte.
-	c := dialPublished(t, echoPort) // both servers are up once one answers
-	c.Close()
-	payload := make([]byte, 32<<20)
-	_, _ = rand.Read(payload)
+// asUserAndRoot runs test as the user with subordinate ids and as root,
+// in parallel subtests.
+func asUserAndRoot(t *testing.T, test func(t *testing.T, u *harness.User)) {
+	for _, u := range []*harness.User{harness.E2E, harness.Root} {
+		t.Run(u.Name, func(t *testing.T) {
+			t.Parallel()
+			needRootless(t, u)
+			if !u.IsRoot() {
+				harness.Requires(t, "slirp4netns")
+			}
+			test(t, u)
+		})
+	}
+}
+
+// checkUpload sends payload to the sha256sum on port, half-closes, and
+// checks the checksum the container answers.
+func checkUpload(t *testing.T, port int, payload []byte) {
 	want := sha256.Sum256(payload)
 	start := time.Now()
 	eventually(t, 20*time.Second, "sha256sum through the published port", func() (bool, string) {
-		conn, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", sumPort), 2*time.Second)
+		conn, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", port), 2*time.Second)
 		if err != nil {
 			return false, err.Error()
 		}
@@ -88,16 +123,18 @@ func TestPortsTCPStreamIntegrity(t *testing.T) {
 			return false, "empty answer (the half-close did not reach sha256sum, or the server was not up)"
 		}
 		if got[0] != hex.EncodeToString(want[:]) {
-			t.Errorf("sha256 of 32 MiB through the published port: container saw %s, sent %x", got[0], want)
+			t.Errorf("sha256 of %d MiB through the published port: container saw %s, sent %x", len(payload)>>20, got[0], want)
 		}
 		return true, ""
 	})
+	t.Logf("%d MiB to sha256sum: %s", len(payload)>>20, time.Since(start).Round(time.Millisecond))
+}
 
-	t.Logf("32 MiB to sha256sum: %s", time.Since(start).Round(time.Millisecond))
-
-	// Echo: what comes back is what went, and EOF follows the half-close.
-	start = time.Now()
-	conn := dialPublished(t, echoPort)
+// checkEcho writes payload to the echo on port while reading it back,
+// half-closes, and checks that exactly payload came back before EOF.
+func checkEcho(t *testing.T, port int, payload []byte) {
+	start := time.Now()
+	conn := dialPublished(t, port)
 	defer conn.Close()
 	_ = conn.SetDeadline(time.Now().Add(60 * time.Second))
 	echoed := make(chan []byte, 1)
@@ -105,42 +142,62 @@ func TestPortsTCPStreamIntegrity(t *testing.T) {
 		b, _ := io.ReadAll(conn)
 		echoed <- b
 	}()
-	if _, err := conn.Write(payload[:16<<20]); err != nil {
-		t.Fatalf("writing 16 MiB to the echo: %v", err)
+	if _, err := conn.Write(payload); err != nil {
+		t.Fatalf("writing %d MiB to the echo: %v", len(payload)>>20, err)
 	}
 	_ = conn.(*net.TCPConn).CloseWrite()
 	select {
 	case b := <-echoed:
-		if !bytes.Equal(b, payload[:16<<20]) {
-			t.Errorf("echo of 16 MiB through the published port: got %d bytes back, equal: false", len(b))
+		if !bytes.Equal(b, payload) {
+			t.Errorf("echo of %d bytes through the published port: got %d bytes back, equal: false", len(payload), len(b))
 		}
 	case <-time.After(70 * time.Second):
 		t.Errorf("echo: no EOF 70 s after the half-close")
 	}
-	t.Logf("16 MiB echoed by cat: %s", time.Since(start).Round(time.Millisecond))
+	t.Logf("%d MiB echoed by cat: %s", len(payload)>>20, time.Since(start).Round(time.Millisecond))
+}
 
-	// 32 connections at once, each with its own message.
+// checkConcurrentEchoes opens n connections to the echo on port at once;
+// each sends its own copy of payload with its number in front and must
+// get exactly that back before EOF.
+func checkConcurrentEchoes(t *testing.T, port, n int, payload []byte) {
+	failed := inParallel(n, func(i int) error {
+		c, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", port), 5*time.Second)
+		if err != nil {
+			return err
+		}
+		defer c.Close()
+		_ = c.SetDeadline(time.Now().Add(60 * time.Second))
+		msg := append([]byte(fmt.Sprintf("conn-%02d\n", i)), payload...)
+		got := make(chan []byte, 1)
+		go func() {
+			b, _ := io.ReadAll(c)
+			got <- b
+		}()
+		if _, err := c.Write(msg); err != nil {
+			return fmt.Errorf("connection %d: write: %w", i, err)
+		}
+		_ = c.(*net.TCPConn).CloseWrite()
+		if b := <-got; !bytes.Equal(b, msg) {
+			return fmt.Errorf("connection %d: %d bytes back of %d, equal: false", i, len(b), len(msg))
+		}
+		return nil
+	})
+	if len(failed) > 0 {
+		t.Errorf("%d of %d concurrent connections failed: %s", len(failed), n, strings.Join(failed, "; "))
+	}
+}
+
+// inParallel runs f(0) to f(n-1) at once and returns their errors' texts.
+func inParallel(n int, f func(i int) error) []string {
 	var wg sync.WaitGroup
-	errs := make(chan string, 32)
-	for i := 0; i < 32; i++ {
+	errs := make(chan string, n)
+	for i := 0; i < n; i++ {
 		wg.Add(1)
 		go func(i int) {
 			defer wg.Done()
-			c, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", echoPort), 5*time.Second)
-			if err != nil {
+			if err := f(i); err != nil {
 				errs <- err.Error()
-				return
-			}
-			defer c.Close()
-			_ = c.SetDeadline(time.Now().Add(20 * time.Second))
-			msg := fmt.Sprintf("conn-%02d\n", i)
-			if _, err := c.Write([]byte(msg)); err != nil {
-				errs <- err.Error()
-				return
-			}
-			buf := make([]byte, len(msg))
-			if _, err := io.ReadFull(c, buf); err != nil || string(buf) != msg {
-				errs <- fmt.Sprintf("connection %d: read %q, %v", i, buf, err)
 			}
 		}(i)
 	}
@@ -150,9 +207,7 @@ func TestPortsTCPStreamIntegrity(t *testing.T) {
 	for e := range errs {
 		failed = append(failed, e)
 	}
-	if len(failed) > 0 {
-		t.Errorf("%d of 32 concurrent connections failed: %s", len(failed), strings.Join(failed, "; "))
-	}
+	return failed
 }
 
 // TestPortsPublishIPv6Loopback: -p [::1]:H:8080 answers on ::1 only, and
@@ -279,4 +334,90 @@ func TestPortsHostRangeForOnePort(t *testing.T) {
 		t.Fatalf("port %s 8080 = %q, want 0.0.0.0:P with P free in %d-%d", name, lines, base+2, base+4)
 	}
 	waitHTTP(t, fmt.Sprintf("http://127.0.0.1:%d/", hp), served("hr", 8080))
+}
+
+// TestPortsUDPManyClients, as the user with subordinate ids and as root:
+// a UDP echo published as -p H:53/udp answers 16 clients at once, 100
+// datagrams each, and every answer reaches the client that asked (the
+// forwarder keeps one session per client address) and no other.
+func TestPortsUDPManyClients(t *testing.T) {
+	parallel(t)
+	dir := netEchoDir(t)
+	asUserAndRoot(t, func(t *testing.T, u *harness.User) {
+		hp := netPort(t)
+		name := lcName("ports-udp-many")
+		runDetachedAs(t, u, pulled(t, u, "busybox"), name, []string{"-v", dir + ":/h:ro", "-p", fmt.Sprintf("127.0.0.1:%d:53/udp", hp)}, "/h/netecho", "53")
+		if _, err := udpExchange(hp, "ready", 20*time.Second); err != nil {
+			t.Fatalf("UDP through -p %d:53/udp: %v", hp, err)
+		}
+		const clients, each = 16, 100
+		failed := inParallel(clients, func(i int) error { return udpClientExchanges(hp, i, each) })
+		if len(failed) > 0 {
+			t.Errorf("%d of %d UDP clients failed: %s", len(failed), clients, strings.Join(failed, "; "))
+		}
+	})
+}
+
+// udpClientExchanges sends n datagrams from one socket to 127.0.0.1:port,
+// each waiting for its answer (sent again after a silence, as a UDP client
+// does); an answer meant for another client or another datagram is an
+// error, and so is a datagram never answered after 5 tries.
+func udpClientExchanges(port, client, n int) error {
+	c, err := net.DialUDP("udp", nil, &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: port})
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	buf := make([]byte, 2048)
+	for seq := 0; seq < n; seq++ {
+		msg := fmt.Sprintf("client-%02d-seq-%03d", client, seq)
+		answered := false
+		for try := 0; try < 5 && !answered; try++ {
+			if _, err := c.Write([]byte(msg)); err != nil {
+				return fmt.Errorf("client %d: %w", client, err)
+			}
+			_ = c.SetReadDeadline(time.Now().Add(time.Second))
+			for {
+				m, err := c.Read(buf)
+				if err != nil {
+					break // silence: send again
+				}
+				got := string(buf[:m])
+				if got == "echo:"+msg {
+					answered = true
+					break
+				}
+				if !strings.HasPrefix(got, fmt.Sprintf("echo:client-%02d-", client)) {
+					return fmt.Errorf("client %d got %q, another client's answer", client, got)
+				}
+				// A late answer to a datagram of ours sent again: skip it.
+			}
+		}
+		if !answered {
+			return fmt.Errorf("client %d: no answer to %q after 5 tries", client, msg)
+		}
+	}
+	return nil
+}
+
+// checkResetPassed asks a server on port a line; it answers a line and
+// resets the connection: the client must read the line, then the reset
+// (ECONNRESET), not a clean EOF that would make a cut stream look complete.
+func checkResetPassed(t *testing.T, port int) {
+	conn, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", port), 5*time.Second)
+	if err != nil {
+		t.Fatalf("connecting to the resetting server: %v", err)
+	}
+	defer conn.Close()
+	_ = conn.SetDeadline(time.Now().Add(30 * time.Second))
+	if _, err := conn.Write([]byte("question\n")); err != nil {
+		t.Fatalf("writing to the resetting server: %v", err)
+	}
+	got, err := io.ReadAll(conn)
+	if string(got) != "answer\n" {
+		t.Errorf("the resetting server's answer through the published port: %q, want %q", got, "answer\n")
+	}
+	if !errors.Is(err, syscall.ECONNRESET) {
+		t.Errorf("after the server's answer the client read %v, want the server's reset (ECONNRESET)", err)
+	}
 }

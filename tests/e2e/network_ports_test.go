@@ -305,17 +305,25 @@ func waitNoProcessesOf(t testing.TB, id, after string) {
 // A static UDP echo server for the containers: busybox's nc has no UDP mode
 // (Debian's busybox-static 1.35 builds the small nc: -l -p -e -w -i -f only),
 // and no other applet serves UDP, so the test builds a tiny static Go
-// program and bind-mounts it.
+// program and bind-mounts it. "netecho PORT" is the UDP echo; "netecho PORT
+// tcp" a TCP echo for many connections at once (busybox's nc -ll resets
+// most of 32 connections that arrive together, forwarded or not);
+// "netecho PORT reset" answers each TCP connection's first line with a
+// line, then resets it.
 
-const udpEchoSource = `package main
+const netEchoSource = `package main
 
 import (
+	"io"
 	"net"
 	"os"
 )
 
 // Answers every datagram with "echo:" and the datagram, to its sender.
 func main() {
+	if len(os.Args) > 2 {
+		tcpServe(os.Args[1], os.Args[2])
+	}
 	pc, err := net.ListenPacket("udp", ":"+os.Args[1])
 	if err != nil {
 		println(err.Error())
@@ -328,6 +336,38 @@ func main() {
 			os.Exit(1)
 		}
 		_, _ = pc.WriteTo(append([]byte("echo:"), buf[:n]...), from)
+	}
+}
+
+// Serves TCP: "tcp" sends every connection's bytes back until its
+// half-close, then closes; "reset" reads a line, answers one, then resets.
+func tcpServe(port, mode string) {
+	l, err := net.Listen("tcp", ":"+port)
+	if err != nil {
+		println(err.Error())
+		os.Exit(1)
+	}
+	for {
+		c, err := l.Accept()
+		if err != nil {
+			os.Exit(1)
+		}
+		go func() {
+			defer c.Close()
+			if mode == "reset" {
+				line := make([]byte, 1)
+				for line[0] != '\n' {
+					if _, err := c.Read(line); err != nil {
+						return
+					}
+				}
+				_, _ = c.Write([]byte("answer\n"))
+				_ = c.(*net.TCPConn).SetLinger(0)
+				return
+			}
+			_, _ = io.Copy(c, c)
+			_ = c.(*net.TCPConn).CloseWrite()
+		}()
 	}
 }
 `
@@ -345,23 +385,23 @@ func goTool() (string, error) {
 	return "", errors.New("no go command in PATH, /usr/local/go/bin or /usr/lib/go/bin")
 }
 
-// udpEchoDir builds the UDP echo server into a directory the e2e user can
-// read, as "udpecho", and returns the directory (mount it read-only).
-func udpEchoDir(t *testing.T) string {
+// netEchoDir builds the echo server into a directory the e2e user can
+// read, as "netecho", and returns the directory (mount it read-only).
+func netEchoDir(t *testing.T) string {
 	t.Helper()
 	goBin, err := goTool()
 	if err != nil {
-		t.Skipf("cannot build the UDP echo helper: %v", err)
+		t.Skipf("cannot build the echo helper: %v", err)
 	}
 	src := t.TempDir()
-	must(t, os.WriteFile(filepath.Join(src, "main.go"), []byte(udpEchoSource), 0o644))
+	must(t, os.WriteFile(filepath.Join(src, "main.go"), []byte(netEchoSource), 0o644))
 	dir := harness.UserDir(t, harness.E2E)
-	out := filepath.Join(dir, "udpecho")
+	out := filepath.Join(dir, "netecho")
 	cmd := exec.Command(goBin, "build", "-trimpath", "-o", out, "main.go")
 	cmd.Dir = src
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOFLAGS=", "GOOS=linux", "GO111MODULE=on", "GOTOOLCHAIN=local")
 	if b, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("building the UDP echo helper: %v\n%s", err, b)
+		t.Fatalf("building the echo helper: %v\n%s", err, b)
 	}
 	must(t, os.Chmod(out, 0o755))
 	return dir
@@ -690,11 +730,11 @@ func TestPortsInspectExposedUnpublished(t *testing.T) {
 func TestPortsPublishUDP(t *testing.T) {
 	parallel(t)
 	harness.Requires(t, "slirp4netns")
-	dir := udpEchoDir(t)
+	dir := netEchoDir(t)
 	hp := netPort(t)
 	name := lcName("ports-udp")
 	id := runDetached(t, name, []string{"-v", dir + ":/h:ro", "-p", fmt.Sprintf("%d:8081/udp", hp), "-p", fmt.Sprintf("%d:8080/tcp", hp)},
-		"sh", "-c", "mkdir -p /www && echo udp-tcp > /www/index.html && httpd -p 8080 -h /www && exec /h/udpecho 8081")
+		"sh", "-c", "mkdir -p /www && echo udp-tcp > /www/index.html && httpd -p 8080 -h /www && exec /h/netecho 8081")
 	got, err := udpExchange(hp, "ping-1", 20*time.Second)
 	if err != nil {
 		t.Fatalf("UDP through -p %d:8081/udp: %v\nlogs:\n%s", hp, err, skiff(t, "logs", name).Stdout+skiff(t, "logs", name).Stderr)
@@ -742,7 +782,10 @@ func TestPortsPublishUDP(t *testing.T) {
 // (compare Podman's CVE-2021-20199).
 func TestPortsContainerLoopbackNotExposed(t *testing.T) {
 	parallel(t)
-	harness.Requires(t, "slirp4netns")
+	asUserAndRoot(t, loopbackNotExposed)
+}
+
+func loopbackNotExposed(t *testing.T, u *harness.User) {
 	lo, ifc := netPort(t), netPort(t)
 	name := lcName("ports-lo")
 	// 8080 on 127.0.0.1 only; 8081 on the interface address only, with a
@@ -758,8 +801,8 @@ httpd -p 127.0.0.1:8080 -h /lo
 httpd -p "$ip":8081 -h /if
 echo "listening on $ip"
 trap 'exit 0' TERM; sleep 300 & wait`
-	runDetached(t, name, []string{"-p", fmt.Sprintf("127.0.0.1:%d:8080", lo), "-p", fmt.Sprintf("127.0.0.1:%d:8081", ifc)}, "sh", "-c", script)
-	logs := waitLogs(t, name, "listening on", 20*time.Second)
+	runDetachedAs(t, u, pulled(t, u, "busybox"), name, []string{"-p", fmt.Sprintf("127.0.0.1:%d:8080", lo), "-p", fmt.Sprintf("127.0.0.1:%d:8081", ifc)}, "sh", "-c", script)
+	logs := waitLogsAs(t, u, name, "listening on", 20*time.Second)
 	t.Logf("container: %s", strings.TrimSpace(logs))
 
 	// The interface-bound server answers through the published port.
@@ -926,12 +969,12 @@ func TestPortsErrors(t *testing.T) {
 func TestPortsCleanupAfterRmF(t *testing.T) {
 	parallel(t)
 	harness.Requires(t, "slirp4netns")
-	dir := udpEchoDir(t)
+	dir := netEchoDir(t)
 	tp, up := netPort(t), netPort(t)
 	name := lcName("ports-rmf")
 	marker := markerSleep()
 	id := runDetached(t, name, []string{"-v", dir + ":/h:ro", "-p", fmt.Sprintf("%d:8080", tp), "-p", fmt.Sprintf("%d:8081/udp", up)},
-		"sh", "-c", "/h/udpecho 8081 & nc -ll -p 8080 -e cat & exec sleep "+marker)
+		"sh", "-c", "/h/netecho 8081 & nc -ll -p 8080 -e cat & exec sleep "+marker)
 	if _, err := udpExchange(up, "hello", 20*time.Second); err != nil {
 		t.Fatalf("UDP before rm -f: %v", err)
 	}
