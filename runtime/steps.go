@@ -40,19 +40,23 @@ func StartStep(id string) error {
 	return err
 }
 
+// openStore opens the image store for a step.
+func openStore() (*storage.Store, error) {
+	defer trace.Begin("open the store")()
+	return storage.Open()
+}
+
 func startStep(id string, report *os.File) error {
 	c, err := container.ReadRecord(id)
 	if err != nil {
 		return err
 	}
-	end := trace.Begin("open the store")
-	st, err := storage.Open()
-	end()
+	st, err := openStore()
 	if err != nil {
 		return err
 	}
 	defer st.Close()
-	end = trace.Begin("mount the root file system")
+	end := trace.Begin("mount the root file system")
 	rootfs, err := st.Raw().Mount(c.ID, "")
 	end()
 	if err != nil {
@@ -211,9 +215,7 @@ func CleanupStep(st *storage.Store, id string, remove bool) error {
 		end()
 	})
 	if st == nil {
-		end := trace.Begin("open the store")
-		opened, err := storage.Open()
-		end()
+		opened, err := openStore()
 		if err != nil {
 			return err
 		}
