@@ -12,14 +12,13 @@ import (
 	tsstorage "github.com/vbatts/tar-split/tar/storage"
 	drivers "go.podman.io/storage/drivers"
 	"go.podman.io/storage/pkg/archive"
-	"go.podman.io/storage/pkg/chrootarchive"
 )
 
 // Layers are unpacked in parallel into the storage driver's staging
 // directories, which need no parent and no store lock, and committed in
 // order (a layer's parent must be in the store before it). tarDiffer is
 // the storage library's Differ for a plain layer tar: it does what its
-// PutLayer does (checks, tar-split, unpacking in a chroot with the
+// PutLayer does (checks, tar-split, unpacking chrooted with the
 // driver's whiteout format and ownership options), into the staging
 // directory instead of the layer's.
 
@@ -78,7 +77,7 @@ func (d *tarDiffer) unpack(dest string, opts *archive.TarOptions, ts *os.File) (
 		wait()
 		return nil, err
 	}
-	err = chrootarchive.UntarUncompressed(payload, dest, opts)
+	err = untarInChroot(payload, dest, opts)
 	if err == nil {
 		// Trailing padding belongs in the tar-split record too.
 		_, err = io.Copy(io.Discard, payload)
