@@ -47,9 +47,10 @@ func stackLayers(t *testing.T) [][]byte {
 		wh("stack/.wh.gone"),
 		wh("stack/.wh.gone-dir"),
 		f("stack/replaced", 0o600, 1000, "new content\n"),
-		// `ln base base.link` in a build copies base up into the layer.
+		// `ln base base.link` in a build copies base up into the layer;
+		// a link's header carries its file's mode and owner.
 		f("stack/base", 0o640, 1000, "base\n"),
-		harness.TarEntry{Name: "stack/base.link", Type: tar.TypeLink, Link: "stack/base"},
+		harness.TarEntry{Name: "stack/base.link", Type: tar.TypeLink, Mode: 0o640, UID: 1000, GID: 1000, Link: "stack/base"},
 		d("stack/opaque", 0o750),
 		wh("stack/opaque/.wh..wh..opq"),
 		f("stack/opaque/new", 0o644, 0, "new\n"),
@@ -154,13 +155,20 @@ func checkRefusedPull(t *testing.T, u *harness.User, img *harness.Image, n int, 
 // file of a lower layer (which the layer's own directory cannot hold).
 func TestPullBadLayer(t *testing.T) {
 	parallel(t)
-	layers := stackLayers(t)
+	// Layers of this test's own, which no other test's image shares: the
+	// store must not keep them.
 	sfx := harness.UniqueSuffix()
-	// A lower layer of this test's own: the store must not keep it.
-	layers[0] = harness.LayerTar(t,
-		harness.TarEntry{Name: "stack/", Type: tar.TypeDir, Mode: 0o755},
-		harness.TarEntry{Name: "stack/base", Type: tar.TypeReg, Mode: 0o644, Body: "base\n"},
-		harness.TarEntry{Name: "stack/marker", Type: tar.TypeReg, Mode: 0o644, Body: sfx + "\n"})
+	marked := func(name string, more ...harness.TarEntry) []byte {
+		return harness.LayerTar(t, append([]harness.TarEntry{
+			{Name: "stack/", Type: tar.TypeDir, Mode: 0o755},
+			{Name: "stack/" + name, Type: tar.TypeReg, Mode: 0o644, Body: sfx + "\n"},
+		}, more...)...)
+	}
+	layers := [][]byte{
+		marked("lower", harness.TarEntry{Name: "stack/base", Type: tar.TypeReg, Mode: 0o644, Body: "base\n"}),
+		marked("middle"),
+		marked("top"),
+	}
 
 	intact := harness.PushStoredLayers(t, "bad-blob-intact-"+sfx, "latest", layers[0], layers[1])
 	// Same size, other bytes: only the digest can tell.

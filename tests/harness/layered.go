@@ -45,7 +45,7 @@ func LayerTar(t testing.TB, entries ...TarEntry) []byte {
 // gzip'ed as usual) as Registry/repo:tag.
 func PushLayered(t testing.TB, repo, tag string, layers ...[]byte) *Image {
 	t.Helper()
-	return pushSpec(t, repo, tag, imageSpec{config: busyboxConfig(), extra: layers}, nil)
+	return pushBuilt(t, repo, tag, imageSpec{config: busyboxConfig(), extra: layers}.build)
 }
 
 // PushWrongDiffID pushes PushLayered's image with the config's diff ID of
@@ -53,7 +53,11 @@ func PushLayered(t testing.TB, repo, tag string, layers ...[]byte) *Image {
 // is intact, the config says its content is something else.
 func PushWrongDiffID(t testing.TB, repo, tag string, n int, layers ...[]byte) *Image {
 	t.Helper()
-	return pushSpec(t, repo, tag, imageSpec{config: busyboxConfig(), extra: layers}, func(img v1.Image) (v1.Image, error) {
+	return pushBuilt(t, repo, tag, func() (v1.Image, error) {
+		img, err := imageSpec{config: busyboxConfig(), extra: layers}.build()
+		if err != nil {
+			return nil, err
+		}
 		cf, err := img.ConfigFile()
 		if err != nil {
 			return nil, err
@@ -64,13 +68,11 @@ func PushWrongDiffID(t testing.TB, repo, tag string, n int, layers ...[]byte) *I
 	})
 }
 
-func pushSpec(t testing.TB, repo, tag string, spec imageSpec, edit func(v1.Image) (v1.Image, error)) *Image {
+// pushBuilt builds an image and pushes it as Registry/repo:tag.
+func pushBuilt(t testing.TB, repo, tag string, build func() (v1.Image, error)) *Image {
 	t.Helper()
 	skipIfUnavailable(t)
-	img, err := spec.build()
-	if err == nil && edit != nil {
-		img, err = edit(img)
-	}
+	img, err := build()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -118,23 +120,17 @@ func ReplaceBlob(t testing.TB, digest string, data []byte) {
 // by StoredGzip, so ReplaceBlob can swap one for another of equal size.
 func PushStoredLayers(t testing.TB, repo, tag string, layers ...[]byte) *Image {
 	t.Helper()
-	skipIfUnavailable(t)
-	img, err := imageSpec{config: busyboxConfig()}.build()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for i, l := range layers {
-		layer, err := layerFromBytes(StoredGzip(t, l), types.DockerLayer)
-		if err == nil {
-			img, err = mutate.Append(img, mutate.Addendum{Layer: layer, History: v1.History{Created: v1.Time{Time: fixedTime}, CreatedBy: fmt.Sprintf("skiff e2e harness: stored layer %d", i+2)}})
+	return pushBuilt(t, repo, tag, func() (v1.Image, error) {
+		img, err := imageSpec{config: busyboxConfig()}.build()
+		for i, l := range layers {
+			var layer v1.Layer
+			if err == nil {
+				layer, err = layerFromBytes(StoredGzip(t, l), types.DockerLayer)
+			}
+			if err == nil {
+				img, err = mutate.Append(img, mutate.Addendum{Layer: layer, History: v1.History{Created: v1.Time{Time: fixedTime}, CreatedBy: fmt.Sprintf("skiff e2e harness: stored layer %d", i+2)}})
+			}
 		}
-		if err != nil {
-			t.Fatal(err)
-		}
-	}
-	pi, err := pushImage(repo, tag, img)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return pi
+		return img, err
+	})
 }
