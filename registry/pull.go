@@ -25,6 +25,7 @@ import (
 	"go.podman.io/storage/pkg/archive"
 
 	"github.com/skiff-project/skiff/errdefs"
+	"github.com/skiff-project/skiff/internal/trace"
 	"github.com/skiff-project/skiff/registry/reference"
 	"github.com/skiff-project/skiff/storage"
 )
@@ -195,6 +196,7 @@ func Pull(ctx context.Context, st *storage.Store, ref string, o PullOptions) (*s
 	if err != nil {
 		return nil, err
 	}
+	endFetch := trace.Begin("fetch the manifest and the config")
 	desc, err := fromSources(cfg, n, o, func(r name.Reference, ro []remote.Option) (*remote.Descriptor, error) {
 		return remote.Get(r, append(ro, remote.WithContext(ctx), remote.WithPlatform(platform))...)
 	})
@@ -207,6 +209,7 @@ func Pull(ctx context.Context, st *storage.Store, ref string, o PullOptions) (*s
 		return nil, fail(err)
 	}
 	rawConfig, err := img.RawConfigFile()
+	endFetch()
 	if err != nil {
 		return nil, fail(err)
 	}

@@ -22,6 +22,7 @@ import (
 
 	"github.com/skiff-project/skiff/errdefs"
 	"github.com/skiff-project/skiff/internal/ondisk"
+	"github.com/skiff-project/skiff/internal/trace"
 	"github.com/skiff-project/skiff/registry/reference"
 )
 
@@ -507,6 +508,7 @@ func (s *Store) putImage(ctx context.Context, ni NewImage, created *[]string) (*
 	if len(ids) > 0 {
 		parent = ids[len(ids)-1]
 	}
+	defer trace.Begin("store the image record")()
 	sum := sha256.Sum256(ni.Config)
 	id := hex.EncodeToString(sum[:])
 	var cfg v1.ConfigFile

@@ -10,6 +10,7 @@ import (
 	drivers "go.podman.io/storage/drivers"
 
 	"github.com/skiff-project/skiff/internal/ondisk"
+	"github.com/skiff-project/skiff/internal/trace"
 )
 
 // layerPlan gives the chain ID of each layer and whether it must be
@@ -92,7 +93,10 @@ func (s *Store) putLayers(ctx context.Context, layers []LayerSource, ids []strin
 				parent = ids[i-1]
 			}
 			var made bool
-			if made, r.err = s.commitLayer(ids[i], parent, r.out); r.err == nil {
+			end := trace.Begin(fmt.Sprintf("layer %d: commit", i+1))
+			made, r.err = s.commitLayer(ids[i], parent, r.out)
+			end()
+			if r.err == nil {
 				if made {
 					*created = append(*created, ids[i])
 				}
@@ -130,7 +134,9 @@ func (s *Store) stageAll(b *layerBatch, layers []LayerSource) {
 		}
 		go func() {
 			defer func() { <-sem }()
+			end := trace.Begin(fmt.Sprintf("layer %d: fetch, check and unpack", i+1))
 			out, err := s.stageLayer(l, b.stop)
+			end()
 			if err != nil {
 				b.fail(fmt.Errorf("layer %d (%s): %w", i+1, l.DiffID, err))
 			}
