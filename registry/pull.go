@@ -14,10 +14,8 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"os"
 	"runtime"
 	"strings"
-	"sync"
 
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
@@ -27,6 +25,7 @@ import (
 	"go.podman.io/storage/pkg/archive"
 
 	"github.com/skiff-project/skiff/errdefs"
+	"github.com/skiff-project/skiff/internal/trace"
 	"github.com/skiff-project/skiff/registry/reference"
 	"github.com/skiff-project/skiff/storage"
 )
@@ -197,6 +196,7 @@ func Pull(ctx context.Context, st *storage.Store, ref string, o PullOptions) (*s
 	if err != nil {
 		return nil, err
 	}
+	endFetch := trace.Begin("fetch the manifest and the config")
 	desc, err := fromSources(cfg, n, o, func(r name.Reference, ro []remote.Option) (*remote.Descriptor, error) {
 		return remote.Get(r, append(ro, remote.WithContext(ctx), remote.WithPlatform(platform))...)
 	})
@@ -209,6 +209,7 @@ func Pull(ctx context.Context, st *storage.Store, ref string, o PullOptions) (*s
 		return nil, fail(err)
 	}
 	rawConfig, err := img.RawConfigFile()
+	endFetch()
 	if err != nil {
 		return nil, fail(err)
 	}
@@ -235,8 +236,6 @@ func Pull(ctx context.Context, st *storage.Store, ref string, o PullOptions) (*s
 		return nil, errdefs.Invalid("pulling %s: manifest has %d layers but config has %d diff IDs", n.String(), len(manifest.Layers), len(cfgFile.RootFS.DiffIDs))
 	}
 
-	dl := newDownloader(st, img, prog)
-	defer dl.cleanup()
 	diffIDs := make([]string, len(manifest.Layers))
 	for i := range diffIDs {
 		diffIDs[i] = cfgFile.RootFS.DiffIDs[i].String()
@@ -248,17 +247,13 @@ func Pull(ctx context.Context, st *storage.Store, ref string, o PullOptions) (*s
 	}
 	prog.Resolved(n.String(), manifest.Layers, have)
 	layers := make([]storage.LayerSource, len(manifest.Layers))
-	streamed := false
 	for i, ld := range manifest.Layers {
 		layers[i] = storage.LayerSource{DiffID: diffIDs[i]}
-		switch {
-		case missing[i] && !streamed:
-			// The first layer to apply is unpacked straight from the
-			// network; the others download meanwhile.
-			layers[i].Open = dl.stream(ld)
-			streamed = true
-		case missing[i]:
-			layers[i].Open = dl.start(ld)
+		if missing[i] {
+			// The store fetches the missing layers in parallel,
+			// unpacking each straight from the network.
+			layers[i].Open = streamLayer(img, ld, prog)
+			layers[i].Stored = func() { prog.LayerDone(ld.Digest.String()) }
 		}
 	}
 	digests := []string{desc.Digest.String()}
@@ -280,31 +275,12 @@ func Pull(ctx context.Context, st *storage.Store, ref string, o PullOptions) (*s
 	return stored, nil
 }
 
-// downloader fetches missing layers in parallel to temporary files while
-// the store applies them in order.
-type downloader struct {
-	st    *storage.Store
-	img   v1.Image
-	prog  Progress
-	sem   chan struct{}
-	mu    sync.Mutex
-	files []string
-}
-
-func newDownloader(st *storage.Store, img v1.Image, prog Progress) *downloader {
-	return &downloader{st: st, img: img, prog: prog, sem: make(chan struct{}, 3)}
-}
-
-type result struct {
-	path string
-	err  error
-}
-
-// stream returns an opener that reads the layer from the registry as the
-// store applies it (go-containerregistry checks its digest at the end).
-func (d *downloader) stream(ld v1.Descriptor) func() (io.ReadCloser, error) {
+// streamLayer returns an opener of the layer's uncompressed tar, read
+// from the registry as the store unpacks it; go-containerregistry checks
+// the blob's size and digest as it reaches its end, the store the diff ID.
+func streamLayer(img v1.Image, ld v1.Descriptor, prog Progress) func() (io.ReadCloser, error) {
 	return func() (io.ReadCloser, error) {
-		l, err := d.img.LayerByDigest(ld.Digest)
+		l, err := img.LayerByDigest(ld.Digest)
 		if err != nil {
 			return nil, err
 		}
@@ -312,91 +288,25 @@ func (d *downloader) stream(ld v1.Descriptor) func() (io.ReadCloser, error) {
 		if err != nil {
 			return nil, fmt.Errorf("fetching layer %s: %w", ld.Digest, err)
 		}
-		counted := io.NopCloser(io.TeeReader(rc, &countingWriter{w: io.Discard, report: func(n int64) { d.prog.LayerBytes(ld.Digest.String(), n) }}))
+		counted := io.TeeReader(rc, &countingWriter{w: io.Discard, report: func(n int64) { prog.LayerBytes(ld.Digest.String(), n) }})
 		dr, err := archive.DecompressStream(counted)
 		if err != nil {
 			rc.Close()
 			return nil, fmt.Errorf("decompressing layer %s: %w", ld.Digest, err)
 		}
-		return &closeBoth{ReadCloser: dr, c: rc, done: func() { d.prog.LayerDone(ld.Digest.String()) }}, nil
-	}
-}
-
-// start begins the download of one layer and returns the opener the
-// store calls when it applies the layer.
-func (d *downloader) start(ld v1.Descriptor) func() (io.ReadCloser, error) {
-	ch := make(chan result, 1)
-	go func() {
-		d.sem <- struct{}{}
-		defer func() { <-d.sem }()
-		p, err := d.fetch(ld)
-		ch <- result{p, err}
-	}()
-	return func() (io.ReadCloser, error) {
-		r := <-ch
-		if r.err != nil {
-			return nil, r.err
-		}
-		f, err := os.Open(r.path)
-		if err != nil {
-			return nil, err
-		}
-		dr, err := archive.DecompressStream(f)
-		if err != nil {
-			f.Close()
-			return nil, fmt.Errorf("decompressing layer %s: %w", ld.Digest, err)
-		}
-		return &closeBoth{ReadCloser: dr, c: f, done: func() { d.prog.LayerDone(ld.Digest.String()) }}, nil
+		return &closeBoth{ReadCloser: dr, c: rc}, nil
 	}
 }
 
 type closeBoth struct {
 	io.ReadCloser
-	c    io.Closer // the file or network stream under the decompressor
-	done func()
+	c io.Closer // the network stream under the decompressor
 }
 
 func (c *closeBoth) Close() error {
 	err := c.ReadCloser.Close()
 	c.c.Close()
-	c.done()
 	return err
-}
-
-func (d *downloader) fetch(ld v1.Descriptor) (string, error) {
-	l, err := d.img.LayerByDigest(ld.Digest)
-	if err != nil {
-		return "", err
-	}
-	rc, err := l.Compressed() // verifies the digest at EOF
-	if err != nil {
-		return "", fmt.Errorf("fetching layer %s: %w", ld.Digest, err)
-	}
-	defer rc.Close()
-	f, err := os.CreateTemp(d.st.TempDir(), "layer-")
-	if err != nil {
-		return "", err
-	}
-	d.mu.Lock()
-	d.files = append(d.files, f.Name())
-	d.mu.Unlock()
-	w := &countingWriter{w: f, report: func(n int64) { d.prog.LayerBytes(ld.Digest.String(), n) }}
-	_, err = io.Copy(w, rc)
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		return "", fmt.Errorf("fetching layer %s: %w", ld.Digest, err)
-	}
-	return f.Name(), nil
-}
-
-func (d *downloader) cleanup() {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	for _, f := range d.files {
-		os.Remove(f)
-	}
 }
 
 type countingWriter struct {

@@ -22,6 +22,7 @@ import (
 
 	"github.com/skiff-project/skiff/errdefs"
 	"github.com/skiff-project/skiff/internal/ondisk"
+	"github.com/skiff-project/skiff/internal/trace"
 	"github.com/skiff-project/skiff/registry/reference"
 )
 
@@ -434,6 +435,8 @@ type LayerSource struct {
 	Open func() (io.ReadCloser, error)
 	// Checks are extra checks of the tar (see LayerChecks).
 	Checks LayerChecks
+	// Stored, when set, is called once the layer is in the store.
+	Stored func()
 }
 
 // NewImage is what PutImage stores.
@@ -494,28 +497,18 @@ func (s *Store) putImage(ctx context.Context, ni NewImage, created *[]string) (*
 		return nil, err
 	}
 	defer unlock()
-	parent := ""
-	for i, l := range ni.Layers {
-		if err := ctx.Err(); err != nil {
-			return nil, err
-		}
-		id := chainID(parent, l.DiffID)
-		if _, err := s.s.Layer(id); err == nil {
-			parent = id
-			continue
-		}
-		if l.Open == nil {
-			return nil, fmt.Errorf("layer %d (%s) vanished from the store while pulling: try again", i+1, l.DiffID)
-		}
-		switch err := s.putLayer(id, parent, l); {
-		case errors.Is(err, errLayerExists):
-		case err != nil:
-			return nil, fmt.Errorf("layer %d (%s): %w", i+1, l.DiffID, err)
-		default:
-			*created = append(*created, id)
-		}
-		parent = id
+	ids, todo, err := s.layerPlan(ni.Layers)
+	if err != nil {
+		return nil, err
 	}
+	if err := s.putLayers(ctx, ni.Layers, ids, todo, created); err != nil {
+		return nil, err
+	}
+	parent := ""
+	if len(ids) > 0 {
+		parent = ids[len(ids)-1]
+	}
+	defer trace.Begin("store the image record")()
 	sum := sha256.Sum256(ni.Config)
 	id := hex.EncodeToString(sum[:])
 	var cfg v1.ConfigFile
@@ -612,19 +605,6 @@ func (s *Store) AddRepoDigests(id string, refs ...string) error {
 	return s.s.SetImageBigData(id, keyRepoDigests, b, func(b []byte) (digest.Digest, error) { return digest.FromBytes(b), nil })
 }
 
-func (s *Store) putLayer(id, parent string, l LayerSource) error {
-	err := s.putLayerOnce(id, parent, l)
-	// Another skiff process's stale-directory recovery in the storage
-	// library can remove this one's staging directory while it is in use
-	// (seen with parallel builds and pulls); the layer was not stored, so
-	// store it again, a few times at most.
-	for try := 1; try < 4 && isStagingRace(err); try++ {
-		time.Sleep(time.Duration(try) * 50 * time.Millisecond)
-		err = s.putLayerOnce(id, parent, l)
-	}
-	return err
-}
-
 // isStagingRace is the storage library losing a layer's temporary
 // directory to another process's stale-directory recovery: either moving
 // the staged tar-split out of it fails, or unpacking into the (removed)
@@ -636,31 +616,11 @@ func isStagingRace(err error) bool {
 		return false
 	}
 	msg := err.Error()
-	return strings.Contains(msg, "/temp-dir-") || strings.Contains(msg, "unpacking failed")
+	return strings.Contains(msg, "/temp-dir-") || strings.Contains(msg, "/staging/") || strings.Contains(msg, "unpacking failed")
 }
 
-func (s *Store) putLayerOnce(id, parent string, l LayerSource) error {
-	rc, err := l.Open()
-	if err != nil {
-		return err
-	}
-	defer rc.Close()
-	checked, wait := CheckedTarWith(rc, l.DiffID, l.Checks)
-	// On failure the storage library removes the incomplete layer itself.
-	_, _, err = s.s.PutLayer(id, parent, nil, "", false, &cstorage.LayerOptions{
-		UncompressedDigest: digest.Digest(l.DiffID),
-	}, checked)
-	cerr := wait()
-	switch {
-	case errors.Is(err, cstorage.ErrDuplicateID):
-		return errLayerExists // another call stored the same layer meanwhile
-	case cerr != nil && !errors.Is(cerr, errReaderClosed):
-		return cerr
-	}
-	return err
-}
-
-var errLayerExists = errors.New("layer exists")
+// sleepTry waits a little longer before each retry.
+func sleepTry(try int) { time.Sleep(time.Duration(try) * 50 * time.Millisecond) }
 
 // chainID is the OCI chain ID of a layer over parent (a chain ID or "").
 func chainID(parent, diffID string) string {

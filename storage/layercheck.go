@@ -37,23 +37,54 @@ type LayerChecks struct {
 
 // CheckedTarWith is CheckedTar with extra checks.
 func CheckedTarWith(src io.Reader, wantDiffID string, checks LayerChecks) (r io.Reader, wait func() error) {
+	r, waitInfo := checkedTarInfo(src, wantDiffID, checks)
+	return r, func() error {
+		_, err := waitInfo()
+		return err
+	}
+}
+
+// tarInfo is what the checker learns of a layer tar on the way: what the
+// store records of a layer.
+type tarInfo struct {
+	size     int64               // bytes of the tar stream
+	uids     map[uint32]struct{} // owners, whiteouts aside
+	gids     map[uint32]struct{}
+	rootMode *int64 // the mode of a "./" entry, when there is one
+}
+
+// checkedTarInfo is CheckedTarWith that also tells what it saw.
+func checkedTarInfo(src io.Reader, wantDiffID string, checks LayerChecks) (r io.Reader, wait func() (*tarInfo, error)) {
 	pr, pw := io.Pipe()
 	done := make(chan error, 1)
+	info := &tarInfo{uids: map[uint32]struct{}{}, gids: map[uint32]struct{}{}}
 	go func() {
-		err := checkTar(src, pw, wantDiffID, checks)
+		err := checkTar(src, pw, wantDiffID, checks, info)
 		pw.CloseWithError(err)
 		done <- err
 	}()
 	var result error
 	var waited bool
-	return pr, func() error {
+	return pr, func() (*tarInfo, error) {
 		if !waited {
 			// Unblock the checker if the reader stopped early.
 			pr.CloseWithError(errReaderClosed)
 			result = <-done
 			waited = true
 		}
-		return result
+		return info, result
+	}
+}
+
+// note records an entry's owners and the root directory's mode.
+func (t *tarInfo) note(h *tar.Header) {
+	if !strings.HasPrefix(path.Base(h.Name), ".wh.") {
+		t.uids[uint32(h.Uid)] = struct{}{}
+		t.gids[uint32(h.Gid)] = struct{}{}
+	}
+	if h.Typeflag == tar.TypeDir && path.Clean("/"+h.Name) == "/" {
+		mode := h.Mode
+		t.rootMode = &mode
 	}
 }
 
@@ -65,17 +96,19 @@ type heldBytes struct {
 	buf bytes.Buffer
 	out io.Writer
 	sum hash.Hash
+	n   int64
 }
 
 func (h *heldBytes) Write(p []byte) (int, error) { return h.buf.Write(p) }
 
 func (h *heldBytes) release() error {
 	h.sum.Write(h.buf.Bytes())
+	h.n += int64(h.buf.Len())
 	_, err := h.buf.WriteTo(h.out)
 	return err
 }
 
-func checkTar(src io.Reader, out io.Writer, wantDiffID string, checks LayerChecks) error {
+func checkTar(src io.Reader, out io.Writer, wantDiffID string, checks LayerChecks, info *tarInfo) error {
 	held := &heldBytes{out: out, sum: sha256.New()}
 	tr := tar.NewReader(io.TeeReader(src, held))
 	links := map[string]string{} // symlinks made by this layer: name -> target
@@ -95,6 +128,7 @@ func checkTar(src io.Reader, out io.Writer, wantDiffID string, checks LayerCheck
 		if err := checks.check(h, seen); err != nil {
 			return err
 		}
+		info.note(h)
 		if err := held.release(); err != nil {
 			return err
 		}
@@ -118,6 +152,7 @@ func checkTar(src io.Reader, out io.Writer, wantDiffID string, checks LayerCheck
 	if err := held.release(); err != nil {
 		return err
 	}
+	info.size = held.n
 	if wantDiffID != "" {
 		got := "sha256:" + hex.EncodeToString(held.sum.Sum(nil))
 		if got != wantDiffID {

@@ -159,3 +159,36 @@ func TestSparseRefused(t *testing.T) {
 		}
 	}
 }
+
+// The checker records what the store keeps of a layer: its size, its
+// owners (whiteouts aside) and a root entry's mode.
+func TestCheckedTarInfo(t *testing.T) {
+	data := mkTar(t,
+		&tar.Header{Name: "./", Typeflag: tar.TypeDir, Mode: 0o700},
+		&tar.Header{Name: "a", Typeflag: tar.TypeReg, Mode: 0o644, Uid: 1000, Gid: 50},
+		&tar.Header{Name: ".wh.b", Typeflag: tar.TypeReg, Mode: 0o600, Uid: 7, Gid: 7},
+	)
+	r, wait := checkedTarInfo(bytes.NewReader(data), "", LayerChecks{})
+	if _, err := io.Copy(io.Discard, r); err != nil {
+		t.Fatal(err)
+	}
+	info, err := wait()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info.size != int64(len(data)) {
+		t.Errorf("size %d, want %d", info.size, len(data))
+	}
+	if got := fmt.Sprint(sortedIDs(info.uids), sortedIDs(info.gids)); got != "[0 1000] [0 50]" {
+		t.Errorf("uids gids %s, want [0 1000] [0 50]", got)
+	}
+	if info.rootMode == nil || *info.rootMode != 0o700 {
+		t.Errorf("root mode %v, want 0700", info.rootMode)
+	}
+	plain := mkTar(t, &tar.Header{Name: "a", Typeflag: tar.TypeReg, Mode: 0o644})
+	r, wait = checkedTarInfo(bytes.NewReader(plain), "", LayerChecks{})
+	io.Copy(io.Discard, r)
+	if info, _ := wait(); info.rootMode != nil {
+		t.Errorf("a tar without a root entry: root mode %o", *info.rootMode)
+	}
+}

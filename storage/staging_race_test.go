@@ -29,6 +29,16 @@ func TestIsStagingRace(t *testing.T) {
 	if !isStagingRace(unpack) {
 		t.Errorf("isStagingRace(%v) = false, want true", unpack)
 	}
+	// Unpacking into a staged layer's directory (staging/), in this
+	// process's chrooted thread or on the way to it.
+	for _, err := range []error{
+		errors.New("unpacking failed: mkdir /etc: no such file or directory"),
+		&os.PathError{Op: "mkdir", Path: "/home/u/.local/share/skiff/storage/overlay/staging/123/dir", Err: os.ErrNotExist},
+	} {
+		if !isStagingRace(err) {
+			t.Errorf("isStagingRace(%v) = false, want true", err)
+		}
+	}
 	for _, err := range []error{nil, os.ErrNotExist, errors.New("digest mismatch in /tmp/temp-dir-1"),
 		errors.New("unpacking failed (error: exit status 1; output: no space left on device)")} {
 		if isStagingRace(err) {

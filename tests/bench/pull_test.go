@@ -46,7 +46,7 @@ const (
 	// engine gets, after one untimed warm-up pull.
 	defaultPullRuns = 5
 	// pullTarget is the goal for skiff's median pull over Podman's.
-	pullTarget = 0.70
+	pullTarget = 0.50
 	// mb is the unit of the throughputs printed here (MB/s).
 	mb = 1e6
 )

@@ -12,18 +12,9 @@ import (
 // HEALTHCHECK, labels. The image has the busybox layer only.
 func PushConfigured(t testing.TB, repo, tag string, edit func(*v1.Config)) *Image {
 	t.Helper()
-	skipIfUnavailable(t)
 	cfg := busyboxConfig()
 	if edit != nil {
 		edit(&cfg)
 	}
-	img, err := imageSpec{config: cfg}.build()
-	if err != nil {
-		t.Fatal(err)
-	}
-	pi, err := pushImage(repo, tag, img)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return pi
+	return pushBuilt(t, repo, tag, imageSpec{config: cfg}.build)
 }

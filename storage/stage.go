@@ -1,0 +1,158 @@
+package storage
+
+import (
+	"bufio"
+	"errors"
+	"io"
+	"os"
+	"slices"
+
+	digest "github.com/opencontainers/go-digest"
+	"github.com/vbatts/tar-split/tar/asm"
+	tsstorage "github.com/vbatts/tar-split/tar/storage"
+	drivers "go.podman.io/storage/drivers"
+	"go.podman.io/storage/pkg/archive"
+)
+
+// Layers are unpacked in parallel into the storage driver's staging
+// directories, which need no parent and no store lock, and committed in
+// order (a layer's parent must be in the store before it). tarDiffer is
+// the storage library's Differ for a plain layer tar: it does what its
+// PutLayer does (checks, tar-split, unpacking chrooted with the
+// driver's whiteout format and ownership options), into the staging
+// directory instead of the layer's.
+
+// maxStaging is how many layers are fetched and unpacked at once.
+const maxStaging = 6
+
+// tarDiffer unpacks one uncompressed layer tar, checked on the way (see
+// CheckedTarWith), into a staging directory.
+type tarDiffer struct {
+	src    io.Reader
+	diffID string
+	checks LayerChecks
+}
+
+// ApplyDiff is called by the driver with the staging directory and its
+// unpacking options.
+func (d *tarDiffer) ApplyDiff(dest string, opts *archive.TarOptions, dopts *drivers.DifferOptions) (drivers.DriverWithDifferOutput, error) {
+	var out drivers.DriverWithDifferOutput
+	// The tar-split record goes to a file the store copies when it
+	// commits the layer; unlinked at once, it cannot be left behind.
+	ts, err := os.CreateTemp(dopts.StagingDirectory, "tar-split-")
+	if err != nil {
+		return out, err
+	}
+	_ = os.Remove(ts.Name())
+	info, err := d.unpack(dest, opts, ts)
+	if err != nil {
+		ts.Close()
+		return out, err
+	}
+	out.TarSplit = ts
+	out.Size = info.size
+	// The store was given the uncompressed tar before too: its
+	// "compressed" digest is the diff ID.
+	out.UncompressedDigest = digest.Digest(d.diffID)
+	out.CompressedDigest = digest.Digest(d.diffID)
+	out.UIDs, out.GIDs = sortedIDs(info.uids), sortedIDs(info.gids)
+	if info.rootMode != nil {
+		// The tar set the root directory's mode: the driver must not
+		// give it the parent's.
+		if fi, err := os.Stat(dest); err == nil {
+			mode := fi.Mode()
+			out.RootDirMode = &mode
+		}
+	}
+	return out, nil
+}
+
+// unpack runs the checked tar through tar-split's recorder into the
+// chrooted unpacker; a problem the checker found comes first.
+func (d *tarDiffer) unpack(dest string, opts *archive.TarOptions, ts *os.File) (*tarInfo, error) {
+	checked, wait := checkedTarInfo(d.src, d.diffID, d.checks)
+	bw := bufio.NewWriterSize(ts, 64<<10)
+	payload, done, err := asm.NewInputTarStreamWithDone(checked, tsstorage.NewJSONPacker(bw), tsstorage.NewDiscardFilePutter())
+	if err != nil {
+		wait()
+		return nil, err
+	}
+	err = untarInChroot(payload, dest, opts)
+	if err == nil {
+		// Trailing padding belongs in the tar-split record too.
+		_, err = io.Copy(io.Discard, payload)
+	}
+	payload.Close()
+	if derr := <-done; err == nil {
+		err = derr
+	}
+	info, cerr := wait()
+	switch {
+	case cerr != nil && !errors.Is(cerr, errReaderClosed):
+		return nil, cerr
+	case err != nil:
+		return nil, err
+	}
+	if err := bw.Flush(); err != nil {
+		return nil, err
+	}
+	return info, nil
+}
+
+func (d *tarDiffer) Close() error { return nil }
+
+func sortedIDs(m map[uint32]struct{}) []uint32 {
+	out := make([]uint32, 0, len(m))
+	for id := range m {
+		out = append(out, id)
+	}
+	slices.Sort(out)
+	return out
+}
+
+// abortable stops a layer's stream when stop is closed: another layer
+// of the same image failed.
+type abortable struct {
+	r    io.Reader
+	stop <-chan struct{}
+}
+
+var errAborted = errors.New("aborted: another layer failed")
+
+func (a abortable) Read(p []byte) (int, error) {
+	select {
+	case <-a.stop:
+		return 0, errAborted
+	default:
+	}
+	return a.r.Read(p)
+}
+
+// stageLayer unpacks l into a staging directory; the caller commits or
+// cleans up the returned output. It retries where another skiff process
+// removed the staging directory under it (see isStagingRace).
+func (s *Store) stageLayer(l LayerSource, stop <-chan struct{}) (*drivers.DriverWithDifferOutput, error) {
+	out, err := s.stageLayerOnce(l, stop)
+	for try := 1; try < 4 && isStagingRace(err); try++ {
+		sleepTry(try)
+		out, err = s.stageLayerOnce(l, stop)
+	}
+	return out, err
+}
+
+func (s *Store) stageLayerOnce(l LayerSource, stop <-chan struct{}) (*drivers.DriverWithDifferOutput, error) {
+	rc, err := l.Open()
+	if err != nil {
+		return nil, err
+	}
+	defer rc.Close()
+	d := &tarDiffer{src: abortable{r: rc, stop: stop}, diffID: l.DiffID, checks: l.Checks}
+	out, err := s.s.PrepareStagedLayer(&drivers.ApplyDiffWithDifferOpts{}, d)
+	if err != nil {
+		if out != nil && out.Target != "" {
+			_ = s.s.CleanupStagedLayer(out)
+		}
+		return nil, err
+	}
+	return out, nil
+}
