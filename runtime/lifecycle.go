@@ -508,6 +508,7 @@ func Remove(st *storage.Store, ref string, force, volumes bool) (*container.Cont
 	if err := os.RemoveAll(c.Dir()); err != nil {
 		return nil, fmt.Errorf("removing container %s: %w", c.Name, err)
 	}
+	container.UnlinkName(c.Name, c.ID)
 	if volumes {
 		removeVolumes(c.HostConfig.AnonymousVolumes)
 	}

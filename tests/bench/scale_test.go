@@ -1,0 +1,293 @@
+package bench
+
+import (
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/skiff-project/skiff/tests/harness"
+)
+
+// BenchmarkScale checks that skiff's cost does not grow with the work
+// (issue 16): `run --rm`, `ps -a` and `inspect` with 1, 100 and 500
+// containers present (at 100 and 500, 100 of them running) against their
+// time with one; the memory of each idle running container (its
+// supervisor and slirp4netns) with 1 and 100 running; and how long a new
+// member of a user network takes to start once 100 are on it, against the
+// first. Skiff only: the targets are ratios to skiff's own times.
+
+const (
+	// scaleRunning is how many containers run at the 100 and 500 levels.
+	scaleRunning = 100
+	// scaleNetworked is how many of them have the default network
+	// (slirp4netns), for the memory figure; the rest have none.
+	scaleNetworked = 20
+	// scaleTarget is the issue's bound on a time over its 1-container time.
+	scaleTarget = 1.5
+	// scaleFirst is the container inspect looks up at every level.
+	scaleFirst = "scale-first"
+	// scaleNet is the user network of the network case.
+	scaleNet = "scale-net"
+	// netSamples is how many first and 101st members are timed.
+	netSamples = 5
+	// keysNeeded is the kernel key quota 200 running containers need:
+	// each takes a session keyring (2 keys here), and the default per-user
+	// quota (kernel.keys.maxkeys 200) stops the 100th.
+	keysNeeded, keyBytesNeeded = 1000, 100000
+)
+
+// scaleOps are the commands timed at each level, in one interleaved loop.
+func scaleOps(image string) [][]string {
+	return [][]string{
+		{"run", "--rm", image, "true"},
+		{"ps", "-a"},
+		{"inspect", scaleFirst},
+	}
+}
+
+func BenchmarkScale(b *testing.B) {
+	f := setup(b)
+	e := f.skiff
+	defer raiseKeyQuota(b)()
+	defer scaleCleanup(b, e)
+	b.ReportMetric(0, "ns/op")
+
+	if _, _, warn, _, err := timedStdout(e, "run", "-d", "--name", scaleFirst, f.image, "sleep", "1d"); err != nil {
+		b.Fatalf("run -d --name %s: %v\n%s", scaleFirst, err, warn)
+	}
+	image := f.image
+	ops := scaleOps(image)
+	levels := []int{1, 100, 500}
+	times := map[int][]*stats{}
+	mem := map[int]memTotal{}
+	for _, n := range levels {
+		if err := scaleTo(e, f.image, n); err != nil {
+			b.Fatal(err)
+		}
+		if n <= scaleRunning {
+			time.Sleep(monitorSettle)
+			mem[n] = runningMemory()
+		}
+		times[n] = scaleMeasure(b, e, ops)
+	}
+	for i, op := range ops {
+		base := times[1][i].median()
+		for _, n := range levels {
+			s := times[n][i]
+			ratio := float64(s.median()) / float64(base)
+			label := strings.ReplaceAll(strings.Join(op, " "), image, "busybox")
+			fmt.Printf("%-26s with %3d containers (%d runs, median / p90): %5.1f ms / %5.1f ms   ratio to 1: %.2f (target <= %.1f)\n",
+				label, n, len(s.samples), ms(s.median()), ms(s.p90()), ratio, scaleTarget)
+			name := op[0]
+			if name == "run" {
+				name = "run_rm"
+			}
+			b.ReportMetric(ms(s.median()), fmt.Sprintf("%s_%d_ms", name, n))
+			b.ReportMetric(ratio, fmt.Sprintf("%s_%d_ratio", name, n))
+		}
+	}
+	for _, n := range []int{1, scaleRunning} {
+		m := mem[n]
+		fmt.Printf("idle memory with %3d running: per container: supervisor RSS %.2f MiB Pss %.2f MiB (%d);  per networked container: slirp4netns RSS %.2f MiB Pss %.2f MiB (%d)\n",
+			n, mib(m.per(m.supRSS, m.sups)), mib(m.per(m.supPss, m.sups)), m.sups,
+			mib(m.per(m.slirpRSS, m.slirps)), mib(m.per(m.slirpPss, m.slirps)), m.slirps)
+		b.ReportMetric(float64(m.per(m.supPss+m.slirpPss, m.sups)), fmt.Sprintf("pss_per_container_%d_kib", n))
+	}
+	scaleNetwork(b, e, f.image)
+}
+
+// scaleTo brings the store to n containers: up to scaleRunning running
+// `sleep 1d` (scaleNetworked with the default network, the rest with
+// none), the others created.
+func scaleTo(e *engine, image string, n int) error {
+	_, stdout, out, _, err := timedStdout(e, "ps", "-a", "-q")
+	if err != nil {
+		return fmt.Errorf("ps -a -q: %v\n%s", err, out)
+	}
+	have := len(strings.Fields(stdout))
+	start := time.Now()
+	for i := have; i < min(n, scaleRunning); i++ {
+		netw := "none"
+		if i < scaleNetworked {
+			netw = "default"
+		}
+		if _, _, warn, _, err := timedStdout(e, "run", "-d", "--network", netw, image, "sleep", "1d"); err != nil {
+			return fmt.Errorf("run -d (container %d): %v\n%s", i+1, err, warn)
+		}
+	}
+	if extra := n - max(have, scaleRunning); extra > 0 {
+		if _, err := createManyArgs(e, extra, "create", "--network", "none", image, "true"); err != nil {
+			return err
+		}
+	}
+	if n > have {
+		fmt.Printf("    scale: %d containers (not timed: made %d in %.1f s)\n", n, n-have, time.Since(start).Seconds())
+	}
+	return nil
+}
+
+// scaleMeasure times ops in one loop, warm-ups first.
+func scaleMeasure(b *testing.B, e *engine, ops [][]string) []*stats {
+	res := make([]*stats, len(ops))
+	for i := range res {
+		res[i] = &stats{}
+	}
+	for i := -warmups; i < runs(); i++ {
+		for j, op := range ops {
+			d, out, _, err := timed(e, op...)
+			if err != nil {
+				b.Fatalf("%s: %v\n%s", strings.Join(op, " "), err, out)
+			}
+			if i >= 0 {
+				res[j].samples = append(res[j].samples, d)
+			}
+		}
+	}
+	return res
+}
+
+// memTotal sums the memory of the running containers' helpers, in KiB.
+type memTotal struct {
+	sups, slirps                       int
+	supRSS, supPss, slirpRSS, slirpPss int
+}
+
+func (m memTotal) per(kib, n int) int {
+	if n == 0 {
+		return 0
+	}
+	return kib / n
+}
+
+// runningMemory reads every skiff supervisor of the test user and every
+// slirp4netns (the harness's users run nothing else that is one).
+func runningMemory() memTotal {
+	var m memTotal
+	for _, pid := range procsByArgs(func(args []string) bool { return len(args) > 1 && args[1] == "__supervise" }) {
+		if mi, err := readMem(pid); err == nil && ownedByTestUser(pid) {
+			m.sups++
+			m.supRSS += mi.rss
+			m.supPss += mi.pss
+		}
+	}
+	for _, pid := range procsByArgs(func(args []string) bool { return strings.HasSuffix(args[0], "slirp4netns") }) {
+		if mi, err := readMem(pid); err == nil && ownedByTestUser(pid) {
+			m.slirps++
+			m.slirpRSS += mi.rss
+			m.slirpPss += mi.pss
+		}
+	}
+	return m
+}
+
+// ownedByTestUser reports whether pid runs as the benchmark's user.
+func ownedByTestUser(pid int) bool {
+	st, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return false
+	}
+	for _, l := range strings.Split(string(st), "\n") {
+		if f := strings.Fields(l); len(f) > 1 && f[0] == "Uid:" {
+			return f[1] == strconv.Itoa(harness.E2E.UID)
+		}
+	}
+	return false
+}
+
+// scaleNetwork times `run -d --network scaleNet` of the first member
+// (removed again after each sample) and of the 101st once 100 are on it.
+func scaleNetwork(b *testing.B, e *engine, image string) {
+	if out, err := runOnce(e, "network", "create", scaleNet); err != nil {
+		b.Fatalf("network create: %v\n%s", err, out)
+	}
+	member := func() time.Duration {
+		d, id, warn, err := runDetachedOn(e, image, scaleNet)
+		if err != nil {
+			b.Fatalf("run -d --network %s: %v\n%s", scaleNet, err, warn)
+		}
+		if out, err := runOnce(e, "rm", "-f", id); err != nil {
+			b.Fatalf("rm -f: %v\n%s", err, out)
+		}
+		return d
+	}
+	first, last := &stats{}, &stats{}
+	for i := 0; i < netSamples; i++ {
+		first.samples = append(first.samples, member())
+	}
+	start := time.Now()
+	for i := 0; i < scaleRunning; i++ {
+		if _, _, warn, err := runDetachedOn(e, image, scaleNet); err != nil {
+			b.Fatalf("run -d --network %s (member %d): %v\n%s", scaleNet, i+1, err, warn)
+		}
+	}
+	fmt.Printf("    scale: %d members on %s (not timed: %.1f s)\n", scaleRunning, scaleNet, time.Since(start).Seconds())
+	for i := 0; i < netSamples; i++ {
+		last.samples = append(last.samples, member())
+	}
+	ratio := float64(last.median()) / float64(first.median())
+	fmt.Printf("run -d --network %s: first member %5.1f ms, with %d members %5.1f ms (medians of %d)   ratio %.2f (target <= %.1f)\n",
+		scaleNet, ms(first.median()), scaleRunning, ms(last.median()), netSamples, ratio, scaleTarget)
+	b.ReportMetric(ms(first.median()), "net_first_ms")
+	b.ReportMetric(ms(last.median()), "net_101st_ms")
+	b.ReportMetric(ratio, "net_ratio")
+}
+
+// runDetachedOn is `run -d --network netw IMAGE sleep 1d`: its time and
+// the container's ID.
+func runDetachedOn(e *engine, image, netw string) (time.Duration, string, string, error) {
+	d, stdout, out, _, err := timedStdout(e, "run", "-d", "--network", netw, image, "sleep", "1d")
+	if err != nil {
+		return d, "", out, err
+	}
+	return d, lastLine(stdout), "", nil
+}
+
+// scaleCleanup removes every container of the user and the network.
+func scaleCleanup(b *testing.B, e *engine) {
+	start := time.Now()
+	_, stdout, out, _, err := timedStdout(e, "ps", "-a", "-q", "--no-trunc")
+	if err != nil {
+		b.Errorf("ps -a -q (cleaning up): %v\n%s", err, out)
+		return
+	}
+	ids := strings.Fields(stdout)
+	for len(ids) > 0 {
+		k := min(rmBatch, len(ids))
+		if out, err := runOnce(e, rmForce(e, ids[:k]...)...); err != nil {
+			b.Errorf("rm -f (cleaning up): %v\n%s", err, lastLines(out, 10))
+		}
+		ids = ids[k:]
+	}
+	_, _ = runOnce(e, "network", "rm", scaleNet)
+	fmt.Printf("    scale: removed everything in %.1f s (not timed)\n", time.Since(start).Seconds())
+}
+
+// raiseKeyQuota lifts the kernel's per-user key quota to what the
+// benchmark's running containers need, if it is lower, and returns what
+// puts it back.
+func raiseKeyQuota(b *testing.B) func() {
+	var undo []func()
+	for file, need := range map[string]int{"/proc/sys/kernel/keys/maxkeys": keysNeeded, "/proc/sys/kernel/keys/maxbytes": keyBytesNeeded} {
+		data, err := os.ReadFile(file)
+		if err != nil {
+			continue
+		}
+		have, _ := strconv.Atoi(strings.TrimSpace(string(data)))
+		if have >= need {
+			continue
+		}
+		if err := os.WriteFile(file, []byte(strconv.Itoa(need)), 0o644); err != nil {
+			b.Fatalf("raising %s to %d for %d running containers: %v", file, need, 2*scaleRunning, err)
+		}
+		fmt.Printf("    scale: %s raised from %d to %d for the benchmark's running containers\n", file, have, need)
+		undo = append(undo, func() { _ = os.WriteFile(file, data, 0o644) })
+	}
+	return func() {
+		for _, u := range undo {
+			u()
+		}
+	}
+}
