@@ -550,6 +550,8 @@ func Rename(st *storage.Store, ref, name string) error {
 	if _, err = container.Update(c.ID, func(c *container.Container) error { c.Name = name; return nil }); err != nil {
 		return err
 	}
+	container.UnlinkName(c.Name, c.ID)
+	container.LinkName(name, c.ID)
 	return network.Rename(c.ID, name)
 }
 

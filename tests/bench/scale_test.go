@@ -1,8 +1,11 @@
 package bench
 
 import (
+	"context"
 	"fmt"
 	"os"
+	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -18,6 +21,11 @@ import (
 // supervisor and slirp4netns) with 1 and 100 running; and how long a new
 // member of a user network takes to start once 100 are on it, against the
 // first. Skiff only: the targets are ratios to skiff's own times.
+//
+// The machine's speed drifts while the containers pile up, so each level
+// is not compared with a loop timed minutes earlier: a second store of
+// the same user (its own XDG_DATA_HOME and XDG_RUNTIME_DIR) keeps one
+// container, and every command runs on both stores in turn, in pairs.
 
 const (
 	// scaleRunning is how many containers run at the 100 and 500 levels.
@@ -53,6 +61,8 @@ func BenchmarkScale(b *testing.B) {
 	f := setup(b)
 	e := f.skiff
 	defer raiseKeyQuota(b)()
+	base, baseID, done := baseStore(b, f)
+	defer done()
 	defer scaleCleanup(b, e)
 	b.ReportMetric(0, "ns/op")
 
@@ -61,32 +71,26 @@ func BenchmarkScale(b *testing.B) {
 	}
 	image := f.image
 	ops := scaleOps(image)
-	levels := []int{1, 100, 500}
-	times := map[int][]*stats{}
 	mem := map[int]memTotal{}
-	for _, n := range levels {
-		if err := scaleTo(e, f.image, n); err != nil {
+	for _, n := range []int{1, 100, 500} {
+		if err := scaleTo(e, image, n); err != nil {
 			b.Fatal(err)
 		}
 		if n <= scaleRunning {
 			time.Sleep(monitorSettle)
-			mem[n] = runningMemory()
+			mem[n] = runningMemory(baseID)
 		}
-		times[n] = scaleMeasure(b, e, ops)
-	}
-	for i, op := range ops {
-		base := times[1][i].median()
-		for _, n := range levels {
-			s := times[n][i]
-			ratio := float64(s.median()) / float64(base)
+		one, many := scaleMeasure(b, base, e, ops)
+		for i, op := range ops {
 			label := strings.ReplaceAll(strings.Join(op, " "), image, "busybox")
-			fmt.Printf("%-26s with %3d containers (%d runs, median / p90): %5.1f ms / %5.1f ms   ratio to 1: %.2f (target <= %.1f)\n",
-				label, n, len(s.samples), ms(s.median()), ms(s.p90()), ratio, scaleTarget)
+			ratio := float64(many[i].median()) / float64(one[i].median())
+			fmt.Printf("%-26s with %3d containers: %5.1f ms (p90 %5.1f), with 1: %5.1f ms (p90 %5.1f); medians of %d in pairs   ratio %.2f (target <= %.1f)\n",
+				label, n, ms(many[i].median()), ms(many[i].p90()), ms(one[i].median()), ms(one[i].p90()), len(many[i].samples), ratio, scaleTarget)
 			name := op[0]
 			if name == "run" {
 				name = "run_rm"
 			}
-			b.ReportMetric(ms(s.median()), fmt.Sprintf("%s_%d_ms", name, n))
+			b.ReportMetric(ms(many[i].median()), fmt.Sprintf("%s_%d_ms", name, n))
 			b.ReportMetric(ratio, fmt.Sprintf("%s_%d_ratio", name, n))
 		}
 	}
@@ -97,7 +101,48 @@ func BenchmarkScale(b *testing.B) {
 			mib(m.per(m.slirpRSS, m.slirps)), mib(m.per(m.slirpPss, m.slirps)), m.slirps)
 		b.ReportMetric(float64(m.per(m.supPss+m.slirpPss, m.sups)), fmt.Sprintf("pss_per_container_%d_kib", n))
 	}
-	scaleNetwork(b, e, f.image)
+	scaleNetwork(b, e, image)
+}
+
+// baseStore makes the store of one container that every level's times
+// are paired with: its engine, the container's ID, and what removes it.
+func baseStore(b *testing.B, f *fixture) (*engine, string, func()) {
+	u := harness.E2E
+	data := filepath.Join(u.Home, "scale-base")
+	run := fmt.Sprintf("/tmp/skiff-scale-base-%d", u.UID)
+	for _, d := range []string{data, run} {
+		if err := os.MkdirAll(d, 0o700); err != nil {
+			b.Fatal(err)
+		}
+		if err := os.Chown(d, u.UID, u.GID); err != nil {
+			b.Fatal(err)
+		}
+	}
+	e := &engine{name: "skiff (1 container)", command: func(ctx context.Context, args ...string) *exec.Cmd {
+		cmd := harness.UserCommandContext(ctx, u, harness.Binary, args...)
+		cmd.Env = append(cmd.Env, "XDG_DATA_HOME="+data, "XDG_RUNTIME_DIR="+run)
+		return cmd
+	}}
+	done := func() {
+		if out, err := runOnce(e, "rm", "-f", scaleFirst); err != nil {
+			b.Errorf("rm -f %s (the 1-container store): %v\n%s", scaleFirst, err, out)
+		}
+		if out, err := runOnce(e, "system", "prune", "-a", "-f"); err != nil {
+			b.Logf("system prune (the 1-container store): %v\n%s", err, out)
+		}
+		_ = os.RemoveAll(data)
+		_ = os.RemoveAll(run)
+	}
+	if out, err := runOnce(e, "pull", "-q", f.image); err != nil {
+		done()
+		b.Fatalf("pull into the 1-container store: %v\n%s", err, out)
+	}
+	_, stdout, out, _, err := timedStdout(e, "run", "-d", "--network", "none", "--name", scaleFirst, f.image, "sleep", "1d")
+	if err != nil {
+		done()
+		b.Fatalf("run -d in the 1-container store: %v\n%s", err, out)
+	}
+	return e, lastLine(stdout), done
 }
 
 // scaleTo brings the store to n containers: up to scaleRunning running
@@ -130,24 +175,30 @@ func scaleTo(e *engine, image string, n int) error {
 	return nil
 }
 
-// scaleMeasure times ops in one loop, warm-ups first.
-func scaleMeasure(b *testing.B, e *engine, ops [][]string) []*stats {
-	res := make([]*stats, len(ops))
-	for i := range res {
-		res[i] = &stats{}
+// scaleMeasure times ops on both stores in one loop, warm-ups first, the
+// store that goes first alternating: the 1-container times, then the
+// others.
+func scaleMeasure(b *testing.B, one, many *engine, ops [][]string) ([]*stats, []*stats) {
+	res := map[*engine][]*stats{}
+	for _, e := range []*engine{one, many} {
+		for range ops {
+			res[e] = append(res[e], &stats{})
+		}
 	}
 	for i := -warmups; i < runs(); i++ {
 		for j, op := range ops {
-			d, out, _, err := timed(e, op...)
-			if err != nil {
-				b.Fatalf("%s: %v\n%s", strings.Join(op, " "), err, out)
-			}
-			if i >= 0 {
-				res[j].samples = append(res[j].samples, d)
+			for _, e := range inOrder([]*engine{one, many}, i) {
+				d, out, _, err := timed(e, op...)
+				if err != nil {
+					b.Fatalf("%s: %s: %v\n%s", e.name, strings.Join(op, " "), err, out)
+				}
+				if i >= 0 {
+					res[e][j].samples = append(res[e][j].samples, d)
+				}
 			}
 		}
 	}
-	return res
+	return res[one], res[many]
 }
 
 // memTotal sums the memory of the running containers' helpers, in KiB.
@@ -163,11 +214,14 @@ func (m memTotal) per(kib, n int) int {
 	return kib / n
 }
 
-// runningMemory reads every skiff supervisor of the test user and every
-// slirp4netns (the harness's users run nothing else that is one).
-func runningMemory() memTotal {
+// runningMemory reads every skiff supervisor of the test user but the
+// one of container except, and every slirp4netns (the harness's users run
+// nothing else that is one).
+func runningMemory(except string) memTotal {
 	var m memTotal
-	for _, pid := range procsByArgs(func(args []string) bool { return len(args) > 1 && args[1] == "__supervise" }) {
+	for _, pid := range procsByArgs(func(args []string) bool {
+		return len(args) > 2 && args[1] == "__supervise" && args[2] != except
+	}) {
 		if mi, err := readMem(pid); err == nil && ownedByTestUser(pid) {
 			m.sups++
 			m.supRSS += mi.rss
