@@ -8,9 +8,12 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/skiff-project/skiff/errdefs"
 )
@@ -118,7 +121,16 @@ func List() ([]*Container, error) {
 		return nil, err
 	}
 	recs := make([]*Container, len(ids))
-	inParallel(len(ids), func(i int) { recs[i], _ = ReadRecord(ids[i]) })
+	err = eachRecord(ids, func(i int, data []byte) {
+		c := &Container{}
+		if json.Unmarshal(data, c) == nil {
+			c.correctState()
+			recs[i] = c
+		}
+	})
+	if err != nil {
+		return nil, err
+	}
 	out := make([]*Container, 0, len(recs))
 	for _, c := range recs {
 		if c != nil {
@@ -129,21 +141,66 @@ func List() ([]*Container, error) {
 	return out, nil
 }
 
-// inParallel calls fn(0) to fn(n-1) on a few goroutines (file reads and
-// JSON decoding: as many as there are processors, up to 4).
-func inParallel(n int, fn func(i int)) {
-	workers := min(runtime.GOMAXPROCS(0), 4, n)
+// eachRecord calls fn with the index and the bytes of the record of each
+// of ids that can be read, on a few goroutines (as many as there are
+// processors, up to 4); data is fn's only during the call. The records
+// are opened through a handle on their directory with plain system calls:
+// os.ReadFile's walk of the whole path, its two stats and its poller
+// set-up cost about as much as the read, hundreds of times in a list.
+func eachRecord(ids []string, fn func(i int, data []byte)) error {
+	dir, err := unix.Open(ContainersDir(), unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if errors.Is(err, unix.ENOENT) {
+		return nil
+	}
+	if err != nil {
+		return &os.PathError{Op: "open", Path: ContainersDir(), Err: err}
+	}
+	defer unix.Close(dir)
+	workers := min(runtime.GOMAXPROCS(0), 4, len(ids))
 	var wg sync.WaitGroup
 	for w := 0; w < workers; w++ {
 		wg.Add(1)
 		go func(w int) {
 			defer wg.Done()
-			for i := w; i < n; i += workers {
-				fn(i)
+			buf := make([]byte, 0, 16<<10)
+			for i := w; i < len(ids); i += workers {
+				var ok bool
+				if buf, ok = readAt(dir, ids[i]+"/container.json", buf); ok {
+					fn(i, buf)
+				}
 			}
 		}(w)
 	}
 	wg.Wait()
+	return nil
+}
+
+// readAt reads the file at name under dir into buf, grown as needed.
+func readAt(dir int, name string, buf []byte) ([]byte, bool) {
+	fd, err := unix.Openat(dir, name, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	for err == unix.EINTR {
+		fd, err = unix.Openat(dir, name, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	}
+	if err != nil {
+		return buf, false
+	}
+	defer unix.Close(fd)
+	buf = buf[:0]
+	for {
+		if len(buf) == cap(buf) {
+			buf = slices.Grow(buf, cap(buf))
+		}
+		n, err := unix.Read(fd, buf[len(buf):cap(buf)])
+		switch {
+		case err == unix.EINTR:
+			continue
+		case err != nil:
+			return buf, false
+		case n == 0:
+			return buf, true
+		}
+		buf = buf[:len(buf)+n]
+	}
 }
 
 func sortNewestFirst(cs []*Container) {
@@ -171,9 +228,8 @@ func byName(ids []string, name string) *Container {
 		return nil
 	}
 	recs := make([]*Container, len(ids))
-	inParallel(len(ids), func(i int) {
-		data, err := os.ReadFile(recordPath(ids[i]))
-		if err != nil || !bytes.Contains(data, needle) {
+	_ = eachRecord(ids, func(i int, data []byte) {
+		if !bytes.Contains(data, needle) {
 			return
 		}
 		c := &Container{}
