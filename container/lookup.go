@@ -115,13 +115,32 @@ func IDs() ([]string, error) {
 // List returns every container, newest first. Records are read a few at
 // a time in parallel; one that cannot be read is being created or removed
 // by another call and is left out.
-func List() ([]*Container, error) {
+func List() ([]*Container, error) { return list(false) }
+
+// ListActive is List of the running, restarting and paused containers
+// (ps without -a): the records that do not say one of those are not
+// decoded.
+func ListActive() ([]*Container, error) {
+	all, err := list(true)
+	var out []*Container
+	for _, c := range all {
+		if c.State.Running || c.State.Restarting || c.State.Paused {
+			out = append(out, c)
+		}
+	}
+	return out, err
+}
+
+func list(activeOnly bool) ([]*Container, error) {
 	ids, err := IDs()
 	if err != nil {
 		return nil, err
 	}
 	recs := make([]*Container, len(ids))
 	err = eachRecord(ids, func(i int, data []byte) {
+		if activeOnly && !isTrue(data, "Running") && !isTrue(data, "Restarting") && !isTrue(data, "Paused") {
+			return
+		}
 		c := &Container{}
 		if json.Unmarshal(data, c) == nil {
 			c.correctState()
@@ -139,6 +158,24 @@ func List() ([]*Container, error) {
 	}
 	sortNewestFirst(out)
 	return out, nil
+}
+
+// isTrue reports whether the JSON document data may hold the member key
+// with the value true: any "key": true in it, at any depth. Only the
+// State has such members among a record's booleans; a string never
+// reads as true.
+func isTrue(data []byte, key string) bool {
+	needle := []byte(`"` + key + `":`)
+	for {
+		i := bytes.Index(data, needle)
+		if i < 0 {
+			return false
+		}
+		data = data[i+len(needle):]
+		if bytes.HasPrefix(bytes.TrimLeft(data, " \t\r\n"), []byte("true")) {
+			return true
+		}
+	}
 }
 
 // eachRecord calls fn with the index and the bytes of the record of each
