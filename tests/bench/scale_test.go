@@ -41,7 +41,7 @@ const (
 	// one whose first member is timed beside it.
 	scaleNet, scaleEmpty = "scale-net", "scale-empty"
 	// netSamples is how many first and 101st members are timed.
-	netSamples = 5
+	netSamples = 10
 	// keysNeeded is the kernel key quota 200 running containers need:
 	// each takes a session keyring (2 keys here), and the default per-user
 	// quota (kernel.keys.maxkeys 200) stops the 100th.
