@@ -1,6 +1,7 @@
 package cmd
 
 import (
+	"bufio"
 	"bytes"
 	"encoding/json"
 	"fmt"
@@ -81,6 +82,16 @@ type listFormat struct {
 }
 
 func (lf listFormat) write(w io.Writer, rows []any) error {
+	// Buffered: a table of many rows is one write, not a few per cell.
+	bw := bufio.NewWriterSize(w, 64<<10)
+	err := lf.writeRows(bw, rows)
+	if ferr := bw.Flush(); err == nil {
+		err = ferr
+	}
+	return err
+}
+
+func (lf listFormat) writeRows(w io.Writer, rows []any) error {
 	f := lf.format
 	switch {
 	case f == "json":

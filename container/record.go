@@ -10,7 +10,6 @@ package container
 
 import (
 	"errors"
-	"fmt"
 	"os"
 	"path/filepath"
 	"sort"
@@ -394,79 +393,6 @@ func supervisorAlive(pid int, id string) bool {
 	}
 	args := strings.Split(string(data), "\x00")
 	return len(args) >= 3 && args[1] == SupervisorArg && args[2] == id
-}
-
-// List returns every container, newest first.
-func List() ([]*Container, error) {
-	entries, err := os.ReadDir(ContainersDir())
-	if errors.Is(err, os.ErrNotExist) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, err
-	}
-	var out []*Container
-	for _, e := range entries {
-		if !e.IsDir() {
-			continue
-		}
-		c, err := ReadRecord(e.Name())
-		if err != nil {
-			continue // being created or removed by another call
-		}
-		out = append(out, c)
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Created.After(out[j].Created) })
-	return out, nil
-}
-
-// ByName finds the container with exactly this name, or returns nil.
-func ByName(name string) (*Container, error) {
-	all, err := List()
-	if err != nil {
-		return nil, err
-	}
-	for _, c := range all {
-		if c.Name == name {
-			return c, nil
-		}
-	}
-	return nil, nil
-}
-
-// Lookup finds a container by full ID, name or unique ID prefix.
-func Lookup(ref string) (*Container, error) {
-	if ref == "" {
-		return nil, errdefs.Invalid("empty container name or ID")
-	}
-	if len(ref) == 64 {
-		if c, err := ReadRecord(ref); err == nil {
-			return c, nil
-		}
-	}
-	all, err := List()
-	if err != nil {
-		return nil, err
-	}
-	name := strings.TrimPrefix(ref, "/")
-	for _, c := range all {
-		if c.Name == name {
-			return c, nil
-		}
-	}
-	var match []*Container
-	for _, c := range all {
-		if strings.HasPrefix(c.ID, ref) {
-			match = append(match, c)
-		}
-	}
-	switch len(match) {
-	case 1:
-		return match[0], nil
-	case 0:
-		return nil, errdefs.NotFound("no such container: %s", ref)
-	}
-	return nil, fmt.Errorf("container ID prefix %q matches %d containers: give more characters or the name: %w", ref, len(match), errdefs.ErrConflict)
 }
 
 // ShortID is the 12-character form of an ID.

@@ -35,7 +35,12 @@ func (e *Engine) ContainerList(ctx context.Context, o ContainerListOptions) ([]c
 	if err := checkContainerFilters(f); err != nil {
 		return nil, err
 	}
-	all, err := container.List()
+	showAll := o.All || o.Last >= 0 || len(f["status"]) > 0 || len(f["exited"]) > 0
+	list := container.List
+	if !showAll {
+		list = container.ListActive // the others' records are not decoded
+	}
+	all, err := list()
 	if err != nil {
 		return nil, err
 	}
@@ -62,7 +67,6 @@ func (e *Engine) ContainerList(ctx context.Context, o ContainerListOptions) ([]c
 			ancestors = append(ancestors, img.ID)
 		}
 	}
-	showAll := o.All || o.Last >= 0 || len(f["status"]) > 0 || len(f["exited"]) > 0
 	out := []ctypes.Summary{}
 	for _, c := range all {
 		if o.Last >= 0 && len(out) >= o.Last {

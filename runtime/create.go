@@ -201,6 +201,9 @@ func Create(st *storage.Store, img *storage.Image, s Spec) (_ *container.Contain
 		_ = os.RemoveAll(c.Dir())
 		return nil, err
 	}
+	if s.Name != "" {
+		container.LinkName(c.Name, c.ID) // commands by this name read one record
+	}
 	return c, nil
 }
 

@@ -533,6 +533,7 @@ func Remove(st *storage.Store, ref string, force, volumes bool) (*container.Cont
 	if err := os.RemoveAll(c.Dir()); err != nil {
 		return nil, fmt.Errorf("removing container %s: %w", c.Name, err)
 	}
+	container.UnlinkName(c.Name, c.ID)
 	if volumes {
 		removeVolumes(c.HostConfig.AnonymousVolumes)
 	}
@@ -599,6 +600,8 @@ func Rename(st *storage.Store, ref, name string) error {
 	if _, err = container.Update(c.ID, func(c *container.Container) error { c.Name = name; return nil }); err != nil {
 		return err
 	}
+	container.UnlinkName(c.Name, c.ID)
+	container.LinkName(name, c.ID)
 	return network.Rename(c.ID, name)
 }
 

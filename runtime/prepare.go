@@ -226,8 +226,26 @@ func startError(cmd string, err error) error {
 		return fmt.Errorf("starting container: %s: executable file not found in $PATH or the image: %w", cmd, errdefs.ErrCommandNotFound)
 	case strings.Contains(msg, "permission denied") || strings.Contains(msg, "is a directory") || strings.Contains(msg, "exec format error"):
 		return fmt.Errorf("starting container: %s: %s: %w", cmd, lastPart(msg), errdefs.ErrCannotInvoke)
+	case strings.Contains(msg, "session key") && strings.Contains(msg, "quota exceeded"):
+		return fmt.Errorf("starting container: %s: %w", keyQuotaHint(), err)
 	}
 	return fmt.Errorf("starting container: %w", err)
+}
+
+// keyQuotaHint explains a full kernel key quota: every running container
+// holds a session keyring of its own (two keys), and the kernel gives a
+// user other than root 200 keys by default, so about a hundred
+// containers run at once.
+func keyQuotaHint() string {
+	limit := func(name string) string {
+		b, err := os.ReadFile("/proc/sys/kernel/keys/" + name)
+		if err != nil {
+			return "?"
+		}
+		return strings.TrimSpace(string(b))
+	}
+	return fmt.Sprintf("the kernel's key quota of this user is full (kernel.keys.maxkeys=%s, maxbytes=%s; each running container holds a session keyring): "+
+		"stop some containers, or as root raise it: sysctl -w kernel.keys.maxkeys=20000 kernel.keys.maxbytes=2000000", limit("maxkeys"), limit("maxbytes"))
 }
 
 func lastPart(msg string) string {

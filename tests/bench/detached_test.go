@@ -198,6 +198,12 @@ func BenchmarkPsAll(b *testing.B) {
 // createMany runs `create IMAGE true` n times with createWorkers at a time
 // and returns the IDs created, also on error.
 func createMany(e *engine, image string, n int) ([]string, error) {
+	return createManyArgs(e, n, "create", image, "true")
+}
+
+// createManyArgs runs the create command args n times with createWorkers
+// at a time and returns the IDs created, also on error.
+func createManyArgs(e *engine, n int, args ...string) ([]string, error) {
 	var (
 		mu   sync.Mutex
 		ids  []string
@@ -210,7 +216,7 @@ func createMany(e *engine, image string, n int) ([]string, error) {
 		go func() {
 			defer wg.Done()
 			for range jobs {
-				_, stdout, out, _, err := timedStdout(e, "create", image, "true")
+				_, stdout, out, _, err := timedStdout(e, args...)
 				mu.Lock()
 				if err != nil {
 					errs = append(errs, fmt.Sprintf("%v\n%s", err, out))

@@ -387,3 +387,36 @@ func TestUserOutOfRange(t *testing.T) {
 		skiff(t, "create", "--user", u, busybox(t), "true").ErrorLine(t, runExit, "--user|user", u)
 	}
 }
+
+// A name leads to the container that holds it now: one looked up by its
+// name and then removed by --rm (not by rm), or renamed, does not stand in
+// for the next container given that name, and a prefix of an ID still
+// finds its container.
+func TestLifecycleNameFollowsItsHolder(t *testing.T) {
+	parallel(t)
+	n, renamed := lcName("holder"), lcName("holder-renamed")
+	first := runDetached(t, n, []string{"--rm"}, idleCmd...)
+	if c := inspectC(t, n); c.Id != first {
+		t.Fatalf("inspect %s: Id %s, want %s", n, c.Id, first)
+	}
+	skiff(t, "kill", n).OK(t)
+	eventually(t, 30*time.Second, n+" removed by --rm", func() (bool, string) {
+		r := skiff(t, "inspect", n)
+		return r.ExitCode != 0, r.Stdout
+	})
+	skiff(t, "inspect", n).ErrorLine(t, errExit, n)
+	second := createContainer(t, n, nil, "true")
+	if c := inspectC(t, n); c.Id != second {
+		t.Errorf("inspect %s after --rm and a new create: Id %s, want the new %s (the removed one was %s)", n, c.Id, second, first)
+	}
+	skiff(t, "rename", n, renamed).OK(t)
+	rmOnCleanup(t, harness.E2E, renamed)
+	third := createContainer(t, n, nil, "true")
+	for name, want := range map[string]string{n: third, renamed: second, second[:12]: second, "/" + renamed: second} {
+		if c := inspectC(t, name); c.Id != want {
+			t.Errorf("inspect %s: Id %s, want %s", name, c.Id, want)
+		}
+	}
+	skiff(t, "rm", n).OK(t)
+	skiff(t, "inspect", n).ErrorLine(t, errExit, n)
+}

@@ -269,6 +269,9 @@ func sortedCopy(s []string) []string {
 
 func TestLifecyclePsBadInput(t *testing.T) {
 	parallel(t)
+	// A row to format: a template that names no field fails on a row, so
+	// with an empty store (this test alone) ps would have nothing to fail on.
+	createContainer(t, lcName("ps-bad"), nil, "true")
 	for _, tc := range []struct {
 		args []string
 		word string

@@ -283,17 +283,30 @@ func TestRunRmLeavesNothing(t *testing.T) {
 	runOut(t, nil, "true") // the shared namespace and its mounts exist
 	// skiff's own container records and the storage library's.
 	dirs := []string{filepath.Join(u.DataDir(), "containers"), filepath.Join(u.DataDir(), "storage", "overlay-containers")}
-	before := dirNames(dirs...)
+	before := entriesOfContainers(dirs...)
 	mountsBefore := storeMounts(t, u)
 	name := "rmcheck-" + harness.UniqueSuffix()
 	skiff(t, "run", "--rm", "--name", name, bb, "sh", "-c", "echo x > /written").OK(t)
-	if after := dirNames(dirs...); len(after) != len(before) {
+	if after := entriesOfContainers(dirs...); len(after) != len(before) {
 		t.Errorf("--rm left a container directory: before %v, after %v", before, after)
 	}
 	if mountsAfter := storeMounts(t, u); len(mountsAfter) > len(mountsBefore) {
 		t.Errorf("--rm left mounts under the store:\nbefore %v\nafter %v", mountsBefore, mountsAfter)
 	}
 	skiff(t, "inspect", name).ErrorLine(t, errExit, name)
+}
+
+// entriesOfContainers is dirNames without the hidden entries: skiff's
+// store-wide files among the containers' directories (.names.lock, made
+// by the first create with --name; the .names links), no container's.
+func entriesOfContainers(dirs ...string) []string {
+	var out []string
+	for _, p := range dirNames(dirs...) {
+		if !strings.HasPrefix(filepath.Base(p), ".") {
+			out = append(out, p)
+		}
+	}
+	return out
 }
 
 // dirNames lists the entries of dirs (none for a missing dir).
