@@ -229,6 +229,7 @@ func CleanupStep(st *storage.Store, id string, remove bool) error {
 		defer trace.Begin("remove the container")()
 		if c, err := container.ReadRecord(id); err == nil {
 			removeVolumes(c.HostConfig.AnonymousVolumes) // --rm takes them, as Docker
+			container.UnlinkName(c.Name, id)
 		}
 		_ = st.Raw().DeleteContainer(id)
 		aside.Wait() // leaving the networks updates the record
