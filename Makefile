@@ -2,7 +2,7 @@
 
 GO ?= $(shell command -v go || echo /usr/local/go/bin/go)
 GOFMT ?= $(shell $(GO) env GOROOT)/bin/gofmt
-BUILDTAGS = exclude_graphdriver_btrfs exclude_graphdriver_zfs seccomp
+BUILDTAGS = exclude_graphdriver_btrfs exclude_graphdriver_zfs seccomp urfave_cli_no_docs
 VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
 COMMIT ?= $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
 BUILDTIME ?= $(shell date -u +%Y-%m-%dT%H:%M:%S.000000000+00:00)

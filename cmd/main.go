@@ -91,7 +91,7 @@ func prepare(c *cli.Command) {
 	c.OnUsageError = usageError
 	c.UseShortOptionHandling = true
 	for _, f := range c.Flags {
-		for _, n := range f.Names() {
+		for _, n := range namesOf(f) {
 			if n == "h" {
 				// -h is taken: help is --help only, as in Docker.
 				c.HideHelp = true
