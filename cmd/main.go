@@ -15,6 +15,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/sirupsen/logrus"
 	"github.com/urfave/cli/v2"
@@ -138,11 +139,14 @@ func prepare(c *cli.Command) {
 	}
 }
 
-var undefinedFlag = regexp.MustCompile(`flag provided but not defined: -+(\S+)`)
+// undefinedFlag is compiled at its first use, not at every start of skiff.
+var undefinedFlag = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`flag provided but not defined: -+(\S+)`)
+})
 
 func usageError(c *cli.Context, err error, _ bool) error {
 	msg := err.Error()
-	if m := undefinedFlag.FindStringSubmatch(msg); m != nil {
+	if m := undefinedFlag().FindStringSubmatch(msg); m != nil {
 		dash := "--"
 		if len(m[1]) == 1 {
 			dash = "-"

@@ -15,12 +15,9 @@ import (
 // DefaultDomain is the registry of names without a host, as in Docker.
 const DefaultDomain = "docker.io"
 
-var (
-	pathComponent = regexp.MustCompile(`^[a-z0-9]+(?:(?:[._]|__|[-]+)[a-z0-9]+)*$`)
-	domainRe      = regexp.MustCompile(`^(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)(?:\.[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)*(?::[0-9]+)?$|^\[[a-fA-F0-9:]+\](?::[0-9]+)?$`)
-)
+var domainRe = regexp.MustCompile(`^(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)(?:\.[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)*(?::[0-9]+)?$|^\[[a-fA-F0-9:]+\](?::[0-9]+)?$`)
 
-// The tag, digest and ID checks are plain loops, not regular expressions:
+// The path, tag, digest and ID checks are plain loops, not regular expressions:
 // `{0,127}` compiles to 128 copies of its class, and every skiff process
 // paid ~0.5 ms at start-up to compile it.
 
@@ -55,6 +52,38 @@ func IsID(s string) bool {
 		}
 	}
 	return true
+}
+
+// validPathComponent matches `^[a-z0-9]+(?:(?:[._]|__|[-]+)[a-z0-9]+)*$`:
+// runs of lower-case letters and digits joined by ".", "_", "__" or dashes.
+func validPathComponent(p string) bool {
+	i := 0
+	for {
+		start := i
+		for i < len(p) && (('a' <= p[i] && p[i] <= 'z') || ('0' <= p[i] && p[i] <= '9')) {
+			i++
+		}
+		if i == start {
+			return false
+		}
+		if i == len(p) {
+			return true
+		}
+		switch {
+		case p[i] == '.':
+			i++
+		case strings.HasPrefix(p[i:], "__"):
+			i += 2
+		case p[i] == '_':
+			i++
+		case p[i] == '-':
+			for i < len(p) && p[i] == '-' {
+				i++
+			}
+		default:
+			return false
+		}
+	}
 }
 
 func wordByte(c byte) bool {
@@ -117,7 +146,7 @@ func ParseNoTag(s string) (Named, error) {
 		n.Domain = DefaultDomain
 	}
 	for _, p := range parts {
-		if !pathComponent.MatchString(p) {
+		if !validPathComponent(p) {
 			return bad("repository name must be lower-case letters, digits and separators")
 		}
 	}
