@@ -87,14 +87,24 @@ func commands(version string) []*cli.Command {
 }
 
 // alone are the commands Main builds by themselves when the command line
-// starts with their name: the ones that run often (the reading commands,
-// run and create, and the steps every container's supervisor execs). All
-// ~50 commands and their ~1000 flags cost ~0.5 ms at every start, in
-// allocations and fresh pages; the others need the whole tree (help,
-// completion, man) or are not worth a line here. TestAloneCommands holds
-// each to the command of that name in commands().
+// starts with their name (and the steps every container's supervisor
+// execs, see commandsFor): building all ~50 commands and their ~1000 flags
+// costs ~0.5 ms at every start, in allocations and fresh pages. The others
+// need the whole tree (help, completion, man) or take an argument.
+// TestAloneCommands holds each to the command of that name in commands().
 var alone = map[string]func() *cli.Command{
 	"run": runCommand, "create": createCommand, "ps": psCommand, "images": imagesCommand, "inspect": inspectCommand,
+	"start": startCommand, "stop": stopCommand, "restart": restartCommand, "kill": killCommand, "rm": rmCommand,
+	"logs": logsCommand, "wait": waitCommand, "exec": execCommand, "attach": attachCommand, "top": topCommand,
+	"rename": renameCommand, "port": portCommand, "stats": statsCommand, "container": containerCommand,
+	"network": networkCommand, "volume": volumeCommand, "cp": cpCommand, "build": buildCommand,
+	"builder": builderCommand, "pull": pullCommand, "push": pushCommand, "search": searchCommand,
+	"login": loginCommand, "logout": logoutCommand, "manifest": manifestCommand, "image": imageCommand,
+	"tag": tagCommand, "rmi": rmiCommand, "import": importCommand, "save": saveCommand, "load": loadCommand,
+	"export": exportCommand, "diff": diffCommand, "history": historyCommand, "commit": commitCommand,
+	"system": systemCommand, "info": infoCommand, "events": eventsCommand, "service": servicesCommand,
+	"kube": kubeCommand, "generate": generateCommand, "update": updateCommand, "checkpoint": checkpointCommand,
+	"__keeper": keeperCommand,
 }
 
 // commandsFor are the top-level commands Main needs for args: the one

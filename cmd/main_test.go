@@ -193,7 +193,7 @@ func TestAloneCommands(t *testing.T) {
 			t.Errorf("step %s: missing from commands() or from what Main builds for it", step)
 		}
 	}
-	for _, args := range [][]string{{"skiff"}, {"skiff", "--debug", "ps"}, {"skiff", "pull"}} {
+	for _, args := range [][]string{{"skiff"}, {"skiff", "--debug", "ps"}, {"skiff", "help", "ps"}, {"skiff", "completion"}} {
 		if got := commandsFor(args, "test"); len(got) != len(all) {
 			t.Errorf("commandsFor(%q) builds %d commands, want all %d", args, len(got), len(all))
 		}
