@@ -222,6 +222,9 @@ build_and_install() {
 	# The per-container supervisor; skiff looks for it next to itself.
 	install -m 0755 bin/skiff-supervisor "$bindir/skiff-supervisor"
 	record binary "$bindir/skiff-supervisor"
+	# skiff with the Kubernetes types; skiff hands its kube commands to it.
+	install -m 0755 bin/skiff-kube "$bindir/skiff-kube"
+	record binary "$bindir/skiff-kube"
 	say "installed $bindir/skiff ($("$bindir/skiff" --version 2>/dev/null || echo "skiff --version failed"))"
 	install_units
 	install_completions

@@ -94,7 +94,7 @@ func flagWidth(flags []cli.Flag, args []string) int {
 
 func findFlag(flags []cli.Flag, name string) cli.Flag {
 	for _, f := range flags {
-		for _, n := range f.Names() {
+		for _, n := range namesOf(f) {
 			if n == name {
 				return f
 			}
@@ -115,4 +115,31 @@ func findCommand(cmds []*cli.Command, name string) *cli.Command {
 		}
 	}
 	return nil
+}
+
+// namesOf is f.Names() without its cost: urfave/cli runs a regular
+// expression over every name (a check for v1's "name, alias" form), and
+// skiff looks at its ~400 flags on every start. skiff's names hold no comma
+// or space, so the fields are the names (TestNamesOfAsCLI holds them to
+// f.Names()).
+func namesOf(f cli.Flag) []string {
+	switch f := f.(type) {
+	case *cli.BoolFlag:
+		return append([]string{f.Name}, f.Aliases...)
+	case *cli.StringFlag:
+		return append([]string{f.Name}, f.Aliases...)
+	case *cli.StringSliceFlag:
+		return append([]string{f.Name}, f.Aliases...)
+	case *cli.IntFlag:
+		return append([]string{f.Name}, f.Aliases...)
+	case *cli.Int64Flag:
+		return append([]string{f.Name}, f.Aliases...)
+	case *cli.Uint64Flag:
+		return append([]string{f.Name}, f.Aliases...)
+	case *cli.Float64Flag:
+		return append([]string{f.Name}, f.Aliases...)
+	case *cli.DurationFlag:
+		return append([]string{f.Name}, f.Aliases...)
+	}
+	return f.Names()
 }

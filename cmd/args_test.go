@@ -46,3 +46,20 @@ func TestInterspersed(t *testing.T) {
 		})
 	}
 }
+
+// TestNamesOfAsCLI holds namesOf to urfave/cli's own Names for every flag
+// of every command.
+func TestNamesOfAsCLI(t *testing.T) {
+	var walk func(cmds []*cli.Command)
+	walk = func(cmds []*cli.Command) {
+		for _, c := range cmds {
+			for _, f := range c.Flags {
+				if got, want := namesOf(f), f.Names(); !slices.Equal(got, want) {
+					t.Errorf("%s: namesOf = %q, Names() = %q", c.Name, got, want)
+				}
+			}
+			walk(c.Subcommands)
+		}
+	}
+	walk(commands("test"))
+}

@@ -134,7 +134,7 @@ func buildLimitFlags() []cli.Flag {
 func pickFlags(all []cli.Flag, names ...string) []cli.Flag {
 	var out []cli.Flag
 	for _, n := range names {
-		i := slices.IndexFunc(all, func(f cli.Flag) bool { return f.Names()[0] == n })
+		i := slices.IndexFunc(all, func(f cli.Flag) bool { return namesOf(f)[0] == n })
 		if i < 0 {
 			panic("pickFlags: no flag " + n)
 		}

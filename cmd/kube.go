@@ -57,7 +57,7 @@ func kubeGenerate(c *cli.Context) error {
 	if err := exactArgs(c, 1, -1, "kube generate [--type pod|deployment] [-f FILE] CONTAINER|SERVICE..."); err != nil {
 		return err
 	}
-	return withEngine(c, func(ctx context.Context, e *engine.Engine) error {
+	return withKubeEngine(c, func(ctx context.Context, e *engine.Engine) error {
 		out, err := e.KubeGenerate(ctx, c.Args().Slice(), engine.KubeGenerateOptions{Type: c.String("type")})
 		if err != nil {
 			return err
@@ -97,7 +97,7 @@ func kubePlay(c *cli.Context) error {
 	if err := exactArgs(c, 1, -1, "kube play [--replace] FILE|- [FILE...]"); err != nil {
 		return err
 	}
-	return withEngine(c, func(ctx context.Context, e *engine.Engine) error {
+	return withKubeEngine(c, func(ctx context.Context, e *engine.Engine) error {
 		files, err := kubeFiles(c)
 		if err != nil {
 			return err
@@ -114,7 +114,7 @@ func kubeDown(c *cli.Context) error {
 	if err := exactArgs(c, 1, -1, "kube down FILE|- [FILE...]"); err != nil {
 		return err
 	}
-	return withEngine(c, func(ctx context.Context, e *engine.Engine) error {
+	return withKubeEngine(c, func(ctx context.Context, e *engine.Engine) error {
 		for _, name := range c.Args().Slice() {
 			file := name
 			if name != "-" {

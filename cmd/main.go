@@ -13,7 +13,9 @@ import (
 	"log/slog"
 	"os"
 	"regexp"
+	"slices"
 	"strings"
+	"sync"
 
 	"github.com/sirupsen/logrus"
 	"github.com/urfave/cli/v2"
@@ -46,7 +48,7 @@ func Main(args []string, version string) int {
 			&cli.BoolFlag{Name: "debug", Aliases: []string{"D"}, Usage: "same as --log-level debug"},
 		},
 		Before:   setUpLogging,
-		Commands: commands(version),
+		Commands: commandsFor(args, version),
 		CommandNotFound: func(c *cli.Context, name string) {
 			path := commandPath(c)
 			fmt.Fprintf(os.Stderr, "Error: unknown command %q for %q: see %s --help\n", name, path, path)
@@ -84,6 +86,42 @@ func commands(version string) []*cli.Command {
 	return append(append(append(cmds, completionCommands()...), stepCommands()...), keeperCommand(), manCommand())
 }
 
+// alone are the commands Main builds by themselves when the command line
+// starts with their name (and the steps every container's supervisor
+// execs, see commandsFor): building all ~50 commands and their ~1000 flags
+// costs ~0.5 ms at every start, in allocations and fresh pages. The others
+// need the whole tree (help, completion, man) or take an argument.
+// TestAloneCommands holds each to the command of that name in commands().
+var alone = map[string]func() *cli.Command{
+	"run": runCommand, "create": createCommand, "ps": psCommand, "images": imagesCommand, "inspect": inspectCommand,
+	"start": startCommand, "stop": stopCommand, "restart": restartCommand, "kill": killCommand, "rm": rmCommand,
+	"logs": logsCommand, "wait": waitCommand, "exec": execCommand, "attach": attachCommand, "top": topCommand,
+	"rename": renameCommand, "port": portCommand, "stats": statsCommand, "container": containerCommand,
+	"network": networkCommand, "volume": volumeCommand, "cp": cpCommand, "build": buildCommand,
+	"builder": builderCommand, "pull": pullCommand, "push": pushCommand, "search": searchCommand,
+	"login": loginCommand, "logout": logoutCommand, "manifest": manifestCommand, "image": imageCommand,
+	"tag": tagCommand, "rmi": rmiCommand, "import": importCommand, "save": saveCommand, "load": loadCommand,
+	"export": exportCommand, "diff": diffCommand, "history": historyCommand, "commit": commitCommand,
+	"system": systemCommand, "info": infoCommand, "events": eventsCommand, "service": servicesCommand,
+	"kube": kubeCommand, "generate": generateCommand, "update": updateCommand, "checkpoint": checkpointCommand,
+	"__keeper": keeperCommand,
+}
+
+// commandsFor are the top-level commands Main needs for args: the one
+// named first when it may be built alone, else all of them.
+func commandsFor(args []string, version string) []*cli.Command {
+	if len(args) < 2 {
+		return commands(version)
+	}
+	if build, ok := alone[args[1]]; ok {
+		return []*cli.Command{build()}
+	}
+	if slices.Contains(engine.Steps, args[1]) {
+		return stepCommands()
+	}
+	return commands(version)
+}
+
 // prepare wires every command as Docker's CLI behaves: usage errors in
 // skiff's words, and -h/--help everywhere (run and create keep -h for
 // --hostname).
@@ -91,7 +129,7 @@ func prepare(c *cli.Command) {
 	c.OnUsageError = usageError
 	c.UseShortOptionHandling = true
 	for _, f := range c.Flags {
-		for _, n := range f.Names() {
+		for _, n := range namesOf(f) {
 			if n == "h" {
 				// -h is taken: help is --help only, as in Docker.
 				c.HideHelp = true
@@ -111,11 +149,14 @@ func prepare(c *cli.Command) {
 	}
 }
 
-var undefinedFlag = regexp.MustCompile(`flag provided but not defined: -+(\S+)`)
+// undefinedFlag is compiled at its first use, not at every start of skiff.
+var undefinedFlag = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`flag provided but not defined: -+(\S+)`)
+})
 
 func usageError(c *cli.Context, err error, _ bool) error {
 	msg := err.Error()
-	if m := undefinedFlag.FindStringSubmatch(msg); m != nil {
+	if m := undefinedFlag().FindStringSubmatch(msg); m != nil {
 		dash := "--"
 		if len(m[1]) == 1 {
 			dash = "-"

@@ -4,11 +4,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"testing"
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/skiff-project/skiff/engine"
 	"github.com/skiff-project/skiff/errdefs"
 )
 
@@ -152,5 +154,48 @@ func TestExitCode(t *testing.T) {
 				t.Errorf("exitCode(%v) = %d, want %d", tt.err, got, tt.want)
 			}
 		})
+	}
+}
+
+// TestAloneCommands holds each command Main may build alone to the one
+// commands() builds under that name: the only one answering to it, with
+// the same aliases and flags.
+func TestAloneCommands(t *testing.T) {
+	all := commands("test")
+	flagsOf := func(c *cli.Command) (out []string) {
+		for _, f := range c.Flags {
+			out = append(out, strings.Join(f.Names(), ","))
+		}
+		return out
+	}
+	for name, build := range alone {
+		var found []*cli.Command
+		for _, c := range all {
+			if c.HasName(name) {
+				found = append(found, c)
+			}
+		}
+		if len(found) != 1 {
+			t.Errorf("%s: %d top-level commands answer to it, want 1", name, len(found))
+			continue
+		}
+		c := build()
+		if c.Name != name || !slices.Equal(c.Aliases, found[0].Aliases) || !slices.Equal(flagsOf(c), flagsOf(found[0])) {
+			t.Errorf("%s: built alone it is %q %q with flags %q; in the tree %q %q with flags %q",
+				name, c.Name, c.Aliases, flagsOf(c), found[0].Name, found[0].Aliases, flagsOf(found[0]))
+		}
+		if got := commandsFor([]string{"skiff", name}, "test"); len(got) != 1 || got[0].Name != name {
+			t.Errorf("commandsFor(skiff %s) builds %d commands", name, len(got))
+		}
+	}
+	for _, step := range engine.Steps {
+		if findCommand(all, step) == nil || findCommand(commandsFor([]string{"skiff", step}, "test"), step) == nil {
+			t.Errorf("step %s: missing from commands() or from what Main builds for it", step)
+		}
+	}
+	for _, args := range [][]string{{"skiff"}, {"skiff", "--debug", "ps"}, {"skiff", "help", "ps"}, {"skiff", "completion"}} {
+		if got := commandsFor(args, "test"); len(got) != len(all) {
+			t.Errorf("commandsFor(%q) builds %d commands, want all %d", args, len(got), len(all))
+		}
 	}
 }

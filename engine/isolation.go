@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 
 	units "github.com/docker/go-units"
 	"golang.org/x/sys/unix"
@@ -290,9 +291,10 @@ func parseShmSize(v string) (int64, error) {
 	return n, nil
 }
 
-var (
-	cgroupRuleRE = regexp.MustCompile(`^[acb] ([0-9]+|\*):([0-9]+|\*) [rwm]{1,3}$`)
-)
+// cgroupRuleRE is compiled at its first use, not at every start of skiff.
+var cgroupRuleRE = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`^[acb] ([0-9]+|\*):([0-9]+|\*) [rwm]{1,3}$`)
+})
 
 // parseDevices reads --device (host nodes or CDI names),
 // --device-cgroup-rule and --gpus.
@@ -309,7 +311,7 @@ func parseDevices(io IsolationOptions, iso *container.Isolation) error {
 		iso.Devices = append(iso.Devices, dev)
 	}
 	for _, r := range io.DeviceCgroupRules {
-		if !cgroupRuleRE.MatchString(r) {
+		if !cgroupRuleRE().MatchString(r) {
 			return errdefs.Invalid("invalid --device-cgroup-rule %q: want TYPE MAJOR:MINOR ACCESS, like 'c 1:3 rwm' (type a, b or c; * for any number)", r)
 		}
 		if paths.Rootless() {

@@ -1,3 +1,5 @@
+//go:build !skiff_nokube
+
 package engine
 
 // Kubernetes YAML out and in (package kube does the translation): `kube
@@ -31,13 +33,6 @@ import (
 	"github.com/skiff-project/skiff/paths"
 	"github.com/skiff-project/skiff/services"
 )
-
-// KubeGenerateOptions are `kube generate`'s.
-type KubeGenerateOptions struct {
-	// Type is what plain containers become: pod (the default) or
-	// deployment (one replica).
-	Type string
-}
 
 // KubeGenerate returns the YAML (several documents) describing the
 // services and containers named: each service a Deployment (and a
@@ -229,23 +224,6 @@ func (e *Engine) kubeContainer(ctx context.Context, c *container.Container) (kub
 	}
 	return kc, nil
 }
-
-// KubeFile is one YAML file for kube play: its absolute path ("-" for
-// stdin) and its content.
-type KubeFile struct {
-	Path string
-	Data []byte
-}
-
-// KubePlayOptions are `kube play`'s.
-type KubePlayOptions struct {
-	// Replace removes what an earlier play of each file made first.
-	Replace bool
-}
-
-// KubeMade is one thing kube play made or kube down removed: its kind
-// (Volume, Service, Container) and name.
-type KubeMade struct{ Kind, Name string }
 
 // kubeFilesDir is where the ConfigMap and Secret files of a YAML file
 // go.

@@ -7,12 +7,14 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"regexp"
+	"sync"
 )
 
-var valid = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_.-]*$`)
+// valid is compiled at its first use, not at every start of skiff.
+var valid = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_.-]*$`) })
 
 // Valid reports whether s is a valid name.
-func Valid(s string) bool { return valid.MatchString(s) }
+func Valid(s string) bool { return valid().MatchString(s) }
 
 // NewID is a new random 64-hex ID, as Docker's container, network,
 // volume and exec IDs.

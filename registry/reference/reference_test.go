@@ -2,6 +2,8 @@ package reference
 
 import (
 	"errors"
+	"regexp"
+	"strings"
 	"testing"
 
 	"github.com/skiff-project/skiff/errdefs"
@@ -66,4 +68,33 @@ func FuzzParse(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestChecksMatchRegexps holds the hand-written checks to the regular
+// expressions they replace (kept here, where compiling them costs nothing
+// at start-up).
+func TestChecksMatchRegexps(t *testing.T) {
+	tagRe := regexp.MustCompile(`^[\w][\w.-]{0,127}$`)
+	digestRe := regexp.MustCompile(`^sha256:[a-f0-9]{64}$`)
+	idRe := regexp.MustCompile(`^[a-f0-9]{64}$`)
+	pathRe := regexp.MustCompile(`^[a-z0-9]+(?:(?:[._]|__|[-]+)[a-z0-9]+)*$`)
+	hex := strings.Repeat("0123456789abcdef", 4)
+	inputs := []string{"", "latest", "v1.2-rc_3", ".x", "-x", "_x", "x y", "é", "A", "x:y", "x/y",
+		strings.Repeat("a", 128), strings.Repeat("a", 129), hex, hex[:63], hex + "0", strings.ToUpper(hex),
+		hex[:63] + "g", "a.b", "a..b", "a_b", "a__b", "a___b", "a-b", "a---b", "a-_b", "a._b", "-a", "a-", "a.", "_a", "a__",
+		"busybox", "my-app.v2__x", "ABC", "a/b", "a b", "sha256:" + hex, "sha512:" + hex, "sha256:" + hex[:63], "sha256:" + strings.ToUpper(hex)}
+	for _, s := range inputs {
+		if got, want := validTag(s), tagRe.MatchString(s); got != want {
+			t.Errorf("validTag(%q) = %v, the regexp says %v", s, got, want)
+		}
+		if got, want := validDigest(s), digestRe.MatchString(s); got != want {
+			t.Errorf("validDigest(%q) = %v, the regexp says %v", s, got, want)
+		}
+		if got, want := validPathComponent(s), pathRe.MatchString(s); got != want {
+			t.Errorf("validPathComponent(%q) = %v, the regexp says %v", s, got, want)
+		}
+		if got, want := IsID(s), idRe.MatchString(s); got != want {
+			t.Errorf("IsID(%q) = %v, the regexp says %v", s, got, want)
+		}
+	}
 }

@@ -288,13 +288,20 @@ func installBinary(dir string) (string, error) {
 	if err := os.WriteFile(dst, data, 0o755); err != nil {
 		return "", err
 	}
-	// skiff starts its per-container supervisor from the same directory.
-	sup, err := os.ReadFile(filepath.Join(filepath.Dir(src), "skiff-supervisor"))
-	if err != nil {
-		return "", fmt.Errorf("skiff-supervisor next to %s: %w (make build writes both)", src, err)
-	}
-	if err := os.WriteFile(filepath.Join(binDir, "skiff-supervisor"), sup, 0o755); err != nil {
-		return "", err
+	// skiff starts its per-container supervisor, and hands its kube
+	// commands to skiff-kube, from the same directory. A skiff built
+	// before skiff-kube existed has none (its kube commands are built in).
+	for _, name := range []string{"skiff-supervisor", "skiff-kube"} {
+		data, err := os.ReadFile(filepath.Join(filepath.Dir(src), name))
+		if name == "skiff-kube" && errors.Is(err, os.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return "", fmt.Errorf("%s next to %s: %w (make build writes it)", name, src, err)
+		}
+		if err := os.WriteFile(filepath.Join(binDir, name), data, 0o755); err != nil {
+			return "", err
+		}
 	}
 	return dst, os.Chmod(dst, 0o755)
 }
