@@ -38,7 +38,9 @@ func TestTraceRun(t *testing.T) {
 		"skiff __start: go code starts",
 		"skiff __start: mount the root file system",
 		"skiff __start: libcontainer: start (namespaces, mounts, init)",
-		"skiff __cleanup: go code starts",
+		// --rm: the attached CLI removes the container, handed over by the supervisor.
+		"skiff-supervisor __supervise: the attached client removes it",
+		"skiff run: remove the container (--rm)",
 	} {
 		if !phases[want] {
 			t.Errorf("no %q in the trace:\n%s", want, data)
