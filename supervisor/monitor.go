@@ -131,6 +131,7 @@ func (m *monitor) setUp(waitAttach bool) error {
 func (m *monitor) fail(err error) {
 	code := errdefs.ExitCode(err)
 	m.diag.printf("start failed (status %d): %v", code, err)
+	m.dropRunDir()
 	m.say("error %d %s", code, strings.ReplaceAll(err.Error(), "\n", " "))
 	if m.c != nil {
 		_, _ = container.Update(m.id, func(c *container.Container) error {
@@ -183,6 +184,9 @@ func (m *monitor) loop() int {
 			m.cleaned, m.removing = true, true // rm -f cleans up and removes
 		case cerr == nil && (shouldRestart(cur, code) || !cur.HostConfig.AutoRemove):
 			m.cleanStep()
+		}
+		if cerr == nil && !shouldRestart(cur, code) {
+			m.dropRunDir()
 		}
 		end = trace.Begin("record the exit")
 		c, rerr := container.Update(m.id, func(c *container.Container) error {
@@ -402,7 +406,9 @@ func (m *monitor) setUpNetwork(c *container.Container) (slirp *netns.Slirp, clea
 		return nil, cleanup, nil
 	}
 	end := trace.Begin("network namespace")
-	err = netns.NewPinned(c.NetNSPath())
+	if err = os.MkdirAll(c.RunDir(), 0o700); err == nil {
+		err = netns.NewPinned(c.NetNSPath())
+	}
 	end()
 	if err != nil {
 		return nil, cleanup, err
@@ -731,6 +737,13 @@ func (m *monitor) cleanUp(code int, handOver bool) {
 		m.cleanStep()
 	}
 	m.hub.exit(code)
+}
+
+// dropRunDir removes the container's runtime directory (the attach
+// socket's name; connected clients stay) before the record says the
+// container stopped: a start that follows at once makes its own, which
+// this supervisor must not remove.
+func (m *monitor) dropRunDir() {
 	if m.c != nil {
 		_ = os.RemoveAll(m.c.RunDir())
 	}

@@ -451,6 +451,12 @@ func TestDockerRestart(t *testing.T) {
 	docker(t, "stop", n).OK(t)
 	docker(t, "restart", n).OK(t)
 	waitStatus(t, n, "running", 10*time.Second)
+	// Back to back: the supervisor that ends must not take away the
+	// runtime directory (network namespace, attach socket) the next one made.
+	for i := 0; i < 6; i++ {
+		dockerWith(t, harness.RunOptions{Timeout: 30 * time.Second}, "restart", "-t", "0", n).OK(t)
+	}
+	waitStatus(t, n, "running", 10*time.Second)
 	// --restart on-failure:2: the container comes back by itself, twice.
 	n2 := name("restart-policy")
 	runDetached(t, n2, []string{"--restart", "on-failure:2"}, "sh", "-c", "echo run; sleep 0.3; exit 1")
