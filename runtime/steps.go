@@ -222,16 +222,19 @@ func CleanupStep(st *storage.Store, id string, remove bool) error {
 		defer opened.Close()
 		st = opened
 	}
-	end := trace.Begin("unmount the root file system")
-	_, _ = st.Raw().Unmount(id, true)
-	end()
-	if remove {
+	if !remove { // removing the container unmounts it on the way
+		end := trace.Begin("unmount the root file system")
+		_, _ = st.Raw().Unmount(id, true)
+		end()
+	} else {
 		defer trace.Begin("remove the container")()
 		if c, err := container.ReadRecord(id); err == nil {
 			removeVolumes(c.HostConfig.AnonymousVolumes) // --rm takes them, as Docker
 			container.UnlinkName(c.Name, id)
 		}
-		_ = st.Raw().DeleteContainer(id)
+		if err := st.Raw().DeleteContainer(id); err != nil {
+			_, _ = st.Raw().Unmount(id, true)
+		}
 		aside.Wait() // leaving the networks updates the record
 		_ = os.RemoveAll(filepath.Join(paths.ContainersDir(), id))
 	}
