@@ -60,6 +60,7 @@ type monitor struct {
 // [attach]. It reports on fd 3, one line at a time: "listening" (with
 // attach), then "started PID" or "error CODE MSG".
 func Main(args []string) int {
+	lean() // supervisor/lean.go
 	if len(args) == 2 && args[1] == DrainArg {
 		return drain()
 	}
@@ -385,6 +386,7 @@ func (m *monitor) runOnce(first bool) (int, error) {
 		m.report.Close()
 		m.report = nil
 	}
+	settle() // supervisor/lean.go
 	stopHealth := m.startHealth(c)
 	var stopLate func()
 	if slirp == nil {
@@ -585,10 +587,14 @@ func waitPid(pid int) int {
 }
 
 // reapOrphans collects processes that ended up our children (orphans of
-// the container) but are not waited for by anybody else.
+// the container) but are not waited for by anybody else. It looks when a
+// child ends (SIGCHLD, sent for an orphan that is a zombie already when
+// it comes to us too), so that an idle supervisor does nothing at all.
 func (m *monitor) reapOrphans() {
-	for {
-		time.Sleep(5 * time.Second)
+	ch := make(chan os.Signal, 1)
+	signal.Notify(ch, unix.SIGCHLD)
+	m.reapOnce()
+	for range ch {
 		m.reapOnce()
 	}
 }
