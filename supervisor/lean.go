@@ -1,10 +1,12 @@
 package supervisor
 
 import (
+	"io"
 	"os"
 	"runtime"
 	"runtime/debug"
 	"strings"
+	"time"
 )
 
 // The supervisor stays resident once per running container, so what it
@@ -19,6 +21,15 @@ const (
 	// grow to 4 MiB before the first collection.
 	leanGC = "25"
 )
+
+// copyBufSize is the buffer each of the container's output streams is
+// read with, as conmon's: it stays allocated (and touched) while the
+// container runs; io.Copy's is 32 KiB.
+const copyBufSize = 8 << 10
+
+// onlyReader hides an *os.File's WriteTo, which would copy through a
+// buffer of its own (32 KiB) when the destination is not a socket.
+type onlyReader struct{ io.Reader }
 
 // envLeanSaved carries the caller's own GOMAXPROCS and GOGC (";"-joined
 // KEY=VALUE, possibly empty) past LeanEnv, so that the supervisor's
@@ -62,6 +73,42 @@ func lean() {
 	debug.SetGCPercent(25)
 }
 
+// forwarding gives a supervisor that forwards published ports the
+// runtime's usual number of Ps: the forwarder's connections run in
+// parallel, as they did before lean.
+func forwarding() { runtime.SetDefaultGOMAXPROCS() }
+
 // settle hands the memory start-up used back to the kernel once the
 // container runs: from here on the supervisor mostly waits.
-func settle() { debug.FreeOSMemory() }
+func settle() {
+	debug.FreeOSMemory()
+	dropStartupMappings() // supervisor/mappings.go
+	settleAfterGC()
+}
+
+// settleAfterGC settles again after a collection, at most once a minute.
+// A collection touches memory of its own (work buffers, mark bits:
+// ~300 KiB that the runtime keeps, up to its heap goal) and walks the
+// collector's code and the binary's stack and type tables (~1.3 MiB of
+// it); an idle supervisor's only collection is the runtime's forced one
+// every two minutes.
+func settleAfterGC() {
+	last := time.Now()
+	var arm func()
+	arm = func() {
+		runtime.SetFinalizer(&gcSentinel{}, func(*gcSentinel) {
+			if time.Since(last) >= time.Minute {
+				last = time.Now()
+				debug.FreeOSMemory() // a collection too: the next sentinel waits a minute
+				dropStartupMappings()
+			}
+			arm()
+		})
+	}
+	arm()
+}
+
+// gcSentinel is garbage at once; its finalizer runs after the next
+// collection. It holds a pointer so that it is not a tiny allocation,
+// which could share its block with a live object and never be freed.
+type gcSentinel struct{ _ *int }

@@ -41,3 +41,18 @@ func TestLeanEnvNothingSaved(t *testing.T) {
 		t.Errorf("GOGC kept though the caller had none")
 	}
 }
+
+func TestPositionDependent(t *testing.T) {
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A test binary is built as the Makefile builds skiff-supervisor
+	// (CGO_ENABLED=0 gives ET_EXEC on linux/amd64); a text file is not ELF.
+	if !positionDependent(exe) {
+		t.Errorf("%s not taken for a position-dependent executable", exe)
+	}
+	if positionDependent("/proc/self/status") {
+		t.Error("a text file taken for an ELF executable")
+	}
+}

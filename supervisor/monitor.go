@@ -293,6 +293,7 @@ func (m *monitor) runOnce(first bool) (int, error) {
 			defer slirp.Stop()
 		}
 		if pm := c.PublishedPorts(); len(pm) > 0 {
+			forwarding() // supervisor/lean.go
 			end := trace.Begin("publish ports")
 			fw, bound, err := netns.Publish(c.NetNSPath(), c.PublishTarget(), pm, paths.Rootless())
 			end()
@@ -357,7 +358,7 @@ func (m *monitor) runOnce(first bool) (int, error) {
 		go func(o streamOut) {
 			defer copiers.Done()
 			sp := &lineSplitter{stream: o.stream, log: m.log}
-			_, _ = io.Copy(io.MultiWriter(sp, hubWriter{m.hub, o.t}), o.r)
+			_, _ = io.CopyBuffer(io.MultiWriter(sp, hubWriter{m.hub, o.t}), onlyReader{o.r}, make([]byte, copyBufSize))
 			sp.flush()
 		}(o)
 	}
