@@ -79,11 +79,14 @@ func lean() {
 func forwarding() { runtime.SetDefaultGOMAXPROCS() }
 
 // settle hands the memory start-up used back to the kernel once the
-// container runs: from here on the supervisor mostly waits.
+// container runs: from here on the supervisor mostly waits. The binary's
+// pages are dropped a second later, once the start-up's last work (the
+// collector's sweep, the CLI's last reads) has run, and last: what runs
+// after the drop is mapped again.
 func settle() {
 	debug.FreeOSMemory()
-	dropStartupMappings() // supervisor/mappings.go
 	settleAfterGC()
+	time.AfterFunc(time.Second, dropStartupMappings) // supervisor/mappings.go
 }
 
 // settleAfterGC settles again after a collection, at most once a minute.
@@ -97,12 +100,14 @@ func settleAfterGC() {
 	var arm func()
 	arm = func() {
 		runtime.SetFinalizer(&gcSentinel{}, func(*gcSentinel) {
-			if time.Since(last) >= time.Minute {
-				last = time.Now()
-				debug.FreeOSMemory() // a collection too: the next sentinel waits a minute
-				dropStartupMappings()
+			if time.Since(last) < time.Minute {
+				arm()
+				return
 			}
+			last = time.Now()
+			debug.FreeOSMemory() // a collection too, before the next sentinel
 			arm()
+			dropStartupMappings()
 		})
 	}
 	arm()
