@@ -86,6 +86,9 @@ func Main(args []string) int {
 		m.fail(err)
 		return 1
 	}
+	if len(m.c.PublishedPorts()) > 0 {
+		forwarding() // supervisor/lean.go
+	}
 	go m.reapOrphans()
 	code := m.loop()
 	m.diag.printf("container exited with status %d; finishing", code)
@@ -293,7 +296,6 @@ func (m *monitor) runOnce(first bool) (int, error) {
 			defer slirp.Stop()
 		}
 		if pm := c.PublishedPorts(); len(pm) > 0 {
-			forwarding() // supervisor/lean.go
 			end := trace.Begin("publish ports")
 			fw, bound, err := netns.Publish(c.NetNSPath(), c.PublishTarget(), pm, paths.Rootless())
 			end()
