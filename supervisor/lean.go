@@ -74,9 +74,20 @@ func lean() {
 }
 
 // forwarding gives a supervisor that forwards published ports the
-// runtime's usual number of Ps: the forwarder's connections run in
-// parallel, as they did before lean.
-func forwarding() { runtime.SetDefaultGOMAXPROCS() }
+// runtime's usual settings back (Ps, GOGC 100) and keeps its binary
+// mapped: the forwarder is on the data path of every connection, and
+// runs as it did before lean. (Dropping the mappings while connections
+// came in made TestPortsTCPStreamIntegrity's 32 simultaneous connections
+// to busybox nc time out more often.)
+func forwarding() {
+	runtime.SetDefaultGOMAXPROCS()
+	debug.SetGCPercent(100)
+	keepMappings = true
+}
+
+// keepMappings is set before the container starts when the supervisor
+// must not drop its binary's pages (see forwarding).
+var keepMappings bool
 
 // settle hands the memory start-up used back to the kernel once the
 // container runs: from here on the supervisor mostly waits. The binary's
@@ -85,6 +96,9 @@ func forwarding() { runtime.SetDefaultGOMAXPROCS() }
 // after the drop is mapped again.
 func settle() {
 	debug.FreeOSMemory()
+	if keepMappings {
+		return
+	}
 	settleAfterGC()
 	time.AfterFunc(time.Second, dropStartupMappings) // supervisor/mappings.go
 }
