@@ -6,13 +6,13 @@ package netns
 
 import (
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
 	"strings"
-	"sync"
 	"time"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -298,13 +298,22 @@ func StartSlirp(nsPath, mac string) (*Slirp, error) {
 	cmd := exec.Command(bin, append(args, "--netns-type=path", nsPath, "tap0")...)
 	cmd.ExtraFiles = []*os.File{readyW, exitR}
 	cmd.SysProcAttr = &unix.SysProcAttr{Setsid: true}
-	stderr := &lockedBuilder{}
-	cmd.Stderr = stderr
-	if err := cmd.Start(); err != nil {
+	// Its stderr goes to a memory file, read only if it fails: a Go
+	// writer would keep a copying goroutine with a 32 KiB buffer in the
+	// (resident) supervisor for slirp4netns's whole life.
+	stderr, err := memFile("slirp4netns-stderr")
+	if err == nil {
+		cmd.Stderr = stderr
+		err = cmd.Start()
+	}
+	if err != nil {
 		readyR.Close()
 		readyW.Close()
 		exitR.Close()
 		exitW.Close()
+		if stderr != nil {
+			stderr.Close()
+		}
 		return nil, fmt.Errorf("starting slirp4netns: %w", err)
 	}
 	readyW.Close()
@@ -312,14 +321,25 @@ func StartSlirp(nsPath, mac string) (*Slirp, error) {
 	s := &Slirp{cmd: cmd, exitW: exitW, ready: make(chan error, 1)}
 	go func() {
 		defer readyR.Close()
+		defer stderr.Close()
 		buf := make([]byte, 1)
 		if _, err := readyR.Read(buf); err != nil {
-			s.ready <- fmt.Errorf("slirp4netns did not come up: %s: %w", strings.TrimSpace(stderr.String()), errdefs.ErrUnavailable)
+			said, _ := io.ReadAll(io.NewSectionReader(stderr, 0, 64<<10))
+			s.ready <- fmt.Errorf("slirp4netns did not come up: %s: %w", strings.TrimSpace(string(said)), errdefs.ErrUnavailable)
 			return
 		}
 		s.ready <- nil
 	}()
 	return s, nil
+}
+
+// memFile is an anonymous file in memory (memfd_create(2)).
+func memFile(name string) (*os.File, error) {
+	fd, err := unix.MemfdCreate(name, unix.MFD_CLOEXEC)
+	if err != nil {
+		return nil, fmt.Errorf("memfd_create: %w", err)
+	}
+	return os.NewFile(uintptr(fd), name), nil
 }
 
 // Pid is slirp4netns's process ID.
@@ -333,23 +353,6 @@ func (s *Slirp) Wait() error {
 	case <-time.After(10 * time.Second):
 		return fmt.Errorf("slirp4netns did not come up within 10s: %w", errdefs.ErrUnavailable)
 	}
-}
-
-type lockedBuilder struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (l *lockedBuilder) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuilder) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }
 
 // Stop ends slirp4netns.

@@ -58,7 +58,7 @@ func spawn(c *container.Container, waitAttach bool, env ...string) (*session, er
 		args = append(args, "attach")
 	}
 	cmd := exec.Command(bin, args...)
-	cmd.Env = supervisorEnv(append(env, supervisor.EnvSkiff+"="+self)...)
+	cmd.Env = supervisor.LeanEnv(supervisorEnv(append(env, supervisor.EnvSkiff+"="+self)...))
 	cmd.ExtraFiles = []*os.File{w}
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
 	cmd.Dir = "/"

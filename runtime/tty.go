@@ -143,6 +143,7 @@ func (t *ttyIO) handOff() error {
 	f := os.NewFile(uintptr(fd), "pty")
 	defer f.Close()
 	cmd := exec.Command(bin, supervisor.DrainArg)
+	cmd.Env = supervisor.LeanEnv(os.Environ())
 	cmd.ExtraFiles = []*os.File{f}
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
 	cmd.Dir = "/"

@@ -62,6 +62,7 @@ type monitor struct {
 // [attach]. It reports on fd 3, one line at a time: "listening" (with
 // attach), then "started PID" or "error CODE MSG".
 func Main(args []string) int {
+	lean() // supervisor/lean.go
 	if len(args) == 2 && args[1] == DrainArg {
 		return drain()
 	}
@@ -86,6 +87,9 @@ func Main(args []string) int {
 	if err := m.setUp(len(args) > 3 && args[3] == "attach"); err != nil {
 		m.fail(err)
 		return 1
+	}
+	if len(m.c.PublishedPorts()) > 0 {
+		forwarding() // supervisor/lean.go
 	}
 	go m.reapOrphans()
 	code := m.loop()
@@ -338,7 +342,7 @@ func (m *monitor) runOnce(first bool) (int, error) {
 		go func(o streamOut) {
 			defer copiers.Done()
 			sp := &lineSplitter{stream: o.stream, log: m.log}
-			_, _ = io.Copy(io.MultiWriter(sp, hubWriter{m.hub, o.t}), o.r)
+			_, _ = io.CopyBuffer(io.MultiWriter(sp, hubWriter{m.hub, o.t}), onlyReader{o.r}, make([]byte, copyBufSize))
 			sp.flush()
 		}(o)
 	}
@@ -369,6 +373,7 @@ func (m *monitor) runOnce(first bool) (int, error) {
 		m.report.Close()
 		m.report = nil
 	}
+	settle() // supervisor/lean.go
 	stopHealth := m.startHealth(c)
 	var stopLate func()
 	if slirp == nil {
@@ -628,10 +633,14 @@ func waitPid(pid int) int {
 }
 
 // reapOrphans collects processes that ended up our children (orphans of
-// the container) but are not waited for by anybody else.
+// the container) but are not waited for by anybody else. It looks when a
+// child ends (SIGCHLD, sent for an orphan that is a zombie already when
+// it comes to us too), so that an idle supervisor does nothing at all.
 func (m *monitor) reapOrphans() {
-	for {
-		time.Sleep(5 * time.Second)
+	ch := make(chan os.Signal, 1)
+	signal.Notify(ch, unix.SIGCHLD)
+	m.reapOnce()
+	for range ch {
 		m.reapOnce()
 	}
 }
