@@ -6,7 +6,6 @@ import (
 	"runtime"
 	"runtime/debug"
 	"strings"
-	"time"
 )
 
 // The supervisor stays resident once per running container, so what it
@@ -74,60 +73,15 @@ func lean() {
 }
 
 // forwarding gives a supervisor that forwards published ports the
-// runtime's usual settings back (Ps, GOGC 100) and keeps its binary
-// mapped: the forwarder is on the data path of every connection, and
-// runs as it did before lean. (Dropping the mappings while connections
-// came in made TestPortsTCPStreamIntegrity's 32 simultaneous connections
-// to busybox nc time out more often.)
+// runtime's usual settings back (Ps, GOGC 100): the forwarder is on the
+// data path of every connection, and runs as it did before lean.
 func forwarding() {
 	runtime.SetDefaultGOMAXPROCS()
 	debug.SetGCPercent(100)
-	keepMappings = true
 }
-
-// keepMappings is set before the container starts when the supervisor
-// must not drop its binary's pages (see forwarding).
-var keepMappings bool
 
 // settle hands the memory start-up used back to the kernel once the
-// container runs: from here on the supervisor mostly waits. The binary's
-// pages are dropped a second later, once the start-up's last work (the
-// collector's sweep, the CLI's last reads) has run, and last: what runs
-// after the drop is mapped again.
+// container runs: from here on the supervisor mostly waits.
 func settle() {
 	debug.FreeOSMemory()
-	if keepMappings {
-		return
-	}
-	settleAfterGC()
-	time.AfterFunc(time.Second, dropStartupMappings) // supervisor/mappings.go
 }
-
-// settleAfterGC settles again after a collection, at most once a minute.
-// A collection touches memory of its own (work buffers, mark bits:
-// ~300 KiB that the runtime keeps, up to its heap goal) and walks the
-// collector's code and the binary's stack and type tables (~1.3 MiB of
-// it); an idle supervisor's only collection is the runtime's forced one
-// every two minutes.
-func settleAfterGC() {
-	last := time.Now()
-	var arm func()
-	arm = func() {
-		runtime.SetFinalizer(&gcSentinel{}, func(*gcSentinel) {
-			if time.Since(last) < time.Minute {
-				arm()
-				return
-			}
-			last = time.Now()
-			debug.FreeOSMemory() // a collection too, before the next sentinel
-			arm()
-			dropStartupMappings()
-		})
-	}
-	arm()
-}
-
-// gcSentinel is garbage at once; its finalizer runs after the next
-// collection. It holds a pointer so that it is not a tiny allocation,
-// which could share its block with a live object and never be freed.
-type gcSentinel struct{ _ *int }

@@ -41,34 +41,3 @@ func TestLeanEnvNothingSaved(t *testing.T) {
 		t.Errorf("GOGC kept though the caller had none")
 	}
 }
-
-func TestPositionDependent(t *testing.T) {
-	exe, err := os.Executable()
-	if err != nil {
-		t.Fatal(err)
-	}
-	// A test binary is built as the Makefile builds skiff-supervisor
-	// (CGO_ENABLED=0 gives ET_EXEC on linux/amd64); a text file is not ELF.
-	if !positionDependent(exe) {
-		t.Errorf("%s not taken for a position-dependent executable", exe)
-	}
-	if positionDependent("/proc/self/status") {
-		t.Error("a text file taken for an ELF executable")
-	}
-}
-
-func TestExeMapping(t *testing.T) {
-	exe := "/usr/libexec/skiff/skiff supervisor"
-	for line, want := range map[string]bool{
-		"00400000-00560000 r-xp 00000000 fe:00 123    " + exe: true,
-		"00560000-0070d000 r--p 00160000 fe:00 123    " + exe: true,
-		"0070d000-0071e000 rw-p 0030d000 fe:00 123    " + exe: false,
-		"00400000-00560000 r-xp 00000000 fe:00 123    /other": false,
-		"7fff0000-7fff1000 rw-p 00000000 00:00 0":             false,
-	} {
-		start, end, ok := exeMapping([]byte(line), exe)
-		if ok != want || ok && (start != 0x400000 && start != 0x560000 || end <= start) {
-			t.Errorf("exeMapping(%q) = %#x, %#x, %v; want ok %v", line, start, end, ok, want)
-		}
-	}
-}
