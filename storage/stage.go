@@ -12,6 +12,7 @@ import (
 	tsstorage "github.com/vbatts/tar-split/tar/storage"
 	drivers "go.podman.io/storage/drivers"
 	"go.podman.io/storage/pkg/archive"
+	"go.podman.io/storage/pkg/idtools"
 )
 
 // Layers are unpacked in parallel into the storage driver's staging
@@ -44,6 +45,15 @@ func (d *tarDiffer) ApplyDiff(dest string, opts *archive.TarOptions, dopts *driv
 		return out, err
 	}
 	_ = os.Remove(ts.Name())
+	if opts.IgnoreChownErrors {
+		// One uid (no subordinate range): every file ends up the user's,
+		// root inside. Owning them so from the start spares the storage
+		// library's "Chown error detected" line per file, which it prints
+		// to stderr itself (the user was warned once already).
+		o := *opts
+		o.ChownOpts = &idtools.IDPair{UID: 0, GID: 0}
+		opts = &o
+	}
 	info, err := d.unpack(dest, opts, ts)
 	if err != nil {
 		ts.Close()

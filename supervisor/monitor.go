@@ -299,10 +299,18 @@ func (m *monitor) runOnce(first bool) (int, error) {
 		outs = []streamOut{{st.stdout, frameStdout, "stdout"}, {st.stderr, frameStderr, "stderr"}}
 	}
 	end := trace.Begin("wait for skiff __start to create it")
-	_, err = st.expect("created")
+	created, err := st.expect("created")
 	end()
 	if err != nil {
 		return 0, err
+	}
+	// Marked before the go: the container cannot exit before it, and it
+	// may be our zombie child the moment __start exits after "started" —
+	// waitPid below reaps it, not the orphan reaper (woken by SIGCHLD).
+	if pid, err := strconv.Atoi(created); err == nil {
+		m.mu.Lock()
+		m.managed[pid] = true
+		m.mu.Unlock()
 	}
 	if slirp != nil {
 		end := trace.Begin("wait for slirp4netns")
@@ -321,7 +329,7 @@ func (m *monitor) runOnce(first bool) (int, error) {
 		return 0, err
 	}
 	pid, _ := strconv.Atoi(pidStr)
-	m.mu.Lock() // waitPid below reaps the container, not the orphan reaper
+	m.mu.Lock() // the same pid as "created" says
 	m.managed[pid] = true
 	m.mu.Unlock()
 	end = trace.Begin("wait for skiff __start to exit")

@@ -116,6 +116,18 @@ func TestLifecycleRunRmAttached(t *testing.T) {
 	}
 }
 
+// TestLifecycleRunInstantExitStatus: a command that exits at once still
+// gives run its own status, every time: the supervisor, not its reaper of
+// orphans, collects the container (it can be the supervisor's zombie child
+// as soon as skiff __start exits).
+func TestLifecycleRunInstantExitStatus(t *testing.T) {
+	parallel(t)
+	bb := busybox(t)
+	for i := 0; i < 15; i++ {
+		skiff(t, "run", "--rm", "--network", "none", bb, "sh", "-c", "exit 3").Exit(t, 3)
+	}
+}
+
 // TestLifecycleRunRmClientKilled: when the CLI of a run --rm cannot remove
 // the container after it exits (stopped, then killed), its supervisor does.
 func TestLifecycleRunRmClientKilled(t *testing.T) {
