@@ -17,6 +17,9 @@ var Steps = []string{"__start", "__cleanup", "__health"}
 // namespace: __start mounts and starts it, __cleanup [remove] undoes a
 // start (and removes it), __health runs its health check once.
 func RunStep(step, id string, args []string) error {
+	if !fullID(id) {
+		return errdefs.Invalid("skiff %s takes a full container ID: it is run by a container's supervisor, not by hand", step)
+	}
 	if err := userns.Enter(); err != nil {
 		return err
 	}
@@ -48,4 +51,17 @@ func cleanupStep(st *storage.Store, id string, remove bool) error {
 		}
 	}
 	return nil
+}
+
+// fullID reports whether id is a container's full ID (64 hex digits).
+func fullID(id string) bool {
+	if len(id) != 64 {
+		return false
+	}
+	for _, r := range id {
+		if !('0' <= r && r <= '9' || 'a' <= r && r <= 'f') {
+			return false
+		}
+	}
+	return true
 }

@@ -350,3 +350,13 @@ func TestLifecycleNameInUse(t *testing.T) {
 	// Docker's name rules.
 	skiff(t, "create", "--name", "bad/name", busybox(t), "true").ErrorLine(t, runExit, "bad/name")
 }
+
+// TestStepsRefuseBadIDs: the supervisor's hidden steps, typed by hand
+// without a container's full ID, refuse in one line (they panicked).
+func TestStepsRefuseBadIDs(t *testing.T) {
+	parallel(t)
+	for _, step := range []string{"__start", "__cleanup", "__health"} {
+		skiff(t, step).LastErrorLine(t, 1, step, "full container ID")
+		skiff(t, step, "abc").LastErrorLine(t, 1, step, "full container ID")
+	}
+}
