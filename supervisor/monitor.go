@@ -51,11 +51,12 @@ type monitor struct {
 
 	diag *diag // supervisor.log in the container's directory
 
-	mu       sync.Mutex
-	managed  map[int]bool // children reaped by their own Wait
-	cleaned  bool         // the last run's clean-up is done
-	removing bool         // rm -f removes the container: no clean-up here
-	ran      bool         // the last run started the container
+	mu         sync.Mutex
+	managed    map[int]bool // children reaped by their own Wait
+	cleaned    bool         // the last run's clean-up is done
+	removing   bool         // rm -f removes the container: no clean-up here
+	pidCleared bool         // the exit's record already says no supervisor
+	ran        bool         // the last run started the container
 }
 
 // Main is the supervisor binary's body: skiff-supervisor __supervise ID
@@ -208,10 +209,13 @@ func (m *monitor) loop() int {
 			if shouldRestart(c, code) {
 				c.State.Status, c.State.Restarting = container.StatusRestarting, true
 				c.RestartCount++
+			} else {
+				c.State.SupervisorPid = 0 // this supervisor is done with it
 			}
 			return nil
 		})
 		end()
+		m.pidCleared = rerr == nil && !c.State.Restarting
 		if err != nil {
 			m.diag.printf("run failed (status %d): %v", code, err)
 		}
@@ -731,10 +735,12 @@ func (m *monitor) cleanStep() {
 // finish records the end, removes what --rm asks for and releases the
 // attached clients.
 func (m *monitor) finish(code int) {
-	_, _ = container.Update(m.id, func(c *container.Container) error {
-		c.State.SupervisorPid = 0
-		return nil
-	})
+	if !m.pidCleared { // a stop during the restart back-off
+		_, _ = container.Update(m.id, func(c *container.Container) error {
+			c.State.SupervisorPid = 0
+			return nil
+		})
+	}
 	m.cleanUp(code, true)
 }
 
