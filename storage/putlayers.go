@@ -22,7 +22,7 @@ func (s *Store) layerPlan(layers []LayerSource) (ids []string, todo []bool, err 
 		_, lerr := s.s.Layer(id)
 		missing := lerr != nil
 		if missing && l.Open == nil {
-			return nil, nil, fmt.Errorf("layer %d (%s) vanished from the store while pulling: try again", i+1, l.DiffID)
+			return nil, nil, fmt.Errorf("layer %d (%s) was removed from the store (rmi or prune) while this pull needed it: pull again", i+1, l.DiffID)
 		}
 		ids, todo = append(ids, id), append(todo, missing)
 		parent = id
