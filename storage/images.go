@@ -13,6 +13,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"syscall"
 	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -612,11 +613,18 @@ func (s *Store) AddRepoDigests(id string, refs ...string) error {
 // staging lock has a window between creating and locking the lock file
 // in which a recovering process can take it as stale.
 func isStagingRace(err error) bool {
-	if err == nil || !(errors.Is(err, fs.ErrNotExist) || strings.Contains(err.Error(), "no such file or directory")) {
+	if err == nil {
 		return false
 	}
 	msg := err.Error()
-	return strings.Contains(msg, "/temp-dir-") || strings.Contains(msg, "/staging/") || strings.Contains(msg, "unpacking failed")
+	lost := errors.Is(err, fs.ErrNotExist) || strings.Contains(msg, "no such file or directory")
+	if lost {
+		return strings.Contains(msg, "/temp-dir-") || strings.Contains(msg, "/staging/") || strings.Contains(msg, "unpacking failed")
+	}
+	// Another process's store shutdown prunes staging directories whose
+	// lock it can take: it can take a new one's before its maker does,
+	// which then cannot ("failed to acquire lock on …/staging/N/staging.lock").
+	return strings.Contains(msg, "/staging/") && (errors.Is(err, syscall.EAGAIN) || strings.Contains(msg, "resource temporarily unavailable"))
 }
 
 // sleepTry waits a little longer before each retry.

@@ -34,12 +34,16 @@ func TestIsStagingRace(t *testing.T) {
 	for _, err := range []error{
 		errors.New("unpacking failed: mkdir /etc: no such file or directory"),
 		&os.PathError{Op: "mkdir", Path: "/home/u/.local/share/skiff/storage/overlay/staging/123/dir", Err: os.ErrNotExist},
+		// Another process's prune held the new staging directory's lock
+		// (seen committing a build step in CI).
+		errors.New(`layer 2 (sha256:e6e3): failed to acquire lock on "/home/u/.local/share/skiff/storage/overlay/staging/1670569332/staging.lock": resource temporarily unavailable`),
 	} {
 		if !isStagingRace(err) {
 			t.Errorf("isStagingRace(%v) = false, want true", err)
 		}
 	}
 	for _, err := range []error{nil, os.ErrNotExist, errors.New("digest mismatch in /tmp/temp-dir-1"),
+		errors.New(`failed to acquire lock on "/home/u/.local/share/skiff/storage/storage.lock": resource temporarily unavailable`),
 		errors.New("unpacking failed (error: exit status 1; output: no space left on device)")} {
 		if isStagingRace(err) {
 			t.Errorf("isStagingRace(%v) = true, want false", err)
