@@ -84,7 +84,13 @@ func TestPortsTCPStreamIntegrity(t *testing.T) {
 // asUserAndRoot runs test as the user with subordinate ids and as root,
 // in parallel subtests.
 func asUserAndRoot(t *testing.T, test func(t *testing.T, u *harness.User)) {
-	for _, u := range []*harness.User{harness.E2E, harness.Root} {
+	asUsers(t, []*harness.User{harness.E2E, harness.Root}, test)
+}
+
+// asUsers runs test as each of users, in parallel subtests, skipping a
+// rootless user this host cannot run or one without slirp4netns.
+func asUsers(t *testing.T, users []*harness.User, test func(t *testing.T, u *harness.User)) {
+	for _, u := range users {
 		t.Run(u.Name, func(t *testing.T) {
 			t.Parallel()
 			needRootless(t, u)

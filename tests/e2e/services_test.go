@@ -619,31 +619,24 @@ func TestServiceBadInput(t *testing.T) {
 // replica, service rm cleans up.
 func TestServiceOtherUsers(t *testing.T) {
 	parallel(t)
-	for _, u := range []*harness.User{harness.Root, harness.NoSub} {
-		t.Run(u.Name, func(t *testing.T) {
-			t.Parallel()
-			needRootless(t, u)
-			if !u.IsRoot() {
-				harness.Requires(t, "slirp4netns")
-			}
-			img := svcImageRef(t, "v1")
-			name := svcName("other")
-			port := netPort(t)
-			id := svcCreate(t, u, name, []string{"--replicas", "2", "-p", fmt.Sprintf("%d:80", port)}, img, svcCmd...)
-			if c := replicasCell(t, u, name); c != "2/2" && !strings.HasPrefix(c, "2/2 ") {
-				t.Errorf("service ls after create: REPLICAS %q, want 2/2", c)
-			}
-			rs := waitRunningReplicas(t, u, name, 2, 10*time.Second)
-			waitServiceAnswers(t, port, "v1 ", 20*time.Second)
-			harness.RunAs(t, u, "rm", "-f", rs[0].Name).OK(t)
-			waitReplaced(t, u, rs[0].Name, rs[0].ID, replaceWithin)
-			waitServiceAnswers(t, port, "v1 ", 10*time.Second)
-			harness.RunAs(t, u, "service", "rm", name).OK(t)
-			if left := replicasOf(t, u, name, true); len(left) != 0 {
-				t.Errorf("after service rm, ps -a lists %v", replicaNames(left))
-			}
-			waitNoKeeper(t, u, id, "service rm")
-			checkReleased(t, port, "tcp", "service rm")
-		})
-	}
+	asUsers(t, []*harness.User{harness.Root, harness.NoSub}, func(t *testing.T, u *harness.User) {
+		img := svcImageRef(t, "v1")
+		name := svcName("other")
+		port := netPort(t)
+		id := svcCreate(t, u, name, []string{"--replicas", "2", "-p", fmt.Sprintf("%d:80", port)}, img, svcCmd...)
+		if c := replicasCell(t, u, name); c != "2/2" && !strings.HasPrefix(c, "2/2 ") {
+			t.Errorf("service ls after create: REPLICAS %q, want 2/2", c)
+		}
+		rs := waitRunningReplicas(t, u, name, 2, 10*time.Second)
+		waitServiceAnswers(t, port, "v1 ", 20*time.Second)
+		harness.RunAs(t, u, "rm", "-f", rs[0].Name).OK(t)
+		waitReplaced(t, u, rs[0].Name, rs[0].ID, replaceWithin)
+		waitServiceAnswers(t, port, "v1 ", 10*time.Second)
+		harness.RunAs(t, u, "service", "rm", name).OK(t)
+		if left := replicasOf(t, u, name, true); len(left) != 0 {
+			t.Errorf("after service rm, ps -a lists %v", replicaNames(left))
+		}
+		waitNoKeeper(t, u, id, "service rm")
+		checkReleased(t, port, "tcp", "service rm")
+	})
 }
