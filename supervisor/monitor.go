@@ -184,13 +184,14 @@ func (m *monitor) loop() int {
 		// Clean up before the record says the container stopped: a start
 		// that follows a stop must not find this run's mount going away.
 		// With --rm, finish removes everything in one go instead.
+		restart := cerr == nil && shouldRestart(cur, code)
 		switch {
 		case cerr == nil && cur.State.RemovalInProgress:
 			m.cleaned, m.removing = true, true // rm -f cleans up and removes
-		case cerr == nil && (shouldRestart(cur, code) || !cur.HostConfig.AutoRemove):
+		case restart || cerr == nil && !cur.HostConfig.AutoRemove:
 			m.cleanStep()
 		}
-		if cerr == nil && !shouldRestart(cur, code) {
+		if cerr == nil && !restart {
 			m.dropRunDir()
 		}
 		end = trace.Begin("record the exit")
