@@ -71,11 +71,15 @@ func buildCommand() *cli.Command {
 			if err := buildProgress(c, &o); err != nil {
 				return err
 			}
-			// run's parser: the flags build lacks read as not given.
+			// run's parser: the flags build lacks read as not given. A
+			// value that does not parse exits 125, as Docker's flag parser.
 			if o.Resources, err = resourceOptions(c); err != nil {
-				return err
+				return withStatus(exitUsage, err)
 			}
 			o.ShmSize, o.Ulimits = c.String("shm-size"), c.StringSlice("ulimit")
+			if err := o.CheckLimits(); err != nil {
+				return withStatus(exitUsage, err)
+			}
 			if c.Bool("pull") {
 				o.Pull = engine.PullAlways
 			}

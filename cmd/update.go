@@ -33,7 +33,7 @@ func updateAction(c *cli.Context) error {
 	}
 	res, err := resourceOptions(c)
 	if err != nil {
-		return err
+		return withStatus(exitUsage, err) // Docker: a flag value that does not parse
 	}
 	o := engine.UpdateOptions{Restart: c.String("restart"), Resources: res}
 	var warnings []string

@@ -269,6 +269,16 @@ func (e *Engine) Build(ctx context.Context, o BuildOptions) (string, error) {
 	return "sha256:" + img.ID, nil
 }
 
+// CheckLimits refuses a /dev/shm size or ulimits that do not parse,
+// before anything is built (Docker's CLI parses both as flags).
+func (o BuildOptions) CheckLimits() error {
+	if _, err := parseShmSize(o.ShmSize); err != nil {
+		return err
+	}
+	_, err := parseUlimits(o.Ulimits)
+	return err
+}
+
 // runLimits parses the RUN containers' limits, /dev/shm size and ulimits
 // with run's parsers and rules.
 func (o BuildOptions) runLimits() (container.Resources, container.Isolation, error) {

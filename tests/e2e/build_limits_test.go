@@ -150,25 +150,30 @@ func TestBuildLimitsBadValues(t *testing.T) {
 	for _, tt := range []struct {
 		flags []string
 		words []string
+		parse bool // Docker's CLI parses the value as a flag: 125
 	}{
-		{[]string{"-m", "1x"}, []string{"--memory", "1x"}},
-		{[]string{"-m", "4m"}, []string{"6MB"}},
-		{[]string{"--memory-swap", "128m"}, []string{"--memory"}},
-		{[]string{"-m", "64m", "--memory-swap", "32m"}, []string{"memoryswap"}},
-		{[]string{"-c", "1"}, []string{"--cpu-shares"}},
-		{[]string{"--cpu-period", "100"}, []string{"1ms"}},
-		{[]string{"--cpu-quota", "5"}, []string{"1ms"}},
-		{[]string{"--cpuset-cpus", "99"}, []string{"--cpuset-cpus", "not available"}},
-		{[]string{"--cpuset-mems", "0-x"}, []string{"--cpuset-mems"}},
-		{[]string{"--cgroup-parent", "../x"}, []string{"--cgroup-parent"}},
-		{[]string{"--shm-size", "x"}, []string{"--shm-size"}},
-		{[]string{"--ulimit", "nofiles=1"}, []string{"--ulimit", "nofile"}},
-		{[]string{"--ulimit", "nofile=20:10"}, []string{"--ulimit"}},
+		{[]string{"-m", "1x"}, []string{"--memory", "1x"}, true},
+		{[]string{"-m", "4m"}, []string{"6MB"}, false},
+		{[]string{"--memory-swap", "128m"}, []string{"--memory"}, false},
+		{[]string{"-m", "64m", "--memory-swap", "32m"}, []string{"memoryswap"}, false},
+		{[]string{"-c", "1"}, []string{"--cpu-shares"}, false},
+		{[]string{"--cpu-period", "100"}, []string{"1ms"}, false},
+		{[]string{"--cpu-quota", "5"}, []string{"1ms"}, false},
+		{[]string{"--cpuset-cpus", "99"}, []string{"--cpuset-cpus", "not available"}, false},
+		{[]string{"--cpuset-mems", "0-x"}, []string{"--cpuset-mems"}, false},
+		{[]string{"--cgroup-parent", "../x"}, []string{"--cgroup-parent"}, false},
+		{[]string{"--shm-size", "x"}, []string{"--shm-size"}, true},
+		{[]string{"--ulimit", "nofiles=1"}, []string{"--ulimit", "nofile"}, true},
+		{[]string{"--ulimit", "nofile=20:10"}, []string{"--ulimit"}, true},
 	} {
 		tag := "build-limits-bad:" + harness.UniqueSuffix()
 		args := append(append([]string{"build", "-t", tag}, tt.flags...), dir)
 		r := skiff(t, args...)
-		r.ErrorLine(t, refused, tt.words...)
+		want := refused
+		if tt.parse {
+			want = usageExit
+		}
+		r.ErrorLine(t, want, tt.words...)
 		// Refused before anything: no step ran, no image.
 		if r.Stdout != "" {
 			t.Errorf("%s: refused, yet it printed %q", r.Cmdline(), r.Stdout)

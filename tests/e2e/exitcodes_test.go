@@ -41,7 +41,9 @@ func TestExitCodesEveryCommandGroup(t *testing.T) {
 		{[]string{"system", "df", "--bogus"}, usageExit}, {[]string{"service", "ls", "--bogus"}, usageExit},
 		{[]string{"kube", "play", "--bogus", nofile}, usageExit}, {[]string{"generate", "systemd", "--bogus", missing}, usageExit},
 		{[]string{"builder", "prune", "--bogus"}, usageExit}, {[]string{"--bogus", "ps"}, usageExit},
-		{[]string{"ps", "-n", "many"}, usageExit},
+		{[]string{"ps", "-n", "many"}, usageExit}, {[]string{"build", "-m", "1x", "."}, usageExit},
+		{[]string{"build", "--shm-size", "1x", "."}, usageExit}, {[]string{"build", "--ulimit", "nofile=x", "."}, usageExit},
+		{[]string{"update", "-m", "1x", missing}, usageExit},
 		// run's own failure: 125; create's: 1.
 		{[]string{"container", "run", "--rm", "--pull", "never", missing}, runExit},
 		{[]string{"container", "create", "--pull", "never", missing}, errExit},
