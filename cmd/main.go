@@ -36,6 +36,7 @@ func Main(args []string, version string) int {
 	cli.VersionFlag = &cli.BoolFlag{Name: "version", Aliases: []string{"v"}, Usage: "print the version and quit"}
 	cli.HelpPrinter = helpPrinter // with the command's EXAMPLES
 	cli.VersionPrinter = func(c *cli.Context) { fmt.Fprintf(c.App.Writer, "skiff version %s\n", c.App.Version) }
+	args = helpArgs(args)
 	app := &cli.App{
 		Name:                      "skiff",
 		Usage:                     "a daemonless, rootless, Docker-compatible container engine",
@@ -68,6 +69,16 @@ func Main(args []string, version string) int {
 		fmt.Fprintf(os.Stderr, "Error: %s\n", oneLine(err))
 	}
 	return exitCode(err)
+}
+
+// helpArgs turns `skiff help CMD [SUB...]` into `skiff CMD [SUB...]
+// --help`, as Docker's help does: urfave/cli's help only looks at CMD
+// (`help network create` would show network's help).
+func helpArgs(args []string) []string {
+	if len(args) < 3 || args[1] != "help" || strings.HasPrefix(args[2], "-") {
+		return args
+	}
+	return append(append([]string{args[0]}, args[2:]...), "--help")
 }
 
 // commands are skiff's commands, Docker's names first.

@@ -46,6 +46,13 @@ func TestCLIHelpEverywhere(t *testing.T) {
 			t.Errorf("skiff %s --help: want help naming --hostname\n%s", c, r.Output())
 		}
 	}
+	// help CMD SUB is SUB's help, as Docker's help.
+	for _, c := range [][]string{{"network", "create"}, {"volume", "ls"}, {"run"}} {
+		r := skiff(t, append([]string{"help"}, c...)...).OK(t)
+		if want := "skiff " + strings.Join(c, " ") + " - "; !strings.Contains(r.Stdout, want) {
+			t.Errorf("skiff help %s: want the help of %q\n%s", strings.Join(c, " "), want, r.Output())
+		}
+	}
 	if out := runOut(t, []string{"-h", "helpful"}, "hostname"); out != "helpful\n" {
 		t.Errorf("run -h helpful hostname printed %q: -h must stay --hostname for run", out)
 	}
