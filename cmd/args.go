@@ -49,10 +49,12 @@ func interspersed(app *cli.App, args []string) []string {
 			break
 		}
 	}
-	if cmd == nil || cmd.SkipFlagParsing || stopAtFirstArg[strings.Join(path, " ")] {
+	if cmd == nil || cmd.SkipFlagParsing {
 		return append(out, args[i:]...)
 	}
+	stop := stopAtFirstArg[strings.Join(path, " ")]
 	var positional []string
+	help := false
 	for i < len(args) {
 		a := args[i]
 		switch {
@@ -61,13 +63,28 @@ func interspersed(app *cli.App, args []string) []string {
 		case strings.HasPrefix(a, "-") && a != "-":
 			n := flagWidth(flags, args[i:])
 			out = append(out, args[i:i+n]...)
+			help = help || isHelpFlag(cmd, a)
 			i += n
+		case stop: // the image and the container's command line
+			positional = append(positional, args[i:]...)
+			i = len(args)
 		default:
 			positional = append(positional, a)
 			i++
 		}
 	}
+	if help {
+		// `rm NAME --help` is rm's help, as in Docker: urfave/cli would
+		// take NAME for a subcommand whose help was asked for.
+		return out
+	}
 	return append(out, positional...)
+}
+
+// isHelpFlag reports whether a asks cmd for its help: --help, or -h
+// where -h is not one of cmd's own flags (run's --hostname).
+func isHelpFlag(cmd *cli.Command, a string) bool {
+	return a == "--help" || a == "-h" && !cmd.HideHelp
 }
 
 // flagWidth is how many arguments the flag at args[0] takes: 2 when its

@@ -46,6 +46,13 @@ func TestCLIHelpEverywhere(t *testing.T) {
 			t.Errorf("skiff %s --help: want help naming --hostname\n%s", c, r.Output())
 		}
 	}
+	// Help asked for after arguments, or before run's image, is help.
+	for _, c := range []string{"rm web --help", "network rm web -h", "logs -f web --help", "run --help busybox", "create --help busybox true"} {
+		r := skiff(t, strings.Fields(c)...).OK(t)
+		if want := "skiff " + strings.Fields(c)[0]; !strings.Contains(r.Stdout, want) || !strings.Contains(r.Stdout, "USAGE") {
+			t.Errorf("skiff %s: want the help of %q\n%s", c, want, r.Output())
+		}
+	}
 	// help CMD SUB is SUB's help, as Docker's help.
 	for _, c := range [][]string{{"network", "create"}, {"volume", "ls"}, {"run"}} {
 		r := skiff(t, append([]string{"help"}, c...)...).OK(t)
