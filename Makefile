@@ -35,11 +35,16 @@ $(RUNC_WORK)/go.work: go.mod go.sum runtime/seccompcache/patch.sh $(wildcard run
 # hands its kube commands (their package initialisation cost every start of skiff ~1.5 ms); and
 # the small per-container supervisor skiff starts (static, no cgo, kept small: it stays resident
 # once per container). Both skiff builds carry the seccomp cache (kube play starts containers).
-SKIFF_LDFLAGS = -X main.version=$(VERSION) -X $(ENGINE).GitCommit=$(COMMIT) -X $(ENGINE).BuildTime=$(BUILDTIME)
+# Both are linked statically (glibc's libc.a, libseccomp-dev's libseccomp.a): no dynamic loader at
+# each start (≈0.6 ms of ≈5). netgo and osusergo keep the Go resolver and the /etc/passwd and
+# /etc/group reader, which need no NSS modules (a static glibc cannot load those reliably).
+SKIFF_LDFLAGS = -X main.version=$(VERSION) -X $(ENGINE).GitCommit=$(COMMIT) -X $(ENGINE).BuildTime=$(BUILDTIME) \
+	-linkmode external -extldflags -static
+SKIFF_TAGS = $(BUILDTAGS) skiff_seccomp_cache netgo osusergo
 build: $(RUNC_WORK)/go.work
-	GOWORK=$(RUNC_WORK)/go.work CGO_ENABLED=1 $(GO) build -trimpath -buildvcs=$(BUILDVCS) -tags '$(BUILDTAGS) skiff_seccomp_cache skiff_nokube' \
+	GOWORK=$(RUNC_WORK)/go.work CGO_ENABLED=1 $(GO) build -trimpath -buildvcs=$(BUILDVCS) -tags '$(SKIFF_TAGS) skiff_nokube' \
 		-ldflags '$(SKIFF_LDFLAGS)' -o bin/skiff .
-	GOWORK=$(RUNC_WORK)/go.work CGO_ENABLED=1 $(GO) build -trimpath -buildvcs=$(BUILDVCS) -tags '$(BUILDTAGS) skiff_seccomp_cache' \
+	GOWORK=$(RUNC_WORK)/go.work CGO_ENABLED=1 $(GO) build -trimpath -buildvcs=$(BUILDVCS) -tags '$(SKIFF_TAGS)' \
 		-ldflags '$(SKIFF_LDFLAGS)' -o bin/skiff-kube .
 	CGO_ENABLED=0 $(GO) build -trimpath -buildvcs=$(BUILDVCS) -ldflags '-s -w' \
 		-o bin/skiff-supervisor ./supervisor/skiff-supervisor

@@ -119,10 +119,14 @@ var alone = map[string]func() *cli.Command{
 }
 
 // commandsFor are the top-level commands Main needs for args: the one
-// named first when it may be built alone, else all of them.
+// named first when it may be built alone, none for a bare --version (the
+// app prints it before it looks at a command), else all of them.
 func commandsFor(args []string, version string) []*cli.Command {
 	if len(args) < 2 {
 		return commands(version)
+	}
+	if len(args) == 2 && (args[1] == "--version" || args[1] == "-v") {
+		return nil
 	}
 	if build, ok := alone[args[1]]; ok {
 		return []*cli.Command{build()}

@@ -193,7 +193,12 @@ func TestAloneCommands(t *testing.T) {
 			t.Errorf("step %s: missing from commands() or from what Main builds for it", step)
 		}
 	}
-	for _, args := range [][]string{{"skiff"}, {"skiff", "--debug", "ps"}, {"skiff", "help", "ps"}, {"skiff", "completion"}} {
+	for _, args := range [][]string{{"skiff", "--version"}, {"skiff", "-v"}} {
+		if got := commandsFor(args, "test"); len(got) != 0 {
+			t.Errorf("commandsFor(%q) builds %d commands, want none", args, len(got))
+		}
+	}
+	for _, args := range [][]string{{"skiff"}, {"skiff", "--debug", "ps"}, {"skiff", "help", "ps"}, {"skiff", "completion"}, {"skiff", "--version", "ps"}} {
 		if got := commandsFor(args, "test"); len(got) != len(all) {
 			t.Errorf("commandsFor(%q) builds %d commands, want all %d", args, len(got), len(all))
 		}

@@ -13,6 +13,7 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+	"sync"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -267,12 +268,13 @@ func validatePodSpec(s *corev1.PodSpec, p *field.Path) field.ErrorList {
 	return errs
 }
 
-var notName = regexp.MustCompile(`[^a-z0-9-]+`)
+// notName matches what a Kubernetes name may not hold; compiled at its first use.
+var notName = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`[^a-z0-9-]+`) })
 
 // k8sName turns a Docker name (letters, digits, _ . -) into a DNS label:
 // lower case, runs of other characters as '-', at most 63 characters.
 func k8sName(s string) string {
-	n := notName.ReplaceAllString(strings.ToLower(s), "-")
+	n := notName().ReplaceAllString(strings.ToLower(s), "-")
 	n = strings.Trim(n, "-")
 	if len(n) > 63 {
 		n = strings.TrimRight(n[:63], "-")

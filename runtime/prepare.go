@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
 
 	securejoin "github.com/cyphar/filepath-securejoin"
 	_ "github.com/opencontainers/cgroups/devices" // lets libcontainer manage the devices cgroup
@@ -212,16 +213,17 @@ func gidMapped(gid int) bool {
 	return false
 }
 
-// cwdFailed is libcontainer's failure to enter the working directory.
-var cwdFailed = regexp.MustCompile(`chdir to cwd \("([^"]*)"\)`)
+// cwdFailed is libcontainer's failure to enter the working directory,
+// compiled at its first use.
+var cwdFailed = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`chdir to cwd \("([^"]*)"\)`) })
 
 // startError classifies a failure to start the command: 127 when it does
 // not exist, 126 when it cannot be executed, 125 otherwise.
 func startError(cmd string, err error) error {
 	msg := err.Error()
 	switch {
-	case cwdFailed.MatchString(msg):
-		return fmt.Errorf("starting %s: working directory %s: %s: %w", cmd, cwdFailed.FindStringSubmatch(msg)[1], lastPart(msg), errdefs.ErrCannotInvoke)
+	case cwdFailed().MatchString(msg):
+		return fmt.Errorf("starting %s: working directory %s: %s: %w", cmd, cwdFailed().FindStringSubmatch(msg)[1], lastPart(msg), errdefs.ErrCannotInvoke)
 	case strings.Contains(msg, "executable file not found") || strings.Contains(msg, "no such file or directory"):
 		return fmt.Errorf("starting container: %s: executable file not found in $PATH or the image: %w", cmd, errdefs.ErrCommandNotFound)
 	case strings.Contains(msg, "permission denied") || strings.Contains(msg, "is a directory") || strings.Contains(msg, "exec format error"):

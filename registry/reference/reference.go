@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
+	"sync"
 
 	"github.com/skiff-project/skiff/errdefs"
 )
@@ -15,7 +16,10 @@ import (
 // DefaultDomain is the registry of names without a host, as in Docker.
 const DefaultDomain = "docker.io"
 
-var domainRe = regexp.MustCompile(`^(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)(?:\.[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)*(?::[0-9]+)?$|^\[[a-fA-F0-9:]+\](?::[0-9]+)?$`)
+// domainRe is compiled at its first use, not at every start of skiff.
+var domainRe = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`^(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)(?:\.[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)*(?::[0-9]+)?$|^\[[a-fA-F0-9:]+\](?::[0-9]+)?$`)
+})
 
 // The path, tag, digest and ID checks are plain loops, not regular expressions:
 // `{0,127}` compiles to 128 copies of its class, and every skiff process
@@ -139,7 +143,7 @@ func ParseNoTag(s string) (Named, error) {
 	if len(parts) > 1 && (strings.ContainsAny(parts[0], ".:") || parts[0] == "localhost") {
 		n.Domain = parts[0]
 		parts = parts[1:]
-		if !domainRe.MatchString(n.Domain) {
+		if !domainRe().MatchString(n.Domain) {
 			return bad("bad registry host " + n.Domain)
 		}
 	} else {
