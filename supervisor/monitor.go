@@ -369,6 +369,7 @@ func (m *monitor) runOnce(first bool) (int, error) {
 	// does on seeing it run comes after the start.
 	m.ran = true
 	end = trace.Begin("the start event and the record")
+	waitExec(pid)
 	m.event(c, "start", nil)
 	now := time.Now().UTC()
 	if _, err := container.Update(m.id, func(c *container.Container) error {
@@ -414,6 +415,22 @@ func (m *monitor) runOnce(first bool) (int, error) {
 	case <-time.After(5 * time.Second): // a leaked descriptor holds a pipe open
 	}
 	return code, nil
+}
+
+// waitExec waits (at most a second) until the container's init has
+// executed the command. skiff-start says "started" once libcontainer let
+// init go, a moment before its execve: a signal in that moment (a stop
+// right after run -d) would meet the Go runtime of init, which exits 2 on
+// SIGTERM, instead of the command, which as pid 1 ignores it. The wait
+// mostly overlaps skiff-start's exit.
+func waitExec(pid int) {
+	comm := "/proc/" + strconv.Itoa(pid) + "/comm"
+	for deadline := time.Now().Add(time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Microsecond) {
+		b, err := os.ReadFile(comm)
+		if err != nil || strings.TrimSpace(string(b)) != "runc:[2:INIT]" {
+			return
+		}
+	}
 }
 
 // setUpNetwork makes the container's own network namespace, starts
