@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/sirupsen/logrus"
 
@@ -22,22 +23,23 @@ const (
 )
 
 // StarterMain is skiff-start's body: skiff-start __start|__health ID.
-// Errors go to stderr as skiff prints them, with skiff's exit codes.
+// Errors go to stderr as skiff prints them.
 func StarterMain(args []string) int {
-	if len(args) != 3 || (args[1] != StepStart && args[1] != StepHealth) {
-		fmt.Fprintln(os.Stderr, "skiff-start is run by a container's supervisor (skiff-start __start ID); it is not a command")
-		return 2
-	}
 	// As skiff's steps at its default --log-level warn: the libraries
 	// (libcontainer, the storage library) say only their errors.
 	slog.SetDefault(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})))
 	logrus.SetLevel(logrus.ErrorLevel)
 	end := trace.Begin("the whole command")
-	err := RunStep(args[1], args[2])
+	var err error
+	if len(args) < 2 || (args[1] != StepStart && args[1] != StepHealth) {
+		err = errdefs.Invalid("skiff-start is run by a container's supervisor (skiff-start __start|__health ID): it is not a command")
+	} else {
+		err = RunStep(args[1], strings.Join(args[2:], " "))
+	}
 	end()
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "Error: %s\n", errdefs.Message(err))
-		return errdefs.ExitCode(err)
+		return 1 // as skiff's steps; a start's 125/126/127 reach the supervisor in the report
 	}
 	return 0
 }
