@@ -31,21 +31,27 @@ RUNC_WORK = $(CURDIR)/.cache/runc-seccomp
 $(RUNC_WORK)/go.work: go.mod go.sum runtime/seccompcache/patch.sh $(wildcard runtime/seccompcache/overlay/*.go.in)
 	sh runtime/seccompcache/patch.sh $(GO) $(RUNC_WORK)
 
-# Three binaries: skiff; skiff-kube, the same program with the Kubernetes types, to which skiff
-# hands its kube commands (their package initialisation cost every start of skiff ~1.5 ms); and
-# the small per-container supervisor skiff starts (static, no cgo, kept small: it stays resident
-# once per container). Both skiff builds carry the seccomp cache (kube play starts containers).
-# Both are linked statically (glibc's libc.a, libseccomp-dev's libseccomp.a): no dynamic loader at
-# each start (≈0.6 ms of ≈5). netgo and osusergo keep the Go resolver and the /etc/passwd and
-# /etc/group reader, which need no NSS modules (a static glibc cannot load those reliably).
+# Four binaries: skiff; skiff-kube, the same program with the Kubernetes types, to which skiff
+# hands its kube commands (their package initialisation cost every start of skiff ~1.5 ms); the
+# small per-container supervisor skiff starts (static, no cgo, kept small: it stays resident
+# once per container); and skiff-start, the runtime alone, which the supervisor runs to start
+# the container and libcontainer re-executes as its init (twice per start: a small binary loads
+# faster). All but the supervisor carry the seccomp cache (kube play starts containers).
+# The three cgo ones are linked statically (glibc's libc.a, libseccomp-dev's libseccomp.a): no
+# dynamic loader at each start (≈0.6 ms of ≈5). netgo and osusergo keep the Go resolver and the
+# /etc/passwd and /etc/group reader, which need no NSS modules (a static glibc cannot load those
+# reliably).
+STATIC_LDFLAGS = -linkmode external -extldflags -static
 SKIFF_LDFLAGS = -X main.version=$(VERSION) -X $(ENGINE).GitCommit=$(COMMIT) -X $(ENGINE).BuildTime=$(BUILDTIME) \
-	-linkmode external -extldflags -static
+	$(STATIC_LDFLAGS)
 SKIFF_TAGS = $(BUILDTAGS) skiff_seccomp_cache netgo osusergo
 build: $(RUNC_WORK)/go.work
 	GOWORK=$(RUNC_WORK)/go.work CGO_ENABLED=1 $(GO) build -trimpath -buildvcs=$(BUILDVCS) -tags '$(SKIFF_TAGS) skiff_nokube' \
 		-ldflags '$(SKIFF_LDFLAGS)' -o bin/skiff .
 	GOWORK=$(RUNC_WORK)/go.work CGO_ENABLED=1 $(GO) build -trimpath -buildvcs=$(BUILDVCS) -tags '$(SKIFF_TAGS)' \
 		-ldflags '$(SKIFF_LDFLAGS)' -o bin/skiff-kube .
+	GOWORK=$(RUNC_WORK)/go.work CGO_ENABLED=1 $(GO) build -trimpath -buildvcs=$(BUILDVCS) -tags '$(SKIFF_TAGS)' \
+		-ldflags '$(STATIC_LDFLAGS)' -o bin/skiff-start ./runtime/skiff-start
 	CGO_ENABLED=0 $(GO) build -trimpath -buildvcs=$(BUILDVCS) -ldflags '-s -w' \
 		-o bin/skiff-supervisor ./supervisor/skiff-supervisor
 

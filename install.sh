@@ -222,6 +222,9 @@ build_and_install() {
 	# The per-container supervisor; skiff looks for it next to itself.
 	install -m 0755 bin/skiff-supervisor "$bindir/skiff-supervisor"
 	record binary "$bindir/skiff-supervisor"
+	# What the supervisor runs to start a container (and libcontainer as the container's init).
+	install -m 0755 bin/skiff-start "$bindir/skiff-start"
+	record binary "$bindir/skiff-start"
 	# skiff with the Kubernetes types; skiff hands its kube commands to it.
 	install -m 0755 bin/skiff-kube "$bindir/skiff-kube"
 	record binary "$bindir/skiff-kube"

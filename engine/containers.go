@@ -110,11 +110,12 @@ func (e *Engine) ContainerStartNotify(ctx context.Context, ref, notifySocket str
 }
 
 // mountAside mounts the root file system of the container ref names, if
-// it is not running, on another thread while its supervisor and `skiff
-// __start` come up: __start, whose first work that is, then finds it
-// mounted. The returned func waits for it; given the start's error, it
-// takes its mount back (the failed start's clean-up may have come first).
-// A failure to mount is left to __start, which reports it.
+// it is not running, on another thread while its supervisor and
+// skiff-start come up: skiff-start, whose first work that was, then
+// takes it as mounted (runtime.HandOverRootfs). The returned func waits
+// for it; given the start's error, it takes its mount back (the failed
+// start's clean-up may have come first).
+// A failure to mount is left to skiff-start, which reports it.
 func (e *Engine) mountAside(ref string) func(startErr error) {
 	done := make(chan func())
 	go func() {
@@ -129,8 +130,12 @@ func (e *Engine) mountAside(ref string) func(startErr error) {
 			return
 		}
 		defer trace.Begin("mount the root file system (aside)")()
-		if _, err := st.Raw().Mount(c.ID, ""); err == nil {
-			undo = func() { _, _ = st.Raw().Unmount(c.ID, false) }
+		if dir, err := st.Raw().Mount(c.ID, ""); err == nil {
+			runtime.HandOverRootfs(c, dir) // skiff-start takes it as mounted
+			undo = func() {
+				runtime.WithdrawRootfs(c)
+				_, _ = st.Raw().Unmount(c.ID, false)
+			}
 		}
 	}()
 	return func(startErr error) {

@@ -15,23 +15,20 @@ var Steps = []string{"__start", "__cleanup", "__health"}
 
 // RunStep runs one step for the container id, inside the user's
 // namespace: __start mounts and starts it, __cleanup [remove] undoes a
-// start (and removes it), __health runs its health check once.
+// start (and removes it), __health runs its health check once. A
+// container's supervisor runs __start and __health with skiff-start
+// (runtime.StarterMain), the same code in a small binary.
 func RunStep(step, id string, args []string) error {
-	if !fullID(id) {
+	if step != "__cleanup" {
+		return runtime.RunStep(step, id)
+	}
+	if !runtime.FullID(id) {
 		return errdefs.Invalid("skiff %s takes a full container ID: it is run by a container's supervisor, not by hand", step)
 	}
 	if err := userns.Enter(); err != nil {
 		return err
 	}
-	switch step {
-	case "__start":
-		return runtime.StartStep(id)
-	case "__cleanup":
-		return cleanupStep(nil, id, len(args) > 0 && args[0] == "remove")
-	case "__health":
-		return runtime.HealthStep(id)
-	}
-	return errdefs.Invalid("unknown step %q", step)
+	return cleanupStep(nil, id, len(args) > 0 && args[0] == "remove")
 }
 
 // cleanupStep undoes a start; with remove (--rm) it removes the container
@@ -51,17 +48,4 @@ func cleanupStep(st *storage.Store, id string, remove bool) error {
 		}
 	}
 	return nil
-}
-
-// fullID reports whether id is a container's full ID (64 hex digits).
-func fullID(id string) bool {
-	if len(id) != 64 {
-		return false
-	}
-	for _, r := range id {
-		if !('0' <= r && r <= '9' || 'a' <= r && r <= 'f') {
-			return false
-		}
-	}
-	return true
 }

@@ -49,6 +49,10 @@ func spawn(c *container.Container, waitAttach bool, env ...string) (*session, er
 	if err != nil {
 		return nil, err
 	}
+	starter, err := helperBinary(self, "skiff-start", "SKIFF_START")
+	if err != nil {
+		return nil, err
+	}
 	r, w, err := os.Pipe()
 	if err != nil {
 		return nil, err
@@ -58,7 +62,7 @@ func spawn(c *container.Container, waitAttach bool, env ...string) (*session, er
 		args = append(args, "attach")
 	}
 	cmd := exec.Command(bin, args...)
-	cmd.Env = supervisor.LeanEnv(supervisorEnv(append(env, supervisor.EnvSkiff+"="+self)...))
+	cmd.Env = supervisor.LeanEnv(supervisorEnv(append(env, supervisor.EnvSkiff+"="+self, supervisor.EnvStarter+"="+starter)...))
 	cmd.ExtraFiles = []*os.File{w}
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
 	cmd.Dir = "/"
@@ -84,11 +88,17 @@ func spawn(c *container.Container, waitAttach bool, env ...string) (*session, er
 // supervisorBinary finds skiff-supervisor: $SKIFF_SUPERVISOR, next to
 // skiff, or in libexec.
 func supervisorBinary(self string) (string, error) {
+	return helperBinary(self, "skiff-supervisor", "SKIFF_SUPERVISOR")
+}
+
+// helperBinary finds one of the binaries skiff runs beside itself
+// (skiff-supervisor, skiff-start): $env, next to skiff, or in libexec.
+func helperBinary(self, name, env string) (string, error) {
 	candidates := []string{
-		os.Getenv("SKIFF_SUPERVISOR"),
-		filepath.Join(filepath.Dir(self), "skiff-supervisor"),
-		"/usr/local/libexec/skiff/skiff-supervisor",
-		"/usr/libexec/skiff/skiff-supervisor",
+		os.Getenv(env),
+		filepath.Join(filepath.Dir(self), name),
+		"/usr/local/libexec/skiff/" + name,
+		"/usr/libexec/skiff/" + name,
 	}
 	for _, p := range candidates {
 		if p == "" {
@@ -98,7 +108,7 @@ func supervisorBinary(self string) (string, error) {
 			return p, nil
 		}
 	}
-	return "", fmt.Errorf("skiff-supervisor not found next to %s or in /usr/local/libexec/skiff: build it with make build and install both binaries (./install.sh): %w", self, errdefs.ErrUnavailable)
+	return "", fmt.Errorf("%s not found next to %s or in /usr/local/libexec/skiff: build it with make build and install skiff's binaries (./install.sh): %w", name, self, errdefs.ErrUnavailable)
 }
 
 // next reads the supervisor's next report line.

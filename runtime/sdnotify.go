@@ -85,7 +85,7 @@ func supervisorEnv(extra ...string) []string {
 	var out []string
 	for _, kv := range os.Environ() {
 		k, _, _ := strings.Cut(kv, "=")
-		if k == EnvNotifySocket || k == supervisor.EnvNotifySocket || k == supervisor.EnvSkiff {
+		if k == EnvNotifySocket || k == supervisor.EnvNotifySocket || k == supervisor.EnvSkiff || k == supervisor.EnvStarter {
 			continue
 		}
 		out = append(out, kv)

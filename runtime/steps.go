@@ -26,7 +26,8 @@ import (
 // `skiff __start|__cleanup|__health ID`: they need libcontainer and the
 // image store, which the small supervisor does not carry.
 
-// StartStep mounts the container's root file system, creates it with
+// StartStep mounts the container's root file system (unless the caller
+// handed it over mounted: rootfs_handover.go), creates it with
 // libcontainer on the descriptors the supervisor passed (see
 // supervisor.StartFd*), waits for the supervisor's go (the network is
 // up), starts the command and exits: the container then belongs to the
@@ -51,19 +52,15 @@ func startStep(id string, report *os.File) error {
 	if err != nil {
 		return err
 	}
-	st, err := openStore()
+	rootfs, st, err := startRootfs(c) // runtime/rootfs_handover.go
 	if err != nil {
 		return err
 	}
-	defer st.Close()
-	end := trace.Begin("mount the root file system")
-	rootfs, err := st.Raw().Mount(c.ID, "")
-	end()
-	if err != nil {
-		return fmt.Errorf("mounting the container's root file system: %w", err)
+	if st != nil {
+		defer st.Close()
 	}
 	goAhead := os.NewFile(supervisor.StartFdGo, "go")
-	end = trace.Begin("wait for the supervisor's network namespace")
+	end := trace.Begin("wait for the supervisor's network namespace")
 	_, err = goAhead.Read(make([]byte, 1))
 	end()
 	if err != nil {

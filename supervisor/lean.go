@@ -32,7 +32,7 @@ type onlyReader struct{ io.Reader }
 
 // envLeanSaved carries the caller's own GOMAXPROCS and GOGC (";"-joined
 // KEY=VALUE, possibly empty) past LeanEnv, so that the supervisor's
-// children (skiff __start, __cleanup, __health, slirp4netns) get them back.
+// children (skiff-start, skiff __cleanup, slirp4netns) get them back.
 const envLeanSaved = "_SKIFF_GO_SAVED"
 
 // LeanEnv is env with the Go runtime settings for a skiff-supervisor

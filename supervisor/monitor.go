@@ -26,28 +26,34 @@ import (
 	"github.com/skiff-project/skiff/paths"
 )
 
-// EnvSkiff names the skiff binary the supervisor runs for the heavy
-// steps: `skiff __start ID`, `skiff __cleanup ID`, `skiff __health ID`.
+// EnvSkiff names the skiff binary the supervisor runs for the clean-up:
+// `skiff __cleanup ID`.
 const EnvSkiff = "_SKIFF_BINARY"
 
+// EnvStarter names skiff-start, the small binary the supervisor runs to
+// start the container and probe its health: `skiff-start __start ID`,
+// `skiff-start __health ID` (runtime/skiff-start).
+const EnvStarter = "_SKIFF_START_BINARY"
+
 // EnvNotifySocket passes systemd's notify socket (NOTIFY_SOCKET of the
-// command that started the container) to `skiff __start` through the
+// command that started the container) to `skiff-start __start` through the
 // supervisor, for a container whose --sdnotify is container: the socket
 // is bind-mounted into it. The supervisor itself never gets
 // NOTIFY_SOCKET.
 const EnvNotifySocket = "_SKIFF_NOTIFY_SOCKET"
 
-// EnvTermSize passes the attached terminal's size (WxH) to `skiff __start`.
+// EnvTermSize passes the attached terminal's size (WxH) to `skiff-start __start`.
 const EnvTermSize = "_SKIFF_TERM_SIZE"
 
 // monitor holds one container for its whole life.
 type monitor struct {
-	id     string
-	skiff  string
-	c      *container.Container
-	hub    *attachHub
-	log    *jsonLog
-	report *os.File // to the CLI that started us, until "started"
+	id      string
+	skiff   string
+	starter string
+	c       *container.Container
+	hub     *attachHub
+	log     *jsonLog
+	report  *os.File // to the CLI that started us, until "started"
 
 	diag *diag // supervisor.log in the container's directory
 
@@ -77,12 +83,12 @@ func Main(args []string) int {
 	// Orphans of the container (and the container itself, once the skiff
 	// process that started it exits) become our children.
 	_ = unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
-	m := &monitor{id: args[2], skiff: os.Getenv(EnvSkiff), report: os.NewFile(3, "report"), hub: newAttachHub(), managed: map[int]bool{}}
+	m := &monitor{id: args[2], skiff: os.Getenv(EnvSkiff), starter: os.Getenv(EnvStarter), report: os.NewFile(3, "report"), hub: newAttachHub(), managed: map[int]bool{}}
 	m.diag = openDiag(m.id)
 	m.diag.printf("supervising container %s", m.id)
 	events.Logf = m.diag.printf
-	if m.skiff == "" {
-		m.fail(fmt.Errorf("the supervisor needs %s", EnvSkiff))
+	if m.skiff == "" || m.starter == "" {
+		m.fail(fmt.Errorf("the supervisor needs %s and %s", EnvSkiff, EnvStarter))
 		return 1
 	}
 	if err := m.setUp(len(args) > 3 && args[3] == "attach"); err != nil {
@@ -265,7 +271,7 @@ func (m *monitor) sleepUnlessStopped(d time.Duration) bool {
 	return true
 }
 
-// Descriptors the starter (`skiff __start ID`) finds open.
+// Descriptors the starter (`skiff-start __start ID`) finds open.
 const (
 	StartFdReport  = 3 // starter → supervisor: "created PID", "started PID", "error CODE MSG"
 	StartFdGo      = 4 // supervisor → starter: one byte when the network namespace is there, one when the network is up
@@ -275,7 +281,7 @@ const (
 	StartFdConsole = 8 // with a tty: the console socket for the pty master
 )
 
-// runOnce starts the container through `skiff __start`, streams its output
+// runOnce starts the container through `skiff-start __start`, streams its output
 // until it exits and returns its exit status.
 func (m *monitor) runOnce(first bool) (int, error) {
 	c, err := container.ReadRecord(m.id)
@@ -284,7 +290,7 @@ func (m *monitor) runOnce(first bool) (int, error) {
 	}
 	m.c = c
 	m.cleaned, m.ran = false, false
-	// skiff __start first: it loads and opens the store while the network
+	// skiff-start first: it loads and opens the store while the network
 	// namespace is made and slirp4netns comes up; it waits for the first
 	// go before it configures the container in that namespace.
 	st, err := m.spawnStarter(c)
@@ -303,7 +309,7 @@ func (m *monitor) runOnce(first bool) (int, error) {
 	if !c.Config.Tty {
 		outs = []streamOut{{st.stdout, frameStdout, "stdout"}, {st.stderr, frameStderr, "stderr"}}
 	}
-	end := trace.Begin("wait for skiff __start to create it")
+	end := trace.Begin("wait for skiff-start to create it")
 	created, err := st.expect("created")
 	end()
 	if err != nil {
@@ -327,7 +333,7 @@ func (m *monitor) runOnce(first bool) (int, error) {
 		}
 	}
 	st.goAhead()
-	end = trace.Begin("wait for skiff __start to start it")
+	end = trace.Begin("wait for skiff-start to start it")
 	pidStr, err := st.expect("started")
 	end()
 	if err != nil {
@@ -337,7 +343,7 @@ func (m *monitor) runOnce(first bool) (int, error) {
 	m.mu.Lock() // the same pid as "created" says
 	m.managed[pid] = true
 	m.mu.Unlock()
-	end = trace.Begin("wait for skiff __start to exit")
+	end = trace.Begin("wait for skiff-start to exit")
 	m.wait(st.cmd) // the starter exits; the container is now our child
 	end()
 	if c.Config.Tty {
@@ -363,6 +369,7 @@ func (m *monitor) runOnce(first bool) (int, error) {
 	// does on seeing it run comes after the start.
 	m.ran = true
 	end = trace.Begin("the start event and the record")
+	waitExec(pid)
 	m.event(c, "start", nil)
 	now := time.Now().UTC()
 	if _, err := container.Update(m.id, func(c *container.Container) error {
@@ -408,6 +415,22 @@ func (m *monitor) runOnce(first bool) (int, error) {
 	case <-time.After(5 * time.Second): // a leaked descriptor holds a pipe open
 	}
 	return code, nil
+}
+
+// waitExec waits (at most a second) until the container's init has
+// executed the command. skiff-start says "started" once libcontainer let
+// init go, a moment before its execve: a signal in that moment (a stop
+// right after run -d) would meet the Go runtime of init, which exits 2 on
+// SIGTERM, instead of the command, which as pid 1 ignores it. The wait
+// mostly overlaps skiff-start's exit.
+func waitExec(pid int) {
+	comm := "/proc/" + strconv.Itoa(pid) + "/comm"
+	for deadline := time.Now().Add(time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Microsecond) {
+		b, err := os.ReadFile(comm)
+		if err != nil || strings.TrimSpace(string(b)) != "runc:[2:INIT]" {
+			return
+		}
+	}
 }
 
 // setUpNetwork makes the container's own network namespace, starts
@@ -467,7 +490,7 @@ type streamOut struct {
 	stream string
 }
 
-// starter is one `skiff __start ID` child and the descriptors shared with it.
+// starter is one `skiff-start __start ID` child and the descriptors shared with it.
 type starter struct {
 	cmd            *exec.Cmd
 	report         *bufio.Reader
@@ -520,7 +543,7 @@ func (m *monitor) spawnStarter(c *container.Container) (*starter, error) {
 	}
 	st.reportR, st.goW = reportR, goW
 	st.child = []*os.File{reportW, goR, orNull(inR), orNull(outW), orNull(errW), orNull(consoleChild), null}
-	st.cmd = exec.Command(m.skiff, "__start", c.ID)
+	st.cmd = exec.Command(m.starter, "__start", c.ID)
 	st.cmd.ExtraFiles = st.child[:6]
 	st.cmd.Env = os.Environ()
 	if w, h := m.hub.lastSize(); w > 0 && h > 0 {
@@ -545,7 +568,7 @@ func (st *starter) expect(word string) (string, error) {
 	line, err := st.report.ReadString('\n')
 	if err != nil {
 		_ = st.cmd.Wait()
-		return "", fmt.Errorf("starting the container: skiff __start ended without a word: %w", errdefs.ErrUnavailable)
+		return "", fmt.Errorf("starting the container: skiff-start ended without a word: %w", errdefs.ErrUnavailable)
 	}
 	line = strings.TrimSpace(line)
 	if rest, ok := strings.CutPrefix(line, "error "); ok {
@@ -689,10 +712,10 @@ func zombie(pid int) bool {
 	return i >= 0 && i+2 < len(s) && s[i+2] == 'Z'
 }
 
-// run runs a skiff step to completion (cleanup, health) and returns its
-// output.
-func (m *monitor) run(args ...string) ([]byte, error) {
-	cmd := exec.Command(m.skiff, args...)
+// run runs a step to completion with bin (m.skiff: cleanup; m.starter:
+// health) and returns its output.
+func (m *monitor) run(bin string, args ...string) ([]byte, error) {
+	cmd := exec.Command(bin, args...)
 	cmd.Dir = "/"
 	cmd.Stderr = os.Stderr
 	var out strings.Builder
@@ -728,7 +751,7 @@ func (m *monitor) wait(cmd *exec.Cmd) error {
 // unmount, libcontainer's state, the cgroup (skiff __cleanup).
 func (m *monitor) cleanStep() {
 	end := trace.Begin("run skiff __cleanup")
-	_, _ = m.run("__cleanup", m.id)
+	_, _ = m.run(m.skiff, "__cleanup", m.id)
 	end()
 	m.cleaned = true
 }
@@ -754,7 +777,7 @@ func (m *monitor) cleanUp(code int, handOver bool) {
 	if m.c != nil && m.c.HostConfig.AutoRemove && !m.removing {
 		if !handOver || !m.removedByClient(code) {
 			end := trace.Begin("run skiff __cleanup remove")
-			_, _ = m.run("__cleanup", m.id, "remove")
+			_, _ = m.run(m.skiff, "__cleanup", m.id, "remove")
 			end()
 		}
 	} else if m.c != nil && !m.cleaned {
@@ -792,7 +815,7 @@ func (m *monitor) removedByClient(code int) bool {
 	return errors.Is(err, errdefs.ErrNotFound)
 }
 
-// startHealth runs `skiff __health ID` every interval and records the
+// startHealth runs `skiff-start __health ID` every interval and records the
 // results; the returned func stops it.
 func (m *monitor) startHealth(c *container.Container) func() {
 	h := c.Config.Healthcheck
@@ -820,7 +843,7 @@ func (m *monitor) startHealth(c *container.Container) func() {
 			case <-t.C:
 			}
 			var res container.HealthLog
-			out, err := m.run("__health", m.id)
+			out, err := m.run(m.starter, "__health", m.id)
 			if err != nil || json.Unmarshal(out, &res) != nil {
 				res = container.HealthLog{Start: time.Now().UTC(), End: time.Now().UTC(), ExitCode: -1, Output: fmt.Sprintf("running the health check: %v", err)}
 			}

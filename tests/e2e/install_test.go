@@ -115,6 +115,7 @@ func TestInstallAppArmorProfile(t *testing.T) {
 			for _, want := range []string{
 				"abi <abi/4.0>,", "profile skiff " + bindir + "/skiff flags=(unconfined) {",
 				"profile skiff-supervisor " + bindir + "/skiff-supervisor flags=(unconfined) {", "  userns,",
+				"profile skiff-start " + bindir + "/skiff-start flags=(unconfined) {",
 				"profile skiff-kube " + bindir + "/skiff-kube flags=(unconfined) {",
 			} {
 				if !strings.Contains(text, want) {

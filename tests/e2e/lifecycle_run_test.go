@@ -359,4 +359,12 @@ func TestStepsRefuseBadIDs(t *testing.T) {
 		skiff(t, step).LastErrorLine(t, 1, step, "full container ID")
 		skiff(t, step, "abc").LastErrorLine(t, 1, step, "full container ID")
 	}
+	// skiff-start, which the supervisor runs for __start and __health.
+	for _, step := range []string{"__start", "__health"} {
+		harness.RunBeside(t, harness.E2E, "skiff-start", step).LastErrorLine(t, 1, "skiff-start "+step, "full container ID")
+		harness.RunBeside(t, harness.E2E, "skiff-start", step, "abc").LastErrorLine(t, 1, "skiff-start "+step, "full container ID")
+	}
+	for _, args := range [][]string{{}, {"__cleanup", strings.Repeat("a", 64)}, {"run", "busybox"}} {
+		harness.RunBeside(t, harness.E2E, "skiff-start", args...).LastErrorLine(t, 1, "skiff-start", "run by a container's supervisor", "not a command")
+	}
 }

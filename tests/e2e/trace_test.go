@@ -34,10 +34,9 @@ func TestTraceRun(t *testing.T) {
 		"skiff run: create the container",
 		"skiff run: wait for the supervisor to start it",
 		"skiff-supervisor __supervise: go code starts",
-		"skiff-supervisor __supervise: wait for skiff __start to create it",
-		"skiff __start: go code starts",
-		"skiff __start: mount the root file system",
-		"skiff __start: libcontainer: start (namespaces, mounts, init)",
+		"skiff-supervisor __supervise: wait for skiff-start to create it",
+		"skiff-start __start: go code starts",
+		"skiff-start __start: libcontainer: start (namespaces, mounts, init)",
 		// --rm: the attached CLI removes the container, handed over by the supervisor.
 		"skiff-supervisor __supervise: the attached client removes it",
 		"skiff run: remove the container (--rm)",
@@ -45,6 +44,11 @@ func TestTraceRun(t *testing.T) {
 		if !phases[want] {
 			t.Errorf("no %q in the trace:\n%s", want, data)
 		}
+	}
+	// skiff-start takes the root file system the CLI mounted meanwhile,
+	// or mounts it itself when that mount is not done yet.
+	if !phases["skiff-start __start: take the root file system the caller mounted"] && !phases["skiff-start __start: mount the root file system"] {
+		t.Errorf("skiff-start neither took the CLI's mount nor mounted the root file system:\n%s", data)
 	}
 	// Off, nothing is written and stderr stays quiet.
 	r := skiff(t, "run", "--rm", busybox(t), "true").OK(t)

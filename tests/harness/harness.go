@@ -288,12 +288,13 @@ func installBinary(dir string) (string, error) {
 	if err := os.WriteFile(dst, data, 0o755); err != nil {
 		return "", err
 	}
-	// skiff starts its per-container supervisor, and hands its kube
-	// commands to skiff-kube, from the same directory. A skiff built
-	// before skiff-kube existed has none (its kube commands are built in).
-	for _, name := range []string{"skiff-supervisor", "skiff-kube"} {
+	// skiff starts its per-container supervisor (which starts containers
+	// with skiff-start), and hands its kube commands to skiff-kube, from
+	// the same directory. A skiff built before skiff-kube or skiff-start
+	// existed has none (it did their work itself).
+	for _, name := range []string{"skiff-supervisor", "skiff-start", "skiff-kube"} {
 		data, err := os.ReadFile(filepath.Join(filepath.Dir(src), name))
-		if name == "skiff-kube" && errors.Is(err, os.ErrNotExist) {
+		if name != "skiff-supervisor" && errors.Is(err, os.ErrNotExist) {
 			continue
 		}
 		if err != nil {

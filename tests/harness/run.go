@@ -10,6 +10,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"syscall"
@@ -92,6 +93,14 @@ func RunAsWith(t testing.TB, u *User, opts RunOptions, args ...string) *Result {
 	t.Helper()
 	skipIfUnavailable(t)
 	return runProgram(t, u, opts, "", Binary, append(u.Env(), opts.Env...), args)
+}
+
+// RunBeside runs name, one of the binaries that sit next to skiff
+// (skiff-start, skiff-supervisor), as u with args.
+func RunBeside(t testing.TB, u *User, name string, args ...string) *Result {
+	t.Helper()
+	skipIfUnavailable(t)
+	return runProgram(t, u, RunOptions{}, name, filepath.Join(filepath.Dir(Binary), name), u.Env(), args)
 }
 
 // runProgram runs path as u with env and args (RunAsWith's work, for skiff
