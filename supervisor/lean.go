@@ -1,11 +1,14 @@
 package supervisor
 
 import (
+	"errors"
 	"io"
 	"os"
 	"runtime"
 	"runtime/debug"
 	"strings"
+
+	"golang.org/x/sys/unix"
 )
 
 // The supervisor stays resident once per running container, so what it
@@ -84,4 +87,39 @@ func forwarding() {
 // container runs: from here on the supervisor mostly waits.
 func settle() {
 	debug.FreeOSMemory()
+}
+
+// No memory profile is ever taken of the supervisor: without this, the
+// runtime samples its allocations into a profile hash table (a page of
+// it and a bucket per sample, kept for good).
+func init() { runtime.MemProfileRate = 0 }
+
+// errNotYet is wait4's answer for a child that has not exited yet.
+var errNotYet = errors.New("not exited yet")
+
+// waitPolled waits for child pid to exit through a pidfd in the Go
+// runtime's poller: a blocking wait4 would hold an OS thread (its stacks
+// and all) for as long as the container runs. An error means the kernel
+// has no pidfds and nothing was waited for.
+func waitPolled(pid int) (unix.WaitStatus, error) {
+	var ws unix.WaitStatus
+	fd, err := unix.PidfdOpen(pid, unix.PIDFD_NONBLOCK)
+	if err != nil {
+		return ws, err
+	}
+	f := os.NewFile(uintptr(fd), "pidfd") // non-blocking: the poller holds it
+	defer f.Close()
+	rc, err := f.SyscallConn()
+	if err != nil {
+		return ws, err
+	}
+	var werr error
+	if err := rc.Read(func(uintptr) bool {
+		// The pidfd turns readable when the process exits.
+		ws, werr = wait4(pid, unix.WNOHANG)
+		return werr != errNotYet
+	}); err != nil {
+		return ws, err
+	}
+	return ws, werr
 }

@@ -107,7 +107,7 @@ func (m *monitor) say(format string, a ...any) {
 
 func (m *monitor) setUp(waitAttach bool) error {
 	var err error
-	if m.c, err = container.ReadRecord(m.id); err != nil {
+	if m.c, err = container.ReadLight(m.id); err != nil {
 		return err
 	}
 	if err := os.MkdirAll(m.c.RunDir(), 0o700); err != nil {
@@ -139,7 +139,7 @@ func (m *monitor) fail(err error) {
 	m.dropRunDir()
 	m.say("error %d %s", code, strings.ReplaceAll(err.Error(), "\n", " "))
 	if m.c != nil {
-		_, _ = container.Update(m.id, func(c *container.Container) error {
+		_, _ = container.UpdateLight(m.id, func(c *container.Container) error {
 			c.State.Error = err.Error()
 			c.State.ExitCode = code
 			c.State.SupervisorPid = 0
@@ -170,7 +170,7 @@ func (m *monitor) loop() int {
 		}
 		first = false
 		end := trace.Begin("the OOM check and the die event")
-		cur, cerr := container.ReadRecord(m.id)
+		cur, cerr := container.ReadLight(m.id)
 		oom := m.ran && oomKilled(m.id) // supervisor/oom.go
 		if cerr == nil && oom {
 			m.event(cur, "oom", nil)
@@ -195,7 +195,7 @@ func (m *monitor) loop() int {
 			m.dropRunDir()
 		}
 		end = trace.Begin("record the exit")
-		c, rerr := container.Update(m.id, func(c *container.Container) error {
+		c, rerr := container.UpdateLight(m.id, func(c *container.Container) error {
 			c.State.Running, c.State.Paused, c.State.Pid = false, false, 0
 			c.State.ExitCode, c.State.OOMKilled = code, oom
 			c.State.FinishedAt = time.Now().UTC()
@@ -231,7 +231,7 @@ func (m *monitor) loop() int {
 			backoff = 100 * time.Millisecond
 		}
 		if !m.sleepUnlessStopped(backoff) {
-			_, _ = container.Update(m.id, func(c *container.Container) error {
+			_, _ = container.UpdateLight(m.id, func(c *container.Container) error {
 				c.State.Status, c.State.Restarting = container.StatusExited, false
 				return nil
 			})
@@ -258,7 +258,7 @@ func (m *monitor) sleepUnlessStopped(d time.Duration) bool {
 	deadline := time.Now().Add(d)
 	for time.Now().Before(deadline) {
 		time.Sleep(min(50*time.Millisecond, time.Until(deadline)))
-		if c, err := container.ReadRecord(m.id); err != nil || c.State.StoppedByUser {
+		if c, err := container.ReadLight(m.id); err != nil || c.State.StoppedByUser {
 			return false
 		}
 	}
@@ -278,7 +278,7 @@ const (
 // runOnce starts the container through `skiff __start`, streams its output
 // until it exits and returns its exit status.
 func (m *monitor) runOnce(first bool) (int, error) {
-	c, err := container.ReadRecord(m.id)
+	c, err := container.ReadLight(m.id)
 	if err != nil {
 		return 0, err
 	}
@@ -365,7 +365,7 @@ func (m *monitor) runOnce(first bool) (int, error) {
 	end = trace.Begin("the start event and the record")
 	m.event(c, "start", nil)
 	now := time.Now().UTC()
-	if _, err := container.Update(m.id, func(c *container.Container) error {
+	if _, err := container.UpdateLight(m.id, func(c *container.Container) error {
 		ports := c.NetworkSettings.Ports
 		c.State = container.State{
 			Status: container.StatusRunning, Running: true, Pid: pid, StartedAt: now,
@@ -454,7 +454,7 @@ func (m *monitor) setUpNetwork(c *container.Container) (slirp *netns.Slirp, clea
 			return nil, cleanup, err
 		}
 		undo = append(undo, fw.Close)
-		if _, err := container.Update(m.id, func(c *container.Container) error { c.NetworkSettings.Ports = bound; return nil }); err != nil {
+		if _, err := container.UpdateLight(m.id, func(c *container.Container) error { c.NetworkSettings.Ports = bound; return nil }); err != nil {
 			return nil, cleanup, err
 		}
 	}
@@ -628,21 +628,33 @@ func (nopCloser) Close() error { return nil }
 
 // waitPid waits for the container's process and returns Docker's status.
 func waitPid(pid int) int {
-	var ws unix.WaitStatus
-	for {
-		_, err := unix.Wait4(pid, &ws, 0, nil)
-		if err == unix.EINTR {
-			continue
-		}
-		if err != nil {
-			return 255
-		}
-		break
+	ws, err := waitPolled(pid) // supervisor/lean.go
+	if err != nil {
+		ws, err = wait4(pid, 0)
+	}
+	if err != nil {
+		return 255
 	}
 	if ws.Signaled() {
 		return 128 + int(ws.Signal())
 	}
 	return ws.ExitStatus()
+}
+
+// wait4 is unix.Wait4 past interruptions; errNotYet for a child that
+// has not exited (with WNOHANG).
+func wait4(pid, options int) (unix.WaitStatus, error) {
+	var ws unix.WaitStatus
+	for {
+		wpid, err := unix.Wait4(pid, &ws, options, nil)
+		if err == unix.EINTR {
+			continue
+		}
+		if err == nil && wpid == 0 {
+			return ws, errNotYet
+		}
+		return ws, err
+	}
 }
 
 // reapOrphans collects processes that ended up our children (orphans of
@@ -737,7 +749,7 @@ func (m *monitor) cleanStep() {
 // attached clients.
 func (m *monitor) finish(code int) {
 	if !m.pidCleared { // a stop during the restart back-off
-		_, _ = container.Update(m.id, func(c *container.Container) error {
+		_, _ = container.UpdateLight(m.id, func(c *container.Container) error {
 			c.State.SupervisorPid = 0
 			return nil
 		})
@@ -788,7 +800,7 @@ func (m *monitor) removedByClient(code int) bool {
 	case <-time.After(time.Minute):
 		m.diag.printf("the client that asked to remove the container did not finish in a minute")
 	}
-	_, err := container.ReadRecord(m.id)
+	_, err := container.ReadLight(m.id)
 	return errors.Is(err, errdefs.ErrNotFound)
 }
 
@@ -826,7 +838,7 @@ func (m *monitor) startHealth(c *container.Container) func() {
 			}
 			inStart := time.Since(started) < h.StartPeriod
 			changed := ""
-			cur, err := container.Update(m.id, func(c *container.Container) error {
+			cur, err := container.UpdateLight(m.id, func(c *container.Container) error {
 				changed = ""
 				if !c.State.Running || c.State.Health == nil {
 					return nil
@@ -890,7 +902,7 @@ func (m *monitor) watchOutbound(c *container.Container) func() {
 				return
 			case <-t.C:
 			}
-			cur, err := container.ReadRecord(m.id)
+			cur, err := container.ReadLight(m.id)
 			if err != nil || !cur.Outbound() {
 				continue
 			}
