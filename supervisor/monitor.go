@@ -89,9 +89,6 @@ func Main(args []string) int {
 		m.fail(err)
 		return 1
 	}
-	if len(m.c.PublishedPorts()) > 0 {
-		forwarding() // supervisor/lean.go
-	}
 	go m.reapOrphans()
 	code := m.loop()
 	m.diag.printf("container exited with status %d; finishing", code)
@@ -386,7 +383,6 @@ func (m *monitor) runOnce(first bool) (int, error) {
 		m.report.Close()
 		m.report = nil
 	}
-	settle() // supervisor/lean.go
 	stopHealth := m.startHealth(c)
 	var stopLate func()
 	if slirp == nil {
@@ -454,6 +450,7 @@ func (m *monitor) setUpNetwork(c *container.Container) (slirp *netns.Slirp, clea
 			return nil, cleanup, err
 		}
 		undo = append(undo, fw.Close)
+		fw.OnFirstClient(forwarding) // supervisor/lean.go
 		if _, err := container.UpdateLight(m.id, func(c *container.Container) error { c.NetworkSettings.Ports = bound; return nil }); err != nil {
 			return nil, cleanup, err
 		}
