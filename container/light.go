@@ -32,6 +32,16 @@ type lightHost struct {
 	LogConfig       LogConfig     `json:"LogConfig"`
 }
 
+// lightConfig is the part of Config the supervisor uses.
+type lightConfig struct {
+	Labels       map[string]string   `json:"Labels"`
+	Tty          bool                `json:"Tty"`
+	OpenStdin    bool                `json:"OpenStdin"`
+	Healthcheck  *Healthcheck        `json:"Healthcheck,omitempty"`
+	ExposedPorts map[string]struct{} `json:"ExposedPorts,omitempty"`
+	MacAddress   string              `json:"MacAddress,omitempty"`
+}
+
 // member is one top-level member of a record, in the record's order.
 type member struct {
 	key string
@@ -40,9 +50,10 @@ type member struct {
 
 // ReadLight reads container id's record as ReadRecord does (the state
 // corrected when its supervisor is gone), with only what a supervisor
-// uses filled in: ID, Name, Image, LogPath, RestartCount, Config, State,
-// NetworkSettings and HostConfig's network, ports, AutoRemove,
-// RestartPolicy and LogConfig.
+// uses filled in: ID, Name, Image, LogPath, RestartCount, State,
+// NetworkSettings, Config's Labels, Tty, OpenStdin, Healthcheck,
+// ExposedPorts and MacAddress, and HostConfig's network, ports,
+// AutoRemove, RestartPolicy and LogConfig.
 func ReadLight(id string) (*Container, error) {
 	c, _, err := readLight(id)
 	return c, err
@@ -89,9 +100,10 @@ func readLight(id string) (*Container, []member, error) {
 	}
 	c := &Container{}
 	var host lightHost
+	var config lightConfig
 	into := map[string]any{
 		"Id": &c.ID, "Name": &c.Name, "Image": &c.Image, "LogPath": &c.LogPath,
-		"RestartCount": &c.RestartCount, "Config": &c.Config, "State": &c.State,
+		"RestartCount": &c.RestartCount, "Config": &config, "State": &c.State,
 		"NetworkSettings": &c.NetworkSettings, "HostConfig": &host,
 	}
 	for _, m := range members {
@@ -101,6 +113,8 @@ func readLight(id string) (*Container, []member, error) {
 			}
 		}
 	}
+	c.Config.Labels, c.Config.Tty, c.Config.OpenStdin = config.Labels, config.Tty, config.OpenStdin
+	c.Config.Healthcheck, c.Config.ExposedPorts, c.Config.MacAddress = config.Healthcheck, config.ExposedPorts, config.MacAddress
 	c.HostConfig.NetworkKind, c.HostConfig.PortBindings, c.HostConfig.PublishAllPorts = host.NetworkKind, host.PortBindings, host.PublishAllPorts
 	c.HostConfig.AutoRemove, c.HostConfig.RestartPolicy, c.HostConfig.LogConfig = host.AutoRemove, host.RestartPolicy, host.LogConfig
 	c.correctState()

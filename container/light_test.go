@@ -18,7 +18,7 @@ func lightRecord() *Container {
 	return &Container{
 		ID: "0123456789abcdef0123456789abcdef", Name: "web", Created: time.Date(2026, 1, 2, 3, 4, 5, 6, time.UTC),
 		Path: "sh", Args: []string{"-c", "echo <&>"}, Image: "busybox", ImageID: "sha256:abc", LogPath: "/x/log.json", RestartCount: 2,
-		Config: Config{Env: []string{"A=1"}, Cmd: []string{"sh"}, Labels: map[string]string{"l": "v"}, StopTimeout: &stop, Tty: true,
+		Config: Config{Env: []string{"A=1"}, Cmd: []string{"sh"}, Labels: map[string]string{"l": "v"}, StopTimeout: &stop, Tty: true, OpenStdin: true, MacAddress: "02:42:ac:11:00:02",
 			Healthcheck: &Healthcheck{Test: []string{"CMD", "true"}, Interval: time.Second}, ExposedPorts: map[string]struct{}{"80/tcp": {}}},
 		HostConfig: HostConfig{Binds: []string{"/a:/b"}, Mounts: []Mount{{Type: "bind", Source: "/a", Destination: "/b"}},
 			NetworkMode: "private", NetworkKind: "private", PortBindings: netns.PortMap{"80/tcp": {{HostPort: "8080"}}}, PublishAllPorts: true,
@@ -51,7 +51,9 @@ func TestReadLight(t *testing.T) {
 	full, _ := ReadRecord(want.ID)
 	for name, pair := range map[string][2]any{
 		"ID": {got.ID, full.ID}, "Name": {got.Name, full.Name}, "Image": {got.Image, full.Image}, "LogPath": {got.LogPath, full.LogPath},
-		"RestartCount": {got.RestartCount, full.RestartCount}, "Config": {got.Config, full.Config}, "State": {got.State, full.State},
+		"RestartCount": {got.RestartCount, full.RestartCount}, "State": {got.State, full.State}, "Labels": {got.Config.Labels, full.Config.Labels},
+		"Tty": {got.Config.Tty, full.Config.Tty}, "OpenStdin": {got.Config.OpenStdin, full.Config.OpenStdin}, "Healthcheck": {got.Config.Healthcheck, full.Config.Healthcheck},
+		"MacAddress":      {got.Config.MacAddress, full.Config.MacAddress},
 		"NetworkSettings": {got.NetworkSettings, full.NetworkSettings}, "PublishedPorts": {got.PublishedPorts(), full.PublishedPorts()},
 		"OwnNetwork": {got.OwnNetwork(), full.OwnNetwork()}, "Outbound": {got.Outbound(), full.Outbound()},
 		"AutoRemove": {got.HostConfig.AutoRemove, full.HostConfig.AutoRemove}, "RestartPolicy": {got.HostConfig.RestartPolicy, full.HostConfig.RestartPolicy},

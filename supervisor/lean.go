@@ -1,7 +1,6 @@
 package supervisor
 
 import (
-	"errors"
 	"io"
 	"os"
 	"runtime"
@@ -100,32 +99,26 @@ func forwarding() {
 // it and a bucket per sample, kept for good).
 func init() { runtime.MemProfileRate = 0 }
 
-// errNotYet is wait4's answer for a child that has not exited yet.
-var errNotYet = errors.New("not exited yet")
-
-// waitPolled waits for child pid to exit through a pidfd in the Go
-// runtime's poller: a blocking wait4 would hold an OS thread (its stacks
-// and all) for as long as the container runs. An error means the kernel
-// has no pidfds and nothing was waited for.
-func waitPolled(pid int) (unix.WaitStatus, error) {
-	var ws unix.WaitStatus
+// awaitExit returns once child pid has exited, without reaping it: it
+// waits on a pidfd in the Go runtime's poller, where a blocking wait
+// would hold an OS thread (its stacks and all), and start another one to
+// run the rest, for as long as the child runs. Without pidfds it returns
+// at once, and the caller's own wait blocks.
+func awaitExit(pid int) {
 	fd, err := unix.PidfdOpen(pid, unix.PIDFD_NONBLOCK)
 	if err != nil {
-		return ws, err
+		return
 	}
 	f := os.NewFile(uintptr(fd), "pidfd") // non-blocking: the poller holds it
 	defer f.Close()
 	rc, err := f.SyscallConn()
 	if err != nil {
-		return ws, err
+		return
 	}
-	var werr error
-	if err := rc.Read(func(uintptr) bool {
+	_ = rc.Read(func(fd uintptr) bool {
 		// The pidfd turns readable when the process exits.
-		ws, werr = wait4(pid, unix.WNOHANG)
-		return werr != errNotYet
-	}); err != nil {
-		return ws, err
-	}
-	return ws, werr
+		var info unix.Siginfo
+		err := unix.Waitid(unix.P_PIDFD, int(fd), &info, unix.WEXITED|unix.WNOHANG|unix.WNOWAIT, nil)
+		return err != unix.EINTR && (err != nil || info.Signo != 0)
+	})
 }

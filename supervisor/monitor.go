@@ -625,33 +625,22 @@ func (nopCloser) Close() error { return nil }
 
 // waitPid waits for the container's process and returns Docker's status.
 func waitPid(pid int) int {
-	ws, err := waitPolled(pid) // supervisor/lean.go
-	if err != nil {
-		ws, err = wait4(pid, 0)
-	}
-	if err != nil {
-		return 255
+	awaitExit(pid) // supervisor/lean.go
+	var ws unix.WaitStatus
+	for {
+		_, err := unix.Wait4(pid, &ws, 0, nil)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return 255
+		}
+		break
 	}
 	if ws.Signaled() {
 		return 128 + int(ws.Signal())
 	}
 	return ws.ExitStatus()
-}
-
-// wait4 is unix.Wait4 past interruptions; errNotYet for a child that
-// has not exited (with WNOHANG).
-func wait4(pid, options int) (unix.WaitStatus, error) {
-	var ws unix.WaitStatus
-	for {
-		wpid, err := unix.Wait4(pid, &ws, options, nil)
-		if err == unix.EINTR {
-			continue
-		}
-		if err == nil && wpid == 0 {
-			return ws, errNotYet
-		}
-		return ws, err
-	}
 }
 
 // reapOrphans collects processes that ended up our children (orphans of
@@ -726,6 +715,7 @@ func (m *monitor) start(cmd *exec.Cmd) error {
 }
 
 func (m *monitor) wait(cmd *exec.Cmd) error {
+	awaitExit(cmd.Process.Pid) // supervisor/lean.go
 	err := cmd.Wait()
 	m.mu.Lock()
 	delete(m.managed, cmd.Process.Pid)
