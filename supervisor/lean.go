@@ -29,7 +29,7 @@ const (
 	// the collector's own memory (work buffers, mark bits, the freed
 	// spans the scavenger keeps up to the heap goal) for good: after it
 	// and the runtime's two-minute collections that follow the first
-	// one, an idle supervisor's own memory grew from 0.96 to 1.4 MiB.
+	// one, an idle supervisor's own memory grew by 0.3-0.4 MiB.
 	leanGC = "25"
 )
 
