@@ -382,6 +382,8 @@ func (m *monitor) runOnce(first bool) (int, error) {
 		m.say("started %d", pid)
 		m.report.Close()
 		m.report = nil
+	} else {
+		rest() // supervisor/lean.go
 	}
 	stopHealth := m.startHealth(c)
 	var stopLate func()
@@ -693,13 +695,22 @@ func (m *monitor) run(args ...string) ([]byte, error) {
 	cmd := exec.Command(m.skiff, args...)
 	cmd.Dir = "/"
 	cmd.Stderr = os.Stderr
-	var out strings.Builder
-	cmd.Stdout = &out
-	if err := m.start(cmd); err != nil {
+	// Its output is read here from a pipe given as an *os.File: any other
+	// writer has exec copy it on a goroutine of its own with a 32 KiB
+	// buffer, garbage at every health check.
+	r, w, err := os.Pipe()
+	if err != nil {
 		return nil, err
 	}
-	err := m.wait(cmd)
-	return []byte(out.String()), err
+	defer r.Close()
+	cmd.Stdout = w
+	err = m.start(cmd)
+	w.Close()
+	if err != nil {
+		return nil, err
+	}
+	out, _ := io.ReadAll(r)
+	return out, m.wait(cmd)
 }
 
 // start and wait run a child that its own Wait reaps, keeping the orphan
@@ -855,6 +866,7 @@ func (m *monitor) startHealth(c *container.Container) func() {
 				m.diag.printf("health: %s (check exited %d)", changed, res.ExitCode)
 				m.event(cur, events.Action("health_status: "+changed), nil)
 			}
+			rest() // supervisor/lean.go
 			t.Reset(nextCheck(h, interval, started, err == nil && cur != nil && cur.State.Health != nil && cur.State.Health.Status == "starting"))
 		}
 	}()
