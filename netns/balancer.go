@@ -54,6 +54,7 @@ type Balancer struct {
 	next     int        // turn of the round robin
 	closers  map[io.Closer]struct{}
 	closed   bool
+	firstCli func() // see Forwarder.OnFirstClient
 }
 
 type backend struct {
@@ -226,7 +227,12 @@ func (b *Balancer) dial(network string, port int) (net.Conn, error) {
 		first = b.next % len(rot)
 		b.next = first + 1
 	}
+	firstCli := b.firstCli
+	b.firstCli = nil
 	b.mu.Unlock()
+	if firstCli != nil {
+		firstCli()
+	}
 	err := errNoBackends
 	for i := range rot {
 		be := rot[(first+i)%len(rot)]

@@ -211,6 +211,15 @@ func unprivilegedPortStart() int {
 	return n
 }
 
+// OnFirstClient has fn called once, when the first client is connected
+// to the container (the supervisor readies its runtime for forwarding
+// then, not for ports nobody uses).
+func (f *Forwarder) OnFirstClient(fn func()) {
+	f.b.mu.Lock()
+	f.b.firstCli = fn
+	f.b.mu.Unlock()
+}
+
 // Close stops listening and ends the relays.
 func (f *Forwarder) Close() {
 	if f != nil {

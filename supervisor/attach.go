@@ -205,8 +205,13 @@ func (h *attachHub) closeStdin() {
 // broadcast sends container output to every client that asked for it.
 func (h *attachHub) broadcast(t byte, p []byte) {
 	h.mu.Lock()
+	if len(h.clients) == 0 { // nobody attached: nothing to copy
+		h.mu.Unlock()
+		return
+	}
 	cs := append([]*attachClient(nil), h.clients...)
 	h.mu.Unlock()
+	p = append([]byte(nil), p...) // the clients' queues keep it
 	for _, c := range cs {
 		if (t == frameStdout && c.req.Stdout) || (t == frameStderr && c.req.Stderr) {
 			c.send(t, p)
@@ -259,7 +264,7 @@ type hubWriter struct {
 }
 
 func (w hubWriter) Write(p []byte) (int, error) {
-	w.h.broadcast(w.t, append([]byte(nil), p...))
+	w.h.broadcast(w.t, p)
 	return len(p), nil
 }
 

@@ -31,7 +31,12 @@ type jsonLog struct {
 	size    int64
 	maxSize int64
 	maxFile int
+	buf     []byte // the entry being written, kept for the next
 }
+
+// keepLogBuf bounds the entry buffer kept between lines: the buffer of a
+// long line (up to 16 KiB, escaped up to six times that) is let go.
+const keepLogBuf = 4 << 10
 
 func openLog(path string, cfg container.LogConfig) (*jsonLog, error) {
 	l := &jsonLog{path: path, maxFile: 1}
@@ -51,15 +56,19 @@ func openLog(path string, cfg container.LogConfig) (*jsonLog, error) {
 }
 
 func (l *jsonLog) write(stream string, line []byte) {
-	b, _ := json.Marshal(logEntry{Log: string(line), Stream: stream, Time: time.Now().UTC()})
-	b = append(b, '\n')
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	b := appendEntry(l.buf[:0], stream, line, time.Now().UTC()) // supervisor/logline.go
 	if l.maxSize > 0 && l.size+int64(len(b)) > l.maxSize && l.size > 0 {
 		l.rotate()
 	}
 	n, _ := l.f.Write(b)
 	l.size += int64(n)
+	if cap(b) <= keepLogBuf {
+		l.buf = b
+	} else {
+		l.buf = nil
+	}
 }
 
 func (l *jsonLog) rotate() {
@@ -93,16 +102,20 @@ const maxLogLine = 16 << 10
 
 func (s *lineSplitter) Write(p []byte) (int, error) {
 	s.buf = append(s.buf, p...)
+	rest := s.buf
 	for {
-		i := indexByte(s.buf, '\n')
+		i := indexByte(rest, '\n')
 		switch {
-		case i >= maxLogLine || i < 0 && len(s.buf) >= maxLogLine:
-			s.log.write(s.stream, s.buf[:maxLogLine]) // Docker splits long lines
-			s.buf = s.buf[maxLogLine:]
+		case i >= maxLogLine || i < 0 && len(rest) >= maxLogLine:
+			s.log.write(s.stream, rest[:maxLogLine]) // Docker splits long lines
+			rest = rest[maxLogLine:]
 		case i >= 0:
-			s.log.write(s.stream, s.buf[:i+1])
-			s.buf = s.buf[i+1:]
+			s.log.write(s.stream, rest[:i+1])
+			rest = rest[i+1:]
 		default:
+			// The unfinished line moves to the front: the buffer is
+			// used again, not grown anew for each write.
+			s.buf = s.buf[:copy(s.buf, rest)]
 			return len(p), nil
 		}
 	}

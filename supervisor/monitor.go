@@ -95,9 +95,6 @@ func Main(args []string) int {
 		m.fail(err)
 		return 1
 	}
-	if len(m.c.PublishedPorts()) > 0 {
-		forwarding() // supervisor/lean.go
-	}
 	go m.reapOrphans()
 	code := m.loop()
 	m.diag.printf("container exited with status %d; finishing", code)
@@ -113,7 +110,7 @@ func (m *monitor) say(format string, a ...any) {
 
 func (m *monitor) setUp(waitAttach bool) error {
 	var err error
-	if m.c, err = container.ReadRecord(m.id); err != nil {
+	if m.c, err = container.ReadLight(m.id); err != nil {
 		return err
 	}
 	if err := os.MkdirAll(m.c.RunDir(), 0o700); err != nil {
@@ -145,7 +142,7 @@ func (m *monitor) fail(err error) {
 	m.dropRunDir()
 	m.say("error %d %s", code, strings.ReplaceAll(err.Error(), "\n", " "))
 	if m.c != nil {
-		_, _ = container.Update(m.id, func(c *container.Container) error {
+		_, _ = container.UpdateLight(m.id, func(c *container.Container) error {
 			c.State.Error = err.Error()
 			c.State.ExitCode = code
 			c.State.SupervisorPid = 0
@@ -176,7 +173,7 @@ func (m *monitor) loop() int {
 		}
 		first = false
 		end := trace.Begin("the OOM check and the die event")
-		cur, cerr := container.ReadRecord(m.id)
+		cur, cerr := container.ReadLight(m.id)
 		oom := m.ran && oomKilled(m.id) // supervisor/oom.go
 		if cerr == nil && oom {
 			m.event(cur, "oom", nil)
@@ -201,7 +198,7 @@ func (m *monitor) loop() int {
 			m.dropRunDir()
 		}
 		end = trace.Begin("record the exit")
-		c, rerr := container.Update(m.id, func(c *container.Container) error {
+		c, rerr := container.UpdateLight(m.id, func(c *container.Container) error {
 			c.State.Running, c.State.Paused, c.State.Pid = false, false, 0
 			c.State.ExitCode, c.State.OOMKilled = code, oom
 			c.State.FinishedAt = time.Now().UTC()
@@ -237,7 +234,7 @@ func (m *monitor) loop() int {
 			backoff = 100 * time.Millisecond
 		}
 		if !m.sleepUnlessStopped(backoff) {
-			_, _ = container.Update(m.id, func(c *container.Container) error {
+			_, _ = container.UpdateLight(m.id, func(c *container.Container) error {
 				c.State.Status, c.State.Restarting = container.StatusExited, false
 				return nil
 			})
@@ -264,7 +261,7 @@ func (m *monitor) sleepUnlessStopped(d time.Duration) bool {
 	deadline := time.Now().Add(d)
 	for time.Now().Before(deadline) {
 		time.Sleep(min(50*time.Millisecond, time.Until(deadline)))
-		if c, err := container.ReadRecord(m.id); err != nil || c.State.StoppedByUser {
+		if c, err := container.ReadLight(m.id); err != nil || c.State.StoppedByUser {
 			return false
 		}
 	}
@@ -284,7 +281,7 @@ const (
 // runOnce starts the container through `skiff-start __start`, streams its output
 // until it exits and returns its exit status.
 func (m *monitor) runOnce(first bool) (int, error) {
-	c, err := container.ReadRecord(m.id)
+	c, err := container.ReadLight(m.id)
 	if err != nil {
 		return 0, err
 	}
@@ -372,7 +369,7 @@ func (m *monitor) runOnce(first bool) (int, error) {
 	waitExec(pid)
 	m.event(c, "start", nil)
 	now := time.Now().UTC()
-	if _, err := container.Update(m.id, func(c *container.Container) error {
+	if _, err := container.UpdateLight(m.id, func(c *container.Container) error {
 		ports := c.NetworkSettings.Ports
 		c.State = container.State{
 			Status: container.StatusRunning, Running: true, Pid: pid, StartedAt: now,
@@ -392,8 +389,9 @@ func (m *monitor) runOnce(first bool) (int, error) {
 		m.say("started %d", pid)
 		m.report.Close()
 		m.report = nil
+	} else {
+		rest() // supervisor/lean.go
 	}
-	settle() // supervisor/lean.go
 	stopHealth := m.startHealth(c)
 	var stopLate func()
 	if slirp == nil {
@@ -477,7 +475,8 @@ func (m *monitor) setUpNetwork(c *container.Container) (slirp *netns.Slirp, clea
 			return nil, cleanup, err
 		}
 		undo = append(undo, fw.Close)
-		if _, err := container.Update(m.id, func(c *container.Container) error { c.NetworkSettings.Ports = bound; return nil }); err != nil {
+		fw.OnFirstClient(forwarding) // supervisor/lean.go
+		if _, err := container.UpdateLight(m.id, func(c *container.Container) error { c.NetworkSettings.Ports = bound; return nil }); err != nil {
 			return nil, cleanup, err
 		}
 	}
@@ -651,6 +650,7 @@ func (nopCloser) Close() error { return nil }
 
 // waitPid waits for the container's process and returns Docker's status.
 func waitPid(pid int) int {
+	awaitExit(pid) // supervisor/lean.go
 	var ws unix.WaitStatus
 	for {
 		_, err := unix.Wait4(pid, &ws, 0, nil)
@@ -718,13 +718,22 @@ func (m *monitor) run(bin string, args ...string) ([]byte, error) {
 	cmd := exec.Command(bin, args...)
 	cmd.Dir = "/"
 	cmd.Stderr = os.Stderr
-	var out strings.Builder
-	cmd.Stdout = &out
-	if err := m.start(cmd); err != nil {
+	// Its output is read here from a pipe given as an *os.File: any other
+	// writer has exec copy it on a goroutine of its own with a 32 KiB
+	// buffer, garbage at every health check.
+	r, w, err := os.Pipe()
+	if err != nil {
 		return nil, err
 	}
-	err := m.wait(cmd)
-	return []byte(out.String()), err
+	defer r.Close()
+	cmd.Stdout = w
+	err = m.start(cmd)
+	w.Close()
+	if err != nil {
+		return nil, err
+	}
+	out, _ := io.ReadAll(r)
+	return out, m.wait(cmd)
 }
 
 // start and wait run a child that its own Wait reaps, keeping the orphan
@@ -740,6 +749,7 @@ func (m *monitor) start(cmd *exec.Cmd) error {
 }
 
 func (m *monitor) wait(cmd *exec.Cmd) error {
+	awaitExit(cmd.Process.Pid) // supervisor/lean.go
 	err := cmd.Wait()
 	m.mu.Lock()
 	delete(m.managed, cmd.Process.Pid)
@@ -760,7 +770,7 @@ func (m *monitor) cleanStep() {
 // attached clients.
 func (m *monitor) finish(code int) {
 	if !m.pidCleared { // a stop during the restart back-off
-		_, _ = container.Update(m.id, func(c *container.Container) error {
+		_, _ = container.UpdateLight(m.id, func(c *container.Container) error {
 			c.State.SupervisorPid = 0
 			return nil
 		})
@@ -811,7 +821,7 @@ func (m *monitor) removedByClient(code int) bool {
 	case <-time.After(time.Minute):
 		m.diag.printf("the client that asked to remove the container did not finish in a minute")
 	}
-	_, err := container.ReadRecord(m.id)
+	_, err := container.ReadLight(m.id)
 	return errors.Is(err, errdefs.ErrNotFound)
 }
 
@@ -849,7 +859,7 @@ func (m *monitor) startHealth(c *container.Container) func() {
 			}
 			inStart := time.Since(started) < h.StartPeriod
 			changed := ""
-			cur, err := container.Update(m.id, func(c *container.Container) error {
+			cur, err := container.UpdateLight(m.id, func(c *container.Container) error {
 				changed = ""
 				if !c.State.Running || c.State.Health == nil {
 					return nil
@@ -879,6 +889,7 @@ func (m *monitor) startHealth(c *container.Container) func() {
 				m.diag.printf("health: %s (check exited %d)", changed, res.ExitCode)
 				m.event(cur, events.Action("health_status: "+changed), nil)
 			}
+			rest() // supervisor/lean.go
 			t.Reset(nextCheck(h, interval, started, err == nil && cur != nil && cur.State.Health != nil && cur.State.Health.Status == "starting"))
 		}
 	}()
@@ -913,7 +924,7 @@ func (m *monitor) watchOutbound(c *container.Container) func() {
 				return
 			case <-t.C:
 			}
-			cur, err := container.ReadRecord(m.id)
+			cur, err := container.ReadLight(m.id)
 			if err != nil || !cur.Outbound() {
 				continue
 			}

@@ -376,7 +376,8 @@ func BenchmarkMonitorMemory(b *testing.B) {
 	mem := readMonitors(b, engines, ids, monitorSettle)
 	printMonitorTargets(b, mem, monitorSettle)
 	// SKIFF_BENCH_IDLE (a duration past 2m) reads them again after the Go
-	// runtime's forced collection, which an idle supervisor also runs.
+	// runtime's forced collections (every two minutes once one has run;
+	// an idle supervisor runs none).
 	if d, err := time.ParseDuration(os.Getenv("SKIFF_BENCH_IDLE")); err == nil && d > monitorSettle {
 		time.Sleep(d - monitorSettle)
 		printMonitorTargets(b, readMonitors(b, engines, ids, d), d)
