@@ -354,14 +354,21 @@ func ReadRecord(id string) (*Container, error) {
 
 // correctState tells the truth when the supervisor of a running container
 // is gone (killed): the container is dead, whatever the record says.
+// A supervisor records the exit before it exits, so the record is read
+// again once the supervisor is seen gone: read before that last write, it
+// would call a container that stopped cleanly a moment ago dead (with
+// exit code 0: wait printed 0 for a container that exited 3).
 func (c *Container) correctState() {
-	switch c.State.Status {
-	case StatusRunning, StatusRestarting, StatusPaused:
-	default:
-		return
-	}
-	if c.State.SupervisorPid > 0 && supervisorAlive(c.State.SupervisorPid, c.ID) {
-		return
+	for again := false; ; again = true {
+		if !supervised(c.State.Status) || c.State.SupervisorPid > 0 && supervisorAlive(c.State.SupervisorPid, c.ID) {
+			return
+		}
+		var now struct{ State State }
+		if again || ondisk.ReadJSON(recordPath(c.ID), &now, "") != nil ||
+			now.State.Status == c.State.Status && now.State.SupervisorPid == c.State.SupervisorPid {
+			break // no newer record: its supervisor is gone
+		}
+		c.State = now.State
 	}
 	c.State.Status = StatusDead
 	c.State.Dead = true
@@ -369,6 +376,11 @@ func (c *Container) correctState() {
 	if c.State.Error == "" {
 		c.State.Error = "the container's supervisor exited unexpectedly: remove the container with rm -f"
 	}
+}
+
+// supervised reports whether a container in status has a supervisor.
+func supervised(status string) bool {
+	return status == StatusRunning || status == StatusRestarting || status == StatusPaused
 }
 
 // Starting reports whether the command that created c (a run) may still

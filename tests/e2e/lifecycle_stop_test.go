@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"fmt"
 	"regexp"
 	"strings"
 	"sync"
@@ -224,6 +225,25 @@ func TestLifecycleRestart(t *testing.T) {
 	if s := stateOf(t, harness.E2E, name); s != "running" {
 		t.Errorf("restart of a stopped container: status %q, want running", s)
 	}
+}
+
+// TestLifecycleWaitRacesTheSupervisorsExit: a container that exits at
+// once, waited for right away, many at a time. wait read the record while
+// the container ran and looked at the supervisor after it had recorded
+// the exit and gone: it called the container dead and printed 0.
+func TestLifecycleWaitRacesTheSupervisorsExit(t *testing.T) {
+	parallel(t)
+	var wg sync.WaitGroup
+	for w := range 4 {
+		wg.Go(func() {
+			for i := range 10 {
+				n := lcName(fmt.Sprintf("wait-race-%d-%d", w, i))
+				runDetached(t, n, nil, "sh", "-c", "exit 3")
+				skiff(t, "wait", n).OK(t).StdoutIs(t, "3\n")
+			}
+		})
+	}
+	wg.Wait()
 }
 
 func TestLifecycleWait(t *testing.T) {
