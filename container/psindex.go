@@ -388,8 +388,12 @@ func EachBrief(fn func(c *Container)) error {
 	}()
 	ids, err := IDs()
 	<-read
-	if err != nil || len(ids) == 0 {
+	if err != nil {
 		return err
+	}
+	if len(ids) == 0 {
+		refreshPsIndex(nil, nil, lines, size) // the lines of removed containers
+		return nil
 	}
 	dir, err := openContainersDir()
 	if dir < 0 {
