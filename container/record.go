@@ -18,6 +18,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -415,26 +416,47 @@ func Alive(pid int, id string) bool { return supervisorAlive(pid, id) }
 
 // supervisorAlive reports whether pid is the supervisor of container id:
 // its command line is `skiff-supervisor __supervise ID ...`. ps asks this
-// for every running container, so it reads with plain system calls into
-// a buffer on the stack, in one read: the kernel gives a command line
-// whole up to the size asked, and a supervisor's is far shorter.
+// for every running container, so it reads with plain system calls, from
+// a handle on /proc, into a buffer it reuses; the kernel gives a command
+// line whole up to the size asked, and one that fills the buffer is read
+// again whole.
 func supervisorAlive(pid int, id string) bool {
-	fd, err := openAt(unix.AT_FDCWD, "/proc/"+strconv.Itoa(pid)+"/cmdline")
+	dir, name := procDir(), strconv.Itoa(pid)+"/cmdline"
+	if dir == unix.AT_FDCWD {
+		name = "/proc/" + name
+	}
+	fd, err := openAt(dir, name)
 	if err != nil {
 		return false
 	}
-	var buf [4096]byte
+	buf := cmdlineBufs.Get().(*[1024]byte)
+	defer cmdlineBufs.Put(buf)
 	n, err := unix.Read(fd, buf[:])
 	for err == unix.EINTR {
 		n, err = unix.Read(fd, buf[:])
 	}
 	unix.Close(fd)
+	data := buf[:max(n, 0)]
+	if err == nil && n == len(buf) {
+		data, err = os.ReadFile("/proc/" + strconv.Itoa(pid) + "/cmdline")
+	}
 	if err != nil {
 		return false
 	}
-	args := bytes.SplitN(buf[:n], []byte{0}, 4)
+	args := bytes.SplitN(data, []byte{0}, 4)
 	return len(args) >= 3 && string(args[1]) == SupervisorArg && string(args[2]) == id
 }
+
+var cmdlineBufs = sync.Pool{New: func() any { return new([1024]byte) }}
+
+// procDir is a handle on /proc, opened once; AT_FDCWD if it cannot be.
+var procDir = sync.OnceValue(func() int {
+	fd, err := unix.Open("/proc", unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return unix.AT_FDCWD
+	}
+	return fd
+})
 
 // ShortID is the 12-character form of an ID.
 func ShortID(id string) string {
