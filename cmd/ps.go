@@ -79,8 +79,8 @@ func psAction(c *cli.Context) error {
 	if c.Bool("latest") {
 		o.Last = 1
 	}
-	// ps allocates for every container and exits: with the collector's
-	// first cycles not before 32 MiB, hundreds of rows list ~15% sooner.
+	// ps allocates for every container and exits: no collection before
+	// 32 MiB (one sometimes ran with 500 containers, for nothing).
 	debug.SetGCPercent(800)
 	return withEngine(c, func(ctx context.Context, e *engine.Engine) error {
 		list, err := e.ContainerList(ctx, o)
