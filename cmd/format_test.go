@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -227,5 +228,55 @@ func TestWriteInspectIndexNoLabels(t *testing.T) {
 	}
 	if s := strings.TrimSpace(out.String()); s != "" && s != "<no value>" {
 		t.Errorf("output %q, want an empty value", out.String())
+	}
+}
+
+// testShout is a string type the template prints by its String method.
+type testShout string
+
+func (s testShout) String() string { return strings.ToUpper(string(s)) }
+
+// Templates of only text and string fields are written by a plan, not by
+// text/template: the same output, and others are left to the template.
+func TestFieldPlan(t *testing.T) {
+	type row struct {
+		A, B   string
+		N      int
+		Named  testShout
+		hidden string
+	}
+	r := row{A: "a\t<&>", B: "", N: 7, Named: "n", hidden: "h"}
+	for format, planned := range map[string]bool{
+		"{{.A}}\t{{.B}}|x":     true,
+		"{{.A}}":               true,
+		"text only":            true,
+		"{{.N}}":               false, // an int: the template prints it
+		"{{.Named}}":           false,
+		"{{.hidden}}":          false,
+		"{{.A | upper}}":       false,
+		"{{if .A}}y{{end}}":    false,
+		"{{$x := .A}}{{$x}}":   false,
+		"{{json .A}}":          false,
+		"{{.Missing}}":         false,
+		"{{.A}}{{/* c */}}":    true, // comments are dropped by the parser
+		"{{printf \"%s\" .A}}": false,
+	} {
+		tmpl, err := parseTemplate(format)
+		if err != nil {
+			t.Fatalf("%s: %v", format, err)
+		}
+		p := planFields(tmpl, reflect.TypeOf(r))
+		var got bytes.Buffer
+		if ok := p.write(&got, r); ok != planned {
+			t.Errorf("%s: planned %v, want %v", format, ok, planned)
+			continue
+		}
+		var want bytes.Buffer
+		if err := tmpl.Execute(&want, r); planned && (err != nil || got.String() != want.String()) {
+			t.Errorf("%s: plan wrote %q, the template %q (%v)", format, got.String(), want.String(), err)
+		}
+		if p.write(&got, &r) {
+			t.Errorf("%s: planned for a row of another type", format)
+		}
 	}
 }

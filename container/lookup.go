@@ -96,10 +96,15 @@ func byLink(name string) *Container {
 // IDs lists the IDs of the containers' directories, unsorted, without
 // reading any record.
 func IDs() ([]string, error) {
-	entries, err := os.ReadDir(ContainersDir())
+	d, err := os.Open(ContainersDir())
 	if errors.Is(err, os.ErrNotExist) {
 		return nil, nil
 	}
+	if err != nil {
+		return nil, err
+	}
+	defer d.Close()
+	entries, err := d.ReadDir(-1) // unsorted, unlike os.ReadDir
 	if err != nil {
 		return nil, err
 	}
@@ -114,33 +119,14 @@ func IDs() ([]string, error) {
 
 // List returns every container, newest first. Records are read a few at
 // a time in parallel; one that cannot be read is being created or removed
-// by another call and is left out.
-func List() ([]*Container, error) { return list(false) }
-
-// ListActive is List of the running, restarting and paused containers
-// (ps without -a): the records that do not say one of those are not
-// decoded.
-func ListActive() ([]*Container, error) {
-	all, err := list(true)
-	var out []*Container
-	for _, c := range all {
-		if c.State.Running || c.State.Restarting || c.State.Paused {
-			out = append(out, c)
-		}
-	}
-	return out, err
-}
-
-func list(activeOnly bool) ([]*Container, error) {
+// by another call and is left out. ps reads ListBrief instead.
+func List() ([]*Container, error) {
 	ids, err := IDs()
 	if err != nil {
 		return nil, err
 	}
 	recs := make([]*Container, len(ids))
 	err = eachRecord(ids, func(i int, data []byte) {
-		if activeOnly && !isTrue(data, "Running") && !isTrue(data, "Restarting") && !isTrue(data, "Paused") {
-			return
-		}
 		c := &Container{}
 		if json.Unmarshal(data, c) == nil {
 			c.correctState()
@@ -160,68 +146,95 @@ func list(activeOnly bool) ([]*Container, error) {
 	return out, nil
 }
 
-// isTrue reports whether the JSON document data may hold the member key
-// with the value true: any "key": true in it, at any depth. Only the
-// State has such members among a record's booleans; a string never
-// reads as true.
-func isTrue(data []byte, key string) bool {
-	needle := []byte(`"` + key + `":`)
-	for {
-		i := bytes.Index(data, needle)
-		if i < 0 {
-			return false
-		}
-		data = data[i+len(needle):]
-		if bytes.HasPrefix(bytes.TrimLeft(data, " \t\r\n"), []byte("true")) {
-			return true
-		}
-	}
-}
-
 // eachRecord calls fn with the index and the bytes of the record of each
-// of ids that can be read, on a few goroutines (as many as there are
-// processors, up to 4); data is fn's only during the call. The records
-// are opened through a handle on their directory with plain system calls:
-// os.ReadFile's walk of the whole path, its two stats and its poller
-// set-up cost about as much as the read, hundreds of times in a list.
+// of ids that can be read, on a few goroutines; data is fn's only during
+// the call.
 func eachRecord(ids []string, fn func(i int, data []byte)) error {
-	dir, err := unix.Open(ContainersDir(), unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
-	if errors.Is(err, unix.ENOENT) {
-		return nil
-	}
-	if err != nil {
-		return &os.PathError{Op: "open", Path: ContainersDir(), Err: err}
+	dir, err := openContainersDir()
+	if dir < 0 {
+		return err
 	}
 	defer unix.Close(dir)
-	workers := min(runtime.GOMAXPROCS(0), 4, len(ids))
+	bufs := make([][]byte, workers(len(ids)))
+	forEach(len(ids), func(w, i int) {
+		fd, err := openAt(dir, ids[i]+"/container.json")
+		if err != nil {
+			return
+		}
+		var ok bool
+		bufs[w], ok = readFD(fd, bufs[w])
+		unix.Close(fd)
+		if ok {
+			fn(i, bufs[w])
+		}
+	})
+	return nil
+}
+
+// The records are opened through a handle on their directory with plain
+// system calls: os.ReadFile's walk of the whole path, its two stats and
+// its poller set-up cost about as much as the read, hundreds of times in
+// a list.
+
+// openContainersDir opens the containers' directory for openAt; -1 and
+// no error when there is none yet.
+func openContainersDir() (int, error) {
+	dir, err := unix.Open(ContainersDir(), unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if errors.Is(err, unix.ENOENT) {
+		return -1, nil
+	}
+	if err != nil {
+		return -1, &os.PathError{Op: "open", Path: ContainersDir(), Err: err}
+	}
+	return dir, nil
+}
+
+// workers is how many goroutines forEach runs for n items: as many as
+// there are processors, up to 4.
+func workers(n int) int { return max(min(runtime.GOMAXPROCS(0), 4, n), 1) }
+
+// forEach calls fn(w, i) for i in [0, n) on workers(n) goroutines; w is
+// the goroutine's number, for what it may reuse between its calls.
+func forEach(n int, fn func(w, i int)) {
+	nw := workers(n)
 	var wg sync.WaitGroup
-	for w := 0; w < workers; w++ {
+	for w := 0; w < nw; w++ {
 		wg.Add(1)
 		go func(w int) {
 			defer wg.Done()
-			buf := make([]byte, 0, 16<<10)
-			for i := w; i < len(ids); i += workers {
-				var ok bool
-				if buf, ok = readAt(dir, ids[i]+"/container.json", buf); ok {
-					fn(i, buf)
-				}
+			for i := w; i < n; i += nw {
+				fn(w, i)
 			}
 		}(w)
 	}
 	wg.Wait()
-	return nil
 }
 
-// readAt reads the file at name under dir into buf, grown as needed.
-func readAt(dir int, name string, buf []byte) ([]byte, bool) {
-	fd, err := unix.Openat(dir, name, unix.O_RDONLY|unix.O_CLOEXEC, 0)
-	for err == unix.EINTR {
-		fd, err = unix.Openat(dir, name, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+// openAt opens the file at name under dir for reading.
+func openAt(dir int, name string) (int, error) {
+	for {
+		fd, err := unix.Openat(dir, name, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+		if err != unix.EINTR {
+			return fd, err
+		}
 	}
-	if err != nil {
-		return buf, false
+}
+
+// fstatAt stats the file at name under dir.
+func fstatAt(dir int, name string, st *unix.Stat_t) error {
+	for {
+		err := unix.Fstatat(dir, name, st, 0)
+		if err != unix.EINTR {
+			return err
+		}
 	}
-	defer unix.Close(fd)
+}
+
+// readFD reads the file fd into buf, grown as needed.
+func readFD(fd int, buf []byte) ([]byte, bool) {
+	if cap(buf) == 0 {
+		buf = make([]byte, 0, 16<<10)
+	}
 	buf = buf[:0]
 	for {
 		if len(buf) == cap(buf) {

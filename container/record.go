@@ -9,13 +9,19 @@
 package container
 
 import (
+	"bytes"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/skiff-project/skiff/errdefs"
 	"github.com/skiff-project/skiff/internal/ondisk"
@@ -310,8 +316,31 @@ func (c *Container) NetNSPath() string { return filepath.Join(c.RunDir(), "netns
 
 func recordPath(id string) string { return filepath.Join(ContainersDir(), id, "container.json") }
 
-// Save writes the record atomically (temp file, fsync, rename).
-func (c *Container) Save() error { return ondisk.WriteJSON(recordPath(c.ID), c, 0o600) }
+// Save writes the record atomically (temp file, fsync, rename), then its
+// line in the ps index (psindex.go), keyed by the file it wrote.
+func (c *Container) Save() error {
+	path := recordPath(c.ID)
+	data, err := json.MarshalIndent(c, "", "  ")
+	if err != nil {
+		return fmt.Errorf("encoding %s: %w", path, err)
+	}
+	var key recordKey
+	err = ondisk.WriteStream(path, 0o600, func(f *os.File) error {
+		if _, err := f.Write(data); err != nil {
+			return err
+		}
+		var st unix.Stat_t
+		if err := unix.Fstat(int(f.Fd()), &st); err != nil {
+			return err
+		}
+		key = keyOf(&st)
+		return nil
+	})
+	if err == nil {
+		indexRecord(c, key)
+	}
+	return err
+}
 
 // Update re-reads the record under the container's lock, applies fn and
 // saves it, so that the supervisor and commands never lose each other's
@@ -397,15 +426,49 @@ func (c *Container) Starting() bool {
 // Alive reports whether pid is the supervisor of container id.
 func Alive(pid int, id string) bool { return supervisorAlive(pid, id) }
 
-// supervisorAlive reports whether pid is the supervisor of container id.
+// supervisorAlive reports whether pid is the supervisor of container id:
+// its command line is `skiff-supervisor __supervise ID ...`. ps asks this
+// for every running container, so it reads with plain system calls, from
+// a handle on /proc, into a buffer it reuses; the kernel gives a command
+// line whole up to the size asked, and one that fills the buffer is read
+// again whole.
 func supervisorAlive(pid int, id string) bool {
-	data, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/cmdline")
+	dir, name := procDir(), strconv.Itoa(pid)+"/cmdline"
+	if dir == unix.AT_FDCWD {
+		name = "/proc/" + name
+	}
+	fd, err := openAt(dir, name)
 	if err != nil {
 		return false
 	}
-	args := strings.Split(string(data), "\x00")
-	return len(args) >= 3 && args[1] == SupervisorArg && args[2] == id
+	buf := cmdlineBufs.Get().(*[1024]byte)
+	defer cmdlineBufs.Put(buf)
+	n, err := unix.Read(fd, buf[:])
+	for err == unix.EINTR {
+		n, err = unix.Read(fd, buf[:])
+	}
+	unix.Close(fd)
+	data := buf[:max(n, 0)]
+	if err == nil && n == len(buf) {
+		data, err = os.ReadFile("/proc/" + strconv.Itoa(pid) + "/cmdline")
+	}
+	if err != nil {
+		return false
+	}
+	args := bytes.SplitN(data, []byte{0}, 4)
+	return len(args) >= 3 && string(args[1]) == SupervisorArg && string(args[2]) == id
 }
+
+var cmdlineBufs = sync.Pool{New: func() any { return new([1024]byte) }}
+
+// procDir is a handle on /proc, opened once; AT_FDCWD if it cannot be.
+var procDir = sync.OnceValue(func() int {
+	fd, err := unix.Open("/proc", unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return unix.AT_FDCWD
+	}
+	return fd
+})
 
 // ShortID is the 12-character form of an ID.
 func ShortID(id string) string {

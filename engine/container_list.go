@@ -5,8 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"sort"
 	"strconv"
 	"strings"
+	"sync"
+	"time"
 
 	ctypes "github.com/moby/moby/api/types/container"
 
@@ -36,14 +39,6 @@ func (e *Engine) ContainerList(ctx context.Context, o ContainerListOptions) ([]c
 		return nil, err
 	}
 	showAll := o.All || o.Last >= 0 || len(f["status"]) > 0 || len(f["exited"]) > 0
-	list := container.List
-	if !showAll {
-		list = container.ListActive // the others' records are not decoded
-	}
-	all, err := list()
-	if err != nil {
-		return nil, err
-	}
 	// before= and since= name containers: keep those created between.
 	var before, since *container.Container
 	for key, dst := range map[string]**container.Container{"before": &before, "since": &since} {
@@ -58,6 +53,7 @@ func (e *Engine) ContainerList(ctx context.Context, o ContainerListOptions) ([]c
 	var ancestors []string
 	var st *storage.Store
 	if len(f["ancestor"]) > 0 || o.Size {
+		var err error
 		if st, err = e.store(); err != nil {
 			return nil, err
 		}
@@ -67,25 +63,39 @@ func (e *Engine) ContainerList(ctx context.Context, o ContainerListOptions) ([]c
 			ancestors = append(ancestors, img.ID)
 		}
 	}
-	out := []ctypes.Summary{}
-	for _, c := range all {
-		if o.Last >= 0 && len(out) >= o.Last {
-			break
+	// The containers come as Brief containers (what summarize and
+	// matchContainer read, from the ps index), on a few goroutines.
+	type listed struct {
+		created time.Time
+		imageID string
+		sm      ctypes.Summary
+	}
+	var mu sync.Mutex
+	var all []*listed
+	err := container.EachBrief(func(c *container.Container) {
+		if !showAll && !c.State.Running && !c.State.Restarting && !c.State.Paused ||
+			before != nil && !c.Created.Before(before.Created) || since != nil && !c.Created.After(since.Created) ||
+			!matchContainer(f, c, ancestors) {
+			return
 		}
-		if !showAll && !c.State.Running && !c.State.Restarting && !c.State.Paused {
-			continue
-		}
-		if before != nil && !c.Created.Before(before.Created) || since != nil && !c.Created.After(since.Created) {
-			continue
-		}
-		if !matchContainer(f, c, ancestors) {
-			continue
-		}
-		sm := summarize(c)
+		l := &listed{created: c.Created, imageID: c.ImageID, sm: summarize(c)}
+		mu.Lock()
+		all = append(all, l)
+		mu.Unlock()
+	})
+	if err != nil {
+		return nil, err
+	}
+	sort.Slice(all, func(i, j int) bool { return all[i].created.After(all[j].created) })
+	if o.Last >= 0 && len(all) > o.Last {
+		all = all[:o.Last]
+	}
+	out := make([]ctypes.Summary, 0, len(all))
+	for _, l := range all {
 		if o.Size {
-			sm.SizeRw, sm.SizeRootFs = containerSizes(st, c)
+			l.sm.SizeRw, l.sm.SizeRootFs = containerSizes(st, &container.Container{ID: l.sm.ID, ImageID: l.imageID})
 		}
-		out = append(out, sm)
+		out = append(out, l.sm)
 	}
 	return out, nil
 }
