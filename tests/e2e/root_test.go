@@ -36,7 +36,13 @@ func TestRootPullRun(t *testing.T) {
 	if got := idMap(t, out); len(got) != 1 || got[0] != [3]int{0, 0, 4294967295} {
 		t.Errorf("root mode uid_map %v, want the initial namespace's 0 0 4294967295", got)
 	}
-	for _, p := range findInStore(harness.Root.DataDir(), "/etc/owned-by-1000") {
+	// The image's own layers: other tests' builds, pulls and containers
+	// come and go in the same store meanwhile.
+	owned := imageLayerPaths(t, harness.Root, bb, findInStore(harness.Root.DataDir(), "/etc/owned-by-1000"))
+	if len(owned) == 0 {
+		t.Errorf("no etc/owned-by-1000 in %s's layers under %s", bb, harness.Root.DataDir())
+	}
+	for _, p := range owned {
 		var st syscall.Stat_t
 		must(t, syscall.Lstat(p, &st))
 		if st.Uid != 1000 || st.Gid != 1000 {
