@@ -92,14 +92,30 @@ func (t *tarInfo) note(h *tar.Header) {
 // (the reader's own error is the one that matters then).
 var errReaderClosed = errors.New("layer reader closed")
 
+// heldBytes keeps what the tar reader read of an entry's header until
+// the entry is checked. An entry's content, read once its header is
+// out, goes straight through (passing): holding it would only add a copy.
 type heldBytes struct {
-	buf bytes.Buffer
-	out io.Writer
-	sum hash.Hash
-	n   int64
+	buf     bytes.Buffer
+	out     io.Writer
+	sum     hash.Hash
+	n       int64
+	passing bool
+	err     error // the out's failure while passing
 }
 
-func (h *heldBytes) Write(p []byte) (int, error) { return h.buf.Write(p) }
+func (h *heldBytes) Write(p []byte) (int, error) {
+	if !h.passing {
+		return h.buf.Write(p)
+	}
+	h.sum.Write(p)
+	h.n += int64(len(p))
+	if _, err := h.out.Write(p); err != nil {
+		h.err = err
+		return 0, err
+	}
+	return len(p), nil
+}
 
 func (h *heldBytes) release() error {
 	h.sum.Write(h.buf.Bytes())
@@ -108,12 +124,18 @@ func (h *heldBytes) release() error {
 	return err
 }
 
+// checkChunk is how much of an entry's content the checker reads at
+// once: each read is one hand-over to the next stage (a goroutine, and
+// at the end of the chain the unpacking thread), so large reads make
+// few of them.
+const checkChunk = 1 << 20
+
 func checkTar(src io.Reader, out io.Writer, wantDiffID string, checks LayerChecks, info *tarInfo) error {
 	held := &heldBytes{out: out, sum: sha256.New()}
 	tr := tar.NewReader(io.TeeReader(src, held))
 	links := map[string]string{} // symlinks made by this layer: name -> target
 	seen := map[string]bool{}    // non-directory entries, with NoDuplicates
-	chunk := make([]byte, 128<<10)
+	chunk := make([]byte, checkChunk)
 	for {
 		h, err := tr.Next()
 		if err == io.EOF {
@@ -132,17 +154,8 @@ func checkTar(src io.Reader, out io.Writer, wantDiffID string, checks LayerCheck
 		if err := held.release(); err != nil {
 			return err
 		}
-		for {
-			_, rerr := tr.Read(chunk)
-			if err := held.release(); err != nil {
-				return err
-			}
-			if rerr == io.EOF {
-				break
-			}
-			if rerr != nil {
-				return errdefs.Invalid("reading layer tar: %v", rerr)
-			}
+		if err := passContent(tr, held, chunk); err != nil {
+			return err
 		}
 	}
 	// Keep whatever follows the end-of-archive blocks: it is part of the digest.
@@ -160,6 +173,25 @@ func checkTar(src io.Reader, out io.Writer, wantDiffID string, checks LayerCheck
 		}
 	}
 	return nil
+}
+
+// passContent passes the current entry's content through held, whose
+// header bytes are out already. The next header is held again.
+func passContent(tr *tar.Reader, held *heldBytes, chunk []byte) error {
+	held.passing = true
+	defer func() { held.passing = false }()
+	for {
+		_, err := tr.Read(chunk)
+		if held.err != nil {
+			return held.err
+		}
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return errdefs.Invalid("reading layer tar: %v", err)
+		}
+	}
 }
 
 // sparse reports whether a tar entry is a GNU sparse file: a few bytes of

@@ -3,6 +3,7 @@ package storage
 import (
 	"bufio"
 	"errors"
+	"hash/crc64"
 	"io"
 	"os"
 	"slices"
@@ -82,7 +83,7 @@ func (d *tarDiffer) ApplyDiff(dest string, opts *archive.TarOptions, dopts *driv
 func (d *tarDiffer) unpack(dest string, opts *archive.TarOptions, ts *os.File) (*tarInfo, error) {
 	checked, wait := checkedTarInfo(d.src, d.diffID, d.checks)
 	bw := bufio.NewWriterSize(ts, 64<<10)
-	payload, done, err := asm.NewInputTarStreamWithDone(checked, tsstorage.NewJSONPacker(bw), tsstorage.NewDiscardFilePutter())
+	payload, done, err := asm.NewInputTarStreamWithDone(checked, tsstorage.NewJSONPacker(bw), &crcPutter{})
 	if err != nil {
 		wait()
 		return nil, err
@@ -110,6 +111,21 @@ func (d *tarDiffer) unpack(dest string, opts *archive.TarOptions, ts *os.File) (
 }
 
 func (d *tarDiffer) Close() error { return nil }
+
+// crcPutter is tar-split's discarding FilePutter (each file's CRC-64 goes
+// into the record, for the store to check when it rebuilds the tar) with
+// a larger buffer: every read of it is a hand-over from the checker and
+// one to the unpacking thread, 32 times fewer than with 32 KiB.
+type crcPutter struct{ buf []byte }
+
+func (p *crcPutter) Put(_ string, r io.Reader) (int64, []byte, error) {
+	if p.buf == nil {
+		p.buf = make([]byte, checkChunk)
+	}
+	c := crc64.New(tsstorage.CRCTable)
+	n, err := io.CopyBuffer(c, r, p.buf)
+	return n, c.Sum(nil), err
+}
 
 func sortedIDs(m map[uint32]struct{}) []uint32 {
 	out := make([]uint32, 0, len(m))
