@@ -89,10 +89,15 @@ func (d *tarDiffer) unpack(dest string, opts *archive.TarOptions, ts *os.File) (
 		wait()
 		return nil, err
 	}
-	err = untarInChroot(payload, dest, opts)
+	// tar-split hands its stream over through an io.Pipe, where every
+	// read is a round trip to the writer: the unpacker's reads of 32 KiB
+	// each woke both, and its thread is a locked one (untarInChroot).
+	// One read takes what tar-split wrote at once (up to checkChunk).
+	br := bufio.NewReaderSize(payload, checkChunk)
+	err = untarInChroot(br, dest, opts)
 	if err == nil {
 		// Trailing padding belongs in the tar-split record too.
-		_, err = io.Copy(io.Discard, payload)
+		_, err = io.Copy(io.Discard, br)
 	}
 	payload.Close()
 	if derr := <-done; err == nil {
