@@ -7,6 +7,8 @@
 package registry
 
 import (
+	"bufio"
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -22,6 +24,7 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
+	kgzip "github.com/klauspost/compress/gzip"
 	"go.podman.io/storage/pkg/archive"
 
 	"github.com/skiff-project/skiff/errdefs"
@@ -289,7 +292,7 @@ func streamLayer(img v1.Image, ld v1.Descriptor, prog Progress) func() (io.ReadC
 			return nil, fmt.Errorf("fetching layer %s: %w", ld.Digest, err)
 		}
 		counted := io.TeeReader(rc, &countingWriter{w: io.Discard, report: func(n int64) { prog.LayerBytes(ld.Digest.String(), n) }})
-		dr, err := archive.DecompressStream(counted)
+		dr, err := decompress(counted)
 		if err != nil {
 			rc.Close()
 			return nil, fmt.Errorf("decompressing layer %s: %w", ld.Digest, err)
@@ -297,6 +300,50 @@ func streamLayer(img v1.Image, ld v1.Descriptor, prog Progress) func() (io.ReadC
 		return &closeBoth{ReadCloser: dr, c: rc}, nil
 	}
 }
+
+// decompress is archive.DecompressStream, except that gzip (what
+// registries serve almost always) is read by klauspost/compress's gzip
+// in the caller's goroutine: DecompressStream's pgzip inflates 1 MiB
+// blocks ahead in another goroutine and copies each block out again,
+// while the layers pulled in parallel already keep the cores busy.
+// Both check the gzip trailer's CRC-32 and size.
+func decompress(r io.Reader) (io.ReadCloser, error) {
+	br := bufio.NewReaderSize(r, 64<<10)
+	magic, err := br.Peek(3)
+	if err != nil || !bytes.Equal(magic, []byte{0x1f, 0x8b, 0x08}) {
+		return archive.DecompressStream(br)
+	}
+	zr, err := kgzip.NewReader(br)
+	if err != nil {
+		return nil, err
+	}
+	return &filling{r: zr, c: zr}, nil
+}
+
+// filling reads until the caller's buffer is full: the inflater returns
+// each deflate block (up to 64 KiB) on its own, and every read the store
+// makes of the layer is a hand-over between its stages, which it makes
+// in reads of 1 MiB.
+type filling struct {
+	r   io.Reader
+	c   io.Closer
+	err error // kept for the next read, after the bytes before it
+}
+
+func (f *filling) Read(p []byte) (int, error) {
+	n := 0
+	for n < len(p) && f.err == nil {
+		var m int
+		m, f.err = f.r.Read(p[n:])
+		n += m
+	}
+	if n > 0 {
+		return n, nil
+	}
+	return 0, f.err
+}
+
+func (f *filling) Close() error { return f.c.Close() }
 
 type closeBoth struct {
 	io.ReadCloser
