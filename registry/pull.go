@@ -7,7 +7,6 @@
 package registry
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"errors"
@@ -291,13 +290,14 @@ func streamLayer(img v1.Image, ld v1.Descriptor, prog Progress) func() (io.ReadC
 		if err != nil {
 			return nil, fmt.Errorf("fetching layer %s: %w", ld.Digest, err)
 		}
-		counted := io.TeeReader(rc, &countingWriter{w: io.Discard, report: func(n int64) { prog.LayerBytes(ld.Digest.String(), n) }})
-		dr, err := decompress(counted)
+		counted := readCloser{io.TeeReader(rc, &countingWriter{w: io.Discard, report: func(n int64) { prog.LayerBytes(ld.Digest.String(), n) }}), rc}
+		ra := newReadAhead(counted)
+		dr, err := decompress(ra)
 		if err != nil {
-			rc.Close()
+			ra.Close()
 			return nil, fmt.Errorf("decompressing layer %s: %w", ld.Digest, err)
 		}
-		return &closeBoth{ReadCloser: dr, c: rc}, nil
+		return &closeBoth{ReadCloser: dr, c: ra}, nil
 	}
 }
 
@@ -307,13 +307,12 @@ func streamLayer(img v1.Image, ld v1.Descriptor, prog Progress) func() (io.ReadC
 // blocks ahead in another goroutine and copies each block out again,
 // while the layers pulled in parallel already keep the cores busy.
 // Both check the gzip trailer's CRC-32 and size.
-func decompress(r io.Reader) (io.ReadCloser, error) {
-	br := bufio.NewReaderSize(r, 64<<10)
-	magic, err := br.Peek(3)
+func decompress(r peekReader) (io.ReadCloser, error) {
+	magic, err := r.Peek(3)
 	if err != nil || !bytes.Equal(magic, []byte{0x1f, 0x8b, 0x08}) {
-		return archive.DecompressStream(br)
+		return archive.DecompressStream(r)
 	}
-	zr, err := kgzip.NewReader(br)
+	zr, err := kgzip.NewReader(r)
 	if err != nil {
 		return nil, err
 	}
@@ -344,6 +343,19 @@ func (f *filling) Read(p []byte) (int, error) {
 }
 
 func (f *filling) Close() error { return f.c.Close() }
+
+// peekReader is a bufio.Reader or a readAhead: decompress looks at the
+// first bytes, and the inflater reads bytes one at a time from it.
+type peekReader interface {
+	io.Reader
+	io.ByteReader
+	Peek(n int) ([]byte, error)
+}
+
+type readCloser struct {
+	io.Reader
+	io.Closer
+}
 
 type closeBoth struct {
 	io.ReadCloser
