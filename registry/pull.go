@@ -306,13 +306,16 @@ func streamLayer(img v1.Image, ld v1.Descriptor, prog Progress) func() (io.ReadC
 // in the caller's goroutine: DecompressStream's pgzip inflates 1 MiB
 // blocks ahead in another goroutine and copies each block out again,
 // while the layers pulled in parallel already keep the cores busy.
-// Both check the gzip trailer's CRC-32 and size.
+// Both check the gzip trailer's CRC-32 and size. Either way the output
+// comes in reads as large as the caller asks for (filling).
 func decompress(r peekReader) (io.ReadCloser, error) {
+	var zr io.ReadCloser
 	magic, err := r.Peek(3)
 	if err != nil || !bytes.Equal(magic, []byte{0x1f, 0x8b, 0x08}) {
-		return archive.DecompressStream(r)
+		zr, err = archive.DecompressStream(r)
+	} else {
+		zr, err = kgzip.NewReader(r)
 	}
-	zr, err := kgzip.NewReader(r)
 	if err != nil {
 		return nil, err
 	}
