@@ -28,6 +28,12 @@ import (
 // maxStaging is how many layers are fetched and unpacked at once.
 const maxStaging = 6
 
+// streamChunk is how much of a layer's stream tar-split reads at once
+// (through the checker, from the inflater), and the unpacker from
+// tar-split: each of tar-split's writes is a hand-over to the unpacking
+// thread (a locked one), so large pieces make few of them.
+const streamChunk = 1 << 20
+
 // tarDiffer unpacks one uncompressed layer tar, checked on the way (see
 // CheckedTarWith), into a staging directory.
 type tarDiffer struct {
@@ -92,8 +98,8 @@ func (d *tarDiffer) unpack(dest string, opts *archive.TarOptions, ts *os.File) (
 	// tar-split hands its stream over through an io.Pipe, where every
 	// read is a round trip to the writer: the unpacker's reads of 32 KiB
 	// each woke both, and its thread is a locked one (untarInChroot).
-	// One read takes what tar-split wrote at once (up to checkChunk).
-	br := bufio.NewReaderSize(payload, checkChunk)
+	// One read takes what tar-split wrote at once (up to streamChunk).
+	br := bufio.NewReaderSize(payload, streamChunk)
 	err = untarInChroot(br, dest, opts)
 	if err == nil {
 		// Trailing padding belongs in the tar-split record too.
@@ -120,14 +126,13 @@ func (d *tarDiffer) Close() error { return nil }
 
 // crcPutter is tar-split's discarding FilePutter (each file's CRC-64 goes
 // into the record, for the store to check when it rebuilds the tar) with
-// a faster CRC and a larger buffer: every read of it is a hand-over from
-// the checker and one to the unpacking thread, 32 times fewer than with
-// 32 KiB.
+// a faster CRC and a larger buffer: every read of it is written to the
+// unpacking thread at once, 32 times fewer hand-overs than with 32 KiB.
 type crcPutter struct{ buf []byte }
 
 func (p *crcPutter) Put(_ string, r io.Reader) (int64, []byte, error) {
 	if p.buf == nil {
-		p.buf = make([]byte, checkChunk)
+		p.buf = make([]byte, streamChunk)
 	}
 	c := crc64iso.New() // what crc64.New(tsstorage.CRCTable) gives, faster
 	n, err := io.CopyBuffer(c, r, p.buf)
