@@ -20,7 +20,8 @@ import (
 // nothing that would land outside the root (a `../` name, a hard link to
 // outside, a write through a symlink this layer made to outside) ever
 // reaches the reader. wantDiffID, when set, must match the stream's digest.
-// wait returns the first problem once the reader is done with the stream.
+// The reader fails with the problem; wait, called once the reader is
+// done with the stream (not while it still reads), returns it too.
 func CheckedTar(src io.Reader, wantDiffID string) (r io.Reader, wait func() error) {
 	return CheckedTarWith(src, wantDiffID, LayerChecks{})
 }

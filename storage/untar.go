@@ -22,6 +22,12 @@ import (
 func untarInChroot(r io.Reader, dest string, opts *archive.TarOptions) error {
 	_ = unshare.IsRootless() // cached before the chroot hides /proc
 	defer extraProc()()
+	return unpackOnThread(r, dest, opts)
+}
+
+// unpackOnThread runs unpackChrooted on a thread of its own, which is
+// never the main thread.
+func unpackOnThread(r io.Reader, dest string, opts *archive.TarOptions) error {
 	errc := make(chan error, 1)
 	go func() {
 		runtime.LockOSThread()
@@ -30,7 +36,7 @@ func untarInChroot(r io.Reader, dest string, opts *archive.TarOptions) error {
 			// shows its root: leave it alone, but keep it locked
 			// while another thread unpacks, so that thread is not it.
 			defer runtime.UnlockOSThread()
-			errc <- untarInChroot(r, dest, opts)
+			errc <- unpackOnThread(r, dest, opts)
 			return
 		}
 		// Never unlocked: with its own root, the thread ends with this
