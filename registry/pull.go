@@ -7,6 +7,7 @@
 package registry
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -22,6 +23,7 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
+	kgzip "github.com/klauspost/compress/gzip"
 	"go.podman.io/storage/pkg/archive"
 
 	"github.com/skiff-project/skiff/errdefs"
@@ -288,14 +290,74 @@ func streamLayer(img v1.Image, ld v1.Descriptor, prog Progress) func() (io.ReadC
 		if err != nil {
 			return nil, fmt.Errorf("fetching layer %s: %w", ld.Digest, err)
 		}
-		counted := io.TeeReader(rc, &countingWriter{w: io.Discard, report: func(n int64) { prog.LayerBytes(ld.Digest.String(), n) }})
-		dr, err := archive.DecompressStream(counted)
+		counted := readCloser{io.TeeReader(rc, &countingWriter{w: io.Discard, report: func(n int64) { prog.LayerBytes(ld.Digest.String(), n) }}), rc}
+		ra := newReadAhead(counted)
+		dr, err := decompress(ra)
 		if err != nil {
-			rc.Close()
+			ra.Close()
 			return nil, fmt.Errorf("decompressing layer %s: %w", ld.Digest, err)
 		}
-		return &closeBoth{ReadCloser: dr, c: rc}, nil
+		return &closeBoth{ReadCloser: dr, c: ra}, nil
 	}
+}
+
+// decompress is archive.DecompressStream, except that gzip (what
+// registries serve almost always) is read by klauspost/compress's gzip
+// in the caller's goroutine: DecompressStream's pgzip inflates 1 MiB
+// blocks ahead in another goroutine and copies each block out again,
+// while the layers pulled in parallel already keep the cores busy.
+// Both check the gzip trailer's CRC-32 and size. Either way the output
+// comes in reads as large as the caller asks for (filling).
+func decompress(r peekReader) (io.ReadCloser, error) {
+	var zr io.ReadCloser
+	magic, err := r.Peek(3)
+	if err != nil || !bytes.Equal(magic, []byte{0x1f, 0x8b, 0x08}) {
+		zr, err = archive.DecompressStream(r)
+	} else {
+		zr, err = kgzip.NewReader(r)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return &filling{r: zr, c: zr}, nil
+}
+
+// filling reads until the caller's buffer is full: the inflater returns
+// each deflate block (up to 64 KiB) on its own, and every read the store
+// makes of the layer is a hand-over between its stages, which it makes
+// in reads of 1 MiB.
+type filling struct {
+	r   io.Reader
+	c   io.Closer
+	err error // kept for the next read, after the bytes before it
+}
+
+func (f *filling) Read(p []byte) (int, error) {
+	n := 0
+	for n < len(p) && f.err == nil {
+		var m int
+		m, f.err = f.r.Read(p[n:])
+		n += m
+	}
+	if n > 0 {
+		return n, nil
+	}
+	return 0, f.err
+}
+
+func (f *filling) Close() error { return f.c.Close() }
+
+// peekReader is a bufio.Reader or a readAhead: decompress looks at the
+// first bytes, and the inflater reads bytes one at a time from it.
+type peekReader interface {
+	io.Reader
+	io.ByteReader
+	Peek(n int) ([]byte, error)
+}
+
+type readCloser struct {
+	io.Reader
+	io.Closer
 }
 
 type closeBoth struct {

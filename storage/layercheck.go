@@ -20,7 +20,8 @@ import (
 // nothing that would land outside the root (a `../` name, a hard link to
 // outside, a write through a symlink this layer made to outside) ever
 // reaches the reader. wantDiffID, when set, must match the stream's digest.
-// wait returns the first problem once the reader is done with the stream.
+// The reader fails with the problem; wait, called once the reader is
+// done with the stream (not while it still reads), returns it too.
 func CheckedTar(src io.Reader, wantDiffID string) (r io.Reader, wait func() error) {
 	return CheckedTarWith(src, wantDiffID, LayerChecks{})
 }
@@ -53,26 +54,28 @@ type tarInfo struct {
 	rootMode *int64 // the mode of a "./" entry, when there is one
 }
 
-// checkedTarInfo is CheckedTarWith that also tells what it saw.
+// checkedTarInfo is CheckedTarWith that also tells what it saw. The
+// checker runs in the reader's goroutine, as it reads: entry content goes
+// from src straight into the reader's buffer (only headers are held and
+// copied), with no goroutine and pipe between them.
 func checkedTarInfo(src io.Reader, wantDiffID string, checks LayerChecks) (r io.Reader, wait func() (*tarInfo, error)) {
-	pr, pw := io.Pipe()
-	done := make(chan error, 1)
-	info := &tarInfo{uids: map[uint32]struct{}{}, gids: map[uint32]struct{}{}}
-	go func() {
-		err := checkTar(src, pw, wantDiffID, checks, info)
-		pw.CloseWithError(err)
-		done <- err
-	}()
-	var result error
-	var waited bool
-	return pr, func() (*tarInfo, error) {
-		if !waited {
-			// Unblock the checker if the reader stopped early.
-			pr.CloseWithError(errReaderClosed)
-			result = <-done
-			waited = true
+	c := &checker{
+		src: src, want: wantDiffID, checks: checks,
+		held:  &heldBytes{sum: sha256.New()},
+		links: map[string]string{}, seen: map[string]bool{},
+		info: &tarInfo{uids: map[uint32]struct{}{}, gids: map[uint32]struct{}{}},
+	}
+	c.tr = tar.NewReader(io.TeeReader(src, c.held))
+	return c, func() (*tarInfo, error) {
+		if c.err == nil {
+			// The reader stopped before the end: its own error is
+			// the one that matters.
+			c.err = errReaderClosed
 		}
-		return info, result
+		if c.err == io.EOF {
+			return c.info, nil
+		}
+		return c.info, c.err
 	}
 }
 
@@ -88,78 +91,138 @@ func (t *tarInfo) note(h *tar.Header) {
 	}
 }
 
-// errReaderClosed is what the checker sees when its reader stopped early
+// errReaderClosed is what wait returns when the reader stopped early
 // (the reader's own error is the one that matters then).
 var errReaderClosed = errors.New("layer reader closed")
 
+// heldBytes sees every byte the tar reader reads. It keeps an entry's
+// header until the entry is checked; an entry's content, read once its
+// header is out, only goes into the digest (passing): it is in the
+// reader's buffer already.
 type heldBytes struct {
-	buf bytes.Buffer
-	out io.Writer
-	sum hash.Hash
-	n   int64
+	buf     bytes.Buffer
+	sum     hash.Hash
+	n       int64
+	passing bool
 }
 
-func (h *heldBytes) Write(p []byte) (int, error) { return h.buf.Write(p) }
-
-func (h *heldBytes) release() error {
-	h.sum.Write(h.buf.Bytes())
-	h.n += int64(h.buf.Len())
-	_, err := h.buf.WriteTo(h.out)
-	return err
+func (h *heldBytes) Write(p []byte) (int, error) {
+	if !h.passing {
+		return h.buf.Write(p)
+	}
+	h.sum.Write(p)
+	h.n += int64(len(p))
+	return len(p), nil
 }
 
-func checkTar(src io.Reader, out io.Writer, wantDiffID string, checks LayerChecks, info *tarInfo) error {
-	held := &heldBytes{out: out, sum: sha256.New()}
-	tr := tar.NewReader(io.TeeReader(src, held))
-	links := map[string]string{} // symlinks made by this layer: name -> target
-	seen := map[string]bool{}    // non-directory entries, with NoDuplicates
-	chunk := make([]byte, 128<<10)
+// release lets the held bytes out: counted, and returned to be read.
+func (h *heldBytes) release() []byte {
+	b := h.buf.Bytes()
+	h.sum.Write(b)
+	h.n += int64(len(b))
+	return b
+}
+
+// checker is the reader checkedTarInfo returns.
+type checker struct {
+	src    io.Reader
+	tr     *tar.Reader
+	held   *heldBytes
+	want   string
+	checks LayerChecks
+	links  map[string]string // symlinks made by this layer: name -> target
+	seen   map[string]bool   // non-directory entries, with NoDuplicates
+	info   *tarInfo
+
+	out     []byte // released header bytes not read yet
+	content bool   // reading an entry's content
+	ended   bool   // past the end-of-archive blocks
+	err     error  // io.EOF once all is read and checked, or the problem
+}
+
+func (c *checker) Read(p []byte) (int, error) {
+	if len(p) == 0 {
+		return 0, nil
+	}
 	for {
-		h, err := tr.Next()
-		if err == io.EOF {
-			break
+		if len(c.out) > 0 {
+			n := copy(p, c.out)
+			c.out = c.out[n:]
+			if len(c.out) == 0 {
+				c.held.buf.Reset()
+			}
+			return n, nil
 		}
+		if c.err != nil {
+			return 0, c.err
+		}
+		n, err := c.step(p)
 		if err != nil {
-			return errdefs.Invalid("reading layer tar: %v", err)
+			c.err = err
 		}
-		if err := checkEntry(h, links); err != nil {
-			return err
-		}
-		if err := checks.check(h, seen); err != nil {
-			return err
-		}
-		info.note(h)
-		if err := held.release(); err != nil {
-			return err
-		}
-		for {
-			_, rerr := tr.Read(chunk)
-			if err := held.release(); err != nil {
-				return err
-			}
-			if rerr == io.EOF {
-				break
-			}
-			if rerr != nil {
-				return errdefs.Invalid("reading layer tar: %v", rerr)
-			}
+		if n > 0 {
+			return n, nil
 		}
 	}
-	// Keep whatever follows the end-of-archive blocks: it is part of the digest.
-	if _, err := io.Copy(io.Discard, io.TeeReader(src, held)); err != nil {
-		return err
+}
+
+// step reads some content into p, or the next header into out; an
+// error ends the stream (io.EOF when it is whole and checked).
+func (c *checker) step(p []byte) (int, error) {
+	switch {
+	case c.content:
+		c.held.passing = true
+		n, err := c.tr.Read(p)
+		c.held.passing = false
+		if err == io.EOF {
+			c.content = false
+			err = nil
+		} else if err != nil {
+			err = errdefs.Invalid("reading layer tar: %v", err)
+		}
+		return n, err
+	case c.ended:
+		// Whatever follows the end-of-archive blocks is part of the
+		// digest.
+		c.held.passing = true
+		n, err := io.TeeReader(c.src, c.held).Read(p)
+		c.held.passing = false
+		if err == io.EOF {
+			err = c.finish()
+		}
+		return n, err
 	}
-	if err := held.release(); err != nil {
-		return err
+	h, err := c.tr.Next()
+	if err == io.EOF {
+		c.ended = true
+		c.out = c.held.release()
+		return 0, nil
 	}
-	info.size = held.n
-	if wantDiffID != "" {
-		got := "sha256:" + hex.EncodeToString(held.sum.Sum(nil))
-		if got != wantDiffID {
-			return errdefs.Invalid("layer content digest %s does not match the image config's %s", got, wantDiffID)
+	if err != nil {
+		return 0, errdefs.Invalid("reading layer tar: %v", err)
+	}
+	if err := checkEntry(h, c.links); err != nil {
+		return 0, err
+	}
+	if err := c.checks.check(h, c.seen); err != nil {
+		return 0, err
+	}
+	c.info.note(h)
+	c.out = c.held.release()
+	c.content = true
+	return 0, nil
+}
+
+// finish checks the digest at the end of the stream.
+func (c *checker) finish() error {
+	c.info.size = c.held.n
+	if c.want != "" {
+		got := "sha256:" + hex.EncodeToString(c.held.sum.Sum(nil))
+		if got != c.want {
+			return errdefs.Invalid("layer content digest %s does not match the image config's %s", got, c.want)
 		}
 	}
-	return nil
+	return io.EOF
 }
 
 // sparse reports whether a tar entry is a GNU sparse file: a few bytes of
