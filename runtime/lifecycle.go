@@ -513,10 +513,7 @@ func Remove(st *storage.Store, ref string, force, volumes bool) (*container.Cont
 	}
 	// Whatever is left (a killed supervisor leaves all of it).
 	end := trace.Begin("libcontainer: destroy")
-	if lc, err := libcontainer.Load(stateRoot(), c.ID); err == nil {
-		_ = lc.Signal(unix.SIGKILL)
-		_ = lc.Destroy()
-	}
+	destroyState(c.ID)
 	if c.State.Pid > 0 && c.State.Status == container.StatusDead && !startedBeforeBoot(c) && pidAlive(c.State.Pid) {
 		_ = unix.Kill(c.State.Pid, unix.SIGKILL)
 		waitPidExit(c.State.Pid, 5*time.Second)

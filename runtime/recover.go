@@ -8,7 +8,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/opencontainers/runc/libcontainer"
 	"golang.org/x/sys/unix"
 
 	"github.com/skiff-project/skiff/container"
@@ -36,10 +35,7 @@ func RecoverWith(st *storage.Store, id, why string) error {
 		_ = unix.Kill(c.State.Pid, unix.SIGKILL)
 		waitPidExit(c.State.Pid, 5*time.Second)
 	}
-	if lc, err := libcontainer.Load(stateRoot(), c.ID); err == nil {
-		_ = lc.Signal(unix.SIGKILL)
-		_ = lc.Destroy()
-	}
+	destroyState(c.ID)
 	leaveNetworks(c.ID)
 	netns.RemovePinned(c.NetNSPath())
 	_ = os.RemoveAll(c.RunDir())

@@ -205,10 +205,7 @@ func CleanupStep(st *storage.Store, id string, remove bool) error {
 		unmountShm(id) // --ipc shareable
 		end()
 		end = trace.Begin("libcontainer: destroy")
-		if lc, err := libcontainer.Load(stateRoot(), id); err == nil {
-			_ = lc.Signal(unix.SIGKILL)
-			_ = lc.Destroy()
-		}
+		destroyState(id)
 		end()
 	})
 	if st == nil {
@@ -339,4 +336,13 @@ func waitStatus(p *libcontainer.Process) int {
 		return ws.ExitStatus()
 	}
 	return ps.ExitCode()
+}
+
+// destroyState kills what is left of container id's processes and drops
+// libcontainer's state of it (its cgroup too), if any is left.
+func destroyState(id string) {
+	if lc, err := libcontainer.Load(stateRoot(), id); err == nil {
+		_ = lc.Signal(unix.SIGKILL)
+		_ = lc.Destroy()
+	}
 }
