@@ -181,9 +181,9 @@ func Create(st *storage.Store, img *storage.Image, s Spec) (_ *container.Contain
 			return nil, err
 		}
 	}
-	_, err = raw.CreateContainer(c.ID, []string{c.Name}, img.ID, "", "", storageOptions(s.Isolation))
+	_, err = raw.CreateContainer(c.ID, []string{c.Name}, img.ID, "", "", storageOptions(s.Isolation, s.Remove))
 	if errors.Is(err, cstorage.ErrDuplicateName) && s.Name != "" && dropOrphanLayer(raw, c.Name) {
-		_, err = raw.CreateContainer(c.ID, []string{c.Name}, img.ID, "", "", storageOptions(s.Isolation))
+		_, err = raw.CreateContainer(c.ID, []string{c.Name}, img.ID, "", "", storageOptions(s.Isolation, s.Remove))
 	}
 	if err != nil {
 		if errors.Is(err, cstorage.ErrDuplicateName) {

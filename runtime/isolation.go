@@ -121,14 +121,18 @@ func resolveShared(flag, mode string, check func(*container.Container) error) (s
 	return "container:" + t.ID, nil
 }
 
-// storageOptions are the layer's options: with --userns keep-id, its
-// files are stored shifted so that the container's own user namespace
-// sees them with the image's owners.
-func storageOptions(iso container.Isolation) *cstorage.ContainerOptions {
+// storageOptions are the layer's options. A --rm container's layer is
+// volatile, as Podman makes it: its store records are written without
+// fsync and its overlay is mounted "volatile" (no sync of the upper
+// directory at unmount); it is gone at its exit anyway, and one a crash
+// leaves behind is cleaned up as dead. With --userns keep-id its files
+// are stored shifted so that the container's own user namespace sees
+// them with the image's owners.
+func storageOptions(iso container.Isolation, remove bool) *cstorage.ContainerOptions {
+	o := &cstorage.ContainerOptions{Volatile: remove}
 	if iso.UsernsMode != "keep-id" {
-		return nil
+		return o
 	}
-	o := &cstorage.ContainerOptions{}
 	for _, m := range keepIDMap(iso.KeepIDUID, nsSize("/proc/self/uid_map")) {
 		o.UIDMap = append(o.UIDMap, idtools.IDMap{ContainerID: int(m.ContainerID), HostID: int(m.HostID), Size: int(m.Size)})
 	}

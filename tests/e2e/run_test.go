@@ -296,6 +296,24 @@ func TestRunRmLeavesNothing(t *testing.T) {
 	skiff(t, "inspect", name).ErrorLine(t, errExit, name)
 }
 
+// TestRunRmVolatileLayer: a --rm container's layer is volatile, as
+// Podman makes it (no sync of its upper directory, its store records
+// written without fsync: it is gone at its exit anyway); a container
+// that stays is not.
+func TestRunRmVolatileLayer(t *testing.T) {
+	parallel(t)
+	root := `grep " / " /proc/mounts`
+	if out := runOut(t, nil, "sh", "-c", root); !strings.Contains(out, "volatile") {
+		t.Errorf("run --rm: the root file system is not mounted volatile: %s", out)
+	}
+	name := lcName("not-volatile")
+	rmOnCleanup(t, harness.E2E, name)
+	out := skiff(t, "run", "--name", name, busybox(t), "sh", "-c", root).OK(t).Stdout
+	if strings.Contains(out, "volatile") || !strings.Contains(out, "overlay") {
+		t.Errorf("run without --rm: want the root file system mounted as usual, not volatile: %s", out)
+	}
+}
+
 // entriesOfContainers is dirNames without the hidden entries: skiff's
 // store-wide files among the containers' directories (.names.lock, made
 // by the first create with --name; the .names links), no container's.
