@@ -8,7 +8,6 @@ import (
 	"os"
 
 	"github.com/skiff-project/skiff/errdefs"
-	"github.com/skiff-project/skiff/internal/ondisk"
 	"github.com/skiff-project/skiff/netns"
 )
 
@@ -82,7 +81,7 @@ func UpdateLight(id string, fn func(*Container) error) (*Container, error) {
 		}
 		members = setMember(members, key, raw)
 	}
-	return c, writeMembers(recordPath(id), members)
+	return c, writeMembers(c, recordPath(id), members)
 }
 
 func readLight(id string) (*Container, []member, error) {
@@ -155,7 +154,7 @@ func setMember(members []member, key string, raw json.RawMessage) []member {
 
 // writeMembers writes the members as one object, indented as Save
 // writes a record, atomically.
-func writeMembers(path string, members []member) error {
+func writeMembers(c *Container, path string, members []member) error {
 	var b bytes.Buffer
 	b.WriteByte('{')
 	for i, m := range members {
@@ -172,5 +171,8 @@ func writeMembers(path string, members []member) error {
 	if err := json.Indent(&out, b.Bytes(), "", "  "); err != nil {
 		return fmt.Errorf("encoding %s: %w", path, err)
 	}
-	return ondisk.WriteFile(path, out.Bytes(), 0o600)
+	return writeRecord(c, path, func(f *os.File) error {
+		_, err := f.Write(out.Bytes())
+		return err
+	})
 }

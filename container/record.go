@@ -325,7 +325,7 @@ func (c *Container) Save() error {
 		return fmt.Errorf("encoding %s: %w", path, err)
 	}
 	var key recordKey
-	err = ondisk.WriteStream(path, 0o600, func(f *os.File) error {
+	err = writeRecord(c, path, func(f *os.File) error {
 		if _, err := f.Write(data); err != nil {
 			return err
 		}
@@ -340,6 +340,16 @@ func (c *Container) Save() error {
 		indexRecord(c, key)
 	}
 	return err
+}
+
+// writeRecord writes c's record at path; a --rm container's without
+// syncs, as the storage library writes its volatile layer: it is removed
+// at its exit, and a crash of the machine leaves it dead anyway.
+func writeRecord(c *Container, path string, fill func(f *os.File) error) error {
+	if c.HostConfig.AutoRemove {
+		return ondisk.WriteStreamVolatile(path, 0o600, fill)
+	}
+	return ondisk.WriteStream(path, 0o600, fill)
 }
 
 // Update re-reads the record under the container's lock, applies fn and

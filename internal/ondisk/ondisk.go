@@ -61,6 +61,18 @@ func ReadJSON(path string, v any, notFound string) error {
 // place, so a failure (or a kill) leaves path as it was and no partial
 // file under its name.
 func WriteStream(path string, mode os.FileMode, fill func(f *os.File) error) error {
+	return writeStream(path, mode, true, fill)
+}
+
+// WriteStreamVolatile is WriteStream without the syncs: as atomic for
+// the processes that read path, not made durable against a crash of the
+// machine. For what a crash makes worthless anyway (a --rm container's
+// record).
+func WriteStreamVolatile(path string, mode os.FileMode, fill func(f *os.File) error) error {
+	return writeStream(path, mode, false, fill)
+}
+
+func writeStream(path string, mode os.FileMode, durable bool, fill func(f *os.File) error) error {
 	dir := filepath.Dir(path)
 	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-")
 	if err != nil {
@@ -79,8 +91,10 @@ func WriteStream(path string, mode os.FileMode, fill func(f *os.File) error) err
 	if err := f.Chmod(mode); err != nil {
 		return fmt.Errorf("writing %s: %w", path, err)
 	}
-	if err := f.Sync(); err != nil {
-		return fmt.Errorf("writing %s: %w", path, err)
+	if durable {
+		if err := f.Sync(); err != nil {
+			return fmt.Errorf("writing %s: %w", path, err)
+		}
 	}
 	if err := f.Close(); err != nil {
 		return fmt.Errorf("writing %s: %w", path, err)
@@ -89,7 +103,9 @@ func WriteStream(path string, mode os.FileMode, fill func(f *os.File) error) err
 		return fmt.Errorf("writing %s: %w", path, err)
 	}
 	done = true
-	syncDir(dir)
+	if durable {
+		syncDir(dir)
+	}
 	return nil
 }
 
