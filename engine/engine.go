@@ -83,7 +83,9 @@ func (e *Engine) store() (*storage.Store, error) {
 		return e.st, nil
 	}
 	start := time.Now()
+	end := trace.Begin("open the store")
 	st, err := storage.Open()
+	end()
 	if err != nil {
 		return nil, err
 	}
@@ -94,9 +96,7 @@ func (e *Engine) store() (*storage.Store, error) {
 
 // withStore runs fn with the store open.
 func (e *Engine) withStore(fn func(st *storage.Store) error) error {
-	end := trace.Begin("open the store")
 	st, err := e.store()
-	end()
 	if err != nil {
 		return err
 	}

@@ -23,6 +23,7 @@ import (
 	"github.com/skiff-project/skiff/errdefs"
 	"github.com/skiff-project/skiff/events"
 	"github.com/skiff-project/skiff/internal/ondisk"
+	"github.com/skiff-project/skiff/internal/trace"
 	"github.com/skiff-project/skiff/registry"
 	"github.com/skiff-project/skiff/registry/reference"
 	"github.com/skiff-project/skiff/storage"
@@ -134,7 +135,9 @@ func (e *Engine) ImageEnsure(ctx context.Context, ref, policy string, o PullOpti
 	if err != nil {
 		return "", err
 	}
+	end := trace.Begin("find the image")
 	before, err := st.LookupImage(ref)
+	end()
 	if policy != PullAlways {
 		if err == nil {
 			return before.ID, nil
