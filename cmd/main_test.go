@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -202,5 +203,50 @@ func TestAloneCommands(t *testing.T) {
 		if got := commandsFor(args, "test"); len(got) != len(all) {
 			t.Errorf("commandsFor(%q) builds %d commands, want all %d", args, len(got), len(all))
 		}
+	}
+}
+
+// No skiff flag has an Action: skipFlagActions leaves urfave/cli's
+// flag-action pass out, so one would never run.
+func TestNoFlagActions(t *testing.T) {
+	var walk func(path string, cs []*cli.Command)
+	walk = func(path string, cs []*cli.Command) {
+		for _, c := range cs {
+			for _, f := range c.Flags {
+				v := reflect.ValueOf(f)
+				if v.Kind() == reflect.Pointer {
+					v = v.Elem()
+				}
+				if a := v.FieldByName("Action"); a.IsValid() && !a.IsNil() {
+					t.Errorf("%s %s: flag --%s has an Action, which skipFlagActions would skip", path, c.Name, namesOf(f)[0])
+				}
+			}
+			walk(path+" "+c.Name, c.Subcommands)
+		}
+	}
+	walk("skiff", commands("test"))
+}
+
+// With the flag-action pass left out, the action still sees every flag:
+// set ones by any of their names, defaults, and unset ones as unset.
+func TestSkipFlagActionsKeepsFlags(t *testing.T) {
+	c := runCommand()
+	var detach, detachSet, rm, hostnameSet bool
+	var pull string
+	c.Action = func(ctx *cli.Context) error {
+		detach, detachSet, rm = ctx.Bool("detach"), ctx.IsSet("detach") && ctx.IsSet("d"), ctx.Bool("rm")
+		pull, hostnameSet = ctx.String("pull"), ctx.IsSet("hostname")
+		return nil
+	}
+	app := &cli.App{Name: "skiff", Commands: []*cli.Command{c}}
+	prepare(c)
+	if err := app.Run([]string{"skiff", "run", "-d", "--rm", "busybox", "true"}); err != nil {
+		t.Fatal(err)
+	}
+	if !detach || !detachSet || !rm || pull != "missing" || hostnameSet {
+		t.Errorf("run -d --rm: detach %v (set by both names %v), rm %v, pull %q (want missing), hostname set %v", detach, detachSet, rm, pull, hostnameSet)
+	}
+	if len(c.Flags) == 0 {
+		t.Error("the command's flags were not put back")
 	}
 }
