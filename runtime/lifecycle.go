@@ -760,7 +760,7 @@ func ConnectWith(ref, name string, o ConnectOptions) error {
 	if !c.State.Running {
 		return nil
 	}
-	if err := connect(c, n.Name); err != nil {
+	if _, err := connect(c, n.Name); err != nil {
 		_, _ = container.Update(c.ID, func(c *container.Container) error { delete(c.NetworkSettings.Networks, n.Name); return nil })
 		return err
 	}

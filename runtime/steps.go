@@ -77,8 +77,13 @@ func startStep(id string, report *os.File) error {
 		return err
 	}
 	end = trace.Begin("join user-defined networks")
-	err = joinNetworks(c)
+	joined, err := joinNetworks(c)
 	end()
+	if err == nil {
+		end = trace.Begin("forward published ports (iptables)")
+		err = forwardPorts(joined)
+		end()
+	}
 	if err != nil {
 		network.DetachAll(c.ID)
 		return err
@@ -148,26 +153,29 @@ func terminalSize(c *container.Container) (uint16, uint16) {
 }
 
 // joinNetworks connects c's pinned namespace to its user-defined networks
-// and records the addresses.
-func joinNetworks(c *container.Container) error {
+// and records the addresses; it returns the record as it is then (with
+// the ports the supervisor bound).
+func joinNetworks(c *container.Container) (*container.Container, error) {
+	joined := c
 	for _, name := range c.NetworkNames() {
-		if err := connect(c, name); err != nil {
-			return err
+		var err error
+		if joined, err = connect(c, name); err != nil {
+			return nil, err
 		}
 	}
-	return nil
+	return joined, nil
 }
 
-func connect(c *container.Container, name string) error {
+func connect(c *container.Container, name string) (*container.Container, error) {
 	ep := c.NetworkSettings.Networks[name]
 	m := network.Member{ID: c.ID, Name: c.Name, NetNS: c.NetNSPath(), Hosts: filepath.Join(c.Dir(), "hosts")}
 	m.IP, m.IP6 = requestedAddresses(c, name)
 	ip, err := network.Attach(name, m, ep.Aliases)
 	if err != nil {
-		return fmt.Errorf("connecting %s to network %s: %w", c.Name, name, err)
+		return nil, fmt.Errorf("connecting %s to network %s: %w", c.Name, name, err)
 	}
 	n, _ := network.Lookup(name)
-	_, err = container.Update(c.ID, func(c *container.Container) error {
+	return container.Update(c.ID, func(c *container.Container) error {
 		if e := c.NetworkSettings.Networks[name]; e != nil {
 			e.IPAddress = ip
 			if n != nil {
@@ -177,7 +185,26 @@ func connect(c *container.Container, name string) error {
 		}
 		return nil
 	})
-	return err
+}
+
+// forwardPorts has the host send c's published ports straight to its
+// address on its first outbound network (root: the one its default route
+// goes through), so that its servers see the clients' addresses. The
+// supervisor's relay still holds the ports and serves the rest
+// (127.0.0.1, rootless, internal networks).
+func forwardPorts(c *container.Container) error {
+	if paths.Rootless() || len(c.NetworkSettings.Ports) == 0 {
+		return nil
+	}
+	for _, name := range c.NetworkNames() {
+		if e := c.NetworkSettings.Networks[name]; e != nil && !e.Internal {
+			if err := network.Forward(name, c.ID, c.NetworkSettings.Ports); err != nil {
+				return fmt.Errorf("forwarding the published ports of %s: %w", c.Name, err)
+			}
+			return nil
+		}
+	}
+	return nil
 }
 
 // leaveNetworks takes c off its networks and forgets its addresses.

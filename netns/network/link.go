@@ -329,6 +329,11 @@ func Detach(ref, id string) error {
 	if !ok {
 		return fmt.Errorf("container is not connected to network %s: %w", n.Name, errdefs.ErrNotFound)
 	}
+	if e.Forwarded {
+		if err := unforward(id); err != nil {
+			return fmt.Errorf("removing the port forwarding of %s: %w", e.Name, err)
+		}
+	}
 	if inf, err := infra(); err == nil {
 		if hi, err := handleAt(inf); err == nil {
 			if l, err := hi.LinkByName(e.HostVeth); err == nil {
