@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"os/exec"
+	"sort"
 	"strconv"
 	"strings"
 
@@ -246,9 +247,11 @@ func hasTag(s, tag string) bool {
 		strings.HasSuffix(s, "--comment "+strconv.Quote(tag)) || strings.HasSuffix(s, "--comment "+tag)
 }
 
-// Unforwarded is a rule left naming a container no network holds (its
-// network's record was deleted): system check removes them.
-func Unforwarded() (map[string]bool, error) {
+// Unforwarded lists the containers that rules name but no network holds
+// (a network record deleted by hand, rules left by a crash): system check
+// removes their rules. The rules are read before the networks: a
+// container is recorded on its network before its rules are made.
+func Unforwarded() ([]string, error) {
 	path, err := exec.LookPath("iptables-save")
 	if err != nil || !hostMode() {
 		return nil, nil
@@ -258,19 +261,25 @@ func Unforwarded() (map[string]bool, error) {
 		return nil, fmt.Errorf("iptables-save: %w", err)
 	}
 	held := map[string]bool{}
-	all, _ := List()
+	all, err := List()
+	if err != nil {
+		return nil, err
+	}
 	for _, n := range all {
 		for id := range n.Containers {
 			held[id] = true
 		}
 	}
-	left := map[string]bool{}
+	var left []string
 	for _, line := range strings.Split(string(out), "\n") {
-		_, rest, ok := strings.Cut(line, `--comment "skiff:`)
-		if id, _, _ := strings.Cut(rest, `"`); ok && !held[id] {
-			left[id] = true
+		_, rest, ok := strings.Cut(line, `--comment "`+ruleTag(""))
+		id, _, _ := strings.Cut(rest, `"`)
+		if ok && id != "" && !held[id] {
+			held[id] = true // once
+			left = append(left, id)
 		}
 	}
+	sort.Strings(left)
 	return left, nil
 }
 
