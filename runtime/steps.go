@@ -79,15 +79,14 @@ func startStep(id string, report *os.File) error {
 	end = trace.Begin("join user-defined networks")
 	joined, err := joinNetworks(c)
 	end()
-	if err == nil {
-		end = trace.Begin("forward published ports (iptables)")
-		err = forwardPorts(joined)
-		end()
-	}
 	if err != nil {
 		network.DetachAll(c.ID)
 		return err
 	}
+	// Made while libcontainer creates it; waited for on every way out,
+	// so that no rule is made after a clean-up looked for them.
+	forwarded := sync.OnceValue(forwardPorts(joined))
+	defer forwarded()
 	if old, err := libcontainer.Load(stateRoot(), c.ID); err == nil {
 		_ = old.Destroy() // left over from a killed supervisor
 	}
@@ -119,6 +118,14 @@ func startStep(id string, report *os.File) error {
 	if err != nil {
 		_ = lc.Destroy()
 		return startError(pr.args[0], err)
+	}
+	end = trace.Begin("wait for the ports' forwarding (iptables)")
+	err = forwarded()
+	end()
+	if err != nil {
+		_ = proc.Signal(unix.SIGKILL)
+		_ = lc.Destroy()
+		return err
 	}
 	pid, _ := proc.Pid()
 	fmt.Fprintf(report, "created %d\n", pid)
@@ -189,22 +196,26 @@ func connect(c *container.Container, name string) (*container.Container, error) 
 
 // forwardPorts has the host send c's published ports straight to its
 // address on its first outbound network (root: the one its default route
-// goes through), so that its servers see the clients' addresses. The
-// supervisor's relay still holds the ports and serves the rest
-// (127.0.0.1, rootless, internal networks).
-func forwardPorts(c *container.Container) error {
+// goes through), so that its servers see the clients' addresses; the
+// returned func waits until the rules are in. The supervisor's relay
+// still holds the ports and serves the rest (127.0.0.1, rootless,
+// internal networks).
+func forwardPorts(c *container.Container) func() error {
 	if paths.Rootless() || len(c.NetworkSettings.Ports) == 0 {
-		return nil
+		return func() error { return nil }
 	}
 	for _, name := range c.NetworkNames() {
 		if e := c.NetworkSettings.Networks[name]; e != nil && !e.Internal {
-			if err := network.Forward(name, c.ID, c.NetworkSettings.Ports); err != nil {
-				return fmt.Errorf("forwarding the published ports of %s: %w", c.Name, err)
+			wait := network.Forward(name, c.ID, c.NetworkSettings.Ports)
+			return func() error {
+				if err := wait(); err != nil {
+					return fmt.Errorf("forwarding the published ports of %s: %w", c.Name, err)
+				}
+				return nil
 			}
-			return nil
 		}
 	}
-	return nil
+	return func() error { return nil }
 }
 
 // leaveNetworks takes c off its networks and forgets its addresses.

@@ -117,43 +117,59 @@ func dnatDestination(hostIP string) (string, bool) {
 	return " -d " + ip.String() + "/32", true
 }
 
-func restore(batch string) error {
+func restore(batch string) error { return startRestore(batch)() }
+
+// startRestore starts iptables-restore on batch; the returned func waits
+// for it.
+func startRestore(batch string) func() error {
 	path, err := exec.LookPath("iptables-restore")
 	if err != nil {
-		return fmt.Errorf("published ports as root need iptables-restore: install Debian's iptables package: %w", errdefs.ErrUnavailable)
+		return failed(fmt.Errorf("published ports as root need iptables-restore: install Debian's iptables package: %w", errdefs.ErrUnavailable))
 	}
+	var out bytes.Buffer
 	cmd := exec.Command(path, "-w", "--noflush")
-	cmd.Stdin = strings.NewReader(batch)
-	if out, err := cmd.CombinedOutput(); err != nil {
-		return fmt.Errorf("iptables-restore: %s: %w", strings.TrimSpace(string(out)), err)
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = strings.NewReader(batch), &out, &out
+	if err := cmd.Start(); err != nil {
+		return failed(fmt.Errorf("iptables-restore: %w", err))
 	}
-	return nil
+	return func() error {
+		if err := cmd.Wait(); err != nil {
+			return fmt.Errorf("iptables-restore: %s: %w", strings.TrimSpace(out.String()), err)
+		}
+		return nil
+	}
 }
+
+func failed(err error) func() error { return func() error { return err } }
 
 // Forward has the host send connections to container id's published
 // ports (pm: the bindings made) straight to its address on network ref,
 // so that its servers see the clients' addresses (root only; not for an
-// internal network). It returns once the rules are in; nothing is done
-// where no binding can be forwarded.
-func Forward(ref, id string, pm skiffnetns.PortMap) error {
+// internal network). The rules are made while the caller goes on: the
+// returned func waits for them. Nothing is done where no binding can be
+// forwarded.
+func Forward(ref, id string, pm skiffnetns.PortMap) (wait func() error) {
 	if !hostMode() || len(pm) == 0 {
-		return nil
+		return failed(nil)
 	}
 	n, batch, err := markForwarded(ref, id, pm)
 	if err != nil || batch == "" {
-		return err
+		return failed(err)
 	}
-	if err := restore(batch); err != nil {
-		// The chain is missing (a bridge made by an older skiff, or
-		// rules flushed): make it, and this network's rules, and again.
-		if err := addNAT(n); err != nil {
-			return err
+	made := startRestore(batch)
+	return func() error {
+		if err := made(); err != nil {
+			// The chain is missing (a bridge made by an older skiff, or
+			// rules flushed): make it, and this network's rules, and again.
+			if err := addNAT(n); err != nil {
+				return err
+			}
+			if err := restore(batch); err != nil {
+				return err
+			}
 		}
-		if err := restore(batch); err != nil {
-			return err
-		}
+		return dropIfLeft(ref, id)
 	}
-	return dropIfLeft(ref, id)
 }
 
 // markForwarded records on id's endpoint that it has rules (before they
