@@ -67,8 +67,8 @@ exec /h/netecho 8081`
 // TestPublishRootKeepsClientAddress: as root a client connecting to the
 // host's address is seen by the container with its own address, not the
 // container's or the bridge gateway's; 127.0.0.1 still answers; UDP is
-// forwarded too; stop, rm -f and rm -f after a killed supervisor leave no
-// rule naming the container.
+// forwarded too; stop, rm -f, rm -f after a killed supervisor and network
+// disconnect leave no rule naming the container.
 func TestPublishRootKeepsClientAddress(t *testing.T) {
 	parallel(t)
 	host := hostAddress(t)
@@ -122,6 +122,13 @@ func TestPublishRootKeepsClientAddress(t *testing.T) {
 	})
 	harness.RunAsRoot(t, "rm", "-f", name2).OK(t)
 	wantNoRules(t, id2, "a killed supervisor and rm -f")
+
+	// Leaving the network takes its rules too.
+	name3 := lcName("dnat-disc")
+	id3 := runDetachedAs(t, harness.Root, bb, name3, []string{"-v", dir + ":/h:ro", "-p", fmt.Sprintf("%d:8080", hp)}, "sh", "-c", peerScript)
+	waitPeer("for a third container")
+	harness.RunAsRoot(t, "network", "disconnect", "bridge", name3).OK(t)
+	wantNoRules(t, id3, "network disconnect")
 }
 
 // peerAddress is the address busybox httpd's CGI saw ("[::ffff:IP]" on
