@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -522,10 +523,16 @@ func Remove(st *storage.Store, ref string, force, volumes bool) (*container.Cont
 		waitPidExit(c.State.Pid, 5*time.Second)
 	}
 	end()
-	end = trace.Begin("leave networks")
-	network.DetachAll(c.ID)
 	unmountShm(c.ID) // --ipc shareable
-	end()
+	// The networks (as root with published ports, iptables-save and
+	// iptables-restore for its rules) are let go while the store unmounts
+	// and removes: they share nothing.
+	var aside sync.WaitGroup
+	defer aside.Wait()
+	aside.Go(func() {
+		defer trace.Begin("leave networks")()
+		network.DetachAll(c.ID)
+	})
 	unlock, err := container.Lock(c.ID)
 	if err != nil {
 		return nil, nil // removed meanwhile (--rm)
