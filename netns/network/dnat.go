@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/vishvananda/netlink"
+
 	"github.com/skiff-project/skiff/errdefs"
 	skiffnetns "github.com/skiff-project/skiff/netns"
 )
@@ -226,6 +228,20 @@ func unforward(id string) error {
 		return nil
 	}
 	return restore(batch)
+}
+
+// forgetFlows drops the connection tracking entries of flows forwarded
+// to ip, so that a UDP client that keeps sending does not reach a later
+// container given the address (as Docker does).
+func forgetFlows(ip string) {
+	addr := net.ParseIP(ip)
+	if addr == nil {
+		return
+	}
+	f := &netlink.ConntrackFilter{}
+	if f.AddIP(netlink.ConntrackReplySrcIP, addr) == nil {
+		_, _ = netlink.ConntrackDeleteFilters(netlink.ConntrackTable, netlink.InetFamily(netlink.FAMILY_V4), f)
+	}
 }
 
 // deleteBatch turns iptables-save's rules naming id into deletions.

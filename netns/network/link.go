@@ -333,6 +333,7 @@ func Detach(ref, id string) error {
 		if err := unforward(id); err != nil {
 			return fmt.Errorf("removing the port forwarding of %s: %w", e.Name, err)
 		}
+		forgetFlows(e.IP)
 	}
 	if inf, err := infra(); err == nil {
 		if hi, err := handleAt(inf); err == nil {

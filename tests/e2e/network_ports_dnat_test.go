@@ -7,6 +7,7 @@ package e2e
 import (
 	"fmt"
 	"net"
+	"os"
 	"os/exec"
 	"strings"
 	"syscall"
@@ -99,10 +100,19 @@ func TestPublishRootKeepsClientAddress(t *testing.T) {
 		t.Errorf("GET through 127.0.0.1:%d: %q, %v; want an answer from the relay, from the container's own address %s", hp, body, err, ctrIP)
 	}
 	udpThroughDNAT(t, id, host, up)
+	flow := fmt.Sprintf("src=%s dst=%s sport=8081 ", ctrIP, host) // the reply direction of the UDP client's flow
+	if !strings.Contains(procText(t, "/proc/net/nf_conntrack"), flow) {
+		t.Errorf("no connection tracking entry %q for the forwarded UDP client:\n%s", flow, procText(t, "/proc/net/nf_conntrack"))
+	}
 
-	// stop, then start: the rules go and come back.
+	// stop, then start: the rules go (and the forwarded flows: a client
+	// that keeps sending must not reach a later holder of the address)
+	// and come back.
 	harness.RunAsRoot(t, "stop", "-t", "2", name).OK(t)
 	wantNoRules(t, id, "stop")
+	if ct := procText(t, "/proc/net/nf_conntrack"); strings.Contains(ct, flow) {
+		t.Errorf("after stop the UDP flow to %s is still tracked (%q):\n%s", ctrIP, flow, ct)
+	}
 	harness.RunAsRoot(t, "start", name).OK(t)
 	waitPeer("after stop and start")
 	harness.RunAsRoot(t, "rm", "-f", name).OK(t)
@@ -166,4 +176,13 @@ func udpThroughDNAT(t *testing.T, id, host string, port int) {
 		}
 	}
 	t.Errorf("the UDP datagram to %s:%d did not go through the container's DNAT rule:\n%s", host, port, strings.Join(rulesNaming(t, id), "\n"))
+}
+
+func procText(t *testing.T, path string) string {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Skipf("cannot read %s to see tracked connections: %v", path, err)
+	}
+	return string(b)
 }
