@@ -74,36 +74,108 @@ func withVerb(r []string, verb string) []string {
 	return out
 }
 
-// dnatBatch is the iptables-restore input that forwards pm's bindings to
-// ip on n's bridge for container id; "" when no binding can be (only
-// IPv4 host addresses other than loopback can).
-func dnatBatch(n *Network, ip, id string, pm skiffnetns.PortMap) string {
+// forwardRules are rules by table, as iptables-save prints them.
+type forwardRules struct{ nat, filter []string }
+
+// dnatRules forward pm's bindings to ip on n's bridge for container id;
+// none when no binding can be (only IPv4 host addresses other than
+// loopback can).
+func dnatRules(n *Network, ip, id string, pm skiffnetns.PortMap) forwardRules {
 	br := bridgeName(n)
 	tag := strconv.Quote(ruleTag(id))
-	var nat, filter strings.Builder
+	var r forwardRules
 	for _, key := range pm.Keys() {
 		port, proto, _ := strings.Cut(key, "/")
 		if proto != "tcp" && proto != "udp" {
 			continue
 		}
-		made := nat.Len()
+		made := len(r.nat)
 		for _, b := range pm[key] {
 			dst, ok := dnatDestination(b.HostIP)
 			if !ok || b.HostPort == "" {
 				continue
 			}
-			fmt.Fprintf(&nat, "-A %s ! -i %s%s -p %s -m %s --dport %s -m comment --comment %s -j DNAT --to-destination %s:%s\n",
-				dnatChain, br, dst, proto, proto, b.HostPort, tag, ip, port)
+			r.nat = append(r.nat, fmt.Sprintf("-A %s ! -i %s%s -p %s -m %s --dport %s -m comment --comment %s -j DNAT --to-destination %s:%s",
+				dnatChain, br, dst, proto, proto, b.HostPort, tag, ip, port))
 		}
-		if nat.Len() > made {
-			fmt.Fprintf(&filter, "-A %s -d %s/32 ! -i %s -o %s -p %s -m %s --dport %s -m comment --comment %s -j ACCEPT\n",
-				chain, ip, br, br, proto, proto, port, tag)
+		if len(r.nat) > made {
+			r.filter = append(r.filter, fmt.Sprintf("-A %s -d %s/32 ! -i %s -o %s -p %s -m %s --dport %s -m comment --comment %s -j ACCEPT",
+				chain, ip, br, br, proto, proto, port, tag))
 		}
 	}
-	if nat.Len() == 0 {
-		return ""
+	return r
+}
+
+// batch is the iptables-restore input that deletes stale and adds r.
+func (r forwardRules) batch(stale forwardRules) string {
+	var b strings.Builder
+	for _, t := range []struct {
+		name      string
+		del, adds []string
+	}{{"nat", stale.nat, r.nat}, {"filter", stale.filter, r.filter}} {
+		if len(t.del)+len(t.adds) == 0 {
+			continue
+		}
+		b.WriteString("*" + t.name + "\n")
+		for _, l := range t.del {
+			b.WriteString("-D " + strings.TrimPrefix(l, "-A ") + "\n")
+		}
+		for _, l := range t.adds {
+			b.WriteString(l + "\n")
+		}
+		b.WriteString("COMMIT\n")
 	}
-	return "*nat\n" + nat.String() + "COMMIT\n*filter\n" + filter.String() + "COMMIT\n"
+	return b.String()
+}
+
+// staleRules are the rules in saved (iptables-save's output) of other
+// containers that would take traffic meant for container id: those that
+// send to its address ip (left by a container whose records were wiped:
+// the address was given again) and those for a host port of its own
+// (the relay holds the port, so no other container has it).
+func staleRules(saved []byte, id, ip string, mine forwardRules) forwardRules {
+	var stale forwardRules
+	table := ""
+	for _, line := range strings.Split(string(saved), "\n") {
+		if strings.HasPrefix(line, "*") {
+			table = line[1:]
+			continue
+		}
+		other := strings.Contains(line, `--comment "`+ruleTag("")) && !hasTag(line, ruleTag(id))
+		switch {
+		case !other:
+		case table == "nat" && strings.HasPrefix(line, "-A "+dnatChain+" ") &&
+			(strings.HasSuffix(line, "--to-destination "+ip) || strings.Contains(line, "--to-destination "+ip+":") || clashes(line, mine.nat)):
+			stale.nat = append(stale.nat, line)
+		case table == "filter" && strings.HasPrefix(line, "-A "+chain+" ") && strings.Contains(line, " -d "+ip+"/32 "):
+			stale.filter = append(stale.filter, line)
+		}
+	}
+	return stale
+}
+
+// clashes reports whether a DNAT rule catches the same host port as one
+// of mine: the same protocol and port, and the same host address or
+// either for every address.
+func clashes(line string, mine []string) bool {
+	for _, m := range mine {
+		if flag(line, "-p") == flag(m, "-p") && flag(line, "--dport") == flag(m, "--dport") &&
+			(flag(line, "-d") == "" || flag(m, "-d") == "" || flag(line, "-d") == flag(m, "-d")) {
+			return true
+		}
+	}
+	return false
+}
+
+// flag is the value after name in a rule line, "" when absent.
+func flag(line, name string) string {
+	f := strings.Fields(line)
+	for i := 0; i+1 < len(f); i++ {
+		if f[i] == name {
+			return f[i+1]
+		}
+	}
+	return ""
 }
 
 // dnatDestination is the -d match for a binding's host address, and
@@ -119,27 +191,17 @@ func dnatDestination(hostIP string) (string, bool) {
 	return " -d " + ip.String() + "/32", true
 }
 
-func restore(batch string) error { return startRestore(batch)() }
-
-// startRestore starts iptables-restore on batch; the returned func waits
-// for it.
-func startRestore(batch string) func() error {
+func restore(batch string) error {
 	path, err := exec.LookPath("iptables-restore")
 	if err != nil {
-		return failed(fmt.Errorf("published ports as root need iptables-restore: install Debian's iptables package: %w", errdefs.ErrUnavailable))
+		return fmt.Errorf("published ports as root need iptables-restore: install Debian's iptables package: %w", errdefs.ErrUnavailable)
 	}
-	var out bytes.Buffer
 	cmd := exec.Command(path, "-w", "--noflush")
-	cmd.Stdin, cmd.Stdout, cmd.Stderr = strings.NewReader(batch), &out, &out
-	if err := cmd.Start(); err != nil {
-		return failed(fmt.Errorf("iptables-restore: %w", err))
+	cmd.Stdin = strings.NewReader(batch)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("iptables-restore: %s: %w", strings.TrimSpace(string(out)), err)
 	}
-	return func() error {
-		if err := cmd.Wait(); err != nil {
-			return fmt.Errorf("iptables-restore: %s: %w", strings.TrimSpace(out.String()), err)
-		}
-		return nil
-	}
+	return nil
 }
 
 func failed(err error) func() error { return func() error { return err } }
@@ -147,56 +209,82 @@ func failed(err error) func() error { return func() error { return err } }
 // Forward has the host send connections to container id's published
 // ports (pm: the bindings made) straight to its address on network ref,
 // so that its servers see the clients' addresses (root only; not for an
-// internal network). The rules are made while the caller goes on: the
-// returned func waits for them. Nothing is done where no binding can be
-// forwarded.
+// internal network). Rules of other containers that would take its
+// traffic go in the same step. The rules are made while the caller goes
+// on: the returned func waits for them. Nothing is done where no binding
+// can be forwarded.
 func Forward(ref, id string, pm skiffnetns.PortMap) (wait func() error) {
 	if !hostMode() || len(pm) == 0 {
 		return failed(nil)
 	}
-	n, batch, err := markForwarded(ref, id, pm)
-	if err != nil || batch == "" {
+	n, ip, rules, err := markForwarded(ref, id, pm)
+	if err != nil || len(rules.nat) == 0 {
 		return failed(err)
 	}
-	made := startRestore(batch)
-	return func() error {
-		if err := made(); err != nil {
+	done := make(chan error, 1)
+	go func() {
+		err := install(id, ip, rules)
+		if err != nil {
 			// The chain is missing (a bridge made by an older skiff, or
-			// rules flushed): make it, and this network's rules, and again.
-			if err := addNAT(n); err != nil {
-				return err
-			}
-			if err := restore(batch); err != nil {
-				return err
+			// rules flushed), or a stale rule went meanwhile: make the
+			// chains and this network's rules, and again.
+			if err = addNAT(n); err == nil {
+				err = install(id, ip, rules)
 			}
 		}
-		return dropIfLeft(ref, id)
+		if err == nil {
+			err = dropIfLeft(ref, id)
+		}
+		done <- err
+	}()
+	return func() error { return <-done }
+}
+
+// install adds rules, deleting in the same step what would take their
+// traffic: one iptables-save and one iptables-restore.
+func install(id, ip string, rules forwardRules) error {
+	saved, err := save()
+	if err != nil {
+		return err
 	}
+	return restore(rules.batch(staleRules(saved, id, ip, rules)))
+}
+
+func save() ([]byte, error) {
+	path, err := exec.LookPath("iptables-save")
+	if err != nil {
+		return nil, fmt.Errorf("published ports as root need iptables-save: install Debian's iptables package: %w", errdefs.ErrUnavailable)
+	}
+	out, err := exec.Command(path).Output()
+	if err != nil {
+		return nil, fmt.Errorf("iptables-save: %w", err)
+	}
+	return out, nil
 }
 
 // markForwarded records on id's endpoint that it has rules (before they
-// are made: a clean-up after a crash then finds them) and returns the
-// rules to make.
-func markForwarded(ref, id string, pm skiffnetns.PortMap) (*Network, string, error) {
+// are made: a clean-up after a crash then finds them) and returns its
+// address and the rules to make.
+func markForwarded(ref, id string, pm skiffnetns.PortMap) (*Network, string, forwardRules, error) {
 	unlock, err := lockAll()
 	if err != nil {
-		return nil, "", err
+		return nil, "", forwardRules{}, err
 	}
 	defer unlock()
 	n, err := Lookup(ref)
 	if err != nil {
-		return nil, "", err
+		return nil, "", forwardRules{}, err
 	}
 	e := n.Containers[id]
 	if e == nil || n.Internal || e.IP == "" {
-		return n, "", nil
+		return n, "", forwardRules{}, nil
 	}
-	batch := dnatBatch(n, e.IP, id, pm)
-	if batch == "" || e.Forwarded {
-		return n, batch, nil
+	rules := dnatRules(n, e.IP, id, pm)
+	if len(rules.nat) == 0 || e.Forwarded {
+		return n, e.IP, rules, nil
 	}
 	e.Forwarded = true
-	return n, batch, n.save()
+	return n, e.IP, rules, n.save()
 }
 
 // dropIfLeft removes the rules just made if the container left the
@@ -215,13 +303,12 @@ func dropIfLeft(ref, id string) error {
 
 // unforward removes every rule naming container id.
 func unforward(id string) error {
-	path, err := exec.LookPath("iptables-save")
-	if err != nil {
+	if _, err := exec.LookPath("iptables-save"); err != nil {
 		return nil // no iptables, no rules
 	}
-	out, err := exec.Command(path).Output()
+	out, err := save()
 	if err != nil {
-		return fmt.Errorf("iptables-save: %w", err)
+		return err
 	}
 	batch := deleteBatch(out, id)
 	if batch == "" {

@@ -14,7 +14,7 @@ func TestDNATBatch(t *testing.T) {
 		"53/udp": {{HostIP: "0.0.0.0", HostPort: "5353"}},
 		"22/tcp": {{HostIP: "127.0.0.1", HostPort: "2222"}, {HostIP: "::", HostPort: "2223"}},
 	}
-	got := dnatBatch(n, "10.88.0.5", "abc", pm)
+	got := dnatRules(n, "10.88.0.5", "abc", pm).batch(forwardRules{})
 	want := `*nat
 -A SKIFF-DNAT ! -i skb-default -p udp -m udp --dport 5353 -m comment --comment "skiff:abc" -j DNAT --to-destination 10.88.0.5:53
 -A SKIFF-DNAT ! -i skb-default -p tcp -m tcp --dport 8080 -m comment --comment "skiff:abc" -j DNAT --to-destination 10.88.0.5:80
@@ -28,8 +28,8 @@ COMMIT
 	if got != want {
 		t.Fatalf("got\n%s\nwant\n%s", got, want)
 	}
-	if b := dnatBatch(n, "10.88.0.5", "abc", skiffnetns.PortMap{"22/tcp": pm["22/tcp"]}); b != "" {
-		t.Fatalf("loopback and IPv6 bindings only: want no rules, got\n%s", b)
+	if r := dnatRules(n, "10.88.0.5", "abc", skiffnetns.PortMap{"22/tcp": pm["22/tcp"]}); len(r.nat)+len(r.filter) != 0 {
+		t.Fatalf("loopback and IPv6 bindings only: want no rules, got %+v", r)
 	}
 }
 
@@ -58,5 +58,38 @@ COMMIT
 	}
 	if b := deleteBatch([]byte(saved), "zzz"); strings.TrimSpace(b) != "" {
 		t.Fatalf("no rule of zzz: got %q", b)
+	}
+}
+
+// A new container's rules replace, in the same step, other containers'
+// rules for its address or its host ports (left when records were wiped).
+func TestStaleRules(t *testing.T) {
+	n := &Network{Name: DefaultName}
+	mine := dnatRules(n, "10.88.0.2", "new", skiffnetns.PortMap{"80/tcp": {{HostIP: "0.0.0.0", HostPort: "8080"}}})
+	saved := `*filter
+-A SKIFF-FORWARD -d 10.88.0.2/32 ! -i skb-default -o skb-default -p tcp -m tcp --dport 22 -m comment --comment "skiff:old" -j ACCEPT
+-A SKIFF-FORWARD -d 10.88.0.3/32 ! -i skb-default -o skb-default -p tcp -m tcp --dport 22 -m comment --comment "skiff:live" -j ACCEPT
+-A SKIFF-FORWARD -i skb-default -o skb-default -j ACCEPT
+COMMIT
+*nat
+-A SKIFF-DNAT -i skb-default -j RETURN
+-A SKIFF-DNAT ! -i skb-default -p tcp -m tcp --dport 2222 -m comment --comment "skiff:old" -j DNAT --to-destination 10.88.0.2:22
+-A SKIFF-DNAT ! -i skb-default -d 192.0.2.7/32 -p tcp -m tcp --dport 8080 -m comment --comment "skiff:gone" -j DNAT --to-destination 10.88.0.9:80
+-A SKIFF-DNAT ! -i skb-default -p udp -m udp --dport 8080 -m comment --comment "skiff:live" -j DNAT --to-destination 10.88.0.3:53
+-A SKIFF-DNAT ! -i skb-default -p tcp -m tcp --dport 2223 -m comment --comment "skiff:live" -j DNAT --to-destination 10.88.0.3:22
+COMMIT
+`
+	stale := staleRules([]byte(saved), "new", "10.88.0.2", mine)
+	for _, l := range append(stale.nat, stale.filter...) {
+		if strings.Contains(l, "skiff:live") {
+			t.Errorf("a live container's rule taken as stale: %s", l)
+		}
+	}
+	if len(stale.nat) != 2 || len(stale.filter) != 1 {
+		t.Fatalf("want the old container's two rules and the gone one's clashing port: got %+v", stale)
+	}
+	b := mine.batch(stale)
+	if !strings.HasPrefix(b, "*nat\n-D SKIFF-DNAT ! -i skb-default -p tcp -m tcp --dport 2222 ") || !strings.Contains(b, "COMMIT\n*filter\n-D SKIFF-FORWARD -d 10.88.0.2/32 ") {
+		t.Errorf("deletions first, table by table:\n%s", b)
 	}
 }

@@ -18,6 +18,7 @@ import (
 	vnetns "github.com/vishvananda/netns"
 
 	"github.com/skiff-project/skiff/errdefs"
+	"github.com/skiff-project/skiff/internal/trace"
 	skiffnetns "github.com/skiff-project/skiff/netns"
 	"github.com/skiff-project/skiff/paths"
 )
@@ -330,7 +331,10 @@ func Detach(ref, id string) error {
 		return fmt.Errorf("container is not connected to network %s: %w", n.Name, errdefs.ErrNotFound)
 	}
 	if e.Forwarded {
-		if err := unforward(id); err != nil {
+		end := trace.Begin("remove the ports' forwarding (iptables)")
+		err := unforward(id)
+		end()
+		if err != nil {
 			return fmt.Errorf("removing the port forwarding of %s: %w", e.Name, err)
 		}
 		forgetFlows(e.IP)

@@ -118,10 +118,19 @@ func TestPublishRootKeepsClientAddress(t *testing.T) {
 	harness.RunAsRoot(t, "rm", "-f", name).OK(t)
 	wantNoRules(t, id, "rm -f")
 
-	// A supervisor killed: its rules go with rm -f.
+	// A rule left for the port by a container whose records were wiped
+	// is replaced, not put first; then a supervisor killed: its rules go
+	// with rm -f.
+	fake := strings.Repeat("0e", 32)
+	stale := []string{"-w", "-t", "nat", "-I", "SKIFF-DNAT", "-p", "tcp", "--dport", fmt.Sprint(hp), "-m", "comment", "--comment", "skiff:" + fake, "-j", "DNAT", "--to-destination", "10.88.255.254:8080"}
+	if out, err := exec.Command("iptables", stale...).CombinedOutput(); err != nil {
+		t.Fatalf("iptables %s: %v\n%s", strings.Join(stale, " "), err, out)
+	}
+	t.Cleanup(func() { stale[3] = "-D"; _ = exec.Command("iptables", stale...).Run() })
 	name2 := lcName("dnat-kill")
 	id2 := runDetachedAs(t, harness.Root, bb, name2, []string{"-v", dir + ":/h:ro", "-p", fmt.Sprintf("%d:8080", hp)}, "sh", "-c", peerScript)
-	waitPeer("for a second container")
+	waitPeer("for a second container, with a stale rule for its port")
+	wantNoRules(t, fake, "a container took the port of a stale rule")
 	sup := supervisorPIDs(id2)
 	if len(sup) != 1 {
 		t.Fatalf("want one supervisor of %s, found %v", id2[:12], sup)
