@@ -330,15 +330,10 @@ func Detach(ref, id string) error {
 	if !ok {
 		return fmt.Errorf("container is not connected to network %s: %w", n.Name, errdefs.ErrNotFound)
 	}
-	if e.Forwarded {
-		end := trace.Begin("remove the ports' forwarding (iptables)")
-		err := unforward(id)
-		end()
-		if err != nil {
-			return fmt.Errorf("removing the port forwarding of %s: %w", e.Name, err)
-		}
-		forgetFlows(e.IP)
-	}
+	// The forwarding rules go while the veth does (each waits for the
+	// kernel), and before the address is given up.
+	unforwarded := make(chan error, 1)
+	go func() { unforwarded <- dropForwarding(id, e) }()
 	if inf, err := infra(); err == nil {
 		if hi, err := handleAt(inf); err == nil {
 			if l, err := hi.LinkByName(e.HostVeth); err == nil {
@@ -348,11 +343,28 @@ func Detach(ref, id string) error {
 		}
 		inf.Close()
 	}
+	if err := <-unforwarded; err != nil {
+		return fmt.Errorf("removing the port forwarding of %s: %w", e.Name, err)
+	}
 	delete(n.Containers, id)
 	if err := n.save(); err != nil {
 		return err
 	}
 	return writeHosts()
+}
+
+// dropForwarding removes the rules and tracked flows forwarding ports to
+// e, if it has any (dnat.go).
+func dropForwarding(id string, e *Endpoint) error {
+	if !e.Forwarded {
+		return nil
+	}
+	defer trace.Begin("remove the ports' forwarding (iptables)")()
+	if err := unforward(id); err != nil {
+		return err
+	}
+	forgetFlows(e.IP)
+	return nil
 }
 
 // DetachAll removes a container from every network it is on.
