@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"fmt"
 	"net"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
@@ -262,9 +264,24 @@ func save() ([]byte, error) {
 	return out, nil
 }
 
-// markForwarded records on id's endpoint that it has rules (before they
-// are made: a clean-up after a crash then finds them) and returns its
-// address and the rules to make.
+// markPath marks container id as having forwarding rules. It is a file
+// of its own, not a field of the network's record, which other
+// writers (an older skiff) would drop.
+func markPath(id string) string { return filepath.Join(dir(), "forwarded", id) }
+
+// forwardedOn is the network whose address id's rules send to, "" when
+// it has none.
+func forwardedOn(id string) string {
+	b, err := os.ReadFile(markPath(id))
+	if err != nil {
+		return ""
+	}
+	return strings.TrimSpace(string(b))
+}
+
+// markForwarded marks id as having rules (before they are made: a
+// clean-up after a crash then finds them) and returns its address and
+// the rules to make.
 func markForwarded(ref, id string, pm skiffnetns.PortMap) (*Network, string, forwardRules, error) {
 	unlock, err := lockAll()
 	if err != nil {
@@ -280,11 +297,13 @@ func markForwarded(ref, id string, pm skiffnetns.PortMap) (*Network, string, for
 		return n, "", forwardRules{}, nil
 	}
 	rules := dnatRules(n, e.IP, id, pm)
-	if len(rules.nat) == 0 || e.Forwarded {
+	if len(rules.nat) == 0 {
 		return n, e.IP, rules, nil
 	}
-	e.Forwarded = true
-	return n, e.IP, rules, n.save()
+	if err := os.MkdirAll(filepath.Dir(markPath(id)), 0o700); err != nil {
+		return nil, "", forwardRules{}, err
+	}
+	return n, e.IP, rules, os.WriteFile(markPath(id), []byte(n.Name+"\n"), 0o600)
 }
 
 // dropIfLeft removes the rules just made if the container left the
@@ -310,11 +329,15 @@ func unforward(id string) error {
 	if err != nil {
 		return err
 	}
-	batch := deleteBatch(out, id)
-	if batch == "" {
-		return nil
+	if batch := deleteBatch(out, id); batch != "" {
+		if err := restore(batch); err != nil {
+			return err
+		}
 	}
-	return restore(batch)
+	if err := os.Remove(markPath(id)); err != nil && !os.IsNotExist(err) {
+		return err
+	}
+	return nil
 }
 
 // forgetFlows drops the connection tracking entries of flows forwarded

@@ -333,7 +333,7 @@ func Detach(ref, id string) error {
 	// The forwarding rules go while the veth does (each waits for the
 	// kernel), and before the address is given up.
 	unforwarded := make(chan error, 1)
-	go func() { unforwarded <- dropForwarding(id, e) }()
+	go func() { unforwarded <- dropForwarding(n, id, e) }()
 	if inf, err := infra(); err == nil {
 		if hi, err := handleAt(inf); err == nil {
 			if l, err := hi.LinkByName(e.HostVeth); err == nil {
@@ -354,10 +354,10 @@ func Detach(ref, id string) error {
 }
 
 // dropForwarding removes the rules and tracked flows forwarding ports to
-// e, if it has any (dnat.go).
-func dropForwarding(id string, e *Endpoint) error {
-	if !e.Forwarded {
-		return nil
+// e, container id's endpoint on n, if it has any (dnat.go).
+func dropForwarding(n *Network, id string, e *Endpoint) error {
+	if forwardedOn(id) != n.Name {
+		return nil // none, or to its address on another network
 	}
 	defer trace.Begin("remove the ports' forwarding (iptables)")()
 	if err := unforward(id); err != nil {

@@ -60,9 +60,6 @@ type Endpoint struct {
 	Aliases  []string `json:"Aliases"`
 	HostVeth string   `json:"HostVeth"`
 	Hosts    string   `json:"HostsFile"` // the container's /etc/hosts on the host
-	// Forwarded says iptables rules send published ports to IP (root:
-	// dnat.go); they go before the address is given up.
-	Forwarded bool `json:"SkiffForwarded,omitempty"`
 }
 
 // CreateOptions are `network create`'s flags.
