@@ -478,6 +478,15 @@ func Remove(st *storage.Store, ref string, force, volumes bool) (*container.Cont
 	if err != nil {
 		return nil, err
 	}
+	// The networks (as root with published ports, iptables-save and
+	// iptables-restore for its rules) are let go beside the rest: they
+	// share nothing with the store.
+	var aside sync.WaitGroup
+	defer aside.Wait()
+	leave := func() {
+		defer trace.Begin("leave networks")()
+		network.DetachAll(c.ID)
+	}
 	switch c.State.Status {
 	case container.StatusRunning, container.StatusRestarting, container.StatusPaused:
 		if !force {
@@ -487,6 +496,7 @@ func Remove(st *storage.Store, ref string, force, volumes bool) (*container.Cont
 			c.State.StoppedByUser, c.State.RemovalInProgress = true, true
 			return nil
 		})
+		aside.Go(leave) // while it is killed; again below, for what a restart joined meanwhile
 		if c.State.Paused {
 			_ = Unpause(c.ID)
 		}
@@ -524,15 +534,7 @@ func Remove(st *storage.Store, ref string, force, volumes bool) (*container.Cont
 	}
 	end()
 	unmountShm(c.ID) // --ipc shareable
-	// The networks (as root with published ports, iptables-save and
-	// iptables-restore for its rules) are let go while the store unmounts
-	// and removes: they share nothing.
-	var aside sync.WaitGroup
-	defer aside.Wait()
-	aside.Go(func() {
-		defer trace.Begin("leave networks")()
-		network.DetachAll(c.ID)
-	})
+	aside.Go(leave)
 	unlock, err := container.Lock(c.ID)
 	if err != nil {
 		return nil, nil // removed meanwhile (--rm)

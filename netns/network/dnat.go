@@ -276,7 +276,32 @@ func forwardedOn(id string) string {
 	if err != nil {
 		return ""
 	}
-	return strings.TrimSpace(string(b))
+	name, _, _ := strings.Cut(string(b), "\n")
+	return name
+}
+
+// The mark holds the network's name, then the rules as made, so that
+// they can be deleted without reading them back first.
+func markText(n *Network, rules forwardRules) []byte {
+	return []byte(n.Name + "\n" + rules.batch(forwardRules{}))
+}
+
+// markedDeletion is the iptables-restore input deleting the rules the
+// mark of id lists, "" when it lists none.
+func markedDeletion(id string) string {
+	b, err := os.ReadFile(markPath(id))
+	if err != nil {
+		return ""
+	}
+	_, rules, _ := strings.Cut(string(b), "\n")
+	var out strings.Builder
+	for _, l := range strings.SplitAfter(rules, "\n") {
+		if after, ok := strings.CutPrefix(l, "-A "); ok {
+			l = "-D " + after
+		}
+		out.WriteString(l)
+	}
+	return out.String()
 }
 
 // markForwarded marks id as having rules (before they are made: a
@@ -303,7 +328,7 @@ func markForwarded(ref, id string, pm skiffnetns.PortMap) (*Network, string, for
 	if err := os.MkdirAll(filepath.Dir(markPath(id)), 0o700); err != nil {
 		return nil, "", forwardRules{}, err
 	}
-	return n, e.IP, rules, os.WriteFile(markPath(id), []byte(n.Name+"\n"), 0o600)
+	return n, e.IP, rules, os.WriteFile(markPath(id), markText(n, rules), 0o600)
 }
 
 // dropIfLeft removes the rules just made if the container left the
@@ -320,18 +345,22 @@ func dropIfLeft(ref, id string) error {
 	return unforward(id)
 }
 
-// unforward removes every rule naming container id.
+// unforward removes every rule naming container id: those its mark
+// lists in one step, else (some went already) whatever iptables-save
+// shows naming it.
 func unforward(id string) error {
-	if _, err := exec.LookPath("iptables-save"); err != nil {
+	if _, err := exec.LookPath("iptables-restore"); err != nil {
 		return nil // no iptables, no rules
 	}
-	out, err := save()
-	if err != nil {
-		return err
-	}
-	if batch := deleteBatch(out, id); batch != "" {
-		if err := restore(batch); err != nil {
+	if batch := markedDeletion(id); batch == "" || restore(batch) != nil {
+		out, err := save()
+		if err != nil {
 			return err
+		}
+		if batch := deleteBatch(out, id); batch != "" {
+			if err := restore(batch); err != nil {
+				return err
+			}
 		}
 	}
 	if err := os.Remove(markPath(id)); err != nil && !os.IsNotExist(err) {

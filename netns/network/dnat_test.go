@@ -1,6 +1,8 @@
 package network
 
 import (
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -91,5 +93,31 @@ COMMIT
 	b := mine.batch(stale)
 	if !strings.HasPrefix(b, "*nat\n-D SKIFF-DNAT ! -i skb-default -p tcp -m tcp --dport 2222 ") || !strings.Contains(b, "COMMIT\n*filter\n-D SKIFF-FORWARD -d 10.88.0.2/32 ") {
 		t.Errorf("deletions first, table by table:\n%s", b)
+	}
+}
+
+func TestMarkedDeletion(t *testing.T) {
+	t.Setenv("XDG_DATA_HOME", t.TempDir())
+	t.Setenv("_SKIFF_ROOTLESS_UID", "1000") // as root too: the data directory follows XDG only rootless
+	n := &Network{Name: "web", ID: "0123456789abcdef"}
+	rules := dnatRules(n, "10.89.0.2", "abc", skiffnetns.PortMap{"80/tcp": {{HostPort: "8080"}}})
+	must(t, os.MkdirAll(filepath.Dir(markPath("abc")), 0o700))
+	must(t, os.WriteFile(markPath("abc"), markText(n, rules), 0o600))
+	if got := forwardedOn("abc"); got != "web" {
+		t.Errorf("forwardedOn = %q, want web", got)
+	}
+	want := strings.ReplaceAll(rules.batch(forwardRules{}), "\n-A ", "\n-D ")
+	if got := markedDeletion("abc"); got != want || !strings.Contains(got, "-D SKIFF-DNAT ") {
+		t.Errorf("markedDeletion =\n%s\nwant\n%s", got, want)
+	}
+	if forwardedOn("none") != "" || markedDeletion("none") != "" {
+		t.Error("a container without a mark: want nothing")
+	}
+}
+
+func must(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
 	}
 }
