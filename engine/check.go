@@ -290,7 +290,13 @@ func (c *checker) networkEndpoints() error {
 				"take it off the network", func() error { return netpkg.Detach(netName, ctrID) })
 		}
 	}
-	return nil
+	left, err := netpkg.Unforwarded()
+	for _, id := range left {
+		ctrID := id
+		c.found("container "+container.ShortID(id), "iptables rules forward published ports to it, but no network holds it",
+			"remove the rules", func() error { return netpkg.RemoveForwarding(ctrID) })
+	}
+	return err
 }
 
 func (c *checker) halfStoredImages() error {

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -477,6 +478,15 @@ func Remove(st *storage.Store, ref string, force, volumes bool) (*container.Cont
 	if err != nil {
 		return nil, err
 	}
+	// The networks (as root with published ports, iptables-save and
+	// iptables-restore for its rules) are let go beside the rest: they
+	// share nothing with the store.
+	var aside sync.WaitGroup
+	defer aside.Wait()
+	leave := func() {
+		defer trace.Begin("leave networks")()
+		network.DetachAll(c.ID)
+	}
 	switch c.State.Status {
 	case container.StatusRunning, container.StatusRestarting, container.StatusPaused:
 		if !force {
@@ -486,6 +496,7 @@ func Remove(st *storage.Store, ref string, force, volumes bool) (*container.Cont
 			c.State.StoppedByUser, c.State.RemovalInProgress = true, true
 			return nil
 		})
+		aside.Go(leave) // while it is killed; again below, for what a restart joined meanwhile
 		if c.State.Paused {
 			_ = Unpause(c.ID)
 		}
@@ -519,10 +530,8 @@ func Remove(st *storage.Store, ref string, force, volumes bool) (*container.Cont
 		waitPidExit(c.State.Pid, 5*time.Second)
 	}
 	end()
-	end = trace.Begin("leave networks")
-	network.DetachAll(c.ID)
 	unmountShm(c.ID) // --ipc shareable
-	end()
+	aside.Go(leave)
 	unlock, err := container.Lock(c.ID)
 	if err != nil {
 		return nil, nil // removed meanwhile (--rm)
@@ -757,7 +766,7 @@ func ConnectWith(ref, name string, o ConnectOptions) error {
 	if !c.State.Running {
 		return nil
 	}
-	if err := connect(c, n.Name); err != nil {
+	if _, err := connect(c, n.Name); err != nil {
 		_, _ = container.Update(c.ID, func(c *container.Container) error { delete(c.NetworkSettings.Networks, n.Name); return nil })
 		return err
 	}

@@ -77,12 +77,16 @@ func startStep(id string, report *os.File) error {
 		return err
 	}
 	end = trace.Begin("join user-defined networks")
-	err = joinNetworks(c)
+	joined, err := joinNetworks(c)
 	end()
 	if err != nil {
 		network.DetachAll(c.ID)
 		return err
 	}
+	// Made while libcontainer creates it; waited for on every way out,
+	// so that no rule is made after a clean-up looked for them.
+	forwarded := sync.OnceValue(forwardPorts(joined))
+	defer forwarded()
 	if old, err := libcontainer.Load(stateRoot(), c.ID); err == nil {
 		_ = old.Destroy() // left over from a killed supervisor
 	}
@@ -114,6 +118,14 @@ func startStep(id string, report *os.File) error {
 	if err != nil {
 		_ = lc.Destroy()
 		return startError(pr.args[0], err)
+	}
+	end = trace.Begin("wait for the ports' forwarding (iptables)")
+	err = forwarded()
+	end()
+	if err != nil {
+		_ = proc.Signal(unix.SIGKILL)
+		_ = lc.Destroy()
+		return err
 	}
 	pid, _ := proc.Pid()
 	fmt.Fprintf(report, "created %d\n", pid)
@@ -148,26 +160,29 @@ func terminalSize(c *container.Container) (uint16, uint16) {
 }
 
 // joinNetworks connects c's pinned namespace to its user-defined networks
-// and records the addresses.
-func joinNetworks(c *container.Container) error {
+// and records the addresses; it returns the record as it is then (with
+// the ports the supervisor bound).
+func joinNetworks(c *container.Container) (*container.Container, error) {
+	joined := c
 	for _, name := range c.NetworkNames() {
-		if err := connect(c, name); err != nil {
-			return err
+		var err error
+		if joined, err = connect(c, name); err != nil {
+			return nil, err
 		}
 	}
-	return nil
+	return joined, nil
 }
 
-func connect(c *container.Container, name string) error {
+func connect(c *container.Container, name string) (*container.Container, error) {
 	ep := c.NetworkSettings.Networks[name]
 	m := network.Member{ID: c.ID, Name: c.Name, NetNS: c.NetNSPath(), Hosts: filepath.Join(c.Dir(), "hosts")}
 	m.IP, m.IP6 = requestedAddresses(c, name)
 	ip, err := network.Attach(name, m, ep.Aliases)
 	if err != nil {
-		return fmt.Errorf("connecting %s to network %s: %w", c.Name, name, err)
+		return nil, fmt.Errorf("connecting %s to network %s: %w", c.Name, name, err)
 	}
 	n, _ := network.Lookup(name)
-	_, err = container.Update(c.ID, func(c *container.Container) error {
+	return container.Update(c.ID, func(c *container.Container) error {
 		if e := c.NetworkSettings.Networks[name]; e != nil {
 			e.IPAddress = ip
 			if n != nil {
@@ -177,7 +192,30 @@ func connect(c *container.Container, name string) error {
 		}
 		return nil
 	})
-	return err
+}
+
+// forwardPorts has the host send c's published ports straight to its
+// address on its first outbound network (root: the one its default route
+// goes through), so that its servers see the clients' addresses; the
+// returned func waits until the rules are in. The supervisor's relay
+// still holds the ports and serves the rest (127.0.0.1, rootless,
+// internal networks).
+func forwardPorts(c *container.Container) func() error {
+	if paths.Rootless() || len(c.NetworkSettings.Ports) == 0 {
+		return func() error { return nil }
+	}
+	for _, name := range c.NetworkNames() {
+		if e := c.NetworkSettings.Networks[name]; e != nil && !e.Internal {
+			wait := network.Forward(name, c.ID, c.NetworkSettings.Ports)
+			return func() error {
+				if err := wait(); err != nil {
+					return fmt.Errorf("forwarding the published ports of %s: %w", c.Name, err)
+				}
+				return nil
+			}
+		}
+	}
+	return func() error { return nil }
 }
 
 // leaveNetworks takes c off its networks and forgets its addresses.

@@ -18,6 +18,7 @@ import (
 	vnetns "github.com/vishvananda/netns"
 
 	"github.com/skiff-project/skiff/errdefs"
+	"github.com/skiff-project/skiff/internal/trace"
 	skiffnetns "github.com/skiff-project/skiff/netns"
 	"github.com/skiff-project/skiff/paths"
 )
@@ -329,6 +330,10 @@ func Detach(ref, id string) error {
 	if !ok {
 		return fmt.Errorf("container is not connected to network %s: %w", n.Name, errdefs.ErrNotFound)
 	}
+	// The forwarding rules go while the veth does (each waits for the
+	// kernel), and before the address is given up.
+	unforwarded := make(chan error, 1)
+	go func() { unforwarded <- dropForwarding(n, id, e) }()
 	if inf, err := infra(); err == nil {
 		if hi, err := handleAt(inf); err == nil {
 			if l, err := hi.LinkByName(e.HostVeth); err == nil {
@@ -338,11 +343,28 @@ func Detach(ref, id string) error {
 		}
 		inf.Close()
 	}
+	if err := <-unforwarded; err != nil {
+		return fmt.Errorf("removing the port forwarding of %s: %w", e.Name, err)
+	}
 	delete(n.Containers, id)
 	if err := n.save(); err != nil {
 		return err
 	}
 	return writeHosts()
+}
+
+// dropForwarding removes the rules and tracked flows forwarding ports to
+// e, container id's endpoint on n, if it has any (dnat.go).
+func dropForwarding(n *Network, id string, e *Endpoint) error {
+	if forwardedOn(id) != n.Name {
+		return nil // none, or to its address on another network
+	}
+	defer trace.Begin("remove the ports' forwarding (iptables)")()
+	if err := unforward(id); err != nil {
+		return err
+	}
+	forgetFlows(e.IP)
+	return nil
 }
 
 // DetachAll removes a container from every network it is on.

@@ -62,6 +62,7 @@ func iptables(args ...string) error {
 func natRules(n *Network) [][]string {
 	br := bridgeName(n)
 	rules := [][]string{
+		{"-t", "nat", "-I", dnatChain, "-i", br, "-j", "RETURN"}, // dnat.go
 		{"-A", chain, "-i", br, "-o", br, "-j", "ACCEPT"},
 		{"-A", chain, "-i", br, "-o", "skb-+", "-j", "DROP"}, // no route to other networks
 	}
@@ -91,17 +92,11 @@ func addNAT(n *Network) error {
 			return err
 		}
 	}
+	if err := ensureDNATChain(); err != nil {
+		return err
+	}
 	for _, r := range natRules(n) {
-		check := append([]string(nil), r...)
-		for i, a := range check {
-			if a == "-A" {
-				check[i] = "-C"
-			}
-		}
-		if iptables(check...) == nil {
-			continue
-		}
-		if err := iptables(r...); err != nil {
+		if err := ensureRule(r); err != nil {
 			return err
 		}
 	}
@@ -111,12 +106,6 @@ func addNAT(n *Network) error {
 // removeNAT takes n's rules away again.
 func removeNAT(n *Network) {
 	for _, r := range natRules(n) {
-		del := append([]string(nil), r...)
-		for i, a := range del {
-			if a == "-A" {
-				del[i] = "-D"
-			}
-		}
-		_ = iptables(del...)
+		_ = iptables(withVerb(r, "-D")...)
 	}
 }

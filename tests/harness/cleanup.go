@@ -56,6 +56,9 @@ func removeRootBridges() {
 				continue
 			}
 			args[0] = "-D"
+			for i, a := range args { // -S quotes comments ("skiff:ID"); none has a space
+				args[i] = strings.Trim(a, `"`)
+			}
 			_ = exec.Command("/usr/sbin/iptables", append([]string{"-w", "-t", table}, args...)...).Run()
 		}
 	}
