@@ -398,16 +398,16 @@ func ReadRecord(id string) (*Container, error) {
 // would call a container that stopped cleanly a moment ago dead (with
 // exit code 0: wait printed 0 for a container that exited 3).
 func (c *Container) correctState() {
-	for again := false; ; again = true {
-		if !supervised(c.State.Status) || c.State.SupervisorPid > 0 && supervisorAlive(c.State.SupervisorPid, c.ID) {
+	if c.stateHolds() {
+		return
+	}
+	var now struct{ State State }
+	if ondisk.ReadJSON(recordPath(c.ID), &now, "") == nil &&
+		(now.State.Status != c.State.Status || now.State.SupervisorPid != c.State.SupervisorPid) {
+		c.State = now.State // written meanwhile: its supervisor's last word
+		if c.stateHolds() {
 			return
 		}
-		var now struct{ State State }
-		if again || ondisk.ReadJSON(recordPath(c.ID), &now, "") != nil ||
-			now.State.Status == c.State.Status && now.State.SupervisorPid == c.State.SupervisorPid {
-			break // no newer record: its supervisor is gone
-		}
-		c.State = now.State
 	}
 	c.State.Status = StatusDead
 	c.State.Dead = true
@@ -417,9 +417,15 @@ func (c *Container) correctState() {
 	}
 }
 
-// supervised reports whether a container in status has a supervisor.
-func supervised(status string) bool {
-	return status == StatusRunning || status == StatusRestarting || status == StatusPaused
+// stateHolds reports whether c's state needs no correction: it is
+// not one a supervisor holds (running, restarting, paused), or that
+// supervisor is alive.
+func (c *Container) stateHolds() bool {
+	switch c.State.Status {
+	case StatusRunning, StatusRestarting, StatusPaused:
+		return c.State.SupervisorPid > 0 && supervisorAlive(c.State.SupervisorPid, c.ID)
+	}
+	return true
 }
 
 // Starting reports whether the command that created c (a run) may still
