@@ -201,9 +201,6 @@ func connect(c *container.Container, name string) (*container.Container, error) 
 // still holds the ports and serves the rest (127.0.0.1, rootless,
 // internal networks).
 func forwardPorts(c *container.Container) func() error {
-	if paths.Rootless() || len(c.NetworkSettings.Ports) == 0 {
-		return func() error { return nil }
-	}
 	for _, name := range c.NetworkNames() {
 		if e := c.NetworkSettings.Networks[name]; e != nil && !e.Internal {
 			wait := network.Forward(name, c.ID, c.NetworkSettings.Ports)

@@ -2,6 +2,7 @@ package network
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -43,10 +44,8 @@ var dnatChainRules = [][]string{
 
 // ensureDNATChain makes dnatChain and its jumps, once.
 func ensureDNATChain() error {
-	if iptables("-t", "nat", "-n", "-L", dnatChain) != nil {
-		if err := iptables("-t", "nat", "-N", dnatChain); err != nil {
-			return err
-		}
+	if err := ensureChain("nat", dnatChain); err != nil {
+		return err
 	}
 	for _, r := range dnatChainRules {
 		if err := ensureRule(r); err != nil {
@@ -143,7 +142,8 @@ func staleRules(saved []byte, id, ip string, mine forwardRules) forwardRules {
 			table = line[1:]
 			continue
 		}
-		other := strings.Contains(line, `--comment "`+ruleTag("")) && !hasTag(line, ruleTag(id))
+		owner := ruleOwner(line)
+		other := owner != "" && owner != id
 		switch {
 		case !other:
 		case table == "nat" && strings.HasPrefix(line, "-A "+dnatChain+" ") &&
@@ -385,7 +385,6 @@ func forgetFlows(ip string) {
 
 // deleteBatch turns iptables-save's rules naming id into deletions.
 func deleteBatch(saved []byte, id string) string {
-	tag := ruleTag(id)
 	var b strings.Builder
 	table, written := "", ""
 	for _, line := range bytes.Split(saved, []byte("\n")) {
@@ -394,7 +393,7 @@ func deleteBatch(saved []byte, id string) string {
 			table = s
 			continue
 		}
-		if !strings.HasPrefix(s, "-A ") || !hasTag(s, tag) {
+		if !strings.HasPrefix(s, "-A ") || ruleOwner(s) != id {
 			continue
 		}
 		if written != table {
@@ -412,10 +411,14 @@ func deleteBatch(saved []byte, id string) string {
 	return b.String()
 }
 
-// hasTag reports whether rule line s carries comment tag exactly.
-func hasTag(s, tag string) bool {
-	return strings.Contains(s, "--comment "+strconv.Quote(tag)+" ") || strings.Contains(s, "--comment "+tag+" ") ||
-		strings.HasSuffix(s, "--comment "+strconv.Quote(tag)) || strings.HasSuffix(s, "--comment "+tag)
+// ruleOwner is the container a rule line's skiff comment names (quoted,
+// as iptables-save prints it, or not), "" when it has none.
+func ruleOwner(line string) string {
+	id, ok := strings.CutPrefix(strings.Trim(flag(line, "--comment"), `"`), ruleTag(""))
+	if !ok {
+		return ""
+	}
+	return id
 }
 
 // Unforwarded lists the containers that rules name but no network holds
@@ -423,13 +426,15 @@ func hasTag(s, tag string) bool {
 // removes their rules. The rules are read before the networks: a
 // container is recorded on its network before its rules are made.
 func Unforwarded() ([]string, error) {
-	path, err := exec.LookPath("iptables-save")
-	if err != nil || !hostMode() {
+	if !hostMode() {
 		return nil, nil
 	}
-	out, err := exec.Command(path).Output()
+	out, err := save()
+	if errors.Is(err, errdefs.ErrUnavailable) {
+		return nil, nil // no iptables, no rules
+	}
 	if err != nil {
-		return nil, fmt.Errorf("iptables-save: %w", err)
+		return nil, err
 	}
 	held := map[string]bool{}
 	all, err := List()
@@ -443,9 +448,7 @@ func Unforwarded() ([]string, error) {
 	}
 	var left []string
 	for _, line := range strings.Split(string(out), "\n") {
-		_, rest, ok := strings.Cut(line, `--comment "`+ruleTag(""))
-		id, _, _ := strings.Cut(rest, `"`)
-		if ok && id != "" && !held[id] {
+		if id := ruleOwner(line); id != "" && !held[id] {
 			held[id] = true // once
 			left = append(left, id)
 		}

@@ -58,6 +58,14 @@ func iptables(args ...string) error {
 	return nil
 }
 
+// ensureChain makes chain name in table unless it is there.
+func ensureChain(table, name string) error {
+	if iptables("-t", table, "-n", "-L", name) == nil {
+		return nil
+	}
+	return iptables("-t", table, "-N", name)
+}
+
 // natRules are the rules of one network's bridge.
 func natRules(n *Network) [][]string {
 	br := bridgeName(n)
@@ -82,10 +90,8 @@ func addNAT(n *Network) error {
 	if err := os.WriteFile("/proc/sys/net/ipv4/ip_forward", []byte("1"), 0o644); err != nil {
 		return fmt.Errorf("enabling IPv4 forwarding: %w", err)
 	}
-	if iptables("-n", "-L", chain) != nil {
-		if err := iptables("-N", chain); err != nil {
-			return err
-		}
+	if err := ensureChain("filter", chain); err != nil {
+		return err
 	}
 	if iptables("-C", "FORWARD", "-j", chain) != nil {
 		if err := iptables("-I", "FORWARD", "1", "-j", chain); err != nil {
