@@ -319,7 +319,7 @@ func decompress(r peekReader) (io.ReadCloser, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &filling{r: zr, c: zr}, nil
+	return &filling{ReadCloser: zr}, nil
 }
 
 // filling reads until the caller's buffer is full: the inflater returns
@@ -327,25 +327,20 @@ func decompress(r peekReader) (io.ReadCloser, error) {
 // makes of the layer is a hand-over between its stages, which it makes
 // in reads of 1 MiB.
 type filling struct {
-	r   io.Reader
-	c   io.Closer
+	io.ReadCloser
 	err error // kept for the next read, after the bytes before it
 }
 
 func (f *filling) Read(p []byte) (int, error) {
 	n := 0
-	for n < len(p) && f.err == nil {
-		var m int
-		m, f.err = f.r.Read(p[n:])
-		n += m
+	if f.err == nil {
+		n, f.err = readFull(f.ReadCloser, p)
 	}
 	if n > 0 {
 		return n, nil
 	}
 	return 0, f.err
 }
-
-func (f *filling) Close() error { return f.c.Close() }
 
 // peekReader is a bufio.Reader or a readAhead: decompress looks at the
 // first bytes, and the inflater reads bytes one at a time from it.

@@ -100,11 +100,7 @@ func (d *tarDiffer) unpack(dest string, opts *archive.TarOptions, ts *os.File) (
 	// each woke both, and its thread is a locked one (untarInChroot).
 	// One read takes what tar-split wrote at once (up to streamChunk).
 	br := bufio.NewReaderSize(payload, streamChunk)
-	err = untarInChroot(br, dest, opts)
-	if err == nil {
-		// Trailing padding belongs in the tar-split record too.
-		_, err = io.Copy(io.Discard, br)
-	}
+	err = untarInChroot(br, dest, opts) // reads the trailing padding too, which tar-split records
 	payload.Close()
 	if derr := <-done; err == nil {
 		err = derr

@@ -59,7 +59,7 @@ func unpackChrooted(r io.Reader, dest string, opts *archive.TarOptions) error {
 	if err := archive.Unpack(r, "/", opts); err != nil {
 		return fmt.Errorf("unpacking failed: %w", err)
 	}
-	// Trailing zero blocks are part of the stream.
+	// Trailing zero blocks are part of the stream (tar-split records them).
 	_, err := io.Copy(io.Discard, r)
 	return err
 }

@@ -36,9 +36,6 @@ func Update(crc uint64, p []byte) uint64 {
 	return crc64.Update(crc, table, p[n:])
 }
 
-// Checksum is the CRC of p.
-func Checksum(p []byte) uint64 { return Update(0, p) }
-
 // New returns a hash.Hash64 computing the CRC, whose Sum is that of
 // crc64.New(crc64.MakeTable(crc64.ISO)).
 func New() hash.Hash64 { return new(digest) }
