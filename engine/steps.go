@@ -3,6 +3,7 @@ package engine
 import (
 	"github.com/skiff-project/skiff/container"
 	"github.com/skiff-project/skiff/errdefs"
+	"github.com/skiff-project/skiff/registry/reference"
 	"github.com/skiff-project/skiff/runtime"
 	"github.com/skiff-project/skiff/storage"
 	"github.com/skiff-project/skiff/userns"
@@ -22,7 +23,7 @@ func RunStep(step, id string, args []string) error {
 	if step != "__cleanup" {
 		return runtime.RunStep(step, id)
 	}
-	if !runtime.FullID(id) {
+	if !reference.IsID(id) {
 		return errdefs.Invalid("skiff %s takes a full container ID: it is run by a container's supervisor, not by hand", step)
 	}
 	if err := userns.Enter(); err != nil {

@@ -9,6 +9,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/skiff-project/skiff/container"
+	"github.com/skiff-project/skiff/internal/ondisk"
 	"github.com/skiff-project/skiff/internal/trace"
 	"github.com/skiff-project/skiff/storage"
 )
@@ -32,13 +33,10 @@ func HandOverRootfs(c *container.Container, dir string) {
 	if os.MkdirAll(filepath.Dir(note), 0o700) != nil {
 		return
 	}
-	tmp := fmt.Sprintf("%s.%d.tmp", note, os.Getpid())
-	if os.WriteFile(tmp, []byte(dir), 0o600) != nil {
-		return
-	}
-	if os.Rename(tmp, note) != nil {
-		_ = os.Remove(tmp)
-	}
+	_ = ondisk.WriteStreamVolatile(note, 0o600, func(f *os.File) error {
+		_, err := f.WriteString(dir)
+		return err
+	})
 }
 
 // WithdrawRootfs takes back a hand-over that no start took.

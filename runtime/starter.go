@@ -11,6 +11,7 @@ import (
 
 	"github.com/skiff-project/skiff/errdefs"
 	"github.com/skiff-project/skiff/internal/trace"
+	"github.com/skiff-project/skiff/registry/reference"
 	"github.com/skiff-project/skiff/userns"
 )
 
@@ -47,7 +48,7 @@ func StarterMain(args []string) int {
 // RunStep runs __start or __health for the container id inside the
 // user's namespace.
 func RunStep(step, id string) error {
-	if !FullID(id) {
+	if !reference.IsID(id) {
 		return errdefs.Invalid("%s %s takes a full container ID: it is run by a container's supervisor, not by hand", filepath.Base(os.Args[0]), step)
 	}
 	if err := userns.Enter(); err != nil {
@@ -60,17 +61,4 @@ func RunStep(step, id string) error {
 		return HealthStep(id)
 	}
 	return errdefs.Invalid("unknown step %q", step)
-}
-
-// FullID reports whether id is a container's full ID (64 hex digits).
-func FullID(id string) bool {
-	if len(id) != 64 {
-		return false
-	}
-	for _, r := range id {
-		if !('0' <= r && r <= '9' || 'a' <= r && r <= 'f') {
-			return false
-		}
-	}
-	return true
 }

@@ -14,6 +14,8 @@ import (
 	lcseccomp "github.com/opencontainers/runc/libcontainer/seccomp"
 	"github.com/opencontainers/runc/libcontainer/seccomp/patchbpf"
 	libseccomp "github.com/seccomp/libseccomp-golang"
+
+	"github.com/skiff-project/skiff/internal/ondisk"
 )
 
 // Enabled says this build carries the patched runc that loads cached
@@ -75,17 +77,8 @@ func store(dir, file, meta string) error {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return err
 	}
-	tmp, err := os.CreateTemp(dir, ".tmp-")
-	if err != nil {
+	return ondisk.WriteStreamVolatile(file, 0o600, func(f *os.File) error {
+		_, err := f.WriteString(meta)
 		return err
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.WriteString(meta); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), file)
+	})
 }
