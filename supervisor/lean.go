@@ -5,6 +5,7 @@ import (
 	"os"
 	"runtime"
 	"runtime/debug"
+	"strconv"
 	"strings"
 
 	"golang.org/x/sys/unix"
@@ -17,7 +18,7 @@ import (
 // 250 KiB that stays mapped) and starts more Ms, each with its own g0
 // and signal stacks.
 const (
-	leanProcs = "1"
+	leanProcs = 1
 	// leanGC keeps the heap near its live size: Go's default lets it
 	// grow to 4 MiB before the first collection.
 	//
@@ -30,7 +31,7 @@ const (
 	// spans the scavenger keeps up to the heap goal) for good: after it
 	// and the runtime's two-minute collections that follow the first
 	// one, an idle supervisor's own memory grew by 0.3-0.4 MiB.
-	leanGC = "25"
+	leanGC = 25
 )
 
 // copyBufSize is the buffer each of the container's output streams is
@@ -62,7 +63,7 @@ func LeanEnv(env []string) []string {
 			out = append(out, kv)
 		}
 	}
-	return append(out, "GOMAXPROCS="+leanProcs, "GOGC="+leanGC, envLeanSaved+"="+strings.Join(saved, ";"))
+	return append(out, "GOMAXPROCS="+strconv.Itoa(leanProcs), "GOGC="+strconv.Itoa(leanGC), envLeanSaved+"="+strings.Join(saved, ";"))
 }
 
 // lean gives the environment LeanEnv changed back to the children and
@@ -80,8 +81,8 @@ func lean() {
 		}
 		return
 	}
-	runtime.GOMAXPROCS(1)
-	debug.SetGCPercent(25)
+	runtime.GOMAXPROCS(leanProcs)
+	debug.SetGCPercent(leanGC)
 }
 
 // forwarding gives a supervisor that forwards published ports the

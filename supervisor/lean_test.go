@@ -3,13 +3,14 @@ package supervisor
 import (
 	"os"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 )
 
 func TestLeanEnvRoundTrip(t *testing.T) {
 	env := LeanEnv([]string{"A=1", "GOGC=off", "GOMAXPROCS=4", "B=2"})
-	for _, want := range []string{"A=1", "B=2", "GOMAXPROCS=" + leanProcs, "GOGC=" + leanGC} {
+	for _, want := range []string{"A=1", "B=2", "GOMAXPROCS=" + strconv.Itoa(leanProcs), "GOGC=" + strconv.Itoa(leanGC)} {
 		if !slices.Contains(env, want) {
 			t.Errorf("LeanEnv: %q missing from %q", want, env)
 		}
@@ -19,8 +20,8 @@ func TestLeanEnvRoundTrip(t *testing.T) {
 			t.Setenv(k, v)
 		}
 	}
-	t.Setenv("GOMAXPROCS", leanProcs)
-	t.Setenv("GOGC", leanGC)
+	t.Setenv("GOMAXPROCS", strconv.Itoa(leanProcs))
+	t.Setenv("GOGC", strconv.Itoa(leanGC))
 	lean()
 	if got := os.Getenv("GOGC"); got != "off" {
 		t.Errorf("GOGC after lean = %q, want the caller's off", got)
@@ -34,7 +35,7 @@ func TestLeanEnvRoundTrip(t *testing.T) {
 }
 
 func TestLeanEnvNothingSaved(t *testing.T) {
-	t.Setenv("GOGC", leanGC)
+	t.Setenv("GOGC", strconv.Itoa(leanGC))
 	t.Setenv(envLeanSaved, "")
 	lean()
 	if _, ok := os.LookupEnv("GOGC"); ok {

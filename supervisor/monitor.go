@@ -298,7 +298,8 @@ func (m *monitor) runOnce(first bool) (int, error) {
 	slirp, cleanup, err := m.setUpNetwork(c)
 	defer cleanup()
 	if err != nil {
-		st.abort()
+		_ = st.cmd.Process.Kill()
+		_ = m.wait(st.cmd)
 		return 0, err
 	}
 	st.goAhead() // the namespace is there
@@ -588,11 +589,6 @@ func (st *starter) expect(word string) (string, error) {
 func (st *starter) goAhead() { _, _ = st.goW.Write([]byte{1}) }
 
 // abort kills the starter and reaps it.
-func (st *starter) abort() {
-	_ = st.cmd.Process.Kill()
-	_ = st.cmd.Wait()
-}
-
 func (st *starter) close() {
 	for _, f := range append(st.child, st.reportR, st.goW, st.stdout, st.stderr, st.console) {
 		if f != nil {
