@@ -119,7 +119,7 @@ func IDs() ([]string, error) {
 
 // List returns every container, newest first. Records are read a few at
 // a time in parallel; one that cannot be read is being created or removed
-// by another call and is left out. ps reads ListBrief instead.
+// by another call and is left out. ps reads EachBrief instead.
 func List() ([]*Container, error) {
 	ids, err := IDs()
 	if err != nil {

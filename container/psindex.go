@@ -82,12 +82,12 @@ func (c *Container) Brief() *Container {
 	return b
 }
 
-// psLine is c's line in the index for its record file of key k, without
-// its newline: tab-separated, the tag, the ID and the key, then Brief's
-// fields as JSON values (which never hold a tab or a newline), then the
-// CRC-32C of all that in hex, so that a damaged line is not read.
-func psLine(c *Container, k recordKey) []byte {
-	b := c.Brief()
+// psLine is the line in the index of b (a container's Brief) for its
+// record file of key k, without its newline: tab-separated, the tag, the
+// ID and the key, then Brief's fields as JSON values (which never hold a
+// tab or a newline), then the CRC-32C of all that in hex, so that a
+// damaged line is not read.
+func psLine(b *Container, k recordKey) []byte {
 	line := []byte(psLineTag)
 	add := func(v any) {
 		data, err := json.Marshal(v)
@@ -321,7 +321,7 @@ func appendPsLines(lines []byte) {
 }
 
 // indexRecord appends c's line for its record file of key k.
-func indexRecord(c *Container, k recordKey) { appendPsLines(append(psLine(c, k), '\n')) }
+func indexRecord(c *Container, k recordKey) { appendPsLines(append(psLine(c.Brief(), k), '\n')) }
 
 // compactPsIndex replaces the index with lines (one per container), and
 // the lines appended since it was read at size read. Another compaction
@@ -442,8 +442,9 @@ func briefOf(dir int, id, indexed string, c *Container, buf *[]byte) (line strin
 	if err != nil {
 		return "", false, false
 	}
-	*c = *full.Brief()
-	return string(psLine(full, k)), true, true
+	brief := full.Brief()
+	*c = *brief
+	return string(psLine(brief, k)), true, true
 }
 
 // refreshPsIndex writes the lines made from records to the index: as
@@ -452,17 +453,21 @@ func briefOf(dir int, id, indexed string, c *Container, buf *[]byte) (line strin
 // the lines that hold (lineFor, "" for records not read).
 func refreshPsIndex(lineFor []string, fresh []bool, lines int, size int64) {
 	n := 0
-	var add []byte
-	for i, slow := range fresh {
+	for _, slow := range fresh {
 		if slow {
 			n++
-			add = append(append(add, lineFor[i]...), '\n')
 		}
 	}
 	bloated := lines+n > 2*len(lineFor)+64
 	switch {
 	case !bloated && n == 0:
 	case !bloated && n <= len(lineFor)/8+1:
+		var add []byte
+		for i, slow := range fresh {
+			if slow {
+				add = append(append(add, lineFor[i]...), '\n')
+			}
+		}
 		appendPsLines(add)
 	default:
 		var all []byte

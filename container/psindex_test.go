@@ -67,7 +67,7 @@ func TestPsLineRoundTrip(t *testing.T) {
 	bare := &Container{ID: strings.Repeat("1", 64)}
 	for name, c := range map[string]*Container{"rich": richContainer(), "empty": empty, "bare": bare} {
 		k := recordKey{ino: 12345, size: 2345, mtime: 1765119845123456789}
-		line := psLine(c, k)
+		line := psLine(c.Brief(), k)
 		if strings.ContainsAny(string(line), "\n") {
 			t.Fatalf("%s: line holds a newline: %q", name, line)
 		}
@@ -95,7 +95,7 @@ func TestPsLineRoundTrip(t *testing.T) {
 
 // A damaged line is refused, never read as something else.
 func TestPsLineDamaged(t *testing.T) {
-	line := psLine(richContainer(), recordKey{ino: 1, size: 2, mtime: 3})
+	line := psLine(richContainer().Brief(), recordKey{ino: 1, size: 2, mtime: 3})
 	bad := map[string][]byte{
 		"cut":        line[:len(line)-3],
 		"cut at tab": line[:strings.LastIndex(string(line), "\t")],

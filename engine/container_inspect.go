@@ -56,7 +56,7 @@ func (e *Engine) ContainerInspect(ctx context.Context, ref string, size bool) (*
 	res := inspectContainer(c)
 	if size {
 		err := e.withStore(func(st *storage.Store) error {
-			rw, rootfs := containerSizes(st, c)
+			rw, rootfs := containerSizes(st, c.ID, c.ImageID)
 			res.SizeRw, res.SizeRootFs = &rw, &rootfs
 			return nil
 		})
@@ -255,12 +255,12 @@ func portSet(ports map[string]struct{}) network.PortSet {
 }
 
 // containerSizes are the container's own layer and that plus its image.
-func containerSizes(st *storage.Store, c *container.Container) (rw, rootfs int64) {
-	if n, err := st.Raw().ContainerSize(c.ID); err == nil {
+func containerSizes(st *storage.Store, id, imageID string) (rw, rootfs int64) {
+	if n, err := st.Raw().ContainerSize(id); err == nil {
 		rw = n
 	}
 	rootfs = rw
-	if img, err := st.LookupImage(c.ImageID); err == nil {
+	if img, err := st.LookupImage(imageID); err == nil {
 		rootfs += img.Size
 	}
 	return rw, rootfs

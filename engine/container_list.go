@@ -93,7 +93,7 @@ func (e *Engine) ContainerList(ctx context.Context, o ContainerListOptions) ([]c
 	out := make([]ctypes.Summary, 0, len(all))
 	for _, l := range all {
 		if o.Size {
-			l.sm.SizeRw, l.sm.SizeRootFs = containerSizes(st, &container.Container{ID: l.sm.ID, ImageID: l.imageID})
+			l.sm.SizeRw, l.sm.SizeRootFs = containerSizes(st, l.sm.ID, l.imageID)
 		}
 		out = append(out, l.sm)
 	}

@@ -277,7 +277,7 @@ func (e *Engine) SystemDF(ctx context.Context) (*system.DiskUsage, error) {
 		for _, c := range ctrs {
 			used[c.ImageID]++
 			sm := summarize(c)
-			sm.SizeRw, sm.SizeRootFs = containerSizes(st, c)
+			sm.SizeRw, sm.SizeRootFs = containerSizes(st, c.ID, c.ImageID)
 			cu.Items = append(cu.Items, sm)
 			cu.TotalSize += sm.SizeRw
 			if c.State.Running {
