@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
-	"sync"
 
 	cstorage "go.podman.io/storage"
 	drivers "go.podman.io/storage/drivers"
@@ -36,58 +35,28 @@ type stagedResult struct {
 	err error
 }
 
-// layerBatch is one putLayers call: its layers' results and its first failure.
-type layerBatch struct {
-	stop    chan struct{}
-	once    sync.Once
-	mu      sync.Mutex
-	failure error
-	results []chan stagedResult
-}
-
-// fail records the first failure and stops the other layers.
-func (b *layerBatch) fail(err error) {
-	b.mu.Lock()
-	if b.failure == nil {
-		b.failure = err
-	}
-	b.mu.Unlock()
-	b.once.Do(func() { close(b.stop) })
-}
-
-func (b *layerBatch) err() error {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.failure
-}
-
 // putLayers stores the layers todo marks: fetched and unpacked in
 // parallel (at most maxStaging at once, base first), committed in order
 // as each one's parent is in the store. On failure nothing of the failed
 // layer or the ones after it stays; created collects the layers it made.
 func (s *Store) putLayers(ctx context.Context, layers []LayerSource, ids []string, todo []bool, created *[]string) error {
-	b := &layerBatch{stop: make(chan struct{}), results: make([]chan stagedResult, len(layers))}
+	// The first failure (or the caller's cancellation) stops the other
+	// layers and is what putLayers returns.
+	ctx, fail := context.WithCancelCause(ctx)
+	defer fail(nil)
+	results := make([]chan stagedResult, len(layers))
 	for i := range layers {
 		if todo[i] {
-			b.results[i] = make(chan stagedResult, 1)
+			results[i] = make(chan stagedResult, 1)
 		}
 	}
-	finished := make(chan struct{})
-	defer close(finished)
-	go func() {
-		select {
-		case <-ctx.Done():
-			b.fail(ctx.Err())
-		case <-finished:
-		}
-	}()
-	go s.stageAll(b, layers)
+	go s.stageAll(ctx, fail, results, layers)
 	for i, l := range layers {
 		if !todo[i] {
 			continue
 		}
-		r := <-b.results[i]
-		if r.err == nil && b.err() == nil {
+		r := <-results[i]
+		if r.err == nil && ctx.Err() == nil {
 			parent := ""
 			if i > 0 {
 				parent = ids[i-1]
@@ -105,42 +74,41 @@ func (s *Store) putLayers(ctx context.Context, layers []LayerSource, ids []strin
 				}
 				continue
 			}
-			b.fail(fmt.Errorf("layer %d (%s): %w", i+1, l.DiffID, r.err))
+			fail(fmt.Errorf("layer %d (%s): %w", i+1, l.DiffID, r.err))
 		}
 		if r.out != nil {
 			_ = s.s.CleanupStagedLayer(r.out)
 		}
 	}
-	return b.err()
+	return context.Cause(ctx)
 }
 
-// stageAll starts the layers' unpacking base first, maxStaging at once;
-// after a failure the rest are not started.
-func (s *Store) stageAll(b *layerBatch, layers []LayerSource) {
+// stageAll starts the layers' unpacking base first, maxStaging at once,
+// each sending to its channel in results; after a failure the rest are
+// not started.
+func (s *Store) stageAll(ctx context.Context, fail context.CancelCauseFunc, results []chan stagedResult, layers []LayerSource) {
 	sem := make(chan struct{}, maxStaging)
 	for i, l := range layers {
-		if b.results[i] == nil {
+		if results[i] == nil {
 			continue
 		}
 		select {
 		case sem <- struct{}{}:
-		case <-b.stop:
+		case <-ctx.Done():
 		}
-		select {
-		case <-b.stop:
-			b.results[i] <- stagedResult{err: errAborted}
+		if ctx.Err() != nil {
+			results[i] <- stagedResult{err: errAborted}
 			continue
-		default:
 		}
 		go func() {
 			defer func() { <-sem }()
 			end := trace.Begin(fmt.Sprintf("layer %d: fetch, check and unpack", i+1))
-			out, err := s.stageLayer(l, b.stop)
+			out, err := s.stageLayer(l, ctx.Done())
 			end()
 			if err != nil {
-				b.fail(fmt.Errorf("layer %d (%s): %w", i+1, l.DiffID, err))
+				fail(fmt.Errorf("layer %d (%s): %w", i+1, l.DiffID, err))
 			}
-			b.results[i] <- stagedResult{out: out, err: err}
+			results[i] <- stagedResult{out: out, err: err}
 		}()
 	}
 }
