@@ -5,7 +5,6 @@ package cmd
 import (
 	"context"
 	"fmt"
-	"log/slog"
 	"os"
 	"path/filepath"
 	"syscall"
@@ -27,17 +26,14 @@ const kubeBinary = "skiff-kube"
 // entered (with its warnings) as for any command; skiff-kube then runs the
 // same command line inside it, before fn read anything.
 func withKubeEngine(c *cli.Context, _ func(ctx context.Context, e *engine.Engine) error) error {
-	e, err := engine.New(engine.WithLogger(slog.Default()), engine.WithWarnings(warn))
-	if err != nil {
-		return err
-	}
-	e.Close()
-	self, err := os.Executable()
-	if err != nil {
-		return fmt.Errorf("finding skiff's own binary: %w", err)
-	}
-	path := filepath.Join(filepath.Dir(self), kubeBinary)
-	err = syscall.Exec(path, os.Args, os.Environ())
-	return fmt.Errorf("running %s for %s: %v: build it with make build and install it next to skiff (./install.sh): %w",
-		path, commandPath(c), err, errdefs.ErrUnavailable)
+	return withEngine(c, func(context.Context, *engine.Engine) error {
+		self, err := os.Executable()
+		if err != nil {
+			return fmt.Errorf("finding skiff's own binary: %w", err)
+		}
+		path := filepath.Join(filepath.Dir(self), kubeBinary)
+		err = syscall.Exec(path, os.Args, os.Environ())
+		return fmt.Errorf("running %s for %s: %v: build it with make build and install it next to skiff (./install.sh): %w",
+			path, commandPath(c), err, errdefs.ErrUnavailable)
+	})
 }
